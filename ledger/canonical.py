@@ -1,0 +1,126 @@
+"""Canonical bytes for hashing and signing: RFC 8785 (JCS) plus a domain prefix.
+
+Every hash and signature in chemtrace covers ``prefix || JCS(value)``, where the
+prefix names the kind of message. A signature over an event body can then never
+be replayed as a signature over a receipt, a head statement or a certificate.
+
+This module is the only serializer used for hashing and signing. API JSON is a
+separate concern and never feeds a hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Final, TypeAlias
+
+import rfc8785
+
+from ledger.errors import CanonicalizationError, InvalidInputError
+
+JsonValue: TypeAlias = (
+    None | bool | int | str | Sequence["JsonValue"] | Mapping[str, "JsonValue"]
+)
+
+# Domain-separation prefixes, one per message kind. Changing one is a format break.
+EVENT_BODY: Final = b"chemtrace/v1/event-body\n"
+EVENT: Final = b"chemtrace/v1/event\n"
+RECEIPT: Final = b"chemtrace/v1/receipt\n"
+ITEM_HEAD: Final = b"chemtrace/v1/item-head\n"
+CERTIFICATE: Final = b"chemtrace/v1/certificate\n"
+RECORD: Final = b"chemtrace/v1/record\n"
+COMMITMENT: Final = b"chemtrace/v1/commitment\n"
+
+HASH_ALGORITHM: Final = "sha256"
+_HASH_PREFIX: Final = HASH_ALGORITHM + ":"
+
+
+def canonical_bytes(value: JsonValue) -> bytes:
+    """Return the RFC 8785 encoding of ``value``.
+
+    Raises:
+        CanonicalizationError: the value holds a float, an integer outside
+            ±2**53, or another type JCS cannot encode.
+    """
+    try:
+        encoded: bytes = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise CanonicalizationError(f"cannot encode as RFC 8785: {exc}") from exc
+    return encoded
+
+
+def signing_input(domain: bytes, value: JsonValue) -> bytes:
+    """Return the exact bytes a signature over ``value`` in ``domain`` covers."""
+    return domain + canonical_bytes(value)
+
+
+def domain_hash(domain: bytes, value: JsonValue) -> bytes:
+    """Return SHA-256 over ``domain || JCS(value)``."""
+    return hashlib.sha256(signing_input(domain, value)).digest()
+
+
+def format_hash(digest: bytes) -> str:
+    """Render a digest with its algorithm, e.g. ``sha256:ab12…``."""
+    return _HASH_PREFIX + digest.hex()
+
+
+def parse_hash(text: str) -> bytes:
+    """Parse ``sha256:<64 lowercase hex>`` into 32 bytes.
+
+    Raises:
+        InvalidInputError: the text is not a well-formed SHA-256 reference.
+    """
+    if not text.startswith(_HASH_PREFIX):
+        raise InvalidInputError("hash must start with 'sha256:'", value=text[:80])
+    hex_part = text[len(_HASH_PREFIX) :]
+    if len(hex_part) != 64 or hex_part != hex_part.lower():
+        raise InvalidInputError("hash must be 64 lowercase hex digits", value=text[:80])
+    try:
+        return bytes.fromhex(hex_part)
+    except ValueError as exc:
+        raise InvalidInputError("hash is not hex", value=text[:80]) from exc
+
+
+def b64encode(data: bytes) -> str:
+    """Standard base64 with padding, as used by RFC 6962 APIs and C2SP notes."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64decode(text: str) -> bytes:
+    """Strict standard base64 decode.
+
+    Raises:
+        InvalidInputError: the text is not canonical base64.
+    """
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise InvalidInputError("not valid base64", value=text[:80]) from exc
+    if base64.b64encode(data).decode("ascii") != text:
+        raise InvalidInputError("base64 is not canonical", value=text[:80])
+    return data
+
+
+def require_nfc(value: JsonValue, path: str = "$") -> None:
+    """Reject any string (key or value) that is not in Unicode NFC.
+
+    Strings are not normalised silently: the signer signed exact bytes, and
+    changing them would break the signature. Rejecting instead keeps one
+    spelling of every name in the ledger.
+
+    Raises:
+        InvalidInputError: naming the path of the first non-NFC string.
+    """
+    if isinstance(value, str):
+        if not unicodedata.is_normalized("NFC", value):
+            raise InvalidInputError("string is not NFC-normalised", field=path)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if not unicodedata.is_normalized("NFC", key):
+                raise InvalidInputError("key is not NFC-normalised", field=path)
+            require_nfc(item, f"{path}.{key}")
+    elif isinstance(value, Sequence):
+        for index, item in enumerate(value):
+            require_nfc(item, f"{path}[{index}]")

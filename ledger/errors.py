@@ -1,0 +1,125 @@
+"""Every error the ledger core raises.
+
+The *type* of an exception is its identity; each class carries a stable
+machine ``code`` (used once, at the HTTP and CLI edges) and a human
+``diagnostics()`` text. Names end in ``Error``.
+
+::
+
+    LedgerError
+    ├── InvalidInputError            the input is malformed; nothing was written
+    │   ├── MalformedEventError      an event body failed strict validation
+    │   └── CanonicalizationError    a value cannot be encoded as RFC 8785 bytes
+    ├── VerificationError            a cryptographic or structural check failed
+    │   ├── SignatureInvalidError    a signature does not verify
+    │   ├── ProofError               an inclusion or consistency proof is wrong
+    │   ├── NoteError                a signed note is malformed or unsigned
+    │   └── ChainBrokenError         an item chain's seq/prev links are wrong
+    ├── AppendRejectedError          a well-formed event the ledger refuses
+    │   ├── UnknownKeyError          the signing key is not registered
+    │   ├── KeyNotValidAtLogTimeError  the key was not valid at log time
+    │   ├── KeyRevokedError          the key is revoked
+    │   ├── UnknownItemError         an item has no chain and the event cannot start one
+    │   ├── ItemExistsError          a chain-starting event names an existing item
+    │   ├── StaleHeadError           the event's prev is not the item's head (conflict)
+    │   └── GroupRejectedError       another event touching the same items was rejected
+    └── StorageError                 the store failed or disagrees with itself
+        └── CheckpointConflictError  another signer moved the checkpoint first
+
+This module does not map errors to HTTP statuses; ``api/errors.py`` does.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of every error raised by the ledger core."""
+
+    code: str = "ledger_error"
+
+    def __init__(self, message: str, **context: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+
+    def diagnostics(self) -> str:
+        """Return a plain-language explanation with the error's context."""
+        if not self.context:
+            return self.message
+        details = ", ".join(f"{key}={value}" for key, value in sorted(self.context.items()))
+        return f"{self.message} ({details})"
+
+
+class InvalidInputError(LedgerError):
+    code = "invalid_input"
+
+
+class MalformedEventError(InvalidInputError):
+    code = "malformed_event"
+
+
+class CanonicalizationError(InvalidInputError):
+    code = "not_canonicalizable"
+
+
+class VerificationError(LedgerError):
+    code = "verification_failed"
+
+
+class SignatureInvalidError(VerificationError):
+    code = "bad_signature"
+
+
+class ProofError(VerificationError):
+    code = "bad_proof"
+
+
+class NoteError(VerificationError):
+    code = "bad_note"
+
+
+class ChainBrokenError(VerificationError):
+    code = "chain_broken"
+
+
+class AppendRejectedError(LedgerError):
+    code = "append_rejected"
+
+
+class UnknownKeyError(AppendRejectedError):
+    code = "unknown_key"
+
+
+class KeyNotValidAtLogTimeError(AppendRejectedError):
+    code = "key_not_valid_at_log_time"
+
+
+class KeyRevokedError(AppendRejectedError):
+    code = "key_revoked"
+
+
+class UnknownItemError(AppendRejectedError):
+    code = "unknown_item"
+
+
+class ItemExistsError(AppendRejectedError):
+    code = "item_exists"
+
+
+class StaleHeadError(AppendRejectedError):
+    code = "stale_head"
+
+
+class GroupRejectedError(AppendRejectedError):
+    code = "group_rejected"
+
+    def __init__(self, cause: LedgerError) -> None:
+        super().__init__(f"rejected with its connected group because of {cause.code}", cause=cause.code)
+
+
+class StorageError(LedgerError):
+    code = "storage_error"
+
+
+class CheckpointConflictError(StorageError):
+    code = "checkpoint_conflict"

@@ -1,0 +1,103 @@
+"""The ingest path: parse, check signatures, then append atomically.
+
+Cheap and CPU-heavy checks (strict parsing, Ed25519 verification) run before
+the store takes any lock; the store then judges chain heads and key validity at
+the log time inside one transaction (see :mod:`ledger.append`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from ledger.append import Accepted, AppendPlan, Outcome, Rejected
+from ledger.certificates import Certificate, TrustStore
+from ledger.envelope import SignedEvent, open_envelope
+from ledger.errors import LedgerError, SignatureInvalidError, UnknownKeyError
+from ledger.signing import Signer
+
+
+class EventStore(Protocol):
+    """What ingest needs from storage (implemented by ``ledger.store``)."""
+
+    def certificates(self, key_ids: Iterable[str] | None = None) -> list[Certificate]:
+        """Logged certificates of ``key_ids``, in log order."""
+        ...
+
+    def append_events(
+        self, events: Sequence[SignedEvent], *, trust: TrustStore, log_signer: Signer
+    ) -> AppendPlan:
+        """Append atomically and return what was written."""
+        ...
+
+
+class Ingestor:
+    """Accepts signed events into the log."""
+
+    def __init__(
+        self, store: EventStore, *, log_signer: Signer, root_algorithm: str, root_public_key: bytes
+    ) -> None:
+        self._store = store
+        self._log_signer = log_signer
+        self._root = (root_algorithm, root_public_key)
+
+    def submit(self, raw_events: Sequence[object]) -> list[Outcome]:
+        """Append a batch; each event gets an outcome, in order.
+
+        The atomic unit is the connected group of items events touch together.
+        """
+        outcomes: list[Outcome | None] = [None] * len(raw_events)
+        parsed: list[tuple[int, SignedEvent]] = []
+        for position, raw in enumerate(raw_events):
+            try:
+                parsed.append((position, open_envelope(raw)))
+            except LedgerError as exc:
+                outcomes[position] = Rejected(exc)
+        trust = self._trust_for({event.key_id for _, event in parsed})
+        verified: list[tuple[int, SignedEvent]] = []
+        for position, event in parsed:
+            try:
+                self._verify(event, trust)
+            except LedgerError as exc:
+                outcomes[position] = Rejected(exc)
+                continue
+            verified.append((position, event))
+        if verified:
+            plan = self._store.append_events(
+                [event for _, event in verified], trust=trust, log_signer=self._log_signer
+            )
+            for (position, _), outcome in zip(verified, plan.outcomes, strict=True):
+                outcomes[position] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def submit_one(self, raw_event: object) -> Accepted:
+        """Append one event.
+
+        Raises:
+            LedgerError: the precise reason it was rejected.
+        """
+        (outcome,) = self.submit([raw_event])
+        if isinstance(outcome, Rejected):
+            raise outcome.error
+        return outcome
+
+    def _trust_for(self, key_ids: set[str]) -> TrustStore:
+        trust = TrustStore(*self._root)
+        devices = self._store.certificates(sorted(key_ids)) if key_ids else []
+        issuers = {cert.issuer for cert in devices}
+        for cert in self._store.certificates(sorted(issuers)) if issuers else []:
+            if cert.role == "org":
+                trust.add(cert)
+        for cert in devices:
+            if cert.role == "device":
+                trust.add(cert)
+        return trust
+
+    @staticmethod
+    def _verify(event: SignedEvent, trust: TrustStore) -> None:
+        certificates = trust.certificates_for(event.key_id)
+        if not certificates:
+            raise UnknownKeyError("no certificate for the signing key", key_id=event.key_id)
+        if certificates[0].algorithm != event.algorithm:
+            raise SignatureInvalidError("signature algorithm does not match the key")
+        event.verify(certificates[0].public_key)

@@ -1,0 +1,67 @@
+"""The log's leaf input: a small public commitment record, never the event body.
+
+The log is public; event bodies are not. A leaf commits to an entry by hash::
+
+    {"hash": "sha256:…", "kind": "event", "log_time": "2026-…Z", "v": 1}
+
+encoded with RFC 8785. The RFC 9162 leaf hash is ``SHA-256(0x00 || leaf input)``.
+``log_time`` is set by the log inside the append transaction; signatures and
+key validity are judged at that time, never at the signer's own clock.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Final, Literal, get_args
+
+from ledger.canonical import canonical_bytes, format_hash, parse_hash
+from ledger.errors import InvalidInputError
+from ledger.timefmt import parse_utc
+
+LEAF_VERSION: Final = 1
+EntryKind = Literal["event", "certificate"]
+ENTRY_KINDS: Final = frozenset(get_args(EntryKind))
+
+
+@dataclass(frozen=True, slots=True)
+class LeafRecord:
+    """What one log entry commits to."""
+
+    kind: EntryKind
+    entry_hash: bytes
+    log_time: str
+
+    def encode(self) -> bytes:
+        """Return the leaf input bytes."""
+        return canonical_bytes(
+            {
+                "hash": format_hash(self.entry_hash),
+                "kind": self.kind,
+                "log_time": self.log_time,
+                "v": LEAF_VERSION,
+            }
+        )
+
+
+def decode_leaf(data: bytes) -> LeafRecord:
+    """Parse leaf input bytes strictly; they must re-encode to the same bytes.
+
+    Raises:
+        InvalidInputError: the bytes are not a canonical leaf record.
+    """
+    try:
+        parsed = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError("leaf input is not JSON") from exc
+    if not isinstance(parsed, dict) or set(parsed) != {"hash", "kind", "log_time", "v"}:
+        raise InvalidInputError("leaf input has the wrong fields")
+    if parsed["v"] != LEAF_VERSION or parsed["kind"] not in ENTRY_KINDS:
+        raise InvalidInputError("unknown leaf version or kind", kind=parsed.get("kind"))
+    if not isinstance(parsed["hash"], str) or not isinstance(parsed["log_time"], str):
+        raise InvalidInputError("leaf fields have the wrong types")
+    parse_utc(parsed["log_time"])
+    record = LeafRecord(parsed["kind"], parse_hash(parsed["hash"]), parsed["log_time"])
+    if record.encode() != data:
+        raise InvalidInputError("leaf input is not in canonical form")
+    return record

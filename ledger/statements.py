@@ -1,0 +1,105 @@
+"""Log-signed statements other than checkpoints: receipts and item-head statements.
+
+* A **receipt** is the log's signed promise on accepting an entry: its hash,
+  leaf hash, index and log time. Inclusion in a checkpoint follows.
+* An **item-head statement** says "as of checkpoint N (root R), item X's head is
+  seq k with hash h". Inclusion proofs show an event is in the log; head
+  statements show that nothing newer was left out of a bundle.
+
+Both are JCS objects signed by the log key with their own domain prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ledger.canonical import (
+    ITEM_HEAD,
+    RECEIPT,
+    JsonValue,
+    b64decode,
+    b64encode,
+    format_hash,
+    signing_input,
+)
+from ledger.signing import Signer, verify_signature
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The log's signed promise that an entry was appended."""
+
+    origin: str
+    entry_hash: bytes
+    leaf_hash: bytes
+    index: int
+    log_time: str
+    signature: bytes = b""
+
+    def payload(self) -> dict[str, JsonValue]:
+        """The signed fields, as JSON."""
+        return {
+            "entry_hash": format_hash(self.entry_hash),
+            "index": self.index,
+            "leaf_hash": format_hash(self.leaf_hash),
+            "log_time": self.log_time,
+            "origin": self.origin,
+        }
+
+    def signed_by(self, signer: Signer) -> Receipt:
+        """Return this receipt with the log's signature."""
+        signature = signer.sign(signing_input(RECEIPT, self.payload()))
+        return replace(self, signature=signature)
+
+    def verify(self, algorithm: str, public_key: bytes) -> None:
+        """Raises SignatureInvalidError unless the log key signed this receipt."""
+        message = signing_input(RECEIPT, self.payload())
+        verify_signature(algorithm, public_key, message, self.signature)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The receipt as API JSON."""
+        return {**self.payload(), "signature": b64encode(self.signature)}
+
+
+@dataclass(frozen=True, slots=True)
+class ItemHeadStatement:
+    """The log's signed word on an item's chain head at one checkpoint."""
+
+    origin: str
+    checkpoint_size: int
+    root_hash: bytes
+    item: str
+    seq: int
+    head_hash: bytes
+    signature: bytes = b""
+
+    def payload(self) -> dict[str, JsonValue]:
+        """The signed fields, as JSON."""
+        return {
+            "checkpoint_size": self.checkpoint_size,
+            "head": format_hash(self.head_hash),
+            "item": self.item,
+            "origin": self.origin,
+            "root": b64encode(self.root_hash),
+            "seq": self.seq,
+        }
+
+    def sign(self, signer: Signer) -> bytes:
+        """Return the log's signature over this statement."""
+        return signer.sign(signing_input(ITEM_HEAD, self.payload()))
+
+    def verify(self, algorithm: str, public_key: bytes) -> None:
+        """Raises SignatureInvalidError unless the log key signed this statement."""
+        message = signing_input(ITEM_HEAD, self.payload())
+        verify_signature(algorithm, public_key, message, self.signature)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The statement as API/bundle JSON."""
+        return {**self.payload(), "signature": b64encode(self.signature)}
+
+
+def signature_from_json(value: JsonValue) -> bytes:
+    """Decode a base64 signature field from API or bundle JSON."""
+    if not isinstance(value, str):
+        raise TypeError("signature must be a base64 string")
+    return b64decode(value)

@@ -1,0 +1,30 @@
+"""Bring a database to the current schema with Alembic, then open the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from ledger.store.engine import make_engine
+from ledger.store.repository import Clock, SqlLedgerStore, utc_now
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def upgrade(url: str) -> None:
+    """Run every pending migration against ``url``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["url"] = url
+    command.upgrade(config, "head")
+
+
+def open_store(url: str, *, origin: str, clock: Clock = utc_now, migrate: bool = True) -> SqlLedgerStore:
+    """Migrate (unless told not to) and open the ledger store at ``url``."""
+    if migrate:
+        upgrade(url)
+    store = SqlLedgerStore(make_engine(url), origin=origin, clock=clock)
+    store.initialize()
+    return store

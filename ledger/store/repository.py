@@ -1,0 +1,416 @@
+"""The SQL ledger store: atomic appends, checkpoints, proofs and audit reads.
+
+One append transaction writes the event rows, the chain heads, the log leaves,
+the new Merkle nodes and the outbox rows, or none of them. Locks are taken in
+one global order: item rows sorted by code, then the single ``log_state`` row
+that hands out gapless indices. On SQLite the whole transaction runs under
+``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import json
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from ledger.append import AppendContext, AppendPlan, ItemHead, LogEntryRow, plan_append
+from ledger.canonical import canonical_bytes
+from ledger.certificates import Certificate, TrustStore, certificate_from_json
+from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.envelope import SignedEvent
+from ledger.errors import CheckpointConflictError, StorageError
+from ledger.leaf import LeafRecord
+from ledger.merkle import Frontier, NodeId, consistency_proof, frontier_ids, inclusion_proof, leaf_hash, root_at
+from ledger.signing import Signer
+from ledger.statements import ItemHeadStatement, Receipt
+from ledger.store import schema as t
+from ledger.store.engine import IMMEDIATE, is_sqlite
+from ledger.timefmt import format_utc, parse_utc
+
+_IN_CHUNK = 500
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
+
+
+def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class SqlLedgerStore:
+    """The ledger's storage, on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine, *, origin: str, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.origin = origin
+        self._clock = clock
+        self._sqlite = is_sqlite(str(engine.url))
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def initialize(self) -> None:
+        """Create the log state row on first use; refuse a database of another origin.
+
+        Raises:
+            StorageError: the database belongs to a log with a different origin.
+        """
+        with self._write() as conn:
+            row = conn.execute(select(t.log_state.c.origin).where(t.log_state.c.id == 1)).first()
+            if row is None:
+                conn.execute(
+                    insert(t.log_state).values(
+                        id=1, origin=self.origin, size=0, checkpoint_size=0,
+                        last_log_time=format_utc(datetime(1970, 1, 1, tzinfo=UTC)),
+                    )
+                )
+            elif row.origin != self.origin:
+                raise StorageError("database belongs to another log", origin=row.origin)
+
+    # -- appends -----------------------------------------------------------------------------
+
+    def append_events(
+        self, events: Sequence[SignedEvent], *, trust: TrustStore, log_signer: Signer
+    ) -> AppendPlan:
+        """Append signature-checked events atomically; return the plan that was written.
+
+        Raises:
+            StorageError: the transaction failed; nothing was written.
+        """
+        codes = sorted({link.code for e in events for link in e.body.items})
+        with self._write() as conn:
+            self._lock_items(conn, codes)
+            size, log_time, frontier = self._lock_log(conn)
+            context = AppendContext(
+                origin=self.origin,
+                log_time=log_time,
+                next_index=size,
+                frontier=frontier,
+                heads=self._heads(conn, codes),
+                existing=self._existing_receipts(conn, [e.event_hash for e in events]),
+                trust=trust,
+            )
+            plan = plan_append(events, context, log_signer)
+            if plan.events:
+                self._write_plan(conn, plan, log_time)
+        return plan
+
+    def append_certificate(self, cert: Certificate, *, root: tuple[str, bytes], log_signer: Signer) -> Receipt:
+        """Check ``cert`` against the root and known org keys, then log it.
+
+        A resend of a logged certificate returns its original receipt.
+
+        Raises:
+            UnknownKeyError, SignatureInvalidError: the certificate does not chain to the root.
+        """
+        with self._write() as conn:
+            size, log_time, frontier = self._lock_log(conn)
+            known = conn.execute(
+                select(t.log_entry).where(t.log_entry.c.entry_hash == cert.entry_hash)
+            ).first()
+            if known is not None:
+                leaf = LeafRecord("certificate", cert.entry_hash, known.log_time)
+                return self._sign_receipt(LogEntryRow(known.idx, leaf, known.leaf_input,
+                                                      leaf_hash(known.leaf_input)), log_signer)  # fmt: skip
+            trust = TrustStore(root[0], root[1])
+            for issuer in self._certificates(conn, [cert.issuer]):
+                if issuer.role == "org":
+                    trust.add(issuer)
+            trust.add(cert)
+            entry = self._leaf_row(size, LeafRecord("certificate", cert.entry_hash, log_time))
+            nodes = frontier.append(entry.leaf_hash)
+            self._insert_entries(conn, [entry], nodes)
+            conn.execute(
+                insert(t.certificate).values(
+                    cert_hash=cert.entry_hash, log_index=size, key_id=cert.key_id,
+                    role=cert.role, org=cert.org, body=canonical_bytes(cert.to_json()),
+                )
+            )
+            self._advance_log(conn, size + 1, log_time)
+            return self._sign_receipt(entry, log_signer)
+
+    def _write_plan(self, conn: Connection, plan: AppendPlan, log_time: str) -> None:
+        self._insert_entries(conn, [row.entry for row in plan.events], plan.nodes)
+        conn.execute(insert(t.event), [
+            {
+                "event_hash": row.event.event_hash, "log_index": row.entry.index,
+                "envelope": row.event.canonical, "type": row.event.body.type,
+                "org": row.event.body.org, "site": row.event.body.site,
+                "event_time": row.event.body.time, "log_time": log_time,
+                "receipt_signature": row.receipt.signature,
+            }
+            for row in plan.events
+        ])  # fmt: skip
+        conn.execute(insert(t.event_item), [
+            {
+                "item_code": link.code, "seq": link.seq, "event_hash": row.event.event_hash,
+                "log_index": row.entry.index, "role": link.role,
+            }
+            for row in plan.events
+            for link in row.event.body.items
+        ])  # fmt: skip
+        self._move_heads(conn, plan)
+        self._advance_log(conn, plan.next_index, log_time)
+
+    def _move_heads(self, conn: Connection, plan: AppendPlan) -> None:
+        rows = [
+            {"code": h.code, "head_seq": h.seq, "head_hash": h.head_hash, "head_index": h.index}
+            for h in plan.heads.values()
+        ]
+        new = [row for row in rows if row["code"] in plan.new_items]
+        moved = [{**row, "key": row["code"]} for row in rows if row["code"] not in plan.new_items]
+        if new:
+            conn.execute(insert(t.item), new)
+        if moved:
+            conn.execute(
+                update(t.item)
+                .where(t.item.c.code == bindparam("key"))
+                .values(head_seq=bindparam("head_seq"), head_hash=bindparam("head_hash"),
+                        head_index=bindparam("head_index")),
+                [{k: v for k, v in row.items() if k != "code"} for row in moved],
+            )  # fmt: skip
+
+    def _insert_entries(
+        self, conn: Connection, entries: Sequence[LogEntryRow], nodes: Sequence[tuple[NodeId, bytes]]
+    ) -> None:
+        conn.execute(insert(t.log_entry), [
+            {"idx": e.index, "kind": e.leaf.kind, "entry_hash": e.leaf.entry_hash,
+             "log_time": e.leaf.log_time, "leaf_input": e.leaf_input}
+            for e in entries
+        ])  # fmt: skip
+        conn.execute(
+            insert(t.log_node),
+            [{"level": level, "idx": index, "hash": digest} for (level, index), digest in nodes],
+        )
+        conn.execute(insert(t.outbox), [
+            {"log_index": e.index, "kind": e.leaf.kind, "entry_hash": e.leaf.entry_hash}
+            for e in entries
+        ])  # fmt: skip
+
+    def _advance_log(self, conn: Connection, size: int, log_time: str) -> None:
+        conn.execute(
+            update(t.log_state).where(t.log_state.c.id == 1).values(size=size, last_log_time=log_time)
+        )
+
+    # -- locking and reading inside a write ------------------------------------------------
+
+    def _lock_items(self, conn: Connection, codes: Sequence[str]) -> None:
+        if self._sqlite:
+            return  # BEGIN IMMEDIATE already holds the database write lock
+        for chunk in _chunks(codes):
+            conn.execute(
+                select(t.item.c.code).where(t.item.c.code.in_(chunk)).order_by(t.item.c.code).with_for_update()
+            ).all()
+
+    def _lock_log(self, conn: Connection) -> tuple[int, str, Frontier]:
+        query = select(t.log_state).where(t.log_state.c.id == 1)
+        if not self._sqlite:
+            query = query.with_for_update()
+        state = conn.execute(query).first()
+        if state is None:
+            raise StorageError("the log is not initialised")
+        now = self._clock()
+        log_time = max(parse_utc(state.last_log_time), now)
+        return state.size, format_utc(log_time), self._frontier(conn, state.size)
+
+    def _frontier(self, conn: Connection, size: int) -> Frontier:
+        ids = frontier_ids(size)
+        found = _read_nodes(conn, ids)
+        missing = [node for node in ids if node not in found]
+        if missing:
+            raise StorageError("Merkle frontier nodes are missing", nodes=missing[:4])
+        return Frontier.from_nodes(size, [found[node] for node in ids])
+
+    def _heads(self, conn: Connection, codes: Sequence[str]) -> dict[str, ItemHead]:
+        heads: dict[str, ItemHead] = {}
+        for chunk in _chunks(codes):
+            for row in conn.execute(select(t.item).where(t.item.c.code.in_(chunk))):
+                heads[row.code] = ItemHead(row.code, row.head_seq, row.head_hash, row.head_index)
+        return heads
+
+    def _existing_receipts(self, conn: Connection, hashes: Sequence[bytes]) -> dict[bytes, Receipt]:
+        found: dict[bytes, Receipt] = {}
+        unique = list(dict.fromkeys(hashes))
+        for chunk in _chunks(unique):
+            query = (
+                select(t.event.c.event_hash, t.event.c.receipt_signature, t.log_entry)
+                .join(t.log_entry, t.log_entry.c.idx == t.event.c.log_index)
+                .where(t.event.c.event_hash.in_(chunk))
+            )
+            for row in conn.execute(query):
+                found[row.event_hash] = Receipt(
+                    origin=self.origin, entry_hash=row.event_hash, leaf_hash=leaf_hash(row.leaf_input),
+                    index=row.idx, log_time=row.log_time, signature=row.receipt_signature,
+                )  # fmt: skip
+        return found
+
+    @staticmethod
+    def _leaf_row(index: int, leaf: LeafRecord) -> LogEntryRow:
+        leaf_input = leaf.encode()
+        return LogEntryRow(index, leaf, leaf_input, leaf_hash(leaf_input))
+
+    def _sign_receipt(self, entry: LogEntryRow, log_signer: Signer) -> Receipt:
+        return Receipt(
+            origin=self.origin, entry_hash=entry.leaf.entry_hash, leaf_hash=entry.leaf_hash,
+            index=entry.index, log_time=entry.leaf.log_time,
+        ).signed_by(log_signer)  # fmt: skip
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def write_checkpoint(self, *, log_signer: Signer, note_name: str) -> str | None:
+        """Sign and store a checkpoint over the current tree, with item-head statements.
+
+        Written as a compare-and-set on the previous checkpoint size, so two
+        signers racing can never both move it: the loser gets
+        :class:`CheckpointConflictError`. Returns ``None`` when nothing is new.
+        """
+        with self.engine.connect() as conn, conn.begin():
+            state = conn.execute(select(t.log_state).where(t.log_state.c.id == 1)).one()
+            old, size = state.checkpoint_size, state.size
+            if size == old and size > 0:
+                return None
+            root = root_at(_ConnectionNodes(conn), size)
+            heads = self._heads_changed(conn, old, size)
+        cp = Checkpoint(origin=self.origin, size=size, root_hash=root)
+        note = sign_checkpoint(cp, note_name, log_signer)
+        statements = []
+        for code, (seq, head_hash) in heads.items():
+            statement = ItemHeadStatement(self.origin, size, root, code, seq, head_hash)
+            statements.append({"item_code": code, "checkpoint_size": size, "seq": seq,
+                               "head_hash": head_hash, "signature": statement.sign(log_signer)})  # fmt: skip
+        with self._write() as conn:
+            moved = conn.execute(
+                update(t.log_state)
+                .where(and_(t.log_state.c.id == 1, t.log_state.c.checkpoint_size == old))
+                .values(checkpoint_size=size)
+            )
+            if moved.rowcount != 1:
+                raise CheckpointConflictError("another signer moved the checkpoint", expected=old)
+            conn.execute(
+                insert(t.checkpoint).values(size=size, root_hash=root, note=note,
+                                            created_at=format_utc(self._clock()))
+            )  # fmt: skip
+            if statements:
+                conn.execute(insert(t.item_head_statement), statements)
+        return note
+
+    def _heads_changed(self, conn: Connection, old: int, size: int) -> dict[str, tuple[int, bytes]]:
+        """Heads, as of ``size``, of the items touched by entries in ``[old, size)``."""
+        latest = (
+            select(t.event_item.c.item_code, func.max(t.event_item.c.seq).label("seq"))
+            .where(t.event_item.c.log_index >= old, t.event_item.c.log_index < size)
+            .group_by(t.event_item.c.item_code)
+            .subquery()
+        )
+        query = select(t.event_item.c.item_code, t.event_item.c.seq, t.event_item.c.event_hash).join(
+            latest,
+            and_(t.event_item.c.item_code == latest.c.item_code, t.event_item.c.seq == latest.c.seq),
+        )
+        return {row.item_code: (row.seq, row.event_hash) for row in conn.execute(query)}
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        """Read stored Merkle nodes (the :class:`ledger.merkle.NodeReader` port)."""
+        with self.engine.connect() as conn:
+            return _read_nodes(conn, ids)
+
+    def log_size(self) -> int:
+        """The number of entries in the log."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(t.log_state.c.size).where(t.log_state.c.id == 1)).scalar_one())
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        """The newest checkpoint's size and signed note."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.checkpoint.c.size, t.checkpoint.c.note).order_by(t.checkpoint.c.size.desc()).limit(1)
+            ).first()
+        return None if row is None else (row.size, row.note)
+
+    def leaf_inputs(self, start: int, end: int) -> list[bytes]:
+        """Leaf inputs for indices ``start <= i < end``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.log_entry.c.leaf_input)
+                .where(t.log_entry.c.idx >= start, t.log_entry.c.idx < end)
+                .order_by(t.log_entry.c.idx)
+            )
+            return [row.leaf_input for row in rows]
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """An RFC 9162 inclusion proof from stored nodes (O(log n) reads)."""
+        return inclusion_proof(self, index, size)
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """An RFC 9162 consistency proof from stored nodes (O(log n) reads)."""
+        return consistency_proof(self, first, second)
+
+    def item_envelopes(self, code: str) -> list[tuple[int, int, bytes]]:
+        """An item's events in chain order: ``(seq, log_index, canonical envelope)``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.event_item.c.seq, t.event.c.log_index, t.event.c.envelope)
+                .join(t.event, t.event.c.event_hash == t.event_item.c.event_hash)
+                .where(t.event_item.c.item_code == code)
+                .order_by(t.event_item.c.seq)
+            )
+            return [(row.seq, row.log_index, row.envelope) for row in rows]
+
+    def item_head(self, code: str) -> ItemHead | None:
+        """An item's current chain head."""
+        with self.engine.connect() as conn:
+            heads = self._heads(conn, [code])
+        return heads.get(code)
+
+    def certificates(self, key_ids: Iterable[str] | None = None) -> list[Certificate]:
+        """Logged certificates in log order (all, or those of ``key_ids``)."""
+        with self.engine.connect() as conn:
+            return self._certificates(conn, None if key_ids is None else list(key_ids))
+
+    def _certificates(self, conn: Connection, key_ids: Sequence[str] | None) -> list[Certificate]:
+        query = select(t.certificate.c.body).order_by(t.certificate.c.log_index)
+        if key_ids is not None:
+            query = query.where(t.certificate.c.key_id.in_(key_ids))
+        return [certificate_from_json(json.loads(row.body)) for row in conn.execute(query)]
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+                yield conn
+        except IntegrityError as exc:
+            raise StorageError("a concurrent write conflicted; nothing was written; retry") from exc
+        except OperationalError as exc:
+            raise StorageError(f"database error; nothing was written: {exc.orig}") from exc
+
+
+class _ConnectionNodes:
+    """A NodeReader bound to an open connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        return _read_nodes(self._conn, ids)
+
+
+def _read_nodes(conn: Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+    found: dict[NodeId, bytes] = {}
+    for chunk in _chunks(list(ids)):
+        if not chunk:
+            continue
+        query = select(t.log_node).where(tuple_(t.log_node.c.level, t.log_node.c.idx).in_(chunk))
+        for row in conn.execute(query):
+            found[(row.level, row.idx)] = row.hash
+    return found

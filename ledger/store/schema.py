@@ -1,0 +1,154 @@
+"""Tables. Append-only by design: rows are inserted, and only heads and state move.
+
+Integrity never rests on these tables being honest: every column that matters
+is re-derived and checked by :mod:`ledger.verify` against signed data. The
+constraints below make the database the authority on duplicates and races:
+``event.event_hash`` and ``event_item (item_code, seq)`` are unique, and log
+indices are the primary key of ``log_entry``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Hash = LargeBinary(32)
+
+log_state = Table(
+    "log_state",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("origin", String(200), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("last_log_time", String(32), nullable=False),
+    Column("checkpoint_size", BigInteger, nullable=False),
+)
+
+log_entry = Table(
+    "log_entry",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("entry_hash", Hash, nullable=False, unique=True),
+    Column("log_time", String(32), nullable=False),
+    Column("leaf_input", LargeBinary, nullable=False),
+)
+
+log_node = Table(
+    "log_node",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", Hash, nullable=False),
+)
+
+event = Table(
+    "event",
+    metadata,
+    Column("event_hash", Hash, primary_key=True),
+    Column("log_index", BigInteger, ForeignKey("log_entry.idx"), nullable=False, unique=True),
+    Column("envelope", LargeBinary, nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("org", String(64), nullable=False),
+    Column("site", String(64)),
+    Column("event_time", String(32), nullable=False),
+    Column("log_time", String(32), nullable=False),
+    Column("receipt_signature", LargeBinary, nullable=False),
+)
+Index("ix_event_org_time", event.c.org, event.c.event_time)
+Index("ix_event_site_time", event.c.site, event.c.event_time)
+
+event_item = Table(
+    "event_item",
+    metadata,
+    Column("item_code", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_hash", Hash, ForeignKey("event.event_hash"), nullable=False),
+    Column("log_index", BigInteger, nullable=False),
+    Column("role", String(8), nullable=False),
+)
+Index("ix_event_item_log_index", event_item.c.log_index)
+
+item = Table(
+    "item",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("head_seq", BigInteger, nullable=False),
+    Column("head_hash", Hash, nullable=False),
+    Column("head_index", BigInteger, nullable=False),
+)
+Index("ix_item_head_index", item.c.head_index)
+
+certificate = Table(
+    "certificate",
+    metadata,
+    Column("cert_hash", Hash, primary_key=True),
+    Column("log_index", BigInteger, ForeignKey("log_entry.idx"), nullable=False, unique=True),
+    Column("key_id", String(32), nullable=False, index=True),
+    Column("role", String(8), nullable=False),
+    Column("org", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+)
+
+checkpoint = Table(
+    "checkpoint",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", Hash, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+item_head_statement = Table(
+    "item_head_statement",
+    metadata,
+    Column("item_code", String(64), primary_key=True),
+    Column("checkpoint_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("head_hash", Hash, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+Index("ix_item_head_statement_size", item_head_statement.c.checkpoint_size)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("log_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("entry_hash", Hash, nullable=False),
+    Column("published_at", String(32)),
+)
+Index("ix_outbox_unpublished", outbox.c.published_at, outbox.c.log_index)
+
+personal_data = Table(
+    "personal_data",
+    metadata,
+    Column("commitment", String(71), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("value", Text),
+    Column("salt", LargeBinary),
+    Column("created_at", String(32), nullable=False),
+    Column("retain_until", String(32), nullable=False),
+    Column("erased_at", String(32)),
+)
+

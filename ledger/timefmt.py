@@ -1,0 +1,45 @@
+"""RFC 3339 UTC timestamps: the only time format in signed bytes.
+
+Signed times are strings ending in ``Z`` with at most microsecond precision.
+Offsets other than ``Z`` are rejected rather than converted, so one instant
+has one spelling in the ledger.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from ledger.errors import InvalidInputError
+
+_RFC3339_UTC = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z$")
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` into an aware UTC datetime.
+
+    Raises:
+        InvalidInputError: the text is not an RFC 3339 UTC timestamp.
+    """
+    match = _RFC3339_UTC.fullmatch(text)
+    if match is None:
+        raise InvalidInputError("time must be RFC 3339 UTC like 2026-01-31T08:00:00Z", value=text)
+    year, month, day, hour, minute, second, fraction = match.groups()
+    micro = int((fraction or "0").ljust(6, "0"))
+    try:
+        return datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=UTC
+        )
+    except ValueError as exc:
+        raise InvalidInputError(f"impossible date or time: {exc}", value=text) from exc
+
+
+def format_utc(moment: datetime) -> str:
+    """Render an aware datetime as RFC 3339 UTC with microseconds.
+
+    Raises:
+        InvalidInputError: the datetime is naive.
+    """
+    if moment.tzinfo is None:
+        raise InvalidInputError("naive datetime has no time zone")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
