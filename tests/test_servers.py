@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,10 +12,12 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
+import tests.servers
 from tests.servers import (
     PostgresServer,
     RedisServer,
     find_postgres_bindir,
+    pick_free_port,
     require_postgres_bindir,
     require_redis_server,
     to_libpq_url,
@@ -34,6 +37,27 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     binary = require_redis_server()
     with RedisServer.start(tmp_path / "redis", binary=binary) as server:
         yield server
+
+
+@pytest.fixture
+def taken_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """A port someone else listens on, handed out first by pick_free_port (a lost race)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = int(squatter.getsockname()[1])
+        ports = iter([port])
+        monkeypatch.setattr(tests.servers, "pick_free_port", lambda: next(ports, pick_free_port()))
+        yield port
+
+
+@pytest.mark.parametrize("ci", [False, True])
+def test_missing_binary_skips_or_fails_in_ci(monkeypatch: pytest.MonkeyPatch, ci: bool) -> None:
+    monkeypatch.setattr(tests.servers, "find_redis_server", lambda: None)
+    monkeypatch.setattr("tests.conftest.IN_CI", ci)
+    expected = pytest.fail.Exception if ci else pytest.skip.Exception
+    with pytest.raises(expected, match="redis-server not found"):
+        require_redis_server()
 
 
 def test_find_postgres_bindir_has_the_server_tools() -> None:
@@ -143,6 +167,24 @@ def test_postgres_survives_kill_9_and_restart(private_postgres: PostgresServer) 
     private_postgres.restart()
     with psycopg.connect(to_libpq_url(url)) as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (1,)
+
+
+@pytest.mark.postgres
+def test_postgres_start_retries_on_a_taken_port(tmp_path: Path, taken_port: int) -> None:
+    with PostgresServer.start(tmp_path / "pg", bindir=require_postgres_bindir()) as server:
+        assert server.port != taken_port
+        with server.connect() as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_redis_start_retries_on_a_taken_port(tmp_path: Path, taken_port: int) -> None:
+    with RedisServer.start(tmp_path / "redis", binary=require_redis_server()) as server:
+        assert server.port != taken_port
+        client = redis.Redis.from_url(server.url)
+        try:
+            assert client.ping()
+        finally:
+            client.close()
 
 
 def test_redis_set_get(redis_server: RedisServer) -> None:

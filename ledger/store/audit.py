@@ -1,0 +1,143 @@
+"""Streaming reads for the integrity auditor (:mod:`ledger.verify`).
+
+Pages are fetched by keyset on the log index, so memory stays flat however
+long the log is. Nothing here judges anything: it only reads.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+
+from sqlalchemy import Connection, Engine, and_, func, or_, select
+
+from ledger.merkle import NodeId
+from ledger.store import schema as t
+from ledger.store.repository import _read_nodes
+from ledger.verify import (
+    StoredCertificate,
+    StoredCheckpoint,
+    StoredEntry,
+    StoredEvent,
+    StoredHeadStatement,
+    StoredLink,
+)
+
+PAGE = 2000
+
+
+class SqlAuditSource:
+    """The :class:`ledger.verify.AuditSource` over a SQL ledger."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def state(self) -> tuple[str, int, int]:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t.log_state).where(t.log_state.c.id == 1)).one()
+        return row.origin, row.size, row.checkpoint_size
+
+    def entries(self) -> Iterator[StoredEntry]:
+        start = 0
+        while True:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(t.log_entry).where(t.log_entry.c.idx >= start).order_by(t.log_entry.c.idx).limit(PAGE)
+                ).all()
+                if not rows:
+                    return
+                low, high = rows[0].idx, rows[-1].idx
+                events = self._events(conn, low, high)
+                certs = self._certificates(conn, low, high)
+            for row in rows:
+                yield StoredEntry(
+                    index=row.idx, kind=row.kind, entry_hash=row.entry_hash, log_time=row.log_time,
+                    leaf_input=row.leaf_input, event=events.get(row.idx), certificate=certs.get(row.idx),
+                )  # fmt: skip
+            start = high + 1
+
+    @staticmethod
+    def _events(conn: Connection, low: int, high: int) -> dict[int, StoredEvent]:
+        links: dict[int, list[StoredLink]] = defaultdict(list)
+        for row in conn.execute(
+            select(t.event_item).where(t.event_item.c.log_index.between(low, high))
+        ):
+            links[row.log_index].append(StoredLink(row.item_code, row.seq, row.role, row.log_index))
+        found: dict[int, StoredEvent] = {}
+        for row in conn.execute(select(t.event).where(t.event.c.log_index.between(low, high))):
+            found[row.log_index] = StoredEvent(
+                event_hash=row.event_hash, log_index=row.log_index, envelope=row.envelope,
+                type=row.type, org=row.org, site=row.site, event_time=row.event_time,
+                log_time=row.log_time, receipt_signature=row.receipt_signature,
+                links=tuple(links.get(row.log_index, ())),
+            )  # fmt: skip
+        return found
+
+    @staticmethod
+    def _certificates(conn: Connection, low: int, high: int) -> dict[int, StoredCertificate]:
+        query = select(t.certificate).where(t.certificate.c.log_index.between(low, high))
+        return {
+            row.log_index: StoredCertificate(
+                row.cert_hash, row.log_index, row.key_id, row.role, row.org, row.body
+            )
+            for row in conn.execute(query)
+        }
+
+    def unlogged(self) -> Iterator[tuple[str, str]]:
+        e, ei, c, le = t.event, t.event_item, t.certificate, t.log_entry
+        checks = [
+            ("event", select(e.c.event_hash, e.c.log_index).outerjoin(le, le.c.idx == e.c.log_index)
+             .where(or_(le.c.idx.is_(None), le.c.entry_hash != e.c.event_hash, le.c.kind != "event"))),
+            ("event_item", select(ei.c.event_hash, ei.c.log_index).outerjoin(e, e.c.event_hash == ei.c.event_hash)
+             .where(or_(e.c.event_hash.is_(None), e.c.log_index != ei.c.log_index))),
+            ("certificate", select(c.c.cert_hash, c.c.log_index).outerjoin(le, le.c.idx == c.c.log_index)
+             .where(or_(le.c.idx.is_(None), le.c.entry_hash != c.c.cert_hash, le.c.kind != "certificate"))),
+        ]  # fmt: skip
+        with self._engine.connect() as conn:
+            for table, query in checks:
+                for digest, index in conn.execute(query):
+                    yield table, f"{table} row sha256:{digest.hex()} at index {index} is not in the log"
+
+    def get_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        with self._engine.connect() as conn:
+            return _read_nodes(conn, ids)
+
+    def node_count(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(t.log_node)).scalar_one())
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(t.checkpoint).order_by(t.checkpoint.c.size)).all()
+        return [StoredCheckpoint(row.size, row.root_hash, row.note) for row in rows]
+
+    def head_statements(self) -> Iterator[StoredHeadStatement]:
+        s = t.item_head_statement
+        after: tuple[int, str] = (-1, "")
+        while True:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(s)
+                    .where(or_(s.c.checkpoint_size > after[0],
+                               and_(s.c.checkpoint_size == after[0], s.c.item_code > after[1])))
+                    .order_by(s.c.checkpoint_size, s.c.item_code)
+                    .limit(PAGE)
+                ).all()  # fmt: skip
+            if not rows:
+                return
+            for row in rows:
+                yield StoredHeadStatement(row.item_code, row.checkpoint_size, row.seq, row.head_hash, row.signature)
+            after = (rows[-1].checkpoint_size, rows[-1].item_code)
+
+    def item_heads(self) -> Iterator[tuple[str, int, bytes, int]]:
+        after = ""
+        while True:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(t.item).where(t.item.c.code > after).order_by(t.item.c.code).limit(PAGE)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield row.code, row.head_seq, row.head_hash, row.head_index
+            after = rows[-1].code
