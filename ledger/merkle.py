@@ -283,10 +283,6 @@ class Frontier:
         """Return the frontier hashes, matching :meth:`node_ids`."""
         return list(self._hashes)
 
-    def copy(self) -> Frontier:
-        """Return an independent copy."""
-        return Frontier(self._size, self._hashes)
-
     def append(self, leaf_hash: bytes) -> list[tuple[NodeId, bytes]]:
         """Add one leaf hash; return every perfect node this completes, leaf first.
 
@@ -400,10 +396,10 @@ def _consistency_roots(
     return fr, sr
 
 
-def _require_equal(what: str, expected: bytes, computed: bytes, **context: object) -> None:
+def _require_equal(message: str, expected: bytes, computed: bytes, **context: object) -> None:
     if expected != computed:
         raise ProofError(
-            f"consistency proof leads to a different {what}",
+            message,
             expected=expected.hex(),
             computed=computed.hex(),
             **context,
@@ -427,8 +423,9 @@ def verify_consistency(
     _require_hash("second_root", second_root)
     _require_length("consistency", proof, len(_consistency_ranges(first, second)))
     if first == second:
-        _require_equal("root for equal sizes", first_root, second_root, size=first)
+        _require_equal("equal tree sizes need equal roots", first_root, second_root, size=first)
         return
     fr, sr = _consistency_roots(first, second, proof, first_root)
-    _require_equal("first root", first_root, fr, first=first, second=second)
-    _require_equal("second root", second_root, sr, first=first, second=second)
+    context = {"first": first, "second": second}
+    _require_equal("consistency proof leads to a different first root", first_root, fr, **context)
+    _require_equal("consistency proof leads to a different second root", second_root, sr, **context)

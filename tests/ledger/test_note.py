@@ -100,9 +100,7 @@ def test_rfc8032_test1(vectors: dict[str, Any]) -> None:
 
 # --- signing and opening --------------------------------------------------------------
 
-note_lines = st.text(
-    alphabet=st.characters(min_codepoint=0x20, codec="utf-8"), max_size=20
-)
+note_lines = st.text(alphabet=st.characters(min_codepoint=0x20, codec="utf-8"), max_size=20)
 
 
 @settings(max_examples=50, deadline=None)
@@ -315,9 +313,7 @@ C2SP_EXAMPLE = (
     "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
 )
 
-origins = st.text(
-    alphabet=st.characters(min_codepoint=0x20, codec="utf-8"), min_size=1
-)
+origins = st.text(alphabet=st.characters(min_codepoint=0x20, codec="utf-8"), min_size=1)
 
 
 @settings(max_examples=100, deadline=None)

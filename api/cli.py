@@ -1,0 +1,146 @@
+"""The ``chemtrace`` command line.
+
+Exit codes for ``verify-log``: 0 intact, 1 damage found, 2 could not run.
+Trusted keys come from the keystore (``--keys``) or from ``--log-key`` /
+``--root-key`` files, never from the database under audit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledger.errors import LedgerError
+from ledger.note import parse_vkey
+from ledger.signing import ED25519
+from ledger.store.audit import SqlAuditSource
+from ledger.store.engine import make_engine
+from ledger.verify import AuditReport, TrustedKeys, audit
+
+from api.deployment import DEFAULT_DB, Deployment
+from api.keystore import DEFAULT_KEYS_DIR, FileKeystore, KeystoreError
+
+app = typer.Typer(help="chemtrace: a tamper-evident traceability ledger for hazardous chemicals.",
+                  no_args_is_help=True, add_completion=False)  # fmt: skip
+console = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[str, typer.Option("--db", help="Database URL (SQLite file or PostgreSQL).")]
+KeysOption = Annotated[Path, typer.Option("--keys", help="Dev keystore folder.")]
+
+
+@app.command()
+def demo(
+    db: DbOption = DEFAULT_DB,
+    keys: KeysOption = DEFAULT_KEYS_DIR,
+    seed_only: Annotated[bool, typer.Option("--seed-only", help="Seed and exit.")] = False,
+) -> None:
+    """Seed a realistic demo ledger, then verify it and print the report."""
+    from api.demo import seed
+
+    deployment = Deployment.open(db, keys)
+    if deployment.store.log_size() > 0:
+        console.print(f"[yellow]{db} already holds a ledger; not seeding it again.[/yellow]")
+    else:
+        report = seed(deployment)
+        console.print(
+            f"Seeded {report.events} events on {report.items} items "
+            f"(+{report.certificates} key certificates) into {db}."
+        )
+        print(f"Checkpoint:\n{report.checkpoint}")
+    if seed_only:
+        return
+    result = audit(SqlAuditSource(deployment.store.engine), deployment.trusted_keys())
+    _print_report(result)
+    raise typer.Exit(0 if result.intact else 1)
+
+
+@app.command("verify-log")
+def verify_log(
+    db: DbOption = DEFAULT_DB,
+    keys: KeysOption = DEFAULT_KEYS_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+    log_key: Annotated[Path | None, typer.Option("--log-key", help="Log verifier key (C2SP vkey).")] = None,
+    root_key: Annotated[Path | None, typer.Option("--root-key", help="Registry root key (C2SP vkey).")] = None,
+    trusted_checkpoint: Annotated[
+        Path | None, typer.Option("--trusted-checkpoint", help="A checkpoint saved earlier, outside the database.")
+    ] = None,
+) -> None:
+    """Audit the whole ledger: exit 0 intact, 1 damage found, 2 could not run."""
+    try:
+        trusted = _trusted_keys(keys, log_key, root_key)
+        note = trusted_checkpoint.read_text() if trusted_checkpoint else None
+        result = audit(SqlAuditSource(make_engine(db)), trusted, trusted_checkpoint=note)
+    except (LedgerError, KeystoreError, OSError, ValueError) as exc:
+        _fail(exc, as_json)
+    except Exception as exc:  # noqa: BLE001  any database failure means the audit could not run
+        _fail(exc, as_json)
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        _print_report(result)
+    raise typer.Exit(0 if result.intact else 1)
+
+
+@app.command()
+def checkpoint(db: DbOption = DEFAULT_DB, keys: KeysOption = DEFAULT_KEYS_DIR) -> None:
+    """Sign a checkpoint covering every entry and print it (a C2SP signed note)."""
+    note = Deployment.open(db, keys).checkpoint()
+    print(note if note else "no new entries since the last checkpoint")
+
+
+def _trusted_keys(keys_dir: Path, log_key: Path | None, root_key: Path | None) -> TrustedKeys:
+    if log_key is None or root_key is None:
+        if not (keys_dir / "log.pem").exists():
+            raise KeystoreError(f"no keystore at {keys_dir}; pass --log-key and --root-key")
+        store = FileKeystore(keys_dir)
+        log_verifier = parse_vkey(log_key.read_text().strip()) if log_key else None
+        root_public = parse_vkey(root_key.read_text().strip()).public_key if root_key else None
+        from ledger.note import NoteVerifier
+
+        log_verifier = log_verifier or NoteVerifier.for_key(store.origin, store.log_signer().public_key)
+        root_public = root_public or store.root_signer().public_key
+        return TrustedKeys(log=log_verifier, root_algorithm=ED25519, root_public_key=root_public)
+    return TrustedKeys(
+        log=parse_vkey(log_key.read_text().strip()),
+        root_algorithm=ED25519,
+        root_public_key=parse_vkey(root_key.read_text().strip()).public_key,
+    )
+
+
+def _fail(exc: BaseException, as_json: bool) -> None:
+    message = exc.diagnostics() if isinstance(exc, LedgerError) else str(exc)
+    if as_json:
+        print(json.dumps({"intact": None, "error": message}))
+    err.print(f"[red]could not run the audit:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def _print_report(result: AuditReport) -> None:
+    table = Table(title="Ledger integrity audit", show_header=False)
+    for name in ("entries", "events", "certificates", "items", "checkpoints", "head_statements"):
+        table.add_row(name.replace("_", " "), str(getattr(result, name)))
+    table.add_row("root", result.to_json()["root_hash"] or "-")  # type: ignore[arg-type]
+    console.print(table)
+    if result.intact:
+        console.print("[bold green]INTACT[/bold green]: every entry, signature, chain, node and checkpoint verified.")
+        return
+    console.print(f"[bold red]DAMAGED[/bold red]: {len(result.faults)} fault(s)")
+    for fault in result.faults[:50]:
+        where = ", ".join(f"{k}={v}" for k, v in fault.to_json().items() if k not in ("code", "message"))
+        console.print(f"  [red]{fault.code}[/red] {fault.message} ({where})")
+
+
+def main() -> None:
+    """Entry point for ``python -m api.cli``."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""One deployment: a database, a keystore, and the ingest path wired together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.certificates import Certificate, issue_certificate
+from ledger.ingest import Ingestor
+from ledger.note import NoteVerifier
+from ledger.signing import ED25519, Signer
+from ledger.statements import Receipt
+from ledger.store.migrate import open_store
+from ledger.store.repository import SqlLedgerStore
+from ledger.verify import TrustedKeys
+
+from api.keystore import FileKeystore
+
+DEFAULT_DB = "sqlite:///var/chemtrace.db"
+CERT_FROM = "2020-01-01T00:00:00Z"
+CERT_UNTIL = "2036-01-01T00:00:00Z"
+
+
+@dataclass
+class Deployment:
+    """The ledger of one deployment, with its dev keystore."""
+
+    store: SqlLedgerStore
+    keys: FileKeystore
+    ingestor: Ingestor
+
+    @classmethod
+    def open(cls, db_url: str, keys_dir: Path) -> Deployment:
+        """Open (migrating and initialising as needed) the ledger at ``db_url``."""
+        keys = FileKeystore(keys_dir)
+        store = open_store(db_url, origin=keys.origin)
+        root = keys.root_signer()
+        ingestor = Ingestor(
+            store, log_signer=keys.log_signer(), root_algorithm=ED25519, root_public_key=root.public_key
+        )
+        return cls(store=store, keys=keys, ingestor=ingestor)
+
+    def trusted_keys(self) -> TrustedKeys:
+        """The keys an auditor on this machine pins: from the keystore, never the database."""
+        return TrustedKeys(
+            log=NoteVerifier.for_key(self.keys.origin, self.keys.log_signer().public_key),
+            root_algorithm=ED25519,
+            root_public_key=self.keys.root_signer().public_key,
+        )
+
+    def certify_org(self, org: str, *, valid_from: str = CERT_FROM, valid_until: str = CERT_UNTIL) -> Signer:
+        """Create (or load) an organisation key and log its root-signed certificate."""
+        signer = self.keys.signer(f"org-{org}")
+        cert = issue_certificate(
+            self.keys.root_signer(), role="org", subject_algorithm=signer.algorithm,
+            subject_public_key=signer.public_key, org=org, valid_from=valid_from, valid_until=valid_until,
+        )  # fmt: skip
+        self._log_certificate(cert)
+        return signer
+
+    def certify_device(
+        self, org: str, name: str, *, valid_from: str = CERT_FROM, valid_until: str = CERT_UNTIL
+    ) -> Signer:
+        """Create (or load) a device key and log its certificate, signed by the org key."""
+        signer = self.keys.signer(f"device-{org}-{name}")
+        cert = issue_certificate(
+            self.keys.signer(f"org-{org}"), role="device", subject_algorithm=signer.algorithm,
+            subject_public_key=signer.public_key, org=org, valid_from=valid_from, valid_until=valid_until,
+        )  # fmt: skip
+        self._log_certificate(cert)
+        return signer
+
+    def checkpoint(self) -> str | None:
+        """Sign a checkpoint covering every entry so far."""
+        return self.store.write_checkpoint(log_signer=self.keys.log_signer(), note_name=self.keys.origin)
+
+    def _log_certificate(self, cert: Certificate) -> Receipt:
+        root = self.keys.root_signer()
+        return self.store.append_certificate(
+            cert, root=(root.algorithm, root.public_key), log_signer=self.keys.log_signer()
+        )

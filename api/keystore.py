@@ -1,0 +1,92 @@
+"""The development file keystore under ``./var/keys`` (never in git).
+
+Private keys are PKCS#8 PEM files readable only by their owner; the folder is
+0700. Each key is reached only as a :class:`ledger.signing.Signer`. Public
+halves are also written as C2SP vkeys (``root.vkey``, ``log.vkey``) so that
+auditors can pin them with ``--root-key`` / ``--log-key``.
+
+A production deployment replaces this with an HSM or KMS signer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
+
+from ledger.note import NoteVerifier
+from ledger.signing import Ed25519Signer
+
+DEFAULT_KEYS_DIR = Path("var/keys")
+DEFAULT_ORIGIN = "chemtrace.dev/ledger"
+ROOT_NAME = "chemtrace.dev/registry-root"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+class KeystoreError(Exception):
+    """The keystore is unusable (bad permissions, corrupt key, bad name)."""
+
+
+class FileKeystore:
+    """Named Ed25519 keys in a private folder, created on first use."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.directory, 0o700)
+        self._meta_path = self.directory / "keystore.json"
+        if not self._meta_path.exists():
+            self._write_private(self._meta_path, json.dumps({"origin": DEFAULT_ORIGIN}).encode())
+
+    @property
+    def origin(self) -> str:
+        """The log origin this keystore signs for."""
+        return str(json.loads(self._meta_path.read_text())["origin"])
+
+    def signer(self, name: str) -> Ed25519Signer:
+        """Load (or create on first use) the key called ``name``."""
+        if not _NAME.fullmatch(name):
+            raise KeystoreError(f"bad key name {name!r}")
+        path = self.directory / f"{name}.pem"
+        if not path.exists():
+            key = Ed25519PrivateKey.generate()
+            pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+            self._write_private(path, pem)
+        if path.stat().st_mode & 0o077:
+            raise KeystoreError(f"{path} is readable by others; chmod 600 it")
+        loaded = load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise KeystoreError(f"{path} is not an Ed25519 key")
+        return Ed25519Signer(loaded)
+
+    def log_signer(self) -> Ed25519Signer:
+        """The log key: checkpoints, receipts, item-head statements."""
+        signer = self.signer("log")
+        self._publish("log.vkey", NoteVerifier.for_key(self.origin, signer.public_key).vkey())
+        return signer
+
+    def root_signer(self) -> Ed25519Signer:
+        """The registry root key: certifies organisation keys."""
+        signer = self.signer("root")
+        self._publish("root.vkey", NoteVerifier.for_key(ROOT_NAME, signer.public_key).vkey())
+        return signer
+
+    def _publish(self, filename: str, text: str) -> None:
+        path = self.directory / filename
+        if not path.exists() or path.read_text().strip() != text:
+            path.write_text(text + "\n")
+
+    @staticmethod
+    def _write_private(path: Path, data: bytes) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
