@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.deployment import DEFAULT_DB, Deployment
+from api.keystore import DEFAULT_KEYS_DIR, FileKeystore, KeystoreError
 from ledger.errors import LedgerError
 from ledger.note import parse_vkey
 from ledger.signing import ED25519
@@ -23,11 +25,11 @@ from ledger.store.audit import SqlAuditSource
 from ledger.store.engine import make_engine
 from ledger.verify import AuditReport, TrustedKeys, audit
 
-from api.deployment import DEFAULT_DB, Deployment
-from api.keystore import DEFAULT_KEYS_DIR, FileKeystore, KeystoreError
-
-app = typer.Typer(help="chemtrace: a tamper-evident traceability ledger for hazardous chemicals.",
-                  no_args_is_help=True, add_completion=False)  # fmt: skip
+app = typer.Typer(
+    help="chemtrace: a tamper-evident traceability ledger for hazardous chemicals.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console()
 err = Console(stderr=True)
 
@@ -66,10 +68,17 @@ def verify_log(
     db: DbOption = DEFAULT_DB,
     keys: KeysOption = DEFAULT_KEYS_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
-    log_key: Annotated[Path | None, typer.Option("--log-key", help="Log verifier key (C2SP vkey).")] = None,
-    root_key: Annotated[Path | None, typer.Option("--root-key", help="Registry root key (C2SP vkey).")] = None,
+    log_key: Annotated[
+        Path | None, typer.Option("--log-key", help="Log verifier key (C2SP vkey).")
+    ] = None,
+    root_key: Annotated[
+        Path | None, typer.Option("--root-key", help="Registry root key (C2SP vkey).")
+    ] = None,
     trusted_checkpoint: Annotated[
-        Path | None, typer.Option("--trusted-checkpoint", help="A checkpoint saved earlier, outside the database.")
+        Path | None,
+        typer.Option(
+            "--trusted-checkpoint", help="A checkpoint saved earlier, outside the database."
+        ),
     ] = None,
 ) -> None:
     """Audit the whole ledger: exit 0 intact, 1 damage found, 2 could not run."""
@@ -79,7 +88,7 @@ def verify_log(
         result = audit(SqlAuditSource(make_engine(db)), trusted, trusted_checkpoint=note)
     except (LedgerError, KeystoreError, OSError, ValueError) as exc:
         _fail(exc, as_json)
-    except Exception as exc:  # noqa: BLE001  any database failure means the audit could not run
+    except Exception as exc:
         _fail(exc, as_json)
     if as_json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
@@ -104,7 +113,9 @@ def _trusted_keys(keys_dir: Path, log_key: Path | None, root_key: Path | None) -
         root_public = parse_vkey(root_key.read_text().strip()).public_key if root_key else None
         from ledger.note import NoteVerifier
 
-        log_verifier = log_verifier or NoteVerifier.for_key(store.origin, store.log_signer().public_key)
+        log_verifier = log_verifier or NoteVerifier.for_key(
+            store.origin, store.log_signer().public_key
+        )
         root_public = root_public or store.root_signer().public_key
         return TrustedKeys(log=log_verifier, root_algorithm=ED25519, root_public_key=root_public)
     return TrustedKeys(
@@ -129,11 +140,15 @@ def _print_report(result: AuditReport) -> None:
     table.add_row("root", result.to_json()["root_hash"] or "-")  # type: ignore[arg-type]
     console.print(table)
     if result.intact:
-        console.print("[bold green]INTACT[/bold green]: every entry, signature, chain, node and checkpoint verified.")
+        console.print(
+            "[bold green]INTACT[/bold green]: every entry, signature, chain and checkpoint verified."
+        )
         return
     console.print(f"[bold red]DAMAGED[/bold red]: {len(result.faults)} fault(s)")
     for fault in result.faults[:50]:
-        where = ", ".join(f"{k}={v}" for k, v in fault.to_json().items() if k not in ("code", "message"))
+        where = ", ".join(
+            f"{k}={v}" for k, v in fault.to_json().items() if k not in ("code", "message")
+        )
         console.print(f"  [red]{fault.code}[/red] {fault.message} ({where})")
 
 

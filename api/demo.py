@@ -16,12 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from api.deployment import Deployment
 from ledger.append import Rejected
 from ledger.builder import DeviceSession, Head
 from ledger.canonical import JsonValue, format_hash
 from ledger.commitments import disclose
-
-from api.deployment import Deployment
 
 CATALOG_VERSION = "2026-draft.1"
 
@@ -72,18 +71,32 @@ class _Seeder:
             device = self.deployment.certify_device(org, "handheld-1")
             worker = disclose("person", f"{org} duty officer")
             self.sessions[org] = DeviceSession(
-                signer=device, org=org, actor=worker.commitment,
-                catalog_version=CATALOG_VERSION, heads=self.heads,
-            )  # fmt: skip
+                signer=device,
+                org=org,
+                actor=worker.commitment,
+                catalog_version=CATALOG_VERSION,
+                heads=self.heads,
+            )
             self.report.certificates += 2
 
-    def emit(self, org: str, event_type: str, items: list[str | tuple[str, str]],
-             data: dict[str, JsonValue], **extra: object) -> bytes:  # fmt: skip
+    def emit(
+        self,
+        org: str,
+        event_type: str,
+        items: list[str | tuple[str, str]],
+        data: dict[str, JsonValue],
+        **extra: object,
+    ) -> bytes:
         _, site, (lat, lon) = ORGS[org]
         envelope = self.sessions[org].event(
-            event_type, items, data, time=self.clock.tick(), site=str(extra.pop("site", site)),
-            geo={"lat": lat, "lon": lon}, **extra,  # type: ignore[arg-type]
-        )  # fmt: skip
+            event_type,
+            items,
+            data,
+            time=self.clock.tick(),
+            site=str(extra.pop("site", site)),
+            geo={"lat": lat, "lon": lon},
+            **extra,  # type: ignore[arg-type]
+        )
         self.pending.append(envelope)
         first = items[0] if isinstance(items[0], str) else items[0][0]
         return self.heads[first].head_hash
@@ -96,22 +109,43 @@ class _Seeder:
         self.report.events += len(self.pending)
         self.pending = []
 
-    def commission(self, org: str, code: str, chemical: str, value: str, unit: str, packaging: str) -> None:
-        self.emit(org, "commission", [code], {
-            "chemical": chemical, "quantity": {"value": value, "unit": unit},
-            "lot": f"L{self.clock.moment:%y%m%d}", "packaging": packaging,
-        })  # fmt: skip
+    def commission(
+        self, org: str, code: str, chemical: str, value: str, unit: str, packaging: str
+    ) -> None:
+        self.emit(
+            org,
+            "commission",
+            [code],
+            {
+                "chemical": chemical,
+                "quantity": {"value": value, "unit": unit},
+                "lot": f"L{self.clock.moment:%y%m%d}",
+                "packaging": packaging,
+            },
+        )
         self.report.items += 1
         self.report.codes.append(code)
 
-    def deliver(self, sender: str, receiver: str, codes: list[str], *, controlled: bool = False) -> None:
+    def deliver(
+        self, sender: str, receiver: str, codes: list[str], *, controlled: bool = False
+    ) -> None:
         driver, escort = disclose("person", "driver Li"), disclose("person", "escort Wang")
         _, receiver_site, _ = ORGS[receiver]
-        ship = self.emit("anxin-logistics", "ship", list(codes), {
-            "carrier": "anxin-logistics", "consignee": receiver, "consignee_site": receiver_site,
-            "vehicle": "京A·D1234", "driver": driver.commitment, "escort": escort.commitment,
-            "waybill_no": f"EW{self.clock.moment:%m%d%H%M}",
-        }, site=ORGS[sender][1])  # fmt: skip
+        ship = self.emit(
+            "anxin-logistics",
+            "ship",
+            list(codes),
+            {
+                "carrier": "anxin-logistics",
+                "consignee": receiver,
+                "consignee_site": receiver_site,
+                "vehicle": "京A·D1234",
+                "driver": driver.commitment,
+                "escort": escort.commitment,
+                "waybill_no": f"EW{self.clock.moment:%m%d%H%M}",
+            },
+            site=ORGS[sender][1],
+        )
         self.emit("anxin-logistics", "waypoint", list(codes), {"ship": format_hash(ship)})
         received: dict[str, JsonValue] = {"ship": format_hash(ship)}
         if controlled:
@@ -148,7 +182,9 @@ def _cylinders(s: _Seeder) -> None:
     s.flush()
     for code, _, filler in cylinders:
         s.emit(filler, "store_out", [code], {})
-        s.emit(filler, "sell", [code], {"counterparty": "ditan-hospital", "contract_no": "HT-2026-118"})
+        s.emit(
+            filler, "sell", [code], {"counterparty": "ditan-hospital", "contract_no": "HT-2026-118"}
+        )
     s.flush()
     codes = [code for code, _, _ in cylinders]
     s.deliver("jingcheng-gas", "ditan-hospital", codes)
@@ -158,12 +194,25 @@ def _cylinders(s: _Seeder) -> None:
         s.emit("ditan-hospital", "use", [refilled], {"quantity": {"value": "38", "unit": "kg"}})
         s.emit("ditan-hospital", "return", [refilled], {"to_org": "jingcheng-gas"})
         s.deliver("ditan-hospital", "jingcheng-gas", [refilled])
-        s.emit("jingcheng-gas", "inspect", [refilled], {
-            "outcome": "pass", "inspector": disclose("person", "cylinder inspector").commitment,
-        })  # fmt: skip
-        s.emit("jingcheng-gas", "fill", [refilled], {
-            "quantity": {"value": "40", "unit": "kg"}, "lot": f"R{cycle}", "inspection_due": "2028-06-30",
-        })  # fmt: skip
+        s.emit(
+            "jingcheng-gas",
+            "inspect",
+            [refilled],
+            {
+                "outcome": "pass",
+                "inspector": disclose("person", "cylinder inspector").commitment,
+            },
+        )
+        s.emit(
+            "jingcheng-gas",
+            "fill",
+            [refilled],
+            {
+                "quantity": {"value": "40", "unit": "kg"},
+                "lot": f"R{cycle}",
+                "inspection_due": "2028-06-30",
+            },
+        )
         s.deliver("jingcheng-gas", "ditan-hospital", [refilled])
         s.flush()
     for code in codes[1:]:
@@ -176,21 +225,38 @@ def _acid_decant(s: _Seeder) -> None:
     s.commission("yanshan-chem", drum, "32", "200", "kg", "drum")
     s.deliver("yanshan-chem", "tongzhou-store", [drum])
     s.emit("tongzhou-store", "store_in", [drum], {"location": "acid room 2"})
-    s.emit("tongzhou-store", "transform", [(drum, "input"), *[(b, "output") for b in bottles]], {
-        "kind": "decant",
-        "inputs": [{"code": drum, "quantity": {"value": "20", "unit": "kg"}}],
-        "outputs": [{"code": b, "quantity": {"value": "5", "unit": "kg"}} for b in bottles],
-    })  # fmt: skip
+    s.emit(
+        "tongzhou-store",
+        "transform",
+        [(drum, "input"), *[(b, "output") for b in bottles]],
+        {
+            "kind": "decant",
+            "inputs": [{"code": drum, "quantity": {"value": "20", "unit": "kg"}}],
+            "outputs": [{"code": b, "quantity": {"value": "5", "unit": "kg"}} for b in bottles],
+        },
+    )
     s.report.items += len(bottles)
     s.report.codes.extend(bottles)
     s.flush()
     s.deliver("tongzhou-store", "pku-lab", bottles)
     for bottle in bottles[:3]:
-        s.emit("pku-lab", "use", [bottle], {"quantity": {"value": "4.5", "unit": "kg"}, "purpose": "titration"})
-    s.emit("pku-lab", "dispose", [bottles[0]], {
-        "disposer": "jinghuan-waste", "manifest_no": "HW-2026-000317", "method": "neutralisation",
-        "quantity": {"value": "0.5", "unit": "kg"},
-    })  # fmt: skip
+        s.emit(
+            "pku-lab",
+            "use",
+            [bottle],
+            {"quantity": {"value": "4.5", "unit": "kg"}, "purpose": "titration"},
+        )
+    s.emit(
+        "pku-lab",
+        "dispose",
+        [bottles[0]],
+        {
+            "disposer": "jinghuan-waste",
+            "manifest_no": "HW-2026-000317",
+            "method": "neutralisation",
+            "quantity": {"value": "0.5", "unit": "kg"},
+        },
+    )
     s.flush()
 
 
@@ -200,20 +266,50 @@ def _cyanide(s: _Seeder) -> None:
         s.commission("yanshan-chem", bag, "25", "50", "kg", "bag")
     keeper = disclose("person", "second keeper Zhao").commitment
     for bag in bags:
-        s.emit("yanshan-chem", "store_in", [bag], {"location": "toxic store, double lock"}, co_actor=keeper)
+        s.emit(
+            "yanshan-chem",
+            "store_in",
+            [bag],
+            {"location": "toxic store, double lock"},
+            co_actor=keeper,
+        )
     s.flush()
     for bag in bags:
-        s.emit("yanshan-chem", "sell", [bag], {
-            "counterparty": "pku-lab", "permit_no": "GA-JD-2026-0042", "police_filing_no": "BA-110-77821",
-        })  # fmt: skip
+        s.emit(
+            "yanshan-chem",
+            "sell",
+            [bag],
+            {
+                "counterparty": "pku-lab",
+                "permit_no": "GA-JD-2026-0042",
+                "police_filing_no": "BA-110-77821",
+            },
+        )
     s.deliver("yanshan-chem", "pku-lab", bags, controlled=True)
     for bag in bags:
-        s.emit("pku-lab", "buy", [bag], {
-            "counterparty": "yanshan-chem", "permit_no": "GA-JD-2026-0042", "police_filing_no": "BA-110-77822",
-        })  # fmt: skip
+        s.emit(
+            "pku-lab",
+            "buy",
+            [bag],
+            {
+                "counterparty": "yanshan-chem",
+                "permit_no": "GA-JD-2026-0042",
+                "police_filing_no": "BA-110-77822",
+            },
+        )
         s.emit("pku-lab", "store_in", [bag], {"location": "toxic cabinet"}, co_actor=keeper)
-    s.emit("pku-lab", "use", [bags[0]], {"quantity": {"value": "1.2", "unit": "kg"}, "purpose": "gold assay"})
-    s.emit("pku-lab", "stock_count", [bags[0]], {"count_id": "SC-2026-10", "quantity": {"value": "48.8", "unit": "kg"}})
+    s.emit(
+        "pku-lab",
+        "use",
+        [bags[0]],
+        {"quantity": {"value": "1.2", "unit": "kg"}, "purpose": "gold assay"},
+    )
+    s.emit(
+        "pku-lab",
+        "stock_count",
+        [bags[0]],
+        {"count_id": "SC-2026-10", "quantity": {"value": "48.8", "unit": "kg"}},
+    )
     s.flush()
 
 
@@ -221,21 +317,43 @@ def _pallet_and_exceptions(s: _Seeder) -> None:
     pallet, boxes = "DEMO-PALLET-001", [f"DEMO-ACETONE-{n:02d}" for n in range(1, 5)]
     for box in boxes:
         s.commission("yanshan-chem", box, "33", "25", "L", "box")
-    s.emit("yanshan-chem", "aggregate", [(pallet, "parent"), *[(b, "child") for b in boxes]],
-           {"parent": pallet, "children": boxes})  # fmt: skip
+    s.emit(
+        "yanshan-chem",
+        "aggregate",
+        [(pallet, "parent"), *[(b, "child") for b in boxes]],
+        {"parent": pallet, "children": boxes},
+    )
     s.report.items += 1
     s.report.codes.append(pallet)
     s.deliver("yanshan-chem", "huabei-trade", [pallet, *boxes])
-    s.emit("huabei-trade", "disaggregate", [(pallet, "parent"), *[(b, "child") for b in boxes]],
-           {"parent": pallet, "children": boxes})  # fmt: skip
+    s.emit(
+        "huabei-trade",
+        "disaggregate",
+        [(pallet, "parent"), *[(b, "child") for b in boxes]],
+        {"parent": pallet, "children": boxes},
+    )
     lost = boxes[3]
-    loss = s.emit("huabei-trade", "report_loss", [lost], {"kind": "theft", "police_report_no": "JJ-2026-5531"})
+    loss = s.emit(
+        "huabei-trade", "report_loss", [lost], {"kind": "theft", "police_report_no": "JJ-2026-5531"}
+    )
     s.emit("huabei-trade", "recover", [lost], {"report": format_hash(loss)})
     drum = "DEMO-HNO3-DRUM-01"
     s.commission("yanshan-chem", drum, "26", "250", "kg", "drum")
-    wrong = s.emit("yanshan-chem", "stock_count", [drum], {"count_id": "SC-2026-11", "quantity": {"value": "205", "unit": "kg"}})
-    s.emit("yanshan-chem", "correct", [drum], {
-        "corrects": format_hash(wrong), "reason": "typing error in the count", "changes": {"data.quantity.value": "250"},
-    })  # fmt: skip
+    wrong = s.emit(
+        "yanshan-chem",
+        "stock_count",
+        [drum],
+        {"count_id": "SC-2026-11", "quantity": {"value": "205", "unit": "kg"}},
+    )
+    s.emit(
+        "yanshan-chem",
+        "correct",
+        [drum],
+        {
+            "corrects": format_hash(wrong),
+            "reason": "typing error in the count",
+            "changes": {"data.quantity.value": "250"},
+        },
+    )
     s.emit("yanshan-chem", "destroy", [drum], {"method": "neutralised on site after a leak"})
     s.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.keystore import FileKeystore
 from ledger.certificates import Certificate, issue_certificate
 from ledger.ingest import Ingestor
 from ledger.note import NoteVerifier
@@ -13,8 +14,6 @@ from ledger.statements import Receipt
 from ledger.store.migrate import open_store
 from ledger.store.repository import SqlLedgerStore
 from ledger.verify import TrustedKeys
-
-from api.keystore import FileKeystore
 
 DEFAULT_DB = "sqlite:///var/chemtrace.db"
 CERT_FROM = "2020-01-01T00:00:00Z"
@@ -36,7 +35,10 @@ class Deployment:
         store = open_store(db_url, origin=keys.origin)
         root = keys.root_signer()
         ingestor = Ingestor(
-            store, log_signer=keys.log_signer(), root_algorithm=ED25519, root_public_key=root.public_key
+            store,
+            log_signer=keys.log_signer(),
+            root_algorithm=ED25519,
+            root_public_key=root.public_key,
         )
         return cls(store=store, keys=keys, ingestor=ingestor)
 
@@ -48,13 +50,20 @@ class Deployment:
             root_public_key=self.keys.root_signer().public_key,
         )
 
-    def certify_org(self, org: str, *, valid_from: str = CERT_FROM, valid_until: str = CERT_UNTIL) -> Signer:
+    def certify_org(
+        self, org: str, *, valid_from: str = CERT_FROM, valid_until: str = CERT_UNTIL
+    ) -> Signer:
         """Create (or load) an organisation key and log its root-signed certificate."""
         signer = self.keys.signer(f"org-{org}")
         cert = issue_certificate(
-            self.keys.root_signer(), role="org", subject_algorithm=signer.algorithm,
-            subject_public_key=signer.public_key, org=org, valid_from=valid_from, valid_until=valid_until,
-        )  # fmt: skip
+            self.keys.root_signer(),
+            role="org",
+            subject_algorithm=signer.algorithm,
+            subject_public_key=signer.public_key,
+            org=org,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
         self._log_certificate(cert)
         return signer
 
@@ -64,15 +73,22 @@ class Deployment:
         """Create (or load) a device key and log its certificate, signed by the org key."""
         signer = self.keys.signer(f"device-{org}-{name}")
         cert = issue_certificate(
-            self.keys.signer(f"org-{org}"), role="device", subject_algorithm=signer.algorithm,
-            subject_public_key=signer.public_key, org=org, valid_from=valid_from, valid_until=valid_until,
-        )  # fmt: skip
+            self.keys.signer(f"org-{org}"),
+            role="device",
+            subject_algorithm=signer.algorithm,
+            subject_public_key=signer.public_key,
+            org=org,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
         self._log_certificate(cert)
         return signer
 
     def checkpoint(self) -> str | None:
         """Sign a checkpoint covering every entry so far."""
-        return self.store.write_checkpoint(log_signer=self.keys.log_signer(), note_name=self.keys.origin)
+        return self.store.write_checkpoint(
+            log_signer=self.keys.log_signer(), note_name=self.keys.origin
+        )
 
     def _log_certificate(self, cert: Certificate) -> Receipt:
         root = self.keys.root_signer()

@@ -1,4 +1,4 @@
-"""chemtrace's pure domain core: events, canonical bytes, signatures, the Merkle log and verification.
+"""chemtrace's pure domain core: events, canonical bytes, signatures, the log, verification.
 
 Nothing in this package (except :mod:`ledger.store`) performs I/O.
 """

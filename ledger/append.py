@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ledger.canonical import format_hash
 from ledger.certificates import TrustStore
 from ledger.envelope import SignedEvent
-from ledger.canonical import format_hash
 from ledger.errors import (
     AppendRejectedError,
     GroupRejectedError,
@@ -133,7 +133,9 @@ def connected_groups(events: Sequence[SignedEvent]) -> list[list[int]]:
     return sorted(groups.values(), key=lambda group: group[0])
 
 
-def plan_append(events: Sequence[SignedEvent], context: AppendContext, log_signer: Signer) -> AppendPlan:
+def plan_append(
+    events: Sequence[SignedEvent], context: AppendContext, log_signer: Signer
+) -> AppendPlan:
     """Decide the rows and outcomes for ``events`` (signatures already verified)."""
     outcomes: list[Outcome | None] = [None] * len(events)
     plan = AppendPlan(outcomes=[], next_index=context.next_index)

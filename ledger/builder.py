@@ -54,16 +54,25 @@ class DeviceSession:
         for item in items:
             code, role = (item, "subject") if isinstance(item, str) else item
             head = self.heads.get(code)
-            links.append({
-                "code": code, "role": role,
-                "seq": 0 if head is None else head.seq + 1,
-                "prev": None if head is None else format_hash(head.head_hash),
-            })  # fmt: skip
+            links.append(
+                {
+                    "code": code,
+                    "role": role,
+                    "seq": 0 if head is None else head.seq + 1,
+                    "prev": None if head is None else format_hash(head.head_hash),
+                }
+            )
         body: dict[str, JsonValue] = {
-            "v": 1, "type": event_type, "time": time, "org": self.org,
-            "device_key": self.signer.key_id, "actor": self.actor, "items": links,
-            "catalog_version": self.catalog_version, "data": dict(data),
-        }  # fmt: skip
+            "v": 1,
+            "type": event_type,
+            "time": time,
+            "org": self.org,
+            "device_key": self.signer.key_id,
+            "actor": self.actor,
+            "items": links,
+            "catalog_version": self.catalog_version,
+            "data": dict(data),
+        }
         optional: dict[str, JsonValue] = {"site": site, "co_actor": co_actor}
         if geo is not None:
             optional["geo"] = dict(geo)

@@ -20,9 +20,7 @@ import rfc8785
 
 from ledger.errors import CanonicalizationError, InvalidInputError
 
-JsonValue: TypeAlias = (
-    None | bool | int | str | Sequence["JsonValue"] | Mapping[str, "JsonValue"]
-)
+JsonValue: TypeAlias = bool | int | str | Sequence["JsonValue"] | Mapping[str, "JsonValue"] | None
 
 # Domain-separation prefixes, one per message kind. Changing one is a format break.
 EVENT_BODY: Final = b"chemtrace/v1/event-body\n"

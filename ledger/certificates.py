@@ -211,11 +211,17 @@ class TrustStore:
     def _issuer_key(self, cert: Certificate) -> tuple[str, bytes]:
         if cert.role == "org":
             if cert.issuer != self.root_key_id:
-                raise UnknownKeyError("org certificates must be issued by the root", key_id=cert.key_id)
+                raise UnknownKeyError(
+                    "org certificates must be issued by the root", key_id=cert.key_id
+                )
             return self.root_algorithm, self.root_public_key
-        issuers = [c for c in self._by_key.get(cert.issuer, []) if c.role == "org" and c.org == cert.org]
+        issuers = [
+            c for c in self._by_key.get(cert.issuer, []) if c.role == "org" and c.org == cert.org
+        ]
         if not issuers:
-            raise UnknownKeyError("device certificate issuer is not a known org key", key_id=cert.key_id)
+            raise UnknownKeyError(
+                "device certificate issuer is not a known org key", key_id=cert.key_id
+            )
         return issuers[0].algorithm, issuers[0].public_key
 
 

@@ -114,7 +114,9 @@ class GroupRejectedError(AppendRejectedError):
     code = "group_rejected"
 
     def __init__(self, cause: LedgerError) -> None:
-        super().__init__(f"rejected with its connected group because of {cause.code}", cause=cause.code)
+        super().__init__(
+            f"rejected with its connected group because of {cause.code}", cause=cause.code
+        )
 
 
 class StorageError(LedgerError):

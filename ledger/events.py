@@ -75,10 +75,28 @@ Unit = Literal["kg", "g", "t", "L", "mL", "m3", "Nm3", "piece"]
 Role = Literal["subject", "input", "output", "parent", "child"]
 
 EventType = Literal[
-    "commission", "transform", "aggregate", "disaggregate", "store_in", "store_out",
-    "stock_count", "sell", "buy", "ship", "waypoint", "receive", "use", "return", "fill",
-    "inspect", "dispose", "destroy", "report_loss", "recover", "correct",
-]  # fmt: skip
+    "commission",
+    "transform",
+    "aggregate",
+    "disaggregate",
+    "store_in",
+    "store_out",
+    "stock_count",
+    "sell",
+    "buy",
+    "ship",
+    "waypoint",
+    "receive",
+    "use",
+    "return",
+    "fill",
+    "inspect",
+    "dispose",
+    "destroy",
+    "report_loss",
+    "recover",
+    "correct",
+]
 
 
 class _Strict(BaseModel):
@@ -159,7 +177,9 @@ class CommissionData(_Strict):
     packaging: Literal[
         "cylinder", "drum", "bag", "ibc", "bottle", "tank", "bulk", "pallet", "box", "other"
     ]
-    gs1_key: Annotated[str, StringConstraints(pattern=r"^\(?[0-9]{2,4}\)?[0-9A-Za-z]{1,40}")] | None = None
+    gs1_key: (
+        Annotated[str, StringConstraints(pattern=r"^\(?[0-9]{2,4}\)?[0-9A-Za-z]{1,40}")] | None
+    ) = None
 
 
 class Commission(_Body):
@@ -397,11 +417,29 @@ class Correct(_Body):
 
 
 EventBody: TypeAlias = Annotated[
-    Commission | Transform | Aggregate | Disaggregate | StoreIn | StoreOut | StockCount | Sell
-    | Buy | Ship | Waypoint | Receive | Use | Return | Fill | Inspect | Dispose | Destroy
-    | ReportLoss | Recover | Correct,
+    Commission
+    | Transform
+    | Aggregate
+    | Disaggregate
+    | StoreIn
+    | StoreOut
+    | StockCount
+    | Sell
+    | Buy
+    | Ship
+    | Waypoint
+    | Receive
+    | Use
+    | Return
+    | Fill
+    | Inspect
+    | Dispose
+    | Destroy
+    | ReportLoss
+    | Recover
+    | Correct,
     Field(discriminator="type"),
-]  # fmt: skip
+]
 
 _BODY_ADAPTER: TypeAdapter[EventBody] = TypeAdapter(EventBody)
 

@@ -155,8 +155,13 @@ class Fault:
 
     def to_json(self) -> dict[str, object]:
         """The fault as report JSON (absent fields omitted)."""
-        fields = {"code": self.code, "message": self.message, "index": self.index,
-                  "event": self.event, "item": self.item}  # fmt: skip
+        fields = {
+            "code": self.code,
+            "message": self.message,
+            "index": self.index,
+            "event": self.event,
+            "item": self.item,
+        }
         return {name: value for name, value in fields.items() if value is not None}
 
 
@@ -219,14 +224,24 @@ class _Auditor:
 
     def entry(self, entry: StoredEntry, expected_index: int) -> list[tuple[NodeId, bytes]]:
         if entry.index != expected_index:
-            self.fault("log_gap", f"expected entry {expected_index}, found {entry.index}", index=entry.index)
+            self.fault(
+                "log_gap",
+                f"expected entry {expected_index}, found {entry.index}",
+                index=entry.index,
+            )
         try:
             leaf = decode_leaf(entry.leaf_input)
         except LedgerError as exc:
             self.fault("leaf_malformed", exc.message, index=entry.index)
             leaf = LeafRecord("event", entry.entry_hash, entry.log_time)
-        if (leaf.kind, leaf.entry_hash, leaf.log_time) != (entry.kind, entry.entry_hash, entry.log_time):
-            self.fault("leaf_mismatch", "leaf input disagrees with the entry's columns", index=entry.index)
+        if (leaf.kind, leaf.entry_hash, leaf.log_time) != (
+            entry.kind,
+            entry.entry_hash,
+            entry.log_time,
+        ):
+            self.fault(
+                "leaf_mismatch", "leaf input disagrees with the entry's columns", index=entry.index
+            )
         if leaf.kind == "event":
             self.event_entry(entry, leaf)
         else:
@@ -249,7 +264,11 @@ class _Auditor:
             self.fault("event_malformed", f"stored event does not parse: {exc}", **where)
             return
         if event.event_hash != leaf.entry_hash or stored.event_hash != leaf.entry_hash:
-            self.fault("event_hash_mismatch", "stored event does not hash to what the log committed", **where)
+            self.fault(
+                "event_hash_mismatch",
+                "stored event does not hash to what the log committed",
+                **where,
+            )
             return
         if event.canonical != stored.envelope:
             self.fault("event_not_canonical", "stored envelope bytes are not canonical", **where)
@@ -262,32 +281,61 @@ class _Auditor:
         self, stored: StoredEvent, event: SignedEvent, leaf: LeafRecord, where: dict[str, object]
     ) -> None:
         body = event.body
-        claimed = (stored.type, stored.org, stored.site, stored.event_time, stored.log_time, stored.log_index)
+        claimed = (
+            stored.type,
+            stored.org,
+            stored.site,
+            stored.event_time,
+            stored.log_time,
+            stored.log_index,
+        )
         actual = (body.type, body.org, body.site, body.time, leaf.log_time, where["index"])
         if claimed != actual:
-            self.fault("event_column_mismatch", "an event column disagrees with the signed event", **where)
-        links = tuple(StoredLink(link.code, link.seq, link.role, stored.log_index) for link in body.items)
+            self.fault(
+                "event_column_mismatch", "an event column disagrees with the signed event", **where
+            )
+        links = tuple(
+            StoredLink(link.code, link.seq, link.role, stored.log_index) for link in body.items
+        )
         if tuple(sorted(stored.links, key=_link_key)) != tuple(sorted(links, key=_link_key)):
-            self.fault("event_item_mismatch", "chain index rows disagree with the signed event", **where)
+            self.fault(
+                "event_item_mismatch", "chain index rows disagree with the signed event", **where
+            )
 
-    def event_signature(self, event: SignedEvent, leaf: LeafRecord, where: dict[str, object]) -> None:
+    def event_signature(
+        self, event: SignedEvent, leaf: LeafRecord, where: dict[str, object]
+    ) -> None:
         try:
-            cert = self.trust.device_certificate(event.key_id, event.body.org, parse_utc(leaf.log_time))
+            cert = self.trust.device_certificate(
+                event.key_id, event.body.org, parse_utc(leaf.log_time)
+            )
             event.verify(cert.public_key)
         except LedgerError as exc:
             self.fault(f"event_{exc.code}", exc.diagnostics(), **where)
 
-    def receipt(self, stored: StoredEvent, leaf: LeafRecord, entry: StoredEntry, where: dict[str, object]) -> None:
+    def receipt(
+        self, stored: StoredEvent, leaf: LeafRecord, entry: StoredEntry, where: dict[str, object]
+    ) -> None:
         receipt = Receipt(
-            origin=self.origin, entry_hash=leaf.entry_hash, leaf_hash=leaf_hash(entry.leaf_input),
-            index=entry.index, log_time=leaf.log_time, signature=stored.receipt_signature,
-        )  # fmt: skip
+            origin=self.origin,
+            entry_hash=leaf.entry_hash,
+            leaf_hash=leaf_hash(entry.leaf_input),
+            index=entry.index,
+            log_time=leaf.log_time,
+            signature=stored.receipt_signature,
+        )
         try:
             receipt.verify(self.keys.log_algorithm, self.keys.log.public_key)
         except LedgerError:
-            self.fault("receipt_signature_invalid", "the stored receipt was not signed by the log key", **where)
+            self.fault(
+                "receipt_signature_invalid",
+                "the stored receipt was not signed by the log key",
+                **where,
+            )
 
-    def chain(self, stored: StoredEvent, event: SignedEvent, index: int, where: dict[str, object]) -> None:
+    def chain(
+        self, stored: StoredEvent, event: SignedEvent, index: int, where: dict[str, object]
+    ) -> None:
         for link in event.body.items:
             tip = self.chains.get(link.code)
             expected_seq = 0 if tip is None else tip.seq + 1
@@ -306,21 +354,37 @@ class _Auditor:
         stored = entry.certificate
         where = {"index": entry.index, "event": format_hash(leaf.entry_hash)}
         if stored is None:
-            self.fault("certificate_missing", "the log commits to a certificate that is not stored", **where)
+            self.fault(
+                "certificate_missing",
+                "the log commits to a certificate that is not stored",
+                **where,
+            )
             return
         self.report.certificates += 1
         try:
             cert = certificate_from_json(json.loads(stored.body))
         except (LedgerError, ValueError) as exc:
-            self.fault("certificate_malformed", f"stored certificate does not parse: {exc}", **where)
+            self.fault(
+                "certificate_malformed", f"stored certificate does not parse: {exc}", **where
+            )
             return
-        if domain_hash(CERTIFICATE, cert.to_json()) != leaf.entry_hash or stored.cert_hash != leaf.entry_hash:
-            self.fault("certificate_hash_mismatch", "stored certificate does not match the log", **where)
+        if (
+            domain_hash(CERTIFICATE, cert.to_json()) != leaf.entry_hash
+            or stored.cert_hash != leaf.entry_hash
+        ):
+            self.fault(
+                "certificate_hash_mismatch", "stored certificate does not match the log", **where
+            )
             return
         if (stored.key_id, stored.role, stored.org, stored.log_index) != (
-            cert.key_id, cert.role, cert.org, entry.index,
-        ):  # fmt: skip
-            self.fault("certificate_column_mismatch", "a certificate column disagrees with it", **where)
+            cert.key_id,
+            cert.role,
+            cert.org,
+            entry.index,
+        ):
+            self.fault(
+                "certificate_column_mismatch", "a certificate column disagrees with it", **where
+            )
         try:
             self.trust.add(cert)
         except LedgerError as exc:
@@ -332,7 +396,11 @@ class _Auditor:
         stored = self.source.get_nodes([node for node, _ in appended])
         for node, digest in appended:
             if stored.get(node) != digest:
-                self.fault("node_mismatch", f"stored Merkle node {node} is wrong or missing", index=node[1] << node[0])
+                self.fault(
+                    "node_mismatch",
+                    f"stored Merkle node {node} is wrong or missing",
+                    index=node[1] << node[0],
+                )
 
     def checkpoint(self, stored: StoredCheckpoint, previous: StoredCheckpoint | None) -> None:
         self.report.checkpoints += 1
@@ -344,18 +412,32 @@ class _Auditor:
             return
         rebuilt = self.roots.get(stored.size)
         if (opened.size, opened.root_hash) != (stored.size, stored.root_hash):
-            self.fault("checkpoint_column_mismatch", "checkpoint row disagrees with its signed note", **where)
+            self.fault(
+                "checkpoint_column_mismatch",
+                "checkpoint row disagrees with its signed note",
+                **where,
+            )
         if rebuilt is None:
-            self.fault("checkpoint_beyond_log", f"checkpoint of size {opened.size} exceeds the log", **where)
+            self.fault(
+                "checkpoint_beyond_log",
+                f"checkpoint of size {opened.size} exceeds the log",
+                **where,
+            )
         elif rebuilt != opened.root_hash:
-            self.fault("checkpoint_root_mismatch", "the rebuilt tree does not match the signed root", **where)
+            self.fault(
+                "checkpoint_root_mismatch",
+                "the rebuilt tree does not match the signed root",
+                **where,
+            )
         if previous is not None and previous.size > 0 and rebuilt is not None:
             self.consistency(previous, opened)
 
     def consistency(self, previous: StoredCheckpoint, current: Checkpoint) -> None:
         try:
             proof = consistency_proof(self.source, previous.size, current.size)
-            verify_consistency(previous.size, current.size, proof, previous.root_hash, current.root_hash)
+            verify_consistency(
+                previous.size, current.size, proof, previous.root_hash, current.root_hash
+            )
         except LedgerError as exc:
             self.fault("checkpoint_inconsistent", exc.diagnostics(), index=current.size)
 
@@ -363,16 +445,25 @@ class _Auditor:
         self.report.head_statements += 1
         where = {"index": stored.checkpoint_size, "item": stored.item_code}
         statement = ItemHeadStatement(
-            self.origin, stored.checkpoint_size, root or b"", stored.item_code, stored.seq,
-            stored.head_hash, stored.signature,
-        )  # fmt: skip
+            self.origin,
+            stored.checkpoint_size,
+            root or b"",
+            stored.item_code,
+            stored.seq,
+            stored.head_hash,
+            stored.signature,
+        )
         try:
             statement.verify(self.keys.log_algorithm, self.keys.log.public_key)
         except LedgerError:
-            self.fault("head_statement_invalid", "item-head statement is not signed by the log", **where)
+            self.fault(
+                "head_statement_invalid", "item-head statement is not signed by the log", **where
+            )
         tip = self.chains.get(stored.item_code)
         if tip is None or (tip.seq, tip.head_hash) != (stored.seq, stored.head_hash):
-            self.fault("head_statement_mismatch", "item-head statement disagrees with the chain", **where)
+            self.fault(
+                "head_statement_mismatch", "item-head statement disagrees with the chain", **where
+            )
 
 
 def audit(
@@ -389,12 +480,11 @@ def audit(
     statements = _grouped(source.head_statements())
     next_statement = next(statements, None)
     pending_nodes: list[tuple[NodeId, bytes]] = []
-    index = 0
     roots_by_size = {cp.size: cp.root_hash for cp in checkpoints}
-    for entry in source.entries():
-        pending_nodes.extend(auditor.entry(entry, index))
+    for position, entry in enumerate(source.entries()):
+        pending_nodes.extend(auditor.entry(entry, position))
         auditor.report.entries += 1
-        index += 1
+        index = position + 1
         if len(pending_nodes) >= 4096:
             auditor.stored_nodes_match(pending_nodes)
             pending_nodes = []
@@ -405,7 +495,16 @@ def audit(
                 auditor.head_statement(stored, roots_by_size.get(index))
             next_statement = next(statements, None)
     auditor.stored_nodes_match(pending_nodes)
-    _finish(auditor, source, checkpoints, trusted, claimed_size, claimed_checkpoint, next_statement, statements)
+    _finish(
+        auditor,
+        source,
+        checkpoints,
+        trusted,
+        claimed_size,
+        claimed_checkpoint,
+        next_statement,
+        statements,
+    )
     return auditor.report
 
 
@@ -425,16 +524,23 @@ def _finish(
     if claimed_size != size:
         auditor.fault("log_size_mismatch", f"log state claims {claimed_size} entries, found {size}")
     if source.node_count() != auditor.nodes_expected:
-        auditor.fault("node_count_mismatch", f"expected {auditor.nodes_expected} Merkle nodes, found {source.node_count()}")
+        auditor.fault(
+            "node_count_mismatch",
+            f"expected {auditor.nodes_expected} Merkle nodes, found {source.node_count()}",
+        )
     previous: StoredCheckpoint | None = None
     for stored in checkpoints:
         auditor.checkpoint(stored, previous)
         previous = stored
     if checkpoints and checkpoints[-1].size != claimed_checkpoint:
-        auditor.fault("checkpoint_state_mismatch", "log state names a checkpoint that is not stored")
+        auditor.fault(
+            "checkpoint_state_mismatch", "log state names a checkpoint that is not stored"
+        )
     while next_statement is not None:
         for orphan in next_statement[1]:
-            auditor.fault("head_statement_orphan", "item-head statement beyond the log", item=orphan.item_code)
+            auditor.fault(
+                "head_statement_orphan", "item-head statement beyond the log", item=orphan.item_code
+            )
         next_statement = next(statements, None)
     if trusted is not None:
         _check_trusted(auditor, trusted)
@@ -444,7 +550,9 @@ def _finish(
         report.items += 1
         tip = auditor.chains.pop(code, None)
         if tip is None or (tip.seq, tip.head_hash, tip.index) != (seq, head_hash, head_index):
-            auditor.fault("item_head_mismatch", "stored chain head disagrees with the chain", item=code)
+            auditor.fault(
+                "item_head_mismatch", "stored chain head disagrees with the chain", item=code
+            )
     for code in auditor.chains:
         auditor.fault("item_head_missing", "an item with events has no stored head", item=code)
 
@@ -454,14 +562,19 @@ def _check_trusted(auditor: _Auditor, trusted: Checkpoint) -> None:
     if rebuilt is None:
         auditor.fault(
             "log_truncated",
-            f"the trusted checkpoint has {trusted.size} entries but the log has only {auditor.frontier.size}",
+            f"the trusted checkpoint has {trusted.size} entries, "
+            f"but the log has only {auditor.frontier.size}",
             index=trusted.size,
         )
     elif rebuilt != trusted.root_hash:
-        auditor.fault("log_forked", "the log disagrees with the trusted checkpoint", index=trusted.size)
+        auditor.fault(
+            "log_forked", "the log disagrees with the trusted checkpoint", index=trusted.size
+        )
 
 
-def _open_trusted(note: str | None, keys: TrustedKeys, origin: str, auditor: _Auditor) -> Checkpoint | None:
+def _open_trusted(
+    note: str | None, keys: TrustedKeys, origin: str, auditor: _Auditor
+) -> Checkpoint | None:
     if note is None:
         return None
     try:
@@ -471,7 +584,9 @@ def _open_trusted(note: str | None, keys: TrustedKeys, origin: str, auditor: _Au
         return None
 
 
-def _grouped(statements: Iterable[StoredHeadStatement]) -> Iterator[tuple[int, list[StoredHeadStatement]]]:
+def _grouped(
+    statements: Iterable[StoredHeadStatement],
+) -> Iterator[tuple[int, list[StoredHeadStatement]]]:
     group: list[StoredHeadStatement] = []
     for statement in statements:
         if group and group[0].checkpoint_size != statement.checkpoint_size:

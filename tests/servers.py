@@ -585,7 +585,9 @@ class PostgresServer:
     def _tool(self, name: str) -> str:
         return str(self.bindir / name)
 
-    def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, args: list[str], *, check: bool = True, timeout: float = _STARTUP_TIMEOUT
+    ) -> subprocess.CompletedProcess[str]:
         if self.run_as is not None:
             args = [_which_sbin("runuser") or "runuser", "-u", self.run_as, "--", *args]
         result = subprocess.run(
@@ -595,7 +597,7 @@ class PostgresServer:
             capture_output=True,
             text=True,
             check=False,
-            timeout=_STARTUP_TIMEOUT + 30,
+            timeout=timeout + 30,
             stdin=subprocess.DEVNULL,
         )
         if check and result.returncode != 0:
@@ -684,6 +686,7 @@ class PostgresServer:
                     "start",
                 ],
                 check=False,
+                timeout=remaining,
             )
             if result.returncode == 0:
                 break

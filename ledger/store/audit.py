@@ -42,7 +42,10 @@ class SqlAuditSource:
         while True:
             with self._engine.connect() as conn:
                 rows = conn.execute(
-                    select(t.log_entry).where(t.log_entry.c.idx >= start).order_by(t.log_entry.c.idx).limit(PAGE)
+                    select(t.log_entry)
+                    .where(t.log_entry.c.idx >= start)
+                    .order_by(t.log_entry.c.idx)
+                    .limit(PAGE)
                 ).all()
                 if not rows:
                     return
@@ -51,9 +54,14 @@ class SqlAuditSource:
                 certs = self._certificates(conn, low, high)
             for row in rows:
                 yield StoredEntry(
-                    index=row.idx, kind=row.kind, entry_hash=row.entry_hash, log_time=row.log_time,
-                    leaf_input=row.leaf_input, event=events.get(row.idx), certificate=certs.get(row.idx),
-                )  # fmt: skip
+                    index=row.idx,
+                    kind=row.kind,
+                    entry_hash=row.entry_hash,
+                    log_time=row.log_time,
+                    leaf_input=row.leaf_input,
+                    event=events.get(row.idx),
+                    certificate=certs.get(row.idx),
+                )
             start = high + 1
 
     @staticmethod
@@ -66,11 +74,17 @@ class SqlAuditSource:
         found: dict[int, StoredEvent] = {}
         for row in conn.execute(select(t.event).where(t.event.c.log_index.between(low, high))):
             found[row.log_index] = StoredEvent(
-                event_hash=row.event_hash, log_index=row.log_index, envelope=row.envelope,
-                type=row.type, org=row.org, site=row.site, event_time=row.event_time,
-                log_time=row.log_time, receipt_signature=row.receipt_signature,
+                event_hash=row.event_hash,
+                log_index=row.log_index,
+                envelope=row.envelope,
+                type=row.type,
+                org=row.org,
+                site=row.site,
+                event_time=row.event_time,
+                log_time=row.log_time,
+                receipt_signature=row.receipt_signature,
                 links=tuple(links.get(row.log_index, ())),
-            )  # fmt: skip
+            )
         return found
 
     @staticmethod
@@ -86,17 +100,40 @@ class SqlAuditSource:
     def unlogged(self) -> Iterator[tuple[str, str]]:
         e, ei, c, le = t.event, t.event_item, t.certificate, t.log_entry
         checks = [
-            ("event", select(e.c.event_hash, e.c.log_index).outerjoin(le, le.c.idx == e.c.log_index)
-             .where(or_(le.c.idx.is_(None), le.c.entry_hash != e.c.event_hash, le.c.kind != "event"))),
-            ("event_item", select(ei.c.event_hash, ei.c.log_index).outerjoin(e, e.c.event_hash == ei.c.event_hash)
-             .where(or_(e.c.event_hash.is_(None), e.c.log_index != ei.c.log_index))),
-            ("certificate", select(c.c.cert_hash, c.c.log_index).outerjoin(le, le.c.idx == c.c.log_index)
-             .where(or_(le.c.idx.is_(None), le.c.entry_hash != c.c.cert_hash, le.c.kind != "certificate"))),
-        ]  # fmt: skip
+            (
+                "event",
+                select(e.c.event_hash, e.c.log_index)
+                .outerjoin(le, le.c.idx == e.c.log_index)
+                .where(
+                    or_(le.c.idx.is_(None), le.c.entry_hash != e.c.event_hash, le.c.kind != "event")
+                ),
+            ),
+            (
+                "event_item",
+                select(ei.c.event_hash, ei.c.log_index)
+                .outerjoin(e, e.c.event_hash == ei.c.event_hash)
+                .where(or_(e.c.event_hash.is_(None), e.c.log_index != ei.c.log_index)),
+            ),
+            (
+                "certificate",
+                select(c.c.cert_hash, c.c.log_index)
+                .outerjoin(le, le.c.idx == c.c.log_index)
+                .where(
+                    or_(
+                        le.c.idx.is_(None),
+                        le.c.entry_hash != c.c.cert_hash,
+                        le.c.kind != "certificate",
+                    )
+                ),
+            ),
+        ]
         with self._engine.connect() as conn:
             for table, query in checks:
                 for digest, index in conn.execute(query):
-                    yield table, f"{table} row sha256:{digest.hex()} at index {index} is not in the log"
+                    yield (
+                        table,
+                        f"{table} row sha256:{digest.hex()} at index {index} is not in the log",
+                    )
 
     def get_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
         with self._engine.connect() as conn:
@@ -118,15 +155,21 @@ class SqlAuditSource:
             with self._engine.connect() as conn:
                 rows = conn.execute(
                     select(s)
-                    .where(or_(s.c.checkpoint_size > after[0],
-                               and_(s.c.checkpoint_size == after[0], s.c.item_code > after[1])))
+                    .where(
+                        or_(
+                            s.c.checkpoint_size > after[0],
+                            and_(s.c.checkpoint_size == after[0], s.c.item_code > after[1]),
+                        )
+                    )
                     .order_by(s.c.checkpoint_size, s.c.item_code)
                     .limit(PAGE)
-                ).all()  # fmt: skip
+                ).all()
             if not rows:
                 return
             for row in rows:
-                yield StoredHeadStatement(row.item_code, row.checkpoint_size, row.seq, row.head_hash, row.signature)
+                yield StoredHeadStatement(
+                    row.item_code, row.checkpoint_size, row.seq, row.head_hash, row.signature
+                )
             after = (rows[-1].checkpoint_size, rows[-1].item_code)
 
     def item_heads(self) -> Iterator[tuple[str, int, bytes, int]]:

@@ -21,7 +21,9 @@ def upgrade(url: str) -> None:
     command.upgrade(config, "head")
 
 
-def open_store(url: str, *, origin: str, clock: Clock = utc_now, migrate: bool = True) -> SqlLedgerStore:
+def open_store(
+    url: str, *, origin: str, clock: Clock = utc_now, migrate: bool = True
+) -> SqlLedgerStore:
     """Migrate (unless told not to) and open the ledger store at ``url``."""
     if migrate:
         upgrade(url)

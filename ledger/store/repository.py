@@ -9,23 +9,33 @@ that hands out gapless indices. On SQLite the whole transaction runs under
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.append import AppendContext, AppendPlan, ItemHead, LogEntryRow, plan_append
 from ledger.canonical import canonical_bytes
 from ledger.certificates import Certificate, TrustStore, certificate_from_json
 from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.commitments import Disclosure
 from ledger.envelope import SignedEvent
 from ledger.errors import CheckpointConflictError, StorageError
 from ledger.leaf import LeafRecord
-from ledger.merkle import Frontier, NodeId, consistency_proof, frontier_ids, inclusion_proof, leaf_hash, root_at
+from ledger.merkle import (
+    Frontier,
+    NodeId,
+    consistency_proof,
+    frontier_ids,
+    inclusion_proof,
+    leaf_hash,
+    root_at,
+)
 from ledger.signing import Signer
 from ledger.statements import ItemHeadStatement, Receipt
 from ledger.store import schema as t
@@ -68,7 +78,10 @@ class SqlLedgerStore:
             if row is None:
                 conn.execute(
                     insert(t.log_state).values(
-                        id=1, origin=self.origin, size=0, checkpoint_size=0,
+                        id=1,
+                        origin=self.origin,
+                        size=0,
+                        checkpoint_size=0,
                         last_log_time=format_utc(datetime(1970, 1, 1, tzinfo=UTC)),
                     )
                 )
@@ -103,7 +116,9 @@ class SqlLedgerStore:
                 self._write_plan(conn, plan, log_time)
         return plan
 
-    def append_certificate(self, cert: Certificate, *, root: tuple[str, bytes], log_signer: Signer) -> Receipt:
+    def append_certificate(
+        self, cert: Certificate, *, root: tuple[str, bytes], log_signer: Signer
+    ) -> Receipt:
         """Check ``cert`` against the root and known org keys, then log it.
 
         A resend of a logged certificate returns its original receipt.
@@ -118,8 +133,10 @@ class SqlLedgerStore:
             ).first()
             if known is not None:
                 leaf = LeafRecord("certificate", cert.entry_hash, known.log_time)
-                return self._sign_receipt(LogEntryRow(known.idx, leaf, known.leaf_input,
-                                                      leaf_hash(known.leaf_input)), log_signer)  # fmt: skip
+                return self._sign_receipt(
+                    LogEntryRow(known.idx, leaf, known.leaf_input, leaf_hash(known.leaf_input)),
+                    log_signer,
+                )
             trust = TrustStore(root[0], root[1])
             for issuer in self._certificates(conn, [cert.issuer]):
                 if issuer.role == "org":
@@ -130,8 +147,12 @@ class SqlLedgerStore:
             self._insert_entries(conn, [entry], nodes)
             conn.execute(
                 insert(t.certificate).values(
-                    cert_hash=cert.entry_hash, log_index=size, key_id=cert.key_id,
-                    role=cert.role, org=cert.org, body=canonical_bytes(cert.to_json()),
+                    cert_hash=cert.entry_hash,
+                    log_index=size,
+                    key_id=cert.key_id,
+                    role=cert.role,
+                    org=cert.org,
+                    body=canonical_bytes(cert.to_json()),
                 )
             )
             self._advance_log(conn, size + 1, log_time)
@@ -139,24 +160,37 @@ class SqlLedgerStore:
 
     def _write_plan(self, conn: Connection, plan: AppendPlan, log_time: str) -> None:
         self._insert_entries(conn, [row.entry for row in plan.events], plan.nodes)
-        conn.execute(insert(t.event), [
-            {
-                "event_hash": row.event.event_hash, "log_index": row.entry.index,
-                "envelope": row.event.canonical, "type": row.event.body.type,
-                "org": row.event.body.org, "site": row.event.body.site,
-                "event_time": row.event.body.time, "log_time": log_time,
-                "receipt_signature": row.receipt.signature,
-            }
-            for row in plan.events
-        ])  # fmt: skip
-        conn.execute(insert(t.event_item), [
-            {
-                "item_code": link.code, "seq": link.seq, "event_hash": row.event.event_hash,
-                "log_index": row.entry.index, "role": link.role,
-            }
-            for row in plan.events
-            for link in row.event.body.items
-        ])  # fmt: skip
+        conn.execute(
+            insert(t.event),
+            [
+                {
+                    "event_hash": row.event.event_hash,
+                    "log_index": row.entry.index,
+                    "envelope": row.event.canonical,
+                    "type": row.event.body.type,
+                    "org": row.event.body.org,
+                    "site": row.event.body.site,
+                    "event_time": row.event.body.time,
+                    "log_time": log_time,
+                    "receipt_signature": row.receipt.signature,
+                }
+                for row in plan.events
+            ],
+        )
+        conn.execute(
+            insert(t.event_item),
+            [
+                {
+                    "item_code": link.code,
+                    "seq": link.seq,
+                    "event_hash": row.event.event_hash,
+                    "log_index": row.entry.index,
+                    "role": link.role,
+                }
+                for row in plan.events
+                for link in row.event.body.items
+            ],
+        )
         self._move_heads(conn, plan)
         self._advance_log(conn, plan.next_index, log_time)
 
@@ -173,31 +207,50 @@ class SqlLedgerStore:
             conn.execute(
                 update(t.item)
                 .where(t.item.c.code == bindparam("key"))
-                .values(head_seq=bindparam("head_seq"), head_hash=bindparam("head_hash"),
-                        head_index=bindparam("head_index")),
+                .values(
+                    head_seq=bindparam("head_seq"),
+                    head_hash=bindparam("head_hash"),
+                    head_index=bindparam("head_index"),
+                ),
                 [{k: v for k, v in row.items() if k != "code"} for row in moved],
-            )  # fmt: skip
+            )
 
     def _insert_entries(
-        self, conn: Connection, entries: Sequence[LogEntryRow], nodes: Sequence[tuple[NodeId, bytes]]
+        self,
+        conn: Connection,
+        entries: Sequence[LogEntryRow],
+        nodes: Sequence[tuple[NodeId, bytes]],
     ) -> None:
-        conn.execute(insert(t.log_entry), [
-            {"idx": e.index, "kind": e.leaf.kind, "entry_hash": e.leaf.entry_hash,
-             "log_time": e.leaf.log_time, "leaf_input": e.leaf_input}
-            for e in entries
-        ])  # fmt: skip
+        conn.execute(
+            insert(t.log_entry),
+            [
+                {
+                    "idx": e.index,
+                    "kind": e.leaf.kind,
+                    "entry_hash": e.leaf.entry_hash,
+                    "log_time": e.leaf.log_time,
+                    "leaf_input": e.leaf_input,
+                }
+                for e in entries
+            ],
+        )
         conn.execute(
             insert(t.log_node),
             [{"level": level, "idx": index, "hash": digest} for (level, index), digest in nodes],
         )
-        conn.execute(insert(t.outbox), [
-            {"log_index": e.index, "kind": e.leaf.kind, "entry_hash": e.leaf.entry_hash}
-            for e in entries
-        ])  # fmt: skip
+        conn.execute(
+            insert(t.outbox),
+            [
+                {"log_index": e.index, "kind": e.leaf.kind, "entry_hash": e.leaf.entry_hash}
+                for e in entries
+            ],
+        )
 
     def _advance_log(self, conn: Connection, size: int, log_time: str) -> None:
         conn.execute(
-            update(t.log_state).where(t.log_state.c.id == 1).values(size=size, last_log_time=log_time)
+            update(t.log_state)
+            .where(t.log_state.c.id == 1)
+            .values(size=size, last_log_time=log_time)
         )
 
     # -- locking and reading inside a write ------------------------------------------------
@@ -207,7 +260,10 @@ class SqlLedgerStore:
             return  # BEGIN IMMEDIATE already holds the database write lock
         for chunk in _chunks(codes):
             conn.execute(
-                select(t.item.c.code).where(t.item.c.code.in_(chunk)).order_by(t.item.c.code).with_for_update()
+                select(t.item.c.code)
+                .where(t.item.c.code.in_(chunk))
+                .order_by(t.item.c.code)
+                .with_for_update()
             ).all()
 
     def _lock_log(self, conn: Connection) -> tuple[int, str, Frontier]:
@@ -247,9 +303,13 @@ class SqlLedgerStore:
             )
             for row in conn.execute(query):
                 found[row.event_hash] = Receipt(
-                    origin=self.origin, entry_hash=row.event_hash, leaf_hash=leaf_hash(row.leaf_input),
-                    index=row.idx, log_time=row.log_time, signature=row.receipt_signature,
-                )  # fmt: skip
+                    origin=self.origin,
+                    entry_hash=row.event_hash,
+                    leaf_hash=leaf_hash(row.leaf_input),
+                    index=row.idx,
+                    log_time=row.log_time,
+                    signature=row.receipt_signature,
+                )
         return found
 
     @staticmethod
@@ -259,9 +319,12 @@ class SqlLedgerStore:
 
     def _sign_receipt(self, entry: LogEntryRow, log_signer: Signer) -> Receipt:
         return Receipt(
-            origin=self.origin, entry_hash=entry.leaf.entry_hash, leaf_hash=entry.leaf_hash,
-            index=entry.index, log_time=entry.leaf.log_time,
-        ).signed_by(log_signer)  # fmt: skip
+            origin=self.origin,
+            entry_hash=entry.leaf.entry_hash,
+            leaf_hash=entry.leaf_hash,
+            index=entry.index,
+            log_time=entry.leaf.log_time,
+        ).signed_by(log_signer)
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -284,8 +347,15 @@ class SqlLedgerStore:
         statements = []
         for code, (seq, head_hash) in heads.items():
             statement = ItemHeadStatement(self.origin, size, root, code, seq, head_hash)
-            statements.append({"item_code": code, "checkpoint_size": size, "seq": seq,
-                               "head_hash": head_hash, "signature": statement.sign(log_signer)})  # fmt: skip
+            statements.append(
+                {
+                    "item_code": code,
+                    "checkpoint_size": size,
+                    "seq": seq,
+                    "head_hash": head_hash,
+                    "signature": statement.sign(log_signer),
+                }
+            )
         with self._write() as conn:
             moved = conn.execute(
                 update(t.log_state)
@@ -295,9 +365,10 @@ class SqlLedgerStore:
             if moved.rowcount != 1:
                 raise CheckpointConflictError("another signer moved the checkpoint", expected=old)
             conn.execute(
-                insert(t.checkpoint).values(size=size, root_hash=root, note=note,
-                                            created_at=format_utc(self._clock()))
-            )  # fmt: skip
+                insert(t.checkpoint).values(
+                    size=size, root_hash=root, note=note, created_at=format_utc(self._clock())
+                )
+            )
             if statements:
                 conn.execute(insert(t.item_head_statement), statements)
         return note
@@ -310,9 +381,13 @@ class SqlLedgerStore:
             .group_by(t.event_item.c.item_code)
             .subquery()
         )
-        query = select(t.event_item.c.item_code, t.event_item.c.seq, t.event_item.c.event_hash).join(
+        query = select(
+            t.event_item.c.item_code, t.event_item.c.seq, t.event_item.c.event_hash
+        ).join(
             latest,
-            and_(t.event_item.c.item_code == latest.c.item_code, t.event_item.c.seq == latest.c.seq),
+            and_(
+                t.event_item.c.item_code == latest.c.item_code, t.event_item.c.seq == latest.c.seq
+            ),
         )
         return {row.item_code: (row.seq, row.event_hash) for row in conn.execute(query)}
 
@@ -326,13 +401,17 @@ class SqlLedgerStore:
     def log_size(self) -> int:
         """The number of entries in the log."""
         with self.engine.connect() as conn:
-            return int(conn.execute(select(t.log_state.c.size).where(t.log_state.c.id == 1)).scalar_one())
+            return int(
+                conn.execute(select(t.log_state.c.size).where(t.log_state.c.id == 1)).scalar_one()
+            )
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         """The newest checkpoint's size and signed note."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(t.checkpoint.c.size, t.checkpoint.c.note).order_by(t.checkpoint.c.size.desc()).limit(1)
+                select(t.checkpoint.c.size, t.checkpoint.c.note)
+                .order_by(t.checkpoint.c.size.desc())
+                .limit(1)
             ).first()
         return None if row is None else (row.size, row.note)
 
@@ -381,6 +460,55 @@ class SqlLedgerStore:
         if key_ids is not None:
             query = query.where(t.certificate.c.key_id.in_(key_ids))
         return [certificate_from_json(json.loads(row.body)) for row in conn.execute(query)]
+
+    # -- personal data (erasable, outside every hash) ---------------------------------------
+
+    def record_disclosure(self, disclosure: Disclosure, *, retain_until: str) -> None:
+        """Keep the plaintext behind a commitment until ``retain_until`` (idempotent)."""
+        with self._write() as conn:
+            exists = conn.execute(
+                select(t.personal_data.c.commitment).where(
+                    t.personal_data.c.commitment == disclosure.commitment
+                )
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(t.personal_data).values(
+                        commitment=disclosure.commitment,
+                        kind=disclosure.kind,
+                        value=disclosure.value,
+                        salt=disclosure.salt,
+                        created_at=format_utc(self._clock()),
+                        retain_until=retain_until,
+                    )
+                )
+
+    def disclosure(self, commitment: str) -> Disclosure | None:
+        """The plaintext behind ``commitment``, unless erased or unknown."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.personal_data).where(t.personal_data.c.commitment == commitment)
+            ).first()
+        if row is None or row.value is None:
+            return None
+        return Disclosure(kind=row.kind, value=row.value, salt=row.salt)
+
+    def erase_disclosures(
+        self, *, commitments: Sequence[str] | None = None, expired_at: str | None = None
+    ) -> int:
+        """Erase plaintext and salt (by commitment, or all past retention); return how many."""
+        condition: ColumnElement[bool] = t.personal_data.c.value.is_not(None)
+        if commitments is not None:
+            condition = and_(condition, t.personal_data.c.commitment.in_(list(commitments)))
+        if expired_at is not None:
+            condition = and_(condition, t.personal_data.c.retain_until <= expired_at)
+        with self._write() as conn:
+            result = conn.execute(
+                update(t.personal_data)
+                .where(condition)
+                .values(value=None, salt=None, erased_at=format_utc(self._clock()))
+            )
+        return int(result.rowcount)
 
     # -- transactions -----------------------------------------------------------------------
 

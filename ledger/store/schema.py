@@ -14,7 +14,6 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
-
     LargeBinary,
     MetaData,
     SmallInteger,
@@ -151,4 +150,3 @@ personal_data = Table(
     Column("retain_until", String(32), nullable=False),
     Column("erased_at", String(32)),
 )
-
