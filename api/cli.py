@@ -141,7 +141,7 @@ def _print_report(result: AuditReport) -> None:
     console.print(table)
     if result.intact:
         console.print(
-            "[bold green]INTACT[/bold green]: every entry, signature, chain and checkpoint verified."
+            "[bold green]INTACT[/bold green]: entries, signatures, chains, checkpoints verified."
         )
         return
     console.print(f"[bold red]DAMAGED[/bold red]: {len(result.faults)} fault(s)")

@@ -452,7 +452,8 @@ class PostgresServer:
                 f"PostgreSQL could not bind a port after {_PORT_ATTEMPTS} attempts"
             ) from last_error
         except BaseException:
-            server.close()
+            with contextlib.suppress(Exception):  # keep the original error
+                server.close()
             raise
 
     def stop(self) -> None:
@@ -805,7 +806,8 @@ class RedisServer:
                 f"redis-server could not bind a port after {_PORT_ATTEMPTS} attempts"
             ) from last_error
         except BaseException:
-            server.close()
+            with contextlib.suppress(Exception):  # keep the original error
+                server.close()
             raise
 
     def stop(self) -> None:

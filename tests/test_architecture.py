@@ -1,0 +1,53 @@
+"""The domain core stays pure: no ``ledger`` module outside ``ledger.store`` imports I/O.
+
+Checked on the source with ``ast``, so an import hidden inside a function is
+caught as well as a top-level one.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+LEDGER = Path(__file__).resolve().parent.parent / "ledger"
+FORBIDDEN = {
+    "sqlalchemy", "alembic", "psycopg", "psycopg2", "sqlite3", "fastapi", "starlette", "uvicorn",
+    "httpx", "requests", "urllib", "http", "socket", "redis", "subprocess", "shutil", "pathlib",
+    "io", "tempfile", "asyncio", "typer", "rich", "api", "scanners", "os",
+}
+
+
+def _pure_modules() -> list[Path]:
+    return sorted(p for p in LEDGER.rglob("*.py") if "store" not in p.relative_to(LEDGER).parts)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in {"open", "__import__"}:
+            names.add(f"builtin {node.func.id}")  # type: ignore[attr-defined]
+    return names
+
+
+def test_there_are_pure_modules_to_check() -> None:
+    assert len(_pure_modules()) >= 15
+
+
+@pytest.mark.parametrize("path", _pure_modules(), ids=lambda p: str(p.relative_to(LEDGER)))
+def test_pure_module_imports_no_io(path: Path) -> None:
+    found = _imports(path)
+    bad = {name for name in found if name in FORBIDDEN or name.startswith("builtin ")}
+    assert not bad, f"{path.name} imports I/O: {sorted(bad)}"
+
+
+def test_the_check_catches_an_io_import(tmp_path: Path) -> None:
+    sneaky = tmp_path / "sneaky.py"
+    sneaky.write_text("def f():\n    import sqlalchemy\n    return open('x')\n")
+    assert {"sqlalchemy", "builtin open"} <= _imports(sneaky)
