@@ -13,9 +13,31 @@ import pytest
 
 LEDGER = Path(__file__).resolve().parent.parent / "ledger"
 FORBIDDEN = {
-    "sqlalchemy", "alembic", "psycopg", "psycopg2", "sqlite3", "fastapi", "starlette", "uvicorn",
-    "httpx", "requests", "urllib", "http", "socket", "redis", "subprocess", "shutil", "pathlib",
-    "io", "tempfile", "asyncio", "typer", "rich", "api", "scanners", "os",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "psycopg2",
+    "sqlite3",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "requests",
+    "urllib",
+    "http",
+    "socket",
+    "redis",
+    "subprocess",
+    "shutil",
+    "pathlib",
+    "io",
+    "tempfile",
+    "asyncio",
+    "typer",
+    "rich",
+    "api",
+    "scanners",
+    "os",
 }
 
 
@@ -31,7 +53,10 @@ def _imports(path: Path) -> set[str]:
             names.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in {"open", "__import__"}:
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in {
+            "open",
+            "__import__",
+        }:
             names.add(f"builtin {node.func.id}")  # type: ignore[attr-defined]
     return names
 

@@ -9,12 +9,21 @@ from ledger.signing import Ed25519Signer
 from tests.harness import CATALOG, Harness
 
 
-def append_worker(url: str, seeds: dict[str, str], worker: int, rounds: int, shared: str) -> dict[str, int]:
+def append_worker(
+    url: str, seeds: dict[str, str], worker: int, rounds: int, shared: str
+) -> dict[str, int]:
     """Append ``rounds`` events on a private item and race for ``shared``; return counts."""
-    harness = Harness.create(url, root=Ed25519Signer.from_seed(bytes.fromhex(seeds["root"])),
-                             log=Ed25519Signer.from_seed(bytes.fromhex(seeds["log"])))
-    device = DeviceSession(signer=Ed25519Signer.from_seed(bytes.fromhex(seeds["device"])), org="acme",
-                           actor="sha256:" + "ab" * 32, catalog_version=CATALOG)
+    harness = Harness.create(
+        url,
+        root=Ed25519Signer.from_seed(bytes.fromhex(seeds["root"])),
+        log=Ed25519Signer.from_seed(bytes.fromhex(seeds["log"])),
+    )
+    device = DeviceSession(
+        signer=Ed25519Signer.from_seed(bytes.fromhex(seeds["device"])),
+        org="acme",
+        actor="sha256:" + "ab" * 32,
+        catalog_version=CATALOG,
+    )
     own = f"OWN-{worker:02d}"
     counts = {"accepted": 0, "conflicts": 0}
     harness.submit([harness.commission(device, own)])

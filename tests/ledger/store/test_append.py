@@ -42,7 +42,11 @@ def test_append_returns_a_signed_receipt_provable_against_the_checkpoint(ledger:
     proof = ledger.store.inclusion_proof(receipt.index, cp.size)
     verify_inclusion(receipt.leaf_hash, receipt.index, cp.size, proof, cp.root_hash)
     leaf = decode_leaf(ledger.store.leaf_inputs(receipt.index, receipt.index + 1)[0])
-    assert (leaf.kind, leaf.entry_hash, leaf.log_time) == ("event", receipt.entry_hash, receipt.log_time)
+    assert (leaf.kind, leaf.entry_hash, leaf.log_time) == (
+        "event",
+        receipt.entry_hash,
+        receipt.log_time,
+    )
 
 
 def test_leaf_entries_rebuild_the_checkpoint_root(ledger: Harness) -> None:
@@ -91,29 +95,45 @@ def test_chain_start_and_continuation_rules(ledger: Harness) -> None:
     device = ledger.device("acme")
     ledger.submit([ledger.commission(device, "CYL-0001")])
     ledger.heads.pop("CYL-0001")
-    assert isinstance(_rejected(ledger.submit([ledger.commission(device, "CYL-0001")])[0]).error, ItemExistsError)
+    assert isinstance(
+        _rejected(ledger.submit([ledger.commission(device, "CYL-0001")])[0]).error, ItemExistsError
+    )
     other = ledger.device("acme", shared_heads=False)
     other.learn("CYL-9999", 0, b"\x00" * 32)
-    assert isinstance(_rejected(ledger.submit([ledger.use(other, "CYL-9999")])[0]).error, UnknownItemError)
+    assert isinstance(
+        _rejected(ledger.submit([ledger.use(other, "CYL-9999")])[0]).error, UnknownItemError
+    )
 
 
 def test_signature_and_key_rejections_write_nothing(ledger: Harness) -> None:
     device = ledger.device("acme")
-    expired = ledger.device("acme", valid_from="2020-01-01T00:00:00Z", valid_until="2021-01-01T00:00:00Z")
+    expired = ledger.device(
+        "acme", valid_from="2020-01-01T00:00:00Z", valid_until="2021-01-01T00:00:00Z"
+    )
     forged = ledger.commission(device, "CYL-0001")
-    forged["signature"] = {**forged["signature"], "value": ledger.commission(device, "CYL-0002")["signature"]["value"]}  # type: ignore[dict-item,index]
+    forged["signature"] = {
+        **forged["signature"],
+        "value": ledger.commission(device, "CYL-0002")["signature"]["value"],
+    }  # type: ignore[dict-item,index]
     ledger.heads.clear()
     stranger = ledger.device("acme")
     stranger.signer = Ed25519Signer.generate()
     size = ledger.store.log_size()
-    outcomes = ledger.submit([
-        forged,
-        ledger.commission(expired, "CYL-0003"),
-        ledger.commission(stranger, "CYL-0004"),
-        {"body": {}, "signature": {"alg": "ed25519", "value": ""}},
-    ])
+    outcomes = ledger.submit(
+        [
+            forged,
+            ledger.commission(expired, "CYL-0003"),
+            ledger.commission(stranger, "CYL-0004"),
+            {"body": {}, "signature": {"alg": "ed25519", "value": ""}},
+        ]
+    )
     errors = [type(_rejected(outcome).error) for outcome in outcomes]
-    assert errors == [SignatureInvalidError, KeyNotValidAtLogTimeError, UnknownKeyError, MalformedEventError]
+    assert errors == [
+        SignatureInvalidError,
+        KeyNotValidAtLogTimeError,
+        UnknownKeyError,
+        MalformedEventError,
+    ]
     assert ledger.store.log_size() == size
 
 

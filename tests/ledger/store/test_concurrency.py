@@ -70,8 +70,11 @@ def test_threads_on_different_items_lose_nothing(ledger: Harness) -> None:
 def test_processes_racing_on_shared_and_private_items(db_url: str) -> None:
     root, log, device = (Ed25519Signer.generate() for _ in range(3))
     seeds = {"root": _seed(root), "log": _seed(log), "device": _seed(device)}
-    harness = Harness.create(db_url, root=Ed25519Signer.from_seed(bytes.fromhex(seeds["root"])),
-                             log=Ed25519Signer.from_seed(bytes.fromhex(seeds["log"])))
+    harness = Harness.create(
+        db_url,
+        root=Ed25519Signer.from_seed(bytes.fromhex(seeds["root"])),
+        log=Ed25519Signer.from_seed(bytes.fromhex(seeds["log"])),
+    )
     session = harness.device("acme")
     _recertify(harness, session, Ed25519Signer.from_seed(bytes.fromhex(seeds["device"])))
     harness.submit([harness.commission(session, "SHARED-01")])
@@ -98,7 +101,7 @@ def test_two_checkpoint_signers_never_fork_the_log(ledger: Harness) -> None:
         ledger.submit([ledger.commission(device, f"CYL-{round_:04d}")])
         barrier = threading.Barrier(2)
 
-        def sign(harness: Harness) -> str:
+        def sign(harness: Harness, barrier: threading.Barrier = barrier) -> str:
             barrier.wait()
             try:
                 return "signed" if harness.checkpoint() else "nothing-new"
@@ -119,15 +122,23 @@ def test_two_checkpoint_signers_never_fork_the_log(ledger: Harness) -> None:
 def _seed(signer: Ed25519Signer) -> str:
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-    raw = signer._private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())  # noqa: SLF001
+    raw = signer._private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     return raw.hex()
 
 
 def _recertify(harness: Harness, session: object, signer: Ed25519Signer) -> None:
     from ledger.certificates import issue_certificate
 
-    cert = issue_certificate(harness.orgs["acme"], role="device", subject_algorithm="ed25519",
-                             subject_public_key=signer.public_key, org="acme",
-                             valid_from="2020-01-01T00:00:00Z", valid_until="2036-01-01T00:00:00Z")
-    harness.store.append_certificate(cert, root=("ed25519", harness.root.public_key), log_signer=harness.log)
+    cert = issue_certificate(
+        harness.orgs["acme"],
+        role="device",
+        subject_algorithm="ed25519",
+        subject_public_key=signer.public_key,
+        org="acme",
+        valid_from="2020-01-01T00:00:00Z",
+        valid_until="2036-01-01T00:00:00Z",
+    )
+    harness.store.append_certificate(
+        cert, root=("ed25519", harness.root.public_key), log_signer=harness.log
+    )
     session.signer = signer  # type: ignore[attr-defined]
