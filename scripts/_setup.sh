@@ -94,24 +94,5 @@ else
 fi
 unset _missing
 
-section "Python environment (.venv)"
-if [[ ! -x .venv/bin/python ]]; then
-  _python="$(command -v python3.11 || command -v python3 || true)"
-  if [[ -z "$_python" ]]; then
-    echo "ERROR: neither python3.11 nor python3 is on PATH" >&2
-    exit 1
-  fi
-  echo "creating .venv with $_python"
-  "$_python" -m venv .venv
-  unset _python
-fi
-_stamp=.venv/.chemtrace-pyproject.sha256
-_want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [[ ! -f "$_stamp" || "$(cat "$_stamp")" != "$_want" ]]; then
-  echo "installing the project and its dev dependencies (pip install -e '.[dev]')"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-  printf '%s\n' "$_want" >"$_stamp"
-else
-  echo ".venv is up to date with pyproject.toml"
-fi
-unset _stamp _want
+# shellcheck source=scripts/_venv.sh
+CHEMTRACE_EXTRAS=dev source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The run command: install chemtrace into .venv and run the demo on the embedded default
+# (a SQLite file under ./var, no Redis, dev keys generated into ./var/keys on first use).
+# Extra arguments go to `chemtrace demo` (e.g. --seed-only --db URL).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+section() { printf '\n==> %s\n' "$*"; }
+# shellcheck source=scripts/_venv.sh
+CHEMTRACE_EXTRAS="" source scripts/_venv.sh
+section "chemtrace demo $*"
+exec .venv/bin/chemtrace demo "$@"
