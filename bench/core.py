@@ -75,6 +75,9 @@ ROUNDS = 5
 PROOF_QUERIES = 2_000
 PROOF_WARMUP = 200
 PROOF_VERIFY = 200
+PROOF_BUDGET_S = 60.0  # per database; fewer proofs are timed if they are this slow
+SCALE_SINGLES = 20
+SCALE_BATCHES = 3
 LOAD_CHUNK = 50_000
 INGEST_TARGET = 0.70  # ours / baseline at batch 100
 PROOF_P99_TARGET_MS = 2.0
@@ -348,6 +351,7 @@ class ProofRow:
     verified: int = 0
     checked: int = 0
     skipped: str | None = None
+    capped: str | None = None
 
     def pct(self, q: float) -> float:
         return percentile(self.lat_ms, q)
@@ -377,7 +381,12 @@ def load_tree(url: str, tree: Tree) -> float:
     return time.perf_counter() - start
 
 
-def bench_proofs(db: str, url: str, tree: Tree) -> ProofRow:
+def bench_proofs(db: str, url: str, tree: Tree, budget_s: float) -> ProofRow:
+    """Time ``inclusion_proof`` for up to PROOF_QUERIES random indices.
+
+    If proofs are so slow that PROOF_QUERIES would blow ``budget_s``, fewer are
+    timed (``row.capped`` says so) rather than letting the run take hours.
+    """
     row = ProofRow(db, tree.size)
     store = open_store(url, origin=ORIGIN)
     try:
@@ -389,10 +398,23 @@ def bench_proofs(db: str, url: str, tree: Tree) -> ProofRow:
         if root != tree.root:
             raise RuntimeError("root_at over the stored nodes differs from the in-memory root")
         rng = random.Random(20261121)
-        for _ in range(PROOF_WARMUP):
+        warm_start = time.perf_counter()
+        warm = 0
+        while warm < PROOF_WARMUP and (warm < 5 or time.perf_counter() - warm_start < 5.0):
             store.inclusion_proof(rng.randrange(tree.size), tree.size)
+            warm += 1
+        per_proof = (time.perf_counter() - warm_start) / warm
+        queries = PROOF_QUERIES
+        if per_proof * queries > budget_s:
+            queries = max(50, int(budget_s / per_proof))
+            row.capped = (
+                f"{db}: only {queries:,} of {PROOF_QUERIES:,} proofs timed: warm-up took "
+                f"{1000 * per_proof:.1f} ms/proof, {PROOF_QUERIES:,} would take "
+                f"~{per_proof * PROOF_QUERIES:,.0f} s (budget {budget_s:.0f} s)"
+            )
+            log.print(f"  [{db}] {row.capped}")
         edges = [0, tree.size - 1, tree.size // 2, (1 << (tree.size.bit_length() - 1)) - 1]
-        indices = edges + [rng.randrange(tree.size) for _ in range(PROOF_QUERIES - len(edges))]
+        indices = edges + [rng.randrange(tree.size) for _ in range(queries - len(edges))]
         proofs: list[list[bytes]] = []
         clock = time.perf_counter_ns
         for index in indices:
@@ -401,8 +423,9 @@ def bench_proofs(db: str, url: str, tree: Tree) -> ProofRow:
             row.lat_ms.append((clock() - start) / 1e6)
             proofs.append(proof)
         row.lat_ms.sort()
+        verify = min(PROOF_VERIFY, len(indices))
         sample = list(range(len(edges))) + rng.sample(
-            range(len(edges), len(indices)), PROOF_VERIFY - len(edges)
+            range(len(edges), len(indices)), verify - len(edges)
         )
         for position in sample:
             index = indices[position]
@@ -411,6 +434,35 @@ def bench_proofs(db: str, url: str, tree: Tree) -> ProofRow:
             row.verified += 1
     finally:
         store.engine.dispose()
+    return row
+
+
+@dataclass
+class ScaleRow:
+    db: str
+    log_size: int
+    single_ms: list[float] = field(default_factory=list)
+    batch_ms: list[float] = field(default_factory=list)
+    skipped: str | None = None
+
+
+def bench_big_log(db: str, url: str, size: int) -> ScaleRow:
+    """Scale check: ``Ingestor.submit`` on the big proof log (same shapes as the ingest test)."""
+    row = ScaleRow(db, size)
+    h = Harness.create(url)
+    try:
+        device = h.device("org-scale")
+        singles = build_events(h, device, "S1", SCALE_SINGLES)
+        batched = build_events(h, device, "S100", 100 * SCALE_BATCHES)
+        submit_all(h, singles.setup + batched.setup, 100)
+        row.log_size = h.store.log_size()
+        for envelope in singles.timed:
+            row.single_ms.append(1000 * _timed(lambda e=envelope: submit_all(h, [e], 1)))
+        for first in range(0, len(batched.timed), 100):
+            group = batched.timed[first : first + 100]
+            row.batch_ms.append(1000 * _timed(lambda g=group: submit_all(h, g, 100)))
+    finally:
+        h.store.engine.dispose()
     return row
 
 
