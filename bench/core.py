@@ -33,6 +33,7 @@ import argparse
 import base64
 import contextlib
 import cProfile
+import functools
 import hashlib
 import math
 import os
@@ -457,10 +458,10 @@ def bench_big_log(db: str, url: str, size: int) -> ScaleRow:
         submit_all(h, singles.setup + batched.setup, 100)
         row.log_size = h.store.log_size()
         for envelope in singles.timed:
-            row.single_ms.append(1000 * _timed(lambda e=envelope: submit_all(h, [e], 1)))
+            row.single_ms.append(1000 * _timed(functools.partial(submit_all, h, [envelope], 1)))
         for first in range(0, len(batched.timed), 100):
             group = batched.timed[first : first + 100]
-            row.batch_ms.append(1000 * _timed(lambda g=group: submit_all(h, g, 100)))
+            row.batch_ms.append(1000 * _timed(functools.partial(submit_all, h, group, 100)))
     finally:
         h.store.engine.dispose()
     return row
@@ -501,7 +502,7 @@ def pg_version(server: Any) -> str:
 # reporting
 
 
-def print_header(args: argparse.Namespace, tmp: Path) -> None:
+def print_header(args: argparse.Namespace, tmp: Path, budget: float) -> None:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     out.print(f"command: {command_line()}")
     out.print(
@@ -516,34 +517,46 @@ def print_header(args: argparse.Namespace, tmp: Path) -> None:
     out.print(
         f"settings: events/config={args.events:,} in {ROUNDS} interleaved rounds, "
         f"batch sizes {', '.join(map(str, BATCH_SIZES))}, proof leaves={args.leaves:,}, "
-        f"proof queries={PROOF_QUERIES:,} (+{PROOF_WARMUP} warm-up), verified={PROOF_VERIFY}; "
-        f"temp dir {tmp}"
+        f"proof queries={PROOF_QUERIES:,} (+{PROOF_WARMUP} warm-up; capped at a "
+        f"{budget:.0f} s budget per database), verified={PROOF_VERIFY}; temp dir {tmp}"
     )
+
+
+def _columns(table: Table, names: Sequence[str]) -> Table:
+    for name in names:
+        table.add_column(name, justify="left" if name in ("database", "target") else "right")
+    return table
+
+
+def _skip_cells(table: Table, first: Sequence[str]) -> None:
+    table.add_row(*first, "skipped", *["-"] * (len(table.columns) - len(first) - 1))
 
 
 def ingest_table(rows: Sequence[IngestRow]) -> Table:
     table = Table(
-        title="Ingest: Ingestor.submit vs baseline (same crypto + plain INSERT)",
+        title="Ingest: Ingestor.submit vs baseline (same crypto + plain INSERT), fresh log",
         box=box.SQUARE,
         title_justify="left",
     )
-    for name, justify in [
-        ("database", "left"),
-        ("batch", "right"),
-        ("events", "right"),
-        ("ours ev/s", "right"),
-        ("ours ms/commit", "right"),
-        ("ours spread", "right"),
-        ("baseline ev/s", "right"),
-        ("base ms/commit", "right"),
-        ("base spread", "right"),
-        ("ours/baseline", "right"),
-        ("target", "left"),
-    ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    _columns(
+        table,
+        [
+            "database",
+            "batch",
+            "events",
+            "ours ev/s",
+            "ours ms/commit",
+            "ours spread",
+            "baseline ev/s",
+            "base ms/commit",
+            "base spread",
+            "ours/baseline",
+            "target",
+        ],
+    )
     for row in rows:
         if row.skipped:
-            table.add_row(row.db, str(row.batch), "-", f"skipped: {row.skipped}", *["-"] * 6, "")
+            _skip_cells(table, [row.db, str(row.batch), "-"])
             continue
         commits = row.events / row.batch
         target = ""
@@ -565,38 +578,42 @@ def ingest_table(rows: Sequence[IngestRow]) -> Table:
     return table
 
 
-def proof_table(rows: Sequence[ProofRow], tree: Tree | None) -> Table:
-    title = "Inclusion proofs: SqlLedgerStore.inclusion_proof(index, size), random indices"
-    if tree is not None:
-        title += (
-            f" (tree of {tree.size:,} leaves, {len(tree.nodes):,} nodes, "
-            f"Frontier build {tree.build_s:.1f} s)"
-        )
-    table = Table(title=title, box=box.SQUARE, title_justify="left")
-    for name in [
-        "database",
-        "leaves",
-        "load s",
-        "proofs",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms",
-        "mean ms",
-        "verified",
-        "target",
-    ]:
-        table.add_column(name, justify="left" if name == "database" else "right")
+def proof_table(rows: Sequence[ProofRow], tree: Tree) -> Table:
+    table = Table(
+        title=(
+            f"Inclusion proofs: SqlLedgerStore.inclusion_proof(index, size) at size "
+            f"{tree.size:,} ({len(tree.nodes):,} log_node rows; Frontier build "
+            f"{tree.build_s:.1f} s)"
+        ),
+        box=box.SQUARE,
+        title_justify="left",
+    )
+    _columns(
+        table,
+        [
+            "database",
+            "leaves",
+            "load s",
+            "proofs",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "mean ms",
+            "verified",
+            "target",
+        ],
+    )
     for row in rows:
         if row.skipped:
-            table.add_row(row.db, f"{row.leaves:,}", "-", f"skipped: {row.skipped}", *["-"] * 6, "")
+            _skip_cells(table, [row.db, f"{row.leaves:,}", "-"])
             continue
         p99 = row.pct(0.99)
         table.add_row(
             row.db,
             f"{row.leaves:,}",
             f"{row.load_s:.1f}",
-            f"{len(row.lat_ms):,}",
+            f"{len(row.lat_ms):,}" + ("*" if row.capped else ""),
             f"{row.pct(0.50):.3f}",
             f"{row.pct(0.90):.3f}",
             f"{p99:.3f}",
@@ -605,6 +622,52 @@ def proof_table(rows: Sequence[ProofRow], tree: Tree | None) -> Table:
             f"{row.verified}/{row.checked}",
             f"p99 < {PROOF_P99_TARGET_MS:g} ms "
             + ("PASS" if p99 < PROOF_P99_TARGET_MS else "FAIL"),
+        )
+    return table
+
+
+def scale_table(rows: Sequence[ScaleRow], fresh: Sequence[IngestRow]) -> Table:
+    table = Table(
+        title="Scale check: Ingestor.submit on the big proof log (no baseline; few samples)",
+        box=box.SQUARE,
+        title_justify="left",
+    )
+    _columns(
+        table,
+        [
+            "database",
+            "log size",
+            "batch 1: commits",
+            "p50 ms/commit",
+            "max ms",
+            "fresh-log ms",
+            "batch 100: commits",
+            "p50 ms/commit",
+            "ev/s",
+            "fresh-log ms",
+        ],
+    )
+    fresh_ms = {
+        (r.db, r.batch): 1000 * r.ours_s * r.batch / r.events for r in fresh if not r.skipped
+    }
+    for row in rows:
+        if row.skipped:
+            _skip_cells(table, [row.db, "-"])
+            continue
+        single = sorted(row.single_ms)
+        batch = sorted(row.batch_ms)
+        b50 = percentile(batch, 0.5)
+        table.add_row(
+            row.db,
+            f"{row.log_size:,}",
+            str(len(single)),
+            f"{percentile(single, 0.5):.2f}",
+            f"{single[-1]:.2f}",
+            f"{fresh_ms.get((row.db, 1), float('nan')):.2f}",
+            str(len(batch)),
+            f"{b50:.1f}",
+            f"{100_000 / b50:,.0f}",
+            f"{fresh_ms.get((row.db, 100), float('nan')):.1f}",
         )
     return table
 
@@ -634,6 +697,7 @@ def verdicts(ingest: Sequence[IngestRow], proofs: Sequence[ProofRow]) -> list[st
             f"leaves: {p99:.3f} ms (p50 {proof.pct(0.5):.3f}, max {proof.lat_ms[-1]:.3f}; "
             f"target < {PROOF_P99_TARGET_MS:g} ms), "
             f"{proof.verified}/{proof.checked} proofs verified"
+            + (f", {len(proof.lat_ms)} proofs timed (capped)" if proof.capped else "")
         )
     return lines
 
@@ -658,11 +722,12 @@ def profile_ingest(path: Path, events: int, tmp: Path) -> None:
         h.ingestor.submit(group)
     profiler.disable()
     elapsed = time.perf_counter() - start
+    size = h.store.log_size()
     h.store.engine.dispose()
     profiler.dump_stats(str(path))
     print(
         f"profiled {events} events at batch 100 on SQLite in {elapsed:.2f} s "
-        f"(under cProfile); stats in {path}"
+        f"(under cProfile; log size at the end {size:,}); stats in {path}"
     )
     stats = pstats.Stats(str(path))
     stats.sort_stats("cumulative").print_stats(40)
@@ -675,7 +740,7 @@ def profile_ingest(path: Path, events: int, tmp: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.core", description=__doc__.split("\n")[0]
+        prog="python -m bench.core", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="2,000 events, 100,000 leaves")
     parser.add_argument("--events", type=int, help="events per config (default 5,000; quick 2,000)")
@@ -692,6 +757,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.events = args.events or (2_000 if args.quick else 5_000)
     args.leaves = args.leaves or (100_000 if args.quick else 1_000_000)
+    budget = PROOF_BUDGET_S / 3 if args.quick else PROOF_BUDGET_S
     if args.events < ROUNDS * max(BATCH_SIZES):
         parser.error(f"--events must be at least {ROUNDS * max(BATCH_SIZES)}")
     if args.leaves < PROOF_QUERIES:
@@ -703,9 +769,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.profile is not None:
             profile_ingest(args.profile, args.events, tmp)
             return 0
-        print_header(args, tmp)
+        print_header(args, tmp, budget)
         ingest_rows: list[IngestRow] = []
         proof_rows: list[ProofRow] = []
+        scale_rows: list[ScaleRow] = []
 
         log.print("SQLite: ingest ...")
         ingest_rows += bench_ingest(
@@ -714,21 +781,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.print(f"building a {args.leaves:,}-leaf tree with Frontier ...")
         tree = build_tree(args.leaves)
         log.print("SQLite: proofs ...")
-        proof_rows.append(bench_proofs("SQLite", f"sqlite:///{tmp / 'proofs.db'}", tree))
+        proof_url = f"sqlite:///{tmp / 'proofs.db'}"
+        proof_rows.append(bench_proofs("SQLite", proof_url, tree, budget))
+        log.print("SQLite: ingest on the big log ...")
+        scale_rows.append(bench_big_log("SQLite", proof_url, tree.size))
 
         if not args.no_postgres:
             log.print("PostgreSQL: starting a private server ...")
         pg = contextlib.nullcontext((None, "--no-postgres")) if args.no_postgres else postgres(tmp)
-        pg_note: str | None = None
+        pg_note = "PostgreSQL: skipped"
         with pg as (server, reason):
             if server is None:
+                pg_note = f"PostgreSQL: skipped: {reason}"
                 ingest_rows += [IngestRow("PostgreSQL", b, 0, skipped=reason) for b in BATCH_SIZES]
                 proof_rows.append(ProofRow("PostgreSQL", args.leaves, skipped=reason))
+                scale_rows.append(ScaleRow("PostgreSQL", 0, skipped=reason))
             else:
                 pg_note = (
-                    f"PostgreSQL {pg_version(server)} via tests.servers.PostgresServer "
-                    "(its test config: fsync=off, full_page_writes=off, shared_buffers=64MB;"
-                    " TCP on 127.0.0.1; the baseline runs on the same server)"
+                    f"PostgreSQL {pg_version(server)}: private server via "
+                    "tests.servers.PostgresServer, TCP on 127.0.0.1, its test config "
+                    "(fsync=off, full_page_writes=off, shared_buffers=64MB), for ours and the "
+                    "baseline alike"
                 )
                 log.print("PostgreSQL: ingest ...")
                 ingest_rows += bench_ingest(
@@ -738,25 +811,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.events,
                 )
                 log.print("PostgreSQL: proofs ...")
-                proof_rows.append(
-                    bench_proofs("PostgreSQL", server.create_database("bench_proofs"), tree)
-                )
+                proof_url = server.create_database("bench_proofs")
+                proof_rows.append(bench_proofs("PostgreSQL", proof_url, tree, budget))
+                log.print("PostgreSQL: ingest on the big log ...")
+                scale_rows.append(bench_big_log("PostgreSQL", proof_url, tree.size))
 
         out.print(
-            "SQLite: file in the temp dir, WAL, synchronous=FULL, BEGIN IMMEDIATE "
-            "(ledger.store.engine.make_engine), for ours and the baseline alike"
+            "SQLite: a file in the temp dir (ext4/whatever backs it), WAL, synchronous=FULL, "
+            "BEGIN IMMEDIATE (ledger.store.engine.make_engine), for ours and the baseline alike"
         )
-        if pg_note:
-            out.print(pg_note)
+        out.print(pg_note)
         out.print()
         out.print(ingest_table(ingest_rows))
         out.print(
-            "spread: ± half the max-min range of the per-round rates, relative to the median"
-            f" ({ROUNDS} rounds, ours and baseline interleaved); ms/commit = time per "
-            "submit() call / baseline transaction"
+            f"spread: ± half the max-min range of the {ROUNDS} per-round rates, relative to "
+            "their median (ours and baseline rounds interleaved). ms/commit: per submit() call "
+            "or baseline transaction"
         )
         out.print()
         out.print(proof_table(proof_rows, tree))
+        for row in proof_rows:
+            if row.capped:
+                out.print(f"* {row.capped}")
+        out.print()
+        out.print(scale_table(scale_rows, ingest_rows))
         out.print()
         for line in verdicts(ingest_rows, proof_rows):
             out.print(line)

@@ -338,7 +338,10 @@ class SqlLedgerStore:
         with self.engine.connect() as conn, conn.begin():
             state = conn.execute(select(t.log_state).where(t.log_state.c.id == 1)).one()
             old, size = state.checkpoint_size, state.size
-            if size == old and size > 0:
+            signed_before = conn.execute(
+                select(t.checkpoint.c.size).where(t.checkpoint.c.size == old)
+            ).first()
+            if size == old and signed_before is not None:
                 return None
             root = root_at(_ConnectionNodes(conn), size)
             heads = self._heads_changed(conn, old, size)

@@ -184,3 +184,15 @@ def test_an_in_batch_duplicate_is_accepted_once(ledger: Harness) -> None:
     first, second = ledger.submit([event, event])
     assert not _accepted(first).duplicate and _accepted(second).duplicate
     assert _accepted(first).receipt == _accepted(second).receipt
+
+
+def test_checkpoints_of_an_empty_log_and_of_nothing_new(ledger: Harness) -> None:
+    empty = ledger.checkpoint()
+    assert empty is not None
+    assert open_checkpoint(empty, ledger.trusted().log).size == 0
+    assert ledger.checkpoint() is None
+    device = ledger.device("acme")
+    ledger.submit([ledger.commission(device, "CYL-0001")])
+    assert open_checkpoint(ledger.checkpoint() or "", ledger.trusted().log).size == 3
+    assert ledger.checkpoint() is None
+    assert ledger.audit().intact
