@@ -22,9 +22,11 @@ throw-away server started with ``tests.servers.PostgresServer``) side by side:
    ``SqlLedgerStore.inclusion_proof`` is timed for random indices and a sample
    of proofs is checked with ``verify_inclusion`` against ``root_at``.
 
-``--profile FILE`` instead runs the batch-100 SQLite ingest under cProfile and
-writes the stats to FILE (and prints the top functions); it is kept out of the
-timed runs so profiling overhead never skews them.
+``--profile FILE`` instead runs one ingest config under cProfile (SQLite, batch
+100 unless ``--profile-pg`` / ``--profile-batch``; on a log pre-filled with
+``--leaves`` synthetic leaves if given) and writes the stats to FILE, printing
+the top functions; it is kept out of the timed runs so profiling overhead never
+skews them.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ PROOF_P99_TARGET_MS = 2.0
 
 Envelope = dict[str, JsonValue]
 
-out = Console(width=160, highlight=False, soft_wrap=False)
+out = Console(width=170, highlight=False, soft_wrap=False)
 log = Console(stderr=True, highlight=False)
 
 
@@ -115,6 +117,12 @@ def mem_total_gib() -> str:
         for line in info:
             if line.startswith("MemTotal:"):
                 return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    return "?"
+
+
+def load_average() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
     return "?"
 
 
@@ -237,6 +245,8 @@ class IngestRow:
     ours_rounds: list[float] = field(default_factory=list)
     base_rounds: list[float] = field(default_factory=list)
     skipped: str | None = None
+    log_from: int = 0
+    log_to: int = 0
 
     @property
     def ours_rate(self) -> float:
@@ -283,7 +293,7 @@ def bench_ingest(db: str, url_ledger: str, url_plain: str, events: int) -> list[
             for start in range(0, len(warm.timed), batch):
                 baseline.submit(warm.timed[start : start + batch])
 
-            row = IngestRow(db, batch, total)
+            row = IngestRow(db, batch, total, log_from=h.store.log_size())
             for r in range(ROUNDS):
                 chunk = timed.timed[r * per_round : (r + 1) * per_round]
                 batches = [chunk[s : s + batch] for s in range(0, len(chunk), batch)]
@@ -311,6 +321,7 @@ def bench_ingest(db: str, url_ledger: str, url_plain: str, events: int) -> list[
                 check_accepted(outcomes)
                 if len(outcomes) != per_round:
                     raise RuntimeError("an event got no outcome")
+            row.log_to = h.store.log_size()
             log.print(
                 f"  [{db}] batch {batch}: ours {row.ours_rate:,.0f} ev/s, "
                 f"baseline {row.base_rate:,.0f} ev/s ({100 * row.ratio:.1f}%)"
@@ -505,6 +516,7 @@ def pg_version(server: Any) -> str:
 def print_header(args: argparse.Namespace, tmp: Path, budget: float) -> None:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     out.print(f"command: {command_line()}")
+    out.print(f"started: {datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}, load average {load_average()}")
     out.print(
         f"machine: nproc={affinity} (cpu_count={os.cpu_count()}), {cpu_model()}, "
         f"RAM {mem_total_gib()}, {platform.system()} {platform.release()}"
@@ -534,7 +546,7 @@ def _skip_cells(table: Table, first: Sequence[str]) -> None:
 
 def ingest_table(rows: Sequence[IngestRow]) -> Table:
     table = Table(
-        title="Ingest: Ingestor.submit vs baseline (same crypto + plain INSERT), fresh log",
+        title="Ingest: Ingestor.submit vs baseline (same crypto + plain INSERT)",
         box=box.SQUARE,
         title_justify="left",
     )
@@ -544,19 +556,20 @@ def ingest_table(rows: Sequence[IngestRow]) -> Table:
             "database",
             "batch",
             "events",
+            "log size",
             "ours ev/s",
             "ours ms/commit",
-            "ours spread",
-            "baseline ev/s",
+            "ours ±",
+            "base ev/s",
             "base ms/commit",
-            "base spread",
-            "ours/baseline",
+            "base ±",
+            "ours/base",
             "target",
         ],
     )
     for row in rows:
         if row.skipped:
-            _skip_cells(table, [row.db, str(row.batch), "-"])
+            _skip_cells(table, [row.db, str(row.batch), "-", "-"])
             continue
         commits = row.events / row.batch
         target = ""
@@ -566,6 +579,7 @@ def ingest_table(rows: Sequence[IngestRow]) -> Table:
             row.db,
             str(row.batch),
             f"{row.events:,}",
+            f"{row.log_from:,}→{row.log_to:,}",
             f"{row.ours_rate:,.0f}",
             f"{1000 * row.ours_s / commits:.2f}",
             f"±{spread(row.ours_rounds) / 2:.0f}%",
@@ -580,11 +594,7 @@ def ingest_table(rows: Sequence[IngestRow]) -> Table:
 
 def proof_table(rows: Sequence[ProofRow], tree: Tree) -> Table:
     table = Table(
-        title=(
-            f"Inclusion proofs: SqlLedgerStore.inclusion_proof(index, size) at size "
-            f"{tree.size:,} ({len(tree.nodes):,} log_node rows; Frontier build "
-            f"{tree.build_s:.1f} s)"
-        ),
+        title=f"Inclusion proofs: SqlLedgerStore.inclusion_proof(index, {tree.size:,})",
         box=box.SQUARE,
         title_justify="left",
     )
@@ -640,11 +650,11 @@ def scale_table(rows: Sequence[ScaleRow], fresh: Sequence[IngestRow]) -> Table:
             "batch 1: commits",
             "p50 ms/commit",
             "max ms",
-            "fresh-log ms",
+            "small-log ms",
             "batch 100: commits",
             "p50 ms/commit",
             "ev/s",
-            "fresh-log ms",
+            "small-log ms",
         ],
     )
     fresh_ms = {
@@ -706,27 +716,46 @@ def verdicts(ingest: Sequence[IngestRow], proofs: Sequence[ProofRow]) -> list[st
 # profile mode
 
 
-def profile_ingest(path: Path, events: int, tmp: Path) -> None:
-    """cProfile the batch-100 SQLite ingest path; write stats to ``path``, print the top."""
-    h = Harness.create(f"sqlite:///{tmp / 'profile.db'}")
-    device = h.device("org-bench")
-    warm = build_events(h, device, "PW", 500)
-    timed = build_events(h, device, "PT", events)
-    submit_all(h, warm.setup + timed.setup, 100)
-    submit_all(h, warm.timed, 100)
-    batches = [timed.timed[s : s + 100] for s in range(0, len(timed.timed), 100)]
-    profiler = cProfile.Profile()
-    start = time.perf_counter()
-    profiler.enable()
-    for group in batches:
-        h.ingestor.submit(group)
-    profiler.disable()
-    elapsed = time.perf_counter() - start
-    size = h.store.log_size()
-    h.store.engine.dispose()
+def profile_ingest(args: argparse.Namespace, tmp: Path) -> None:
+    """cProfile one ingest config; write stats to ``args.profile``, print the top functions.
+
+    With ``--leaves`` the log is first pre-filled with that many synthetic leaves
+    (as for the proof test) so costs that grow with the log show up.
+    """
+    path: Path = args.profile
+    batch: int = args.profile_batch
+    with contextlib.ExitStack() as stack:
+        if args.profile_pg:
+            server, reason = stack.enter_context(postgres(tmp))
+            if server is None:
+                raise SystemExit(f"PostgreSQL unavailable: {reason}")
+            url = server.create_database("bench_profile")
+        else:
+            url = f"sqlite:///{tmp / 'profile.db'}"
+        if args.leaves_given:
+            tree = build_tree(args.leaves)
+            open_store(url, origin=ORIGIN).engine.dispose()
+            load_tree(url, tree)
+        h = Harness.create(url)
+        device = h.device("org-bench")
+        warm = build_events(h, device, "PW", max(200, 5 * batch))
+        timed = build_events(h, device, "PT", args.events)
+        submit_all(h, warm.setup + timed.setup, 100)
+        submit_all(h, warm.timed, batch)
+        batches = [timed.timed[s : s + batch] for s in range(0, len(timed.timed), batch)]
+        profiler = cProfile.Profile()
+        start = time.perf_counter()
+        profiler.enable()
+        for group in batches:
+            h.ingestor.submit(group)
+        profiler.disable()
+        elapsed = time.perf_counter() - start
+        size = h.store.log_size()
+        h.store.engine.dispose()
     profiler.dump_stats(str(path))
     print(
-        f"profiled {events} events at batch 100 on SQLite in {elapsed:.2f} s "
+        f"profiled {args.events} events at batch {batch} on "
+        f"{'PostgreSQL' if args.profile_pg else 'SQLite'} in {elapsed:.2f} s "
         f"(under cProfile; log size at the end {size:,}); stats in {path}"
     )
     stats = pstats.Stats(str(path))
@@ -751,14 +780,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--profile",
         type=Path,
         metavar="FILE",
-        help="only cProfile the SQLite batch-100 ingest; write stats to FILE",
+        help="only cProfile one ingest config (default: SQLite, batch 100); stats to FILE",
     )
+    parser.add_argument("--profile-batch", type=int, default=100, help="batch size to profile")
+    parser.add_argument("--profile-pg", action="store_true", help="profile on PostgreSQL")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args(argv)
+    args.leaves_given = args.leaves is not None
     args.events = args.events or (2_000 if args.quick else 5_000)
     args.leaves = args.leaves or (100_000 if args.quick else 1_000_000)
     budget = PROOF_BUDGET_S / 3 if args.quick else PROOF_BUDGET_S
-    if args.events < ROUNDS * max(BATCH_SIZES):
+    if args.events < ROUNDS * max(BATCH_SIZES) and args.profile is None:
         parser.error(f"--events must be at least {ROUNDS * max(BATCH_SIZES)}")
     if args.leaves < PROOF_QUERIES:
         parser.error(f"--leaves must be at least {PROOF_QUERIES}")
@@ -767,7 +799,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="chemtrace-bench-") as tmp_name:
         tmp = Path(tmp_name)
         if args.profile is not None:
-            profile_ingest(args.profile, args.events, tmp)
+            profile_ingest(args, tmp)
             return 0
         print_header(args, tmp, budget)
         ingest_rows: list[IngestRow] = []
@@ -824,12 +856,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.print()
         out.print(ingest_table(ingest_rows))
         out.print(
-            f"spread: ± half the max-min range of the {ROUNDS} per-round rates, relative to "
+            f"±: half the max-min range of the {ROUNDS} per-round rates, relative to "
             "their median (ours and baseline rounds interleaved). ms/commit: per submit() call "
-            "or baseline transaction"
+            "or baseline transaction. log size: ledger entries before→after the timed rounds"
         )
         out.print()
         out.print(proof_table(proof_rows, tree))
+        out.print(
+            f"tree: {tree.size:,} synthetic leaves, {len(tree.nodes):,} log_node rows computed "
+            f"with ledger.merkle.Frontier in {tree.build_s:.1f} s, then bulk-inserted ('load s'); "
+            "'proofs' = timed random indices (incl. 0, size-1, size/2 and the last leaf of the "
+            "largest perfect subtree); 'verified' = a sample checked with verify_inclusion "
+            "against root_at"
+        )
         for row in proof_rows:
             if row.capped:
                 out.print(f"* {row.capped}")
@@ -838,7 +877,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.print()
         for line in verdicts(ingest_rows, proof_rows):
             out.print(line)
-        out.print(f"total runtime: {time.perf_counter() - started:.1f} s")
+        out.print(
+            f"total runtime: {time.perf_counter() - started:.1f} s; load average at the end "
+            f"{load_average()} (other processes on this machine share the CPUs)"
+        )
     return 0
 
 

@@ -163,12 +163,14 @@ class TrustStore:
         return key_id_for(self.root_algorithm, self.root_public_key)
 
     def add(self, cert: Certificate) -> None:
-        """Check ``cert``'s signature against its issuer and remember it.
+        """Check ``cert``'s signature against its issuer and remember it (idempotent).
 
         Raises:
             SignatureInvalidError: the issuer's signature does not verify.
             UnknownKeyError: the issuer is neither the root nor a known org key.
         """
+        if any(known.signature == cert.signature for known in self._by_key.get(cert.key_id, [])):
+            return
         issuer_key = self._issuer_key(cert)
         message = signing_input(CERTIFICATE, cert.payload())
         try:

@@ -39,6 +39,7 @@ class SignedEvent:
 
     body: EventBody
     raw_body: Mapping[str, Any]
+    body_bytes: bytes
     algorithm: str
     signature: bytes
     canonical: bytes
@@ -55,8 +56,7 @@ class SignedEvent:
         Raises:
             SignatureInvalidError: the signature does not verify.
         """
-        message = signing_input(EVENT_BODY, self.raw_body)
-        verify_signature(self.algorithm, public_key, message, self.signature)
+        verify_signature(self.algorithm, public_key, EVENT_BODY + self.body_bytes, self.signature)
 
 
 def sign_body(raw_body: Mapping[str, JsonValue], signer: Signer) -> dict[str, JsonValue]:
@@ -100,14 +100,18 @@ def open_envelope(raw: object) -> SignedEvent:
         raise MalformedEventError("body must be an object", field="body")
     body = parse_body(raw_body)
     try:
-        canonical = canonical_bytes(raw)
+        body_bytes = canonical_bytes(raw_body)
+        signature_bytes_json = canonical_bytes(signature)
     except InvalidInputError as exc:
         raise MalformedEventError(exc.message, field="body") from exc
+    # JCS orders "body" before "signature", so the envelope's bytes are this concatenation.
+    canonical = b'{"body":' + body_bytes + b',"signature":' + signature_bytes_json + b"}"
     if len(canonical) > MAX_ENVELOPE_BYTES:
         raise MalformedEventError("event is too large", size=len(canonical))
     return SignedEvent(
         body=body,
         raw_body=raw_body,
+        body_bytes=body_bytes,
         algorithm=signature["alg"],
         signature=signature_bytes,
         canonical=canonical,

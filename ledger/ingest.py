@@ -7,14 +7,28 @@ the log time inside one transaction (see :mod:`ledger.append`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from ledger.append import Accepted, AppendPlan, Outcome, Rejected
 from ledger.certificates import Certificate, TrustStore
 from ledger.envelope import SignedEvent, open_envelope
-from ledger.errors import LedgerError, SignatureInvalidError, UnknownKeyError
+from ledger.errors import (
+    GroupRejectedError,
+    KeyNotValidAtLogTimeError,
+    LedgerError,
+    SignatureInvalidError,
+    UnknownKeyError,
+)
 from ledger.signing import Signer
+
+_KEY_ERRORS: tuple[type[LedgerError], ...] = (UnknownKeyError, KeyNotValidAtLogTimeError)
+_RETRYABLE = (*_KEY_ERRORS, GroupRejectedError)
+
+
+def _rejected_for(outcome: Outcome | None, errors: tuple[type[LedgerError], ...]) -> bool:
+    return isinstance(outcome, Rejected) and isinstance(outcome.error, errors)
 
 
 class EventStore(Protocol):
@@ -39,7 +53,9 @@ class Ingestor:
     ) -> None:
         self._store = store
         self._log_signer = log_signer
-        self._root = (root_algorithm, root_public_key)
+        self._trust = TrustStore(root_algorithm, root_public_key)
+        self._loaded_keys: set[str] = set()
+        self._lock = threading.Lock()
 
     def submit(self, raw_events: Sequence[object]) -> list[Outcome]:
         """Append a batch; each event gets an outcome, in order.
@@ -54,6 +70,23 @@ class Ingestor:
             except LedgerError as exc:
                 outcomes[position] = Rejected(exc)
         trust = self._trust_for({event.key_id for _, event in parsed})
+        outcomes = self._append(parsed, outcomes, trust)
+        # A certificate may have been logged since the cache was filled: reload and retry once.
+        stale_keys = {e.key_id for p, e in parsed if _rejected_for(outcomes[p], _KEY_ERRORS)}
+        if stale_keys:
+            trust = self._trust_for(stale_keys, reload=True)
+            retry = [(p, e) for p, e in parsed if _rejected_for(outcomes[p], _RETRYABLE)]
+            for position, _ in retry:
+                outcomes[position] = None
+            outcomes = self._append(retry, outcomes, trust)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _append(
+        self,
+        parsed: list[tuple[int, SignedEvent]],
+        outcomes: list[Outcome | None],
+        trust: TrustStore,
+    ) -> list[Outcome | None]:
         verified: list[tuple[int, SignedEvent]] = []
         for position, event in parsed:
             try:
@@ -68,7 +101,7 @@ class Ingestor:
             )
             for (position, _), outcome in zip(verified, plan.outcomes, strict=True):
                 outcomes[position] = outcome
-        return [outcome for outcome in outcomes if outcome is not None]
+        return outcomes
 
     def submit_one(self, raw_event: object) -> Accepted:
         """Append one event.
@@ -81,17 +114,25 @@ class Ingestor:
             raise outcome.error
         return outcome
 
-    def _trust_for(self, key_ids: set[str]) -> TrustStore:
-        trust = TrustStore(*self._root)
-        devices = self._store.certificates(sorted(key_ids)) if key_ids else []
-        issuers = {cert.issuer for cert in devices}
-        for cert in self._store.certificates(sorted(issuers)) if issuers else []:
-            if cert.role == "org":
-                trust.add(cert)
-        for cert in devices:
-            if cert.role == "device":
-                trust.add(cert)
-        return trust
+    def _trust_for(self, key_ids: set[str], *, reload: bool = False) -> TrustStore:
+        """The cached trust store, extended with the certificates of ``key_ids`` not yet loaded.
+
+        Logged certificates are append-only, so a cache can only be incomplete, never wrong.
+        """
+        with self._lock:
+            wanted = sorted(key_ids if reload else key_ids - self._loaded_keys)
+            if not wanted:
+                return self._trust
+            devices = self._store.certificates(wanted)
+            issuers = sorted({cert.issuer for cert in devices})
+            for cert in self._store.certificates(issuers) if issuers else []:
+                if cert.role == "org":
+                    self._trust.add(cert)
+            for cert in devices:
+                if cert.role == "device":
+                    self._trust.add(cert)
+            self._loaded_keys.update(wanted)
+            return self._trust
 
     @staticmethod
     def _verify(event: SignedEvent, trust: TrustStore) -> None:

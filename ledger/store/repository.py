@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -537,11 +537,22 @@ class _ConnectionNodes:
 
 
 def _read_nodes(conn: Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+    """Read nodes by id in one query per chunk, grouped by level.
+
+    ``(level, idx) IN (VALUES …)`` makes SQLite scan the whole table; one
+    ``level = ? AND idx IN (…)`` term per level uses the primary key on both databases.
+    """
     found: dict[NodeId, bytes] = {}
-    for chunk in _chunks(list(ids)):
-        if not chunk:
-            continue
-        query = select(t.log_node).where(tuple_(t.log_node.c.level, t.log_node.c.idx).in_(chunk))
-        for row in conn.execute(query):
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        by_level: dict[int, list[int]] = {}
+        for level, index in chunk:
+            by_level.setdefault(level, []).append(index)
+        condition = or_(
+            *(
+                and_(t.log_node.c.level == level, t.log_node.c.idx.in_(indices))
+                for level, indices in by_level.items()
+            )
+        )
+        for row in conn.execute(select(t.log_node).where(condition)):
             found[(row.level, row.idx)] = row.hash
     return found

@@ -14,6 +14,7 @@ import base64
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ledger.builder import DeviceSession
@@ -56,10 +57,13 @@ from tests.ledger.store._ledgers import (
     truncate,
 )
 
+# Shrinking is left out: one example costs ~0.3 s, and a shrink run would outlast the
+# per-test timeout and hide the failure; the failing spec is printed unshrunk instead.
 FAST = settings(
     max_examples=25,
     deadline=None,
     database=None,
+    phases=(Phase.explicit, Phase.generate),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 SLOW = settings(FAST, max_examples=300)
@@ -585,7 +589,7 @@ def _truncated(tmp_path: Path, spec: Spec, data: st.DataObject) -> None:
         # ... which only the trusted checkpoint exposes.
         report = built.harness.audit(trusted_checkpoint=trusted)
         hits = assert_caught(report, {"log_truncated"}, index=size)
-        assert f"has {size} entries but the log has only {keep}" in hits[0].message
+        assert re.search(rf"\b{size} entries\b.*\bonly {keep}\b", hits[0].message), hits
 
 
 test_truncated_log, test_truncated_log_slow = _twins(spec=ledger_specs(), data=st.data())(
