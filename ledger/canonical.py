@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Final, TypeAlias
@@ -32,6 +33,7 @@ RECORD: Final = b"chemtrace/v1/record\n"
 COMMITMENT: Final = b"chemtrace/v1/commitment\n"
 
 HASH_ALGORITHM: Final = "sha256"
+_HEX64: Final = re.compile(r"[0-9a-f]{64}")
 _HASH_PREFIX: Final = HASH_ALGORITHM + ":"
 
 
@@ -42,11 +44,24 @@ def canonical_bytes(value: JsonValue) -> bytes:
         CanonicalizationError: the value holds a float, an integer outside
             ±2**53, or another type JCS cannot encode.
     """
+    _reject_floats(value)
     try:
         encoded: bytes = rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise CanonicalizationError(f"cannot encode as RFC 8785: {exc}") from exc
     return encoded
+
+
+def _reject_floats(value: object) -> None:
+    # Quantities and coordinates are decimal strings: a float in signed bytes is always a bug.
+    if isinstance(value, float):
+        raise CanonicalizationError("floats are not allowed in signed bytes; use decimal strings")
+    if isinstance(value, dict):
+        for item in value.values():
+            _reject_floats(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _reject_floats(item)
 
 
 def signing_input(domain: bytes, value: JsonValue) -> bytes:
@@ -73,12 +88,9 @@ def parse_hash(text: str) -> bytes:
     if not text.startswith(_HASH_PREFIX):
         raise InvalidInputError("hash must start with 'sha256:'", value=text[:80])
     hex_part = text[len(_HASH_PREFIX) :]
-    if len(hex_part) != 64 or hex_part != hex_part.lower():
+    if not _HEX64.fullmatch(hex_part):
         raise InvalidInputError("hash must be 64 lowercase hex digits", value=text[:80])
-    try:
-        return bytes.fromhex(hex_part)
-    except ValueError as exc:
-        raise InvalidInputError("hash is not hex", value=text[:80]) from exc
+    return bytes.fromhex(hex_part)
 
 
 def b64encode(data: bytes) -> str:

@@ -120,6 +120,19 @@ def certificate_from_json(raw: Mapping[str, Any]) -> Certificate:
     """
     try:
         cert, subject = raw["cert"], raw["cert"]["subject"]
+        strings = [
+            cert["role"],
+            cert["org"],
+            cert["valid_from"],
+            cert["valid_until"],
+            cert["issuer"],
+            subject["alg"],
+            subject["key_id"],
+            subject["public_key"],
+            raw["signature"],
+        ]
+        if not all(isinstance(value, str) for value in strings) or type(cert["v"]) is not int:
+            raise InvalidInputError("certificate fields have the wrong JSON types")
         parsed = Certificate(
             role=cert["role"],
             algorithm=subject["alg"],
@@ -169,7 +182,7 @@ class TrustStore:
             SignatureInvalidError: the issuer's signature does not verify.
             UnknownKeyError: the issuer is neither the root nor a known org key.
         """
-        if any(known.signature == cert.signature for known in self._by_key.get(cert.key_id, [])):
+        if cert in self._by_key.get(cert.key_id, []):
             return
         issuer_key = self._issuer_key(cert)
         message = signing_input(CERTIFICATE, cert.payload())

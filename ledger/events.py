@@ -117,7 +117,7 @@ class ItemLink(_Strict):
     """One item's place in this event and its link to that item's chain."""
 
     code: ItemCode
-    seq: Annotated[int, Field(ge=0, le=2**53)]
+    seq: Annotated[int, Field(ge=0, le=2**53 - 1)]
     prev: Hash | None
     role: Role = "subject"
 
@@ -178,7 +178,7 @@ class CommissionData(_Strict):
         "cylinder", "drum", "bag", "ibc", "bottle", "tank", "bulk", "pallet", "box", "other"
     ]
     gs1_key: (
-        Annotated[str, StringConstraints(pattern=r"^\(?[0-9]{2,4}\)?[0-9A-Za-z]{1,40}")] | None
+        Annotated[str, StringConstraints(pattern=r"^\(?[0-9]{2,4}\)?[0-9A-Za-z]{1,40}$")] | None
     ) = None
 
 
@@ -464,6 +464,8 @@ def parse_body(raw: Mapping[str, Any]) -> EventBody:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
+        if first["type"] in {"union_tag_not_found", "union_tag_invalid", "model_attributes_type"}:
+            field = "type"
         raise MalformedEventError(
             f"{first['msg']}", field=field or "$", errors=exc.error_count()
         ) from exc
@@ -471,5 +473,5 @@ def parse_body(raw: Mapping[str, Any]) -> EventBody:
 
 def body_to_json(body: EventBody) -> dict[str, JsonValue]:
     """Dump a validated body back to plain JSON (used by SDKs to build bodies)."""
-    dumped: dict[str, JsonValue] = body.model_dump(mode="json", exclude_none=True)
+    dumped: dict[str, JsonValue] = body.model_dump(mode="json", exclude_unset=True)
     return dumped

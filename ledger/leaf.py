@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Final, Literal, get_args
+from typing import Final, Literal, cast, get_args
 
 from ledger.canonical import canonical_bytes, format_hash, parse_hash
 from ledger.errors import InvalidInputError
@@ -56,12 +56,19 @@ def decode_leaf(data: bytes) -> LeafRecord:
         raise InvalidInputError("leaf input is not JSON") from exc
     if not isinstance(parsed, dict) or set(parsed) != {"hash", "kind", "log_time", "v"}:
         raise InvalidInputError("leaf input has the wrong fields")
-    if parsed["v"] != LEAF_VERSION or parsed["kind"] not in ENTRY_KINDS:
+    if (
+        type(parsed["v"]) is not int
+        or parsed["v"] != LEAF_VERSION
+        or not isinstance(parsed["kind"], str)
+        or parsed["kind"] not in ENTRY_KINDS
+    ):
         raise InvalidInputError("unknown leaf version or kind", kind=parsed.get("kind"))
     if not isinstance(parsed["hash"], str) or not isinstance(parsed["log_time"], str):
         raise InvalidInputError("leaf fields have the wrong types")
     parse_utc(parsed["log_time"])
-    record = LeafRecord(parsed["kind"], parse_hash(parsed["hash"]), parsed["log_time"])
+    record = LeafRecord(
+        cast(EntryKind, parsed["kind"]), parse_hash(parsed["hash"]), parsed["log_time"]
+    )
     if record.encode() != data:
         raise InvalidInputError("leaf input is not in canonical form")
     return record

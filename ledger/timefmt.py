@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 
 from ledger.errors import InvalidInputError
 
-_RFC3339_UTC = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z$")
+_RFC3339_UTC = re.compile(
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?Z$"
+)
 
 
 def parse_utc(text: str) -> datetime:
@@ -42,4 +44,6 @@ def format_utc(moment: datetime) -> str:
     """
     if moment.tzinfo is None:
         raise InvalidInputError("naive datetime has no time zone")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    # strftime("%Y") does not zero-pad years below 1000 on glibc.
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"

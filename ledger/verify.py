@@ -108,8 +108,8 @@ class AuditSource(Protocol):
         """Log entries in index order, each joined with its event or certificate."""
         ...
 
-    def unlogged(self) -> Iterator[tuple[str, str]]:
-        """Rows that no log entry accounts for: ``(table, description)``."""
+    def unlogged(self) -> Iterator[tuple[str, int, bytes]]:
+        """Rows that no log entry accounts for: ``(table, claimed log index, row hash)``."""
         ...
 
     def get_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
@@ -544,8 +544,21 @@ def _finish(
         next_statement = next(statements, None)
     if trusted is not None:
         _check_trusted(auditor, trusted)
-    for table, description in source.unlogged():
-        auditor.fault(f"unlogged_{table}", description)
+        newest = checkpoints[-1].size if checkpoints else -1
+        if trusted.size > max(newest, claimed_checkpoint):
+            auditor.fault(
+                "checkpoint_rolled_back",
+                f"the trusted checkpoint covers {trusted.size} entries, "
+                f"but the newest stored checkpoint covers only {max(newest, 0)}",
+                index=trusted.size,
+            )
+    for table, index, digest in source.unlogged():
+        auditor.fault(
+            f"unlogged_{table}",
+            f"a {table} row is not accounted for by the log entry it claims",
+            index=index,
+            event=format_hash(digest),
+        )
     for code, seq, head_hash, head_index in source.item_heads():
         report.items += 1
         tip = auditor.chains.pop(code, None)

@@ -97,7 +97,7 @@ class SqlAuditSource:
             for row in conn.execute(query)
         }
 
-    def unlogged(self) -> Iterator[tuple[str, str]]:
+    def unlogged(self) -> Iterator[tuple[str, int, bytes]]:
         e, ei, c, le = t.event, t.event_item, t.certificate, t.log_entry
         checks = [
             (
@@ -130,10 +130,7 @@ class SqlAuditSource:
         with self._engine.connect() as conn:
             for table, query in checks:
                 for digest, index in conn.execute(query):
-                    yield (
-                        table,
-                        f"{table} row sha256:{digest.hex()} at index {index} is not in the log",
-                    )
+                    yield table, index, digest
 
     def get_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
         with self._engine.connect() as conn:

@@ -47,6 +47,8 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Erased personal data must not linger in freed pages.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

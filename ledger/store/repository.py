@@ -511,6 +511,10 @@ class SqlLedgerStore:
                 .where(condition)
                 .values(value=None, salt=None, erased_at=format_utc(self._clock()))
             )
+        if self._sqlite:
+            # The old page still sits in the main file until a WAL checkpoint overwrites it.
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(result.rowcount)
 
     # -- transactions -----------------------------------------------------------------------

@@ -181,14 +181,9 @@ def test_decode_leaf_rejects(name: str) -> None:
         decode_leaf(BAD_LEAVES[name])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: leaf.py decode_leaf tests `parsed['kind'] not in ENTRY_KINDS` on unhashable "
-    "JSON (list/object) and raises TypeError, not InvalidInputError; verify.py catches only "
-    "LedgerError there, so a tampered leaf crashes the audit instead of being reported",
-)
 @pytest.mark.parametrize("kind", [[], {}, ["event"]])
 def test_decode_leaf_rejects_unhashable_kind(kind: object) -> None:
+    # Must be InvalidInputError, not TypeError: the auditor catches only LedgerError here.
     with pytest.raises(InvalidInputError):
         decode_leaf(_leaf(kind=kind))
 

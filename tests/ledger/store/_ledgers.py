@@ -8,6 +8,7 @@ ingest path of a :class:`tests.harness.Harness`.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -16,13 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
+from sqlalchemy import event as sqlalchemy_event
 
 from ledger.append import Accepted
 from ledger.builder import DeviceSession
 from ledger.canonical import JsonValue, format_hash
+from ledger.ingest import Ingestor
 from ledger.merkle import Frontier, NodeId, frontier_ids, leaf_hash
+from ledger.signing import ED25519, Ed25519Signer
+from ledger.store.migrate import open_store
 from ledger.verify import AuditReport, Fault
-from tests.harness import Harness
+from tests.harness import ORIGIN, Harness
 
 ORGS = ("org-a", "org-b")
 Op = tuple[Any, ...]
@@ -103,9 +108,33 @@ def _code(n: int) -> str:
     return f"ITEM-{n:04d}"
 
 
-def build(spec: Spec, path: Path) -> Built:
-    """Play ``spec`` through the real ingest path into a fresh SQLite file at ``path``."""
-    harness = Harness.create(f"sqlite:///{path}")
+def _no_fsync(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+
+def build(spec: Spec, path: Path, *, template: Path | None = None, fsync: bool = False) -> Built:
+    """Play ``spec`` through the real ingest path into a fresh SQLite file at ``path``.
+
+    Unless ``fsync`` is set, the store's connections skip fsync (``synchronous=OFF``, set
+    after the engine's own ``FULL``): durability is not under test here, and the many
+    small commits of a random ledger would otherwise dominate the run time. Crash
+    safety is tested with the production settings in ``test_crash.py``. ``template``
+    names an empty ledger made by :func:`make_template`, copied instead of migrating.
+    """
+    url = f"sqlite:///{path}"
+    if template is None:
+        harness = Harness.create(url)
+    else:  # a copy of an already migrated, empty ledger: skips Alembic on every example
+        shutil.copyfile(template, path)
+        store = open_store(url, origin=ORIGIN, migrate=False)
+        root, log = Ed25519Signer.generate(), Ed25519Signer.generate()
+        ingestor = Ingestor(
+            store, log_signer=log, root_algorithm=ED25519, root_public_key=root.public_key
+        )
+        harness = Harness(url=url, store=store, root=root, log=log, ingestor=ingestor)
+    if not fsync:
+        sqlalchemy_event.listen(harness.store.engine, "connect", _no_fsync)
+        harness.store.engine.dispose()
     devices = [harness.device(org) for org in spec.devices]
     items: list[str] = []
     pending: list[dict[str, JsonValue]] = []
@@ -189,6 +218,14 @@ def build(spec: Spec, path: Path) -> Built:
     return Built(harness, path, latest[1], items, checkpoints)
 
 
+def make_template(path: Path) -> Path:
+    """Migrate and initialise an empty ledger file to copy for each example."""
+    harness = Harness.create(f"sqlite:///{path}")
+    harness.store.engine.dispose()  # the last close folds the WAL into the file
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
 # -- raw database access, as an insider with write access would have ------------------------
 
 
@@ -213,7 +250,9 @@ def scalar(path: Path, sql: str, params: Sequence[Any] = ()) -> Any:
 
 
 def read_nodes(conn: sqlite3.Connection) -> dict[NodeId, bytes]:
-    return {(r["level"], r["idx"]): bytes(r["hash"]) for r in conn.execute("SELECT * FROM log_node")}
+    return {
+        (r["level"], r["idx"]): bytes(r["hash"]) for r in conn.execute("SELECT * FROM log_node")
+    }
 
 
 def frontier_at(conn: sqlite3.Connection, size: int) -> Frontier:

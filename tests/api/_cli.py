@@ -1,0 +1,32 @@
+"""Running the real ``chemtrace`` command line in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def chemtrace_command() -> list[str]:
+    """``.venv/bin/chemtrace`` beside this interpreter, else on PATH, else ``python -m api.cli``."""
+    beside = Path(sys.executable).parent / "chemtrace"
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("chemtrace")
+    return [found] if found else [sys.executable, "-m", "api.cli"]
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run ``chemtrace ARGS`` in ``cwd``; wide, colourless output; never raises on exit codes."""
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"}
+    return subprocess.run(
+        [*chemtrace_command(), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
