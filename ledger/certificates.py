@@ -14,7 +14,7 @@ against the certificate that was valid at their log time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -109,7 +109,7 @@ def issue_certificate(
         issuer=issuer.key_id,
     )
     signature = issuer.sign(signing_input(CERTIFICATE, unsigned.payload()))
-    return Certificate(**{**_fields(unsigned), "signature": signature})
+    return replace(unsigned, signature=signature)
 
 
 def certificate_from_json(raw: Mapping[str, Any]) -> Certificate:
@@ -154,10 +154,6 @@ def certificate_from_json(raw: Mapping[str, Any]) -> Certificate:
     return parsed
 
 
-def _fields(cert: Certificate) -> dict[str, Any]:
-    return {name: getattr(cert, name) for name in Certificate.__dataclass_fields__}
-
-
 @dataclass(slots=True)
 class TrustStore:
     """The certificates known so far, anchored on a pinned root key.
@@ -181,9 +177,11 @@ class TrustStore:
         Raises:
             SignatureInvalidError: the issuer's signature does not verify.
             UnknownKeyError: the issuer is neither the root nor a known org key.
+            VerificationError: the certificate's window is empty.
         """
         if cert in self._by_key.get(cert.key_id, []):
             return
+        require_valid_window(cert)
         issuer_key = self._issuer_key(cert)
         message = signing_input(CERTIFICATE, cert.payload())
         try:
