@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -540,23 +540,28 @@ class _ConnectionNodes:
         return _read_nodes(self._conn, ids)
 
 
-def _read_nodes(conn: Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
-    """Read nodes by id in one query per chunk, grouped by level.
+# One fixed statement per dialect: building an OR/IN expression per call cost more than the
+# query itself, and ``(level, idx) IN (VALUES …)`` makes SQLite scan the whole table.
+_NODES_SQLITE = text(
+    "SELECT n.level, n.idx, n.hash FROM json_each(:ids) AS q JOIN log_node AS n"
+    " ON n.level = json_extract(q.value, '$[0]') AND n.idx = json_extract(q.value, '$[1]')"
+)
+_NODES_POSTGRES = text(
+    "SELECT n.level, n.idx, n.hash"
+    " FROM unnest(CAST(:levels AS smallint[]), CAST(:idxs AS bigint[])) AS q(level, idx)"
+    " JOIN log_node AS n ON n.level = q.level AND n.idx = q.idx"
+)
 
-    ``(level, idx) IN (VALUES …)`` makes SQLite scan the whole table; one
-    ``level = ? AND idx IN (…)`` term per level uses the primary key on both databases.
-    """
-    found: dict[NodeId, bytes] = {}
-    for chunk in _chunks(list(dict.fromkeys(ids))):
-        by_level: dict[int, list[int]] = {}
-        for level, index in chunk:
-            by_level.setdefault(level, []).append(index)
-        condition = or_(
-            *(
-                and_(t.log_node.c.level == level, t.log_node.c.idx.in_(indices))
-                for level, indices in by_level.items()
-            )
-        )
-        for row in conn.execute(select(t.log_node).where(condition)):
-            found[(row.level, row.idx)] = row.hash
-    return found
+
+def _read_nodes(conn: Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+    """Read Merkle nodes by ``(level, index)`` in one indexed query."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(_NODES_SQLITE, {"ids": json.dumps(wanted)})
+    else:
+        levels = [level for level, _ in wanted]
+        indices = [index for _, index in wanted]
+        rows = conn.execute(_NODES_POSTGRES, {"levels": levels, "idxs": indices})
+    return {(row.level, row.idx): row.hash for row in rows}
