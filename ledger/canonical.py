@@ -11,6 +11,7 @@ separate concern and never feeds a hash.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import unicodedata
@@ -45,11 +46,26 @@ def canonical_bytes(value: JsonValue) -> bytes:
             ±2**53, or another type JCS cannot encode.
     """
     _reject_floats(value)
+    return canonical_bytes_of_validated(value)
+
+
+def canonical_bytes_of_validated(value: JsonValue) -> bytes:
+    """Like :func:`canonical_bytes`, for values a strict schema already proved float-free.
+
+    Raises:
+        CanonicalizationError: the value cannot be encoded.
+    """
     try:
         encoded: bytes = rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise CanonicalizationError(f"cannot encode as RFC 8785: {exc}") from exc
     return encoded
+
+
+@functools.lru_cache(maxsize=64)
+def canonical_string(text: str) -> bytes:
+    """The RFC 8785 encoding of one string (cached: used for fixed names like the origin)."""
+    return canonical_bytes(text)
 
 
 def _reject_floats(value: object) -> None:

@@ -23,12 +23,12 @@ from ledger.canonical import (
     JsonValue,
     b64decode,
     b64encode,
-    canonical_bytes,
+    canonical_bytes_of_validated,
     signing_input,
 )
 from ledger.errors import InvalidInputError, MalformedEventError
 from ledger.events import EventBody, parse_body
-from ledger.signing import Signer, verify_signature
+from ledger.signing import SUPPORTED_ALGORITHMS, Signer, verify_signature
 
 MAX_ENVELOPE_BYTES = 256 * 1024
 
@@ -99,13 +99,18 @@ def open_envelope(raw: object) -> SignedEvent:
     if not isinstance(raw_body, Mapping):
         raise MalformedEventError("body must be an object", field="body")
     body = parse_body(raw_body)
+    if signature["alg"] not in SUPPORTED_ALGORITHMS:
+        raise MalformedEventError("unsupported signature algorithm", field="signature.alg")
     try:
-        body_bytes = canonical_bytes(raw_body)
-        signature_bytes_json = canonical_bytes(signature)
+        body_bytes = canonical_bytes_of_validated(raw_body)  # parse_body proved it float-free
     except InvalidInputError as exc:
         raise MalformedEventError(exc.message, field="body") from exc
-    # JCS orders "body" before "signature", so the envelope's bytes are this concatenation.
-    canonical = b'{"body":' + body_bytes + b',"signature":' + signature_bytes_json + b"}"
+    # JCS orders "body" before "signature" and "alg" before "value"; both signature strings are
+    # ASCII with nothing to escape (a known algorithm name, canonical base64).
+    canonical = (
+        b'{"body":' + body_bytes + b',"signature":{"alg":"' + signature["alg"].encode()
+        + b'","value":"' + signature["value"].encode() + b'"}}'
+    )  # fmt: skip
     if len(canonical) > MAX_ENVELOPE_BYTES:
         raise MalformedEventError("event is too large", size=len(canonical))
     return SignedEvent(

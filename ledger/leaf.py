@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Final, Literal, cast, get_args
 
-from ledger.canonical import canonical_bytes, format_hash, parse_hash
+from ledger.canonical import parse_hash
 from ledger.errors import InvalidInputError
 from ledger.timefmt import parse_utc
 
@@ -32,16 +32,23 @@ class LeafRecord:
     entry_hash: bytes
     log_time: str
 
+    def __post_init__(self) -> None:
+        # encode() relies on these being plain ASCII with nothing to escape.
+        if self.kind not in ENTRY_KINDS or len(self.entry_hash) != 32:
+            raise InvalidInputError("bad leaf kind or hash", kind=self.kind)
+        parse_utc(self.log_time)
+
     def encode(self) -> bytes:
-        """Return the leaf input bytes."""
-        return canonical_bytes(
-            {
-                "hash": format_hash(self.entry_hash),
-                "kind": self.kind,
-                "log_time": self.log_time,
-                "v": LEAF_VERSION,
-            }
-        )
+        """Return the leaf input bytes: exactly the RFC 8785 encoding of the record.
+
+        Built from a template because every field is ASCII with nothing to escape (a hex
+        digest, a literal kind, a validated RFC 3339 time); a property test pins the
+        equality with ``canonical_bytes``.
+        """
+        return (
+            f'{{"hash":"sha256:{self.entry_hash.hex()}","kind":"{self.kind}",'
+            f'"log_time":"{self.log_time}","v":{LEAF_VERSION}}}'
+        ).encode()
 
 
 def decode_leaf(data: bytes) -> LeafRecord:
