@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, and_, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -195,25 +197,24 @@ class SqlLedgerStore:
         self._advance_log(conn, plan.next_index, log_time)
 
     def _move_heads(self, conn: Connection, plan: AppendPlan) -> None:
+        """One multi-row upsert: new items are inserted, moved heads updated in place."""
         rows = [
             {"code": h.code, "head_seq": h.seq, "head_hash": h.head_hash, "head_index": h.index}
             for h in plan.heads.values()
         ]
-        new = [row for row in rows if row["code"] in plan.new_items]
-        moved = [{**row, "key": row["code"]} for row in rows if row["code"] not in plan.new_items]
-        if new:
-            conn.execute(insert(t.item), new)
-        if moved:
-            conn.execute(
-                update(t.item)
-                .where(t.item.c.code == bindparam("key"))
-                .values(
-                    head_seq=bindparam("head_seq"),
-                    head_hash=bindparam("head_hash"),
-                    head_index=bindparam("head_index"),
-                ),
-                [{k: v for k, v in row.items() if k != "code"} for row in moved],
+        if not rows:
+            return
+        upsert = (sqlite_insert if self._sqlite else postgres_insert)(t.item).values(rows)
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[t.item.c.code],
+                set_={
+                    "head_seq": upsert.excluded.head_seq,
+                    "head_hash": upsert.excluded.head_hash,
+                    "head_index": upsert.excluded.head_index,
+                },
             )
+        )
 
     def _insert_entries(
         self,
