@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -41,6 +39,7 @@ from ledger.merkle import (
 from ledger.signing import Signer
 from ledger.statements import ItemHeadStatement, Receipt
 from ledger.store import schema as t
+from ledger.store.bulk import insert_rows
 from ledger.store.engine import IMMEDIATE, is_sqlite
 from ledger.timefmt import format_utc, parse_utc
 
@@ -162,8 +161,9 @@ class SqlLedgerStore:
 
     def _write_plan(self, conn: Connection, plan: AppendPlan, log_time: str) -> None:
         self._insert_entries(conn, [row.entry for row in plan.events], plan.nodes)
-        conn.execute(
-            insert(t.event),
+        insert_rows(
+            conn,
+            t.event,
             [
                 {
                     "event_hash": row.event.event_hash,
@@ -179,8 +179,9 @@ class SqlLedgerStore:
                 for row in plan.events
             ],
         )
-        conn.execute(
-            insert(t.event_item),
+        insert_rows(
+            conn,
+            t.event_item,
             [
                 {
                     "item_code": link.code,
@@ -202,19 +203,7 @@ class SqlLedgerStore:
             {"code": h.code, "head_seq": h.seq, "head_hash": h.head_hash, "head_index": h.index}
             for h in plan.heads.values()
         ]
-        if not rows:
-            return
-        upsert = (sqlite_insert if self._sqlite else postgres_insert)(t.item).values(rows)
-        conn.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[t.item.c.code],
-                set_={
-                    "head_seq": upsert.excluded.head_seq,
-                    "head_hash": upsert.excluded.head_hash,
-                    "head_index": upsert.excluded.head_index,
-                },
-            )
-        )
+        insert_rows(conn, t.item, rows, upsert_key="code")
 
     def _insert_entries(
         self,
@@ -222,8 +211,9 @@ class SqlLedgerStore:
         entries: Sequence[LogEntryRow],
         nodes: Sequence[tuple[NodeId, bytes]],
     ) -> None:
-        conn.execute(
-            insert(t.log_entry),
+        insert_rows(
+            conn,
+            t.log_entry,
             [
                 {
                     "idx": e.index,
@@ -235,12 +225,14 @@ class SqlLedgerStore:
                 for e in entries
             ],
         )
-        conn.execute(
-            insert(t.log_node),
+        insert_rows(
+            conn,
+            t.log_node,
             [{"level": level, "idx": index, "hash": digest} for (level, index), digest in nodes],
         )
-        conn.execute(
-            insert(t.outbox),
+        insert_rows(
+            conn,
+            t.outbox,
             [
                 {"log_index": e.index, "kind": e.leaf.kind, "entry_hash": e.leaf.entry_hash}
                 for e in entries
