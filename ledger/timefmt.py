@@ -7,6 +7,7 @@ has one spelling in the ledger.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ _RFC3339_UTC = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_utc(text: str) -> datetime:
     """Parse ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` into an aware UTC datetime.
 

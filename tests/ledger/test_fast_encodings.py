@@ -56,3 +56,13 @@ def test_envelope_bytes_are_rfc8785_of_the_whole_envelope(purpose: str, seq: int
         time="2026-01-01T00:00:00Z",
     )
     assert open_envelope(raw).canonical == canonical_bytes(raw)
+
+
+@given(st.dictionaries(st.text(max_size=6), st.lists(st.text(max_size=6), max_size=3), max_size=4))
+def test_whole_text_nfc_check_agrees_with_checking_every_string(raw: dict[str, list[str]]) -> None:
+    import unicodedata
+
+    from ledger.events import _all_strings_nfc
+
+    strings = [*raw, *(s for values in raw.values() for s in values)]
+    assert _all_strings_nfc(raw) == all(unicodedata.is_normalized("NFC", s) for s in strings)
