@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from api.deployment import DEFAULT_DB, Deployment
 from api.keystore import DEFAULT_KEYS_DIR, FileKeystore, KeystoreError
@@ -22,7 +23,7 @@ from ledger.errors import LedgerError
 from ledger.note import parse_vkey
 from ledger.signing import ED25519
 from ledger.store.audit import SqlAuditSource
-from ledger.store.engine import make_engine
+from ledger.store.engine import is_sqlite, make_engine
 from ledger.verify import AuditReport, TrustedKeys, audit
 
 app = typer.Typer(
@@ -83,6 +84,7 @@ def verify_log(
 ) -> None:
     """Audit the whole ledger: exit 0 intact, 1 damage found, 2 could not run."""
     try:
+        _require_existing_database(db)
         trusted = _trusted_keys(keys, log_key, root_key)
         note = trusted_checkpoint.read_text() if trusted_checkpoint else None
         result = audit(SqlAuditSource(make_engine(db)), trusted, trusted_checkpoint=note)
@@ -102,6 +104,13 @@ def checkpoint(db: DbOption = DEFAULT_DB, keys: KeysOption = DEFAULT_KEYS_DIR) -
     """Sign a checkpoint covering every entry and print it (a C2SP signed note)."""
     note = Deployment.open(db, keys).checkpoint()
     print(note if note else "no new entries since the last checkpoint")
+
+
+def _require_existing_database(url: str) -> None:
+    # An audit must never create what it audits.
+    database = make_url(url).database
+    if is_sqlite(url) and (not database or not Path(database).exists()):
+        raise OSError(f"no SQLite database at {database!r}")
 
 
 def _trusted_keys(keys_dir: Path, log_key: Path | None, root_key: Path | None) -> TrustedKeys:

@@ -3,8 +3,9 @@
 The QR payload is the label URL from :func:`ledger.codes.label_url` (all characters
 in the QR alphanumeric set). Symbols are always made at error level **M**, and a
 payload that would need a QR version above :data:`MAX_QR_VERSION` (8) is refused
-rather than printed with modules too small to scan: on a 25 mm label, version 8
-with its 4-module quiet zone gives modules of about 0.44 mm.
+rather than printed with modules too small to scan. The 4-module quiet zone is
+inside the label, so at 300 dpi a version 7 or 8 symbol gets whole 5-pixel
+modules (0.42 mm).
 
 A label is ``label_mm`` wide: a square holding the QR and its quiet zone, with
 the human-readable code printed under it (the canonical ``CT-XXXXX-XXXXX-XXXXX``
@@ -57,14 +58,14 @@ class LabelSheetError(InvalidInputError):
     code = "label_sheet"
 
 
-def _make_qr(url: str) -> qrcode.QRCode:  # type: ignore[type-arg]
+def _make_qr(url: str) -> qrcode.QRCode:
     qr = qrcode.QRCode(
         version=None, error_correction=ERROR_CORRECT_M, box_size=1, border=QUIET_ZONE_MODULES
     )
     qr.add_data(url)
     try:
         qr.make(fit=True)
-    except DataOverflowError as exc:
+    except (DataOverflowError, ValueError) as exc:  # qrcode 8.2 raises ValueError past 40
         raise LabelTooLargeError("payload does not fit any QR version", chars=len(url)) from exc
     version = int(qr.version)
     if version > MAX_QR_VERSION:
@@ -275,7 +276,7 @@ def render_sheet_png(
             f"an A4 page holds at most {capacity} labels in {columns} columns",
             labels=len(urls),
         )
-    page = Image.new("L", tuple(_px(side, dpi) for side in A4_MM), 255)  # type: ignore[arg-type]
+    page = Image.new("L", (_px(A4_MM[0], dpi), _px(A4_MM[1], dpi)), 255)
     margin, gap = _px(margin_mm, dpi), _px(gap_mm, dpi)
     for index, url in enumerate(urls):
         label = _label_image(url, None, dpi, label_mm)

@@ -20,20 +20,21 @@ misread look-alike is therefore not an error at all.
 
 The check symbol is **Crockford's check symbol**: read the 16 symbols ``CT`` +
 body as a base-32 number ``N``; the check value is ``c = N mod 37``. Crockford
-spells values 32..36 with ``* ~ $ = U``. Those symbols are not in the QR
-alphanumeric set, the ``ItemCode`` pattern or the 32-symbol alphabet, so
-:func:`generate_code` draws again when ``c >= 32`` (rejection sampling, 5 draws
-in 37; the issued codes keep about 69.8 bits of entropy). Every issued code,
-check symbol included, uses only the 32 ordinary symbols.
+spells values 32..36 with ``* ~ $ = U``. None of those fits the ``ItemCode``
+pattern or the 32-symbol alphabet (and ``~`` and ``=`` are not even in the QR
+alphanumeric set), so :func:`generate_code` draws again when ``c >= 32``
+(rejection sampling: about 5 draws in 37 are redrawn, and issued codes keep about
+69.8 bits of entropy). Every issued code, check symbol included, uses only the 32
+ordinary symbols.
 
-Why mod 37 and not a mod-32 (Luhn-style) check: in ``Z/32`` the factor ``a - b``
-of an error can share the factor 2 with a weight, so some substitutions and
-transpositions cancel (Luhn mod N, for instance, misses the swap of the two
-symbols whose doubled values wrap around). 37 is a prime larger than the
-alphabet, which gives the proof below. ISO/IEC 7064 MOD 37,36 would also do, but
-it needs all 36 alphanumerics, so ``O``/``0`` and ``I``/``1`` could not be read
-as each other; Crockford's alphabet and its check are the better fit for codes
-people read off drums and type.
+Why mod 37 and not a mod-32 (Luhn-style) check: a weighted sum in ``Z/32`` catches
+every substitution only if every weight is odd, and then two neighbouring weights
+differ by an even number, so swapping two symbols 16 apart goes unnoticed. Luhn
+mod N has the same kind of hole: it misses swapping the symbols worth 0 and N-1.
+37 is a prime larger than the alphabet, which gives the proof below. ISO/IEC 7064
+MOD 37,36 would also do, but it needs all 36 alphanumerics, so ``O``/``0`` and
+``I``/``1`` could not be read as each other; Crockford's alphabet and its check
+are the better fit for codes people read off drums and type.
 
 **Proof sketch.** Number the 17 compact symbols ``s_16 .. s_0`` from the left,
 where ``s_0`` is the check symbol ``c`` and ``N = sum_{k>=1} s_k * 32^(k-1)``. A
@@ -56,10 +57,10 @@ code is valid iff ``N = c (mod 37)``. Every value lies in ``[0, 32)`` and
 The prefix ``CT`` is part of ``N``, so errors there are caught twice (by the
 prefix and by the check). ``tests/ledger/test_codes.py`` checks all of this
 exhaustively: every ordered symbol pair at every position, for substitutions and
-adjacent transpositions. Jump transpositions and twin errors are *not*
-guaranteed (``32^2 = 25 (mod 37)``), nor is a dropped or doubled symbol caught by
-the check (the fixed length catches it). A typed code proves nothing about
-authenticity: it is checked online, since the signature only travels in the QR.
+adjacent transpositions. Those two error kinds are the guarantee; a dropped or
+doubled symbol is caught by the fixed length, not by the check. A typed code
+proves nothing about authenticity: it is checked online, since the signature
+only travels in the QR.
 
 Facts and signatures
 ====================
@@ -115,7 +116,8 @@ Size: QR 8-M holds 221 alphanumeric characters and 7-M holds 178. With a base UR
 at most :data:`MAX_BASE_URL_CHARS` (32) characters and every field at its maximum
 length (form 7, org :data:`MAX_ORG_CHARS` = 32, batch :data:`MAX_BATCH_CHARS` = 12),
 a label URL is at most 219 characters, so every label fits version 8 at level M
-(0.5 mm modules on a 25 mm label); :func:`label_url` enforces the bound. With the
+(49 modules: 0.51 mm each if the symbol spans 25 mm, 0.44 mm with a 4-module
+quiet zone inside the label); :func:`label_url` enforces the bound. With the
 21-character base ``HTTPS://CT.EXAMPLE.CN`` a URL has 157 + len(form) + len(org) +
 len(batch) characters, so it fits version 7 when those three total at most 21
 (``26.3``, ``acme-gas``, ``B2026-01``: 177 characters, version 7).

@@ -504,10 +504,12 @@ class SqlLedgerStore:
                 .where(condition)
                 .values(value=None, salt=None, erased_at=format_utc(self._clock()))
             )
-        if self._sqlite:
-            # The old page still sits in the main file until a WAL checkpoint overwrites it.
-            with self.engine.connect() as conn:
+        # The old row version survives in the file until it is reclaimed: force that now.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if self._sqlite:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                conn.exec_driver_sql("VACUUM personal_data")
         return int(result.rowcount)
 
     # -- transactions -----------------------------------------------------------------------
