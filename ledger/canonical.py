@@ -30,6 +30,7 @@ EVENT: Final = b"chemtrace/v1/event\n"
 RECEIPT: Final = b"chemtrace/v1/receipt\n"
 ITEM_HEAD: Final = b"chemtrace/v1/item-head\n"
 CERTIFICATE: Final = b"chemtrace/v1/certificate\n"
+REVOCATION: Final = b"chemtrace/v1/revocation\n"
 RECORD: Final = b"chemtrace/v1/record\n"
 COMMITMENT: Final = b"chemtrace/v1/commitment\n"
 

@@ -29,10 +29,12 @@ from ledger.canonical import (
 from ledger.errors import (
     InvalidInputError,
     KeyNotValidAtLogTimeError,
+    KeyRevokedError,
     SignatureInvalidError,
     UnknownKeyError,
     VerificationError,
 )
+from ledger.revocations import Revocation
 from ledger.signing import SUPPORTED_ALGORITHMS, Signer, key_id_for, verify_signature
 from ledger.timefmt import parse_utc
 
@@ -165,6 +167,7 @@ class TrustStore:
     root_algorithm: str
     root_public_key: bytes
     _by_key: dict[str, list[Certificate]] = field(default_factory=dict)
+    _revoked: dict[str, Revocation] = field(default_factory=dict)
 
     @property
     def root_key_id(self) -> str:
@@ -198,6 +201,7 @@ class TrustStore:
         Raises:
             UnknownKeyError: no device certificate for this key and organisation.
             KeyNotValidAtLogTimeError: certificates exist, but none covers ``moment``.
+            KeyRevokedError: the key or its organisation key was revoked by ``moment``.
         """
         candidates = [
             c for c in self._by_key.get(key_id, []) if c.role == "device" and c.org == org
@@ -206,10 +210,44 @@ class TrustStore:
             raise UnknownKeyError("no device certificate for this key", key_id=key_id, org=org)
         for cert in candidates:
             if cert.covers(moment) and self._org_key_covers(cert.issuer, org, moment):
+                for revoked_key in (key_id, cert.issuer):
+                    revocation = self._revoked.get(revoked_key)
+                    if revocation is not None and revocation.effective <= moment:
+                        raise KeyRevokedError(
+                            "the key was revoked before the event's log time",
+                            key_id=revoked_key, effective_from=revocation.effective_from,
+                        )  # fmt: skip
                 return cert
         raise KeyNotValidAtLogTimeError(
             "the device key was not valid at the event's log time", key_id=key_id
         )
+
+    def add_revocation(self, revocation: Revocation) -> None:
+        """Check a revocation's signature and remember it (the earliest effective time wins).
+
+        The root may revoke any key; an organisation key may revoke keys of its own
+        organisation.
+
+        Raises:
+            UnknownKeyError: the issuer may not revoke this key.
+            SignatureInvalidError: the signature does not verify.
+        """
+        if revocation.issuer == self.root_key_id:
+            algorithm, public_key = self.root_algorithm, self.root_public_key
+        else:
+            issuers = [
+                c for c in self._by_key.get(revocation.issuer, [])
+                if c.role == "org" and c.org == revocation.org
+            ]  # fmt: skip
+            if not issuers:
+                raise UnknownKeyError(
+                    "revocation issuer may not revoke this key", key_id=revocation.key_id
+                )
+            algorithm, public_key = issuers[0].algorithm, issuers[0].public_key
+        revocation.verify(algorithm, public_key)
+        known = self._revoked.get(revocation.key_id)
+        if known is None or revocation.effective < known.effective:
+            self._revoked[revocation.key_id] = revocation
 
     def certificates_for(self, key_id: str) -> list[Certificate]:
         """All known certificates of one key."""
