@@ -12,6 +12,7 @@ hazardous-waste disposal with its manifest; a drum destroyed; a correction.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from api.deployment import Deployment
 from ledger.append import Rejected
 from ledger.builder import DeviceSession, Head
 from ledger.canonical import JsonValue, format_hash
+from ledger.codes import Packaging
 from ledger.commitments import disclose
 
 CATALOG_VERSION = "2026-draft.1"
@@ -64,6 +66,17 @@ class _Seeder:
         self.sessions: dict[str, DeviceSession] = {}
         self.pending: list[dict[str, JsonValue]] = []
         self.report = DemoReport()
+        self.random = random.Random(20261001)
+        self.batches = 0
+
+    def issue(self, org: str, form: str, packaging: Packaging, count: int) -> list[str]:
+        """Issue ``count`` registry-signed codes (deterministic for a given keystore)."""
+        self.batches += 1
+        codes = self.deployment.issue_codes(
+            org, form, packaging, f"B{self.batches:04d}", count,
+            issued_at="2026-09-28", random_bytes=self.random.randbytes,
+        )  # fmt: skip
+        return [signed.code for signed in codes]
 
     def enrol(self) -> None:
         for org in ORGS:
@@ -165,17 +178,14 @@ def seed(deployment: Deployment) -> DemoReport:
     return seeder.report
 
 
-def _cylinder_codes() -> Iterator[tuple[str, str, str]]:
-    for n in range(1, 7):
-        yield f"DEMO-CL2-{n:04d}", "1", "jingcheng-gas"
-    for n in range(1, 7):
-        yield f"DEMO-NH3-{n:04d}", "2", "jingcheng-gas"
-    for n in range(1, 7):
-        yield f"DEMO-O2-{n:04d}", "15", "jingcheng-gas"
+def _cylinder_codes(s: _Seeder) -> Iterator[tuple[str, str, str]]:
+    for chemical, form in (("1", "1.1"), ("2", "2.1"), ("15", "15.1")):
+        for code in s.issue("jingcheng-gas", form, "cylinder", 6):
+            yield code, chemical, "jingcheng-gas"
 
 
 def _cylinders(s: _Seeder) -> None:
-    cylinders = list(_cylinder_codes())
+    cylinders = list(_cylinder_codes(s))
     for code, chemical, filler in cylinders:
         s.commission(filler, code, chemical, "40", "kg", "cylinder")
         s.emit(filler, "store_in", [code], {"location": "cylinder bay A"})
@@ -189,7 +199,7 @@ def _cylinders(s: _Seeder) -> None:
     codes = [code for code, _, _ in cylinders]
     s.deliver("jingcheng-gas", "ditan-hospital", codes)
     s.flush()
-    refilled = "DEMO-O2-0001"
+    refilled = codes[12]  # the first oxygen cylinder
     for cycle in range(1, 3):  # the same cylinder goes round twice more
         s.emit("ditan-hospital", "use", [refilled], {"quantity": {"value": "38", "unit": "kg"}})
         s.emit("ditan-hospital", "return", [refilled], {"to_org": "jingcheng-gas"})
@@ -221,7 +231,8 @@ def _cylinders(s: _Seeder) -> None:
 
 
 def _acid_decant(s: _Seeder) -> None:
-    drum, bottles = "DEMO-HCL-DRUM-01", [f"DEMO-HCL-BTL-{n:02d}" for n in range(1, 5)]
+    (drum,) = s.issue("yanshan-chem", "32.1", "drum", 1)
+    bottles = s.issue("tongzhou-store", "32.1", "bottle", 4)
     s.commission("yanshan-chem", drum, "32", "200", "kg", "drum")
     s.deliver("yanshan-chem", "tongzhou-store", [drum])
     s.emit("tongzhou-store", "store_in", [drum], {"location": "acid room 2"})
@@ -261,7 +272,7 @@ def _acid_decant(s: _Seeder) -> None:
 
 
 def _cyanide(s: _Seeder) -> None:
-    bags = [f"DEMO-NACN-{n:03d}" for n in range(1, 4)]
+    bags = s.issue("yanshan-chem", "25.1", "bag", 3)
     for bag in bags:
         s.commission("yanshan-chem", bag, "25", "50", "kg", "bag")
     keeper = disclose("person", "second keeper Zhao").commitment
@@ -314,7 +325,8 @@ def _cyanide(s: _Seeder) -> None:
 
 
 def _pallet_and_exceptions(s: _Seeder) -> None:
-    pallet, boxes = "DEMO-PALLET-001", [f"DEMO-ACETONE-{n:02d}" for n in range(1, 5)]
+    (pallet,) = s.issue("yanshan-chem", "33.1", "pallet", 1)
+    boxes = s.issue("yanshan-chem", "33.1", "box", 4)
     for box in boxes:
         s.commission("yanshan-chem", box, "33", "25", "L", "box")
     s.emit(
@@ -337,7 +349,7 @@ def _pallet_and_exceptions(s: _Seeder) -> None:
         "huabei-trade", "report_loss", [lost], {"kind": "theft", "police_report_no": "JJ-2026-5531"}
     )
     s.emit("huabei-trade", "recover", [lost], {"report": format_hash(loss)})
-    drum = "DEMO-HNO3-DRUM-01"
+    (drum,) = s.issue("yanshan-chem", "26.1", "drum", 1)
     s.commission("yanshan-chem", drum, "26", "250", "kg", "drum")
     wrong = s.emit(
         "yanshan-chem",

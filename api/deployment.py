@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.catalogs import load_registry
 from api.keystore import FileKeystore
 from ledger.certificates import Certificate, issue_certificate
+from ledger.codes import Packaging, SignedCode, issue_batch
 from ledger.ingest import Ingestor
 from ledger.note import NoteVerifier
 from ledger.signing import ED25519, Signer
@@ -39,6 +43,7 @@ class Deployment:
             log_signer=keys.log_signer(),
             root_algorithm=ED25519,
             root_public_key=root.public_key,
+            catalogs=load_registry(),
         )
         return cls(store=store, keys=keys, ingestor=ingestor)
 
@@ -83,6 +88,24 @@ class Deployment:
         )
         self._log_certificate(cert)
         return signer
+
+    def issue_codes(
+        self,
+        org: str,
+        form_id: str,
+        packaging: Packaging,
+        batch_id: str,
+        count: int,
+        *,
+        issued_at: str,
+        random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> list[SignedCode]:
+        """Issue a batch of registry-signed codes to ``org`` and log the batch."""
+        root = self.keys.root_signer()
+        codes = issue_batch(org, form_id, packaging, batch_id, issued_at, count, root, random_bytes)
+        self.store.append_code_batch(codes, root=(root.algorithm, root.public_key),
+                                     log_signer=self.keys.log_signer())  # fmt: skip
+        return codes
 
     def checkpoint(self) -> str | None:
         """Sign a checkpoint covering every entry so far."""

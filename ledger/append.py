@@ -31,6 +31,7 @@ from ledger.errors import (
     ItemExistsError,
     LedgerError,
     StaleHeadError,
+    UnknownCodeError,
     UnknownItemError,
 )
 from ledger.leaf import LeafRecord
@@ -110,6 +111,8 @@ class AppendContext:
     heads: Mapping[str, ItemHead]
     existing: Mapping[bytes, Receipt]
     trust: TrustStore
+    issued: frozenset[str] | set[str] | None = None
+    """Codes the registry issued, when the deployment requires issued codes."""
 
 
 def connected_groups(events: Sequence[SignedEvent]) -> list[list[int]]:
@@ -154,6 +157,7 @@ def plan_append(
                 continue
             try:
                 context.trust.device_certificate(event.key_id, event.body.org, log_moment)
+                _require_issued(event, context.issued)
                 _advance_heads(event, group_heads, (plan.heads, context.heads))
             except AppendRejectedError as exc:
                 outcomes[position] = Rejected(exc)
@@ -197,6 +201,14 @@ def _write_group(
                 plan.new_items.add(link.code)
             plan.heads[link.code] = ItemHead(link.code, link.seq, event.event_hash, index)
         outcomes[position] = Accepted(receipt)
+
+
+def _require_issued(event: SignedEvent, issued: frozenset[str] | set[str] | None) -> None:
+    if issued is None:
+        return
+    for link in event.body.items:
+        if link.code not in issued:
+            raise UnknownCodeError("no registry batch issued this code", item=link.code)
 
 
 def _advance_heads(

@@ -20,6 +20,7 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   ├── KeyNotValidAtLogTimeError  the key was not valid at log time
     │   ├── KeyRevokedError          the key is revoked
     │   ├── UnknownItemError         an item has no chain and the event cannot start one
+    │   ├── UnknownCodeError         no registry batch issued this code
     │   ├── ItemExistsError          a chain-starting event names an existing item
     │   ├── StaleHeadError           the event's prev is not the item's head (conflict)
     │   └── GroupRejectedError       another event touching the same items was rejected
@@ -100,6 +101,10 @@ class KeyRevokedError(AppendRejectedError):
 
 class UnknownItemError(AppendRejectedError):
     code = "unknown_item"
+
+
+class UnknownCodeError(AppendRejectedError):
+    code = "unknown_code"
 
 
 class ItemExistsError(AppendRejectedError):

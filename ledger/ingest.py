@@ -12,8 +12,10 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from ledger.append import Accepted, AppendPlan, Outcome, Rejected
+from ledger.catalog import CatalogRegistry
 from ledger.certificates import Certificate, TrustStore
 from ledger.envelope import SignedEvent, open_envelope
+from ledger.events import Commission
 from ledger.errors import (
     GroupRejectedError,
     KeyNotValidAtLogTimeError,
@@ -22,6 +24,7 @@ from ledger.errors import (
     UnknownKeyError,
 )
 from ledger.signing import Signer
+from ledger.timefmt import parse_utc
 
 _KEY_ERRORS: tuple[type[LedgerError], ...] = (UnknownKeyError, KeyNotValidAtLogTimeError)
 _RETRYABLE = (*_KEY_ERRORS, GroupRejectedError)
@@ -49,13 +52,21 @@ class Ingestor:
     """Accepts signed events into the log."""
 
     def __init__(
-        self, store: EventStore, *, log_signer: Signer, root_algorithm: str, root_public_key: bytes
+        self,
+        store: EventStore,
+        *,
+        log_signer: Signer,
+        root_algorithm: str,
+        root_public_key: bytes,
+        catalogs: CatalogRegistry | None = None,
     ) -> None:
+        """``catalogs``, when given, must know every event's catalog version and chemical."""
         self._store = store
         self._log_signer = log_signer
         self._trust = TrustStore(root_algorithm, root_public_key)
         self._loaded_keys: set[str] = set()
         self._lock = threading.Lock()
+        self._catalogs = catalogs
 
     def submit(self, raw_events: Sequence[object]) -> list[Outcome]:
         """Append a batch; each event gets an outcome, in order.
@@ -134,8 +145,17 @@ class Ingestor:
             self._loaded_keys.update(wanted)
             return self._trust
 
-    @staticmethod
-    def _verify(event: SignedEvent, trust: TrustStore) -> None:
+    def _check_catalog(self, event: SignedEvent) -> None:
+        if self._catalogs is None:
+            return
+        catalog = self._catalogs.check_event_version(
+            event.body.catalog_version, at=parse_utc(event.body.time).date()
+        )
+        if isinstance(event.body, Commission):
+            catalog.resolve(event.body.data.chemical)
+
+    def _verify(self, event: SignedEvent, trust: TrustStore) -> None:
+        self._check_catalog(event)
         certificates = trust.certificates_for(event.key_id)
         if not certificates:
             raise UnknownKeyError("no certificate for the signing key", key_id=event.key_id)

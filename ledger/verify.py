@@ -29,11 +29,14 @@ from typing import Protocol
 from ledger.canonical import CERTIFICATE, domain_hash, format_hash
 from ledger.certificates import TrustStore, certificate_from_json
 from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.codes import SignedCode
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import LedgerError
 from ledger.leaf import LeafRecord, decode_leaf
 from ledger.merkle import Frontier, NodeId, consistency_proof, leaf_hash, verify_consistency
 from ledger.note import NoteVerifier
+from ledger.registry import batch_entry_hash, check_batch
+from ledger.revocations import revocation_from_json
 from ledger.statements import ItemHeadStatement, Receipt
 from ledger.timefmt import parse_utc
 
@@ -71,6 +74,24 @@ class StoredCertificate:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredRevocation:
+    revocation_hash: bytes
+    log_index: int
+    key_id: str
+    org: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCode:
+    code: str
+    batch_index: int
+    org: str
+    form: str
+    record: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class StoredEntry:
     index: int
     kind: str
@@ -79,6 +100,8 @@ class StoredEntry:
     leaf_input: bytes
     event: StoredEvent | None
     certificate: StoredCertificate | None
+    revocation: StoredRevocation | None = None
+    codes: tuple[StoredCode, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +131,8 @@ class AuditSource(Protocol):
         """Log entries in index order, each joined with its event or certificate."""
         ...
 
-    def unlogged(self) -> Iterator[tuple[str, int, bytes]]:
-        """Rows that no log entry accounts for: ``(table, claimed log index, row hash)``."""
+    def unlogged(self) -> Iterator[tuple[str, int, bytes | None, str | None]]:
+        """Rows no log entry accounts for: ``(table, claimed log index, row hash, item code)``."""
         ...
 
     def get_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
@@ -244,8 +267,12 @@ class _Auditor:
             )
         if leaf.kind == "event":
             self.event_entry(entry, leaf)
-        else:
+        elif leaf.kind == "certificate":
             self.certificate_entry(entry, leaf)
+        elif leaf.kind == "revocation":
+            self.revocation_entry(entry, leaf)
+        else:
+            self.code_batch_entry(entry, leaf)
         appended = self.frontier.append(leaf_hash(entry.leaf_input))
         self.nodes_expected += len(appended)
         return appended
@@ -389,6 +416,67 @@ class _Auditor:
             self.trust.add(cert)
         except LedgerError as exc:
             self.fault("certificate_invalid", exc.diagnostics(), **where)
+
+    def revocation_entry(self, entry: StoredEntry, leaf: LeafRecord) -> None:
+        stored = entry.revocation
+        where = {"index": entry.index, "event": format_hash(leaf.entry_hash)}
+        if stored is None:
+            self.fault(
+                "revocation_missing", "the log commits to a revocation that is not stored", **where
+            )
+            return
+        try:
+            revocation = revocation_from_json(json.loads(stored.body))
+        except (LedgerError, ValueError) as exc:
+            self.fault("revocation_malformed", f"stored revocation does not parse: {exc}", **where)
+            return
+        if revocation.entry_hash != leaf.entry_hash or stored.revocation_hash != leaf.entry_hash:
+            self.fault(
+                "revocation_hash_mismatch", "stored revocation does not match the log", **where
+            )
+            return
+        if (stored.key_id, stored.org, stored.log_index) != (
+            revocation.key_id, revocation.org, entry.index,
+        ):  # fmt: skip
+            self.fault(
+                "revocation_column_mismatch", "a revocation column disagrees with it", **where
+            )
+        try:
+            self.trust.add_revocation(revocation)
+        except LedgerError as exc:
+            self.fault("revocation_invalid", exc.diagnostics(), **where)
+
+    def code_batch_entry(self, entry: StoredEntry, leaf: LeafRecord) -> None:
+        where = {"index": entry.index, "event": format_hash(leaf.entry_hash)}
+        if not entry.codes:
+            self.fault(
+                "code_batch_missing", "the log commits to codes that are not stored", **where
+            )
+            return
+        try:
+            codes = [SignedCode.from_json(json.loads(row.record)) for row in entry.codes]
+        except (LedgerError, ValueError) as exc:
+            self.fault("code_malformed", f"a stored code record does not parse: {exc}", **where)
+            return
+        if batch_entry_hash(codes) != leaf.entry_hash:
+            self.fault("code_batch_mismatch", "stored codes do not match the logged batch", **where)
+            return
+        for row, signed in zip(entry.codes, codes, strict=True):
+            if (row.code, row.org, row.form) != (signed.code, signed.facts.org, signed.facts.form):
+                self.fault(
+                    "code_column_mismatch",
+                    f"code {row.code}: a column disagrees",
+                    item=row.code,
+                    **where,
+                )
+        try:
+            check_batch(
+                codes,
+                root_algorithm=self.keys.root_algorithm,
+                root_public_key=self.keys.root_public_key,
+            )
+        except LedgerError as exc:
+            self.fault("code_batch_invalid", exc.diagnostics(), **where)
 
     # -- tree, checkpoints, statements ----------------------------------------------------
 
@@ -552,12 +640,13 @@ def _finish(
                 f"but the newest stored checkpoint covers only {max(newest, 0)}",
                 index=trusted.size,
             )
-    for table, index, digest in source.unlogged():
+    for table, index, digest, code in source.unlogged():
         auditor.fault(
             f"unlogged_{table}",
             f"a {table} row is not accounted for by the log entry it claims",
             index=index,
-            event=format_hash(digest),
+            event=None if digest is None else format_hash(digest),
+            item=code,
         )
     for code, seq, head_hash, head_index in source.item_heads():
         report.items += 1

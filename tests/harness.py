@@ -49,8 +49,12 @@ class Harness:
         clock: Clock = utc_now,
         root: Ed25519Signer | None = None,
         log: Ed25519Signer | None = None,
+        require_issued_codes: bool = False,
     ) -> Harness:
-        store = open_store(url, origin=ORIGIN, clock=clock)
+        """A ledger on ``url``; most tests use free-form item codes, so issuance is opt-in."""
+        store = open_store(
+            url, origin=ORIGIN, clock=clock, require_issued_codes=require_issued_codes
+        )
         root = root or Ed25519Signer.generate()
         log = log or Ed25519Signer.generate()
         ingestor = Ingestor(
@@ -61,7 +65,12 @@ class Harness:
     def reopen(self) -> Harness:
         """The same database and keys through a brand-new store (a restart)."""
         self.store.engine.dispose()
-        return Harness.create(self.url, root=self.root, log=self.log)
+        return Harness.create(
+            self.url,
+            root=self.root,
+            log=self.log,
+            require_issued_codes=self.store.require_issued_codes,
+        )
 
     def trusted(self) -> TrustedKeys:
         return TrustedKeys(

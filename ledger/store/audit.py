@@ -17,10 +17,12 @@ from ledger.store.repository import _read_nodes
 from ledger.verify import (
     StoredCertificate,
     StoredCheckpoint,
+    StoredCode,
     StoredEntry,
     StoredEvent,
     StoredHeadStatement,
     StoredLink,
+    StoredRevocation,
 )
 
 PAGE = 2000
@@ -52,6 +54,23 @@ class SqlAuditSource:
                 low, high = rows[0].idx, rows[-1].idx
                 events = self._events(conn, low, high)
                 certs = self._certificates(conn, low, high)
+                revocations = {
+                    row.log_index: StoredRevocation(
+                        row.revocation_hash, row.log_index, row.key_id, row.org, row.body
+                    )
+                    for row in conn.execute(
+                        select(t.revocation).where(t.revocation.c.log_index.between(low, high))
+                    )
+                }
+                codes: dict[int, list[StoredCode]] = defaultdict(list)
+                for row in conn.execute(
+                    select(t.issued_code)
+                    .where(t.issued_code.c.batch_index.between(low, high))
+                    .order_by(t.issued_code.c.code)
+                ):
+                    codes[row.batch_index].append(
+                        StoredCode(row.code, row.batch_index, row.org, row.form, row.record)
+                    )
             for row in rows:
                 yield StoredEntry(
                     index=row.idx,
@@ -61,6 +80,8 @@ class SqlAuditSource:
                     leaf_input=row.leaf_input,
                     event=events.get(row.idx),
                     certificate=certs.get(row.idx),
+                    revocation=revocations.get(row.idx),
+                    codes=tuple(codes.get(row.idx, ())),
                 )
             start = high + 1
 
@@ -97,8 +118,9 @@ class SqlAuditSource:
             for row in conn.execute(query)
         }
 
-    def unlogged(self) -> Iterator[tuple[str, int, bytes]]:
+    def unlogged(self) -> Iterator[tuple[str, int, bytes | None, str | None]]:
         e, ei, c, le = t.event, t.event_item, t.certificate, t.log_entry
+        r, ic = t.revocation, t.issued_code
         checks = [
             (
                 "event",
@@ -126,11 +148,30 @@ class SqlAuditSource:
                     )
                 ),
             ),
+            (
+                "revocation",
+                select(r.c.revocation_hash, r.c.log_index)
+                .outerjoin(le, le.c.idx == r.c.log_index)
+                .where(
+                    or_(
+                        le.c.idx.is_(None),
+                        le.c.entry_hash != r.c.revocation_hash,
+                        le.c.kind != "revocation",
+                    )
+                ),
+            ),
         ]
+        codes = (
+            select(ic.c.code, ic.c.batch_index)
+            .outerjoin(le, le.c.idx == ic.c.batch_index)
+            .where(or_(le.c.idx.is_(None), le.c.kind != "code_batch"))
+        )
         with self._engine.connect() as conn:
             for table, query in checks:
                 for digest, index in conn.execute(query):
-                    yield table, index, digest
+                    yield table, index, digest, None
+            for code, index in conn.execute(codes):
+                yield "issued_code", index, None, code
 
     def get_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
         with self._engine.connect() as conn:

@@ -22,11 +22,18 @@ def upgrade(url: str) -> None:
 
 
 def open_store(
-    url: str, *, origin: str, clock: Clock = utc_now, migrate: bool = True
+    url: str,
+    *,
+    origin: str,
+    clock: Clock = utc_now,
+    migrate: bool = True,
+    require_issued_codes: bool = True,
 ) -> SqlLedgerStore:
     """Migrate (unless told not to) and open the ledger store at ``url``."""
     if migrate:
         upgrade(url)
-    store = SqlLedgerStore(make_engine(url), origin=origin, clock=clock)
+    store = SqlLedgerStore(
+        make_engine(url), origin=origin, clock=clock, require_issued_codes=require_issued_codes
+    )
     store.initialize()
     return store

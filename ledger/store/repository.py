@@ -23,10 +23,11 @@ from ledger.append import AppendContext, AppendPlan, ItemHead, LogEntryRow, plan
 from ledger.canonical import canonical_bytes
 from ledger.certificates import Certificate, TrustStore, certificate_from_json
 from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.codes import DuplicateCodeError, SignedCode
 from ledger.commitments import Disclosure
 from ledger.envelope import SignedEvent
 from ledger.errors import CheckpointConflictError, StorageError
-from ledger.leaf import LeafRecord
+from ledger.leaf import EntryKind, LeafRecord
 from ledger.merkle import (
     Frontier,
     NodeId,
@@ -36,6 +37,8 @@ from ledger.merkle import (
     leaf_hash,
     root_at,
 )
+from ledger.registry import batch_entry_hash, check_batch
+from ledger.revocations import Revocation, revocation_from_json
 from ledger.signing import Signer
 from ledger.statements import ItemHeadStatement, Receipt
 from ledger.store import schema as t
@@ -60,9 +63,17 @@ def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[A
 class SqlLedgerStore:
     """The ledger's storage, on SQLite or PostgreSQL."""
 
-    def __init__(self, engine: Engine, *, origin: str, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        origin: str,
+        clock: Clock = utc_now,
+        require_issued_codes: bool = True,
+    ) -> None:
         self.engine = engine
         self.origin = origin
+        self.require_issued_codes = require_issued_codes
         self._clock = clock
         self._sqlite = is_sqlite(str(engine.url))
 
@@ -103,6 +114,11 @@ class SqlLedgerStore:
         with self._write() as conn:
             self._lock_items(conn, codes)
             size, log_time, frontier = self._lock_log(conn)
+            # Revocations logged before this transaction bind it; later ones cannot reach back.
+            keys = {e.key_id for e in events}
+            keys |= {c.issuer for key in keys for c in trust.certificates_for(key)}
+            for revocation in self._revocations(conn, sorted(keys)):
+                trust.add_revocation(revocation)
             context = AppendContext(
                 origin=self.origin,
                 log_time=log_time,
@@ -111,6 +127,7 @@ class SqlLedgerStore:
                 heads=self._heads(conn, codes),
                 existing=self._existing_receipts(conn, [e.event_hash for e in events]),
                 trust=trust,
+                issued=self._issued(conn, codes) if self.require_issued_codes else None,
             )
             plan = plan_append(events, context, log_signer)
             if plan.events:
@@ -120,44 +137,111 @@ class SqlLedgerStore:
     def append_certificate(
         self, cert: Certificate, *, root: tuple[str, bytes], log_signer: Signer
     ) -> Receipt:
-        """Check ``cert`` against the root and known org keys, then log it.
-
-        A resend of a logged certificate returns its original receipt.
+        """Check ``cert`` against the root and known org keys, then log it (resend: same receipt).
 
         Raises:
             UnknownKeyError, SignatureInvalidError: the certificate does not chain to the root.
         """
+
+        def check_and_store(conn: Connection, index: int) -> None:
+            trust = TrustStore(*root)
+            self._load_org_certificates(conn, trust, [cert.issuer])
+            trust.add(cert)
+            conn.execute(insert(t.certificate).values(
+                cert_hash=cert.entry_hash, log_index=index, key_id=cert.key_id, role=cert.role,
+                org=cert.org, body=canonical_bytes(cert.to_json()),
+            ))  # fmt: skip
+
+        return self._append_record("certificate", cert.entry_hash, check_and_store, log_signer)
+
+    def append_revocation(
+        self, revocation: Revocation, *, root: tuple[str, bytes], log_signer: Signer
+    ) -> Receipt:
+        """Check who revokes and log the revocation (resend: same receipt).
+
+        Raises:
+            UnknownKeyError, SignatureInvalidError: the issuer may not revoke this key.
+        """
+
+        def check_and_store(conn: Connection, index: int) -> None:
+            trust = TrustStore(*root)
+            self._load_org_certificates(conn, trust, [revocation.issuer])
+            trust.add_revocation(revocation)
+            conn.execute(insert(t.revocation).values(
+                revocation_hash=revocation.entry_hash, log_index=index, key_id=revocation.key_id,
+                org=revocation.org, body=canonical_bytes(revocation.to_json()),
+            ))  # fmt: skip
+
+        return self._append_record("revocation", revocation.entry_hash, check_and_store, log_signer)
+
+    def append_code_batch(
+        self, codes: Sequence[SignedCode], *, root: tuple[str, bytes], log_signer: Signer
+    ) -> Receipt:
+        """Log a batch of registry-signed codes; a code is never issued twice.
+
+        Raises:
+            DuplicateCodeError: a code was issued before (in any batch).
+            InvalidInputError: the batch is malformed.
+            SignatureInvalidError: a code is not signed by the root.
+        """
+        check_batch(codes, root_algorithm=root[0], root_public_key=root[1])
+
+        def store(conn: Connection, index: int) -> None:
+            taken = self._issued(conn, [signed.code for signed in codes])
+            if taken:
+                raise DuplicateCodeError("code already issued", codes=sorted(taken)[:5])
+            insert_rows(conn, t.issued_code, [
+                {"code": c.code, "batch_index": index, "org": c.facts.org, "form": c.facts.form,
+                 "record": canonical_bytes(c.to_json())}
+                for c in codes
+            ])  # fmt: skip
+
+        return self._append_record("code_batch", batch_entry_hash(codes), store, log_signer)
+
+    def _append_record(
+        self,
+        kind: EntryKind,
+        entry_hash: bytes,
+        check_and_store: Callable[[Connection, int], None],
+        log_signer: Signer,
+    ) -> Receipt:
+        """Append one registry record as a log entry, in one transaction."""
         with self._write() as conn:
             size, log_time, frontier = self._lock_log(conn)
             known = conn.execute(
-                select(t.log_entry).where(t.log_entry.c.entry_hash == cert.entry_hash)
+                select(t.log_entry).where(t.log_entry.c.entry_hash == entry_hash)
             ).first()
             if known is not None:
-                leaf = LeafRecord("certificate", cert.entry_hash, known.log_time)
-                return self._sign_receipt(
-                    LogEntryRow(known.idx, leaf, known.leaf_input, leaf_hash(known.leaf_input)),
-                    log_signer,
-                )
-            trust = TrustStore(root[0], root[1])
-            for issuer in self._certificates(conn, [cert.issuer]):
-                if issuer.role == "org":
-                    trust.add(issuer)
-            trust.add(cert)
-            entry = self._leaf_row(size, LeafRecord("certificate", cert.entry_hash, log_time))
-            nodes = frontier.append(entry.leaf_hash)
-            self._insert_entries(conn, [entry], nodes)
-            conn.execute(
-                insert(t.certificate).values(
-                    cert_hash=cert.entry_hash,
-                    log_index=size,
-                    key_id=cert.key_id,
-                    role=cert.role,
-                    org=cert.org,
-                    body=canonical_bytes(cert.to_json()),
-                )
-            )
+                leaf = LeafRecord(kind, entry_hash, known.log_time)
+                row = LogEntryRow(known.idx, leaf, known.leaf_input, leaf_hash(known.leaf_input))
+                return self._sign_receipt(row, log_signer)
+            entry = self._leaf_row(size, LeafRecord(kind, entry_hash, log_time))
+            self._insert_entries(conn, [entry], frontier.append(entry.leaf_hash))
+            check_and_store(conn, size)  # a failure rolls the entry back with it
             self._advance_log(conn, size + 1, log_time)
             return self._sign_receipt(entry, log_signer)
+
+    def _load_org_certificates(
+        self, conn: Connection, trust: TrustStore, key_ids: Sequence[str]
+    ) -> None:
+        for cert in self._certificates(conn, key_ids):
+            if cert.role == "org":
+                trust.add(cert)
+
+    def _issued(self, conn: Connection, codes: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(list(dict.fromkeys(codes))):
+            query = select(t.issued_code.c.code).where(t.issued_code.c.code.in_(chunk))
+            found.update(row.code for row in conn.execute(query))
+        return found
+
+    def _revocations(self, conn: Connection, key_ids: Sequence[str]) -> list[Revocation]:
+        query = (
+            select(t.revocation.c.body)
+            .where(t.revocation.c.key_id.in_(list(key_ids)))
+            .order_by(t.revocation.c.log_index)
+        )
+        return [revocation_from_json(json.loads(row.body)) for row in conn.execute(query)]
 
     def _write_plan(self, conn: Connection, plan: AppendPlan, log_time: str) -> None:
         self._insert_entries(conn, [row.entry for row in plan.events], plan.nodes)

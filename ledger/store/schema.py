@@ -109,6 +109,26 @@ certificate = Table(
     Column("body", LargeBinary, nullable=False),
 )
 
+revocation = Table(
+    "revocation",
+    metadata,
+    Column("revocation_hash", Hash, primary_key=True),
+    Column("log_index", BigInteger, ForeignKey("log_entry.idx"), nullable=False, unique=True),
+    Column("key_id", String(32), nullable=False, index=True),
+    Column("org", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+)
+
+issued_code = Table(
+    "issued_code",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("batch_index", BigInteger, ForeignKey("log_entry.idx"), nullable=False, index=True),
+    Column("org", String(64), nullable=False),
+    Column("form", String(8), nullable=False),
+    Column("record", LargeBinary, nullable=False),
+)
+
 checkpoint = Table(
     "checkpoint",
     metadata,

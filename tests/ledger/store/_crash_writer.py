@@ -80,7 +80,7 @@ def main() -> int:
         return Ed25519Signer.from_seed(bytes.fromhex(seeds[name]))
 
     root, log, device = key("root"), key("log"), key("device")
-    store = open_store(url, origin=ORIGIN, migrate=False)
+    store = open_store(url, origin=ORIGIN, migrate=False, require_issued_codes=False)
     ingestor = Ingestor(
         store, log_signer=log, root_algorithm=ED25519, root_public_key=root.public_key
     )

@@ -1,0 +1,144 @@
+"""What an offline bundle verification found: faults, warnings and the report.
+
+Every finding has a stable machine ``code`` and a plain-words ``message`` a
+handheld can show as is, naming the item and the event (its ``seq`` in that
+item's chain) or the log entry at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from ledger.canonical import JsonValue, b64encode
+
+if TYPE_CHECKING:
+    from ledger.bundle.state import VerifierState
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing the verifier found, with where it found it."""
+
+    code: str
+    message: str
+    item: str | None = None
+    seq: int | None = None
+    index: int | None = None
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The finding as report JSON (absent fields omitted)."""
+        fields: dict[str, JsonValue] = {
+            "code": self.code,
+            "message": self.message,
+            "item": self.item,
+            "seq": self.seq,
+            "index": self.index,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class BundleFault(Finding):
+    """A reason not to trust the bundle: it was altered, is incomplete or contradicts the log."""
+
+
+@dataclass(frozen=True, slots=True)
+class BundleWarning(Finding):
+    """Worth telling the user; the bundle still verifies (for example: stale, no label)."""
+
+
+@dataclass(slots=True)
+class BundleReport:
+    """The outcome of :func:`ledger.bundle.verify_bundle`.
+
+    ``state`` is the verifier state to keep: advanced when this bundle moved it
+    forward (``state_advanced``), otherwise the state that was passed in.
+    """
+
+    faults: list[BundleFault] = field(default_factory=list)
+    warnings: list[BundleWarning] = field(default_factory=list)
+    origin: str | None = None
+    subject: str | None = None
+    checkpoint_size: int | None = None
+    root_hash: bytes | None = None
+    created_at: str | None = None
+    items: list[str] = field(default_factory=list)
+    events: int = 0
+    certificates: int = 0
+    state: VerifierState | None = None
+    state_advanced: bool = False
+
+    @property
+    def verified(self) -> bool:
+        """True when no fault was found (warnings allowed)."""
+        return not self.faults
+
+    def fault(
+        self,
+        code: str,
+        message: str,
+        *,
+        item: str | None = None,
+        seq: int | None = None,
+        index: int | None = None,
+    ) -> None:
+        """Record a fault."""
+        self.faults.append(BundleFault(code, message, item, seq, index))
+
+    def warn(
+        self,
+        code: str,
+        message: str,
+        *,
+        item: str | None = None,
+        seq: int | None = None,
+        index: int | None = None,
+    ) -> None:
+        """Record a warning."""
+        self.warnings.append(BundleWarning(code, message, item, seq, index))
+
+    def fault_codes(self) -> list[str]:
+        """The codes of the faults, in the order found."""
+        return [fault.code for fault in self.faults]
+
+    def warning_codes(self) -> list[str]:
+        """The codes of the warnings, in the order found."""
+        return [warning.code for warning in self.warnings]
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The report as JSON for ``verify-bundle --json``."""
+        return {
+            "verified": self.verified,
+            "origin": self.origin,
+            "subject": self.subject,
+            "checkpoint_size": self.checkpoint_size,
+            "root_hash": None if self.root_hash is None else b64encode(self.root_hash),
+            "created_at": self.created_at,
+            "items": list(self.items),
+            "events": self.events,
+            "certificates": self.certificates,
+            "state_advanced": self.state_advanced,
+            "faults": [fault.to_json() for fault in self.faults],
+            "warnings": [warning.to_json() for warning in self.warnings],
+        }
+
+
+def describe_duration(delta: timedelta) -> str:
+    """Render a duration for people: ``3 days 4 hours``, ``5 hours``, ``12 minutes``."""
+    seconds = max(int(delta.total_seconds()), 0)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    if days:
+        return _plural(days, "day") + (f" {_plural(hours, 'hour')}" if hours else "")
+    if hours:
+        return _plural(hours, "hour") + (f" {_plural(minutes, 'minute')}" if minutes else "")
+    if minutes:
+        return _plural(minutes, "minute")
+    return "less than a minute"
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
