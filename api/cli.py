@@ -54,7 +54,8 @@ def demo(
         report = seed(deployment)
         console.print(
             f"Seeded {report.events} events on {report.items} items "
-            f"(+{report.certificates} key certificates) into {db}."
+            f"(+{report.certificates} key certificates, {report.code_batches} code batches) "
+            f"into {db}."
         )
         print(f"Checkpoint:\n{report.checkpoint}")
     if seed_only:
@@ -144,7 +145,10 @@ def _fail(exc: BaseException, as_json: bool) -> None:
 
 def _print_report(result: AuditReport) -> None:
     table = Table(title="Ledger integrity audit", show_header=False)
-    for name in ("entries", "events", "certificates", "items", "checkpoints", "head_statements"):
+    for name in (
+        "entries", "events", "certificates", "revocations", "code_batches", "items",
+        "checkpoints", "head_statements",
+    ):  # fmt: skip
         table.add_row(name.replace("_", " "), str(getattr(result, name)))
     table.add_row("root", result.to_json()["root_hash"] or "-")  # type: ignore[arg-type]
     console.print(table)

@@ -54,6 +54,7 @@ class DemoReport:
     events: int = 0
     items: int = 0
     certificates: int = 0
+    code_batches: int = 0
     checkpoint: str = ""
     codes: list[str] = field(default_factory=list)
 
@@ -174,6 +175,7 @@ def seed(deployment: Deployment) -> DemoReport:
     _acid_decant(seeder)
     _cyanide(seeder)
     _pallet_and_exceptions(seeder)
+    seeder.report.code_batches = seeder.batches
     seeder.report.checkpoint = deployment.checkpoint() or ""
     return seeder.report
 

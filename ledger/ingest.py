@@ -15,7 +15,6 @@ from ledger.append import Accepted, AppendPlan, Outcome, Rejected
 from ledger.catalog import CatalogRegistry
 from ledger.certificates import Certificate, TrustStore
 from ledger.envelope import SignedEvent, open_envelope
-from ledger.events import Commission
 from ledger.errors import (
     GroupRejectedError,
     KeyNotValidAtLogTimeError,
@@ -23,6 +22,7 @@ from ledger.errors import (
     SignatureInvalidError,
     UnknownKeyError,
 )
+from ledger.events import Commission
 from ledger.signing import Signer
 from ledger.timefmt import parse_utc
 

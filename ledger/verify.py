@@ -196,6 +196,8 @@ class AuditReport:
     entries: int = 0
     events: int = 0
     certificates: int = 0
+    revocations: int = 0
+    code_batches: int = 0
     items: int = 0
     checkpoints: int = 0
     head_statements: int = 0
@@ -213,6 +215,8 @@ class AuditReport:
             "entries": self.entries,
             "events": self.events,
             "certificates": self.certificates,
+            "revocations": self.revocations,
+            "code_batches": self.code_batches,
             "items": self.items,
             "checkpoints": self.checkpoints,
             "head_statements": self.head_statements,
@@ -425,6 +429,7 @@ class _Auditor:
                 "revocation_missing", "the log commits to a revocation that is not stored", **where
             )
             return
+        self.report.revocations += 1
         try:
             revocation = revocation_from_json(json.loads(stored.body))
         except (LedgerError, ValueError) as exc:
@@ -448,6 +453,7 @@ class _Auditor:
 
     def code_batch_entry(self, entry: StoredEntry, leaf: LeafRecord) -> None:
         where = {"index": entry.index, "event": format_hash(leaf.entry_hash)}
+        self.report.code_batches += 1
         if not entry.codes:
             self.fault(
                 "code_batch_missing", "the log commits to codes that are not stored", **where

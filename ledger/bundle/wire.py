@@ -207,7 +207,9 @@ def parse_bundle(data: object) -> WireBundle:
             _entry(entry, f"events[{n}]", "envelope")
             for n, entry in enumerate(_list(raw["events"], "events"))
         ),
-        items=tuple(_item(item, f"items[{n}]") for n, item in enumerate(_list(raw["items"], "items"))),
+        items=tuple(
+            _item(item, f"items[{n}]") for n, item in enumerate(_list(raw["items"], "items"))
+        ),
     )
 
 

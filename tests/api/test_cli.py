@@ -14,15 +14,17 @@ from ledger.checkpoint import open_checkpoint
 from ledger.note import parse_vkey
 from tests.api._cli import run_cli
 
-SEEDED = re.compile(r"Seeded (\d+) events on (\d+) items \(\+(\d+) key certificates\)")
+SEEDED = re.compile(
+    r"Seeded (\d+) events on (\d+) items \(\+(\d+) key certificates, (\d+) code batches\)"
+)
 ORIGIN = "chemtrace.dev/ledger"  # api.keystore.DEFAULT_ORIGIN
 
 
-def _seeded(stdout: str) -> tuple[int, int, int]:
+def _seeded(stdout: str) -> tuple[int, int, int, int]:
     match = SEEDED.search(stdout)
     assert match, stdout
-    events, items, certificates = (int(group) for group in match.groups())
-    return events, items, certificates
+    events, items, certificates, batches = (int(group) for group in match.groups())
+    return events, items, certificates, batches
 
 
 def _note(stdout: str) -> str:
@@ -51,11 +53,11 @@ def _seed_and_verify(url: str, tmp_path: Path) -> tuple[int, str]:
     keys = tmp_path / "keys"
     seeded = run_cli("demo", "--seed-only", "--db", url, "--keys", str(keys), cwd=tmp_path)
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
-    events, items, certificates = _seeded(seeded.stdout)
-    assert (events, items, certificates) == (160, 32, 16)
+    events, items, certificates, batches = _seeded(seeded.stdout)
+    assert (events, items, certificates, batches) == (160, 32, 16, 9)
     assert "INTACT" not in seeded.stdout  # --seed-only does not audit
     note = _note(seeded.stdout)
-    entries = events + certificates
+    entries = events + certificates + batches
 
     verified = run_cli("verify-log", "--db", url, "--keys", str(keys), cwd=tmp_path)
     assert verified.returncode == 0, verified.stdout + verified.stderr
@@ -116,7 +118,7 @@ def test_demo_in_a_fresh_folder_uses_var_and_does_not_seed_twice(tmp_path: Path)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "INTACT" in first.stdout
     assert "DAMAGED" not in first.stdout
-    events, _, certificates = _seeded(first.stdout)
+    events, _, certificates, batches = _seeded(first.stdout)
 
     database = tmp_path / "var" / "chemtrace.db"
     keys = tmp_path / "var" / "keys"
@@ -131,17 +133,17 @@ def test_demo_in_a_fresh_folder_uses_var_and_does_not_seed_twice(tmp_path: Path)
     for public in ("root.vkey", "log.vkey"):  # public halves, for --root-key / --log-key
         parse_vkey((keys / public).read_text().strip())
     url = f"sqlite:///{database}"
-    assert _log_state(url)[0] == events + certificates
+    assert _log_state(url)[0] == events + certificates + batches
 
     second = run_cli("demo", cwd=tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "already holds a ledger; not seeding it again" in second.stdout
     assert SEEDED.search(second.stdout) is None
     assert "INTACT" in second.stdout
-    assert _log_state(url) == (events + certificates,) * 4
+    assert _log_state(url) == (events + certificates + batches,) * 4
     assert sorted(keys.glob("*.pem")) == private  # no new keys either
 
     report = run_cli("verify-log", "--json", cwd=tmp_path)  # the defaults: ./var
     assert report.returncode == 0, report.stdout + report.stderr
     parsed = json.loads(report.stdout)
-    assert (parsed["entries"], parsed["checkpoints"]) == (events + certificates, 1)
+    assert (parsed["entries"], parsed["checkpoints"]) == (events + certificates + batches, 1)

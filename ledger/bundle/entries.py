@@ -1,0 +1,337 @@
+"""Checks on a bundle's log entries: events, certificates and revocations.
+
+Each entry's hash is re-derived from its body and its leaf is proven against the
+checkpoint; then, walking the entries in log order, certificates and revocations
+build the trust store that judges each event's device signature at its log time.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ledger.bundle.report import BundleReport
+from ledger.bundle.wire import WireBundle, WireEntry
+from ledger.canonical import CERTIFICATE, domain_hash
+from ledger.certificates import Certificate, TrustStore, certificate_from_json
+from ledger.checkpoint import Checkpoint
+from ledger.envelope import SignedEvent, open_envelope
+from ledger.errors import (
+    KeyNotValidAtLogTimeError,
+    KeyRevokedError,
+    LedgerError,
+    ProofError,
+    SignatureInvalidError,
+    UnknownKeyError,
+)
+from ledger.leaf import EntryKind, LeafRecord
+from ledger.merkle import leaf_hash, verify_inclusion
+from ledger.revocations import Revocation, revocation_from_json
+from ledger.timefmt import parse_utc
+
+
+@dataclass(slots=True)
+class CheckedEvent:
+    """One bundled event and what the checks learned about it."""
+
+    entry: WireEntry
+    signed: SignedEvent | None = None
+    links: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+    intact: bool = False
+    """Parsed, hashing to what the log committed, and included in the checkpoint."""
+
+
+@dataclass(slots=True)
+class CheckedRecord:
+    """One bundled certificate or revocation and what the checks learned about it."""
+
+    kind: EntryKind
+    entry: WireEntry
+    parsed: Certificate | Revocation | None = None
+    intact: bool = False
+
+
+class EntryChecks:
+    """The entry checks, sharing what they learn with the item checks."""
+
+    def __init__(
+        self,
+        wire: WireBundle,
+        checkpoint: Checkpoint,
+        report: BundleReport,
+        trust: TrustStore,
+        log_key: bytes,
+    ) -> None:
+        self.wire = wire
+        self.log_key = log_key
+        self.checkpoint = checkpoint
+        self.report = report
+        self.trust = trust
+        self.codes = {item.code for item in wire.items}
+        self.events = [CheckedEvent(entry) for entry in wire.events]
+        self.by_index = {event.entry.index: event for event in self.events}
+        self.records = [CheckedRecord("certificate", entry) for entry in wire.certificates]
+        self.records += [CheckedRecord("revocation", entry) for entry in wire.revocations]
+        self.rejected_keys: set[str] = set()
+
+    def check_entries(self) -> None:
+        """Layout, every entry's hash and inclusion, then signatures in log order."""
+        self.layout()
+        for event in self.events:
+            self.open_event(event)
+        for record in self.records:
+            self.open_record(record)
+        self.walk_trust()
+
+    def name(self, event: CheckedEvent) -> tuple[str, str | None, int | None]:
+        """``("event 7 of item X", X, 7)``, preferring an item this bundle is about."""
+        bundled = [code for code in event.links if code in self.codes]
+        candidates = bundled or list(event.links)
+        if not candidates:
+            return f"the event at log index {event.entry.index}", None, None
+        code = candidates[0]
+        seq = event.links[code][0]
+        return f"event {seq} of item {code}", code, seq
+
+    def event_fault(self, event: CheckedEvent, code: str, message: str) -> None:
+        name, item, seq = self.name(event)
+        self.report.fault(code, f"{name}: {message}", item=item, seq=seq, index=event.entry.index)
+
+    # -- structure --------------------------------------------------------------------------------
+
+    def layout(self) -> None:
+        seen: set[int] = set()
+        for entry in (*self.wire.certificates, *self.wire.revocations, *self.wire.events):
+            if entry.index in seen:
+                self.report.fault(
+                    "entry_duplicated",
+                    f"two entries in this bundle claim log index {entry.index} "
+                    "(an event or certificate was duplicated)",
+                    index=entry.index,
+                )
+            seen.add(entry.index)
+        indices = [entry.index for entry in self.wire.events]
+        for before, after in itertools.pairwise(indices):
+            if after < before:
+                self.report.fault(
+                    "events_out_of_order",
+                    f"the events are not in log order (log index {after} comes after {before}): "
+                    "they were reordered",
+                    index=after,
+                )
+                break
+        codes = [item.code for item in self.wire.items]
+        for code in sorted({code for code in codes if codes.count(code) > 1}):
+            self.report.fault("item_duplicated", f"item {code} appears twice", item=code)
+        if self.wire.subject_kind == "item" and codes != [self.wire.subject]:
+            self.report.fault(
+                "bundle_subject_mismatch",
+                f"this bundle says it is about item {self.wire.subject}, but it holds {codes}",
+            )
+
+    # -- entries ----------------------------------------------------------------------------------
+
+    def included(self, kind: EntryKind, entry: WireEntry) -> str | None:
+        """Check the entry's leaf against the checkpoint; return what is wrong, if anything."""
+        size = self.checkpoint.size
+        if entry.index >= size:
+            return (
+                f"it claims log index {entry.index}, beyond the bundle's checkpoint "
+                f"({size} entries)"
+            )
+        try:
+            leaf = LeafRecord(kind, entry.entry_hash, entry.log_time).encode()
+            verify_inclusion(
+                leaf_hash(leaf), entry.index, size, entry.inclusion, self.checkpoint.root_hash
+            )
+        except ProofError:
+            return (
+                f"it is not in the log at index {entry.index} "
+                "(its inclusion proof does not lead to the checkpoint)"
+            )
+        except LedgerError as exc:
+            return f"its log entry is malformed ({exc.message})"
+        return None
+
+    def open_event(self, event: CheckedEvent) -> None:
+        entry = event.entry
+        try:
+            signed = open_envelope(entry.body)
+        except LedgerError as exc:
+            self.event_fault(event, "event_malformed", f"it is not a valid event ({exc.message})")
+            return
+        event.signed = signed
+        event.links = {link.code: (link.seq, link.prev) for link in signed.body.items}
+        if signed.event_hash != entry.entry_hash:
+            self.event_fault(
+                event, "event_altered", "its bytes were altered (hash does not match the log)"
+            )
+            return
+        problem = self.included("event", entry)
+        if problem is not None:
+            self.event_fault(event, "event_not_in_log", problem)
+            return
+        event.intact = True
+
+    def open_record(self, record: CheckedRecord) -> None:
+        entry, kind = record.entry, record.kind
+        where = f"the {kind} at log index {entry.index}"
+        try:
+            parsed: Certificate | Revocation
+            if kind == "certificate":
+                parsed = certificate_from_json(entry.body)
+                digest = domain_hash(CERTIFICATE, parsed.to_json())
+            else:
+                parsed = revocation_from_json(entry.body)
+                digest = parsed.entry_hash
+        except LedgerError as exc:
+            self.report.fault(
+                f"{kind}_malformed", f"{where} is malformed ({exc.message})", index=entry.index
+            )
+            if kind == "certificate":
+                self.rejected_keys.add(_claimed_key_id(entry.body))
+            return
+        record.parsed = parsed
+        where = describe_record(parsed, entry.index)
+        if digest != entry.entry_hash:
+            self.report.fault(
+                f"{kind}_altered",
+                f"{where}: it was altered (hash does not match the log)",
+                index=entry.index,
+            )
+            return
+        problem = self.included(kind, entry)
+        if problem is not None:
+            self.report.fault(f"{kind}_not_in_log", f"{where}: {problem}", index=entry.index)
+            return
+        record.intact = True
+
+    # -- keys, in log order -----------------------------------------------------------------------
+
+    def walk_trust(self) -> None:
+        records = sorted(self.records, key=lambda record: record.entry.index)
+        position = 0
+        for event in sorted(self.events, key=lambda event: event.entry.index):
+            while position < len(records) and records[position].entry.index < event.entry.index:
+                self.apply(records[position])
+                position += 1
+            if event.intact:
+                self.event_signature(event)
+        for record in records[position:]:
+            self.apply(record)
+
+    def apply(self, record: CheckedRecord) -> None:
+        parsed = record.parsed
+        if parsed is None:
+            return
+        if not record.intact:
+            if isinstance(parsed, Certificate):
+                self.rejected_keys.add(parsed.key_id)
+            return
+        try:
+            if isinstance(parsed, Certificate):
+                self.trust.add(parsed)
+            else:
+                self.trust.add_revocation(parsed)
+        except LedgerError as exc:
+            where = describe_record(parsed, record.entry.index)
+            if isinstance(parsed, Certificate):
+                self.rejected_keys.add(parsed.key_id)
+                message = "it is not signed by a key that chains to the registry root"
+            else:
+                message = "it is not signed by a key allowed to revoke that key"
+            self.report.fault(
+                f"{record.kind}_untrusted",
+                f"{where}: {message} ({exc.message})",
+                index=record.entry.index,
+            )
+
+    def event_signature(self, event: CheckedEvent) -> None:
+        signed = event.signed
+        assert signed is not None
+        log_time = event.entry.log_time
+        try:
+            cert = self.trust.device_certificate(
+                signed.key_id, signed.body.org, parse_utc(log_time)
+            )
+            signed.verify(cert.public_key)
+        except UnknownKeyError:
+            self.unknown_key(event, signed)
+        except KeyRevokedError:
+            self.event_fault(
+                event,
+                "event_key_revoked",
+                "its device key (or its organisation's key) was revoked before the event "
+                "was logged",
+            )
+        except KeyNotValidAtLogTimeError:
+            self.event_fault(
+                event,
+                "event_key_not_valid",
+                f"its device key was not certified for {signed.body.org} when the event was "
+                f"logged ({log_time})",
+            )
+        except SignatureInvalidError:
+            self.event_fault(
+                event,
+                "event_signature_invalid",
+                "the device signature does not match (the event was altered or forged)",
+            )
+        except LedgerError as exc:
+            self.event_fault(
+                event, "event_signature_invalid", f"the device signature cannot be checked: {exc}"
+            )
+
+    def unknown_key(self, event: CheckedEvent, signed: SignedEvent) -> None:
+        key = signed.key_id
+        if key in self.rejected_keys:
+            self.event_fault(
+                event,
+                "event_key_untrusted",
+                f"its device key {key} has a certificate that failed the checks above, "
+                "so its signature cannot be trusted",
+            )
+            return
+        later = [
+            record.entry.index
+            for record in self.records
+            if isinstance(record.parsed, Certificate)
+            and record.parsed.key_id == key
+            and record.entry.index > event.entry.index
+        ]
+        if later:
+            self.event_fault(
+                event,
+                "event_key_not_yet_certified",
+                f"its device key was certified only after the event was logged "
+                f"(certificate at log index {min(later)}, event at {event.entry.index})",
+            )
+            return
+        self.event_fault(
+            event,
+            "event_key_unknown",
+            f"it is signed by device key {key}, which no certificate in this bundle vouches for",
+        )
+
+    # -- chains, heads, labels --------------------------------------------------------------------
+
+
+def describe_record(parsed: Certificate | Revocation, index: int) -> str:
+    if isinstance(parsed, Certificate):
+        return (
+            f"the {parsed.role} key certificate of {parsed.key_id} "
+            f"({parsed.org}, log index {index})"
+        )
+    return f"the revocation of key {parsed.key_id} ({parsed.org}, log index {index})"
+
+
+# -- what was verified before ----------------------------------------------------------------
+
+
+def _claimed_key_id(body: object) -> str:
+    """The key id a malformed certificate claims to certify, if it names one."""
+    cert = body.get("cert") if isinstance(body, Mapping) else None
+    subject = cert.get("subject") if isinstance(cert, Mapping) else None
+    key_id = subject.get("key_id") if isinstance(subject, Mapping) else None
+    return key_id if isinstance(key_id, str) else ""
