@@ -65,6 +65,7 @@ from sqlalchemy import Table as SqlTable
 from ledger.append import Accepted
 from ledger.builder import DeviceSession
 from ledger.canonical import EVENT, EVENT_BODY, RECEIPT, JsonValue
+from ledger.codes import MAX_BATCH_COUNT, issue_batch
 from ledger.merkle import Frontier, NodeId, root_at, verify_inclusion
 from ledger.signing import Signer
 from ledger.store import schema as t
@@ -211,16 +212,32 @@ class EventSet:
     timed: list[Envelope]
 
 
-def build_events(h: Harness, device: DeviceSession, tag: str, count: int) -> EventSet:
+def issue_codes(h: Harness, count: int) -> list[str]:
+    """Registry-issued codes, logged in batches: the production path rejects any other code."""
+    codes: list[str] = []
+    root = (h.root.algorithm, h.root.public_key)
+    while len(codes) < count:
+        size = min(MAX_BATCH_COUNT, count - len(codes))
+        batch = issue_batch(
+            "acme", "1.1", "cylinder", f"B{len(codes):06d}", "2026-09-30", size, h.root
+        )
+        h.store.append_code_batch(batch, root=root, log_signer=h.log)
+        codes.extend(signed.code for signed in batch)
+    return codes
+
+
+def build_events(h: Harness, device: DeviceSession, count: int) -> EventSet:
     """``count`` signed events on distinct items: even positions commission, odd ones use."""
     uses = count // 2
-    setup = [h.commission(device, f"{tag}-U{i:06d}") for i in range(uses)]
+    used = issue_codes(h, uses)
+    fresh = iter(issue_codes(h, count - uses))
+    setup = [h.commission(device, code) for code in used]
     timed: list[Envelope] = []
     for i in range(count):
         if i % 2 and i // 2 < uses:
-            timed.append(h.use(device, f"{tag}-U{i // 2:06d}"))
+            timed.append(h.use(device, used[i // 2]))
         else:
-            timed.append(h.commission(device, f"{tag}-C{i:06d}"))
+            timed.append(h.commission(device, next(fresh)))
     return EventSet(setup, timed)
 
 
@@ -268,10 +285,10 @@ def _timed(fn: Callable[[], None]) -> float:
 
 
 def bench_ingest(db: str, url_ledger: str, url_plain: str, events: int) -> list[IngestRow]:
-    h = Harness.create(url_ledger)
+    h = Harness.create(url_ledger, require_issued_codes=True)
     device = h.device("org-bench")
     baseline = Baseline(url_plain, h.log, {device.signer.key_id: device.signer.public_key})
-    sample = h.commission(device, "SANITY-0001")
+    sample = h.commission(device, issue_codes(h, 1)[0])
     canonical = rfc8785.dumps(sample)
     assert canonical[8 : canonical.rindex(b',"signature":')] == rfc8785.dumps(sample["body"])
     check_accepted(h.submit([sample]))
@@ -282,10 +299,9 @@ def bench_ingest(db: str, url_ledger: str, url_plain: str, events: int) -> list[
             per_round = max(batch, (events // ROUNDS) // batch * batch)
             total = per_round * ROUNDS
             warmup = max(10 * batch, 200) if batch > 1 else 100
-            tag = f"B{batch}"
             log.print(f"  [{db}] batch {batch}: signing {warmup + total} envelopes ...")
-            warm = build_events(h, device, tag + "W", warmup)
-            timed = build_events(h, device, tag + "T", total)
+            warm = build_events(h, device, warmup)
+            timed = build_events(h, device, total)
             submit_all(h, warm.setup + timed.setup, 100)  # untimed: the items `use` continues
 
             # warm-up both paths (connections, statement caches, page cache, WAL)
@@ -461,11 +477,11 @@ class ScaleRow:
 def bench_big_log(db: str, url: str, size: int) -> ScaleRow:
     """Scale check: ``Ingestor.submit`` on the big proof log (same shapes as the ingest test)."""
     row = ScaleRow(db, size)
-    h = Harness.create(url)
+    h = Harness.create(url, require_issued_codes=True)
     try:
         device = h.device("org-scale")
-        singles = build_events(h, device, "S1", SCALE_SINGLES)
-        batched = build_events(h, device, "S100", 100 * SCALE_BATCHES)
+        singles = build_events(h, device, SCALE_SINGLES)
+        batched = build_events(h, device, 100 * SCALE_BATCHES)
         submit_all(h, singles.setup + batched.setup, 100)
         row.log_size = h.store.log_size()
         for envelope in singles.timed:
@@ -736,10 +752,10 @@ def profile_ingest(args: argparse.Namespace, tmp: Path) -> None:
             tree = build_tree(args.leaves)
             open_store(url, origin=ORIGIN).engine.dispose()
             load_tree(url, tree)
-        h = Harness.create(url)
+        h = Harness.create(url, require_issued_codes=True)
         device = h.device("org-bench")
-        warm = build_events(h, device, "PW", max(200, 5 * batch))
-        timed = build_events(h, device, "PT", args.events)
+        warm = build_events(h, device, max(200, 5 * batch))
+        timed = build_events(h, device, args.events)
         submit_all(h, warm.setup + timed.setup, 100)
         submit_all(h, warm.timed, batch)
         batches = [timed.timed[s : s + batch] for s in range(0, len(timed.timed), batch)]
