@@ -169,10 +169,11 @@ class TrustStore:
     _by_key: dict[str, list[Certificate]] = field(default_factory=dict)
     _revoked: dict[str, Revocation] = field(default_factory=dict)
 
-    @property
-    def root_key_id(self) -> str:
-        """The id of the pinned registry root key."""
-        return key_id_for(self.root_algorithm, self.root_public_key)
+    root_key_id: str = field(init=False)
+    """The id of the pinned registry root key."""
+
+    def __post_init__(self) -> None:
+        self.root_key_id = key_id_for(self.root_algorithm, self.root_public_key)
 
     def add(self, cert: Certificate) -> None:
         """Check ``cert``'s signature against its issuer and remember it (idempotent).

@@ -39,10 +39,10 @@ def _unnest_insert(table: Table, columns: tuple[str, ...], conflict: str | None)
 
 
 @functools.cache
-def _row_insert(table: Table, columns: tuple[str, ...], conflict: str | None) -> TextClause:
-    values = ", ".join(f":{name}" for name in columns)
+def _row_insert(table: Table, columns: tuple[str, ...], conflict: str | None) -> str:
+    values = ", ".join("?" for _ in columns)
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608
-    return text(sql + (conflict or ""))
+    return sql + (conflict or "")
 
 
 def _upsert_clause(key: str, columns: tuple[str, ...]) -> str:
@@ -66,4 +66,6 @@ def insert_rows(
         arrays = {name: [row[name] for row in rows] for name in columns}
         conn.execute(_unnest_insert(table, columns, conflict), arrays)
     else:
-        conn.execute(_row_insert(table, columns, conflict), list(rows))
+        # SQLite runs in-process: hand the driver plain tuples and skip per-row parameter work.
+        params = [tuple(row[name] for name in columns) for row in rows]
+        conn.exec_driver_sql(_row_insert(table, columns, conflict), params)

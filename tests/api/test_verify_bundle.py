@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +69,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def home(seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
+def home(seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     path = tmp_path / "home"
     shutil.copytree(seeded, path)
     monkeypatch.chdir(path)
@@ -80,7 +79,7 @@ def home(seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         code = conn.execute(text("SELECT code FROM item ORDER BY head_seq DESC, code")).scalar()
     engine.dispose()
     assert isinstance(code, str)
-    yield Home(path, url, code)
+    return Home(path, url, code)
 
 
 def report_of(result: Result) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from ledger.revocations import issue_revocation
 from ledger.signing import ED25519, Ed25519Signer
 from ledger.statements import ItemHeadStatement
 from ledger.store import schema as t
-from ledger.store.bundles import build_item_bundle
+from ledger.store import bundles
 from tests.harness import ORIGIN, Harness
 
 OLD_TIME = datetime(2026, 11, 17, 6, 0, tzinfo=UTC)
@@ -123,6 +123,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         other_bundle=other_bundle,
         old_head=dict(old_head),
     )
+
+
+def build_item_bundle(*args: Any, **kwargs: Any) -> Bundle:
+    """The builder's output after a round trip through JSON text, as a file would hold it."""
+    document: Bundle = json.loads(json.dumps(bundles.build_item_bundle(*args, **kwargs)))
+    return document
 
 
 def fresh(bundle: Bundle) -> Bundle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,15 +17,22 @@ from ledger.errors import InvalidInputError, StorageError
 from ledger.note import NoteVerifier
 from ledger.signing import ED25519
 from ledger.store import schema as t
-from ledger.store.bundles import (
-    BundleUnavailableError,
-    build_item_bundle,
-    build_site_bundle,
-    items_at_site,
-)
+from ledger.store import bundles
+from ledger.store.bundles import BundleUnavailableError, items_at_site
 from tests.harness import ORIGIN, Harness
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+def build_item_bundle(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The builder's output after a round trip through JSON text, as a file would hold it."""
+    document: dict[str, Any] = json.loads(json.dumps(bundles.build_item_bundle(*args, **kwargs)))
+    return document
+
+
+def build_site_bundle(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(json.dumps(bundles.build_site_bundle(*args, **kwargs)))
+    return document
 
 
 def verify(
