@@ -227,7 +227,7 @@ def _write_json(path: Path, document: object) -> None:
 
 def _print_report(report: BundleReport, state_path: Path | None) -> None:
     where = (
-        f"{report.subject}: {len(report.items)} item(s), {report.events} event(s), "
+        f"{report.subject or 'bundle'}: {len(report.items)} item(s), {report.events} event(s), "
         f"{report.certificates} key certificate(s)"
     )
     if report.checkpoint_size is not None:

@@ -314,19 +314,15 @@ class EntryChecks:
             f"it is signed by device key {key}, which no certificate in this bundle vouches for",
         )
 
-    # -- chains, heads, labels --------------------------------------------------------------------
-
 
 def describe_record(parsed: Certificate | Revocation, index: int) -> str:
+    """Name a certificate or revocation for people: whose key, which org, where in the log."""
     if isinstance(parsed, Certificate):
         return (
             f"the {parsed.role} key certificate of {parsed.key_id} "
             f"({parsed.org}, log index {index})"
         )
     return f"the revocation of key {parsed.key_id} ({parsed.org}, log index {index})"
-
-
-# -- what was verified before ----------------------------------------------------------------
 
 
 def _claimed_key_id(body: object) -> str:

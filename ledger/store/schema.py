@@ -96,7 +96,6 @@ item = Table(
     Column("head_hash", Hash, nullable=False),
     Column("head_index", BigInteger, nullable=False),
 )
-Index("ix_item_head_index", item.c.head_index)
 
 certificate = Table(
     "certificate",

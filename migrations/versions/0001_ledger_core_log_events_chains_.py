@@ -30,9 +30,6 @@ def upgrade() -> None:
     sa.Column('head_index', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_item'))
     )
-    with op.batch_alter_table('item', schema=None) as batch_op:
-        batch_op.create_index('ix_item_head_index', ['head_index'], unique=False)
-
     op.create_table('item_head_statement',
     sa.Column('item_code', sa.String(length=64), nullable=False),
     sa.Column('checkpoint_size', sa.BigInteger(), autoincrement=False, nullable=False),
@@ -161,9 +158,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_item_head_statement_size')
 
     op.drop_table('item_head_statement')
-    with op.batch_alter_table('item', schema=None) as batch_op:
-        batch_op.drop_index('ix_item_head_index')
-
     op.drop_table('item')
     op.drop_table('checkpoint')
     # ### end Alembic commands ###

@@ -36,8 +36,8 @@ from ledger.note import NoteVerifier
 from ledger.revocations import issue_revocation
 from ledger.signing import ED25519, Ed25519Signer
 from ledger.statements import ItemHeadStatement
-from ledger.store import schema as t
 from ledger.store import bundles
+from ledger.store import schema as t
 from tests.harness import ORIGIN, Harness
 
 OLD_TIME = datetime(2026, 11, 17, 6, 0, tzinfo=UTC)

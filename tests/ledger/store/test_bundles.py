@@ -16,8 +16,8 @@ from ledger.canonical import JsonValue
 from ledger.errors import InvalidInputError, StorageError
 from ledger.note import NoteVerifier
 from ledger.signing import ED25519
-from ledger.store import schema as t
 from ledger.store import bundles
+from ledger.store import schema as t
 from ledger.store.bundles import BundleUnavailableError, items_at_site
 from tests.harness import ORIGIN, Harness
 
