@@ -37,10 +37,10 @@ import typer
 from sqlalchemy.engine import make_url
 
 from api.deployment import DEFAULT_DB, Deployment
-from api.keystore import DEFAULT_KEYS_DIR
+from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_verifiers
 from ledger.bundle import BundleReport, VerifierState, verify_bundle
 from ledger.errors import LedgerError
-from ledger.note import NoteVerifier, parse_vkey
+from ledger.note import NoteVerifier
 from ledger.signing import ED25519
 from ledger.store.bundles import build_item_bundle, build_site_bundle
 from ledger.store.engine import is_sqlite
@@ -180,14 +180,10 @@ def verify_bundle_command(
 def _trusted_keys(
     keys_dir: Path, root_key: Path | None, log_key: Path | None
 ) -> tuple[bytes, NoteVerifier]:
-    """Pinned public keys from the flags, else from the keystore's published vkeys."""
-    root_path = root_key or keys_dir / "root.vkey"
-    log_path = log_key or keys_dir / "log.vkey"
-    for path, flag in ((root_path, "--root-key"), (log_path, "--log-key")):
-        if not path.exists():
-            raise _CannotRunError(f"no trusted key at {path}: pass {flag} FILE (a C2SP vkey)")
-    root = parse_vkey(root_path.read_text(encoding="utf-8").strip())
-    log = parse_vkey(log_path.read_text(encoding="utf-8").strip())
+    try:
+        root, log = pinned_verifiers(keys_dir, root_key=root_key, log_key=log_key)
+    except KeystoreError as exc:
+        raise _CannotRunError(str(exc)) from exc
     return root.public_key, log
 
 

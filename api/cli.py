@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from api.bundles import export_bundle, verify_bundle_command
 from api.deployment import DEFAULT_DB, Deployment
-from api.keystore import DEFAULT_KEYS_DIR, FileKeystore, KeystoreError
+from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_verifiers
 from ledger.errors import LedgerError
-from ledger.note import parse_vkey
 from ledger.signing import ED25519
 from ledger.store.audit import SqlAuditSource
 from ledger.store.engine import is_sqlite, make_engine
@@ -100,6 +100,10 @@ def verify_log(
     raise typer.Exit(0 if result.intact else 1)
 
 
+app.command("bundle")(export_bundle)
+app.command("verify-bundle")(verify_bundle_command)
+
+
 @app.command()
 def checkpoint(db: DbOption = DEFAULT_DB, keys: KeysOption = DEFAULT_KEYS_DIR) -> None:
     """Sign a checkpoint covering every entry and print it (a C2SP signed note)."""
@@ -115,24 +119,8 @@ def _require_existing_database(url: str) -> None:
 
 
 def _trusted_keys(keys_dir: Path, log_key: Path | None, root_key: Path | None) -> TrustedKeys:
-    if log_key is None or root_key is None:
-        if not (keys_dir / "log.pem").exists():
-            raise KeystoreError(f"no keystore at {keys_dir}; pass --log-key and --root-key")
-        store = FileKeystore(keys_dir)
-        log_verifier = parse_vkey(log_key.read_text().strip()) if log_key else None
-        root_public = parse_vkey(root_key.read_text().strip()).public_key if root_key else None
-        from ledger.note import NoteVerifier
-
-        log_verifier = log_verifier or NoteVerifier.for_key(
-            store.origin, store.log_signer().public_key
-        )
-        root_public = root_public or store.root_signer().public_key
-        return TrustedKeys(log=log_verifier, root_algorithm=ED25519, root_public_key=root_public)
-    return TrustedKeys(
-        log=parse_vkey(log_key.read_text().strip()),
-        root_algorithm=ED25519,
-        root_public_key=parse_vkey(root_key.read_text().strip()).public_key,
-    )
+    root, log = pinned_verifiers(keys_dir, root_key=root_key, log_key=log_key)
+    return TrustedKeys(log=log, root_algorithm=ED25519, root_public_key=root.public_key)
 
 
 def _fail(exc: BaseException, as_json: bool) -> None:

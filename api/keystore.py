@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from ledger.note import NoteVerifier
+from ledger.note import NoteVerifier, parse_vkey
 from ledger.signing import Ed25519Signer
 
 DEFAULT_KEYS_DIR = Path("var/keys")
@@ -34,6 +34,26 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 class KeystoreError(Exception):
     """The keystore is unusable (bad permissions, corrupt key, bad name)."""
+
+
+def pinned_verifiers(
+    keys_dir: Path, *, root_key: Path | None = None, log_key: Path | None = None
+) -> tuple[NoteVerifier, NoteVerifier]:
+    """The ``(root, log)`` public keys an auditor pins: the flags, else the published vkeys.
+
+    Never reads or creates a private key.
+
+    Raises:
+        KeystoreError: a key file is missing.
+    """
+    root_path = root_key or keys_dir / "root.vkey"
+    log_path = log_key or keys_dir / "log.vkey"
+    for path, flag in ((root_path, "--root-key"), (log_path, "--log-key")):
+        if not path.is_file():
+            raise KeystoreError(f"no trusted key at {path}: pass {flag} FILE (a C2SP vkey)")
+    root = parse_vkey(root_path.read_text(encoding="utf-8").strip())
+    log = parse_vkey(log_path.read_text(encoding="utf-8").strip())
+    return root, log
 
 
 class FileKeystore:

@@ -128,6 +128,15 @@ issued_code = Table(
     Column("record", LargeBinary, nullable=False),
 )
 
+external_id = Table(
+    "external_id",
+    metadata,
+    Column("scheme", String(32), primary_key=True),
+    Column("external_id", String(128), primary_key=True),
+    Column("code", String(64), nullable=False, index=True),
+    Column("linked_at", String(32), nullable=False),
+)
+
 checkpoint = Table(
     "checkpoint",
     metadata,

@@ -783,7 +783,7 @@ def test_verify_log_cli_exit_codes(tmp_path: Path) -> None:
         "verify-log", "--db", url, "--json", "--keys", str(tmp_path / "no-keys"), cwd=tmp_path
     )
     assert no_keystore.returncode == 2
-    assert "no keystore" in json.loads(no_keystore.stdout)["error"]
+    assert "no trusted key" in json.loads(no_keystore.stdout)["error"]
 
     bad_key = tmp_path / "bad.vkey"
     bad_key.write_text("not a verifier key\n")
