@@ -46,6 +46,7 @@ def demo(
 ) -> None:
     """Seed a realistic demo ledger, then verify it and print the report."""
     from api.demo import seed
+    from api.showcase import offline_bundle, write_labels
 
     deployment = Deployment.open(db, keys)
     if deployment.store.log_size() > 0:
@@ -58,6 +59,10 @@ def demo(
             f"into {db}."
         )
         print(f"Checkpoint:\n{report.checkpoint}")
+        sheet = write_labels(report.signed_codes, Path("var/labels"))
+        console.print(f"Labels for {len(report.signed_codes)} codes: {sheet} (A4, 25 mm QR labels)")
+        if not seed_only:
+            offline_bundle(deployment, report.showcase, Path("var/bundles"), console)
     if seed_only:
         return
     result = audit(SqlAuditSource(deployment.store.engine), deployment.trusted_keys())

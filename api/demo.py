@@ -21,7 +21,7 @@ from api.deployment import Deployment
 from ledger.append import Rejected
 from ledger.builder import DeviceSession, Head
 from ledger.canonical import JsonValue, format_hash
-from ledger.codes import Packaging
+from ledger.codes import Packaging, SignedCode
 from ledger.commitments import disclose
 
 CATALOG_VERSION = "2026-draft.1"
@@ -57,6 +57,9 @@ class DemoReport:
     code_batches: int = 0
     checkpoint: str = ""
     codes: list[str] = field(default_factory=list)
+    signed_codes: list[SignedCode] = field(default_factory=list)
+    showcase: str = ""
+    """The code of the cylinder refilled twice: the demo's offline bundle is for it."""
 
 
 class _Seeder:
@@ -77,6 +80,7 @@ class _Seeder:
             org, form, packaging, f"B{self.batches:04d}", count,
             issued_at="2026-09-28", random_bytes=self.random.randbytes,
         )  # fmt: skip
+        self.report.signed_codes.extend(codes)
         return [signed.code for signed in codes]
 
     def enrol(self) -> None:
@@ -202,6 +206,7 @@ def _cylinders(s: _Seeder) -> None:
     s.deliver("jingcheng-gas", "ditan-hospital", codes)
     s.flush()
     refilled = codes[12]  # the first oxygen cylinder
+    s.report.showcase = refilled
     for cycle in range(1, 3):  # the same cylinder goes round twice more
         s.emit("ditan-hospital", "use", [refilled], {"quantity": {"value": "38", "unit": "kg"}})
         s.emit("ditan-hospital", "return", [refilled], {"to_org": "jingcheng-gas"})
