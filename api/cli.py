@@ -59,9 +59,9 @@ def demo(
             f"into {db}."
         )
         print(f"Checkpoint:\n{report.checkpoint}")
-        sheet = write_labels(report.signed_codes, Path("var/labels"))
-        console.print(f"Labels for {len(report.signed_codes)} codes: {sheet} (A4, 25 mm QR labels)")
-        if not seed_only:
+        if not seed_only:  # --seed-only writes nothing but the database (and keys on first use)
+            sheet = write_labels(report.signed_codes, Path("var/labels"))
+            console.print(f"Labels for {len(report.signed_codes)} codes: {sheet} (A4, 25 mm)")
             offline_bundle(deployment, report.showcase, Path("var/bundles"), console)
     if seed_only:
         return
