@@ -17,12 +17,8 @@ must verify with no fault and no warning. Target: p99 of ``verify_bundle`` <= 10
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import math
-import os
 import platform
-import shlex
 import sys
 import tempfile
 import time
@@ -34,6 +30,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from bench._machine import command_line, cpu_model, percentile
 from ledger.append import Accepted
 from ledger.bundle import verify_bundle
 from ledger.canonical import JsonValue
@@ -47,28 +44,6 @@ TARGET_MS = 10.0
 WARMUP = 20
 BUILD_RUNS = 20
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
-
-
-def command_line() -> str:
-    exe = sys.executable
-    with contextlib.suppress(ValueError):
-        relative = os.path.relpath(exe)
-        if not relative.startswith(".."):
-            exe = relative
-    return shlex.join([exe, "-m", "bench.bundle", *sys.argv[1:]])
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    return sorted_values[max(1, math.ceil(q * len(sorted_values))) - 1]
 
 
 def timed(runs: int, action: Callable[[], object]) -> list[float]:
@@ -171,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     row(table, f"verify_bundle ({len(events)} events)", alone)
     row(table, "json.loads + verify_bundle", parsed)
     row(table, "build_item_bundle (SQLite)", builds)
-    console.print(f"[bold]$ {command_line()}[/bold]")
+    console.print(f"[bold]$ {command_line('bench.bundle')}[/bold]")
     console.print(
         f"{cpu_model()}, Python {platform.python_version()}; log of {log_size} entries, "
         f"bundle of {len(events)} events + {len(certificates)} certificates + label, "

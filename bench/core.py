@@ -37,12 +37,10 @@ import contextlib
 import cProfile
 import functools
 import hashlib
-import math
 import os
 import platform
 import pstats
 import random
-import shlex
 import sqlite3
 import sys
 import tempfile
@@ -62,6 +60,7 @@ from rich.table import Table
 from sqlalchemy import Column, LargeBinary, MetaData, insert, text, update
 from sqlalchemy import Table as SqlTable
 
+from bench._machine import command_line, cpu_model, load_average, mem_total_gib, percentile
 from ledger.append import Accepted
 from ledger.builder import DeviceSession
 from ledger.canonical import EVENT, EVENT_BODY, RECEIPT, JsonValue
@@ -94,43 +93,6 @@ log = Console(stderr=True, highlight=False)
 
 # --------------------------------------------------------------------------------------------
 # helpers
-
-
-def command_line() -> str:
-    exe = sys.executable
-    with contextlib.suppress(ValueError):
-        rel = os.path.relpath(exe)
-        if not rel.startswith(".."):
-            exe = rel
-    return shlex.join([exe, "-m", "bench.core", *sys.argv[1:]])
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def mem_total_gib() -> str:
-    with contextlib.suppress(OSError, ValueError), open("/proc/meminfo") as info:
-        for line in info:
-            if line.startswith("MemTotal:"):
-                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    return "?"
-
-
-def load_average() -> str:
-    with contextlib.suppress(OSError):
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    return "?"
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    rank = max(1, math.ceil(q * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def spread(rates: Sequence[float]) -> float:
@@ -531,7 +493,7 @@ def pg_version(server: Any) -> str:
 
 def print_header(args: argparse.Namespace, tmp: Path, budget: float) -> None:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    out.print(f"command: {command_line()}")
+    out.print(f"command: {command_line('bench.core')}")
     out.print(f"started: {datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}, load average {load_average()}")
     out.print(
         f"machine: nproc={affinity} (cpu_count={os.cpu_count()}), {cpu_model()}, "
