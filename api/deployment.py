@@ -9,12 +9,11 @@ from pathlib import Path
 
 from api.catalogs import load_registry
 from api.keystore import FileKeystore
-from ledger.certificates import Certificate, issue_certificate
+from ledger.certificates import CertRole, issue_certificate
 from ledger.codes import Packaging, SignedCode, issue_batch
 from ledger.ingest import Ingestor
 from ledger.note import NoteVerifier
 from ledger.signing import ED25519, Signer
-from ledger.statements import Receipt
 from ledger.store.migrate import open_store
 from ledger.store.repository import SqlLedgerStore
 from ledger.verify import TrustedKeys
@@ -59,34 +58,36 @@ class Deployment:
         self, org: str, *, valid_from: str = CERT_FROM, valid_until: str = CERT_UNTIL
     ) -> Signer:
         """Create (or load) an organisation key and log its root-signed certificate."""
-        signer = self.keys.signer(f"org-{org}")
-        cert = issue_certificate(
-            self.keys.root_signer(),
-            role="org",
-            subject_algorithm=signer.algorithm,
-            subject_public_key=signer.public_key,
-            org=org,
-            valid_from=valid_from,
-            valid_until=valid_until,
+        return self._certify(
+            "org", org, f"org-{org}", self.keys.root_signer(), (valid_from, valid_until)
         )
-        self._log_certificate(cert)
-        return signer
 
     def certify_device(
         self, org: str, name: str, *, valid_from: str = CERT_FROM, valid_until: str = CERT_UNTIL
     ) -> Signer:
         """Create (or load) a device key and log its certificate, signed by the org key."""
-        signer = self.keys.signer(f"device-{org}-{name}")
+        issuer = self.keys.signer(f"org-{org}")
+        return self._certify(
+            "device", org, f"device-{org}-{name}", issuer, (valid_from, valid_until)
+        )
+
+    def _certify(
+        self, role: CertRole, org: str, key_name: str, issuer: Signer, window: tuple[str, str]
+    ) -> Signer:
+        signer = self.keys.signer(key_name)
         cert = issue_certificate(
-            self.keys.signer(f"org-{org}"),
-            role="device",
+            issuer,
+            role=role,
             subject_algorithm=signer.algorithm,
             subject_public_key=signer.public_key,
             org=org,
-            valid_from=valid_from,
-            valid_until=valid_until,
+            valid_from=window[0],
+            valid_until=window[1],
         )
-        self._log_certificate(cert)
+        root = self.keys.root_signer()
+        self.store.append_certificate(
+            cert, root=(root.algorithm, root.public_key), log_signer=self.keys.log_signer()
+        )
         return signer
 
     def issue_codes(
@@ -111,10 +112,4 @@ class Deployment:
         """Sign a checkpoint covering every entry so far."""
         return self.store.write_checkpoint(
             log_signer=self.keys.log_signer(), note_name=self.keys.origin
-        )
-
-    def _log_certificate(self, cert: Certificate) -> Receipt:
-        root = self.keys.root_signer()
-        return self.store.append_certificate(
-            cert, root=(root.algorithm, root.public_key), log_signer=self.keys.log_signer()
         )
