@@ -29,7 +29,10 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str) -> Engine:
     """Create an engine with the locking behaviour the ledger needs."""
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # No pre-ping: it costs a round trip per checkout (a third of a proof's latency). After
+        # a server restart the pool invalidates dead connections on first use; that request
+        # fails with a retryable StorageError and the next one reconnects.
+        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
