@@ -55,7 +55,8 @@ def demo(
         report = seed(deployment)
         console.print(
             f"Seeded {report.events} events on {report.items} items "
-            f"(+{report.certificates} key certificates, {report.code_batches} code batches) "
+            f"(+{report.certificates} key certificates, {report.code_batches} code batches, "
+            f"{report.licences} licences) "
             f"into {db}."
         )
         print(f"Checkpoint:\n{report.checkpoint}")
@@ -139,7 +140,7 @@ def _fail(exc: BaseException, as_json: bool) -> None:
 def _print_report(result: AuditReport) -> None:
     table = Table(title="Ledger integrity audit", show_header=False)
     for name in (
-        "entries", "events", "certificates", "revocations", "code_batches", "items",
+        "entries", "events", "certificates", "revocations", "code_batches", "licences", "items",
         "checkpoints", "head_statements",
     ):  # fmt: skip
         table.add_row(name.replace("_", " "), str(getattr(result, name)))

@@ -23,6 +23,7 @@ from ledger.builder import DeviceSession, Head
 from ledger.canonical import JsonValue, format_hash
 from ledger.codes import Packaging, SignedCode
 from ledger.commitments import disclose
+from ledger.licences import issue_licence
 
 CATALOG_VERSION = "2026-draft.1"
 
@@ -36,6 +37,19 @@ ORGS = {
     "ditan-hospital": ("end_user", "dongcheng-ward", ("39.9573", "116.4136")),
     "jinghuan-waste": ("disposer", "changping-incinerator", ("40.2207", "116.2312")),
 }
+
+
+LICENCE_OF = {
+    "producer": "production", "filler": "production", "trader": "business",
+    "warehouse": "storage", "carrier": "transport", "laboratory": "safe_use",
+    "end_user": "safe_use", "disposer": "disposal",
+}  # fmt: skip
+ACTIVITIES_OF = {
+    "producer": ("produce", "store", "sell"), "filler": ("fill", "store", "sell"),
+    "trader": ("buy", "sell", "store"), "warehouse": ("store",), "carrier": ("ship",),
+    "laboratory": ("buy", "use", "store"), "end_user": ("buy", "use", "store"),
+    "disposer": ("receive", "dispose"),
+}  # fmt: skip
 
 
 @dataclass
@@ -55,6 +69,7 @@ class DemoReport:
     items: int = 0
     certificates: int = 0
     code_batches: int = 0
+    licences: int = 0
     checkpoint: str = ""
     codes: list[str] = field(default_factory=list)
     signed_codes: list[SignedCode] = field(default_factory=list)
@@ -84,7 +99,14 @@ class _Seeder:
         return [signed.code for signed in codes]
 
     def enrol(self) -> None:
-        for org in ORGS:
+        for number, (org, (kind, _, _)) in enumerate(ORGS.items(), start=1):
+            self.deployment.license(issue_licence(
+                self.deployment.keys.root_signer(), licence_no=f"BJ-2026-{number:04d}", org=org,
+                kind=LICENCE_OF[kind], activities=ACTIVITIES_OF[kind], chemicals=("all",),
+                valid_from="2026-01-01T00:00:00Z", valid_until="2029-01-01T00:00:00Z",
+                status="active",
+            ))  # fmt: skip
+            self.report.licences += 1
             self.deployment.certify_org(org)
             device = self.deployment.certify_device(org, "handheld-1")
             worker = disclose("person", f"{org} duty officer")

@@ -12,8 +12,10 @@ from api.keystore import FileKeystore
 from ledger.certificates import CertRole, issue_certificate
 from ledger.codes import Packaging, SignedCode, issue_batch
 from ledger.ingest import Ingestor
+from ledger.licences import Licence
 from ledger.note import NoteVerifier
 from ledger.signing import ED25519, Signer
+from ledger.statements import Receipt
 from ledger.store.migrate import open_store
 from ledger.store.repository import SqlLedgerStore
 from ledger.verify import TrustedKeys
@@ -107,6 +109,13 @@ class Deployment:
         self.store.append_code_batch(codes, root=(root.algorithm, root.public_key),
                                      log_signer=self.keys.log_signer())  # fmt: skip
         return codes
+
+    def license(self, licence: Licence) -> Receipt:
+        """Log a registry-signed licence record."""
+        root = self.keys.root_signer()
+        return self.store.append_licence(
+            licence, root=(root.algorithm, root.public_key), log_signer=self.keys.log_signer()
+        )
 
     def checkpoint(self) -> str | None:
         """Sign a checkpoint covering every entry so far."""

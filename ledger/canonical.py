@@ -32,6 +32,7 @@ ITEM_HEAD: Final = b"chemtrace/v1/item-head\n"
 CERTIFICATE: Final = b"chemtrace/v1/certificate\n"
 REVOCATION: Final = b"chemtrace/v1/revocation\n"
 CODE_BATCH: Final = b"chemtrace/v1/code-batch\n"
+LICENCE: Final = b"chemtrace/v1/licence\n"
 RECORD: Final = b"chemtrace/v1/record\n"
 COMMITMENT: Final = b"chemtrace/v1/commitment\n"
 

@@ -33,6 +33,7 @@ from ledger.codes import SignedCode
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import LedgerError
 from ledger.leaf import LeafRecord, decode_leaf
+from ledger.licences import licence_from_json
 from ledger.merkle import Frontier, NodeId, consistency_proof, leaf_hash, verify_consistency
 from ledger.note import NoteVerifier
 from ledger.registry import batch_entry_hash, check_batch
@@ -83,6 +84,15 @@ class StoredRevocation:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredLicence:
+    licence_hash: bytes
+    log_index: int
+    licence_no: str
+    org: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class StoredCode:
     code: str
     batch_index: int
@@ -102,6 +112,7 @@ class StoredEntry:
     certificate: StoredCertificate | None
     revocation: StoredRevocation | None = None
     codes: tuple[StoredCode, ...] = ()
+    licence: StoredLicence | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +209,7 @@ class AuditReport:
     certificates: int = 0
     revocations: int = 0
     code_batches: int = 0
+    licences: int = 0
     items: int = 0
     checkpoints: int = 0
     head_statements: int = 0
@@ -217,6 +229,7 @@ class AuditReport:
             "certificates": self.certificates,
             "revocations": self.revocations,
             "code_batches": self.code_batches,
+            "licences": self.licences,
             "items": self.items,
             "checkpoints": self.checkpoints,
             "head_statements": self.head_statements,
@@ -275,6 +288,8 @@ class _Auditor:
             self.certificate_entry(entry, leaf)
         elif leaf.kind == "revocation":
             self.revocation_entry(entry, leaf)
+        elif leaf.kind == "licence":
+            self.licence_entry(entry, leaf)
         else:
             self.code_batch_entry(entry, leaf)
         appended = self.frontier.append(leaf_hash(entry.leaf_input))
@@ -450,6 +465,33 @@ class _Auditor:
             self.trust.add_revocation(revocation)
         except LedgerError as exc:
             self.fault("revocation_invalid", exc.diagnostics(), **where)
+
+    def licence_entry(self, entry: StoredEntry, leaf: LeafRecord) -> None:
+        stored = entry.licence
+        where = {"index": entry.index, "event": format_hash(leaf.entry_hash)}
+        self.report.licences += 1
+        if stored is None:
+            self.fault(
+                "licence_missing", "the log commits to a licence that is not stored", **where
+            )
+            return
+        try:
+            licence = licence_from_json(json.loads(stored.body))
+        except (LedgerError, ValueError) as exc:
+            self.fault("licence_malformed", f"stored licence does not parse: {exc}", **where)
+            return
+        if licence.entry_hash != leaf.entry_hash or stored.licence_hash != leaf.entry_hash:
+            self.fault("licence_hash_mismatch", "stored licence does not match the log", **where)
+            return
+        columns = (stored.licence_no, stored.org, stored.log_index)
+        if columns != (licence.licence_no, licence.org, entry.index):
+            self.fault("licence_column_mismatch", "a licence column disagrees with it", **where)
+        try:
+            licence.verify(self.keys.root_algorithm, self.keys.root_public_key)
+        except LedgerError:
+            self.fault(
+                "licence_signature_invalid", "the registry did not sign this licence", **where
+            )
 
     def code_batch_entry(self, entry: StoredEntry, leaf: LeafRecord) -> None:
         where = {"index": entry.index, "event": format_hash(leaf.entry_hash)}

@@ -21,6 +21,7 @@ from ledger.verify import (
     StoredEntry,
     StoredEvent,
     StoredHeadStatement,
+    StoredLicence,
     StoredLink,
     StoredRevocation,
 )
@@ -62,6 +63,14 @@ class SqlAuditSource:
                         select(t.revocation).where(t.revocation.c.log_index.between(low, high))
                     )
                 }
+                licences = {
+                    row.log_index: StoredLicence(
+                        row.licence_hash, row.log_index, row.licence_no, row.org, row.body
+                    )
+                    for row in conn.execute(
+                        select(t.licence).where(t.licence.c.log_index.between(low, high))
+                    )
+                }
                 codes: dict[int, list[StoredCode]] = defaultdict(list)
                 for row in conn.execute(
                     select(t.issued_code)
@@ -82,6 +91,7 @@ class SqlAuditSource:
                     certificate=certs.get(row.idx),
                     revocation=revocations.get(row.idx),
                     codes=tuple(codes.get(row.idx, ())),
+                    licence=licences.get(row.idx),
                 )
             start = high + 1
 
@@ -120,7 +130,7 @@ class SqlAuditSource:
 
     def unlogged(self) -> Iterator[tuple[str, int, bytes | None, str | None]]:
         e, ei, c, le = t.event, t.event_item, t.certificate, t.log_entry
-        r, ic = t.revocation, t.issued_code
+        r, ic, li = t.revocation, t.issued_code, t.licence
         checks = [
             (
                 "event",
@@ -157,6 +167,18 @@ class SqlAuditSource:
                         le.c.idx.is_(None),
                         le.c.entry_hash != r.c.revocation_hash,
                         le.c.kind != "revocation",
+                    )
+                ),
+            ),
+            (
+                "licence",
+                select(li.c.licence_hash, li.c.log_index)
+                .outerjoin(le, le.c.idx == li.c.log_index)
+                .where(
+                    or_(
+                        le.c.idx.is_(None),
+                        le.c.entry_hash != li.c.licence_hash,
+                        le.c.kind != "licence",
                     )
                 ),
             ),

@@ -28,6 +28,7 @@ from ledger.commitments import Disclosure
 from ledger.envelope import SignedEvent
 from ledger.errors import CheckpointConflictError, StorageError
 from ledger.leaf import EntryKind, LeafRecord
+from ledger.licences import Licence
 from ledger.merkle import (
     Frontier,
     NodeId,
@@ -173,6 +174,24 @@ class SqlLedgerStore:
             ))  # fmt: skip
 
         return self._append_record("revocation", revocation.entry_hash, check_and_store, log_signer)
+
+    def append_licence(
+        self, licence: Licence, *, root: tuple[str, bytes], log_signer: Signer
+    ) -> Receipt:
+        """Log a registry-signed licence record (resend: same receipt).
+
+        Raises:
+            SignatureInvalidError: the registry root did not sign it.
+        """
+        licence.verify(*root)
+
+        def store(conn: Connection, index: int) -> None:
+            conn.execute(insert(t.licence).values(
+                licence_hash=licence.entry_hash, log_index=index, licence_no=licence.licence_no,
+                org=licence.org, body=canonical_bytes(licence.to_json()),
+            ))  # fmt: skip
+
+        return self._append_record("licence", licence.entry_hash, store, log_signer)
 
     def append_code_batch(
         self, codes: Sequence[SignedCode], *, root: tuple[str, bytes], log_signer: Signer

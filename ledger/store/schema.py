@@ -128,6 +128,16 @@ issued_code = Table(
     Column("record", LargeBinary, nullable=False),
 )
 
+licence = Table(
+    "licence",
+    metadata,
+    Column("licence_hash", Hash, primary_key=True),
+    Column("log_index", BigInteger, ForeignKey("log_entry.idx"), nullable=False, unique=True),
+    Column("licence_no", String(64), nullable=False, index=True),
+    Column("org", String(64), nullable=False, index=True),
+    Column("body", LargeBinary, nullable=False),
+)
+
 external_id = Table(
     "external_id",
     metadata,

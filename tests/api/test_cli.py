@@ -15,7 +15,8 @@ from ledger.note import parse_vkey
 from tests.api._cli import run_cli
 
 SEEDED = re.compile(
-    r"Seeded (\d+) events on (\d+) items \(\+(\d+) key certificates, (\d+) code batches\)"
+    r"Seeded (\d+) events on (\d+) items "
+    r"\(\+(\d+) key certificates, (\d+) code batches, (\d+) licences\)"
 )
 ORIGIN = "chemtrace.dev/ledger"  # api.keystore.DEFAULT_ORIGIN
 
@@ -23,8 +24,8 @@ ORIGIN = "chemtrace.dev/ledger"  # api.keystore.DEFAULT_ORIGIN
 def _seeded(stdout: str) -> tuple[int, int, int, int]:
     match = SEEDED.search(stdout)
     assert match, stdout
-    events, items, certificates, batches = (int(group) for group in match.groups())
-    return events, items, certificates, batches
+    events, items, certificates, batches, licences = (int(group) for group in match.groups())
+    return events, items, certificates, batches + licences
 
 
 def _note(stdout: str) -> str:
@@ -54,7 +55,7 @@ def _seed_and_verify(url: str, tmp_path: Path) -> tuple[int, str]:
     seeded = run_cli("demo", "--seed-only", "--db", url, "--keys", str(keys), cwd=tmp_path)
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     events, items, certificates, batches = _seeded(seeded.stdout)
-    assert (events, items, certificates, batches) == (160, 32, 16, 9)
+    assert (events, items, certificates, batches) == (160, 32, 16, 9 + 8)  # code batches + licences
     assert "INTACT" not in seeded.stdout  # --seed-only does not audit
     note = _note(seeded.stdout)
     entries = events + certificates + batches

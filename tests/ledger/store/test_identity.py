@@ -288,3 +288,67 @@ def test_a_catalog_upgrade_on_a_ledger_that_already_has_events(db_url: str, cloc
     report = harness.audit()
     assert report.intact, report.faults
     harness.store.engine.dispose()
+
+
+# -- licences -------------------------------------------------------------------------------
+
+
+def _licence(signer: object, status: str = "active", **changes: object) -> object:
+    from ledger.licences import issue_licence
+
+    fields: dict[str, object] = {
+        "licence_no": "JY-2026-0042", "org": "acme", "kind": "business",
+        "activities": ("sell", "store"), "chemicals": ("25", "class:2.3"),
+        "valid_from": "2026-01-01T00:00:00Z", "valid_until": "2029-01-01T00:00:00Z",
+        "status": status,
+    }  # fmt: skip
+    fields.update(changes)
+    return issue_licence(signer, **fields)  # type: ignore[arg-type]
+
+
+def test_licence_records_are_logged_with_history_and_checked_by_verify_log(tmp_path: Path) -> None:
+    path = tmp_path / "licences.db"
+    harness = Harness.create(f"sqlite:///{path}")
+    root = (ED25519, harness.root.public_key)
+    first = harness.store.append_licence(_licence(harness.root), root=root, log_signer=harness.log)  # type: ignore[arg-type]
+    resend = harness.store.append_licence(_licence(harness.root), root=root, log_signer=harness.log)  # type: ignore[arg-type]
+    suspended = harness.store.append_licence(
+        _licence(harness.root, status="suspended"),
+        root=root,
+        log_signer=harness.log,  # type: ignore[arg-type]
+    )
+    assert resend == first
+    assert suspended.index == first.index + 1  # a change is a new record, never an overwrite
+    harness.checkpoint()
+    report = harness.audit()
+    assert report.intact, report.faults
+    assert report.licences == 2
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE licence SET org = 'rival' WHERE log_index = ?", (first.index,))
+    faults = harness.audit().faults
+    assert [f.code for f in faults if f.index == first.index] == ["licence_column_mismatch"]
+    harness.store.engine.dispose()
+
+
+def test_a_licence_not_signed_by_the_registry_is_refused(ledger: Harness) -> None:
+    impostor = ledger.org("acme")
+    with pytest.raises(LedgerError) as info:
+        ledger.store.append_licence(
+            _licence(impostor),
+            root=(ED25519, ledger.root.public_key),
+            log_signer=ledger.log,  # type: ignore[arg-type]
+        )
+    assert info.value.code == "bad_signature"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"kind": "smuggling"}, {"status": "maybe"}, {"chemicals": ("Class 2.3",)},
+     {"valid_until": "2025-01-01T00:00:00Z"}, {"licence_no": "has space"}],
+)  # fmt: skip
+def test_malformed_licences_are_refused_before_signing(
+    ledger: Harness, changes: dict[str, object]
+) -> None:
+    with pytest.raises(LedgerError) as info:
+        _licence(ledger.root, **changes)
+    assert info.value.code == "invalid_input"
