@@ -209,16 +209,20 @@ class TrustStore:
         ]
         if not candidates:
             raise UnknownKeyError("no device certificate for this key", key_id=key_id, org=org)
+        revoked: KeyRevokedError | None = None
         for cert in candidates:
-            if cert.covers(moment) and self._org_key_covers(cert.issuer, org, moment):
-                for revoked_key in (key_id, cert.issuer):
-                    revocation = self._revoked.get(revoked_key)
-                    if revocation is not None and revocation.effective <= moment:
-                        raise KeyRevokedError(
-                            "the key was revoked before the event's log time",
-                            key_id=revoked_key, effective_from=revocation.effective_from,
-                        )  # fmt: skip
+            if not (cert.covers(moment) and self._org_key_covers(cert.issuer, org, moment)):
+                continue
+            # A device re-certified under a new organisation key stays usable.
+            revocation = self._revoked_by(key_id, moment) or self._revoked_by(cert.issuer, moment)
+            if revocation is None:
                 return cert
+            revoked = revoked or KeyRevokedError(
+                "the key was revoked before the event's log time",
+                key_id=revocation.key_id, effective_from=revocation.effective_from,
+            )  # fmt: skip
+        if revoked is not None:
+            raise revoked
         raise KeyNotValidAtLogTimeError(
             "the device key was not valid at the event's log time", key_id=key_id
         )
@@ -226,8 +230,8 @@ class TrustStore:
     def add_revocation(self, revocation: Revocation) -> None:
         """Check a revocation's signature and remember it (the earliest effective time wins).
 
-        The root may revoke any key; an organisation key may revoke keys of its own
-        organisation.
+        The root may revoke any key; an organisation key may revoke its own organisation's
+        device keys while it is not revoked itself.
 
         Raises:
             UnknownKeyError: the issuer may not revoke this key.
@@ -236,19 +240,35 @@ class TrustStore:
         if revocation.issuer == self.root_key_id:
             algorithm, public_key = self.root_algorithm, self.root_public_key
         else:
-            issuers = [
-                c for c in self._by_key.get(revocation.issuer, [])
-                if c.role == "org" and c.org == revocation.org
-            ]  # fmt: skip
-            if not issuers:
-                raise UnknownKeyError(
-                    "revocation issuer may not revoke this key", key_id=revocation.key_id
-                )
-            algorithm, public_key = issuers[0].algorithm, issuers[0].public_key
+            algorithm, public_key = self._organisation_revoker(revocation)
         revocation.verify(algorithm, public_key)
         known = self._revoked.get(revocation.key_id)
         if known is None or revocation.effective < known.effective:
             self._revoked[revocation.key_id] = revocation
+
+    def _organisation_revoker(self, revocation: Revocation) -> tuple[str, bytes]:
+        """An org key may revoke its own devices only, and only while it is not revoked itself."""
+        issuers = [
+            c for c in self._by_key.get(revocation.issuer, [])
+            if c.role == "org" and c.org == revocation.org
+        ]  # fmt: skip
+        own_device = any(
+            c.role == "device" and c.org == revocation.org
+            for c in self._by_key.get(revocation.key_id, [])
+        )
+        if (
+            not issuers
+            or not own_device
+            or self._revoked_by(revocation.issuer, revocation.effective)
+        ):
+            raise UnknownKeyError(
+                "revocation issuer may not revoke this key", key_id=revocation.key_id
+            )
+        return issuers[0].algorithm, issuers[0].public_key
+
+    def _revoked_by(self, key_id: str, moment: datetime) -> Revocation | None:
+        revocation = self._revoked.get(key_id)
+        return revocation if revocation is not None and revocation.effective <= moment else None
 
     def certificates_for(self, key_id: str) -> list[Certificate]:
         """All known certificates of one key."""

@@ -118,7 +118,11 @@ class SqlLedgerStore:
             # Revocations logged before this transaction bind it; later ones cannot reach back.
             keys = {e.key_id for e in events}
             keys |= {c.issuer for key in keys for c in trust.certificates_for(key)}
-            for revocation in self._revocations(conn, sorted(keys)):
+            revocations = self._revocations(conn, sorted(keys))
+            self._load_trust(
+                conn, trust, sorted({r.issuer for r in revocations} - {trust.root_key_id})
+            )
+            for revocation in revocations:
                 trust.add_revocation(revocation)
             context = AppendContext(
                 origin=self.origin,
@@ -166,7 +170,9 @@ class SqlLedgerStore:
 
         def check_and_store(conn: Connection, index: int) -> None:
             trust = TrustStore(*root)
-            self._load_org_certificates(conn, trust, [revocation.issuer])
+            self._load_trust(conn, trust, [revocation.issuer, revocation.key_id])
+            for earlier in self._revocations(conn, [revocation.issuer]):
+                trust.add_revocation(earlier)
             trust.add_revocation(revocation)
             conn.execute(insert(t.revocation).values(
                 revocation_hash=revocation.entry_hash, log_index=index, key_id=revocation.key_id,
@@ -239,6 +245,14 @@ class SqlLedgerStore:
             check_and_store(conn, size)  # a failure rolls the entry back with it
             self._advance_log(conn, size + 1, log_time)
             return self._sign_receipt(entry, log_signer)
+
+    def _load_trust(self, conn: Connection, trust: TrustStore, key_ids: Sequence[str]) -> None:
+        """Add the certificates of ``key_ids`` and of the org keys that issued them."""
+        certs = self._certificates(conn, key_ids)
+        issuers = sorted({c.issuer for c in certs if c.role == "device"})
+        self._load_org_certificates(conn, trust, issuers)
+        for cert in sorted(certs, key=lambda c: c.role != "org"):  # org certificates first
+            trust.add(cert)
 
     def _load_org_certificates(
         self, conn: Connection, trust: TrustStore, key_ids: Sequence[str]

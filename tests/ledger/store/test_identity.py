@@ -352,3 +352,56 @@ def test_malformed_licences_are_refused_before_signing(
     with pytest.raises(LedgerError) as info:
         _licence(ledger.root, **changes)
     assert info.value.code == "invalid_input"
+
+
+def test_an_org_cannot_revoke_a_key_it_does_not_own_even_under_its_own_name(timed: Harness) -> None:
+    victim = timed.device("victim")
+    timed.org("rival")
+    lying = issue_revocation(timed.orgs["rival"], key_id=victim.signer.key_id, org="rival",
+                             effective_from="2026-10-01T00:00:00Z", reason="spite")  # fmt: skip
+    with pytest.raises(LedgerError) as info:
+        timed.store.append_revocation(
+            lying, root=(ED25519, timed.root.public_key), log_signer=timed.log
+        )
+    assert info.value.code == "unknown_key"
+    _accepted(timed.submit([timed.commission(victim, "CYL-0001")])[0])
+
+
+def test_a_device_recertified_under_a_new_org_key_works_after_the_old_org_key_is_revoked(
+    timed: Harness, clock: Clock
+) -> None:
+    from ledger.certificates import issue_certificate
+
+    device = timed.device("acme")
+    old_org = timed.orgs["acme"]
+    clock.advance(hours=1)
+    _revoke(timed, old_org.key_id, "acme", "2026-10-01T08:30:00Z")
+    new_org = timed.org("acme")
+    cert = issue_certificate(new_org, role="device", subject_algorithm=ED25519,
+                             subject_public_key=device.signer.public_key, org="acme",
+                             valid_from="2026-10-01T08:30:00Z", valid_until="2030-01-01T00:00:00Z")  # fmt: skip
+    timed.store.append_certificate(
+        cert, root=(ED25519, timed.root.public_key), log_signer=timed.log
+    )
+    _accepted(timed.submit([timed.commission(device, "CYL-0001")])[0])
+    assert timed.audit().intact
+
+
+def test_a_revocation_signed_by_a_rotated_org_key_does_not_break_ingest(
+    timed: Harness, clock: Clock
+) -> None:
+    lost = timed.device("acme")
+    healthy = timed.device("acme")
+    second_org = timed.org("acme")  # rotation: the devices were certified by the first org key
+    revocation = issue_revocation(second_org, key_id=lost.signer.key_id, org="acme",
+                                  effective_from="2026-10-01T08:00:00Z", reason="lost")  # fmt: skip
+    timed.store.append_revocation(
+        revocation, root=(ED25519, timed.root.public_key), log_signer=timed.log
+    )
+    clock.advance(hours=1)
+    outcomes = timed.submit(
+        [timed.commission(lost, "CYL-0001"), timed.commission(healthy, "CYL-0002")]
+    )
+    assert isinstance(_error(outcomes[0]), KeyRevokedError)
+    _accepted(outcomes[1])
+    assert timed.audit().intact
