@@ -256,6 +256,8 @@ class _Auditor:
         self.frontier = Frontier.empty()
         self.roots: dict[int, bytes] = {0: Frontier.empty().root()}
         self.nodes_expected = 0
+        self.touched: set[str] = set()
+        """Items whose chain moved since the previous stored checkpoint."""
 
     def fault(self, code: str, message: str, **where: object) -> None:
         self.report.faults.append(Fault(code, message, **where))  # type: ignore[arg-type]
@@ -395,6 +397,7 @@ class _Auditor:
                     **where,
                 )
             self.chains[link.code] = _ChainTip(link.seq, stored.event_hash, index)
+            self.touched.add(link.code)
 
     def certificate_entry(self, entry: StoredEntry, leaf: LeafRecord) -> None:
         stored = entry.certificate
@@ -626,10 +629,21 @@ def audit(
             pending_nodes = []
         if index in wanted_roots:
             auditor.roots[index] = auditor.frontier.root()
+        stated: set[str] = set()
         while next_statement is not None and next_statement[0] == index:
             for stored in next_statement[1]:
                 auditor.head_statement(stored, roots_by_size.get(index))
+                stated.add(stored.item_code)
             next_statement = next(statements, None)
+        if index in roots_by_size:
+            for code in sorted(auditor.touched - stated):
+                auditor.fault(
+                    "head_statement_missing",
+                    "the item moved before this checkpoint but its head statement is missing",
+                    index=index,
+                    item=code,
+                )
+            auditor.touched = set()
     auditor.stored_nodes_match(pending_nodes)
     _finish(
         auditor,

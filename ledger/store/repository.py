@@ -22,11 +22,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from ledger.append import AppendContext, AppendPlan, ItemHead, LogEntryRow, plan_append
 from ledger.canonical import canonical_bytes
 from ledger.certificates import Certificate, TrustStore, certificate_from_json
-from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.codes import DuplicateCodeError, SignedCode
 from ledger.commitments import Disclosure
 from ledger.envelope import SignedEvent
-from ledger.errors import CheckpointConflictError, StorageError
+from ledger.errors import CheckpointConflictError, LedgerError, StorageError
 from ledger.leaf import EntryKind, LeafRecord
 from ledger.licences import Licence
 from ledger.merkle import (
@@ -38,6 +38,7 @@ from ledger.merkle import (
     leaf_hash,
     root_at,
 )
+from ledger.note import NoteVerifier
 from ledger.registry import batch_entry_hash, check_batch
 from ledger.revocations import Revocation, revocation_from_json
 from ledger.signing import Signer
@@ -448,11 +449,14 @@ class SqlLedgerStore:
         with self.engine.connect() as conn, conn.begin():
             state = conn.execute(select(t.log_state).where(t.log_state.c.id == 1)).one()
             old, size = state.checkpoint_size, state.size
-            signed_before = conn.execute(
-                select(t.checkpoint.c.size).where(t.checkpoint.c.size == old)
+            newest = conn.execute(
+                select(t.checkpoint.c.size, t.checkpoint.c.note)
+                .order_by(t.checkpoint.c.size.desc())
+                .limit(1)
             ).first()
-            if size == old and signed_before is not None:
+            if size == old and newest is not None:
                 return None
+            self._require_consistent_with(conn, newest, old, log_signer, note_name)
             root = root_at(_ConnectionNodes(conn), size)
             heads = self._heads_changed(conn, old, size)
         cp = Checkpoint(origin=self.origin, size=size, root_hash=root)
@@ -485,6 +489,31 @@ class SqlLedgerStore:
             if statements:
                 conn.execute(insert(t.item_head_statement), statements)
         return note
+
+    def _require_consistent_with(
+        self, conn: Connection, newest: Any, old: int, log_signer: Signer, note_name: str
+    ) -> None:
+        """Never sign over a log that no longer extends the last checkpoint this key signed.
+
+        Raises:
+            StorageError: the stored tree or state disagrees with the newest signed checkpoint.
+        """
+        if newest is None:
+            if old != 0:
+                raise StorageError(
+                    "log state names a checkpoint that is not stored; run verify-log"
+                )
+            return
+        verifier = NoteVerifier.for_key(note_name, log_signer.public_key)
+        try:
+            signed = open_checkpoint(newest.note, verifier, expected_origin=self.origin)
+        except LedgerError as exc:
+            raise StorageError(f"the newest checkpoint does not verify: {exc.message}") from exc
+        if signed.size != old or root_at(_ConnectionNodes(conn), old) != signed.root_hash:
+            raise StorageError(
+                "the log no longer extends its last signed checkpoint; run verify-log",
+                checkpoint_size=signed.size,
+            )
 
     def _heads_changed(self, conn: Connection, old: int, size: int) -> dict[str, tuple[int, bytes]]:
         """Heads, as of ``size``, of the items touched by entries in ``[old, size)``."""

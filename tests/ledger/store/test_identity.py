@@ -405,3 +405,45 @@ def test_a_revocation_signed_by_a_rotated_org_key_does_not_break_ingest(
     assert isinstance(_error(outcomes[0]), KeyRevokedError)
     _accepted(outcomes[1])
     assert timed.audit().intact
+
+
+def test_verify_log_catches_a_deleted_item_head_statement(tmp_path: Path) -> None:
+    path = tmp_path / "heads.db"
+    harness = Harness.create(f"sqlite:///{path}")
+    device = harness.device("acme")
+    harness.submit([harness.commission(device, "CYL-0001"), harness.commission(device, "CYL-0002")])
+    harness.checkpoint()
+    harness.submit([harness.use(device, "CYL-0001")])
+    harness.checkpoint()
+    assert harness.audit().intact
+    with sqlite3.connect(path) as conn:
+        size = conn.execute("SELECT max(size) FROM checkpoint").fetchone()[0]
+        conn.execute(
+            "DELETE FROM item_head_statement WHERE item_code = 'CYL-0001' AND checkpoint_size = ?",
+            (size,),
+        )
+    faults = harness.audit().faults
+    assert [(f.code, f.index, f.item) for f in faults] == [
+        ("head_statement_missing", size, "CYL-0001")
+    ]
+    harness.store.engine.dispose()
+
+
+def test_the_signer_refuses_to_checkpoint_over_a_rolled_back_log(tmp_path: Path) -> None:
+    path = tmp_path / "rollback.db"
+    harness = Harness.create(f"sqlite:///{path}")
+    device = harness.device("acme")
+    harness.submit([harness.commission(device, "CYL-0001")])
+    harness.checkpoint()
+    size = harness.store.log_size()
+    with sqlite3.connect(path) as conn:  # an insider drops the newest entry and rewinds the state
+        conn.execute("PRAGMA foreign_keys = OFF")
+        for table, column in (("event_item", "log_index"), ("event", "log_index"),
+                              ("outbox", "log_index"), ("log_entry", "idx")):  # fmt: skip
+            conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (size - 1,))  # noqa: S608
+        conn.execute("DELETE FROM log_node WHERE level = 0 AND idx = ?", (size - 1,))
+        conn.execute("UPDATE log_state SET size = ?", (size - 1,))
+    harness.submit([harness.commission(device, "CYL-0002"), harness.commission(device, "CYL-0003")])
+    with pytest.raises(LedgerError, match="no longer extends its last signed checkpoint"):
+        harness.checkpoint()
+    harness.store.engine.dispose()
