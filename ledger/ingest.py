@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from ledger.append import Accepted, AppendPlan, Outcome, Rejected
+from ledger.append import Accepted, AppendPlan, Outcome, Rejected, connected_groups
 from ledger.catalog import CatalogRegistry
 from ledger.certificates import Certificate, TrustStore
 from ledger.envelope import SignedEvent, open_envelope
@@ -27,11 +27,20 @@ from ledger.signing import Signer
 from ledger.timefmt import parse_utc
 
 _KEY_ERRORS: tuple[type[LedgerError], ...] = (UnknownKeyError, KeyNotValidAtLogTimeError)
-_RETRYABLE = (*_KEY_ERRORS, GroupRejectedError)
 
 
 def _rejected_for(outcome: Outcome | None, errors: tuple[type[LedgerError], ...]) -> bool:
     return isinstance(outcome, Rejected) and isinstance(outcome.error, errors)
+
+
+def _reject(
+    group: list[tuple[int, SignedEvent]],
+    outcomes: list[Outcome | None],
+    failed: int,
+    error: LedgerError,
+) -> None:
+    for position, _ in group:
+        outcomes[position] = Rejected(error if position == failed else GroupRejectedError(error))
 
 
 class EventStore(Protocol):
@@ -71,7 +80,8 @@ class Ingestor:
     def submit(self, raw_events: Sequence[object]) -> list[Outcome]:
         """Append a batch; each event gets an outcome, in order.
 
-        The atomic unit is the connected group of items events touch together.
+        The atomic unit is the connected group of items events touch together: one failure,
+        before or inside the store, rejects its whole group and nothing else.
         """
         outcomes: list[Outcome | None] = [None] * len(raw_events)
         parsed: list[tuple[int, SignedEvent]] = []
@@ -80,39 +90,52 @@ class Ingestor:
                 parsed.append((position, open_envelope(raw)))
             except LedgerError as exc:
                 outcomes[position] = Rejected(exc)
-        trust = self._trust_for({event.key_id for _, event in parsed})
-        outcomes = self._append(parsed, outcomes, trust)
-        # A certificate may have been logged since the cache was filled: reload and retry once.
-        stale_keys = {e.key_id for p, e in parsed if _rejected_for(outcomes[p], _KEY_ERRORS)}
-        if stale_keys:
-            trust = self._trust_for(stale_keys, reload=True)
-            retry = [(p, e) for p, e in parsed if _rejected_for(outcomes[p], _RETRYABLE)]
-            for position, _ in retry:
-                outcomes[position] = None
-            outcomes = self._append(retry, outcomes, trust)
+        groups = [[parsed[i] for i in group] for group in connected_groups([e for _, e in parsed])]
+        # A certificate may have been logged since the cache was filled: reload and retry the
+        # groups that failed on a key, once.
+        retry = self._append_groups(groups, outcomes, reload=False)
+        if retry:
+            self._append_groups(retry, outcomes, reload=True)
         return [outcome for outcome in outcomes if outcome is not None]
 
-    def _append(
+    def _append_groups(
         self,
-        parsed: list[tuple[int, SignedEvent]],
+        groups: list[list[tuple[int, SignedEvent]]],
         outcomes: list[Outcome | None],
-        trust: TrustStore,
-    ) -> list[Outcome | None]:
-        verified: list[tuple[int, SignedEvent]] = []
-        for position, event in parsed:
+        *,
+        reload: bool,
+    ) -> list[list[tuple[int, SignedEvent]]]:
+        """Check and append ``groups``; return the groups whose failure was a key error."""
+        keys = {event.key_id for group in groups for _, event in group}
+        trust = self._trust_for(keys, reload=reload)
+        ready: list[tuple[int, SignedEvent]] = []
+        for group in groups:
+            failure = self._first_failure(group, trust)
+            if failure is None:
+                ready.extend(group)
+            else:
+                _reject(group, outcomes, *failure)
+        if ready:
+            plan = self._store.append_events(
+                [event for _, event in ready], trust=trust, log_signer=self._log_signer
+            )
+            for (position, _), outcome in zip(ready, plan.outcomes, strict=True):
+                outcomes[position] = outcome
+        return [
+            group
+            for group in groups
+            if any(_rejected_for(outcomes[position], _KEY_ERRORS) for position, _ in group)
+        ]
+
+    def _first_failure(
+        self, group: list[tuple[int, SignedEvent]], trust: TrustStore
+    ) -> tuple[int, LedgerError] | None:
+        for position, event in group:
             try:
                 self._verify(event, trust)
             except LedgerError as exc:
-                outcomes[position] = Rejected(exc)
-                continue
-            verified.append((position, event))
-        if verified:
-            plan = self._store.append_events(
-                [event for _, event in verified], trust=trust, log_signer=self._log_signer
-            )
-            for (position, _), outcome in zip(verified, plan.outcomes, strict=True):
-                outcomes[position] = outcome
-        return outcomes
+                return position, exc
+        return None
 
     def submit_one(self, raw_event: object) -> Accepted:
         """Append one event.

@@ -196,3 +196,18 @@ def test_checkpoints_of_an_empty_log_and_of_nothing_new(ledger: Harness) -> None
     assert open_checkpoint(ledger.checkpoint() or "", ledger.trusted().log).size == 3
     assert ledger.checkpoint() is None
     assert ledger.audit().intact
+
+
+def test_a_rejection_before_the_store_rejects_its_whole_group_and_nothing_else(
+    ledger: Harness,
+) -> None:
+    device = ledger.device("acme")
+    first = ledger.commission(device, "CYL-0001")
+    forged = ledger.use(device, "CYL-0001")
+    forged["signature"] = {**forged["signature"], "value": first["signature"]["value"]}  # type: ignore[dict-item,index]
+    unrelated = ledger.commission(device, "CYL-0002")
+    outcomes = ledger.submit([first, forged, unrelated])
+    assert isinstance(_rejected(outcomes[0]).error, GroupRejectedError)
+    assert isinstance(_rejected(outcomes[1]).error, SignatureInvalidError)
+    _accepted(outcomes[2])
+    assert ledger.store.item_head("CYL-0001") is None
