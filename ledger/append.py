@@ -27,6 +27,7 @@ from ledger.certificates import TrustStore
 from ledger.envelope import SignedEvent
 from ledger.errors import (
     AppendRejectedError,
+    CodeIssuedToAnotherOrgError,
     GroupRejectedError,
     ItemExistsError,
     LedgerError,
@@ -111,8 +112,8 @@ class AppendContext:
     heads: Mapping[str, ItemHead]
     existing: Mapping[bytes, Receipt]
     trust: TrustStore
-    issued: frozenset[str] | set[str] | None = None
-    """Codes the registry issued, when the deployment requires issued codes."""
+    issued: Mapping[str, str] | None = None
+    """Issued codes and the organisation each was issued to, when issuance is required."""
 
 
 def connected_groups(events: Sequence[SignedEvent]) -> list[list[int]]:
@@ -203,12 +204,18 @@ def _write_group(
         outcomes[position] = Accepted(receipt)
 
 
-def _require_issued(event: SignedEvent, issued: frozenset[str] | set[str] | None) -> None:
+def _require_issued(event: SignedEvent, issued: Mapping[str, str] | None) -> None:
     if issued is None:
         return
     for link in event.body.items:
-        if link.code not in issued:
+        owner = issued.get(link.code)
+        if owner is None:
             raise UnknownCodeError("no registry batch issued this code", item=link.code)
+        if link.seq == 0 and owner != event.body.org:
+            raise CodeIssuedToAnotherOrgError(
+                "only the organisation a code was issued to may start its chain",
+                item=link.code, issued_to=owner,
+            )  # fmt: skip
 
 
 def _advance_heads(

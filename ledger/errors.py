@@ -21,6 +21,7 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   ├── KeyRevokedError          the key is revoked
     │   ├── UnknownItemError         an item has no chain and the event cannot start one
     │   ├── UnknownCodeError         no registry batch issued this code
+    │   ├── CodeIssuedToAnotherOrgError  a chain started on a code issued to someone else
     │   ├── ItemExistsError          a chain-starting event names an existing item
     │   ├── StaleHeadError           the event's prev is not the item's head (conflict)
     │   └── GroupRejectedError       another event touching the same items was rejected
@@ -105,6 +106,10 @@ class UnknownItemError(AppendRejectedError):
 
 class UnknownCodeError(AppendRejectedError):
     code = "unknown_code"
+
+
+class CodeIssuedToAnotherOrgError(AppendRejectedError):
+    code = "code_issued_to_another_org"
 
 
 class ItemExistsError(AppendRejectedError):

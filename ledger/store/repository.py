@@ -133,7 +133,7 @@ class SqlLedgerStore:
                 heads=self._heads(conn, codes),
                 existing=self._existing_receipts(conn, [e.event_hash for e in events]),
                 trust=trust,
-                issued=self._issued(conn, codes) if self.require_issued_codes else None,
+                issued=self._issued_to(conn, codes) if self.require_issued_codes else None,
             )
             plan = plan_append(events, context, log_signer)
             if plan.events:
@@ -213,7 +213,7 @@ class SqlLedgerStore:
         check_batch(codes, root_algorithm=root[0], root_public_key=root[1])
 
         def store(conn: Connection, index: int) -> None:
-            taken = self._issued(conn, [signed.code for signed in codes])
+            taken = set(self._issued_to(conn, [signed.code for signed in codes]))
             if taken:
                 raise DuplicateCodeError("code already issued", codes=sorted(taken)[:5])
             insert_rows(conn, t.issued_code, [
@@ -262,12 +262,14 @@ class SqlLedgerStore:
             if cert.role == "org":
                 trust.add(cert)
 
-    def _issued(self, conn: Connection, codes: Sequence[str]) -> set[str]:
-        found: set[str] = set()
+    def _issued_to(self, conn: Connection, codes: Sequence[str]) -> dict[str, str]:
+        issued: dict[str, str] = {}
         for chunk in _chunks(list(dict.fromkeys(codes))):
-            query = select(t.issued_code.c.code).where(t.issued_code.c.code.in_(chunk))
-            found.update(row.code for row in conn.execute(query))
-        return found
+            query = select(t.issued_code.c.code, t.issued_code.c.org).where(
+                t.issued_code.c.code.in_(chunk)
+            )
+            issued.update((row.code, row.org) for row in conn.execute(query))
+        return issued
 
     def _revocations(self, conn: Connection, key_ids: Sequence[str]) -> list[Revocation]:
         query = (

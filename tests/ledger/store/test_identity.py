@@ -447,3 +447,18 @@ def test_the_signer_refuses_to_checkpoint_over_a_rolled_back_log(tmp_path: Path)
     with pytest.raises(LedgerError, match="no longer extends its last signed checkpoint"):
         harness.checkpoint()
     harness.store.engine.dispose()
+
+
+def test_only_the_owner_of_an_issued_code_may_start_its_chain(db_url: str) -> None:
+    harness = _issued_harness(db_url)
+    owner, squatter = harness.device("acme"), harness.device("rival")
+    codes = issue_batch("acme", "1.1", "cylinder", "B1", "2026-09-30", 1, harness.root)
+    harness.store.append_code_batch(
+        codes, root=(ED25519, harness.root.public_key), log_signer=harness.log
+    )
+    error = _error(harness.submit([harness.commission(squatter, codes[0].code)])[0])
+    assert error.code == "code_issued_to_another_org"
+    assert error.context["issued_to"] == "acme"
+    harness.heads.clear()
+    _accepted(harness.submit([harness.commission(owner, codes[0].code)])[0])
+    harness.store.engine.dispose()
