@@ -34,16 +34,16 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from sqlalchemy.engine import make_url
 
-from api.deployment import DEFAULT_DB, Deployment
-from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_verifiers
+from api.deployment import DEFAULT_DB
+from api.keystore import DEFAULT_KEYS_DIR, FileKeystore, KeystoreError, pinned_verifiers
 from ledger.bundle import BundleReport, VerifierState, verify_bundle
 from ledger.errors import LedgerError
 from ledger.note import NoteVerifier
 from ledger.signing import ED25519
 from ledger.store.bundles import build_item_bundle, build_site_bundle
-from ledger.store.engine import is_sqlite
+from ledger.store.engine import require_existing
+from ledger.store.migrate import open_store
 
 DEFAULT_STATE_FILE = Path("var/verifier-state.json")
 EXIT_OK, EXIT_FAULTS, EXIT_CANNOT_RUN = 0, 1, 2
@@ -79,23 +79,20 @@ def export_bundle(
     try:
         if (code is None) == (site is None):
             raise _CannotRunError("give exactly one of --item CODE or --site SITE")
-        _require_existing_database(db)
+        require_existing(db)
         if not (keys / "log.pem").exists():
             raise _CannotRunError(f"no log key in the keystore {keys}; pass --keys DIR")
-        deployment = Deployment.open(db, keys)
-        signer = deployment.keys.log_signer()
+        keystore = FileKeystore(keys)
+        store = open_store(db, origin=keystore.origin, migrate=False)
+        signer = keystore.signer("log")  # never the root key: export must not mint keys
         try:
             if code is not None:
-                bundle = build_item_bundle(
-                    deployment.store, code, log_signer=signer, since_size=since_size
-                )
+                bundle = build_item_bundle(store, code, log_signer=signer, since_size=since_size)
             else:
                 assert site is not None
-                bundle = build_site_bundle(
-                    deployment.store, site, log_signer=signer, since_size=since_size
-                )
+                bundle = build_site_bundle(store, site, log_signer=signer, since_size=since_size)
         finally:
-            deployment.store.engine.dispose()
+            store.engine.dispose()
         _write_json(out, bundle)
     except (_CannotRunError, LedgerError, OSError, ValueError) as exc:
         _cannot_run("could not write the bundle", exc)
@@ -113,12 +110,6 @@ def _count(bundle: Mapping[str, object], key: str) -> int:
 
 def _checkpoint_size(bundle: Mapping[str, object]) -> str:
     return str(bundle["checkpoint"]).split("\n", 2)[1]
-
-
-def _require_existing_database(url: str) -> None:
-    database = make_url(url).database
-    if is_sqlite(url) and (not database or not Path(database).exists()):
-        raise _CannotRunError(f"no SQLite database at {database!r}")
 
 
 # -- chemtrace verify-bundle ------------------------------------------------------------------

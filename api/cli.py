@@ -15,15 +15,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from api.bundles import export_bundle, verify_bundle_command
 from api.deployment import DEFAULT_DB, Deployment
 from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_verifiers
-from ledger.errors import LedgerError
+from ledger.checkpoint import open_checkpoint
+from ledger.errors import CheckpointConflictError, LedgerError
 from ledger.signing import ED25519
 from ledger.store.audit import SqlAuditSource
-from ledger.store.engine import is_sqlite, make_engine
+from ledger.store.engine import make_engine, require_existing
 from ledger.verify import AuditReport, TrustedKeys, audit
 
 app = typer.Typer(
@@ -91,13 +91,13 @@ def verify_log(
 ) -> None:
     """Audit the whole ledger: exit 0 intact, 1 damage found, 2 could not run."""
     try:
-        _require_existing_database(db)
+        require_existing(db)
         trusted = _trusted_keys(keys, log_key, root_key)
         note = trusted_checkpoint.read_text() if trusted_checkpoint else None
+        if note is not None:
+            open_checkpoint(note, trusted.log)  # a malformed trusted checkpoint: could not run
         result = audit(SqlAuditSource(make_engine(db)), trusted, trusted_checkpoint=note)
-    except (LedgerError, KeystoreError, OSError, ValueError) as exc:
-        _fail(exc, as_json)
-    except Exception as exc:
+    except Exception as exc:  # any failure to read keys or database: the audit could not run
         _fail(exc, as_json)
     if as_json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
@@ -112,16 +112,21 @@ app.command("verify-bundle")(verify_bundle_command)
 
 @app.command()
 def checkpoint(db: DbOption = DEFAULT_DB, keys: KeysOption = DEFAULT_KEYS_DIR) -> None:
-    """Sign a checkpoint covering every entry and print it (a C2SP signed note)."""
-    note = Deployment.open(db, keys).checkpoint()
-    print(note if note else "no new entries since the last checkpoint")
+    """Print a checkpoint covering every entry (a C2SP signed note), signing one if needed.
 
-
-def _require_existing_database(url: str) -> None:
-    # An audit must never create what it audits.
-    database = make_url(url).database
-    if is_sqlite(url) and (not database or not Path(database).exists()):
-        raise OSError(f"no SQLite database at {database!r}")
+    Save the output outside the database: it is what ``verify-log --trusted-checkpoint`` takes.
+    """
+    try:
+        require_existing(db)
+        if not (keys / "log.pem").exists():
+            raise KeystoreError(f"no log key in the keystore {keys}; pass --keys DIR")
+        deployment = Deployment.open(db, keys)
+        note = deployment.checkpoint()
+        latest = deployment.store.latest_checkpoint()
+    except (LedgerError, KeystoreError) as exc:
+        err.print(f"[red]could not sign a checkpoint:[/red] {_message(exc)}")
+        raise typer.Exit(1 if isinstance(exc, CheckpointConflictError) else 2) from exc
+    print(note or (latest[1] if latest else ""), end="")
 
 
 def _trusted_keys(keys_dir: Path, log_key: Path | None, root_key: Path | None) -> TrustedKeys:
@@ -129,8 +134,12 @@ def _trusted_keys(keys_dir: Path, log_key: Path | None, root_key: Path | None) -
     return TrustedKeys(log=log, root_algorithm=ED25519, root_public_key=root.public_key)
 
 
+def _message(exc: BaseException) -> str:
+    return exc.diagnostics() if isinstance(exc, LedgerError) else str(exc)
+
+
 def _fail(exc: BaseException, as_json: bool) -> None:
-    message = exc.diagnostics() if isinstance(exc, LedgerError) else str(exc)
+    message = _message(exc)
     if as_json:
         print(json.dumps({"intact": None, "error": message}))
     err.print(f"[red]could not run the audit:[/red] {message}")

@@ -102,8 +102,11 @@ class FileKeystore:
 
     def _publish(self, filename: str, text: str) -> None:
         path = self.directory / filename
-        if not path.exists() or path.read_text().strip() != text:
+        if not path.exists():
             path.write_text(text + "\n")
+        elif path.read_text().strip() != text:
+            # Auditors pin this file: a different key here means the private key was replaced.
+            raise KeystoreError(f"{path} names another key than the keystore holds; refusing")
 
     @staticmethod
     def _write_private(path: Path, data: bytes) -> None:

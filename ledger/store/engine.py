@@ -18,12 +18,25 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from ledger.errors import StorageError
+
 IMMEDIATE = "chemtrace_immediate"
 
 
 def is_sqlite(url: str) -> bool:
     """Tell whether ``url`` names a SQLite database."""
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def require_existing(url: str) -> None:
+    """Refuse a SQLite URL whose file does not exist (read paths must never create one).
+
+    Raises:
+        StorageError: there is no database file.
+    """
+    database = make_url(url).database
+    if is_sqlite(url) and (not database or not Path(database).exists()):
+        raise StorageError(f"no SQLite database at {database!r}")
 
 
 def make_engine(url: str) -> Engine:
