@@ -96,7 +96,6 @@ class AppendPlan:
     outcomes: list[Outcome]
     events: list[EventRow] = field(default_factory=list)
     heads: dict[str, ItemHead] = field(default_factory=dict)
-    new_items: set[str] = field(default_factory=set)
     nodes: list[tuple[NodeId, bytes]] = field(default_factory=list)
     next_index: int = 0
 
@@ -198,8 +197,6 @@ def _write_group(
         ).signed_by(log_signer)
         plan.events.append(EventRow(event, LogEntryRow(index, leaf, leaf_input, hashed), receipt))
         for link in event.body.items:
-            if link.seq == 0:
-                plan.new_items.add(link.code)
             plan.heads[link.code] = ItemHead(link.code, link.seq, event.event_hash, index)
         outcomes[position] = Accepted(receipt)
 

@@ -13,8 +13,7 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     ├── VerificationError            a cryptographic or structural check failed
     │   ├── SignatureInvalidError    a signature does not verify
     │   ├── ProofError               an inclusion or consistency proof is wrong
-    │   ├── NoteError                a signed note is malformed or unsigned
-    │   └── ChainBrokenError         an item chain's seq/prev links are wrong
+    │   └── NoteError                a signed note is malformed or unsigned
     ├── AppendRejectedError          a well-formed event the ledger refuses
     │   ├── UnknownKeyError          the signing key is not registered
     │   ├── KeyNotValidAtLogTimeError  the key was not valid at log time
@@ -78,10 +77,6 @@ class ProofError(VerificationError):
 
 class NoteError(VerificationError):
     code = "bad_note"
-
-
-class ChainBrokenError(VerificationError):
-    code = "chain_broken"
 
 
 class AppendRejectedError(LedgerError):

@@ -1,8 +1,8 @@
 """RFC 3339 UTC timestamps: the only time format in signed bytes.
 
 Signed times are strings ending in ``Z`` with at most microsecond precision.
-Offsets other than ``Z`` are rejected rather than converted, so one instant
-has one spelling in the ledger.
+Offsets other than ``Z`` are rejected rather than converted; fractional digits may vary
+(``…00Z`` and ``…00.000Z`` are the same instant), and the log writes microseconds.
 """
 
 from __future__ import annotations

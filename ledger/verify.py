@@ -3,7 +3,7 @@
 The auditor streams the log in index order and re-derives everything an
 insider could alter in the database:
 
-* every leaf from its entry (event or certificate) and every entry hash from
+* every leaf from its entry (event, certificate, revocation, licence or code batch) and every entry hash from
   the stored bytes; every denormalised column against the signed bytes;
 * every device signature, against certificates that were *logged earlier*
   and chain to the pinned root, judged at the entry's log time;
@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ledger.canonical import CERTIFICATE, domain_hash, format_hash
+from ledger.canonical import format_hash
 from ledger.certificates import TrustStore, certificate_from_json
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.codes import SignedCode
@@ -417,10 +417,7 @@ class _Auditor:
                 "certificate_malformed", f"stored certificate does not parse: {exc}", **where
             )
             return
-        if (
-            domain_hash(CERTIFICATE, cert.to_json()) != leaf.entry_hash
-            or stored.cert_hash != leaf.entry_hash
-        ):
+        if cert.entry_hash != leaf.entry_hash or stored.cert_hash != leaf.entry_hash:
             self.fault(
                 "certificate_hash_mismatch", "stored certificate does not match the log", **where
             )
@@ -609,8 +606,13 @@ def audit(
     source: AuditSource, keys: TrustedKeys, *, trusted_checkpoint: str | None = None
 ) -> AuditReport:
     """Audit the whole ledger behind ``source`` and return a report naming each fault."""
-    origin, claimed_size, claimed_checkpoint = source.state()
+    claimed_origin, claimed_size, claimed_checkpoint = source.state()
+    origin = keys.log.name  # the pinned log key names the log; the database only claims it
     auditor = _Auditor(source, keys, origin)
+    if claimed_origin != origin:
+        auditor.fault(
+            "origin_mismatch", f"the database claims log {claimed_origin!r}, not {origin!r}"
+        )
     checkpoints = source.checkpoints()
     wanted_roots = {cp.size for cp in checkpoints}
     trusted = _open_trusted(trusted_checkpoint, keys, origin, auditor)

@@ -24,7 +24,7 @@ from ledger.canonical import canonical_bytes
 from ledger.certificates import Certificate, TrustStore, certificate_from_json
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.codes import DuplicateCodeError, SignedCode
-from ledger.commitments import Disclosure
+from ledger.commitments import Disclosure, opens
 from ledger.envelope import SignedEvent
 from ledger.errors import CheckpointConflictError, LedgerError, StorageError
 from ledger.leaf import EntryKind, LeafRecord
@@ -635,7 +635,10 @@ class SqlLedgerStore:
             ).first()
         if row is None or row.value is None:
             return None
-        return Disclosure(kind=row.kind, value=row.value, salt=row.salt)
+        disclosure = Disclosure(kind=row.kind, value=row.value, salt=row.salt)
+        if not opens(commitment, disclosure):
+            raise StorageError("stored personal data does not open its commitment")
+        return disclosure
 
     def erase_disclosures(
         self, *, commitments: Sequence[str] | None = None, expired_at: str | None = None

@@ -157,7 +157,6 @@ def test_genesis_event_is_written_with_a_verifiable_receipt() -> None:
     assert decode_leaf(row.entry.leaf_input) == row.entry.leaf
     assert row.entry.leaf_hash == leaf_hash(row.entry.leaf_input) == receipt.leaf_hash
     assert plan.heads == {"DRUM-0001": ItemHead("DRUM-0001", 0, event.event_hash, 5)}
-    assert plan.new_items == {"DRUM-0001"}
     assert plan.next_index == 6
 
 
@@ -168,7 +167,6 @@ def test_continuation_extends_the_committed_head() -> None:
     plan = plan_append([second], context(heads=head_of(first, 3), next_index=4), LOG)
     assert accepted(plan, 0).index == 4
     assert plan.heads["DRUM-0001"] == ItemHead("DRUM-0001", 1, second.event_hash, 4)
-    assert plan.new_items == set()
 
 
 def test_a_chain_inside_one_batch() -> None:
@@ -177,7 +175,6 @@ def test_a_chain_inside_one_batch() -> None:
     plan = plan_append(events, context(next_index=10), LOG)
     assert [accepted(plan, i).index for i in range(3)] == [10, 11, 12]
     assert plan.heads["DRUM-0001"] == ItemHead("DRUM-0001", 2, events[2].event_hash, 12)
-    assert plan.new_items == {"DRUM-0001"}
 
 
 # --- resends --------------------------------------------------------------------------
@@ -365,7 +362,6 @@ def test_a_failing_event_rejects_its_whole_group_only() -> None:
     assert accepted(plan, 3).index == 2
     assert [row.event for row in plan.events] == [events[3]]
     assert set(plan.heads) == {"DRUM-000C"}
-    assert plan.new_items == set()
     assert plan.next_index == 3
 
 
@@ -393,7 +389,6 @@ def test_whole_valid_batch_is_written_in_group_order() -> None:
     assert sorted(indices) == [2, 3, 4, 5]
     # Within a group, the chain order is the submission order.
     assert indices[0] < indices[1] < indices[2]
-    assert plan.new_items == {"DRUM-000B"}
     assert plan.heads["DRUM-000A"].seq == 2
     assert plan.heads["DRUM-000B"] == ItemHead("DRUM-000B", 1, events[2].event_hash, indices[2])
     assert plan.heads["DRUM-000C"].seq == 1
