@@ -3,8 +3,9 @@
 The auditor streams the log in index order and re-derives everything an
 insider could alter in the database:
 
-* every leaf from its entry (event, certificate, revocation, licence or code batch) and every entry hash from
-  the stored bytes; every denormalised column against the signed bytes;
+* every leaf from its entry (event, certificate, revocation, licence or code batch)
+  and every entry hash from the stored bytes; every denormalised column against the
+  signed bytes;
 * every device signature, against certificates that were *logged earlier*
   and chain to the pinned root, judged at the entry's log time;
 * every receipt signature, item chain link and sequence number, and the
