@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ledger.errors import NoteError, VerificationError
-from ledger.signing import ED25519, Ed25519Signer, Signer, verify_signature
+from ledger.signing import ED25519, Signer, verify_signature
 
 ALG_ED25519: Final = b"\x01"
 KEY_ID_SIZE: Final = 4
@@ -180,28 +180,6 @@ def parse_vkey(text: str) -> NoteVerifier:
     public_key = _parse_key_material(name, key_id_text, key_text, ED25519_KEY_SIZE)
     _require_key_id(name, key_id_text, public_key)
     return NoteVerifier.for_key(name, public_key)
-
-
-def parse_go_signer_key(text: str) -> tuple[str, Ed25519Signer]:
-    """Parse a Go ``PRIVATE+KEY+name+hexid+base64(0x01 || seed)`` signer key.
-
-    Only a parser for test vectors and tooling; keys in production live behind
-    a :class:`ledger.signing.Signer`. Error messages never include key bytes.
-
-    Returns:
-        The key name and an in-memory Ed25519 signer.
-
-    Raises:
-        NoteError: the key is malformed, not Ed25519, or its ID does not match.
-    """
-    parts = text.split("+", 4)
-    if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-        raise NoteError("signer key must be PRIVATE+KEY+name+hexid+base64key")
-    name, key_id_text, key_text = parts[2:]
-    seed = _parse_key_material(name, key_id_text, key_text, ED25519_KEY_SIZE)
-    signer = Ed25519Signer.from_seed(seed)
-    _require_key_id(name, key_id_text, signer.public_key)
-    return name, signer
 
 
 # --- signing -------------------------------------------------------------------------

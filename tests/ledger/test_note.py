@@ -20,11 +20,11 @@ from ledger.note import (
     format_vkey,
     note_key_id,
     open_note,
-    parse_go_signer_key,
     parse_vkey,
     sign_note,
 )
 from ledger.signing import ED25519, Ed25519Signer, verify_signature
+from tests.ledger._go_signer_key import parse_go_signer_key
 
 NAME = "example.com/log"
 TEXT = "example.com/log\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
