@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select
+from sqlalchemy import Column, Connection, Engine, Select, Table, and_, func, or_, select
 
 from ledger.merkle import NodeId
 from ledger.store import schema as t
@@ -129,58 +130,17 @@ class SqlAuditSource:
         }
 
     def unlogged(self) -> Iterator[tuple[str, int, bytes | None, str | None]]:
-        e, ei, c, le = t.event, t.event_item, t.certificate, t.log_entry
-        r, ic, li = t.revocation, t.issued_code, t.licence
+        e, ei, ic, le = t.event, t.event_item, t.issued_code, t.log_entry
         checks = [
-            (
-                "event",
-                select(e.c.event_hash, e.c.log_index)
-                .outerjoin(le, le.c.idx == e.c.log_index)
-                .where(
-                    or_(le.c.idx.is_(None), le.c.entry_hash != e.c.event_hash, le.c.kind != "event")
-                ),
-            ),
+            _unaccounted("event", e, e.c.event_hash),
+            _unaccounted("certificate", t.certificate, t.certificate.c.cert_hash),
+            _unaccounted("revocation", t.revocation, t.revocation.c.revocation_hash),
+            _unaccounted("licence", t.licence, t.licence.c.licence_hash),
             (
                 "event_item",
                 select(ei.c.event_hash, ei.c.log_index)
                 .outerjoin(e, e.c.event_hash == ei.c.event_hash)
                 .where(or_(e.c.event_hash.is_(None), e.c.log_index != ei.c.log_index)),
-            ),
-            (
-                "certificate",
-                select(c.c.cert_hash, c.c.log_index)
-                .outerjoin(le, le.c.idx == c.c.log_index)
-                .where(
-                    or_(
-                        le.c.idx.is_(None),
-                        le.c.entry_hash != c.c.cert_hash,
-                        le.c.kind != "certificate",
-                    )
-                ),
-            ),
-            (
-                "revocation",
-                select(r.c.revocation_hash, r.c.log_index)
-                .outerjoin(le, le.c.idx == r.c.log_index)
-                .where(
-                    or_(
-                        le.c.idx.is_(None),
-                        le.c.entry_hash != r.c.revocation_hash,
-                        le.c.kind != "revocation",
-                    )
-                ),
-            ),
-            (
-                "licence",
-                select(li.c.licence_hash, li.c.log_index)
-                .outerjoin(le, le.c.idx == li.c.log_index)
-                .where(
-                    or_(
-                        le.c.idx.is_(None),
-                        le.c.entry_hash != li.c.licence_hash,
-                        le.c.kind != "licence",
-                    )
-                ),
             ),
         ]
         codes = (
@@ -244,3 +204,14 @@ class SqlAuditSource:
             for row in rows:
                 yield row.code, row.head_seq, row.head_hash, row.head_index
             after = rows[-1].code
+
+
+def _unaccounted(kind: str, table: Table, digest: Column[bytes]) -> tuple[str, Select[Any]]:
+    """Rows of ``table`` whose claimed log entry is missing, of another kind, or another hash."""
+    le = t.log_entry
+    query = (
+        select(digest, table.c.log_index)
+        .outerjoin(le, le.c.idx == table.c.log_index)
+        .where(or_(le.c.idx.is_(None), le.c.entry_hash != digest, le.c.kind != kind))
+    )
+    return kind, query
