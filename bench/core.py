@@ -174,14 +174,14 @@ class EventSet:
     timed: list[Envelope]
 
 
-def issue_codes(h: Harness, count: int) -> list[str]:
+def issue_codes(h: Harness, org: str, count: int) -> list[str]:
     """Registry-issued codes, logged in batches: the production path rejects any other code."""
     codes: list[str] = []
     root = (h.root.algorithm, h.root.public_key)
     while len(codes) < count:
         size = min(MAX_BATCH_COUNT, count - len(codes))
         batch = issue_batch(
-            "acme", "1.1", "cylinder", f"B{len(codes):06d}", "2026-09-30", size, h.root
+            org, "1.1", "cylinder", f"B{len(codes):06d}", "2026-09-30", size, h.root
         )
         h.store.append_code_batch(batch, root=root, log_signer=h.log)
         codes.extend(signed.code for signed in batch)
@@ -191,8 +191,8 @@ def issue_codes(h: Harness, count: int) -> list[str]:
 def build_events(h: Harness, device: DeviceSession, count: int) -> EventSet:
     """``count`` signed events on distinct items: even positions commission, odd ones use."""
     uses = count // 2
-    used = issue_codes(h, uses)
-    fresh = iter(issue_codes(h, count - uses))
+    used = issue_codes(h, device.org, uses)
+    fresh = iter(issue_codes(h, device.org, count - uses))
     setup = [h.commission(device, code) for code in used]
     timed: list[Envelope] = []
     for i in range(count):
@@ -250,7 +250,7 @@ def bench_ingest(db: str, url_ledger: str, url_plain: str, events: int) -> list[
     h = Harness.create(url_ledger, require_issued_codes=True)
     device = h.device("org-bench")
     baseline = Baseline(url_plain, h.log, {device.signer.key_id: device.signer.public_key})
-    sample = h.commission(device, issue_codes(h, 1)[0])
+    sample = h.commission(device, issue_codes(h, device.org, 1)[0])
     canonical = rfc8785.dumps(sample)
     assert canonical[8 : canonical.rindex(b',"signature":')] == rfc8785.dumps(sample["body"])
     check_accepted(h.submit([sample]))
