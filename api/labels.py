@@ -19,7 +19,7 @@ This is the I/O side of :mod:`ledger.codes`; it needs ``qrcode`` and Pillow.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Final
 from xml.sax.saxutils import escape, quoteattr
 
@@ -123,6 +123,20 @@ def _fitted_font(draw: ImageDraw.ImageDraw, text: str, width: int, height: int) 
         size -= 1
 
 
+def _dark_runs(matrix: Sequence[Sequence[bool]]) -> Iterator[tuple[int, int, int]]:
+    """Horizontal runs of dark modules as ``(row, first column, column after the last)``."""
+    for y, row in enumerate(matrix):
+        x = 0
+        while x < len(row):
+            if not row[x]:
+                x += 1
+                continue
+            start = x
+            while x < len(row) and row[x]:
+                x += 1
+            yield y, start, x
+
+
 def _label_image(url: str, caption: str | None, dpi: int, label_mm: float) -> Image.Image:
     matrix = qr_matrix(url)
     text = _caption_for(url, caption)
@@ -137,24 +151,16 @@ def _label_image(url: str, caption: str | None, dpi: int, label_mm: float) -> Im
     image = Image.new("L", (width, width + band), 255)
     offset = (width - modules * box) // 2
     draw = ImageDraw.Draw(image)
-    for y, row in enumerate(matrix):
-        x = 0
-        while x < modules:
-            if not row[x]:
-                x += 1
-                continue
-            start = x
-            while x < modules and row[x]:
-                x += 1
-            draw.rectangle(
-                (
-                    offset + start * box,
-                    offset + y * box,
-                    offset + x * box - 1,
-                    offset + (y + 1) * box - 1,
-                ),
-                fill=0,
-            )
+    for y, start, end in _dark_runs(matrix):
+        draw.rectangle(
+            (
+                offset + start * box,
+                offset + y * box,
+                offset + end * box - 1,
+                offset + (y + 1) * box - 1,
+            ),
+            fill=0,
+        )
     margin = max(1, width // 25)
     font = _fitted_font(draw, text, width - 2 * margin, band - margin)
     draw.text((width / 2, width + band / 2 - margin / 2), text, fill=0, font=font, anchor="mm")
@@ -197,17 +203,7 @@ def render_svg(url: str, *, caption: str | None = None, label_mm: float = LABEL_
     modules = len(matrix)
     band = modules * CAPTION_MM / label_mm
     height = modules + band
-    runs: list[str] = []
-    for y, row in enumerate(matrix):
-        x = 0
-        while x < modules:
-            if not row[x]:
-                x += 1
-                continue
-            start = x
-            while x < modules and row[x]:
-                x += 1
-            runs.append(f"M{start} {y}h{x - start}v1h-{x - start}z")
+    runs = [f"M{start} {y}h{end - start}v1h-{end - start}z" for y, start, end in _dark_runs(matrix)]
     text_width = modules - QUIET_ZONE_MODULES
     font_size = min(band * 0.7, text_width / (0.6 * max(1, len(text))))  # monospace: 0.6 em
     svg = (
