@@ -36,7 +36,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from api.deployment import DEFAULT_DB
-from api.keystore import DEFAULT_KEYS_DIR, FileKeystore, KeystoreError, pinned_verifiers
+from api.keystore import DEFAULT_KEYS_DIR, FileKeystore, KeystoreError, pinned_trust
 from ledger.bundle import BundleReport, VerifierState, verify_bundle
 from ledger.errors import LedgerError
 from ledger.note import NoteVerifier
@@ -172,10 +172,10 @@ def _trusted_keys(
     keys_dir: Path, root_key: Path | None, log_key: Path | None
 ) -> tuple[bytes, NoteVerifier]:
     try:
-        root, log = pinned_verifiers(keys_dir, root_key=root_key, log_key=log_key)
+        trusted = pinned_trust(keys_dir, root_key=root_key, log_key=log_key)
     except KeystoreError as exc:
         raise _CannotRunError(str(exc)) from exc
-    return root.public_key, log
+    return trusted.root_public_key, trusted.log
 
 
 def _read_json(path: Path, what: str) -> Any:

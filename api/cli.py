@@ -18,13 +18,12 @@ from rich.table import Table
 
 from api.bundles import export_bundle, verify_bundle_command
 from api.deployment import DEFAULT_DB, Deployment
-from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_verifiers
+from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_trust
 from ledger.checkpoint import open_checkpoint
 from ledger.errors import CheckpointConflictError, LedgerError
-from ledger.signing import ED25519
 from ledger.store.audit import SqlAuditSource
 from ledger.store.engine import make_engine, require_existing
-from ledger.verify import AuditReport, TrustedKeys, audit
+from ledger.verify import AuditReport, audit
 
 app = typer.Typer(
     help="chemtrace: a tamper-evident traceability ledger for hazardous chemicals.",
@@ -92,7 +91,7 @@ def verify_log(
     """Audit the whole ledger: exit 0 intact, 1 damage found, 2 could not run."""
     try:
         require_existing(db)
-        trusted = _trusted_keys(keys, log_key, root_key)
+        trusted = pinned_trust(keys, root_key=root_key, log_key=log_key)
         note = trusted_checkpoint.read_text() if trusted_checkpoint else None
         if note is not None:
             open_checkpoint(note, trusted.log)  # a malformed trusted checkpoint: could not run
@@ -127,11 +126,6 @@ def checkpoint(db: DbOption = DEFAULT_DB, keys: KeysOption = DEFAULT_KEYS_DIR) -
         err.print(f"[red]could not sign a checkpoint:[/red] {_message(exc)}")
         raise typer.Exit(1 if isinstance(exc, CheckpointConflictError) else 2) from exc
     print(note or (latest[1] if latest else ""), end="")
-
-
-def _trusted_keys(keys_dir: Path, log_key: Path | None, root_key: Path | None) -> TrustedKeys:
-    root, log = pinned_verifiers(keys_dir, root_key=root_key, log_key=log_key)
-    return TrustedKeys(log=log, root_algorithm=ED25519, root_public_key=root.public_key)
 
 
 def _message(exc: BaseException) -> str:

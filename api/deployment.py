@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.catalogs import load_registry
-from api.keystore import FileKeystore
+from api.keystore import FileKeystore, pinned_trust
 from ledger.certificates import CertRole, issue_certificate
 from ledger.codes import Packaging, SignedCode, issue_batch
 from ledger.ingest import Ingestor
 from ledger.licences import Licence
-from ledger.note import NoteVerifier
 from ledger.signing import ED25519, Signer
 from ledger.statements import Receipt
 from ledger.store.migrate import open_store
@@ -49,12 +48,8 @@ class Deployment:
         return cls(store=store, keys=keys, ingestor=ingestor)
 
     def trusted_keys(self) -> TrustedKeys:
-        """The keys an auditor on this machine pins: from the keystore, never the database."""
-        return TrustedKeys(
-            log=NoteVerifier.for_key(self.keys.origin, self.keys.log_signer().public_key),
-            root_algorithm=ED25519,
-            root_public_key=self.keys.root_signer().public_key,
-        )
+        """The keys an auditor on this machine pins: the published vkeys, never the database."""
+        return pinned_trust(self.keys.directory)
 
     def certify_org(
         self, org: str, *, valid_from: str = CERT_FROM, valid_until: str = CERT_UNTIL

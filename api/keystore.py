@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from ledger.note import NoteVerifier, parse_vkey
-from ledger.signing import Ed25519Signer
+from ledger.signing import ED25519, Ed25519Signer
+from ledger.verify import TrustedKeys
 
 DEFAULT_KEYS_DIR = Path("var/keys")
 DEFAULT_ORIGIN = "chemtrace.dev/ledger"
@@ -36,10 +37,10 @@ class KeystoreError(Exception):
     """The keystore is unusable (bad permissions, corrupt key, bad name)."""
 
 
-def pinned_verifiers(
+def pinned_trust(
     keys_dir: Path, *, root_key: Path | None = None, log_key: Path | None = None
-) -> tuple[NoteVerifier, NoteVerifier]:
-    """The ``(root, log)`` public keys an auditor pins: the flags, else the published vkeys.
+) -> TrustedKeys:
+    """The public keys an auditor pins: the flag files, else the keystore's published vkeys.
 
     Never reads or creates a private key.
 
@@ -53,7 +54,7 @@ def pinned_verifiers(
             raise KeystoreError(f"no trusted key at {path}: pass {flag} FILE (a C2SP vkey)")
     root = parse_vkey(root_path.read_text(encoding="utf-8").strip())
     log = parse_vkey(log_path.read_text(encoding="utf-8").strip())
-    return root, log
+    return TrustedKeys(log=log, root_algorithm=ED25519, root_public_key=root.public_key)
 
 
 class FileKeystore:
