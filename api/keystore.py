@@ -67,14 +67,19 @@ class FileKeystore:
         self._meta_path = self.directory / "keystore.json"
         if not self._meta_path.exists():
             self._write_private(self._meta_path, json.dumps({"origin": DEFAULT_ORIGIN}).encode())
+        self._origin = str(json.loads(self._meta_path.read_text())["origin"])
+        self._loaded: dict[str, Ed25519Signer] = {}
+        self._checked: set[str] = set()
 
     @property
     def origin(self) -> str:
         """The log origin this keystore signs for."""
-        return str(json.loads(self._meta_path.read_text())["origin"])
+        return self._origin
 
     def signer(self, name: str) -> Ed25519Signer:
-        """Load (or create on first use) the key called ``name``."""
+        """Load (or create on first use) the key called ``name``; loaded once per keystore."""
+        if name in self._loaded:
+            return self._loaded[name]
         if not _NAME.fullmatch(name):
             raise KeystoreError(f"bad key name {name!r}")
         path = self.directory / f"{name}.pem"
@@ -87,18 +92,23 @@ class FileKeystore:
         loaded = load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(loaded, Ed25519PrivateKey):
             raise KeystoreError(f"{path} is not an Ed25519 key")
-        return Ed25519Signer(loaded)
+        self._loaded[name] = Ed25519Signer(loaded)
+        return self._loaded[name]
 
     def log_signer(self) -> Ed25519Signer:
         """The log key: checkpoints, receipts, item-head statements."""
-        signer = self.signer("log")
-        self._publish("log.vkey", NoteVerifier.for_key(self.origin, signer.public_key).vkey())
-        return signer
+        return self._published("log", "log.vkey", self.origin)
 
     def root_signer(self) -> Ed25519Signer:
         """The registry root key: certifies organisation keys."""
-        signer = self.signer("root")
-        self._publish("root.vkey", NoteVerifier.for_key(ROOT_NAME, signer.public_key).vkey())
+        return self._published("root", "root.vkey", ROOT_NAME)
+
+    def _published(self, name: str, vkey_file: str, vkey_name: str) -> Ed25519Signer:
+        """A signer whose public half auditors pin: publish its vkey on first load."""
+        signer = self.signer(name)
+        if vkey_file not in self._checked:
+            self._publish(vkey_file, NoteVerifier.for_key(vkey_name, signer.public_key).vkey())
+            self._checked.add(vkey_file)
         return signer
 
     def _publish(self, filename: str, text: str) -> None:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from ledger.append import Accepted, AppendPlan, Outcome, Rejected, connected_groups
+from ledger.append import AppendPlan, Outcome, Rejected, connected_groups
 from ledger.catalog import CatalogRegistry
 from ledger.certificates import Certificate, TrustStore
 from ledger.envelope import SignedEvent, open_envelope
@@ -136,17 +136,6 @@ class Ingestor:
             except LedgerError as exc:
                 return position, exc
         return None
-
-    def submit_one(self, raw_event: object) -> Accepted:
-        """Append one event.
-
-        Raises:
-            LedgerError: the precise reason it was rejected.
-        """
-        (outcome,) = self.submit([raw_event])
-        if isinstance(outcome, Rejected):
-            raise outcome.error
-        return outcome
 
     def _trust_for(self, key_ids: set[str], *, reload: bool = False) -> TrustStore:
         """The cached trust store, extended with the certificates of ``key_ids`` not yet loaded.

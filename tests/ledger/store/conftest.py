@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +25,3 @@ def ledger(db_url: str) -> Iterator[Harness]:
     harness = Harness.create(db_url)
     yield harness
     harness.store.engine.dispose()
-
-
-@pytest.fixture
-def make_ledger(db_url: str) -> Callable[[], Harness]:
-    return lambda: Harness.create(db_url)
