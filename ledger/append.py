@@ -161,15 +161,16 @@ def plan_append(
                 _advance_heads(event, group_heads, (plan.heads, context.heads))
             except AppendRejectedError as exc:
                 outcomes[position] = Rejected(exc)
-                _reject_group(outcomes, group, exc)
+                reject_group(outcomes, group, exc)
                 break
             seen.add(event.event_hash)
             staged.append((position, event))
         else:
             _write_group(staged, context, plan, outcomes, log_signer)
+    receipts = {row.event.event_hash: row.receipt for row in plan.events}
     for position, event in enumerate(events):
         if outcomes[position] is None:  # an in-batch resend of an event accepted above
-            outcomes[position] = Accepted(_receipt_of(plan, event.event_hash), duplicate=True)
+            outcomes[position] = Accepted(receipts[event.event_hash], duplicate=True)
     plan.outcomes = [outcome for outcome in outcomes if outcome is not None]
     return plan
 
@@ -228,10 +229,9 @@ def _advance_heads(
         UnknownItemError: a link continues a chain that does not exist.
     """
     for link in event.body.items:
-        current = staged.get(link.code)
-        for heads in committed:
-            if current is None:
-                current = heads.get(link.code)
+        current = staged.get(link.code) or next(
+            (heads[link.code] for heads in committed if link.code in heads), None
+        )
         if link.seq == 0:
             if current is not None:
                 raise ItemExistsError("item already has a chain", item=link.code)
@@ -247,14 +247,8 @@ def _advance_heads(
         staged[link.code] = ItemHead(link.code, link.seq, event.event_hash, -1)
 
 
-def _reject_group(outcomes: list[Outcome | None], group: list[int], cause: LedgerError) -> None:
+def reject_group(outcomes: list[Outcome | None], group: Sequence[int], cause: LedgerError) -> None:
+    """Reject every still-undecided event of ``group`` because ``cause`` rejected one of them."""
     for position in group:
         if outcomes[position] is None:
             outcomes[position] = Rejected(GroupRejectedError(cause))
-
-
-def _receipt_of(plan: AppendPlan, event_hash: bytes) -> Receipt:
-    for row in plan.events:
-        if row.event.event_hash == event_hash:
-            return row.receipt
-    raise LookupError("in-batch resend of an event that was not accepted")

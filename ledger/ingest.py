@@ -11,12 +11,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from ledger.append import AppendPlan, Outcome, Rejected, connected_groups
+from ledger.append import AppendPlan, Outcome, Rejected, connected_groups, reject_group
 from ledger.catalog import CatalogRegistry
 from ledger.certificates import Certificate, TrustStore
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import (
-    GroupRejectedError,
     KeyNotValidAtLogTimeError,
     LedgerError,
     SignatureInvalidError,
@@ -31,16 +30,6 @@ _KEY_ERRORS: tuple[type[LedgerError], ...] = (UnknownKeyError, KeyNotValidAtLogT
 
 def _rejected_for(outcome: Outcome | None, errors: tuple[type[LedgerError], ...]) -> bool:
     return isinstance(outcome, Rejected) and isinstance(outcome.error, errors)
-
-
-def _reject(
-    group: list[tuple[int, SignedEvent]],
-    outcomes: list[Outcome | None],
-    failed: int,
-    error: LedgerError,
-) -> None:
-    for position, _ in group:
-        outcomes[position] = Rejected(error if position == failed else GroupRejectedError(error))
 
 
 class EventStore(Protocol):
@@ -110,11 +99,15 @@ class Ingestor:
         trust = self._trust_for(keys, reload=reload)
         ready: list[tuple[int, SignedEvent]] = []
         for group in groups:
+            for position, _ in group:  # a retried group is judged afresh
+                outcomes[position] = None
             failure = self._first_failure(group, trust)
             if failure is None:
                 ready.extend(group)
             else:
-                _reject(group, outcomes, *failure)
+                failed, error = failure
+                outcomes[failed] = Rejected(error)
+                reject_group(outcomes, [position for position, _ in group], error)
         if ready:
             plan = self._store.append_events(
                 [event for _, event in ready], trust=trust, log_signer=self._log_signer
