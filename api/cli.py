@@ -105,6 +105,45 @@ def verify_log(
     raise typer.Exit(0 if result.intact else 1)
 
 
+@app.command()
+def serve(
+    db: DbOption = DEFAULT_DB,
+    keys: KeysOption = DEFAULT_KEYS_DIR,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis", help="Redis URL (default: none, in-process).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+) -> None:
+    """Run the HTTP service (default: SQLite under ./var, no Redis, dev keys on first use)."""
+    _serve(db, keys, host, port, redis_url, workers)
+
+
+def _serve(db: str, keys: Path, host: str, port: int, redis_url: str | None, workers: int) -> None:
+    import os
+
+    import uvicorn
+
+    from api.service import Service
+    from api.settings import Settings
+
+    base_url = os.environ.get("CHEMTRACE_BASE_URL") or f"http://{host}:{port}"
+    settings = Settings(db=db, keys=keys, redis_url=redis_url, base_url=base_url)
+    service = Service.open(settings)  # migrates, and creates dev keys on first use
+    token_file = keys.parent / "admin.token"
+    if service.bootstrap_admin(token_file):
+        console.print(f"Created user 'admin'; its API token is in {token_file}")
+    service.close()
+    # Each worker process builds its own service from these variables.
+    os.environ.update(CHEMTRACE_DB=db, CHEMTRACE_KEYS=str(keys), CHEMTRACE_BASE_URL=base_url)
+    if redis_url:
+        os.environ["CHEMTRACE_REDIS_URL"] = redis_url
+    console.print(f"Serving {db} on {base_url}  (docs: {base_url}/docs)")
+    uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
+                access_log=False)  # fmt: skip
+
+
 app.command("bundle")(export_bundle)
 app.command("verify-bundle")(verify_bundle_command)
 

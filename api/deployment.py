@@ -9,6 +9,7 @@ from pathlib import Path
 
 from api.catalogs import load_registry
 from api.keystore import FileKeystore, pinned_trust
+from ledger.catalog import CatalogRegistry
 from ledger.certificates import CertRole, issue_certificate
 from ledger.codes import Packaging, SignedCode, issue_batch
 from ledger.ingest import Ingestor
@@ -31,6 +32,7 @@ class Deployment:
     store: SqlLedgerStore
     keys: FileKeystore
     ingestor: Ingestor
+    catalogs: CatalogRegistry
 
     @classmethod
     def open(cls, db_url: str, keys_dir: Path) -> Deployment:
@@ -38,14 +40,15 @@ class Deployment:
         keys = FileKeystore(keys_dir)
         store = open_store(db_url, origin=keys.origin)
         root = keys.root_signer()
+        catalogs = load_registry()
         ingestor = Ingestor(
             store,
             log_signer=keys.log_signer(),
             root_algorithm=ED25519,
             root_public_key=root.public_key,
-            catalogs=load_registry(),
+            catalogs=catalogs,
         )
-        return cls(store=store, keys=keys, ingestor=ingestor)
+        return cls(store=store, keys=keys, ingestor=ingestor, catalogs=catalogs)
 
     def trusted_keys(self) -> TrustedKeys:
         """The keys an auditor on this machine pins: the published vkeys, never the database."""

@@ -67,7 +67,9 @@ class Ingestor:
         self._catalogs = catalogs
 
     def submit(self, raw_events: Sequence[object]) -> list[Outcome]:
-        """Append a batch; each event gets an outcome, in order.
+        r"""Append a batch; each event gets an outcome, in order.
+
+        Items are raw envelopes (JSON objects) or already opened :class:`SignedEvent`\ s.
 
         The atomic unit is the connected group of items events touch together: one failure,
         before or inside the store, rejects its whole group and nothing else.
@@ -76,7 +78,8 @@ class Ingestor:
         parsed: list[tuple[int, SignedEvent]] = []
         for position, raw in enumerate(raw_events):
             try:
-                parsed.append((position, open_envelope(raw)))
+                opened = raw if isinstance(raw, SignedEvent) else open_envelope(raw)
+                parsed.append((position, opened))
             except LedgerError as exc:
                 outcomes[position] = Rejected(exc)
         groups = [[parsed[i] for i in group] for group in connected_groups([e for _, e in parsed])]

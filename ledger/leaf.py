@@ -20,7 +20,7 @@ from ledger.errors import InvalidInputError
 from ledger.timefmt import parse_utc
 
 LEAF_VERSION: Final = 1
-EntryKind = Literal["event", "certificate", "revocation", "code_batch", "licence"]
+EntryKind = Literal["event", "certificate", "revocation", "code_batch", "licence", "record"]
 ENTRY_KINDS: Final = frozenset(get_args(EntryKind))
 
 

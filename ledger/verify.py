@@ -3,7 +3,7 @@
 The auditor streams the log in index order and re-derives everything an
 insider could alter in the database:
 
-* every leaf from its entry (event, certificate, revocation, licence or code batch)
+* every leaf from its entry (event, certificate, revocation, licence, registry record or code batch)
   and every entry hash from the stored bytes; every denormalised column against the
   signed bytes;
 * every device signature, against certificates that were *logged earlier*
@@ -37,6 +37,7 @@ from ledger.leaf import LeafRecord, decode_leaf
 from ledger.licences import licence_from_json
 from ledger.merkle import Frontier, NodeId, consistency_proof, leaf_hash, verify_consistency
 from ledger.note import NoteVerifier
+from ledger.records import record_from_bytes
 from ledger.registry import batch_entry_hash, check_batch
 from ledger.revocations import revocation_from_json
 from ledger.statements import ItemHeadStatement, Receipt
@@ -94,6 +95,15 @@ class StoredLicence:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredRecord:
+    record_hash: bytes
+    log_index: int
+    kind: str
+    record_id: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class StoredCode:
     code: str
     batch_index: int
@@ -114,6 +124,7 @@ class StoredEntry:
     revocation: StoredRevocation | None = None
     codes: tuple[StoredCode, ...] = ()
     licence: StoredLicence | None = None
+    record: StoredRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +222,7 @@ class AuditReport:
     revocations: int = 0
     code_batches: int = 0
     licences: int = 0
+    records: int = 0
     items: int = 0
     checkpoints: int = 0
     head_statements: int = 0
@@ -231,6 +243,7 @@ class AuditReport:
             "revocations": self.revocations,
             "code_batches": self.code_batches,
             "licences": self.licences,
+            "records": self.records,
             "items": self.items,
             "checkpoints": self.checkpoints,
             "head_statements": self.head_statements,
@@ -293,6 +306,8 @@ class _Auditor:
             self.revocation_entry(entry, leaf)
         elif leaf.kind == "licence":
             self.licence_entry(entry, leaf)
+        elif leaf.kind == "record":
+            self.record_entry(entry, leaf)
         else:
             self.code_batch_entry(entry, leaf)
         appended = self.frontier.append(leaf_hash(entry.leaf_input))
@@ -493,6 +508,30 @@ class _Auditor:
             self.fault(
                 "licence_signature_invalid", "the registry did not sign this licence", **where
             )
+
+    def record_entry(self, entry: StoredEntry, leaf: LeafRecord) -> None:
+        stored = entry.record
+        where = {"index": entry.index, "event": format_hash(leaf.entry_hash)}
+        self.report.records += 1
+        if stored is None:
+            self.fault("record_missing", "the log commits to a record that is not stored", **where)
+            return
+        try:
+            record = record_from_bytes(stored.body)
+        except LedgerError as exc:
+            self.fault("record_malformed", f"stored record does not parse: {exc}", **where)
+            return
+        if record.entry_hash != leaf.entry_hash or stored.record_hash != leaf.entry_hash:
+            self.fault("record_hash_mismatch", "stored record does not match the log", **where)
+            return
+        if (stored.kind, stored.record_id, stored.log_index) != (
+            record.kind, record.record_id, entry.index
+        ):  # fmt: skip
+            self.fault("record_column_mismatch", "a record column disagrees with it", **where)
+        try:
+            record.verify(self.keys.root_algorithm, self.keys.root_public_key)
+        except LedgerError:
+            self.fault("record_signature_invalid", "the registry did not sign this record", **where)
 
     def code_batch_entry(self, entry: StoredEntry, leaf: LeafRecord) -> None:
         where = {"index": entry.index, "event": format_hash(leaf.entry_hash)}

@@ -24,6 +24,7 @@ from ledger.verify import (
     StoredHeadStatement,
     StoredLicence,
     StoredLink,
+    StoredRecord,
     StoredRevocation,
 )
 
@@ -72,6 +73,16 @@ class SqlAuditSource:
                         select(t.licence).where(t.licence.c.log_index.between(low, high))
                     )
                 }
+                records = {
+                    row.log_index: StoredRecord(
+                        row.record_hash, row.log_index, row.kind, row.record_id, row.body
+                    )
+                    for row in conn.execute(
+                        select(t.registry_record).where(
+                            t.registry_record.c.log_index.between(low, high)
+                        )
+                    )
+                }
                 codes: dict[int, list[StoredCode]] = defaultdict(list)
                 for row in conn.execute(
                     select(t.issued_code)
@@ -93,6 +104,7 @@ class SqlAuditSource:
                     revocation=revocations.get(row.idx),
                     codes=tuple(codes.get(row.idx, ())),
                     licence=licences.get(row.idx),
+                    record=records.get(row.idx),
                 )
             start = high + 1
 
@@ -136,6 +148,7 @@ class SqlAuditSource:
             _unaccounted("certificate", t.certificate, t.certificate.c.cert_hash),
             _unaccounted("revocation", t.revocation, t.revocation.c.revocation_hash),
             _unaccounted("licence", t.licence, t.licence.c.licence_hash),
+            _unaccounted("record", t.registry_record, t.registry_record.c.record_hash),
             (
                 "event_item",
                 select(ei.c.event_hash, ei.c.log_index)

@@ -28,7 +28,7 @@ from ledger.commitments import Disclosure, opens
 from ledger.envelope import SignedEvent
 from ledger.errors import CheckpointConflictError, LedgerError, StorageError
 from ledger.leaf import EntryKind, LeafRecord
-from ledger.licences import Licence
+from ledger.licences import Licence, licence_from_json
 from ledger.merkle import (
     Frontier,
     NodeId,
@@ -39,6 +39,7 @@ from ledger.merkle import (
     root_at,
 )
 from ledger.note import NoteVerifier
+from ledger.records import RegistryRecord, record_from_bytes
 from ledger.registry import batch_entry_hash, check_batch
 from ledger.revocations import Revocation, revocation_from_json
 from ledger.signing import Signer
@@ -199,6 +200,58 @@ class SqlLedgerStore:
             ))  # fmt: skip
 
         return self._append_record("licence", licence.entry_hash, store, log_signer)
+
+    def append_record(
+        self, record: RegistryRecord, *, root: tuple[str, bytes], log_signer: Signer
+    ) -> Receipt:
+        """Log one registry-signed record version (resend: same receipt).
+
+        Raises:
+            SignatureInvalidError: the registry root did not sign it.
+        """
+        record.verify(*root)
+
+        def store(conn: Connection, index: int) -> None:
+            conn.execute(insert(t.registry_record).values(
+                record_hash=record.entry_hash, log_index=index, kind=record.kind,
+                record_id=record.record_id, body=record.encode(),
+            ))  # fmt: skip
+
+        return self._append_record("record", record.entry_hash, store, log_signer)
+
+    def records(
+        self, kind: str, record_ids: Sequence[str] | None = None
+    ) -> dict[str, RegistryRecord]:
+        """The newest version of each record of ``kind`` (or of ``record_ids`` only)."""
+        rr = t.registry_record
+        query = select(rr.c.record_id, rr.c.body).where(rr.c.kind == kind).order_by(rr.c.log_index)
+        if record_ids is not None:
+            query = query.where(rr.c.record_id.in_(list(record_ids)))
+        with self.engine.connect() as conn:
+            return {row.record_id: record_from_bytes(row.body) for row in conn.execute(query)}
+
+    def record_history(self, kind: str, record_id: str) -> list[tuple[int, RegistryRecord]]:
+        """Every version of one record, oldest first, with its log index."""
+        rr = t.registry_record
+        query = (
+            select(rr.c.log_index, rr.c.body)
+            .where(rr.c.kind == kind, rr.c.record_id == record_id)
+            .order_by(rr.c.log_index)
+        )
+        with self.engine.connect() as conn:
+            return [(row.log_index, record_from_bytes(row.body)) for row in conn.execute(query)]
+
+    def licences(self, org: str | None = None) -> list[Licence]:
+        """The newest version of each licence (of ``org``, or all)."""
+        query = select(t.licence.c.body).order_by(t.licence.c.log_index)
+        if org is not None:
+            query = query.where(t.licence.c.org == org)
+        newest: dict[str, Licence] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                found = licence_from_json(json.loads(row.body))
+                newest[found.licence_no] = found
+        return list(newest.values())
 
     def append_code_batch(
         self, codes: Sequence[SignedCode], *, root: tuple[str, bytes], log_signer: Signer

@@ -138,6 +138,17 @@ licence = Table(
     Column("body", LargeBinary, nullable=False),
 )
 
+registry_record = Table(
+    "registry_record",
+    metadata,
+    Column("record_hash", Hash, primary_key=True),
+    Column("log_index", BigInteger, ForeignKey("log_entry.idx"), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+)
+Index("ix_registry_record_kind_id", registry_record.c.kind, registry_record.c.record_id)
+
 external_id = Table(
     "external_id",
     metadata,
@@ -187,4 +198,31 @@ personal_data = Table(
     Column("created_at", String(32), nullable=False),
     Column("retain_until", String(32), nullable=False),
     Column("erased_at", String(32)),
+)
+
+# -- service tables: access control and the security journal (not part of the log) ------------
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("token_hash", Hash, primary_key=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32)),
+)
+
+security_journal = Table(
+    "security_journal",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("at", String(32), nullable=False, index=True),
+    Column("code", String(40), nullable=False),
+    Column("user_id", String(64)),
+    Column("org", String(64), index=True),
+    Column("device_key", String(32)),
+    Column("item_code", String(64)),
+    Column("site", String(64)),
+    Column("district", String(32)),
+    Column("client", String(64)),
+    Column("detail", Text, nullable=False),
 )

@@ -1,0 +1,80 @@
+"""The FastAPI application: routes under ``/v1``, problem+json errors, background workers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
+
+from api import problems
+from api.metrics import REQUESTS
+from api.routes import codes, events, items, log, ops, public, registry
+from api.service import Service
+from api.settings import Settings
+
+DESCRIPTION = """A tamper-evident traceability ledger for hazardous chemicals.
+
+Enterprises submit device-signed events; every event lands in an RFC 9162 Merkle log
+with a signed receipt, and checkpoints are C2SP signed notes. Errors are
+`application/problem+json` with a stable `code`. Authenticate with
+`Authorization: Bearer <token>`; the audit API (`/v1/log/*`) and `/c/{code}` are public.
+"""
+
+
+def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
+    """Build the app; it opens (and later closes) its own service unless one is given."""
+    settings = settings or Settings()
+    owned = service is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        running = service or Service.open(settings)
+        app.state.service = running
+        running.start()
+        try:
+            yield
+        finally:
+            if owned:
+                running.close()
+
+    app = FastAPI(title="chemtrace", version="1", description=DESCRIPTION, lifespan=lifespan)
+    if service is not None:
+        app.state.service = service
+    problems.install(app)
+    for module in (events, items, codes, registry, log, ops, public):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def timing(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        REQUESTS.labels(path, request.method, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)  # fmt: skip
+            _, extra = models_json_schema(
+                [(events.SignedEventIn, "validation"), (events.BatchIn, "validation")],
+                ref_template="#/components/schemas/{model}",
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                extra.get("$defs", {})
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

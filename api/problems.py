@@ -1,0 +1,155 @@
+"""RFC 9457 problem+json: every error the API returns, each with a stable ``code``.
+
+Ledger errors are mapped to HTTP statuses here, once. Handlers never return a 500 for bad
+input: anything unexpected is a ``internal_error`` problem that names no internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.codes import DuplicateCodeError
+from ledger.errors import (
+    AppendRejectedError,
+    CheckpointConflictError,
+    InvalidInputError,
+    ItemExistsError,
+    LedgerError,
+    StaleHeadError,
+    StorageError,
+    VerificationError,
+)
+from ledger.store.bundles import BundleUnavailableError
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("chemtrace.api")
+
+
+class ProblemError(Exception):
+    """An API error with a stable code."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+
+class ProblemBody(BaseModel):
+    """The problem+json document (RFC 9457) with chemtrace's ``code`` and ``field``."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    field: str | None = None
+
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable input",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Unavailable",
+}
+
+
+def status_of(exc: LedgerError) -> int:
+    """The HTTP status of a ledger error."""
+    if isinstance(
+        exc, (StaleHeadError, ItemExistsError, DuplicateCodeError, CheckpointConflictError)
+    ):
+        return 409
+    if isinstance(exc, (InvalidInputError, VerificationError, AppendRejectedError)):
+        return 422
+    if isinstance(exc, BundleUnavailableError):
+        return 404
+    if isinstance(exc, StorageError):
+        return 503
+    return 500
+
+
+def problem_of(exc: LedgerError) -> ProblemError:
+    """The problem for a ledger error, with its context (``field``, ``head``, …)."""
+    context = {k: v for k, v in exc.context.items() if isinstance(v, (str, int, bool))}
+    return ProblemError(status_of(exc), exc.code, exc.diagnostics(), **context)
+
+
+def problem_json(problem: ProblemError) -> dict[str, Any]:
+    """The JSON document of a problem."""
+    return {
+        "type": f"https://chemtrace.dev/problems/{problem.code}",
+        "title": TITLES.get(problem.status, "Error"),
+        "status": problem.status,
+        "code": problem.code,
+        "detail": problem.detail,
+        **problem.extra,
+    }
+
+
+def respond(problem: ProblemError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem_json(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "$"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+        headers = (
+            {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
+        )
+        return respond(exc, headers)
+
+    @app.exception_handler(LedgerError)
+    async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:
+        return respond(problem_of(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        code = "malformed_json" if first.get("type") == "json_invalid" else "invalid_request"
+        return respond(ProblemError(422, code, str(first.get("msg")), field=_field(first["loc"])))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return respond(ProblemError(exc.status_code, code, str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return respond(
+            ProblemError(500, "internal_error", "an unexpected error; nothing was written")
+        )
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the problem statuses an endpoint may return."""
+    return {
+        status: {"model": ProblemBody, "description": TITLES[status], "content": {PROBLEM_JSON: {}}}
+        for status in statuses
+    }

@@ -1,0 +1,139 @@
+"""Issuing trace codes to an enterprise, and their labels (PNG, SVG, printable sheets)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Caller, Principal, require
+from api.labels import render_png, render_sheet_png, render_svg, sheet_capacity
+from api.problems import ProblemError, responses
+from api.routes._common import service_of
+from ledger.codes import MAX_BATCH_COUNT, SignedCode
+
+router = APIRouter(prefix="/v1", tags=["codes"])
+ISSUER = Depends(require("admin", "enterprise"))
+Packaging = Literal[
+    "cylinder", "drum", "bag", "ibc", "bottle", "tank", "bulk", "pallet", "box", "other"
+]
+
+
+class IssueIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    org: str | None = Field(
+        None, description="admins name the organisation; enterprises get their own"
+    )
+    form: str = Field(description="the catalog chemical form id, e.g. '26' or '26.3'")
+    packaging: Packaging
+    batch: Annotated[str, Field(pattern=r"^[0-9A-Z-]{1,12}$")]
+    count: Annotated[int, Field(ge=1, le=MAX_BATCH_COUNT)]
+    gs1_keys: list[str] | None = None
+
+
+class IssuedCode(BaseModel):
+    code: str
+    label_url: str
+    record: dict[str, object]
+
+
+class Issued(BaseModel):
+    org: str
+    count: int
+    codes: list[IssuedCode]
+
+
+@router.post(
+    "/codes:issue",
+    response_model=Issued,
+    status_code=201,
+    responses=responses(401, 403, 409, 422),
+    summary="Issue a batch of registry-signed trace codes for one chemical form.",
+)
+def issue(
+    request: Request,
+    payload: IssueIn,
+    principal: Principal = ISSUER,
+) -> Issued:
+    org = payload.org if principal.role == "admin" else principal.org
+    if org is None or (principal.role == "enterprise" and payload.org not in (None, org)):
+        raise ProblemError(
+            403 if principal.role == "enterprise" else 422,
+            "forbidden_org",
+            "enterprises issue codes for their own organisation",
+            field="org",
+        )
+    service = service_of(request)
+    if org not in service.records("org"):
+        raise ProblemError(422, "unknown_org", f"no organisation {org!r}", field="org")
+    codes = service.issue_codes(
+        org, payload.form, payload.packaging, payload.batch, payload.count, payload.gs1_keys
+    )
+    return Issued(org=org, count=len(codes), codes=[_issued(service, c) for c in codes])
+
+
+def _issued(service: object, signed: SignedCode) -> IssuedCode:
+    return IssuedCode(
+        code=signed.code,
+        label_url=service.label_url(signed),  # type: ignore[attr-defined]
+        record=dict(signed.to_json()),
+    )
+
+
+def _own_code(request: Request, principal: Principal, code: str) -> SignedCode:
+    service = service_of(request)
+    signed = service.signed_code(code)
+    if signed is None or not (
+        principal.role in ("admin", "regulator", "inspector") or signed.facts.org == principal.org
+    ):
+        raise ProblemError(404, "unknown_code", f"no code {code} issued within your scope")
+    return signed
+
+
+@router.get(
+    "/codes/{code}/label.png",
+    response_class=Response,
+    responses=responses(401, 404),
+    summary="One 25 mm label as PNG (QR + printed code).",
+)
+def label_png(
+    request: Request,
+    code: str,
+    principal: Caller,
+    dpi: Annotated[int, Query(ge=150, le=1200)] = 300,
+) -> Response:
+    signed = _own_code(request, principal, code)
+    return Response(
+        render_png(service_of(request).label_url(signed), dpi=dpi), media_type="image/png"
+    )
+
+
+@router.get(
+    "/codes/{code}/label.svg",
+    response_class=Response,
+    responses=responses(401, 404),
+    summary="One 25 mm label as SVG.",
+)
+def label_svg(request: Request, code: str, principal: Caller) -> Response:
+    signed = _own_code(request, principal, code)
+    return Response(render_svg(service_of(request).label_url(signed)), media_type="image/svg+xml")
+
+
+@router.get(
+    "/codes:sheet",
+    response_class=Response,
+    responses=responses(401, 404, 422),
+    summary="A printable A4 sheet (PNG) of labels for the given codes.",
+)
+def sheet(
+    request: Request, principal: Caller, code: Annotated[list[str], Query(min_length=1)]
+) -> Response:
+    if len(code) > sheet_capacity(7):
+        raise ProblemError(
+            422, "too_many_labels", f"a sheet holds {sheet_capacity(7)} labels", field="code"
+        )
+    service = service_of(request)
+    urls = [service.label_url(_own_code(request, principal, c)) for c in code]
+    return Response(render_sheet_png(urls), media_type="image/png")

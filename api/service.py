@@ -1,0 +1,474 @@
+"""The service: the ledger deployment plus access control, scopes, journal and read models.
+
+Routes are thin: they parse, call one method here, and shape the answer. Everything a
+route needs to decide (who may see what, what to journal) lives here once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from api.accel import Accelerator, LocalAccelerator, RedisAccelerator
+from api.auth import Principal, new_token, token_hash
+from api.background import Integrator, OutboxRelay, SingletonLock, Worker
+from api.deployment import Deployment
+from api.metrics import EVENTS, JOURNAL
+from api.problems import ProblemError
+from api.settings import Settings
+from ledger.append import Accepted, Outcome, Rejected
+from ledger.canonical import b64decode, parse_hash
+from ledger.certificates import issue_certificate
+from ledger.codes import SignedCode, issue_batch, label_url, normalise_code
+from ledger.commitments import disclose
+from ledger.envelope import SignedEvent, open_envelope
+from ledger.errors import LedgerError
+from ledger.licences import Licence, issue_licence
+from ledger.records import RegistryRecord, issue_record
+from ledger.revocations import issue_revocation
+from ledger.signing import ED25519
+from ledger.state import ItemState, Projection
+from ledger.statements import Receipt
+from ledger.store.service import LoggedEvent, ServiceStore
+from ledger.timefmt import format_utc
+
+# Rejections that suggest fraud rather than a slip: they go to the security journal.
+FRAUD_CODES = frozenset(
+    {
+        "bad_signature",
+        "unknown_key",
+        "key_revoked",
+        "key_not_valid_at_log_time",
+        "unknown_code",
+        "code_issued_to_another_org",
+        "forged_label",
+        "org_mismatch",
+    }
+)
+_CACHE_S = 1.0
+
+
+@dataclass
+class _Cached:
+    value: Any = None
+    at: float = 0.0
+
+
+@dataclass
+class Service:
+    """One running service: ledger, accelerators and background workers."""
+
+    settings: Settings
+    deployment: Deployment
+    reads: ServiceStore
+    accel: Accelerator
+    workers: list[Worker] = field(default_factory=list)
+    _records: dict[str, _Cached] = field(default_factory=dict)
+    _projection: Projection = field(default_factory=Projection)
+    _projected_to: int = -1
+    _projection_lock: threading.Lock = field(default_factory=threading.Lock)
+    integrator: Integrator | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings: Settings) -> Service:
+        deployment = Deployment.open(settings.db, settings.keys)
+        reads = ServiceStore(deployment.store.engine)
+        accel: Accelerator = (
+            RedisAccelerator(settings.redis_url) if settings.redis_url else LocalAccelerator()
+        )
+        service = cls(settings=settings, deployment=deployment, reads=reads, accel=accel)
+        service.integrator = Integrator(
+            reads,
+            deployment.checkpoint,
+            SingletonLock(settings.db, deployment.store.engine),
+            accel,
+        )
+        return service
+
+    def start(self) -> None:
+        """Start the integrator (and the relay when Redis is configured)."""
+        if not self.settings.background or self.workers:
+            return
+        assert self.integrator is not None
+        self.workers.append(
+            Worker("integrator", self.settings.checkpoint_interval_s, self.integrator.step)
+        )
+        if isinstance(self.accel, RedisAccelerator):
+            relay = OutboxRelay(self.reads, self.accel.client)
+            self.workers.append(Worker("outbox-relay", self.settings.relay_interval_s, relay.step))
+        for worker in self.workers:
+            worker.start()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.workers.clear()
+        if self.integrator is not None:
+            self.integrator.close()
+        self.deployment.store.engine.dispose()
+
+    @property
+    def log_signer(self) -> Any:
+        return self.deployment.keys.log_signer()
+
+    # -- users and tokens ----------------------------------------------------------------------
+
+    def bootstrap_admin(self, token_file: Path) -> str | None:
+        """On first start, create the ``admin`` user and write its token to ``token_file``."""
+        if self.records("user"):
+            return None
+        self.put_record("user", "admin", {"role": "admin", "name": "Registry administrator"})
+        token = self.issue_token("admin")
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token + "\n")
+        return token
+
+    def issue_token(self, user_id: str) -> str:
+        if user_id not in self.records("user"):
+            raise ProblemError(404, "unknown_user", f"no user {user_id!r}")
+        token = new_token()
+        self.reads.add_token(token_hash(token), user_id)
+        return token
+
+    def principal_for(self, digest: bytes) -> Principal | None:
+        user_id = self.reads.token_user(digest)
+        if user_id is None:
+            return None
+        user = self.records("user").get(user_id)
+        if user is None or user.attr("status") != "active":
+            return None
+        return Principal(
+            user_id=user_id,
+            role=user.attr("role"),
+            org=user.attr("org"),
+            districts=frozenset(user.attr("districts") or ()),
+        )
+
+    # -- registry records ---------------------------------------------------------------------
+
+    def records(self, kind: str) -> dict[str, RegistryRecord]:
+        """Newest version of every record of ``kind`` (cached for a second)."""
+        cached = self._records.setdefault(kind, _Cached())
+        if cached.value is None or time.monotonic() - cached.at > _CACHE_S:
+            cached.value, cached.at = self.deployment.store.records(kind), time.monotonic()
+        return dict(cached.value)
+
+    def put_record(self, kind: str, record_id: str, attrs: dict[str, Any]) -> Receipt:
+        """Log a new version of a record (validated and registry-signed)."""
+        root = self.deployment.keys.root_signer()
+        record = issue_record(root, kind, record_id, attrs)
+        receipt = self.deployment.store.append_record(
+            record, root=(root.algorithm, root.public_key), log_signer=self.log_signer
+        )
+        self._records.pop(kind, None)
+        return receipt
+
+    def put_crew(self, record_id: str, attrs: dict[str, Any], person: dict[str, str]) -> Receipt:
+        """Crew: the person's details go to the erasable table; the record holds a commitment."""
+        disclosure = disclose("person", _person_text(person))
+        self.deployment.store.record_disclosure(disclosure, retain_until=attrs["valid_until"])
+        return self.put_record("crew", record_id, {**attrs, "person": disclosure.commitment})
+
+    def person(self, commitment: str) -> dict[str, str] | None:
+        found = self.deployment.store.disclosure(commitment)
+        if found is None:
+            return None
+        name, _, rest = found.value.partition("\n")
+        id_number, _, phone = rest.partition("\n")
+        return {"name": name, "id_number": id_number, "phone": phone}
+
+    def orgs_in(self, districts: Iterable[str]) -> set[str]:
+        wanted = set(districts)
+        return {oid for oid, rec in self.records("org").items() if rec.attr("district") in wanted}
+
+    def sites_in(self, districts: Iterable[str]) -> set[str]:
+        wanted = set(districts)
+        return {sid for sid, rec in self.records("site").items() if rec.attr("district") in wanted}
+
+    def district_of(self, org: str | None, site: str | None) -> str | None:
+        if site and (record := self.records("site").get(site)):
+            return str(record.attr("district"))
+        if org and (record := self.records("org").get(org)):
+            return str(record.attr("district"))
+        return None
+
+    # -- devices and licences -----------------------------------------------------------------
+
+    def certify_device(
+        self, org: str, public_key: bytes, valid_from: str, valid_until: str
+    ) -> tuple[str, Receipt]:
+        if org not in self.records("org"):
+            raise ProblemError(422, "unknown_org", f"no organisation {org!r}", field="org")
+        keys = self.deployment.keys
+        if not self.deployment.store.certificates([keys.signer(f"org-{org}").key_id]):
+            self.deployment.certify_org(org)
+        cert = issue_certificate(
+            keys.signer(f"org-{org}"),
+            role="device",
+            subject_algorithm=ED25519,
+            subject_public_key=public_key,
+            org=org,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+        root = keys.root_signer()
+        receipt = self.deployment.store.append_certificate(
+            cert, root=(root.algorithm, root.public_key), log_signer=self.log_signer
+        )
+        return cert.key_id, receipt
+
+    def revoke_device(self, key_id: str, effective_from: str, reason: str) -> Receipt:
+        certs = [c for c in self.deployment.store.certificates([key_id]) if c.role == "device"]
+        if not certs:
+            raise ProblemError(404, "unknown_key", f"no device certificate for key {key_id}")
+        root = self.deployment.keys.root_signer()
+        revocation = issue_revocation(
+            root, key_id=key_id, org=certs[0].org, effective_from=effective_from, reason=reason
+        )
+        return self.deployment.store.append_revocation(
+            revocation, root=(root.algorithm, root.public_key), log_signer=self.log_signer
+        )
+
+    def put_licence(self, fields: dict[str, Any]) -> tuple[Licence, Receipt]:
+        licence = issue_licence(self.deployment.keys.root_signer(), **fields)
+        return licence, self.deployment.license(licence)
+
+    # -- codes ----------------------------------------------------------------------------------
+
+    def issue_codes(
+        self,
+        org: str,
+        form: str,
+        packaging: Any,
+        batch: str,
+        count: int,
+        gs1_keys: Sequence[str] | None,
+    ) -> list[SignedCode]:
+        self.deployment.catalogs.current(datetime.now(UTC).date()).resolve(form)
+        root = self.deployment.keys.root_signer()
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        codes = issue_batch(org, form, packaging, batch, today, count, root, gs1_keys=gs1_keys)
+        self.deployment.store.append_code_batch(
+            codes, root=(root.algorithm, root.public_key), log_signer=self.log_signer
+        )
+        return codes
+
+    def label_url(self, signed: SignedCode) -> str:
+        return label_url(signed, self.settings.base_url)
+
+    def signed_code(self, code: str) -> SignedCode | None:
+        found = self.reads.issued_code(normalise_code(code))
+        return None if found is None else SignedCode.from_json(_json(found[1]))
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    def submit(
+        self, raw_events: Sequence[object], principal: Principal, client: str | None
+    ) -> list[Outcome]:
+        """Check scope, serve known receipts from the front, append the rest."""
+        parsed: list[SignedEvent | None] = []
+        for position, raw in enumerate(raw_events):
+            try:
+                event = open_envelope(raw)
+            except LedgerError:
+                parsed.append(None)  # the ingestor reports it with its field
+                continue
+            self._require_may_write(principal, event, position, client)
+            parsed.append(event)
+        self._rate_limit(principal, [e for e in parsed if e is not None])
+        outcomes: list[Outcome | None] = [None] * len(raw_events)
+        todo: list[int] = []
+        for position, event in enumerate(parsed):
+            known = None if event is None else self.accel.remembered_receipt(event.event_hash)
+            if known is not None:
+                outcomes[position] = Accepted(_receipt_from_json(known), duplicate=True)
+            else:
+                todo.append(position)
+        if todo:
+            codes = [link.code for i in todo if (e := parsed[i]) for link in e.body.items]
+            with self.accel.item_locks(codes):
+                done = self.deployment.ingestor.submit(
+                    [parsed[i] if parsed[i] is not None else raw_events[i] for i in todo]
+                )
+            for position, outcome in zip(todo, done, strict=True):
+                outcomes[position] = outcome
+        final = [o for o in outcomes if o is not None]
+        self._after_submit(parsed, final, principal, client)
+        return final
+
+    def _require_may_write(
+        self, principal: Principal, event: SignedEvent, position: int, client: str | None
+    ) -> None:
+        body = event.body
+        if principal.role == "enterprise" and body.org == principal.org:
+            return
+        if principal.role == "inspector" and body.type == "inspect" and body.org == principal.org:
+            return
+        self.journal(
+            "org_mismatch",
+            f"token of {principal.user_id} ({principal.role}, "
+            f"org {principal.org}) submitted a {body.type} event for org {body.org}",
+            principal=principal,
+            event=event,
+            client=client,
+        )
+        raise ProblemError(
+            403,
+            "forbidden",
+            f"event {position}: a {principal.role} token may not write a {body.type} event for "
+            f"organisation {body.org}",
+            index=position,
+        )
+
+    def _rate_limit(self, principal: Principal, events: Sequence[SignedEvent]) -> None:
+        limit = self.settings.rate_limit_per_minute
+        if limit <= 0 or not events:
+            return
+        per_key: dict[str, int] = {}
+        for event in events:
+            for key in (f"device:{event.key_id}", f"org:{event.body.org}"):
+                per_key[key] = per_key.get(key, 0) + 1
+        for key, cost in sorted(per_key.items()):
+            wait = self.accel.allow(key, cost, limit)
+            if wait is not None:
+                raise ProblemError(
+                    429,
+                    "rate_limited",
+                    f"{key} is over {limit} events per minute",
+                    retry_after=max(1, int(wait)),
+                )
+
+    def _after_submit(
+        self,
+        parsed: Sequence[SignedEvent | None],
+        outcomes: Sequence[Outcome],
+        principal: Principal,
+        client: str | None,
+    ) -> None:
+        fresh: dict[bytes, dict[str, Any]] = {}
+        for event, outcome in zip(parsed, outcomes, strict=True):
+            if isinstance(outcome, Accepted):
+                EVENTS.labels("duplicate" if outcome.duplicate else "accepted").inc()
+                if event is not None:
+                    fresh[event.event_hash] = dict(outcome.receipt.to_json())
+            elif isinstance(outcome, Rejected):
+                EVENTS.labels(outcome.error.code).inc()
+                if outcome.error.code in FRAUD_CODES:
+                    self.journal(
+                        outcome.error.code,
+                        outcome.error.diagnostics(),
+                        principal=principal,
+                        event=event,
+                        client=client,
+                    )
+        self.accel.remember_receipts(fresh)
+
+    def journal(
+        self,
+        code: str,
+        detail: str,
+        *,
+        principal: Principal | None = None,
+        event: SignedEvent | None = None,
+        client: str | None = None,
+        item: str | None = None,
+    ) -> None:
+        body = event.body if event is not None else None
+        org = body.org if body is not None else (principal.org if principal else None)
+        site = body.site if body is not None else None
+        self.reads.journal(
+            code,
+            detail,
+            user_id=principal.user_id if principal else None,
+            org=org,
+            device_key=event.key_id if event is not None else None,
+            item_code=item or (body.items[0].code if body is not None else None),
+            site=site,
+            district=self.district_of(org, site),
+            client=client,
+        )
+        JOURNAL.labels(code).inc()
+
+    # -- reads and scope ---------------------------------------------------------------------
+
+    def require_item_visible(self, principal: Principal, code: str) -> str:
+        """The canonical code, if the item exists and ``principal`` may see it; else 404.
+
+        An item out of scope is reported exactly like a missing one, so scopes leak nothing.
+        """
+        try:
+            canonical = normalise_code(code)
+        except LedgerError:
+            canonical = code
+        orgs, sites = self.reads.item_parties(canonical)
+        if orgs and self._in_scope(principal, orgs, sites):
+            return canonical
+        raise ProblemError(404, "item_not_found", f"no item {code} within your scope")
+
+    def _in_scope(self, principal: Principal, orgs: set[str], sites: set[str]) -> bool:
+        if principal.role == "admin":
+            return True
+        if principal.role == "enterprise":
+            return principal.org in orgs
+        return bool(orgs & self.orgs_in(principal.districts)) or bool(
+            sites & self.sites_in(principal.districts)
+        )
+
+    def state_visible(self, principal: Principal, state: ItemState) -> bool:
+        """Whether an item's *current* place is within scope (inventory and search)."""
+        if principal.role == "admin":
+            return True
+        if principal.role == "enterprise":
+            return state.holder == principal.org
+        return state.holder in self.orgs_in(principal.districts) or (
+            state.site in self.sites_in(principal.districts)
+            or state.destination in self.sites_in(principal.districts)
+        )
+
+    def item_events(self, code: str) -> list[LoggedEvent]:
+        return self.reads.item_events(code)
+
+    def projection(self, at: str | None = None) -> dict[str, ItemState]:
+        """Every item's state now (incrementally maintained) or at time ``at`` (replayed)."""
+        if at is not None:
+            projection = Projection()
+            projection.apply_all(e.event.body for e in self.reads.all_events(until_time=at))
+            return projection.items
+        with self._projection_lock:
+            while page := self.reads.events_since(self._projected_to):
+                self._projection.apply_all(e.event.body for e in page)
+                self._projected_to = page[-1].index
+            return dict(self._projection.items)
+
+    def now(self) -> str:
+        return format_utc(datetime.now(UTC))
+
+
+def _person_text(person: dict[str, str]) -> str:
+    return "\n".join(person.get(name, "") for name in ("name", "id_number", "phone"))
+
+
+def _json(data: bytes) -> Any:
+    return json.loads(data)
+
+
+def _receipt_from_json(raw: dict[str, Any]) -> Receipt:
+    return Receipt(
+        origin=raw["origin"],
+        entry_hash=parse_hash(raw["entry_hash"]),
+        leaf_hash=parse_hash(raw["leaf_hash"]),
+        index=int(raw["index"]),
+        log_time=raw["log_time"],
+        signature=b64decode(raw["signature"]),
+    )

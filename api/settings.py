@@ -1,0 +1,31 @@
+"""Service settings: flags, then ``CHEMTRACE_*`` environment variables, then defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api.deployment import DEFAULT_DB
+
+DEFAULT_KEYS_DIR = Path("var/keys")
+
+
+class Settings(BaseSettings):
+    """How one API process runs."""
+
+    model_config = SettingsConfigDict(env_prefix="CHEMTRACE_", extra="forbid")
+
+    db: str = DEFAULT_DB
+    keys: Path = DEFAULT_KEYS_DIR
+    redis_url: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    """Where the public pages live; printed into label QR codes."""
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_batch_events: int = 5000
+    checkpoint_interval_s: float = 0.5
+    relay_interval_s: float = 0.2
+    rate_limit_per_minute: int = 60_000
+    """Events per minute per device and per organisation (0 = off)."""
+    background: bool = True
+    """Run the checkpoint integrator and the outbox relay in this process."""

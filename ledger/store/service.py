@@ -1,0 +1,231 @@
+"""Service-side storage beside the log: access tokens, the security journal and read queries.
+
+None of this is part of the tamper-evident log. Tokens are stored as SHA-256 hashes only;
+the journal records rejected attempts that suggest fraud; the read queries serve the
+regulator and enterprise views (custody chains, search, inventory).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, insert, or_, select, update
+
+from ledger.envelope import SignedEvent, open_envelope
+from ledger.store import schema as t
+from ledger.store.repository import Clock, utc_now
+from ledger.timefmt import format_utc
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """An event as the log holds it."""
+
+    index: int
+    log_time: str
+    event: SignedEvent
+    receipt_signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One rejected attempt that suggests fraud."""
+
+    id: str
+    at: str
+    code: str
+    detail: str
+    user_id: str | None = None
+    org: str | None = None
+    device_key: str | None = None
+    item_code: str | None = None
+    site: str | None = None
+    district: str | None = None
+    client: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class ServiceStore:
+    """Tokens, the security journal and the read side, on the ledger's database."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self._clock = clock
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    def add_token(self, token_hash: bytes, user_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(t.api_token).values(
+                token_hash=token_hash, user_id=user_id, created_at=format_utc(self._clock())
+            ))  # fmt: skip
+
+    def token_user(self, token_hash: bytes) -> str | None:
+        """The user a live token belongs to."""
+        query = select(t.api_token.c.user_id).where(
+            t.api_token.c.token_hash == token_hash, t.api_token.c.revoked_at.is_(None)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    def revoke_tokens(self, user_id: str) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t.api_token)
+                .where(t.api_token.c.user_id == user_id, t.api_token.c.revoked_at.is_(None))
+                .values(revoked_at=format_utc(self._clock()))
+            )
+        return int(result.rowcount)
+
+    # -- security journal --------------------------------------------------------------------
+
+    def journal(self, code: str, detail: str, **where: str | None) -> JournalEntry:
+        entry = JournalEntry(
+            id=uuid.uuid4().hex, at=format_utc(self._clock()), code=code, detail=detail[:2000],
+            **where,
+        )  # fmt: skip
+        with self.engine.begin() as conn:
+            conn.execute(insert(t.security_journal).values(**entry.to_json()))
+        return entry
+
+    def journal_entries(
+        self,
+        *,
+        orgs: Sequence[str] | None = None,
+        districts: Sequence[str] | None = None,
+        since: str | None = None,
+        limit: int = 100,
+    ) -> list[JournalEntry]:
+        """Newest first; ``orgs``/``districts`` restrict to a jurisdiction (either matches)."""
+        sj = t.security_journal
+        query = select(sj).order_by(sj.c.at.desc(), sj.c.id).limit(limit)
+        if orgs is not None or districts is not None:
+            query = query.where(
+                or_(sj.c.org.in_(list(orgs or ())), sj.c.district.in_(list(districts or ())))
+            )
+        if since is not None:
+            query = query.where(sj.c.at >= since)
+        with self.engine.connect() as conn:
+            return [JournalEntry(**dict(row._mapping)) for row in conn.execute(query)]
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def item_events(self, code: str) -> list[LoggedEvent]:
+        """An item's events in chain order."""
+        ev, ei = t.event, t.event_item
+        query = (
+            select(ev.c.log_index, ev.c.log_time, ev.c.envelope, ev.c.receipt_signature)
+            .join(ei, ei.c.event_hash == ev.c.event_hash)
+            .where(ei.c.item_code == code)
+            .order_by(ei.c.seq)
+        )
+        with self.engine.connect() as conn:
+            return [_logged(row) for row in conn.execute(query)]
+
+    def events_since(self, after_index: int, *, limit: int = 5000) -> list[LoggedEvent]:
+        """Events with a log index above ``after_index``, in log order."""
+        ev = t.event
+        query = (
+            select(ev.c.log_index, ev.c.log_time, ev.c.envelope, ev.c.receipt_signature)
+            .where(ev.c.log_index > after_index)
+            .order_by(ev.c.log_index)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_logged(row) for row in conn.execute(query)]
+
+    def all_events(self, *, until_time: str | None = None) -> Iterator[LoggedEvent]:
+        """Every event in log order (those with ``time <= until_time`` when given)."""
+        after = -1
+        while True:
+            page = self.events_since(after)
+            if not page:
+                return
+            for logged in page:
+                if until_time is None or logged.event.body.time <= until_time:
+                    yield logged
+            after = page[-1].index
+
+    def item_parties(self, code: str) -> tuple[set[str], set[str]]:
+        """The organisations and sites that appear in an item's events, and its issuer."""
+        ev, ei = t.event, t.event_item
+        query = (
+            select(ev.c.org, ev.c.site)
+            .join(ei, ei.c.event_hash == ev.c.event_hash)
+            .where(ei.c.item_code == code)
+        )
+        issued = select(t.issued_code.c.org).where(t.issued_code.c.code == code)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            issuer = conn.execute(issued).scalar_one_or_none()
+        orgs = {row.org for row in rows} | ({issuer} if issuer else set())
+        return orgs, {row.site for row in rows if row.site}
+
+    def issued_code(self, code: str) -> tuple[str, bytes] | None:
+        """``(org, signed record bytes)`` of an issued code."""
+        query = select(t.issued_code.c.org, t.issued_code.c.record).where(
+            t.issued_code.c.code == code
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (row.org, row.record)
+
+    def codes_issued_to(self, org: str, *, batch_index: int | None = None) -> list[str]:
+        query = select(t.issued_code.c.code).where(t.issued_code.c.org == org)
+        if batch_index is not None:
+            query = query.where(t.issued_code.c.batch_index == batch_index)
+        with self.engine.connect() as conn:
+            return [row.code for row in conn.execute(query.order_by(t.issued_code.c.code))]
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    def unpublished(self, limit: int = 1000) -> list[tuple[int, str, bytes]]:
+        """Outbox rows not yet relayed: ``(log index, kind, entry hash)`` in log order."""
+        ob = t.outbox
+        query = (
+            select(ob.c.log_index, ob.c.kind, ob.c.entry_hash)
+            .where(ob.c.published_at.is_(None))
+            .order_by(ob.c.log_index)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(row.log_index, row.kind, row.entry_hash) for row in conn.execute(query)]
+
+    def mark_published(self, indices: Sequence[int]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.outbox)
+                .where(t.outbox.c.log_index.in_(list(indices)))
+                .values(published_at=format_utc(self._clock()))
+            )
+
+    def log_time_of(self, index: int) -> str | None:
+        query = select(t.log_entry.c.log_time).where(t.log_entry.c.idx == index)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    def checkpoint_state(self) -> tuple[int, int]:
+        """``(log size, checkpoint size)``."""
+        query = select(t.log_state.c.size, t.log_state.c.checkpoint_size)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).one()
+        return row.size, row.checkpoint_size
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(select(t.log_state.c.size)).all()
+
+
+def _logged(row: Any) -> LoggedEvent:
+    return LoggedEvent(
+        index=row.log_index,
+        log_time=row.log_time,
+        event=open_envelope(json.loads(row.envelope)),
+        receipt_signature=row.receipt_signature,
+    )
