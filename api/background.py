@@ -34,7 +34,6 @@ from ledger.timefmt import parse_utc
 
 log = logging.getLogger("chemtrace.background")
 ADVISORY_KEY = 0x43_54_43_50  # "CTCP"
-STREAM = "chemtrace:entries"
 
 
 class SingletonLock:
@@ -155,7 +154,7 @@ class Integrator:
 class OutboxRelay:
     """Copies outbox rows to the Redis stream, then marks them published."""
 
-    def __init__(self, service: ServiceStore, client: redis.Redis, stream: str = STREAM) -> None:
+    def __init__(self, service: ServiceStore, client: redis.Redis, stream: str) -> None:
         self._service, self._client, self.stream = service, client, stream
 
     def step(self) -> int:

@@ -83,7 +83,9 @@ class Service:
         deployment = Deployment.open(settings.db, settings.keys)
         reads = ServiceStore(deployment.store.engine)
         accel: Accelerator = (
-            RedisAccelerator(settings.redis_url) if settings.redis_url else LocalAccelerator()
+            RedisAccelerator(settings.redis_url, namespace=settings.redis_namespace)
+            if settings.redis_url
+            else LocalAccelerator()
         )
         service = cls(settings=settings, deployment=deployment, reads=reads, accel=accel)
         service.integrator = Integrator(
@@ -103,7 +105,7 @@ class Service:
             Worker("integrator", self.settings.checkpoint_interval_s, self.integrator.step)
         )
         if isinstance(self.accel, RedisAccelerator):
-            relay = OutboxRelay(self.reads, self.accel.client)
+            relay = OutboxRelay(self.reads, self.accel.client, self.accel.key("entries"))
             self.workers.append(Worker("outbox-relay", self.settings.relay_interval_s, relay.step))
         for worker in self.workers:
             worker.start()

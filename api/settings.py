@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     db: str = DEFAULT_DB
     keys: Path = DEFAULT_KEYS_DIR
     redis_url: str | None = None
+    redis_namespace: str = "chemtrace"
+    """Prefix of every Redis key and of the entry stream, so deployments can share a server."""
     base_url: str = "http://127.0.0.1:8000"
     """Where the public pages live; printed into label QR codes."""
     max_body_bytes: int = 16 * 1024 * 1024

@@ -83,7 +83,9 @@ def open_envelope(raw: object) -> SignedEvent:
         MalformedEventError: naming the field at fault.
     """
     if not isinstance(raw, Mapping) or set(raw) != {"body", "signature"}:
-        raise MalformedEventError("an event is an object with exactly 'body' and 'signature'")
+        raise MalformedEventError(
+            "an event is an object with exactly 'body' and 'signature'", field="$"
+        )
     signature = raw["signature"]
     if not isinstance(signature, Mapping) or set(signature) != {"alg", "value"}:
         raise MalformedEventError(
