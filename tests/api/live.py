@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from tests.servers import pick_free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOG = "2026-draft.1"
-T0 = "2026-10-01T08:00:00Z"
+EPOCH = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
 VALID = {"valid_from": "2026-01-01T00:00:00Z", "valid_until": "2030-01-01T00:00:00Z"}
 
 
@@ -138,7 +139,7 @@ class World:
 
     def tick(self) -> str:
         self.clock += 1
-        return f"2026-10-01T{8 + self.clock // 60:02d}:{self.clock % 60:02d}:00Z"
+        return (EPOCH + timedelta(seconds=self.clock)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def issue(
         self, org: str, count: int, form: str = "1.1", packaging: str = "cylinder"
