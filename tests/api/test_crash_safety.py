@@ -18,7 +18,7 @@ from tests.servers import RedisServer, require_redis_server
 
 
 def _verify_log(server: LiveServer) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own CLI
+    return subprocess.run(
         [sys.executable, "-m", "api.cli", "verify-log", "--db", server.db_url, "--keys",
          str(server.keys), "--json"],
         cwd=server.home, capture_output=True, text=True, timeout=300,
@@ -41,7 +41,7 @@ def test_kill_9_mid_batch_loses_nothing_and_a_resend_lands_exactly_once(
         for number, batch in enumerate(batches):
             try:
                 producer.client.submit_batch(batch)
-            except Exception:  # noqa: BLE001 - the server is killed under us
+            except Exception:
                 return
             answered.append(number)
 
