@@ -80,7 +80,9 @@ class LocalAccelerator:
     @contextmanager
     def item_locks(self, codes: Sequence[str]) -> Iterator[None]:
         with self._lock:
-            locks = [self._item_locks.setdefault(code, threading.Lock()) for code in sorted(codes)]
+            locks = [
+                self._item_locks.setdefault(code, threading.Lock()) for code in sorted(set(codes))
+            ]
             if len(self._item_locks) > _RECEIPTS_KEPT:
                 self._item_locks.clear()
         for taken, lock in enumerate(locks):

@@ -51,7 +51,8 @@ def current_principal(
     """The caller, from the bearer token.
 
     Raises:
-        ProblemError: 401 ``unauthenticated`` (no or unknown token) or 403 ``user_disabled``.
+        ProblemError: 401 ``unauthenticated``: no token, an unknown or revoked one, or one of
+            a disabled user (indistinguishable on purpose).
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ProblemError(401, "unauthenticated", "send 'Authorization: Bearer <token>'")

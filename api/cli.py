@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -42,32 +43,69 @@ def demo(
     db: DbOption = DEFAULT_DB,
     keys: KeysOption = DEFAULT_KEYS_DIR,
     seed_only: Annotated[bool, typer.Option("--seed-only", help="Seed and exit.")] = False,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Seed, write labels, audit, and exit.")
+    ] = False,
 ) -> None:
-    """Seed a realistic demo ledger, then verify it and print the report."""
-    from api.demo import seed
+    """Seed a realistic demo city through the API, verify it, then serve it."""
     from api.showcase import offline_bundle, write_labels
 
-    deployment = Deployment.open(db, keys)
-    if deployment.store.log_size() > 0:
-        console.print(f"[yellow]{db} already holds a ledger; not seeding it again.[/yellow]")
-    else:
-        report = seed(deployment)
-        console.print(
-            f"Seeded {report.events} events on {report.items} items "
-            f"(+{report.certificates} key certificates, {report.code_batches} code batches, "
-            f"{report.licences} licences) "
-            f"into {db}."
-        )
-        print(f"Checkpoint:\n{report.checkpoint}")
+    service, report = _seed_demo(db, keys, port)
+    deployment = service.deployment
+    if report is not None:
         if not seed_only:  # --seed-only writes nothing but the database (and keys on first use)
             sheet = write_labels(report.signed_codes, Path("var/labels"))
             console.print(f"Labels for {len(report.signed_codes)} codes: {sheet} (A4, 25 mm)")
             offline_bundle(deployment, report.showcase, Path("var/bundles"), console)
     if seed_only:
+        service.close()
         return
     result = audit(SqlAuditSource(deployment.store.engine), deployment.trusted_keys())
     _print_report(result)
-    raise typer.Exit(0 if result.intact else 1)
+    service.close()
+    if not result.intact or no_serve:
+        raise typer.Exit(0 if result.intact else 1)
+    _serve(db, keys, host, port, None, 1)
+
+
+def _seed_demo(db: str, keys: Path, port: int) -> tuple[Any, Any]:
+    """Open the service and, on an empty ledger, seed the demo through the typed client."""
+    with warnings.catch_warnings():  # starlette's notice about a future httpx; not ours to fix
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.demo import seed
+    from api.service import Service
+    from api.settings import Settings
+    from scanners.client import ChemtraceClient
+
+    settings = Settings(db=db, keys=keys, background=False, rate_limit_per_minute=0,
+                        base_url=f"http://127.0.0.1:{port}")  # fmt: skip
+    service = Service.open(settings)
+    token_file = keys.parent / "admin.token"
+    service.bootstrap_admin(token_file)
+    if service.deployment.store.log_size() > 1:
+        console.print(f"[yellow]{db} already holds a ledger; not seeding it again.[/yellow]")
+        return service, None
+    catalog = service.deployment.catalogs.get("2026-draft.1")
+    with TestClient(create_app(settings, service=service)) as http:
+        admin = ChemtraceClient(http=http, token=token_file.read_text().strip())
+        report = seed(admin, service.deployment.keys, catalog)
+    report.checkpoint = service.deployment.checkpoint() or ""
+    tokens = keys.parent / "demo-tokens.json"
+    tokens.write_text(json.dumps(report.tokens, indent=2) + "\n")
+    tokens.chmod(0o600)
+    console.print(
+        f"Seeded {report.events} events on {report.items} items "
+        f"(+{report.certificates} key certificates, {report.code_batches} code batches, "
+        f"{report.licences} licences, {report.records} registry records) into {db}. "
+        f"Demo users' API tokens: {tokens}"
+    )
+    print(f"Checkpoint:\n{report.checkpoint}")
+    return service, report
 
 
 @app.command("verify-log")
@@ -182,7 +220,8 @@ def _fail(exc: BaseException, as_json: bool) -> None:
 def _print_report(result: AuditReport) -> None:
     table = Table(title="Ledger integrity audit", show_header=False)
     for name in (
-        "entries", "events", "certificates", "revocations", "code_batches", "licences", "items",
+        "entries", "events", "certificates", "revocations", "code_batches", "licences", "records",
+        "items",
         "checkpoints", "head_statements",
     ):  # fmt: skip
         table.add_row(name.replace("_", " "), str(getattr(result, name)))

@@ -1,43 +1,52 @@
-"""A small, realistic demo ledger: a few dozen items of several chemicals through full lifecycles.
+"""A realistic demo city, seeded through the typed HTTP client like any enterprise would.
 
-Everything goes through the real ingest path (strict parsing, signatures,
-certificates, chain heads, atomic appends), in batches the way an ERP would
-upload. The flows: chlorine, ammonia and oxygen cylinders sold, delivered,
-used, returned and refilled (one cylinder twice); a drum of hydrochloric acid
-decanted into four lab bottles; highly toxic sodium cyanide sold with a permit
-and police filing, stored by two signers and carried with driver and escort;
-a pallet of acetone aggregated and broken down; a bottle lost and recovered; a
-hazardous-waste disposal with its manifest; a drum destroyed; a correction.
+Everything goes through the real service (registries, device enrolment, code issuing,
+signed events in batches) and so through the real ingest path. The flows: every one of
+the 35 catalog chemicals produced, shipped and stored; chlorine, ammonia and oxygen
+cylinders sold, delivered, used, returned and refilled (one cylinder twice); a drum of
+hydrochloric acid decanted into four lab bottles; highly toxic sodium cyanide sold with a
+permit and police filing, stored by two signers and carried with driver and escort; a
+pallet of acetone aggregated and broken down; a bottle lost and recovered; a
+hazardous-waste disposal with its manifest; a drum destroyed; a correction. And a handful
+of suspicious flows for the anomaly engine to find: a shipment that never arrives, a
+receive by someone other than the consignee, cyanide sold to an individual with no permit
+or police filing, and a drum used after it was destroyed.
+
+The flows are deterministic; codes and keys are random per deployment.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from api.deployment import Deployment
-from ledger.append import Rejected
+from api.deployment import CERT_FROM, CERT_UNTIL
+from api.keystore import FileKeystore
 from ledger.builder import DeviceSession, Head
 from ledger.canonical import JsonValue, format_hash
-from ledger.codes import Packaging, SignedCode
+from ledger.catalog import Catalog
+from ledger.codes import SignedCode
 from ledger.commitments import disclose
-from ledger.licences import issue_licence
+from ledger.signing import Ed25519Signer
+from scanners.client import ApiError, ChemtraceClient
 
 CATALOG_VERSION = "2026-draft.1"
 
 ORGS = {
-    "yanshan-chem": ("producer", "fangshan-plant", ("39.7351", "115.9968")),
-    "jingcheng-gas": ("filler", "daxing-fill", ("39.7267", "116.3414")),
-    "huabei-trade": ("trader", "chaoyang-office", ("39.9219", "116.4436")),
-    "tongzhou-store": ("warehouse", "tongzhou-depot", ("39.9097", "116.6566")),
-    "anxin-logistics": ("carrier", "shunyi-yard", ("40.1300", "116.6546")),
-    "pku-lab": ("laboratory", "haidian-lab", ("39.9925", "116.3059")),
-    "ditan-hospital": ("end_user", "dongcheng-ward", ("39.9573", "116.4136")),
-    "jinghuan-waste": ("disposer", "changping-incinerator", ("40.2207", "116.2312")),
+    # org: (type, site, (lat, lon), district)
+    "yanshan-chem": ("producer", "fangshan-plant", ("39.7351", "115.9968"), "fangshan"),
+    "jingcheng-gas": ("filler", "daxing-fill", ("39.7267", "116.3414"), "daxing"),
+    "huabei-trade": ("trader", "chaoyang-office", ("39.9219", "116.4436"), "chaoyang"),
+    "tongzhou-store": ("warehouse", "tongzhou-depot", ("39.9097", "116.6566"), "tongzhou"),
+    "anxin-logistics": ("carrier", "shunyi-yard", ("40.1300", "116.6546"), "shunyi"),
+    "pku-lab": ("laboratory", "haidian-lab", ("39.9925", "116.3059"), "haidian"),
+    "ditan-hospital": ("end_user", "dongcheng-ward", ("39.9573", "116.4136"), "dongcheng"),
+    "jinghuan-waste": ("disposer", "changping-incinerator", ("40.2207", "116.2312"), "changping"),
+    "zhang-wei": ("individual", "zhang-home", ("39.9390", "116.3520"), "xicheng"),
 }
-
+DISTRICTS = sorted({district for *_, district in ORGS.values()})
+MAJOR_HAZARD_SITES = {"fangshan-plant", "tongzhou-depot"}
 
 LICENCE_OF = {
     "producer": "production", "filler": "production", "trader": "business",
@@ -70,54 +79,91 @@ class DemoReport:
     certificates: int = 0
     code_batches: int = 0
     licences: int = 0
+    records: int = 0
     checkpoint: str = ""
     codes: list[str] = field(default_factory=list)
     signed_codes: list[SignedCode] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)
+    """API tokens of the demo users, by user id (written to var/demo-tokens.json)."""
     showcase: str = ""
     """The code of the cylinder refilled twice: the demo's offline bundle is for it."""
 
 
 class _Seeder:
-    def __init__(self, deployment: Deployment) -> None:
-        self.deployment = deployment
+    def __init__(self, admin: ChemtraceClient, keys: FileKeystore, catalog: Catalog) -> None:
+        self.admin, self.keys, self.catalog = admin, keys, catalog
         self.clock = _Clock()
         self.heads: dict[str, Head] = {}
         self.sessions: dict[str, DeviceSession] = {}
-        self.pending: list[dict[str, JsonValue]] = []
+        self.clients: dict[str, ChemtraceClient] = {}
+        self.pending: list[tuple[str, dict[str, JsonValue]]] = []
         self.report = DemoReport()
-        self.random = random.Random(20261001)
         self.batches = 0
 
-    def issue(self, org: str, form: str, packaging: Packaging, count: int) -> list[str]:
-        """Issue ``count`` registry-signed codes (deterministic for a given keystore)."""
+    def issue(self, org: str, form: str, packaging: str, count: int) -> list[str]:
+        """Issue ``count`` registry-signed codes to ``org`` through the API."""
         self.batches += 1
-        codes = self.deployment.issue_codes(
-            org, form, packaging, f"B{self.batches:04d}", count,
-            issued_at="2026-09-28", random_bytes=self.random.randbytes,
-        )  # fmt: skip
-        self.report.signed_codes.extend(codes)
-        return [signed.code for signed in codes]
+        issued = self.admin.issue_codes(
+            org=org, form=form, packaging=packaging, batch=f"B{self.batches:04d}", count=count
+        )
+        signed = [SignedCode.from_json(entry["record"]) for entry in issued]
+        self.report.signed_codes.extend(signed)
+        return [entry.code for entry in signed]
 
     def enrol(self) -> None:
-        for number, (org, (kind, _, _)) in enumerate(ORGS.items(), start=1):
-            self.deployment.license(issue_licence(
-                self.deployment.keys.root_signer(), licence_no=f"BJ-2026-{number:04d}", org=org,
-                kind=LICENCE_OF[kind], activities=ACTIVITIES_OF[kind], chemicals=("all",),
-                valid_from="2026-01-01T00:00:00Z", valid_until="2029-01-01T00:00:00Z",
-                status="active",
-            ))  # fmt: skip
-            self.report.licences += 1
-            self.deployment.certify_org(org)
-            device = self.deployment.certify_device(org, "handheld-1")
-            worker = disclose("person", f"{org} duty officer")
+        """Registries, licences, users and one enrolled handheld per organisation."""
+        admin = self.admin
+        for number, (org, (kind, site, (lat, lon), district)) in enumerate(ORGS.items(), 1):
+            admin.put_org(org, name=org.replace("-", " ").title(), type=kind, district=district)
+            admin.put_site(
+                site, org=org, name=site.replace("-", " ").title(),
+                address=f"{number} {district.title()} Road, Beijing", district=district,
+                lat=lat, lon=lon, capacity_t="500" if kind != "individual" else "0.1",
+                major_hazard=site in MAJOR_HAZARD_SITES,
+            )  # fmt: skip
+            self.report.records += 2
+            if kind in LICENCE_OF:
+                admin.put_licence(
+                    licence_no=f"BJ-2026-{number:04d}", org=org, kind=LICENCE_OF[kind],
+                    activities=list(ACTIVITIES_OF[kind]), chemicals=["all"],
+                    valid_from="2026-01-01T00:00:00Z", valid_until="2029-01-01T00:00:00Z",
+                )  # fmt: skip
+                self.report.licences += 1
+            device = self.keys.signer(f"device-{org}-handheld-1")
+            admin.enrol_device(org, device.public_key, valid_from=CERT_FROM, valid_until=CERT_UNTIL)
+            self.report.certificates += 2  # the organisation's key, then the device's
             self.sessions[org] = DeviceSession(
-                signer=device,
-                org=org,
-                actor=worker.commitment,
-                catalog_version=CATALOG_VERSION,
-                heads=self.heads,
-            )
-            self.report.certificates += 2
+                signer=device, org=org, actor=disclose("person", f"{org} duty officer").commitment,
+                catalog_version=CATALOG_VERSION, heads=self.heads,
+            )  # fmt: skip
+            self.clients[org] = self._user(f"{org}-ops", role="enterprise", org=org,
+                                           name=f"{org} operations")  # fmt: skip
+        for district in DISTRICTS:
+            self._user(f"regulator-{district}", role="regulator", districts=[district],
+                       name=f"{district.title()} emergency management bureau")  # fmt: skip
+        self._user("regulator-city", role="regulator", districts=DISTRICTS,
+                   name="City emergency management bureau")  # fmt: skip
+        admin.put_vehicle("jing-a-d1234", org="anxin-logistics", plate="京A·D1234",
+                          transport_licence="JY-110-2026-0007", un_classes=["2", "3", "6.1", "8"],
+                          valid_until="2028-01-01T00:00:00Z")  # fmt: skip
+        for crew_id, role, name in (("driver-li", "driver", "Li Qiang"),
+                                    ("escort-wang", "escort", "Wang Fang")):  # fmt: skip
+            admin.put_crew(crew_id, org="anxin-logistics", role=role, certificate_no=f"YS-{crew_id}",
+                           valid_from="2026-01-01T00:00:00Z", valid_until="2029-01-01T00:00:00Z",
+                           person={"name": name, "id_number": "110101199001011234",
+                                   "phone": "13800000000"})  # fmt: skip
+        admin.put_permit("ga-jd-2026-0042", kind="purchase_permit", number="GA-JD-2026-0042",
+                         org="pku-lab", counterparty="yanshan-chem", chemicals=["25"],
+                         quantity="150", valid_from="2026-09-01T00:00:00Z",
+                         valid_until="2026-12-31T00:00:00Z")  # fmt: skip
+        self.report.records += 4
+
+    def _user(self, user_id: str, **attrs: object) -> ChemtraceClient:
+        self.admin.put_user(user_id, **attrs)
+        self.report.records += 1
+        token = self.admin.issue_token(user_id)
+        self.report.tokens[user_id] = token
+        return self.admin.with_token(token)
 
     def emit(
         self,
@@ -127,7 +173,7 @@ class _Seeder:
         data: dict[str, JsonValue],
         **extra: object,
     ) -> bytes:
-        _, site, (lat, lon) = ORGS[org]
+        _, site, (lat, lon), _ = ORGS[org]
         envelope = self.sessions[org].event(
             event_type,
             items,
@@ -137,17 +183,24 @@ class _Seeder:
             geo={"lat": lat, "lon": lon},
             **extra,  # type: ignore[arg-type]
         )
-        self.pending.append(envelope)
+        self.pending.append((org, envelope))
         first = items[0] if isinstance(items[0], str) else items[0][0]
         return self.heads[first].head_hash
 
     def flush(self) -> None:
-        outcomes = self.deployment.ingestor.submit(self.pending)
-        for outcome in outcomes:
-            if isinstance(outcome, Rejected):
-                raise RuntimeError(f"demo event rejected: {outcome.error.diagnostics()}")
-        self.report.events += len(self.pending)
-        self.pending = []
+        """Upload pending events, each organisation's run with its own token, in order."""
+        while self.pending:
+            org = self.pending[0][0]
+            run = 0
+            while run < len(self.pending) and self.pending[run][0] == org:
+                run += 1
+            batch = [envelope for _, envelope in self.pending[:run]]
+            outcome = self.clients[org].submit_batch(batch)
+            if outcome.rejected:
+                errors = [r["error"] for r in outcome.results if r["status"] == "rejected"]
+                raise RuntimeError(f"demo events rejected: {errors[:3]}")
+            self.report.events += len(batch)
+            del self.pending[:run]
 
     def commission(
         self, org: str, code: str, chemical: str, value: str, unit: str, packaging: str
@@ -166,44 +219,99 @@ class _Seeder:
         self.report.items += 1
         self.report.codes.append(code)
 
+    def ship(self, sender: str, receiver: str, codes: list[str], *, controlled: bool = False,
+             carrier: str = "anxin-logistics") -> bytes:  # fmt: skip
+        driver, escort = disclose("person", "driver Li"), disclose("person", "escort Wang")
+        data: dict[str, JsonValue] = {
+            "carrier": carrier, "consignee": receiver, "consignee_site": ORGS[receiver][1],
+            "vehicle": "京A·D1234", "driver": driver.commitment,
+            "waybill_no": f"EW{self.clock.moment:%m%d%H%M}",
+        }  # fmt: skip
+        data["escort"] = escort.commitment
+        ship = self.emit(carrier, "ship", list(codes), data, site=ORGS[sender][1])
+        self.emit(carrier, "waypoint", list(codes), {"ship": format_hash(ship)})
+        return ship
+
     def deliver(
         self, sender: str, receiver: str, codes: list[str], *, controlled: bool = False
     ) -> None:
-        driver, escort = disclose("person", "driver Li"), disclose("person", "escort Wang")
-        _, receiver_site, _ = ORGS[receiver]
-        ship = self.emit(
-            "anxin-logistics",
-            "ship",
-            list(codes),
-            {
-                "carrier": "anxin-logistics",
-                "consignee": receiver,
-                "consignee_site": receiver_site,
-                "vehicle": "京A·D1234",
-                "driver": driver.commitment,
-                "escort": escort.commitment,
-                "waybill_no": f"EW{self.clock.moment:%m%d%H%M}",
-            },
-            site=ORGS[sender][1],
-        )
-        self.emit("anxin-logistics", "waypoint", list(codes), {"ship": format_hash(ship)})
+        ship = self.ship(sender, receiver, codes, controlled=controlled)
         received: dict[str, JsonValue] = {"ship": format_hash(ship)}
         if controlled:
             received["quantity"] = {"value": "50", "unit": "kg"}
         self.emit(receiver, "receive", list(codes), received)
 
 
-def seed(deployment: Deployment) -> DemoReport:
-    """Write the demo ledger and end with a checkpoint that covers every entry."""
-    seeder = _Seeder(deployment)
+def seed(admin: ChemtraceClient, keys: FileKeystore, catalog: Catalog) -> DemoReport:
+    """Write the demo through ``admin`` (an admin's client); the caller checkpoints after."""
+    seeder = _Seeder(admin, keys, catalog)
     seeder.enrol()
+    _catalog_tour(seeder)
     _cylinders(seeder)
     _acid_decant(seeder)
     _cyanide(seeder)
     _pallet_and_exceptions(seeder)
+    _suspicious(seeder)
     seeder.report.code_batches = seeder.batches
-    seeder.report.checkpoint = deployment.checkpoint() or ""
     return seeder.report
+
+
+def _packaging_for(transport_class: str) -> tuple[str, str, str]:
+    """(packaging, quantity, unit) typical of a transport class."""
+    if transport_class.startswith("2"):
+        return "cylinder", "40", "kg"
+    if transport_class in ("3", "8"):
+        return "drum", "200", "kg"
+    return "bag", "25", "kg"
+
+
+def _catalog_tour(s: _Seeder) -> None:
+    """Every one of the 35 chemicals: six containers produced, shipped and stored."""
+    for chemical in s.catalog.chemicals:
+        form = s.catalog.forms_of(chemical.seq)[0]
+        packaging, value, unit = _packaging_for(form.transport_class)
+        codes = s.issue("yanshan-chem", form.form_id, packaging, 6)
+        for code in codes:
+            s.commission("yanshan-chem", code, str(chemical.seq), value, unit, packaging)
+        s.deliver("yanshan-chem", "tongzhou-store", codes,
+                  controlled=chemical.is_highly_toxic)  # fmt: skip
+        for code in codes:
+            s.emit("tongzhou-store", "store_in", [code], {"location": f"zone {chemical.seq}"})
+    s.flush()
+
+
+def _suspicious(s: _Seeder) -> None:
+    """A handful of flows that break the rules (accepted: the ledger records what happened)."""
+    acetone = s.catalog.forms_of(33)[0].form_id
+    overdue = s.issue("yanshan-chem", acetone, "drum", 2)
+    for code in overdue:
+        s.commission("yanshan-chem", code, acetone, "160", "kg", "drum")
+    s.ship("yanshan-chem", "huabei-trade", overdue)  # and it never arrives
+    (wrong,) = s.issue("yanshan-chem", acetone, "drum", 1)
+    s.commission("yanshan-chem", wrong, acetone, "160", "kg", "drum")
+    ship = s.ship("yanshan-chem", "pku-lab", [wrong])
+    s.emit("ditan-hospital", "receive", [wrong], {"ship": format_hash(ship)})  # not the consignee
+    (bag,) = s.issue("yanshan-chem", "25.1", "bag", 1)
+    s.commission("yanshan-chem", bag, "25", "50", "kg", "bag")
+    s.emit("yanshan-chem", "sell", [bag], {
+        "counterparty": "zhang-wei",
+        "individual_buyer": disclose("person", "Zhang Wei").commitment,
+    })  # fmt: skip  # highly toxic, to an individual, no permit, no police filing
+    s.flush()
+    # A handheld nobody enrolled tries to commission a label: refused, and journalled.
+    rogue = DeviceSession(signer=Ed25519Signer.from_seed(bytes(32)), org="huabei-trade",
+                          actor=disclose("person", "unknown").commitment,
+                          catalog_version=CATALOG_VERSION)  # fmt: skip
+    (label,) = s.issue("huabei-trade", acetone, "drum", 1)
+    forged = rogue.event("commission", [label], {
+        "chemical": "33", "quantity": {"value": "160", "unit": "kg"}, "lot": "X1",
+        "packaging": "drum",
+    }, time=s.clock.tick(), site="chaoyang-office")  # fmt: skip
+    try:
+        s.clients["huabei-trade"].submit(forged)
+    except ApiError as exc:
+        if exc.code != "unknown_key":
+            raise
 
 
 def _cylinder_codes(s: _Seeder) -> Iterator[tuple[str, str, str]]:
@@ -397,4 +505,5 @@ def _pallet_and_exceptions(s: _Seeder) -> None:
         },
     )
     s.emit("yanshan-chem", "destroy", [drum], {"method": "neutralised on site after a leak"})
+    s.emit("yanshan-chem", "use", [drum], {"quantity": {"value": "10", "unit": "kg"}})  # suspicious
     s.flush()

@@ -316,7 +316,9 @@ class Service:
         if principal.role == "enterprise" and body.org == principal.org:
             return
         if principal.role == "inspector" and body.type == "inspect" and body.org == principal.org:
-            return
+            if all(self._in_scope(principal, *self.reads.item_parties(link.code))
+                   for link in body.items):  # fmt: skip
+                return
         self.journal(
             "org_mismatch",
             f"token of {principal.user_id} ({principal.role}, "
@@ -426,6 +428,11 @@ class Service:
         return bool(orgs & self.orgs_in(principal.districts)) or bool(
             sites & self.sites_in(principal.districts)
         )
+
+    def may_see(self, principal: Principal, code: str) -> bool:
+        """Whether ``principal`` may see item ``code`` (without raising)."""
+        orgs, sites = self.reads.item_parties(code)
+        return bool(orgs) and self._in_scope(principal, orgs, sites)
 
     def state_visible(self, principal: Principal, state: ItemState) -> bool:
         """Whether an item's *current* place is within scope (inventory and search)."""

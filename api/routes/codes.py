@@ -86,7 +86,13 @@ def _own_code(request: Request, principal: Principal, code: str) -> SignedCode:
     service = service_of(request)
     signed = service.signed_code(code)
     if signed is None or not (
-        principal.role in ("admin", "regulator", "inspector") or signed.facts.org == principal.org
+        principal.role == "admin"
+        or signed.facts.org == principal.org
+        or service.may_see(principal, signed.code)
+        or (
+            principal.role in ("regulator", "inspector")
+            and service.district_of(signed.facts.org, None) in principal.districts
+        )
     ):
         raise ProblemError(404, "unknown_code", f"no code {code} issued within your scope")
     return signed

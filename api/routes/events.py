@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.auth import Principal, require
 from api.problems import ProblemError, problem_of, responses
 from api.routes._common import client_of, json_body_schema, read_json, service_of
+from api.service import Service
 from ledger.append import Accepted, Outcome, Rejected
-from ledger.errors import StaleHeadError
+from ledger.errors import LedgerError, StaleHeadError
 
 router = APIRouter(prefix="/v1", tags=["events"])
 Writer = Depends(require("enterprise", "inspector"))
@@ -59,14 +61,27 @@ class BatchIn(BaseModel):
     events: list[SignedEventIn]
 
 
-def _result(position: int, outcome: Outcome) -> EventResult:
+def _problem(service: Service, principal: Principal, error: LedgerError) -> ProblemError:
+    """The problem for a rejection; a head is only named to someone who may see the item."""
+    if isinstance(error, StaleHeadError):
+        item = str(error.context.get("item", ""))
+        if not service.may_see(principal, item):
+            return ProblemError(409, error.code, f"event does not extend item {item}'s head",
+                                item=item)  # fmt: skip
+        problem = problem_of(error)
+        problem.detail = "another event moved this item's chain first: " + problem.detail
+        return problem
+    return problem_of(error)
+
+
+def _result(service: Service, principal: Principal, position: int, outcome: Outcome) -> EventResult:
     if isinstance(outcome, Accepted):
         status: Literal["accepted", "duplicate"] = "duplicate" if outcome.duplicate else "accepted"
         return EventResult(
             index=position, status=status, receipt=ReceiptOut(**outcome.receipt.to_json())
         )
     assert isinstance(outcome, Rejected)
-    problem = problem_of(outcome.error)
+    problem = _problem(service, principal, outcome.error)
     return EventResult(
         index=position,
         status="rejected",
@@ -88,12 +103,9 @@ def _result(position: int, outcome: Outcome) -> EventResult:
 async def post_event(request: Request, principal: Principal = Writer) -> JSONResponse:
     raw = await read_json(request)
     service = service_of(request)
-    (outcome,) = service.submit([raw], principal, client_of(request))
+    (outcome,) = await run_in_threadpool(service.submit, [raw], principal, client_of(request))
     if isinstance(outcome, Rejected):
-        problem = problem_of(outcome.error)
-        if isinstance(outcome.error, StaleHeadError):
-            problem.detail = "another event moved this item's chain first: " + problem.detail
-        raise problem
+        raise _problem(service, principal, outcome.error)
     assert isinstance(outcome, Accepted)
     return JSONResponse(outcome.receipt.to_json(), status_code=200 if outcome.duplicate else 201)
 
@@ -119,8 +131,8 @@ async def post_batch(request: Request, principal: Principal = Writer) -> BatchRe
             field="events",
             limit=limit,
         )
-    outcomes = service.submit(raw["events"], principal, client_of(request))
-    results = [_result(i, outcome) for i, outcome in enumerate(outcomes)]
+    outcomes = await run_in_threadpool(service.submit, raw["events"], principal, client_of(request))
+    results = [_result(service, principal, i, o) for i, o in enumerate(outcomes)]
     return BatchResult(
         accepted=sum(r.status == "accepted" for r in results),
         duplicates=sum(r.status == "duplicate" for r in results),

@@ -82,7 +82,7 @@ def _add_kind(kind: str) -> None:
     path = PATHS[kind]
     model = _input_model(kind)
 
-    async def create(request: Request, payload: Any, _: Principal = Admin) -> Written:
+    def create(request: Request, payload: Any, _: Principal = Admin) -> Written:
         service = service_of(request)
         data = payload.model_dump(mode="json")
         record_id = data.pop("id")

@@ -610,17 +610,10 @@ def item_read(check: Check | None = None) -> dict[str, Expect]:
                   inspector=ok)  # fmt: skip
 
 
-LABEL_SCOPE_BUG = (
-    "labels ignore a regulator's districts: api/routes/codes.py _own_code admits every "
-    "regulator/inspector, so a d2 regulator renders (and learns the issuer of) a d1 code that "
-    "/v1/items calls missing"
-)
-
-
 def label_read(check: Check) -> dict[str, Expect]:
     ok = E(200, check=check)
     return authed(admin=ok, ent_own=ok, ent_other=E(404, "unknown_code"), reg_own=ok,
-                  reg_other=bug(E(404, "unknown_code"), LABEL_SCOPE_BUG), inspector=ok)  # fmt: skip
+                  reg_other=E(404, "unknown_code"), inspector=ok)  # fmt: skip
 
 
 def record_read(path: str) -> dict[str, Expect]:
@@ -926,11 +919,6 @@ def _raw(headers: dict[str, str]) -> Callable[[Matrix], Call]:
     return make
 
 
-CROSS_DISTRICT_INSPECT_BUG = (
-    "an inspector may write into the chain of an item outside its districts "
-    "(Service._require_may_write checks only the event's type and org), and the write makes "
-    "the item's whole history readable to the inspector and to its district's regulators"
-)
 SCENARIOS: list[Any] = [
     # (id, role, request, expected outcome)
     ("inspector writes an inspect event for its own org", "inspector",
@@ -944,7 +932,7 @@ SCENARIOS: list[Any] = [
      _inspect("d1-inspect"), E(403, "forbidden", check=commission_only)),
     ("inspector inspects an item outside its districts", "inspector",
      _inspect("d1-inspect", item_org="u-lab"),
-     bug(E(403, "forbidden", check=commission_only), CROSS_DISTRICT_INSPECT_BUG)),
+     E(403, "forbidden", check=commission_only)),
     ("enterprise writes for another org of its own district", "ent_peer",
      _commission_for("p-chem"),
      E(403, "forbidden", check=also(no_events, journaled("user-t-trade")))),
@@ -1044,14 +1032,6 @@ def test_the_other_orgs_records_are_hidden_from_the_own_enterprise(matrix: Matri
         assert response.status_code == 404, (path, response.text)
 
 
-STALE_HEAD_LEAK_BUG = (
-    "a 409 stale_head tells any writer the item's head (head_hash, head_seq, also in detail), "
-    "even for an item outside its scope: knowing a code (printed on the label) is enough to "
-    "extend its chain, which makes the writer a party that can read the whole history"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=STALE_HEAD_LEAK_BUG)
 def test_a_refused_write_does_not_disclose_an_out_of_scope_head(matrix: Matrix) -> None:
     code = matrix.commissioned("p-chem")
     assert matrix.send("ent_other", Call("GET", f"/v1/items/{code}")).status_code == 404

@@ -16,7 +16,7 @@ from tests.api._cli import run_cli
 
 SEEDED = re.compile(
     r"Seeded (\d+) events on (\d+) items "
-    r"\(\+(\d+) key certificates, (\d+) code batches, (\d+) licences\)"
+    r"\(\+(\d+) key certificates, (\d+) code batches,\s+(\d+) licences, (\d+) registry records\)"
 )
 ORIGIN = "chemtrace.dev/ledger"  # api.keystore.DEFAULT_ORIGIN
 
@@ -24,8 +24,8 @@ ORIGIN = "chemtrace.dev/ledger"  # api.keystore.DEFAULT_ORIGIN
 def _seeded(stdout: str) -> tuple[int, int, int, int]:
     match = SEEDED.search(stdout)
     assert match, stdout
-    events, items, certificates, batches, licences = (int(group) for group in match.groups())
-    return events, items, certificates, batches + licences
+    events, items, certificates, batches, licences, records = (int(g) for g in match.groups())
+    return events, items, certificates, batches + licences + records + 1  # +1: the admin user
 
 
 def _note(stdout: str) -> str:
@@ -55,7 +55,8 @@ def _seed_and_verify(url: str, tmp_path: Path) -> tuple[int, str]:
     seeded = run_cli("demo", "--seed-only", "--db", url, "--keys", str(keys), cwd=tmp_path)
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     events, items, certificates, batches = _seeded(seeded.stdout)
-    assert (events, items, certificates, batches) == (160, 32, 16, 9 + 8)  # code batches + licences
+    # code batches + licences + registry records + the admin user
+    assert (events, items, certificates, batches) == (696, 246, 18, 48 + 8 + 41 + 1)
     assert "INTACT" not in seeded.stdout  # --seed-only does not audit
     note = _note(seeded.stdout)
     entries = events + certificates + batches
@@ -115,7 +116,7 @@ def _mode(path: Path) -> int:
 
 
 def test_demo_in_a_fresh_folder_uses_var_and_does_not_seed_twice(tmp_path: Path) -> None:
-    first = run_cli("demo", cwd=tmp_path)
+    first = run_cli("demo", "--no-serve", cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "INTACT" in first.stdout
     assert "DAMAGED" not in first.stdout
@@ -128,7 +129,7 @@ def test_demo_in_a_fresh_folder_uses_var_and_does_not_seed_twice(tmp_path: Path)
     private = sorted(keys.glob("*.pem"))
     names = {p.name for p in private}
     assert {"root.pem", "log.pem", "org-pku-lab.pem", "device-pku-lab-handheld-1.pem"} <= names
-    assert len(private) == 2 + 2 * 8  # root, log, and an org and a device key per org
+    assert len(private) == 2 + 2 * 9  # root, log, and an org and a device key per org
     for path in [*private, keys / "keystore.json"]:
         assert _mode(path) == 0o600, f"{path.name} is {oct(_mode(path))}"
     for public in ("root.vkey", "log.vkey"):  # public halves, for --root-key / --log-key
@@ -136,7 +137,7 @@ def test_demo_in_a_fresh_folder_uses_var_and_does_not_seed_twice(tmp_path: Path)
     url = f"sqlite:///{database}"
     assert _log_state(url)[0] == events + certificates + batches
 
-    second = run_cli("demo", cwd=tmp_path)
+    second = run_cli("demo", "--no-serve", cwd=tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "already holds a ledger; not seeding it again" in second.stdout
     assert SEEDED.search(second.stdout) is None
