@@ -54,11 +54,11 @@ def demo(
 
     service, report = _seed_demo(db, keys, port)
     deployment = service.deployment
-    if report is not None:
-        if not seed_only:  # --seed-only writes nothing but the database (and keys on first use)
-            sheet = write_labels(report.signed_codes, Path("var/labels"))
-            console.print(f"Labels for {len(report.signed_codes)} codes: {sheet} (A4, 25 mm)")
-            offline_bundle(deployment, report.showcase, Path("var/bundles"), console)
+    # --seed-only writes nothing but the database (and keys on first use)
+    if report is not None and not seed_only:
+        sheet = write_labels(report.signed_codes, Path("var/labels"))
+        console.print(f"Labels for {len(report.signed_codes)} codes: {sheet} (A4, 25 mm)")
+        offline_bundle(deployment, report.showcase, Path("var/bundles"), console)
     if seed_only:
         service.close()
         return

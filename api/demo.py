@@ -148,7 +148,8 @@ class _Seeder:
                           valid_until="2028-01-01T00:00:00Z")  # fmt: skip
         for crew_id, role, name in (("driver-li", "driver", "Li Qiang"),
                                     ("escort-wang", "escort", "Wang Fang")):  # fmt: skip
-            admin.put_crew(crew_id, org="anxin-logistics", role=role, certificate_no=f"YS-{crew_id}",
+            admin.put_crew(crew_id, org="anxin-logistics", role=role,
+                           certificate_no=f"YS-{crew_id}",
                            valid_from="2026-01-01T00:00:00Z", valid_until="2029-01-01T00:00:00Z",
                            person={"name": name, "id_number": "110101199001011234",
                                    "phone": "13800000000"})  # fmt: skip

@@ -315,10 +315,14 @@ class Service:
         body = event.body
         if principal.role == "enterprise" and body.org == principal.org:
             return
-        if principal.role == "inspector" and body.type == "inspect" and body.org == principal.org:
-            if all(self._in_scope(principal, *self.reads.item_parties(link.code))
-                   for link in body.items):  # fmt: skip
-                return
+        inspecting = principal.role == "inspector" and body.type == "inspect"
+        if (
+            inspecting
+            and body.org == principal.org
+            and all(self._in_scope(principal, *self.reads.item_parties(link.code))
+                    for link in body.items)
+        ):  # fmt: skip
+            return
         self.journal(
             "org_mismatch",
             f"token of {principal.user_id} ({principal.role}, "
