@@ -26,6 +26,21 @@ with a signed receipt, and checkpoints are C2SP signed notes. Errors are
 """
 
 
+def _errors_are_problems(schema: dict[str, Any]) -> None:
+    """Every documented error is problem+json, including FastAPI's own 422 entries."""
+    problem = {"schema": {"$ref": "#/components/schemas/ProblemBody"}}
+    for path, operations in schema["paths"].items():
+        if path == "/readyz":  # answers its own JSON report, also when not ready
+            continue
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if status[0] in "45":
+                    response["content"] = {problems.PROBLEM_JSON: problem}
+                    response["description"] = problems.TITLES.get(
+                        int(status), response.get("description", "Error")
+                    )
+
+
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
     """Build the app; it opens (and later closes) its own service unless one is given."""
     settings = settings or Settings()
@@ -70,9 +85,12 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
                 [(events.SignedEventIn, "validation"), (events.BatchIn, "validation")],
                 ref_template="#/components/schemas/{model}",
             )
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(
-                extra.get("$defs", {})
-            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(extra.get("$defs", {}))
+            components["ProblemBody"] = problems.ProblemBody.model_json_schema()
+            _errors_are_problems(schema)
+            for unused in ("HTTPValidationError", "ValidationError"):
+                components.pop(unused, None)
             app.openapi_schema = schema
         return app.openapi_schema
 

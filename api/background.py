@@ -143,7 +143,7 @@ class Integrator:
             return
         self.signed += 1
         self._accel.cache_checkpoint(note)
-        CHECKPOINT_SIZE.set(size)
+        CHECKPOINT_SIZE.set(int(note.split("\n")[1]))  # the note's size: it may exceed ``size``
         if oldest is not None:
             CHECKPOINT_LAG.observe((datetime.now(UTC) - parse_utc(oldest)).total_seconds())
 

@@ -20,6 +20,7 @@ from api.accel import Accelerator, LocalAccelerator, RedisAccelerator
 from api.auth import Principal, new_token, token_hash
 from api.background import Integrator, OutboxRelay, SingletonLock, Worker
 from api.deployment import Deployment
+from api.group_commit import GroupCommit
 from api.metrics import EVENTS, JOURNAL
 from api.problems import ProblemError
 from api.settings import Settings
@@ -75,6 +76,11 @@ class Service:
     _projected_to: int = -1
     _projection_lock: threading.Lock = field(default_factory=threading.Lock)
     integrator: Integrator | None = None
+    _principals: dict[bytes, tuple[Principal | None, float]] = field(default_factory=dict)
+    _writes: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._writes = GroupCommit(self.deployment.ingestor.submit)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -136,6 +142,11 @@ class Service:
             handle.write(token + "\n")
         return token
 
+    def revoke_tokens(self, user_id: str) -> int:
+        revoked = self.reads.revoke_tokens(user_id)
+        self._principals.clear()
+        return revoked
+
     def issue_token(self, user_id: str) -> str:
         if user_id not in self.records("user"):
             raise ProblemError(404, "unknown_user", f"no user {user_id!r}")
@@ -144,6 +155,17 @@ class Service:
         return token
 
     def principal_for(self, digest: bytes) -> Principal | None:
+        """The caller behind a token hash (cached for a second: a revocation bites within 1 s)."""
+        cached = self._principals.get(digest)
+        if cached is not None and time.monotonic() - cached[1] < _CACHE_S:
+            return cached[0]
+        if len(self._principals) > 10_000:
+            self._principals.clear()
+        principal = self._lookup_principal(digest)
+        self._principals[digest] = (principal, time.monotonic())
+        return principal
+
+    def _lookup_principal(self, digest: bytes) -> Principal | None:
         user_id = self.reads.token_user(digest)
         if user_id is None:
             return None
@@ -174,6 +196,8 @@ class Service:
             record, root=(root.algorithm, root.public_key), log_signer=self.log_signer
         )
         self._records.pop(kind, None)
+        if kind == "user":
+            self._principals.clear()
         return receipt
 
     def put_crew(self, record_id: str, attrs: dict[str, Any], person: dict[str, str]) -> Receipt:
@@ -300,8 +324,9 @@ class Service:
         if todo:
             codes = [link.code for i in todo if (e := parsed[i]) for link in e.body.items]
             with self.accel.item_locks(codes):
-                done = self.deployment.ingestor.submit(
-                    [parsed[i] if parsed[i] is not None else raw_events[i] for i in todo]
+                done = self._writes.submit(
+                    [parsed[i] if parsed[i] is not None else raw_events[i] for i in todo],
+                    frozenset(codes),
                 )
             for position, outcome in zip(todo, done, strict=True):
                 outcomes[position] = outcome

@@ -188,7 +188,7 @@ def issue_token(request: Request, user_id: str, _: Principal = Admin) -> TokenOu
     summary="Revoke every token of a user.",
 )
 def revoke_tokens(request: Request, user_id: str, _: Principal = Admin) -> dict[str, int]:
-    return {"revoked": service_of(request).reads.revoke_tokens(user_id)}
+    return {"revoked": service_of(request).revoke_tokens(user_id)}
 
 
 # -- licences ---------------------------------------------------------------------------------

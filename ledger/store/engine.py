@@ -45,7 +45,9 @@ def make_engine(url: str) -> Engine:
         # No pre-ping: it costs a round trip per checkout (a third of a proof's latency). After
         # a server restart the pool invalidates dead connections on first use; that request
         # fails with a retryable StorageError and the next one reconnects.
-        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+        # Sized for the API's thread pool, so request threads reuse sessions instead of
+        # opening one per request beyond the pool.
+        return create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
