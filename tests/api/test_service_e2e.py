@@ -215,3 +215,27 @@ def test_public_label_page_tells_genuine_from_forged(world: World) -> None:
     typed = httpx.get(world.server.base_url + "/c/" + issued[0]["code"].lower())
     assert 'data-verdict="genuine"' in typed.text
     assert any(e["code"] == "forged_label" for e in world.admin.journal())
+
+
+def test_rate_limits_and_size_limits_answer_clearly(start_server, backend) -> None:  # type: ignore[no-untyped-def]
+    from tests.api.live import build_world
+
+    server = start_server(backend, CHEMTRACE_RATE_LIMIT_PER_MINUTE="3",
+                          CHEMTRACE_MAX_BODY_BYTES="200000", CHEMTRACE_MAX_BATCH_EVENTS="50")  # fmt: skip
+    world = build_world(server)
+    producer = world.actors["p-chem"]
+    codes = world.issue("p-chem", 60)
+    envelopes = [world.commission("p-chem", code) for code in codes]
+    for envelope in envelopes[:3]:
+        producer.client.submit(envelope)
+    with pytest.raises(ApiError) as limited:
+        producer.client.submit(envelopes[3])
+    assert (limited.value.status, limited.value.code) == (429, "rate_limited")
+    with pytest.raises(ApiError) as too_many:
+        producer.client.submit_batch(envelopes[3:60])
+    assert (too_many.value.status, too_many.value.code) == (413, "batch_size")
+    token = {"Authorization": f"Bearer {producer.client.token}"}
+    big = httpx.post(server.base_url + "/v1/events", content=b" " * 300_000,
+                     headers={**token, "content-type": "application/json"})  # fmt: skip
+    assert (big.status_code, big.json()["code"]) == (413, "payload_too_large")
+    world.close()

@@ -337,12 +337,12 @@ def test_an_unknown_algorithm_is_malformed_before_any_key_lookup() -> None:
 # --- envelope shape -------------------------------------------------------------------
 
 SHAPE_CASES: dict[str, tuple[Callable[[dict[str, Any]], object], str | None]] = {
-    "not-an-object": (lambda env: [env["body"], env["signature"]], None),
-    "string": (lambda env: json.dumps(env), None),
-    "none": (lambda env: None, None),
-    "missing-signature": (lambda env: {"body": env["body"]}, None),
-    "missing-body": (lambda env: {"signature": env["signature"]}, None),
-    "extra-top-level-key": (lambda env: {**env, "hash": "x"}, None),
+    "not-an-object": (lambda env: [env["body"], env["signature"]], "$"),
+    "string": (lambda env: json.dumps(env), "$"),
+    "none": (lambda env: None, "$"),
+    "missing-signature": (lambda env: {"body": env["body"]}, "$"),
+    "missing-body": (lambda env: {"signature": env["signature"]}, "$"),
+    "extra-top-level-key": (lambda env: {**env, "hash": "x"}, "$"),
     "signature-not-object": (lambda env: {**env, "signature": "AAAA"}, "signature"),
     "signature-missing-alg": (
         lambda env: {**env, "signature": {"value": env["signature"]["value"]}},
