@@ -176,13 +176,6 @@ class ServiceStore:
             row = conn.execute(query).first()
         return None if row is None else (row.org, row.record)
 
-    def codes_issued_to(self, org: str, *, batch_index: int | None = None) -> list[str]:
-        query = select(t.issued_code.c.code).where(t.issued_code.c.org == org)
-        if batch_index is not None:
-            query = query.where(t.issued_code.c.batch_index == batch_index)
-        with self.engine.connect() as conn:
-            return [row.code for row in conn.execute(query.order_by(t.issued_code.c.code))]
-
     # -- outbox ------------------------------------------------------------------------------
 
     def unpublished(self, limit: int = 1000) -> list[tuple[int, str, bytes]]:

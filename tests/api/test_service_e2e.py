@@ -9,6 +9,7 @@ import threading
 import httpx
 import pytest
 
+from ledger.builder import DeviceSession
 from ledger.checkpoint import open_checkpoint
 from ledger.merkle import verify_inclusion
 from ledger.note import parse_vkey
@@ -49,6 +50,13 @@ def test_a_lifecycle_over_http_is_traced_and_verifiable(world: World) -> None:
     inventory = world.regulators["d2"].inventory(site="u-lab-site")
     assert [i["code"] for i in inventory["items"]] == [code]
     assert inventory["totals"][0]["quantity"] == "40"
+    # A device that has never seen the item learns its head from the server, then signs on it.
+    fresh = DeviceSession(signer=lab.device.signer, org="u-lab", actor=lab.device.actor,
+                          catalog_version="2026-draft.1")  # fmt: skip
+    lab.client.sync_head(fresh, code)
+    lab.client.sign_and_submit(fresh, "use", [code], {"quantity": {"value": "1.5", "unit": "kg"}},
+                               time=world.tick(), site="u-lab-site")  # fmt: skip
+    assert lab.client.item(code)["state"]["quantity"] == "38.5"
 
 
 def _verified(client, code):  # type: ignore[no-untyped-def]
