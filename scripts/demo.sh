@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The run command: install chemtrace into .venv and run the demo on the embedded default
+# The run command: install chemtrace into .venv, seed the demo city and serve it on the embedded default
 # (a SQLite file under ./var, no Redis, dev keys generated into ./var/keys on first use).
-# Extra arguments go to `chemtrace demo` (e.g. --seed-only --db URL).
+# (http://127.0.0.1:8000/docs). Extra arguments go to `chemtrace demo` (e.g. --seed-only --db URL, --port P).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 section() { printf '\n==> %s\n' "$*"; }
