@@ -1,4 +1,4 @@
-"""What every benchmark prints about the run: the command, the machine, percentiles."""
+"""Shared by the benchmarks: the run and machine they print, percentiles, a private PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import os
 import platform
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 
 def command_line(module: str) -> str:
@@ -44,5 +46,34 @@ def load_average() -> str:
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
+    """Nearest-rank percentile of already sorted values (NaN for none)."""
+    if not sorted_values:
+        return float("nan")
     return sorted_values[max(1, math.ceil(q * len(sorted_values))) - 1]
+
+
+@contextlib.contextmanager
+def postgres(base_dir: Path) -> Iterator[tuple[Any | None, str | None]]:
+    """Yield ``(server, None)``, or ``(None, reason)`` when PostgreSQL cannot run here."""
+    try:
+        from tests.servers import PostgresServer, find_postgres_bindir
+    except ImportError as exc:  # pytest or psycopg missing
+        yield None, f"cannot import tests.servers: {exc}"
+        return
+    if find_postgres_bindir() is None:
+        yield None, "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found"
+        return
+    try:
+        server = PostgresServer.start(base_dir / "pg")
+    except Exception as exc:  # any start failure means: skip, and say why
+        yield None, f"PostgreSQL did not start: {str(exc).splitlines()[0]}"
+        return
+    try:
+        yield server, None
+    finally:
+        server.close()
+
+
+def pg_version(server: Any) -> str:
+    with server.connect() as conn:
+        return str(conn.execute("SHOW server_version").fetchone()[0])

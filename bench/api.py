@@ -53,6 +53,16 @@ from typing import Any
 
 import httpx
 
+from bench._machine import (
+    command_line,
+    cpu_model,
+    load_average,
+    mem_total_gib,
+    percentile,
+    pg_version,
+    postgres,
+)
+
 # --------------------------------------------------------------------------------------------
 # settings
 
@@ -281,7 +291,7 @@ class SingleRow:
     skipped: str | None = None
 
     def pct(self, q: float) -> float:
-        return percentile_of(self.lat_ms, q)
+        return percentile(self.lat_ms, q)
 
 
 @dataclass
@@ -337,12 +347,6 @@ class LagRow:
             if cumulative >= q * self.prom_count:
                 return le
         return float("inf")
-
-
-def percentile_of(sorted_values: Sequence[float], q: float) -> float:
-    from bench._machine import percentile
-
-    return percentile(sorted_values, q) if sorted_values else float("nan")
 
 
 def spread(values: Sequence[float]) -> float:
@@ -669,33 +673,6 @@ def bench_database(
 # PostgreSQL
 
 
-@contextlib.contextmanager
-def postgres(base_dir: Path) -> Iterator[tuple[Any | None, str | None]]:
-    """Yield ``(server, None)``, or ``(None, reason)`` when PostgreSQL cannot run here."""
-    try:
-        from tests.servers import PostgresServer, find_postgres_bindir
-    except ImportError as exc:
-        yield None, f"cannot import tests.servers: {exc}"
-        return
-    if find_postgres_bindir() is None:
-        yield None, "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found"
-        return
-    try:
-        server = PostgresServer.start(base_dir / "pg")
-    except Exception as exc:
-        yield None, f"PostgreSQL did not start: {str(exc).splitlines()[0]}"
-        return
-    try:
-        yield server, None
-    finally:
-        server.close()
-
-
-def pg_version(server: Any) -> str:
-    with server.connect() as conn:
-        return str(conn.execute("SHOW server_version").fetchone()[0])
-
-
 # --------------------------------------------------------------------------------------------
 # reporting
 
@@ -757,8 +734,8 @@ def single_table(rows: Sequence[SingleRow]) -> Any:
             fmt_ms(row.pct(0.99)),
             fmt_ms(row.lat_ms[-1] if row.lat_ms else float("nan")),
             fmt_ms(row.server_ms) if row.server_ms is not None else "-",
-            fmt_s(percentile_of(row.lag_s, 0.5)),
-            fmt_s(percentile_of(row.lag_s, 0.99)),
+            fmt_s(percentile(row.lag_s, 0.5)),
+            fmt_s(percentile(row.lag_s, 0.99)),
             target,
         )
     return table
@@ -787,7 +764,7 @@ def batch_table(rows: Sequence[BatchRow]) -> Any:
             f"{1000 * sum(row.core_s) / len(row.core_s):.0f}",
             f"±{spread(core_rounds):.0f}%",
             f"{100 * row.ratio:.1f}%",
-            f"{percentile_of(row.core_single_ms, 0.5):.2f}",
+            f"{percentile(row.core_single_ms, 0.5):.2f}",
             f"{row.log_sizes[0]:,} / {row.log_sizes[1]:,}",
             f"≥ {RATIO_TARGET:.0%} " + ("PASS" if row.ratio >= RATIO_TARGET else "MISS"),
         )
@@ -804,13 +781,13 @@ def lag_table(rows: Sequence[LagRow]) -> Any:
         if row.skipped:
             _skip(table, [row.db])
             continue
-        p99 = percentile_of(row.lag_s, 0.99)
+        p99 = percentile(row.lag_s, 0.99)
         ok = p99 <= LAG_P99_TARGET_S and not row.uncovered
         table.add_row(
             row.db,
             f"{len(row.lag_s):,}",
-            fmt_s(percentile_of(row.lag_s, 0.5)),
-            fmt_s(percentile_of(row.lag_s, 0.9)),
+            fmt_s(percentile(row.lag_s, 0.5)),
+            fmt_s(percentile(row.lag_s, 0.9)),
             fmt_s(p99),
             fmt_s(row.lag_s[-1] if row.lag_s else None),
             str(row.uncovered),
@@ -856,11 +833,11 @@ def verdicts(
         if lag.skipped:
             lines.append(f"SKIP  checkpoint lag p99 on {lag.db}: {lag.skipped}")
             continue
-        p99 = percentile_of(lag.lag_s, 0.99)
+        p99 = percentile(lag.lag_s, 0.99)
         ok = p99 <= LAG_P99_TARGET_S and not lag.uncovered
         lines.append(
             f"{'PASS' if ok else 'MISS'}  checkpoint lag p99 on {lag.db}: {fmt_s(p99)} s "
-            f"(p50 {fmt_s(percentile_of(lag.lag_s, 0.5))} s, {len(lag.lag_s):,} events, "
+            f"(p50 {fmt_s(percentile(lag.lag_s, 0.5))} s, {len(lag.lag_s):,} events, "
             f"{lag.uncovered} never covered; target ≤ {LAG_P99_TARGET_S:g} s)"
         )
     return lines
@@ -870,8 +847,6 @@ def print_header(out: Any, plan: Plan, tmp: Path) -> None:
     import fastapi
     import sqlalchemy
     import uvicorn
-
-    from bench._machine import command_line, cpu_model, load_average, mem_total_gib
 
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     out.print(f"command: {command_line('bench.api')}")
@@ -988,7 +963,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         for probe in probes:
-            p50, p99 = (fmt_ms(percentile_of(probe.lat_ms, q)) for q in (0.5, 0.99))
+            p50, p99 = (fmt_ms(percentile(probe.lat_ms, q)) for q in (0.5, 0.99))
             out.print(
                 f"load generator check on the {probe.db} server: GET /healthz open loop at "
                 f"{probe.rate}/s for {PROBE_S:g} s, same senders: {probe.ok:,}/{probe.scheduled:,} "
@@ -1016,7 +991,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.print()
         for line in verdicts(singles, batches, lags):
             out.print(line)
-        from bench._machine import load_average
 
         out.print(
             f"total runtime: {time.perf_counter() - started:.1f} s; load average at the end "

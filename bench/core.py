@@ -45,7 +45,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,7 +60,15 @@ from rich.table import Table
 from sqlalchemy import Column, LargeBinary, MetaData, insert, text, update
 from sqlalchemy import Table as SqlTable
 
-from bench._machine import command_line, cpu_model, load_average, mem_total_gib, percentile
+from bench._machine import (
+    command_line,
+    cpu_model,
+    load_average,
+    mem_total_gib,
+    percentile,
+    pg_version,
+    postgres,
+)
 from ledger.append import Accepted
 from ledger.builder import DeviceSession
 from ledger.canonical import EVENT, EVENT_BODY, RECEIPT, JsonValue
@@ -454,37 +462,6 @@ def bench_big_log(db: str, url: str, size: int) -> ScaleRow:
     finally:
         h.store.engine.dispose()
     return row
-
-
-# --------------------------------------------------------------------------------------------
-# PostgreSQL
-
-
-@contextlib.contextmanager
-def postgres(base_dir: Path) -> Iterator[tuple[Any | None, str | None]]:
-    """Yield ``(server, None)``, or ``(None, reason)`` when PostgreSQL cannot run here."""
-    try:
-        from tests.servers import PostgresServer, find_postgres_bindir
-    except ImportError as exc:  # pytest or psycopg missing
-        yield None, f"cannot import tests.servers: {exc}"
-        return
-    if find_postgres_bindir() is None:
-        yield None, "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found"
-        return
-    try:
-        server = PostgresServer.start(base_dir / "pg")
-    except Exception as exc:  # any start failure means: skip, and say why
-        yield None, f"PostgreSQL did not start: {str(exc).splitlines()[0]}"
-        return
-    try:
-        yield server, None
-    finally:
-        server.close()
-
-
-def pg_version(server: Any) -> str:
-    with server.connect() as conn:
-        return str(conn.execute("SHOW server_version").fetchone()[0])
 
 
 # --------------------------------------------------------------------------------------------
