@@ -5,7 +5,8 @@ make the common cases cheaper:
 
 * an idempotency front: a resend's receipt is served without touching the database (a
   receipt is stored here only *after* its commit, so no TTL can ever cause a double write);
-* per-item locks, so workers racing on one item queue here instead of in the database;
+* per-item locks across workers, so workers racing on one item queue here instead of in
+  the database (within one process, :mod:`api.group_commit` already serialises them);
 * fixed-window rate limits per device and per organisation;
 * the latest checkpoint note.
 
@@ -64,7 +65,6 @@ class LocalAccelerator:
     def __init__(self) -> None:
         self._receipts: dict[bytes, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._item_locks: dict[str, threading.Lock] = {}
         self._windows: dict[str, tuple[int, int]] = {}
         self._checkpoint: tuple[str, float] | None = None
 
@@ -79,23 +79,11 @@ class LocalAccelerator:
 
     @contextmanager
     def item_locks(self, codes: Sequence[str]) -> Iterator[None]:
-        with self._lock:
-            locks = [
-                self._item_locks.setdefault(code, threading.Lock()) for code in sorted(set(codes))
-            ]
-            if len(self._item_locks) > _RECEIPTS_KEPT:
-                self._item_locks.clear()
-        for taken, lock in enumerate(locks):
-            if not lock.acquire(timeout=5):
-                for held in locks[:taken]:
-                    held.release()
-                yield  # the database stays the authority; go on without the lock
-                return
-        try:
-            yield
-        finally:
-            for lock in locks:
-                lock.release()
+        # Nothing to take: within one process the group commit already runs one write at a
+        # time and never merges two requests touching the same item; across processes the
+        # database's row locks decide.
+        del codes
+        yield
 
     def allow(self, key: str, cost: int, per_minute: int) -> float | None:
         minute = int(time.time() // 60)

@@ -148,8 +148,9 @@ def install(app: FastAPI) -> None:
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the problem statuses an endpoint may return."""
-    return {
-        status: {"model": ProblemBody, "description": TITLES[status], "content": {PROBLEM_JSON: {}}}
-        for status in statuses
-    }
+    """OpenAPI ``responses`` for the problem statuses an endpoint may return.
+
+    Their content (a ``ProblemBody`` as problem+json) is filled in for every error at once
+    when the schema is built (``api.app``), FastAPI's own 422 entries included.
+    """
+    return {status: {"description": TITLES[status]} for status in statuses}

@@ -10,10 +10,11 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from api.accel import Accelerator, LocalAccelerator, RedisAccelerator
@@ -23,9 +24,9 @@ from api.deployment import Deployment
 from api.group_commit import GroupCommit
 from api.metrics import EVENTS, JOURNAL
 from api.problems import ProblemError
+from api.scope import Scope
 from api.settings import Settings
 from ledger.append import Accepted, Outcome, Rejected
-from ledger.canonical import b64decode, parse_hash
 from ledger.certificates import issue_certificate
 from ledger.codes import SignedCode, issue_batch, label_url, normalise_code
 from ledger.commitments import disclose
@@ -181,12 +182,13 @@ class Service:
 
     # -- registry records ---------------------------------------------------------------------
 
-    def records(self, kind: str) -> dict[str, RegistryRecord]:
-        """Newest version of every record of ``kind`` (cached for a second)."""
+    def records(self, kind: str) -> Mapping[str, RegistryRecord]:
+        """Newest version of every record of ``kind`` (cached for a second; read-only)."""
         cached = self._records.setdefault(kind, _Cached())
         if cached.value is None or time.monotonic() - cached.at > _CACHE_S:
-            cached.value, cached.at = self.deployment.store.records(kind), time.monotonic()
-        return dict(cached.value)
+            fresh = MappingProxyType(self.deployment.store.records(kind))
+            cached.value, cached.at = fresh, time.monotonic()
+        return cached.value
 
     def put_record(self, kind: str, record_id: str, attrs: dict[str, Any]) -> Receipt:
         """Log a new version of a record (validated and registry-signed)."""
@@ -295,7 +297,7 @@ class Service:
 
     def signed_code(self, code: str) -> SignedCode | None:
         found = self.reads.issued_code(normalise_code(code))
-        return None if found is None else SignedCode.from_json(_json(found[1]))
+        return None if found is None else SignedCode.from_json(json.loads(found[1]))
 
     # -- ingest ------------------------------------------------------------------------------
 
@@ -318,7 +320,7 @@ class Service:
         for position, event in enumerate(parsed):
             known = None if event is None else self.accel.remembered_receipt(event.event_hash)
             if known is not None:
-                outcomes[position] = Accepted(_receipt_from_json(known), duplicate=True)
+                outcomes[position] = Accepted(Receipt.from_json(known), duplicate=True)
             else:
                 todo.append(position)
         if todo:
@@ -344,8 +346,7 @@ class Service:
         if (
             inspecting
             and body.org == principal.org
-            and all(self._in_scope(principal, *self.reads.item_parties(link.code))
-                    for link in body.items)
+            and all(self.may_see(principal, link.code) for link in body.items)
         ):  # fmt: skip
             return
         self.journal(
@@ -435,6 +436,23 @@ class Service:
 
     # -- reads and scope ---------------------------------------------------------------------
 
+    def scope(self, principal: Principal) -> Scope:
+        """What ``principal`` may see (compute once per request and reuse)."""
+        if principal.role == "admin":
+            return Scope(orgs=None)
+        if principal.role == "enterprise":
+            return Scope(orgs=frozenset({principal.org} if principal.org else ()))
+        return Scope(
+            orgs=frozenset(self.orgs_in(principal.districts)),
+            sites=frozenset(self.sites_in(principal.districts)),
+            by_site=True,
+        )
+
+    def may_see(self, principal: Principal, code: str) -> bool:
+        """Whether ``principal`` may see item ``code`` (one that exists)."""
+        orgs, sites = self.reads.item_parties(code)
+        return bool(orgs) and self.scope(principal).sees_parties(orgs, sites)
+
     def require_item_visible(self, principal: Principal, code: str) -> str:
         """The canonical code, if the item exists and ``principal`` may see it; else 404.
 
@@ -444,35 +462,9 @@ class Service:
             canonical = normalise_code(code)
         except LedgerError:
             canonical = code
-        orgs, sites = self.reads.item_parties(canonical)
-        if orgs and self._in_scope(principal, orgs, sites):
+        if self.may_see(principal, canonical):
             return canonical
         raise ProblemError(404, "item_not_found", f"no item {code} within your scope")
-
-    def _in_scope(self, principal: Principal, orgs: set[str], sites: set[str]) -> bool:
-        if principal.role == "admin":
-            return True
-        if principal.role == "enterprise":
-            return principal.org in orgs
-        return bool(orgs & self.orgs_in(principal.districts)) or bool(
-            sites & self.sites_in(principal.districts)
-        )
-
-    def may_see(self, principal: Principal, code: str) -> bool:
-        """Whether ``principal`` may see item ``code`` (without raising)."""
-        orgs, sites = self.reads.item_parties(code)
-        return bool(orgs) and self._in_scope(principal, orgs, sites)
-
-    def state_visible(self, principal: Principal, state: ItemState) -> bool:
-        """Whether an item's *current* place is within scope (inventory and search)."""
-        if principal.role == "admin":
-            return True
-        if principal.role == "enterprise":
-            return state.holder == principal.org
-        return state.holder in self.orgs_in(principal.districts) or (
-            state.site in self.sites_in(principal.districts)
-            or state.destination in self.sites_in(principal.districts)
-        )
 
     def item_events(self, code: str) -> list[LoggedEvent]:
         return self.reads.item_events(code)
@@ -495,18 +487,3 @@ class Service:
 
 def _person_text(person: dict[str, str]) -> str:
     return "\n".join(person.get(name, "") for name in ("name", "id_number", "phone"))
-
-
-def _json(data: bytes) -> Any:
-    return json.loads(data)
-
-
-def _receipt_from_json(raw: dict[str, Any]) -> Receipt:
-    return Receipt(
-        origin=raw["origin"],
-        entry_hash=parse_hash(raw["entry_hash"]),
-        leaf_hash=parse_hash(raw["leaf_hash"]),
-        index=int(raw["index"]),
-        log_time=raw["log_time"],
-        signature=b64decode(raw["signature"]),
-    )

@@ -82,6 +82,11 @@ class Projection:
         return self
 
 
+def fold_item(code: str, bodies: Iterable[EventBody]) -> ItemState:
+    """One item's state from its own events, in chain order."""
+    return Projection().apply_all(bodies).items.get(code, ItemState(code=code))
+
+
 def _quantity(q: object) -> tuple[Decimal, str] | None:
     value = getattr(q, "value", None)
     unit = getattr(q, "unit", None)

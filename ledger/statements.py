@@ -11,7 +11,9 @@ Both are JCS objects signed by the log key with their own domain prefix.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ledger.canonical import (
     ITEM_HEAD,
@@ -21,8 +23,10 @@ from ledger.canonical import (
     b64encode,
     canonical_string,
     format_hash,
+    parse_hash,
     signing_input,
 )
+from ledger.errors import InvalidInputError
 from ledger.signing import Signer, verify_signature
 
 
@@ -73,6 +77,22 @@ class Receipt:
     def to_json(self) -> dict[str, JsonValue]:
         """The receipt as API JSON."""
         return {**self.payload(), "signature": b64encode(self.signature)}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Receipt:
+        """The inverse of :meth:`to_json` (for receipts this system wrote; not a verifier).
+
+        Raises:
+            InvalidInputError: a field is missing or malformed.
+        """
+        try:
+            return cls(
+                origin=str(raw["origin"]), entry_hash=parse_hash(raw["entry_hash"]),
+                leaf_hash=parse_hash(raw["leaf_hash"]), index=int(raw["index"]),
+                log_time=str(raw["log_time"]), signature=b64decode(raw["signature"]),
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"malformed receipt: {exc!r}") from exc
 
 
 @dataclass(frozen=True, slots=True)

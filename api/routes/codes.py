@@ -12,6 +12,8 @@ from api.auth import Caller, Principal, require
 from api.labels import render_png, render_sheet_png, render_svg, sheet_capacity
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
+from api.scope import Scope
+from api.service import Service
 from ledger.codes import MAX_BATCH_COUNT, SignedCode
 
 router = APIRouter(prefix="/v1", tags=["codes"])
@@ -82,17 +84,12 @@ def _issued(service: object, signed: SignedCode) -> IssuedCode:
     )
 
 
-def _own_code(request: Request, principal: Principal, code: str) -> SignedCode:
-    service = service_of(request)
+def _own_code(service: Service, scope: Scope, code: str) -> SignedCode:
+    """A code issued to an organisation in scope, or whose item was handled in scope."""
     signed = service.signed_code(code)
     if signed is None or not (
-        principal.role == "admin"
-        or signed.facts.org == principal.org
-        or service.may_see(principal, signed.code)
-        or (
-            principal.role in ("regulator", "inspector")
-            and service.district_of(signed.facts.org, None) in principal.districts
-        )
+        scope.sees_org(signed.facts.org)
+        or scope.sees_parties(*service.reads.item_parties(signed.code))
     ):
         raise ProblemError(404, "unknown_code", f"no code {code} issued within your scope")
     return signed
@@ -110,10 +107,9 @@ def label_png(
     principal: Caller,
     dpi: Annotated[int, Query(ge=150, le=1200)] = 300,
 ) -> Response:
-    signed = _own_code(request, principal, code)
-    return Response(
-        render_png(service_of(request).label_url(signed), dpi=dpi), media_type="image/png"
-    )
+    service = service_of(request)
+    signed = _own_code(service, service.scope(principal), code)
+    return Response(render_png(service.label_url(signed), dpi=dpi), media_type="image/png")
 
 
 @router.get(
@@ -123,8 +119,9 @@ def label_png(
     summary="One 25 mm label as SVG.",
 )
 def label_svg(request: Request, code: str, principal: Caller) -> Response:
-    signed = _own_code(request, principal, code)
-    return Response(render_svg(service_of(request).label_url(signed)), media_type="image/svg+xml")
+    service = service_of(request)
+    signed = _own_code(service, service.scope(principal), code)
+    return Response(render_svg(service.label_url(signed)), media_type="image/svg+xml")
 
 
 @router.get(
@@ -141,5 +138,6 @@ def sheet(
             422, "too_many_labels", f"a sheet holds {sheet_capacity(7)} labels", field="code"
         )
     service = service_of(request)
-    urls = [service.label_url(_own_code(request, principal, c)) for c in code]
+    scope = service.scope(principal)
+    urls = [service.label_url(_own_code(service, scope, c)) for c in code]
     return Response(render_sheet_png(urls), media_type="image/png")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -14,7 +15,7 @@ from api.routes._common import service_of
 from ledger.bundle import verify_bundle
 from ledger.canonical import format_hash
 from ledger.errors import LedgerError
-from ledger.state import ItemState, Projection
+from ledger.state import ItemState, Projection, fold_item
 from ledger.store.bundles import build_item_bundle, build_site_bundle
 from ledger.timefmt import parse_utc
 
@@ -102,10 +103,7 @@ def get_item(request: Request, code: str, principal: Caller) -> ItemOut:
     service = service_of(request)
     canonical = service.require_item_visible(principal, code)
     events = service.item_events(canonical)
-    projection = Projection()
-    for logged in events:
-        projection.apply(logged.event.body)
-    state = projection.items.get(canonical, ItemState(code=canonical))
+    state = fold_item(canonical, (logged.event.body for logged in events))
     signed = service.signed_code(canonical)
     head = service.deployment.store.item_head(canonical)
     return ItemOut(
@@ -215,21 +213,22 @@ def site_bundle(
 ) -> dict[str, Any]:
     service = service_of(request)
     record = service.records("site").get(site)
-    allowed = record is not None and (
-        principal.role == "admin"
-        or (principal.role == "enterprise" and record.attr("org") == principal.org)
-        or (
-            principal.role in ("regulator", "inspector")
-            and record.attr("district") in principal.districts
-        )
-    )
-    if not allowed:
+    if record is None or not service.scope(principal).sees_record("site", record):
         raise ProblemError(404, "site_not_found", f"no site {site} within your scope")
     return build_site_bundle(service.deployment.store, site, log_signer=service.log_signer)
 
 
-def _matches(state: ItemState, **wanted: str | None) -> bool:
-    return all(value is None or getattr(state, name) == value for name, value in wanted.items())
+def _visible_states(
+    request: Request, principal: Principal, at: str | None, **wanted: str | None
+) -> Iterator[ItemState]:
+    """Item states (now, or at ``at``) equal to ``wanted`` and within the caller's scope."""
+    service = service_of(request)
+    scope = service.scope(principal)
+    for state in service.projection(at).values():
+        if scope.sees_state(state) and all(
+            value is None or getattr(state, name) == value for name, value in wanted.items()
+        ):
+            yield state
 
 
 @router.get(
@@ -252,17 +251,15 @@ def search_items(
 ) -> list[ItemStateOut]:
     for value, name in ((since, "since"), (until, "until"), (at, "at")):
         _check_time(value, name)
-    service = service_of(request)
     found = []
-    for state in service.projection(at).values():
-        if not _matches(state, chemical=chemical, holder=org, site=site, status=status):
-            continue
+    states = _visible_states(request, principal, at, chemical=chemical, holder=org, site=site,
+                             status=status)  # fmt: skip
+    for state in states:
         if (since and (state.last_time or "") < since) or (
             until and (state.last_time or "") > until
         ):
             continue
-        if service.state_visible(principal, state):
-            found.append(_out(state))
+        found.append(_out(state))
         if len(found) >= limit:
             break
     return found
@@ -287,14 +284,10 @@ def inventory(
     service = service_of(request)
     sites = None if district is None else service.sites_in([district])
     items, totals = [], {}
-    for state in service.projection(at).values():
+    for state in _visible_states(request, principal, at, site=site, holder=org, chemical=chemical):
         if state.status in ("disposed", "destroyed", "lost"):
             continue
-        if not _matches(state, site=site, holder=org, chemical=chemical):
-            continue
         if sites is not None and state.site not in sites:
-            continue
-        if not service.state_visible(principal, state):
             continue
         items.append(_out(state))
         key = (state.site or f"in transit ({state.holder})", state.chemical, state.unit)

@@ -66,7 +66,7 @@ def journal(
         entries = service.reads.journal_entries(since=since, limit=limit)
     else:
         entries = service.reads.journal_entries(
-            orgs=sorted(service.orgs_in(principal.districts)),
+            orgs=sorted(service.scope(principal).orgs or ()),
             districts=sorted(principal.districts),
             since=since,
             limit=limit,

@@ -21,6 +21,7 @@ from api.catalogs import SHIPPED
 from api.routes._common import client_of, service_of
 from ledger.codes import SignedCode, parse_label_url, verify_code
 from ledger.errors import LedgerError
+from ledger.state import GONE, fold_item
 
 router = APIRouter(tags=["public"])
 Lang = Literal["zh", "en"]
@@ -128,8 +129,8 @@ def _render(
         rows.append((t["advice"], advice_for(form.transport_class if form else "", lang)))
     except LedgerError:
         rows.append((t["advice"], advice_for("", lang)))
-    retired = service.projection().get(signed.code)
-    verdict = "retired" if retired and retired.status in ("disposed", "destroyed") else "genuine"
+    state = fold_item(signed.code, (e.event.body for e in service.item_events(signed.code)))
+    verdict = "retired" if state.status in GONE else "genuine"
     return HTMLResponse(_page(lang, signed.code, verdict, rows, switch))
 
 

@@ -14,7 +14,7 @@ from api.routes._common import service_of
 from ledger.canonical import b64decode
 from ledger.events import UtcTime
 from ledger.licences import LICENCE_KINDS
-from ledger.records import ATTRIBUTES, RegistryRecord
+from ledger.records import ATTRIBUTES
 
 router = APIRouter(prefix="/v1", tags=["registries"])
 Admin = Depends(require("admin"))
@@ -66,18 +66,6 @@ def _input_model(kind: str) -> type[BaseModel]:
     return create_model(f"{kind.capitalize()}In", __base__=base, **fields)  # type: ignore[call-overload]
 
 
-def _visible(service: Any, principal: Principal, kind: str, record: RegistryRecord) -> bool:
-    if principal.role == "admin":
-        return True
-    if kind == "user":
-        return False
-    org = record.record_id if kind == "org" else record.attr("org")
-    if principal.role == "enterprise":
-        return org == principal.org
-    district = record.attr("district") or service.district_of(org, None)
-    return district in principal.districts
-
-
 def _add_kind(kind: str) -> None:
     path = PATHS[kind]
     model = _input_model(kind)
@@ -96,16 +84,17 @@ def _add_kind(kind: str) -> None:
 
     def listing(request: Request, principal: Caller) -> list[RecordOut]:
         service = service_of(request)
+        scope = service.scope(principal)
         return [
             RecordOut(id=rid, kind=kind, attrs=dict(rec.attrs))
             for rid, rec in sorted(service.records(kind).items())
-            if _visible(service, principal, kind, rec)
+            if scope.sees_record(kind, rec)
         ]
 
     def one(request: Request, record_id: str, principal: Caller) -> RecordHistory:
         service = service_of(request)
         history = service.deployment.store.record_history(kind, record_id)
-        if not history or not _visible(service, principal, kind, history[-1][1]):
+        if not history or not service.scope(principal).sees_record(kind, history[-1][1]):
             raise ProblemError(
                 404, f"{kind}_not_found", f"no {kind} {record_id!r} within your scope"
             )
@@ -158,7 +147,7 @@ def crew_person(
 ) -> dict[str, str]:
     service = service_of(request)
     record = service.records("crew").get(record_id)
-    if record is None or not _visible(service, principal, "crew", record):
+    if record is None or not service.scope(principal).sees_record("crew", record):
         raise ProblemError(404, "crew_not_found", f"no crew {record_id!r} within your scope")
     person = service.person(str(record.attr("person")))
     if person is None:
@@ -230,21 +219,12 @@ def list_licences(
     request: Request, principal: Caller, org: str | None = None
 ) -> list[dict[str, Any]]:
     service = service_of(request)
-    orgs = service.records("org")
-    found = []
-    for licence in service.deployment.store.licences(org):
-        record = orgs.get(licence.org)
-        if (
-            principal.role == "admin"
-            or (principal.role == "enterprise" and licence.org == principal.org)
-            or (
-                principal.role in ("regulator", "inspector")
-                and record is not None
-                and record.attr("district") in principal.districts
-            )
-        ):
-            found.append(dict(licence.payload()))
-    return found
+    scope = service.scope(principal)
+    return [
+        dict(licence.payload())
+        for licence in service.deployment.store.licences(org)
+        if scope.sees_org(licence.org)
+    ]
 
 
 # -- devices ----------------------------------------------------------------------------------
@@ -304,20 +284,14 @@ def list_devices(
     request: Request, principal: Caller, org: Annotated[str | None, Query()] = None
 ) -> list[dict[str, Any]]:
     service = service_of(request)
-    visible = []
-    for cert in service.deployment.store.certificates():
-        if cert.role != "device" or (org is not None and cert.org != org):
-            continue
-        if (
-            principal.role == "admin"
-            or principal.org == cert.org
-            or (
-                principal.role in ("regulator", "inspector")
-                and service.district_of(cert.org, None) in principal.districts
-            )
-        ):
-            visible.append({"key_id": cert.key_id, **cert.payload()})
-    return visible
+    scope = service.scope(principal)
+    return [
+        {"key_id": cert.key_id, **cert.payload()}
+        for cert in service.deployment.store.certificates()
+        if cert.role == "device"
+        and org in (None, cert.org)
+        and (cert.org == principal.org or scope.sees_org(cert.org))
+    ]
 
 
 @router.post(

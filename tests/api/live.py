@@ -1,6 +1,6 @@
 """A real ``chemtrace serve`` process for end-to-end tests, and a seeded world to drive it.
 
-The server runs as a child process on loopback (``python -m api.cli serve``), so tests cross
+The server runs as a child process on loopback (``chemtrace serve``), so tests cross
 real HTTP, real process boundaries and real crashes (``kill -9``).
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from ledger.builder import DeviceSession
 from ledger.commitments import disclose
 from ledger.signing import Ed25519Signer
 from scanners.client import ChemtraceClient
+from tests.api._cli import chemtrace_command
 from tests.servers import pick_free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,8 +46,8 @@ class LiveServer:
         self.clients: list[ChemtraceClient] = []
 
     def start(self, timeout: float = 30.0) -> LiveServer:
-        command = [sys.executable, "-m", "api.cli", "serve", "--db", self.db_url, "--keys",
-                   str(self.keys), "--port", str(self.port)]  # fmt: skip
+        command = [*chemtrace_command(), "serve", "--db", self.db_url, "--keys", str(self.keys),
+                   "--port", str(self.port)]  # fmt: skip
         if self.redis_url:
             command += ["--redis", self.redis_url]
         env = {**os.environ, "PYTHONPATH": str(REPO), "CHEMTRACE_CHECKPOINT_INTERVAL_S": "0.2",

@@ -229,6 +229,14 @@ def test_receipt_signature_verifies() -> None:
     }
 
 
+def test_receipt_json_round_trips_and_malformed_json_is_refused() -> None:
+    receipt = RECEIPT_BASE.signed_by(LOG)
+    assert Receipt.from_json(json.loads(json.dumps(receipt.to_json()))) == receipt
+    for broken in ({}, {**receipt.to_json(), "entry_hash": "md5:00"}):
+        with pytest.raises(InvalidInputError):
+            Receipt.from_json(broken)
+
+
 @pytest.mark.parametrize("name", sorted(RECEIPT_CHANGES))
 def test_receipt_fails_when_a_field_changes(name: str) -> None:
     receipt = RECEIPT_BASE.signed_by(LOG)
