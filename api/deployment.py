@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from api.catalogs import load_registry
 from api.keystore import FileKeystore, pinned_trust
 from ledger.catalog import CatalogRegistry
-from ledger.certificates import CertRole, issue_certificate
+from ledger.certificates import Certificate, CertRole, issue_certificate
 from ledger.codes import Packaging, SignedCode, issue_batch
 from ledger.ingest import Ingestor
 from ledger.licences import Licence
@@ -75,20 +75,41 @@ class Deployment:
         self, role: CertRole, org: str, key_name: str, issuer: Signer, window: tuple[str, str]
     ) -> Signer:
         signer = self.keys.signer(key_name)
+        self.certify_key(role, org, signer.public_key, issuer, window)
+        return signer
+
+    def certify_key(
+        self,
+        role: CertRole,
+        org: str,
+        public_key: bytes,
+        issuer: Signer,
+        window: tuple[str, str],
+    ) -> tuple[Certificate, Receipt]:
+        """Log a certificate of an Ed25519 ``public_key`` (held here or on a device)."""
         cert = issue_certificate(
             issuer,
             role=role,
-            subject_algorithm=signer.algorithm,
-            subject_public_key=signer.public_key,
+            subject_algorithm=ED25519,
+            subject_public_key=public_key,
             org=org,
             valid_from=window[0],
             valid_until=window[1],
         )
         root = self.keys.root_signer()
-        self.store.append_certificate(
+        receipt = self.store.append_certificate(
             cert, root=(root.algorithm, root.public_key), log_signer=self.keys.log_signer()
         )
-        return signer
+        return cert, receipt
+
+    def certify_device_key(
+        self, org: str, public_key: bytes, window: tuple[str, str]
+    ) -> tuple[Certificate, Receipt]:
+        """Certify a device's public key under ``org``'s key (certifying that first if new)."""
+        org_key = self.keys.signer(f"org-{org}")
+        if not self.store.certificates([org_key.key_id]):
+            self.certify_org(org)
+        return self.certify_key("device", org, public_key, org_key, window)
 
     def issue_codes(
         self,
@@ -100,10 +121,12 @@ class Deployment:
         *,
         issued_at: str,
         random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+        gs1_keys: Sequence[str] | None = None,
     ) -> list[SignedCode]:
         """Issue a batch of registry-signed codes to ``org`` and log the batch."""
         root = self.keys.root_signer()
-        codes = issue_batch(org, form_id, packaging, batch_id, issued_at, count, root, random_bytes)
+        codes = issue_batch(org, form_id, packaging, batch_id, issued_at, count, root,
+                            random_bytes, gs1_keys=gs1_keys)  # fmt: skip
         self.store.append_code_batch(codes, root=(root.algorithm, root.public_key),
                                      log_signer=self.keys.log_signer())  # fmt: skip
         return codes

@@ -27,15 +27,13 @@ from api.problems import ProblemError
 from api.scope import Scope
 from api.settings import Settings
 from ledger.append import Accepted, Outcome, Rejected
-from ledger.certificates import issue_certificate
-from ledger.codes import SignedCode, issue_batch, label_url, normalise_code
+from ledger.codes import SignedCode, label_url, normalise_code
 from ledger.commitments import disclose
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import LedgerError
 from ledger.licences import Licence, issue_licence
 from ledger.records import RegistryRecord, issue_record
 from ledger.revocations import issue_revocation
-from ledger.signing import ED25519
 from ledger.state import ItemState, Projection
 from ledger.statements import Receipt
 from ledger.store.service import LoggedEvent, ServiceStore
@@ -238,21 +236,8 @@ class Service:
     ) -> tuple[str, Receipt]:
         if org not in self.records("org"):
             raise ProblemError(422, "unknown_org", f"no organisation {org!r}", field="org")
-        keys = self.deployment.keys
-        if not self.deployment.store.certificates([keys.signer(f"org-{org}").key_id]):
-            self.deployment.certify_org(org)
-        cert = issue_certificate(
-            keys.signer(f"org-{org}"),
-            role="device",
-            subject_algorithm=ED25519,
-            subject_public_key=public_key,
-            org=org,
-            valid_from=valid_from,
-            valid_until=valid_until,
-        )
-        root = keys.root_signer()
-        receipt = self.deployment.store.append_certificate(
-            cert, root=(root.algorithm, root.public_key), log_signer=self.log_signer
+        cert, receipt = self.deployment.certify_device_key(
+            org, public_key, (valid_from, valid_until)
         )
         return cert.key_id, receipt
 
@@ -283,14 +268,12 @@ class Service:
         count: int,
         gs1_keys: Sequence[str] | None,
     ) -> list[SignedCode]:
-        self.deployment.catalogs.current(datetime.now(UTC).date()).resolve(form)
-        root = self.deployment.keys.root_signer()
-        today = datetime.now(UTC).strftime("%Y-%m-%d")
-        codes = issue_batch(org, form, packaging, batch, today, count, root, gs1_keys=gs1_keys)
-        self.deployment.store.append_code_batch(
-            codes, root=(root.algorithm, root.public_key), log_signer=self.log_signer
-        )
-        return codes
+        today = datetime.now(UTC)
+        self.deployment.catalogs.current(today.date()).resolve(form)
+        return self.deployment.issue_codes(
+            org, form, packaging, batch, count, issued_at=today.strftime("%Y-%m-%d"),
+            gs1_keys=gs1_keys,
+        )  # fmt: skip
 
     def label_url(self, signed: SignedCode) -> str:
         return label_url(signed, self.settings.base_url)
