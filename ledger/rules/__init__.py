@@ -1,0 +1,18 @@
+"""Flow-anomaly rules over ledger facts (brief §5, reference/domain-rules.md). Pure.
+
+:class:`Engine` folds ledger entries in log order and returns :class:`Finding` values;
+every threshold and list comes from a :class:`RulesConfig` file, never from code.
+"""
+
+from __future__ import annotations
+
+from ledger.rules.config import DEFAULT_RULES, RULES, RulesConfig, load_rules, parse_rules
+from ledger.rules.engine import Engine
+from ledger.rules.facts import EventFact, JournalFact, LedgerFact, LicenceFact, RecordFact
+from ledger.rules.findings import SEVERITIES, Finding, Severity
+
+__all__ = [
+    "DEFAULT_RULES", "RULES", "SEVERITIES", "Engine", "EventFact", "Finding", "JournalFact",
+    "LedgerFact", "LicenceFact", "RecordFact", "RulesConfig", "Severity", "load_rules",
+    "parse_rules",
+]  # fmt: skip

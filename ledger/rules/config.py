@@ -1,0 +1,236 @@
+"""The rules configuration: every threshold, list and matrix the rules use, as data. Pure.
+
+The file is JSON (``catalogs/rules/<version>.json``), read strictly: an unknown key, a
+float where a decimal string belongs, or a rule id the engine does not know is an error,
+so a typo cannot silently switch a rule off.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Final
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from ledger.errors import InvalidInputError
+from ledger.rules.findings import Severity
+
+RULES: Final = (
+    "lifecycle.use_before_receipt",
+    "lifecycle.after_disposal",
+    "lifecycle.second_commission",
+    "lifecycle.quantity_growth",
+    "custody.transit_overdue",
+    "custody.wrong_receiver",
+    "custody.double_holder",
+    "clone.impossible_travel",
+    "clone.after_destruction",
+    "clone.unissued_code",
+    "mass.transform_imbalance",
+    "mass.stock_shortfall",
+    "mass.org_balance",
+    "licence.missing",
+    "permit.toxic_sale_unpermitted",
+    "permit.toxic_filing_missing",
+    "permit.individual_buyer",
+    "permit.precursor_purchase",
+    "transport.documents_missing",
+    "transport.vehicle_not_licensed",
+    "transport.gps_gap",
+    "transport.arrival_far",
+    "storage.major_hazard",
+    "storage.incompatible",
+    "storage.two_person",
+    "storage.cylinder_overdue",
+    "city.prohibited",
+    "city.restricted_bulk",
+    "dormancy.idle",
+)
+"""Every rule the engine implements; the config must give each a severity."""
+
+Token = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.:-]{1,40}$")]
+PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+Fraction = Annotated[Decimal, Field(ge=0, le=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class TransportRules(_Strict):
+    speed_kmh: PositiveDecimal
+    slack_hours: PositiveDecimal
+    road_factor: PositiveDecimal
+    default_transit_hours: PositiveDecimal
+    gps_gap_minutes: PositiveDecimal
+    arrival_radius_km: PositiveDecimal
+    required_documents: list[Token]
+
+
+class CloneRules(_Strict):
+    max_speed_kmh: PositiveDecimal
+    min_distance_km: PositiveDecimal
+
+
+class MassRules(_Strict):
+    transform_tolerance: Fraction
+    count_tolerance: Fraction
+    growth_tolerance: Fraction
+    strict_categories: list[Token]
+    org_window_days: Annotated[int, Field(ge=1, le=366)]
+    org_tolerance: Fraction
+    org_min_kg: PositiveDecimal
+    gas_kg_per_nm3: dict[Token, PositiveDecimal]
+    default_kg_per_nm3: PositiveDecimal
+
+
+class LicenceRequirement(_Strict):
+    activity: Token
+    org_types: list[Token] | None = None
+    """Only these organisation types need the licence; ``None`` means every type."""
+    party: Annotated[str, StringConstraints(pattern=r"^(actor|carrier)$")] = "actor"
+
+
+class LicenceRules(_Strict):
+    required: dict[Token, LicenceRequirement]
+    """Event type → the licence activity it needs."""
+    exempt_org_types: list[Token]
+    buyer_licence_activities: list[Token]
+    """Activities whose licence lets a buyer take highly toxic goods without a permit."""
+
+
+class PermitRules(_Strict):
+    toxic_categories: list[Token]
+    filing_days: PositiveDecimal
+    individual_banned: list[Token]
+    precursor_permit_categories: list[Token]
+    precursor_filing_categories: list[Token]
+
+
+class StorageGroup(_Strict):
+    classes: list[Token] = []
+    """Transport classes or subsidiary risks; ``2`` matches ``2.1`` as well."""
+    chemicals: list[Token] = []
+
+
+class StorageRules(_Strict):
+    hazard_warn: PositiveDecimal
+    hazard_alert: PositiveDecimal
+    two_person_categories: list[Token]
+    cylinder_packaging: list[Token]
+    groups: dict[Token, StorageGroup]
+    incompatible: list[Annotated[list[Token], Field(min_length=2, max_length=2)]]
+
+    @model_validator(mode="after")
+    def _pairs_name_groups(self) -> StorageRules:
+        unknown = {name for pair in self.incompatible for name in pair} - set(self.groups)
+        if unknown:
+            raise ValueError(f"incompatible names unknown storage groups: {sorted(unknown)}")
+        return self
+
+
+class Prohibition(_Strict):
+    chemical: Token
+    since: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T.*Z$")]
+    source: str
+
+
+class CityRules(_Strict):
+    prohibited: list[Prohibition]
+    restricted_districts: list[Token]
+    bulk_limit_kg: PositiveDecimal
+    bulk_allowed_chemicals: list[Token]
+
+
+class DormancyRules(_Strict):
+    days_by_status: dict[Token, PositiveDecimal]
+
+
+class RulesConfig(_Strict):
+    version: Token
+    severity: dict[str, Severity]
+    transport: TransportRules
+    clone: CloneRules
+    mass: MassRules
+    licence: LicenceRules
+    permits: PermitRules
+    storage: StorageRules
+    city: CityRules
+    dormancy: DormancyRules
+
+    @model_validator(mode="after")
+    def _every_rule_has_a_severity(self) -> RulesConfig:
+        if set(self.severity) != set(RULES):
+            missing = sorted(set(RULES) - set(self.severity))
+            extra = sorted(set(self.severity) - set(RULES))
+            raise ValueError(f"severity must name every rule: missing {missing}, unknown {extra}")
+        return self
+
+
+DEFAULT_RULES: Final = Path(__file__).resolve().parents[2] / "catalogs" / "rules" / "2026.1.json"
+
+
+def parse_rules(text: str, *, source: str = "rules") -> RulesConfig:
+    """Parse a rules configuration; decimals are JSON strings.
+
+    Raises:
+        InvalidInputError: the text is not a valid configuration (the field is named).
+    """
+    try:
+        raw = json.loads(text, parse_float=_no_float)
+        return RulesConfig.model_validate(_decimals(raw), strict=False)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidInputError(f"{source}: {where}: {first['msg']}", field=where) from None
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(f"{source}: {exc}") from None
+
+
+def load_rules(path: Path = DEFAULT_RULES) -> RulesConfig:
+    """Read a rules configuration file (see :func:`parse_rules`)."""
+    return parse_rules(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def _no_float(text: str) -> object:
+    raise ValueError(f"write decimals as strings, not {text}")
+
+
+_DECIMAL_FIELDS: Final = frozenset({
+    "speed_kmh", "slack_hours", "road_factor", "default_transit_hours", "gps_gap_minutes",
+    "arrival_radius_km", "max_speed_kmh", "min_distance_km", "transform_tolerance",
+    "count_tolerance", "growth_tolerance", "org_tolerance", "org_min_kg", "default_kg_per_nm3",
+    "hazard_warn", "hazard_alert", "bulk_limit_kg", "filing_days",
+})  # fmt: skip
+_DECIMAL_MAPS: Final = frozenset({"gas_kg_per_nm3", "days_by_status"})
+
+
+def _decimals(raw: object, name: str = "") -> object:
+    """Turn the decimal-string fields into Decimals; ints elsewhere stay ints."""
+    if isinstance(raw, dict):
+        if name in _DECIMAL_MAPS:
+            return {key: _decimal(value, f"{name}.{key}") for key, value in raw.items()}
+        return {key: _decimals(value, key) for key, value in raw.items()}
+    if isinstance(raw, list):
+        return [_decimals(value, name) for value in raw]
+    if name in _DECIMAL_FIELDS:
+        return _decimal(raw, name)
+    return raw
+
+
+def _decimal(value: object, name: str) -> Decimal:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a decimal string")
+    try:
+        return Decimal(value)
+    except ArithmeticError:
+        raise ValueError(f"{name} is not a decimal: {value!r}") from None

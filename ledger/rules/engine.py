@@ -1,0 +1,184 @@
+"""The anomaly engine: ledger facts in log order in, findings out. Pure and deterministic.
+
+The engine's clock is the log's clock. Before each entry it fires every deadline due at
+or before that entry's log time; :meth:`Engine.advance` fires those due by a later
+moment (the as-of time of a batch run, or "now" for an idle online worker). So the same
+ledger read up to the same as-of time gives the same findings, however the reading was
+split into pieces: that is the online/batch parity the service relies on.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Final
+
+from ledger.catalog import CatalogRegistry
+from ledger.events import (
+    Buy,
+    Dispose,
+    EventBody,
+    Receive,
+    Sell,
+    Ship,
+    StockCount,
+    Transform,
+    Use,
+    Waypoint,
+)
+from ledger.rules import (
+    city,
+    custody,
+    dormancy,
+    licensing,
+    lifecycle,
+    mass,
+    permits,
+    signals,
+    storage,
+    transport,
+)
+from ledger.rules.config import RulesConfig
+from ledger.rules.facts import (
+    EventFact,
+    EventView,
+    JournalFact,
+    LedgerFact,
+    LicenceFact,
+    RecordFact,
+)
+from ledger.rules.findings import Finding
+from ledger.rules.state import RuleState
+from ledger.rules.world import ChemicalFacts, Chemistry, when
+from ledger.state import ItemState, Projection
+
+Fire = Callable[[RuleState, str, float], Iterator[Finding | None]]
+TIMERS: Final[dict[str, Fire]] = {
+    custody.TRANSIT: custody.fire_transit,
+    permits.FILING: permits.fire_filing,
+    mass.WINDOW: mass.fire_window,
+    dormancy.IDLE: dormancy.fire_idle,
+}
+
+
+class Engine:
+    """Feed it every ledger entry in log order; collect the findings it returns."""
+
+    def __init__(self, config: RulesConfig, catalogs: CatalogRegistry) -> None:
+        self.config = config
+        self.state = RuleState(config=config, chemistry=Chemistry(catalogs, config))
+        self.projection = Projection()
+        self.clock = 0.0
+        self.position = -1
+        """The log index of the last entry fed."""
+
+    # -- input -------------------------------------------------------------------------------
+
+    def feed(self, fact: LedgerFact) -> list[Finding]:
+        """Fire the deadlines due by the entry's log time, then judge the entry."""
+        found = self.advance(when(fact.log_time).timestamp())
+        self.position = fact.index
+        match fact:
+            case EventFact():
+                found.extend(_kept(self._event(fact)))
+            case RecordFact():
+                self.state.registry.apply_record(fact.record)
+                permits.on_record(self.state, fact.record)
+            case LicenceFact():
+                self.state.registry.apply_licence(fact.licence)
+        return found
+
+    def feed_all(self, facts: Iterable[LedgerFact]) -> list[Finding]:
+        found: list[Finding] = []
+        for fact in facts:
+            found.extend(self.feed(fact))
+        return found
+
+    def journal(self, entry: JournalFact) -> list[Finding]:
+        """Judge one security-journal entry (independent of log order)."""
+        return list(_kept(signals.on_journal(self.state, entry)))
+
+    def advance(self, moment: float | datetime) -> list[Finding]:
+        """Fire every deadline due at or before ``moment`` (epoch seconds or a datetime)."""
+        now = moment.timestamp() if isinstance(moment, datetime) else moment
+        self.clock = max(self.clock, now)
+        timers, found = self.state.timers, list[Finding]()
+        while timers and timers[0][0] <= self.clock:
+            due, _, kind, key = heapq.heappop(timers)
+            found.extend(_kept(TIMERS[kind](self.state, key, due)))
+        return found
+
+    def pending(self) -> list[tuple[float, str, str]]:
+        """Armed deadlines as ``(due, kind, key)``, soonest first."""
+        return [(due, kind, key) for due, _, kind, key in sorted(self.state.timers)]
+
+    # -- one event ---------------------------------------------------------------------------
+
+    def _event(self, fact: EventFact) -> Iterator[Finding | None]:
+        st, body = self.state, fact.body
+        items = self.projection.items
+        before = {link.code: items.get(link.code) or ItemState(code=link.code)
+                  for link in body.items}  # fmt: skip
+        view = EventView(fact, when(body.time), before, {}, self._chemicals(body, before))
+        yield from lifecycle.before(st, view)
+        yield from storage.before(st, view)
+        yield from licensing.check(st, view)
+        yield from self._by_type(view)
+        self.projection.apply(body)
+        view.after = {code: items[code] for code in before}
+        if any(c is None for c in view.chemicals.values()):
+            view.chemicals = self._chemicals(body, view.after)
+        yield from lifecycle.after(st, view)
+        yield from lifecycle.travel(st, view)
+        yield from city.check(st, view)
+        yield from storage.incompatible(st, view)
+        yield from storage.after(st, view)
+        self._track(view)
+
+    def _by_type(self, view: EventView) -> Iterator[Finding | None]:
+        st, body = self.state, view.body
+        match body:
+            case Ship():
+                yield from transport.on_ship(st, view)
+                custody.on_ship(st, view)
+            case Receive():
+                yield from custody.on_receive(st, view)
+            case Waypoint():
+                custody.on_waypoint(st, view)
+            case Sell():
+                yield from permits.on_sell(st, view)
+            case Buy():
+                permits.on_buy(st, view)
+            case Transform():
+                yield from mass.on_transform(st, view)
+            case StockCount():
+                yield from mass.on_count(st, view)
+            case Use() | Dispose():
+                mass.on_consume(st, view)
+
+    def _track(self, view: EventView) -> None:
+        body = view.body
+        for code, state in view.after.items():
+            track = self.state.items[code]
+            if body.type == "commission":
+                track.commission = track.commission or view.hash
+            elif body.type in ("dispose", "destroy") and track.ended is None:
+                track.ended = (state.status, view.hash)
+            track.last_event = view.hash
+            track.last_seen = view.time.timestamp()
+            track.holder, track.site, track.chemical = state.holder, state.site, state.chemical
+        dormancy.rearm(self.state, view)
+
+    def _chemicals(
+        self, body: EventBody, states: dict[str, ItemState]
+    ) -> dict[str, ChemicalFacts | None]:
+        chemistry, version = self.state.chemistry, body.catalog_version
+        known = {code: chemistry.facts(version, state.chemical) for code, state in states.items()}
+        if body.type == "commission":
+            known[body.items[0].code] = chemistry.facts(version, body.data.chemical)
+        return known
+
+
+def _kept(found: Iterable[Finding | None]) -> Iterator[Finding]:
+    return (finding for finding in found if finding is not None)

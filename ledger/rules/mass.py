@@ -1,0 +1,134 @@
+"""Mass balance per transformation, per container count, per organisation (R-TOX-6). Pure.
+
+- ``mass.transform_imbalance``: a decant, blend or repack whose outputs differ from its
+  inputs by more than the tolerance (in kilograms, through the catalog's density), or
+  that takes more from an input than the input held.
+- ``mass.stock_shortfall``: a stock count below the book quantity by more than the
+  tolerance; for highly toxic and explosive-precursor chemicals any shortfall, critical.
+- ``mass.org_balance``: over each window (30 days by default), the use and disposal an
+  organisation declared of a chemical exceeds what its containers held by more than the
+  tolerance. A deadline at the window's end judges it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from ledger.events import Dispose, StockCount, Transform, Use
+from ledger.rules.facts import EventView
+from ledger.rules.findings import Finding
+from ledger.rules.state import OrgWindow, RuleState
+from ledger.rules.world import Chemistry
+
+WINDOW = "window"
+
+
+def on_transform(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
+    body = ev.body
+    assert isinstance(body, Transform)
+    tolerance = st.config.mass.transform_tolerance
+    chem = next((c for c in ev.chemicals.values() if c is not None), None)
+    problems: list[str] = []
+    totals: list[Decimal] = []
+    for side in (body.data.inputs, body.data.outputs):
+        masses = [Chemistry.kilograms(Decimal(c.quantity.value), c.quantity.unit, chem)
+                  for c in side]  # fmt: skip
+        if any(mass is None for mass in masses):
+            return
+        totals.append(sum((m for m in masses if m is not None), Decimal(0)))
+    taken, made = totals
+    if made > taken * (1 + tolerance) or made < taken * (1 - tolerance):
+        problems.append(f"{taken} kg in, {made} kg out")
+    for entry in body.data.inputs:
+        state = ev.before[entry.code]
+        if state.quantity is None or state.unit is None:
+            continue
+        held = Chemistry.kilograms(state.quantity, state.unit, chem)
+        want = Chemistry.kilograms(Decimal(entry.quantity.value), entry.quantity.unit, chem)
+        if held is not None and want is not None and want > held * (1 + tolerance):
+            problems.append(f"{entry.code} gave {want} kg but held {held} kg")
+    if problems:
+        yield st.finding(
+            "mass.transform_imbalance", ev.hash, body.time,
+            f"{body.data.kind} by {body.org} does not balance: {'; '.join(problems)}",
+            (ev.hash,), org=body.org, site=body.site, item=body.data.inputs[0].code,
+            chemical=chem.seq if chem else None,
+        )  # fmt: skip
+
+
+def on_count(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
+    body = ev.body
+    assert isinstance(body, StockCount)
+    rules = st.config.mass
+    for link in body.items:
+        state, chem = ev.before[link.code], ev.chemicals[link.code]
+        if state.quantity is None or state.unit is None:
+            continue
+        book = Chemistry.kilograms(state.quantity, state.unit, chem)
+        counted = Chemistry.kilograms(
+            Decimal(body.data.quantity.value), body.data.quantity.unit, chem
+        )
+        if book is None or counted is None or counted >= book:
+            continue
+        strict = chem is not None and chem.in_any(rules.strict_categories)
+        if not strict and book - counted <= book * rules.count_tolerance:
+            continue
+        yield st.finding(
+            "mass.stock_shortfall", f"{link.code}:{ev.hash}", body.time,
+            f"stock count {body.data.count_id} at {body.site or body.org} found "
+            f"{counted} kg of item {link.code}; the books say {book} kg "
+            f"({book - counted} kg short)",
+            tuple(h for h in (st.items[link.code].last_event, ev.hash) if h), org=body.org,
+            site=body.site or state.site, item=link.code,
+            chemical=chem.seq if chem else state.chemical,
+            severity="critical" if strict else None,
+        )  # fmt: skip
+
+
+def on_consume(st: RuleState, ev: EventView) -> None:
+    """Add declared use or disposal, and any amount beyond what the container held."""
+    body = ev.body
+    assert isinstance(body, (Use, Dispose))
+    declared = body.data.quantity
+    if declared is None:
+        return
+    days = st.config.mass.org_window_days
+    span = days * 86400.0
+    start = (ev.time.timestamp() // span) * span
+    for link in body.items:
+        state, chem = ev.before[link.code], ev.chemicals[link.code]
+        want = Chemistry.kilograms(Decimal(declared.value), declared.unit, chem)
+        if want is None or chem is None:
+            continue
+        held = Decimal(0)
+        if state.quantity is not None and state.unit is not None:
+            held = Chemistry.kilograms(state.quantity, state.unit, chem) or Decimal(0)
+        key = (body.org, chem.seq, int(start))
+        window = st.windows.get(key)
+        if window is None:
+            window = st.windows[key] = OrgWindow(start=start, end=start + span,
+                                                 chemical=chem.seq, site=body.site)  # fmt: skip
+            st.schedule(window.end, WINDOW, f"{body.org}|{chem.seq}|{int(start)}")
+        window.consumed_kg += want
+        if want > held:
+            window.overdraw_kg += want - held
+            if len(window.evidence) < 20:
+                window.evidence.append(ev.hash)
+
+
+def fire_window(st: RuleState, key: str, due: float) -> Iterator[Finding | None]:
+    org, seq, start = key.split("|")
+    window = st.windows.pop((org, seq, int(start)), None)
+    if window is None:
+        return
+    rules = st.config.mass
+    limit = max(rules.org_min_kg, window.consumed_kg * rules.org_tolerance)
+    if window.overdraw_kg <= limit:
+        return
+    yield st.finding(
+        "mass.org_balance", key, due,
+        f"{org} declared {window.consumed_kg} kg of chemical {seq} used or disposed of in "
+        f"{rules.org_window_days} days, {window.overdraw_kg} kg more than its containers held",
+        tuple(window.evidence), org=org, site=window.site, chemical=seq,
+    )  # fmt: skip

@@ -1,0 +1,35 @@
+"""Signs of cloned or forged labels that never reached the log (brief §5). Pure.
+
+``clone.unissued_code``: the service refused a write or a public scan because the code
+was never issued, was issued to another enterprise, or its label signature is forged;
+the security journal keeps those refusals, and each code/organisation pair is one finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+from ledger.rules.facts import JournalFact
+from ledger.rules.findings import Finding
+from ledger.rules.state import RuleState
+
+CLONE_SIGNS: Final = {
+    "unknown_code": "a code no registry batch issued",
+    "code_issued_to_another_org": "a code issued to another enterprise",
+    "forged_label": "a label whose registry signature is forged",
+    "unknown_label": "a label for a code the registry never issued",
+}
+
+
+def on_journal(st: RuleState, entry: JournalFact) -> Iterator[Finding | None]:
+    what = CLONE_SIGNS.get(entry.code)
+    if what is None:
+        return
+    item = entry.item or "?"
+    actor = entry.org or "someone"
+    yield st.finding(
+        "clone.unissued_code", f"{item}:{entry.org}:{entry.code}", entry.at,
+        f"{actor} presented {what}: {item} ({entry.detail})", (f"journal:{entry.id}",),
+        org=entry.org, site=entry.site, item=entry.item,
+    )  # fmt: skip

@@ -1,0 +1,145 @@
+"""The engine's running state: item tracks, open shipments and sales, site stock, timers.
+
+Everything here is derived from the ledger in log order, so a restarted worker rebuilds
+it exactly by replaying the ledger; the timers (deadlines) are part of it and so survive
+any restart.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from ledger.rules.config import RulesConfig
+from ledger.rules.findings import Finding, Severity
+from ledger.rules.world import ChemicalFacts, Chemistry, Registry
+from ledger.timefmt import format_utc
+
+
+@dataclass(slots=True)
+class ItemTrack:
+    commission: str | None = None
+    ended: tuple[str, str] | None = None
+    """``("disposed" | "destroyed", event hash)`` once the item's life ended."""
+    point: tuple[float, float, float, str] | None = None
+    """Last sighting: (epoch seconds, lat, lon, event hash)."""
+    inspection_due: str | None = None
+    consignee: str | None = None
+    ship: str | None = None
+    last_event: str | None = None
+    last_seen: float = 0.0
+    holder: str | None = None
+    site: str | None = None
+    chemical: str | None = None
+    dormant_due: float | None = None
+    queued_due: float | None = None
+
+
+@dataclass(slots=True)
+class OpenShip:
+    hash: str
+    time: float
+    org: str
+    site: str | None
+    carrier: str
+    consignee: str
+    consignee_site: str
+    due: float
+    pending: set[str]
+    total: int
+    waypoints: list[float] = field(default_factory=list)
+    checked_track: bool = False
+
+
+@dataclass(slots=True)
+class OpenSale:
+    hash: str
+    seller: str
+    buyer: str
+    codes: frozenset[str]
+    chemicals: tuple[ChemicalFacts, ...]
+    """What was sold that needs filing, to match filing records against."""
+    seller_filed: bool
+    buyer_filed: bool
+    chemical: str | None
+    site: str | None
+
+
+@dataclass(slots=True)
+class SiteStock:
+    ratio: float = 0.0
+    items: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+    groups: Counter[str] = field(default_factory=Counter)
+    level: int = 0
+
+
+@dataclass(slots=True)
+class OrgWindow:
+    start: float
+    end: float
+    consumed_kg: Decimal = Decimal(0)
+    overdraw_kg: Decimal = Decimal(0)
+    evidence: list[str] = field(default_factory=list)
+    chemical: str | None = None
+    site: str | None = None
+
+
+@dataclass(slots=True)
+class RuleState:
+    """All mutable state; rule modules read and update it through the engine."""
+
+    config: RulesConfig
+    chemistry: Chemistry
+    registry: Registry = field(default_factory=Registry)
+    items: dict[str, ItemTrack] = field(default_factory=lambda: defaultdict(ItemTrack))
+    ships: dict[str, OpenShip] = field(default_factory=dict)
+    sales: dict[str, OpenSale] = field(default_factory=dict)
+    sales_by_org: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    filed_buys: set[tuple[str, str, str]] = field(default_factory=set)
+    sites: dict[str, SiteStock] = field(default_factory=lambda: defaultdict(SiteStock))
+    placement: dict[str, str] = field(default_factory=dict)
+    windows: dict[tuple[str, str, int], OrgWindow] = field(default_factory=dict)
+    emitted: set[str] = field(default_factory=set)
+    timers: list[tuple[float, int, str, str]] = field(default_factory=list)
+    timer_seq: int = 0
+
+    def schedule(self, due: float, kind: str, key: str) -> None:
+        """Arm a deadline; its handler re-checks the state when it fires."""
+        self.timer_seq += 1
+        heapq.heappush(self.timers, (due, self.timer_seq, kind, key))
+
+    def finding(
+        self,
+        rule: str,
+        key: str,
+        at: str | float,
+        message: str,
+        evidence: tuple[str, ...],
+        *,
+        org: str | None = None,
+        site: str | None = None,
+        item: str | None = None,
+        chemical: str | None = None,
+        severity: Severity | None = None,
+    ) -> Finding | None:
+        """A new finding, or ``None`` if this rule already found this key."""
+        if isinstance(at, float):
+            at = utc_text(at)
+        made = Finding(
+            rule=rule, key=key, severity=severity or self.config.severity[rule], at=at,
+            message=message, evidence=evidence, org=org, site=site,
+            district=self.registry.district_of(site, org), chemical=chemical, item=item,
+        )  # fmt: skip
+        if made.id in self.emitted:
+            return None
+        self.emitted.add(made.id)
+        return made
+
+
+def utc_text(seconds: float) -> str:
+    """Epoch seconds as RFC 3339 UTC text, to the second when whole (as events write it)."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment.microsecond == 0 else format_utc(moment)
