@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 from ledger.events import Receive, Ship, Waypoint
@@ -118,7 +119,7 @@ def _track(
     ship.checked_track = True
     limit = float(st.config.transport.gps_gap_minutes) * 60
     points = [ship.time, *sorted(ship.waypoints), end]
-    gaps = [b - a for a, b in zip(points, points[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(points)]
     worst = max(gaps)
     if worst > limit:
         yield st.finding(

@@ -29,16 +29,28 @@ def check(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     if need.org_types is not None and org_type not in need.org_types:
         return
     status = (st.registry.attrs("org", org) or {}).get("status", "active")
-    uncovered = sorted({
-        (c.seq if c else "?") for code, c in ev.chemicals.items()
-        if not st.registry.licensed(org, (need.activity,), c, ev.time)
-    })  # fmt: skip
+    uncovered = sorted(
+        {
+            (c.seq if c else "?")
+            for code, c in ev.chemicals.items()
+            if not st.registry.licensed(org, (need.activity,), c, ev.time)
+        }
+    )
     if status == "active" and not uncovered:
         return
-    why = (f"{org} is {status}" if status != "active" else
-           f"{org} holds no valid licence to {need.activity} chemical {', '.join(uncovered)}")  # fmt: skip
+    why = (
+        f"{org} is {status}"
+        if status != "active"
+        else f"{org} holds no valid licence to {need.activity} chemical {', '.join(uncovered)}"
+    )
     yield st.finding(
-        "licence.missing", f"{ev.hash}:{org}", body.time, f"{body.type}: {why}", (ev.hash,),
-        org=org, site=body.site, item=body.items[0].code,
+        "licence.missing",
+        f"{ev.hash}:{org}",
+        body.time,
+        f"{body.type}: {why}",
+        (ev.hash,),
+        org=org,
+        site=body.site,
+        item=body.items[0].code,
         chemical=next((c.seq for c in ev.chemicals.values() if c), None),
-    )  # fmt: skip
+    )

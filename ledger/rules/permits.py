@@ -41,21 +41,33 @@ def on_sell(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     banned = [c for c in chemicals.values() if c.in_any(rules.individual_banned)]
     if individual and banned:
         yield st.finding(
-            "permit.individual_buyer", ev.hash, body.time,
-            f"{seller} sold {_names(banned)} to an individual ({buyer})", (ev.hash,),
-            org=seller, site=body.site, item=first, chemical=banned[0].seq,
-        )  # fmt: skip
+            "permit.individual_buyer",
+            ev.hash,
+            body.time,
+            f"{seller} sold {_names(banned)} to an individual ({buyer})",
+            (ev.hash,),
+            org=seller,
+            site=body.site,
+            item=first,
+            chemical=banned[0].seq,
+        )
         return
     toxic = [c for c in chemicals.values() if c.in_any(rules.toxic_categories)]
     if toxic and not individual:
         unpermitted = [c for c in toxic if not _may_buy(st, ev, buyer, c, data.permit_no)]
         if unpermitted:
             yield st.finding(
-                "permit.toxic_sale_unpermitted", ev.hash, body.time,
+                "permit.toxic_sale_unpermitted",
+                ev.hash,
+                body.time,
                 f"{seller} sold {_names(unpermitted)} to {buyer}, which holds no purchase "
-                "permit or licence for it", (ev.hash,), org=seller, site=body.site,
-                item=first, chemical=unpermitted[0].seq,
-            )  # fmt: skip
+                "permit or licence for it",
+                (ev.hash,),
+                org=seller,
+                site=body.site,
+                item=first,
+                chemical=unpermitted[0].seq,
+            )
     if toxic:
         _open_sale(st, ev, seller, buyer, toxic, seller_filed=data.police_filing_no is not None)
     yield from _precursors(st, ev, buyer, list(chemicals.values()))
@@ -102,16 +114,27 @@ def fire_filing(st: RuleState, key: str, due: float) -> Iterator[Finding | None]
         return
     for org in (sale.seller, sale.buyer):
         st.sales_by_org[org].discard(key)
-    missing = [name for name, filed in (("seller " + sale.seller, sale.seller_filed),
-                                        ("buyer " + sale.buyer, sale.buyer_filed)) if not filed]  # fmt: skip
+    missing = [
+        name
+        for name, filed in (
+            ("seller " + sale.seller, sale.seller_filed),
+            ("buyer " + sale.buyer, sale.buyer_filed),
+        )
+        if not filed
+    ]
     if missing:
         days = st.config.permits.filing_days
         yield st.finding(
-            "permit.toxic_filing_missing", key, due,
-            f"no police filing by the {' and the '.join(missing)} within {days} days of the "
-            "sale", (key,), org=sale.seller, site=sale.site, item=min(sale.codes),
+            "permit.toxic_filing_missing",
+            key,
+            due,
+            f"no police filing by the {' and the '.join(missing)} within {days} days of the sale",
+            (key,),
+            org=sale.seller,
+            site=sale.site,
+            item=min(sale.codes),
             chemical=sale.chemical,
-        )  # fmt: skip
+        )
 
 
 def _may_buy(
@@ -136,15 +159,20 @@ def _open_sale(
     codes = frozenset(link.code for link in ev.body.items)
     registry = st.registry
     seller_filed = seller_filed or any(
-        registry.permit(seller, ("police_filing",), c, ev.time, counterparty=buyer)
-        for c in toxic
-    )  # fmt: skip
+        registry.permit(seller, ("police_filing",), c, ev.time, counterparty=buyer) for c in toxic
+    )
     buyer_filed = any((buyer, seller, code) in st.filed_buys for code in codes)
     sale = OpenSale(
-        hash=ev.hash, seller=seller, buyer=buyer, codes=codes, chemicals=tuple(toxic),
-        seller_filed=seller_filed, buyer_filed=buyer_filed, chemical=toxic[0].seq,
+        hash=ev.hash,
+        seller=seller,
+        buyer=buyer,
+        codes=codes,
+        chemicals=tuple(toxic),
+        seller_filed=seller_filed,
+        buyer_filed=buyer_filed,
+        chemical=toxic[0].seq,
         site=ev.body.site,
-    )  # fmt: skip
+    )
     st.sales[ev.hash] = sale
     st.sales_by_org[seller].add(ev.hash)
     st.sales_by_org[buyer].add(ev.hash)
@@ -167,11 +195,16 @@ def _precursors(
         if st.registry.permit(buyer, kinds, chem, ev.time):
             continue
         yield st.finding(
-            "permit.precursor_purchase", f"{ev.hash}:{chem.seq}", ev.body.time,
+            "permit.precursor_purchase",
+            f"{ev.hash}:{chem.seq}",
+            ev.body.time,
             f"{ev.body.org} sold drug precursor {chem.name} to {buyer}, which has no {what}",
-            (ev.hash,), org=buyer, site=ev.body.site, item=ev.body.items[0].code,
+            (ev.hash,),
+            org=buyer,
+            site=ev.body.site,
+            item=ev.body.items[0].code,
             chemical=chem.seq,
-        )  # fmt: skip
+        )
 
 
 def _names(chemicals: list[ChemicalFacts]) -> str:

@@ -23,19 +23,26 @@ def on_ship(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     data = body.data
     chemicals = {c.seq: c for c in ev.chemicals.values() if c is not None}
     chemical = next(iter(sorted(chemicals)), None)
-    problems = [f"no {name.replace('_no', ' number')}"
-                for name in st.config.transport.required_documents
-                if getattr(data, name, None) is None]  # fmt: skip
+    problems = [
+        f"no {name.replace('_no', ' number')}"
+        for name in st.config.transport.required_documents
+        if getattr(data, name, None) is None
+    ]
     for role, person in (("driver", data.driver), ("escort", data.escort)):
         if person is not None and not st.registry.crew_valid(person, role, ev.time):
             problems.append(f"the {role} holds no valid {role} certificate")
     if problems:
         yield st.finding(
-            "transport.documents_missing", ev.hash, body.time,
+            "transport.documents_missing",
+            ev.hash,
+            body.time,
             f"shipment by {data.carrier} for {body.org}: {'; '.join(problems)}",
-            (ev.hash,), org=data.carrier, site=body.site, item=body.items[0].code,
+            (ev.hash,),
+            org=data.carrier,
+            site=body.site,
+            item=body.items[0].code,
             chemical=chemical,
-        )  # fmt: skip
+        )
     if data.vehicle is None:
         return
     vehicle = st.registry.vehicle(data.vehicle)
@@ -45,13 +52,28 @@ def on_ship(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         reason = f"vehicle {data.vehicle}'s road transport certificate is not valid"
     else:
         allowed = [str(c) for c in vehicle["un_classes"]]
-        outside = sorted({c.transport_class for c in chemicals.values() if c.transport_class
-                          and not any(class_matches(a, {c.transport_class}) for a in allowed)})  # fmt: skip
+        outside = sorted(
+            {
+                c.transport_class
+                for c in chemicals.values()
+                if c.transport_class
+                and not any(class_matches(a, {c.transport_class}) for a in allowed)
+            }
+        )
         if not outside:
             return
-        reason = (f"vehicle {data.vehicle} may carry classes {', '.join(allowed)}, "
-                  f"not {', '.join(outside)}")  # fmt: skip
+        reason = (
+            f"vehicle {data.vehicle} may carry classes {', '.join(allowed)}, "
+            f"not {', '.join(outside)}"
+        )
     yield st.finding(
-        "transport.vehicle_not_licensed", ev.hash, body.time, reason, (ev.hash,),
-        org=data.carrier, site=body.site, item=body.items[0].code, chemical=chemical,
-    )  # fmt: skip
+        "transport.vehicle_not_licensed",
+        ev.hash,
+        body.time,
+        reason,
+        (ev.hash,),
+        org=data.carrier,
+        site=body.site,
+        item=body.items[0].code,
+        chemical=chemical,
+    )

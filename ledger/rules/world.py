@@ -90,17 +90,25 @@ class Chemistry:
             return None
         forms = (form,) if form is not None else catalog.forms_of(chemical.seq)
         classes = frozenset(c for f in forms for c in (f.transport_class, *f.subsidiary_risks) if c)
-        thresholds = [f.major_hazard_threshold_t for f in forms
-                      if f.major_hazard_threshold_t is not None and f.in_major_hazard_scope]  # fmt: skip
+        thresholds = [
+            f.major_hazard_threshold_t
+            for f in forms
+            if f.major_hazard_threshold_t is not None and f.in_major_hazard_scope
+        ]
         seq = str(chemical.seq)
         return ChemicalFacts(
-            code=code, seq=seq, name=chemical.name_en, categories=chemical.categories,
-            classes=classes, transport_class=forms[0].transport_class if forms else None,
+            code=code,
+            seq=seq,
+            name=chemical.name_en,
+            categories=chemical.categories,
+            classes=classes,
+            transport_class=forms[0].transport_class if forms else None,
             critical_t=min(thresholds) if thresholds else None,
             density_kg_per_l=chemical.density_kg_per_l or Decimal(1),
             kg_per_nm3=self._config.mass.gas_kg_per_nm3.get(
-                seq, self._config.mass.default_kg_per_nm3),
-        )  # fmt: skip
+                seq, self._config.mass.default_kg_per_nm3
+            ),
+        )
 
     @staticmethod
     def kilograms(value: Decimal, unit: str, chem: ChemicalFacts | None) -> Decimal | None:
@@ -178,8 +186,7 @@ class Registry:
     def crew_valid(self, person: str, role: str, moment: datetime) -> bool:
         for crew_id in self.crew_by_person.get(person, ()):
             attrs = self.records[("crew", crew_id)].attrs
-            if (attrs["role"] == role and attrs["status"] == "active"
-                    and when(str(attrs["valid_from"])) <= moment < when(str(attrs["valid_until"]))):  # fmt: skip
+            if attrs["role"] == role and attrs["status"] == "active" and in_window(attrs, moment):
                 return True
         return False
 
@@ -189,10 +196,11 @@ class Registry:
         """Whether ``org`` held, at ``moment``, a licence for one of ``activities`` on ``chem``."""
         wanted = set(activities)
         return any(
-            licence.covers(moment) and not wanted.isdisjoint(licence.activities)
+            licence.covers(moment)
+            and not wanted.isdisjoint(licence.activities)
             and covers_chemical(licence.chemicals, chem)
             for licence in self.licences.get(org, {}).values()
-        )  # fmt: skip
+        )
 
     def permit(
         self,
@@ -210,12 +218,17 @@ class Registry:
             record = self.records[("permit", permit_id)]
             attrs = record.attrs
             if (attrs["kind"] in wanted and attrs["status"] != "revoked"
-                    and when(str(attrs["valid_from"])) <= moment < when(str(attrs["valid_until"]))
+                    and in_window(attrs, moment)
                     and covers_chemical(attrs["chemicals"], chem)
                     and (counterparty is None or attrs.get("counterparty") in (None, counterparty))
                     and (number is None or attrs["number"] == number)):  # fmt: skip
                 return record
         return None
+
+
+def in_window(attrs: Mapping[str, Any], moment: datetime) -> bool:
+    """Whether ``moment`` is inside a record's ``[valid_from, valid_until)``."""
+    return when(str(attrs["valid_from"])) <= moment < when(str(attrs["valid_until"]))
 
 
 def covers_chemical(tokens: object, chem: ChemicalFacts | None) -> bool:
