@@ -24,8 +24,11 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   ├── ItemExistsError          a chain-starting event names an existing item
     │   ├── StaleHeadError           the event's prev is not the item's head (conflict)
     │   └── GroupRejectedError       another event touching the same items was rejected
-    └── StorageError                 the store failed or disagrees with itself
-        └── CheckpointConflictError  another signer moved the checkpoint first
+    ├── StorageError                 the store failed or disagrees with itself
+    │   └── CheckpointConflictError  another signer moved the checkpoint first
+    └── FindingError                 the anomaly findings refuse a request
+        ├── UnknownFindingError      no finding (or webhook) has that id
+        └── TransitionRefusedError   the workflow does not allow that status change
 
 This module does not map errors to HTTP statuses; ``api/errors.py`` does.
 """
@@ -130,3 +133,15 @@ class StorageError(LedgerError):
 
 class CheckpointConflictError(StorageError):
     code = "checkpoint_conflict"
+
+
+class FindingError(LedgerError):
+    code = "finding_error"
+
+
+class UnknownFindingError(FindingError):
+    code = "finding_not_found"
+
+
+class TransitionRefusedError(FindingError):
+    code = "invalid_transition"

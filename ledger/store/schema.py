@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     SmallInteger,
@@ -225,4 +226,70 @@ security_journal = Table(
     Column("district", String(32)),
     Column("client", String(64)),
     Column("detail", Text, nullable=False),
+)
+
+# -- anomaly findings (derived from the log; a rescan can rebuild them) --------------------------
+
+finding = Table(
+    "finding",
+    metadata,
+    Column("id", String(34), primary_key=True),
+    Column("rule", String(48), nullable=False, index=True),
+    Column("key", String(300), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", String(32), nullable=False, index=True),
+    Column("org", String(64), index=True),
+    Column("site", String(64)),
+    Column("district", String(32), index=True),
+    Column("chemical", String(8)),
+    Column("item", String(64)),
+    Column("message", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("log_position", BigInteger, nullable=False),
+    Column("found_at", String(32), nullable=False),
+)
+
+finding_transition = Table(
+    "finding_transition",
+    metadata,
+    Column("finding_id", String(34), ForeignKey("finding.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("comment", Text, nullable=False),
+)
+
+rule_cursor = Table(
+    "rule_cursor",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("log_position", BigInteger, nullable=False),
+    Column("journal_at", String(32), nullable=False),
+    Column("clock", String(32), nullable=False),
+    Column("rules_version", String(40), nullable=False),
+)
+
+webhook = Table(
+    "webhook",
+    metadata,
+    Column("id", String(34), primary_key=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    Column("min_severity", String(8), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("disabled_at", String(32)),
+)
+
+webhook_delivery = Table(
+    "webhook_delivery",
+    metadata,
+    Column("webhook_id", String(34), ForeignKey("webhook.id"), primary_key=True),
+    Column("finding_id", String(34), ForeignKey("finding.id"), primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", String(32), nullable=False, index=True),
+    Column("delivered_at", String(32)),
+    Column("last_error", String(300)),
 )
