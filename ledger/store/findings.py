@@ -384,7 +384,18 @@ class FindingStore:
 
     # -- webhooks ----------------------------------------------------------------------------
 
-    def add_webhook(self, webhook_id: str, user_id: str, url: str, min_severity: str) -> None:
+    def add_webhook(
+        self,
+        webhook_id: str,
+        user_id: str,
+        url: str,
+        min_severity: str,
+        *,
+        districts: frozenset[str] | None,
+        org: str | None,
+    ) -> None:
+        """Subscribe ``url`` to new findings of at least ``min_severity`` in the owner's scope
+        (``districts`` for a regulator, ``org`` for an enterprise, both ``None`` for all)."""
         if min_severity not in SEVERITIES:
             raise InvalidInputError(f"unknown severity {min_severity!r}", field="min_severity")
         with self.engine.begin() as conn:
@@ -394,6 +405,8 @@ class FindingStore:
                     user_id=user_id,
                     url=url,
                     min_severity=min_severity,
+                    districts=None if districts is None else json.dumps(sorted(districts)),
+                    org=org,
                     created_at=format_utc(self._clock()),
                 )
             )
@@ -418,9 +431,10 @@ class FindingStore:
                 raise UnknownFindingError("no such webhook", webhook=webhook_id)
 
     def _queue_deliveries(self, conn: Connection, findings: Sequence[Finding], now: str) -> None:
+        wh = t.webhook
         hooks = conn.execute(
-            select(t.webhook.c.id, t.webhook.c.min_severity).where(
-                t.webhook.c.disabled_at.is_(None)
+            select(wh.c.id, wh.c.min_severity, wh.c.districts, wh.c.org).where(
+                wh.c.disabled_at.is_(None)
             )
         ).all()
         if not hooks:
@@ -430,6 +444,7 @@ class FindingStore:
             for f in findings
             for hook in hooks
             if SEVERITIES.index(f.severity) >= SEVERITIES.index(hook.min_severity)
+            and _in_scope(f, hook.districts, hook.org)
         ]
         if rows:
             conn.execute(insert(t.webhook_delivery), rows)
@@ -477,6 +492,12 @@ class FindingStore:
                 dict(row._mapping)
                 for row in conn.execute(select(wd).where(wd.c.finding_id == finding_id))
             ]
+
+
+def _in_scope(finding: Finding, districts: str | None, org: str | None) -> bool:
+    if org is not None:
+        return finding.org == org
+    return districts is None or finding.district in json.loads(districts)
 
 
 def _body_json(envelope: bytes) -> bytes:

@@ -279,6 +279,8 @@ webhook = Table(
     Column("user_id", String(64), nullable=False, index=True),
     Column("url", String(2000), nullable=False),
     Column("min_severity", String(8), nullable=False),
+    Column("districts", Text),
+    Column("org", String(64)),
     Column("created_at", String(32), nullable=False),
     Column("disabled_at", String(32)),
 )

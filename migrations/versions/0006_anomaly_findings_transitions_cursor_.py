@@ -2,10 +2,11 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-11-21 19:11:52.865021
+Create Date: 2026-11-21 19:13:07.045019
 """
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0006'
 down_revision = '0005'
@@ -52,6 +53,8 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=64), nullable=False),
     sa.Column('url', sa.String(length=2000), nullable=False),
     sa.Column('min_severity', sa.String(length=8), nullable=False),
+    sa.Column('districts', sa.Text(), nullable=True),
+    sa.Column('org', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.String(length=32), nullable=False),
     sa.Column('disabled_at', sa.String(length=32), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook'))
