@@ -7,15 +7,25 @@ not fire), the worker at "now". That is why they agree.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import redis
+
+from api.background import SingletonLock
 from api.catalogs import load_registry
+from api.metrics import FINDINGS_NEW
 from ledger.catalog import CatalogRegistry
 from ledger.rules import DEFAULT_RULES, Engine, Finding, RulesConfig, load_rules
-from ledger.store.findings import FindingStore
-from ledger.timefmt import format_utc
+from ledger.rules.state import utc_text
+from ledger.store.findings import EPOCH, Cursor, FindingStore
+from ledger.store.repository import utc_now
+from ledger.timefmt import format_utc, parse_utc
+
+log = logging.getLogger("chemtrace.findings")
 
 Progress = Callable[[int], None]
 """Called with the number of log entries just read."""
@@ -52,3 +62,101 @@ def rescan(
     for entry in store.journal(until=until):
         found.extend(engine.journal(entry))
     return found
+
+
+class FindingsWorker:
+    """The online engine: judges new log entries as they land, and fires due deadlines.
+
+    New entries are read from the database by log index (the outbox's order), so a lost or
+    replayed stream message cannot lose or duplicate anything; with Redis the worker
+    blocks on the relay's entry stream to wake up at once instead of polling. Findings and
+    the cursor are saved in one transaction, and a restarted worker rebuilds the engine
+    by replaying the ledger up to its cursor, so its deadline timers survive restarts.
+
+    Deadlines fire only once the worker has caught up, at ``now - grace``: an entry
+    committed a moment late still counts as logged before a deadline due in that moment.
+    """
+
+    def __init__(
+        self,
+        store: FindingStore,
+        make_engine: Callable[[], Engine],
+        *,
+        lock: SingletonLock | None = None,
+        wait_for_entries: Callable[[int, float], None] | None = None,
+        grace_s: float = 2.0,
+        clock: Callable[[], datetime] = utc_now,
+        page: int = 2000,
+    ) -> None:
+        self._store, self._make_engine, self._lock = store, make_engine, lock
+        self._wait = wait_for_entries
+        self._grace, self._clock, self._page = grace_s, clock, page
+        self.engine: Engine | None = None
+        self._journal_at = EPOCH
+
+    def step(self) -> int:
+        """One round: read, judge, save. Returns how many findings were new."""
+        if self._lock is not None and not self._lock.acquire():
+            self.engine = None  # another process runs the engine; rebuild if we take over
+            return 0
+        engine = self.engine or self._rebuild()
+        read = self._store.facts(engine.position, limit=self._page)
+        facts = read.facts
+        found = engine.feed_all(facts)
+        engine.position = read.last
+        if not read.full:
+            horizon = self._clock().timestamp() - self._grace
+            found.extend(engine.advance(horizon))
+            found.extend(self._journal(engine))
+        if not facts and not found:
+            if self._wait is not None:
+                self._wait(engine.position, 1.0)
+            return 0
+        new = self._store.save(found, self._cursor(engine))
+        FINDINGS_NEW.inc(len(new))
+        return len(new)
+
+    def _rebuild(self) -> Engine:
+        cursor = self._store.cursor()
+        engine = self._make_engine()
+        if cursor.rules_version and cursor.rules_version != engine.config.version:
+            log.warning("rules changed from %s to %s: findings from now on use the new rules; "
+                        "run `chemtrace findings rescan --save` to re-judge the past",
+                        cursor.rules_version, engine.config.version)  # fmt: skip
+        for fact in self._store.all_facts(until_index=cursor.log_position):
+            engine.feed(fact)
+        engine.advance(parse_utc(cursor.clock))
+        for entry in self._store.journal(until=cursor.journal_at):
+            engine.journal(entry)
+        self._journal_at = cursor.journal_at
+        self.engine = engine
+        return engine
+
+    def _journal(self, engine: Engine) -> list[Finding]:
+        until = utc_text(engine.clock)
+        found: list[Finding] = []
+        for entry in self._store.journal(since=self._journal_at, until=until):
+            found.extend(engine.journal(entry))
+        self._journal_at = until
+        return found
+
+    def _cursor(self, engine: Engine) -> Cursor:
+        return Cursor(engine.position, self._journal_at, utc_text(engine.clock),
+                      engine.config.version)  # fmt: skip
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+
+def redis_waiter(client: redis.Redis, stream: str) -> Callable[[int, float], None]:
+    """Block until the relay's stream holds an entry past ``position`` (or ``timeout`` s)."""
+
+    def wait(position: int, timeout: float) -> None:
+        try:
+            client.xread({stream: f"{position + 1}-0"}, count=1, block=int(timeout * 1000))
+        except redis.RedisError as exc:
+            log.warning("entry stream unavailable, polling the database: %s", exc)
+            time.sleep(timeout)
+
+    return wait

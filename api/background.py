@@ -33,19 +33,20 @@ from ledger.store.service import ServiceStore
 from ledger.timefmt import parse_utc
 
 log = logging.getLogger("chemtrace.background")
-ADVISORY_KEY = 0x43_54_43_50  # "CTCP"
+ADVISORY_KEYS = {"integrator": 0x43_54_43_50, "findings": 0x43_54_46_44}  # "CTCP", "CTFD"
 
 
 class SingletonLock:
     """A lock held by at most one process per database, kept while the holder lives."""
 
-    def __init__(self, db_url: str, engine: Any) -> None:
+    def __init__(self, db_url: str, engine: Any, *, name: str = "integrator") -> None:
         self._sqlite = is_sqlite(db_url)
         self._engine = engine
         self._conn: Connection | None = None
         self._file: Any = None
+        self._key = ADVISORY_KEYS[name]
         database = make_url(db_url).database
-        self._path = Path(f"{database}.integrator.lock") if self._sqlite and database else None
+        self._path = Path(f"{database}.{name}.lock") if self._sqlite and database else None
 
     def acquire(self) -> bool:
         if self._sqlite:
@@ -72,7 +73,7 @@ class SingletonLock:
                 self._conn.execute(text("SELECT 1")).all()  # still ours if the session lives
                 return True
             conn = self._engine.connect()
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY})
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key})
             if got.scalar_one():
                 conn.commit()
                 self._conn = conn

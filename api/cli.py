@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.bundles import export_bundle, verify_bundle_command
+from api.cli_findings import app as findings_app
 from api.deployment import DEFAULT_DB, Deployment
 from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_trust
 from ledger.checkpoint import open_checkpoint
@@ -184,6 +185,7 @@ def _serve(db: str, keys: Path, host: str, port: int, redis_url: str | None, wor
 
 app.command("bundle")(export_bundle)
 app.command("verify-bundle")(verify_bundle_command)
+app.add_typer(findings_app, name="findings")
 
 
 @app.command()

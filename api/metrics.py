@@ -43,3 +43,8 @@ JOURNAL = Counter(
     ["code"],
     registry=REGISTRY,
 )
+FINDINGS_NEW = Counter(
+    "chemtrace_findings_total",
+    "New anomaly findings saved by the online engine.",
+    registry=REGISTRY,
+)

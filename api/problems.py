@@ -24,6 +24,8 @@ from ledger.errors import (
     LedgerError,
     StaleHeadError,
     StorageError,
+    TransitionRefusedError,
+    UnknownFindingError,
     VerificationError,
 )
 from ledger.store.bundles import BundleUnavailableError
@@ -67,12 +69,24 @@ TITLES = {
 }
 
 
+_PROBLEM_MEMBERS = frozenset({"type", "title", "status", "code", "detail"})
+
+
 def status_of(exc: LedgerError) -> int:
     """The HTTP status of a ledger error."""
     if isinstance(
-        exc, (StaleHeadError, ItemExistsError, DuplicateCodeError, CheckpointConflictError)
+        exc,
+        (
+            StaleHeadError,
+            ItemExistsError,
+            DuplicateCodeError,
+            CheckpointConflictError,
+            TransitionRefusedError,
+        ),
     ):
         return 409
+    if isinstance(exc, UnknownFindingError):
+        return 404
     if isinstance(exc, (InvalidInputError, VerificationError, AppendRejectedError)):
         return 422
     if isinstance(exc, BundleUnavailableError):
@@ -83,8 +97,16 @@ def status_of(exc: LedgerError) -> int:
 
 
 def problem_of(exc: LedgerError) -> ProblemError:
-    """The problem for a ledger error, with its context (``field``, ``head``, …)."""
-    context = {k: v for k, v in exc.context.items() if isinstance(v, (str, int, bool))}
+    """The problem for a ledger error, with its context (``field``, ``head``, …).
+
+    A context key that would shadow a member of the problem document itself (``status`` of
+    a finding, say) is renamed ``current_<key>``.
+    """
+    context = {
+        (f"current_{k}" if k in _PROBLEM_MEMBERS else k): v
+        for k, v in exc.context.items()
+        if isinstance(v, (str, int, bool))
+    }
     return ProblemError(status_of(exc), exc.code, exc.diagnostics(), **context)
 
 

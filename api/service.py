@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from api.accel import Accelerator, LocalAccelerator, RedisAccelerator
+from api.anomaly import FindingsWorker, new_engine, redis_waiter
 from api.auth import Principal, new_token, token_hash
 from api.background import Integrator, OutboxRelay, SingletonLock, Worker
 from api.deployment import Deployment
@@ -36,6 +37,7 @@ from ledger.records import RegistryRecord, issue_record
 from ledger.revocations import issue_revocation
 from ledger.state import ItemState, Projection
 from ledger.statements import Receipt
+from ledger.store.findings import FindingStore
 from ledger.store.service import LoggedEvent, ServiceStore
 from ledger.timefmt import format_utc
 
@@ -112,8 +114,26 @@ class Service:
         if isinstance(self.accel, RedisAccelerator):
             relay = OutboxRelay(self.reads, self.accel.client, self.accel.key("entries"))
             self.workers.append(Worker("outbox-relay", self.settings.relay_interval_s, relay.step))
+        if self.settings.findings:
+            self.workers.append(
+                Worker("findings", self.settings.findings_interval_s, self.findings_worker().step)
+            )
         for worker in self.workers:
             worker.start()
+
+    def findings_worker(self) -> FindingsWorker:
+        """The online anomaly engine on this deployment's database."""
+        engine = self.deployment.store.engine
+        waiter = None
+        if isinstance(self.accel, RedisAccelerator):
+            waiter = redis_waiter(self.accel.client, self.accel.key("entries"))
+        rules, catalogs = self.settings.rules, self.deployment.catalogs
+        return FindingsWorker(
+            FindingStore(engine),
+            lambda: new_engine(rules, catalogs),
+            lock=SingletonLock(self.settings.db, engine, name="findings"),
+            wait_for_entries=waiter,
+        )
 
     def close(self) -> None:
         for worker in self.workers:

@@ -29,5 +29,10 @@ class Settings(BaseSettings):
     relay_interval_s: float = 0.2
     rate_limit_per_minute: int = 60_000
     """Events per minute per device and per organisation (0 = off)."""
+    findings: bool = True
+    """Run the online anomaly engine (one process per database holds its lock)."""
+    rules: Path | None = None
+    """The rules configuration file (default: the shipped ``catalogs/rules/2026.1.json``)."""
+    findings_interval_s: float = 0.25
     background: bool = True
     """Run the checkpoint integrator and the outbox relay in this process."""

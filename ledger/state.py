@@ -100,6 +100,9 @@ def _with_quantity(state: ItemState, q: object) -> ItemState:
 
 def _step(state: ItemState, body: EventBody, role: str, known: dict[str, ItemState]) -> ItemState:
     here = replace(state, holder=body.org, site=body.site or state.site)
+    # One quantity on a many-item receive, count, use, return or recovery is a total, not
+    # each item's: it says nothing about any one item, so it moves no item's quantity.
+    one = len(body.items) == 1
     match body:
         case Commission():
             return _with_quantity(
@@ -128,18 +131,18 @@ def _step(state: ItemState, body: EventBody, role: str, known: dict[str, ItemSta
                            destination=body.data.consignee_site)  # fmt: skip
         case Receive():
             here = replace(here, status="active", destination=None)
-            return _with_quantity(here, body.data.quantity)
+            return _with_quantity(here, body.data.quantity if one else None)
         case Use():
-            used = _quantity(body.data.quantity)
+            used = _quantity(body.data.quantity) if one else None
             if used is not None and here.quantity is not None and here.unit == used[1]:
                 return replace(here, quantity=max(here.quantity - used[0], Decimal(0)))
             return here
         case StockCount():
-            return _with_quantity(here, body.data.quantity)
+            return _with_quantity(here, body.data.quantity if one else None)
         case Return():
             return _with_quantity(
                 replace(state, holder=body.data.to_org, site=None, status="in_transit"),
-                body.data.quantity,
+                body.data.quantity if one else None,
             )
         case Dispose():
             return replace(here, status="disposed")
@@ -148,7 +151,8 @@ def _step(state: ItemState, body: EventBody, role: str, known: dict[str, ItemSta
         case ReportLoss():
             return replace(state, status="lost")
         case Recover():
-            return _with_quantity(replace(here, status="active"), body.data.quantity)
+            return _with_quantity(replace(here, status="active"),
+                                  body.data.quantity if one else None)  # fmt: skip
         case _:
             # inspect, waypoint, correct, trade and storage moves leave custody where it is
             # (a carrier's waypoint must not make the carrier's own site the item's place)

@@ -94,7 +94,8 @@ class MassRules(_Strict):
 
 
 class LicenceRequirement(_Strict):
-    activity: Token
+    activities: Annotated[list[Token], Field(min_length=1)]
+    """Any one of these licensed activities will do (a filler "fills" what it commissions)."""
     org_types: list[Token] | None = None
     """Only these organisation types need the licence; ``None`` means every type."""
     party: Annotated[str, StringConstraints(pattern=r"^(actor|carrier)$")] = "actor"

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator
 
 from ledger.events import Receive, Ship, Waypoint
@@ -36,17 +37,18 @@ def on_ship(st: RuleState, ev: EventView) -> None:
         road_km = distance_km(origin, target) * float(rules.road_factor)
         hours = road_km / float(rules.speed_kmh) + float(rules.slack_hours)
     start = ev.time.timestamp()
+    allowance = math.ceil(hours * 3600)
     codes = {link.code for link in body.items}
     ship = OpenShip(
         hash=ev.hash, time=start, org=body.org, site=body.site, carrier=data.carrier,
         consignee=data.consignee, consignee_site=data.consignee_site,
-        due=start + hours * 3600, pending=codes, total=len(codes),
+        due=start + allowance, pending=codes, total=len(codes),
     )  # fmt: skip
     st.ships[ev.hash] = ship
     for code in codes:
         track = st.items[code]
         track.ship, track.consignee = ev.hash, data.consignee
-    st.schedule(ship.due, TRANSIT, ev.hash)
+    st.schedule(ev.known + allowance, TRANSIT, ev.hash)
 
 
 def on_waypoint(st: RuleState, ev: EventView) -> None:

@@ -9,7 +9,6 @@ item's current due time instead of firing.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
@@ -26,7 +25,7 @@ def rearm(st: RuleState, ev: EventView) -> None:
         if days is None:
             track.dormant_due = None
             continue
-        due = (ev.time + timedelta(days=float(days))).timestamp()
+        due = ev.known + float(days) * 86400
         track.dormant_due = due
         if track.queued_due is None or due < track.queued_due:
             track.queued_due = due

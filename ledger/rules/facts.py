@@ -9,7 +9,7 @@ from typing import TypeAlias
 from ledger.events import EventBody
 from ledger.licences import Licence
 from ledger.records import RegistryRecord
-from ledger.rules.world import ChemicalFacts
+from ledger.rules.world import ChemicalFacts, when
 from ledger.state import ItemState
 
 
@@ -62,6 +62,15 @@ class EventView:
     before: dict[str, ItemState]
     after: dict[str, ItemState]
     chemicals: dict[str, ChemicalFacts | None]
+
+    @property
+    def known(self) -> float:
+        """When the ledger learned of the event: the later of its time and its log time.
+
+        Deadlines run from here: nothing can be expected in answer to an event before the
+        ledger holds it, so a backfill or a late offline sync does not fire them at once.
+        """
+        return max(self.time.timestamp(), when(self.fact.log_time).timestamp())
 
     @property
     def body(self) -> EventBody:

@@ -33,7 +33,7 @@ def check(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         {
             (c.seq if c else "?")
             for code, c in ev.chemicals.items()
-            if not st.registry.licensed(org, (need.activity,), c, ev.time)
+            if not st.registry.licensed(org, need.activities, c, ev.time)
         }
     )
     if status == "active" and not uncovered:
@@ -41,7 +41,8 @@ def check(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     why = (
         f"{org} is {status}"
         if status != "active"
-        else f"{org} holds no valid licence to {need.activity} chemical {', '.join(uncovered)}"
+        else f"{org} holds no valid licence to {' or '.join(need.activities)} "
+        f"chemical {', '.join(uncovered)}"
     )
     yield st.finding(
         "licence.missing",

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Final
 
+from ledger.events import EventBody, Ship
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
 from ledger.rules.state import RuleState
@@ -64,7 +65,7 @@ def before(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
             continue
         if link.role == "output" or state.status in ("lost", "disposed", "destroyed"):
             continue
-        if body.org == state.holder:
+        if body.org == state.holder or _carrier_pickup(body):
             continue
         if state.status == "in_transit" and track is not None and body.org == track.consignee:
             yield st.finding(
@@ -133,6 +134,11 @@ def travel(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
             (last[3], ev.hash), org=body.org, site=body.site, item=link.code,
             chemical=ev.after[link.code].chemical,
         )  # fmt: skip
+
+
+def _carrier_pickup(body: EventBody) -> bool:
+    """A carrier may record the shipment it picks up: the ship names it as carrier."""
+    return isinstance(body, Ship) and body.org == body.data.carrier
 
 
 def _point(st: RuleState, ev: EventView) -> tuple[float, float] | None:

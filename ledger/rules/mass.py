@@ -109,7 +109,10 @@ def on_consume(st: RuleState, ev: EventView) -> None:
         if window is None:
             window = st.windows[key] = OrgWindow(start=start, end=start + span,
                                                  chemical=chem.seq, site=body.site)  # fmt: skip
-            st.schedule(window.end, WINDOW, f"{body.org}|{chem.seq}|{int(start)}")
+            # a window closes a day after the ledger learned of its first entry at the
+            # earliest, so a backfill is judged whole, not from its first event
+            due = max(window.end, ev.known + 86400)
+            st.schedule(due, WINDOW, f"{body.org}|{chem.seq}|{int(start)}")
         window.consumed_kg += want
         if want > held:
             window.overdraw_kg += want - held

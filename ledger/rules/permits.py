@@ -18,7 +18,6 @@ Judged on ``sell`` events (the seller's record of the sale); ``buy`` events and
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 
 from ledger.events import Buy, Sell
 from ledger.records import RegistryRecord
@@ -177,7 +176,7 @@ def _open_sale(
     st.sales_by_org[seller].add(ev.hash)
     st.sales_by_org[buyer].add(ev.hash)
     days = float(st.config.permits.filing_days)
-    st.schedule((ev.time + timedelta(days=days)).timestamp(), FILING, ev.hash)
+    st.schedule(ev.known + days * 86400, FILING, ev.hash)
 
 
 def _precursors(

@@ -55,6 +55,16 @@ class Cursor:
 
 
 @dataclass(frozen=True, slots=True)
+class FactPage:
+    """Rule facts from a stretch of the log, and the last log index that stretch covered."""
+
+    facts: list[LedgerFact]
+    last: int
+    full: bool = False
+    """The stretch hit the limit: more entries may follow at once."""
+
+
+@dataclass(frozen=True, slots=True)
 class StoredFinding:
     finding: Finding
     status: str
@@ -111,62 +121,68 @@ class FindingStore:
     # -- facts -------------------------------------------------------------------------------
 
     def facts(
-        self, after: int, *, limit: int = 5000, until_time: str | None = None
-    ) -> list[LedgerFact]:
-        """Events, registry records and licences logged after ``after``, in log order.
+        self, after: int, *, limit: int = 5000, until_time: str | None = None,
+        until_index: int | None = None,
+    ) -> FactPage:  # fmt: skip
+        """Events, registry records and licences among the next ``limit`` log entries after
+        index ``after``, in log order (certificates and code batches are not rule facts).
 
-        ``until_time`` stops at the first entry logged later (a batch run's as-of time).
+        ``until_time`` stops at the first entry logged later (a batch run's as-of time);
+        ``until_index`` at that index (a restarted worker's cursor).
         """
         le = t.log_entry
         window = select(le.c.idx, le.c.log_time).where(le.c.idx > after)
         if until_time is not None:
             window = window.where(le.c.log_time <= until_time)
+        if until_index is not None:
+            window = window.where(le.c.idx <= until_index)
         window = window.order_by(le.c.idx).limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(window).all()
             if not rows:
-                return []
-            low, high = rows[0].idx, rows[-1].idx
+                return FactPage([], after)
             times = {row.idx: row.log_time for row in rows}
-            found: dict[int, LedgerFact] = {}
-            ev = t.event
-            for row in conn.execute(
-                select(ev.c.log_index, ev.c.event_hash, ev.c.envelope).where(
-                    ev.c.log_index.between(low, high)
-                )
-            ):
+            found = self._read_facts(conn, rows[0].idx, rows[-1].idx, times)
+        facts = [found[index] for index in sorted(found)]
+        return FactPage(facts, rows[-1].idx, full=len(rows) == limit)
+
+    def _read_facts(
+        self, conn: Connection, low: int, high: int, times: dict[int, str]
+    ) -> dict[int, LedgerFact]:
+        found: dict[int, LedgerFact] = {}
+        ev, rr, li = t.event, t.registry_record, t.licence
+        events = select(ev.c.log_index, ev.c.event_hash, ev.c.envelope)
+        for row in conn.execute(events.where(ev.c.log_index.between(low, high))):
+            if row.log_index in times:
                 body = _BODY_ADAPTER.validate_json(_body_json(row.envelope), strict=True)
+                event_hash = "sha256:" + row.event_hash.hex()
                 found[row.log_index] = EventFact(
-                    row.log_index, times[row.log_index], "sha256:" + row.event_hash.hex(), body
+                    row.log_index, times[row.log_index], event_hash, body
                 )
-            rr = t.registry_record
-            for row in conn.execute(
-                select(rr.c.log_index, rr.c.body).where(rr.c.log_index.between(low, high))
-            ):
+        records = select(rr.c.log_index, rr.c.body)
+        for row in conn.execute(records.where(rr.c.log_index.between(low, high))):
+            if row.log_index in times:
                 found[row.log_index] = RecordFact(
                     row.log_index, times[row.log_index], record_from_bytes(row.body)
                 )
-            li = t.licence
-            for row in conn.execute(
-                select(li.c.log_index, li.c.body).where(li.c.log_index.between(low, high))
-            ):
-                found[row.log_index] = LicenceFact(
-                    row.log_index, times[row.log_index], licence_from_json(json.loads(row.body))
-                )
-        return [found[index] for index in sorted(found) if index in times]
+        licences = select(li.c.log_index, li.c.body)
+        for row in conn.execute(licences.where(li.c.log_index.between(low, high))):
+            if row.log_index in times:
+                licence = licence_from_json(json.loads(row.body))
+                found[row.log_index] = LicenceFact(row.log_index, times[row.log_index], licence)
+        return found
 
     def all_facts(
-        self, *, until_time: str | None = None, after: int = -1, page: int = 5000
-    ) -> Iterator[LedgerFact]:
-        """Every fact after ``after`` (up to ``until_time``), paged."""
+        self, *, until_time: str | None = None, until_index: int | None = None,
+        after: int = -1, page: int = 5000,
+    ) -> Iterator[LedgerFact]:  # fmt: skip
+        """Every fact after ``after`` (up to ``until_time`` / ``until_index``), paged."""
         while True:
-            facts = self.facts(after, limit=page, until_time=until_time)
-            if not facts:
+            read = self.facts(after, limit=page, until_time=until_time, until_index=until_index)
+            if read.last == after:
                 return
-            yield from facts
-            after = facts[-1].index
-            if len(facts) < page and until_time is None:
-                return
+            yield from read.facts
+            after = read.last
 
     def log_end(self, *, until_time: str | None = None) -> tuple[int, str | None]:
         """``(last index, its log time)`` of the log (up to ``until_time``); -1 when empty."""

@@ -1,0 +1,373 @@
+"""Anomaly findings, their review workflow, and webhook subscriptions, within the caller's scope.
+
+An admin sees every finding; a regulator or inspector the findings of its districts; an
+enterprise the findings about its own organisation. A finding outside the caller's scope
+is answered exactly like a missing one. Only admins and regulators move findings through
+the workflow (open → acknowledged → resolved | false_positive, or open → resolved |
+false_positive); every move is appended with who, when and why, never overwritten.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Principal, require
+from api.problems import ProblemError, responses
+from api.routes._common import service_of
+from api.webhooks import MAX_ATTEMPTS
+from ledger.errors import LedgerError, UnknownFindingError
+from ledger.note import parse_vkey
+from ledger.rules import RULES, SEVERITIES, Finding
+from ledger.rules.state import utc_text
+from ledger.store.findings import STATUSES, FindingFilter, FindingStore, StoredFinding
+from ledger.timefmt import parse_utc
+
+router = APIRouter(prefix="/v1", tags=["findings"])
+ANY_USER = Depends(require("admin", "regulator", "inspector", "enterprise"))
+OVERSIGHT = Depends(require("admin", "regulator"))
+Severity = Literal["low", "medium", "high", "critical"]
+GIVEN_UP = "9999-"
+
+
+class FindingOut(BaseModel):
+    id: str
+    rule: str
+    key: str
+    severity: str
+    status: str
+    at: str
+    message: str
+    evidence: list[str]
+    org: str | None
+    site: str | None
+    district: str | None
+    chemical: str | None
+    item: str | None
+    log_position: int
+    found_at: str
+
+
+class FindingList(BaseModel):
+    findings: list[FindingOut]
+    total: int = Field(description="how many findings match, over all pages")
+
+
+class TransitionOut(BaseModel):
+    """One move of a finding's status: who made it, when, from what to what, and why."""
+
+    finding_id: str
+    seq: int
+    from_status: str
+    to_status: str
+    user_id: str
+    at: str
+    comment: str
+
+
+class DeliveryOut(BaseModel):
+    webhook_id: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: str | None
+    delivered_at: str | None
+    last_error: str | None
+
+
+class FindingDetail(BaseModel):
+    finding: FindingOut
+    transitions: list[TransitionOut]
+    deliveries: list[DeliveryOut] | None = Field(
+        description="webhook deliveries (admins: all; regulators: their own hooks'); "
+        "null for other roles"
+    )
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    status: str = Field(description="the new status: " + ", ".join(STATUSES))
+    comment: Annotated[str, Field(max_length=2000, description="why (required, non-empty)")]
+    expected_status: str | None = Field(
+        default=None, description="refuse (409) unless the finding is in this status now"
+    )
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    url: Annotated[str, Field(max_length=2000, description="http(s) URL to POST findings to")]
+    min_severity: Severity = "critical"
+
+
+class SignatureKey(BaseModel):
+    """How deliveries are signed: verify ``Chemtrace-Signature`` with this key."""
+
+    algorithm: Literal["ed25519"]
+    key_id: str
+    vkey: str
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    min_severity: str
+    user_id: str
+    districts: list[str] | None = Field(description="the owner's districts; null: every one")
+    created_at: str
+    signature: SignatureKey
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _store(request: Request) -> FindingStore:
+    return FindingStore(service_of(request).deployment.store.engine)
+
+
+def _scope(principal: Principal) -> FindingFilter:
+    """The findings ``principal`` may see, as a filter."""
+    if principal.role == "admin":
+        return FindingFilter()
+    if principal.role == "enterprise":
+        if principal.org is None:
+            return FindingFilter(districts=frozenset())  # sees nothing
+        return FindingFilter(own_org=principal.org)
+    return FindingFilter(districts=principal.districts)
+
+
+def _sees(principal: Principal, finding: Finding) -> bool:
+    if principal.role == "admin":
+        return True
+    if principal.role == "enterprise":
+        return principal.org is not None and finding.org == principal.org
+    return finding.district in principal.districts
+
+
+def _visible(request: Request, principal: Principal, finding_id: str) -> StoredFinding:
+    """The finding, if ``principal`` may see it; else 404 exactly as for a missing one."""
+    try:
+        stored, _ = _store(request).get(finding_id)
+    except UnknownFindingError:
+        stored = None
+    if stored is None or not _sees(principal, stored.finding):
+        raise UnknownFindingError("no such finding", finding=finding_id)
+    return stored
+
+
+def _out(stored: StoredFinding) -> FindingOut:
+    return FindingOut(**stored.to_json())
+
+
+def _one_of(value: str | None, allowed: tuple[str, ...], name: str, code: str) -> str | None:
+    if value is not None and value not in allowed:
+        raise ProblemError(400, code, f"{name} must be one of: {', '.join(allowed)}", field=name)
+    return value
+
+
+def _time(value: str | None, name: str) -> str | None:
+    """RFC 3339 UTC, written as findings write it (whole seconds without a fraction)."""
+    if value is None:
+        return None
+    try:
+        return utc_text(parse_utc(value).timestamp())
+    except LedgerError:
+        raise ProblemError(
+            400, "invalid_filter", f"{name} must be RFC 3339 UTC", field=name
+        ) from None
+
+
+def _delivery(row: dict[str, Any]) -> DeliveryOut:
+    delivered, pending_at = row["delivered_at"], row["next_attempt_at"]
+    given_up = delivered is None and (
+        pending_at.startswith(GIVEN_UP) or row["attempts"] >= MAX_ATTEMPTS
+    )
+    state = "delivered" if delivered else ("failed" if given_up else "pending")
+    return DeliveryOut(
+        webhook_id=row["webhook_id"], state=state, attempts=row["attempts"],
+        next_attempt_at=pending_at if state == "pending" else None, delivered_at=delivered,
+        last_error=row["last_error"],
+    )  # fmt: skip
+
+
+# -- findings -----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/findings",
+    response_model=FindingList,
+    responses=responses(400, 401, 422),
+    summary="Findings in your scope, newest first, filtered and paged.",
+)
+def list_findings(
+    request: Request,
+    principal: Principal = ANY_USER,
+    rule: Annotated[str | None, Query(description="a rule id, e.g. clone.unissued_code")] = None,
+    severity: Annotated[str | None, Query(description=" | ".join(SEVERITIES))] = None,
+    district: str | None = None,
+    org: str | None = None,
+    chemical: str | None = None,
+    status: Annotated[str | None, Query(description=" | ".join(STATUSES))] = None,
+    item: str | None = None,
+    since: Annotated[str | None, Query(description="RFC 3339 UTC; `at` on or after")] = None,
+    until: Annotated[str | None, Query(description="RFC 3339 UTC; `at` on or before")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> FindingList:
+    """Errors: 400 `invalid_filter` (an unknown rule, severity or status, or a malformed
+    time; `field` names it)."""
+    _one_of(rule, RULES, "rule", "invalid_filter")
+    _one_of(severity, SEVERITIES, "severity", "invalid_filter")
+    _one_of(status, STATUSES, "status", "invalid_filter")
+    scope = _scope(principal)
+    where = FindingFilter(
+        rule=rule, severity=severity, district=district, org=org, chemical=chemical,
+        status=status, item=item, since=_time(since, "since"), until=_time(until, "until"),
+        districts=scope.districts, own_org=scope.own_org,
+    )  # fmt: skip
+    store = _store(request)
+    found = store.search(where, limit=limit, offset=offset)
+    return FindingList(findings=[_out(f) for f in found], total=store.count(where))
+
+
+@router.get(
+    "/findings/{finding_id}",
+    response_model=FindingDetail,
+    responses=responses(401, 404),
+    summary="A finding with its workflow history and its webhook deliveries.",
+)
+def get_finding(
+    request: Request, finding_id: str, principal: Principal = ANY_USER
+) -> FindingDetail:
+    """Errors: 404 `finding_not_found` (also for a finding outside your scope)."""
+    stored = _visible(request, principal, finding_id)
+    store = _store(request)
+    _, history = store.get(finding_id)
+    deliveries: list[DeliveryOut] | None = None
+    if principal.role in ("admin", "regulator"):
+        rows = store.deliveries(finding_id)
+        if principal.role == "regulator":
+            own = {hook["id"] for hook in store.webhooks(principal.user_id)}
+            rows = [row for row in rows if row["webhook_id"] in own]
+        deliveries = [_delivery(row) for row in sorted(rows, key=lambda r: r["webhook_id"])]
+    return FindingDetail(
+        finding=_out(stored),
+        transitions=[TransitionOut(finding_id=finding_id, **t.to_json()) for t in history],
+        deliveries=deliveries,
+    )
+
+
+@router.post(
+    "/findings/{finding_id}:transition",
+    response_model=TransitionOut,
+    responses=responses(400, 401, 403, 404, 409, 422),
+    summary="Move a finding through the workflow (admins and regulators), with a comment.",
+)
+def transition_finding(
+    request: Request, finding_id: str, payload: TransitionIn, principal: Principal = OVERSIGHT
+) -> TransitionOut:
+    """open → acknowledged → resolved | false_positive; open → resolved | false_positive.
+
+    Errors: 400 `invalid_status` (an unknown status or expected_status) or `empty_comment`;
+    403 `forbidden` (enterprises and inspectors); 404 `finding_not_found` (also outside your
+    districts); 409 `invalid_transition` (the workflow forbids the move, or the finding is
+    no longer `expected_status`; `current_status` says what it is).
+    """
+    _one_of(payload.status, STATUSES, "status", "invalid_status")
+    _one_of(payload.expected_status, STATUSES, "expected_status", "invalid_status")
+    if not payload.comment.strip():
+        raise ProblemError(400, "empty_comment", "a transition needs a comment", field="comment")
+    _visible(request, principal, finding_id)
+    made = _store(request).transition(
+        finding_id, payload.status, user_id=principal.user_id, comment=payload.comment,
+        expected=payload.expected_status,
+    )  # fmt: skip
+    return TransitionOut(finding_id=finding_id, **made.to_json())
+
+
+# -- webhooks -----------------------------------------------------------------------------------
+
+
+def _signature(request: Request) -> SignatureKey:
+    vkey = (service_of(request).deployment.keys.directory / "log.vkey").read_text().strip()
+    return SignatureKey(algorithm="ed25519", key_id=parse_vkey(vkey).key_id.hex(), vkey=vkey)
+
+
+def _webhook_out(row: dict[str, Any], signature: SignatureKey) -> WebhookOut:
+    import json
+
+    districts = None if row["districts"] is None else list(json.loads(row["districts"]))
+    return WebhookOut(
+        id=row["id"], url=row["url"], min_severity=row["min_severity"], user_id=row["user_id"],
+        districts=districts, created_at=row["created_at"], signature=signature,
+    )  # fmt: skip
+
+
+def _check_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        host = None
+    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
+        raise ProblemError(422, "invalid_request", "url must be an http(s) URL", field="url")
+    return url
+
+
+@router.post(
+    "/webhooks",
+    response_model=WebhookOut,
+    status_code=201,
+    responses=responses(401, 403, 422),
+    summary="Subscribe a URL to new findings in your scope (admins and regulators).",
+)
+def create_webhook(
+    request: Request, payload: WebhookIn, principal: Principal = OVERSIGHT
+) -> WebhookOut:
+    """New findings of at least `min_severity` in your scope (a regulator's districts, as
+    they are now; an admin's: all) are POSTed to `url`, signed by the log key: see
+    `signature` and the `api.webhooks` module for the scheme."""
+    url = _check_url(payload.url)
+    store = _store(request)
+    webhook_id = "wh-" + secrets.token_hex(12)
+    districts = None if principal.role == "admin" else principal.districts
+    store.add_webhook(webhook_id, principal.user_id, url, payload.min_severity,
+                      districts=districts, org=None)  # fmt: skip
+    (row,) = [hook for hook in store.webhooks(principal.user_id) if hook["id"] == webhook_id]
+    return _webhook_out(row, _signature(request))
+
+
+@router.get(
+    "/webhooks",
+    response_model=list[WebhookOut],
+    responses=responses(401, 403),
+    summary="Your active webhook subscriptions (an admin: everyone's).",
+)
+def list_webhooks(request: Request, principal: Principal = OVERSIGHT) -> list[WebhookOut]:
+    owner = None if principal.role == "admin" else principal.user_id
+    signature = _signature(request)
+    return [_webhook_out(row, signature) for row in _store(request).webhooks(owner)]
+
+
+@router.delete(
+    "/webhooks/{webhook_id}",
+    status_code=204,
+    response_class=Response,
+    responses=responses(401, 403, 404),
+    summary="Unsubscribe: no further deliveries are sent.",
+)
+def delete_webhook(
+    request: Request, webhook_id: str, principal: Principal = OVERSIGHT
+) -> Response:
+    """Errors: 404 `webhook_not_found` (also for another user's webhook)."""
+    owner = None if principal.role == "admin" else principal.user_id
+    try:
+        _store(request).disable_webhook(webhook_id, owner)
+    except UnknownFindingError:
+        raise ProblemError(
+            404, "webhook_not_found", f"no webhook {webhook_id} of yours"
+        ) from None
+    return Response(status_code=204)
