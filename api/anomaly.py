@@ -8,6 +8,8 @@ not fire), the worker at "now". That is why they agree.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -160,3 +162,46 @@ def redis_waiter(client: redis.Redis, stream: str) -> Callable[[int, float], Non
             time.sleep(timeout)
 
     return wait
+
+
+class FindingsProcess:
+    """Runs ``chemtrace findings worker`` as a child process, restarting it if it dies.
+
+    The engine gets its own interpreter: in a thread of the API process it would share the
+    GIL with every request and fall behind exactly when the load is high.
+    """
+
+    def __init__(self, command: list[str]) -> None:
+        self._command = command
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def step(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        if self.process is not None:
+            log.warning("findings worker exited with %s; restarting", self.process.returncode)
+        self.process = subprocess.Popen(self._command)  # noqa: S603 (our own CLI)
+        self.starts += 1
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+
+def worker_command(
+    db: str, rules: Path | None, redis_url: str | None, namespace: str, interval: float
+) -> list[str]:
+    """The command line of a findings worker for this deployment."""
+    command = [sys.executable, "-m", "api.cli", "findings", "worker", "--db", db,
+               "--interval", str(interval)]  # fmt: skip
+    if rules is not None:
+        command += ["--rules", str(rules)]
+    if redis_url is not None:
+        command += ["--redis", redis_url, "--namespace", namespace]
+    return command

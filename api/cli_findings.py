@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import redis
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from api.anomaly import FindingsWorker, new_engine, rescan
+from api.anomaly import FindingsWorker, new_engine, redis_waiter, rescan
 from api.background import SingletonLock
 from api.deployment import DEFAULT_DB
 from ledger.errors import InvalidInputError, LedgerError
@@ -91,13 +92,21 @@ def worker_command(
     db: DbOption = DEFAULT_DB,
     rules: RulesOption = None,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between rounds.")] = 0.25,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis", help="Redis URL: wake on the relay's entry stream.")
+    ] = None,
+    namespace: Annotated[str, typer.Option("--namespace", help="Redis key prefix.")] = "chemtrace",
 ) -> None:
     """Run the online engine alone (``chemtrace serve`` runs it too, under the same lock)."""
     try:
         require_existing(db)
         engine = make_engine(db)
+        waiter = None
+        if redis_url is not None:
+            waiter = redis_waiter(redis.Redis.from_url(redis_url), f"{namespace}:entries")
         worker = FindingsWorker(FindingStore(engine), lambda: new_engine(rules),
-                                lock=SingletonLock(db, engine, name="findings"))  # fmt: skip
+                                lock=SingletonLock(db, engine, name="findings"),
+                                wait_for_entries=waiter)  # fmt: skip
     except (LedgerError, InvalidInputError) as exc:
         err.print(f"[red]cannot start:[/red] {exc.diagnostics()}")
         raise typer.Exit(2) from exc

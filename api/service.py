@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from api.accel import Accelerator, LocalAccelerator, RedisAccelerator
-from api.anomaly import FindingsWorker, new_engine, redis_waiter
+from api.anomaly import FindingsProcess, worker_command
 from api.auth import Principal, new_token, token_hash
 from api.background import Integrator, OutboxRelay, SingletonLock, Worker
 from api.deployment import Deployment
@@ -27,6 +27,7 @@ from api.metrics import EVENTS, JOURNAL
 from api.problems import ProblemError
 from api.scope import Scope
 from api.settings import Settings
+from api.webhooks import WebhookDispatcher
 from ledger.append import Accepted, Outcome, Rejected
 from ledger.codes import SignedCode, label_url, normalise_code
 from ledger.commitments import disclose
@@ -77,6 +78,7 @@ class Service:
     _projected_to: int = -1
     _projection_lock: threading.Lock = field(default_factory=threading.Lock)
     integrator: Integrator | None = None
+    findings: FindingsProcess | None = None
     _principals: dict[bytes, tuple[Principal | None, float]] = field(default_factory=dict)
     _writes: GroupCommit = field(init=False)
 
@@ -115,30 +117,27 @@ class Service:
             relay = OutboxRelay(self.reads, self.accel.client, self.accel.key("entries"))
             self.workers.append(Worker("outbox-relay", self.settings.relay_interval_s, relay.step))
         if self.settings.findings:
-            self.workers.append(
-                Worker("findings", self.settings.findings_interval_s, self.findings_worker().step)
-            )
+            settings = self.settings
+            self.findings = FindingsProcess(worker_command(
+                settings.db, settings.rules, settings.redis_url, settings.redis_namespace,
+                settings.findings_interval_s))  # fmt: skip
+            self.workers.append(Worker("findings-supervisor", 1.0, self.findings.step))
+        # -- webhooks: push new findings to subscribers (api/webhooks.py) --
+        dispatcher = WebhookDispatcher(
+            FindingStore(self.deployment.store.engine), self.log_signer,
+            self.deployment.keys.origin, backoff_s=self.settings.webhook_backoff_s,
+        )  # fmt: skip
+        self.workers.append(Worker("webhooks", self.settings.webhook_interval_s, dispatcher.step))
+        # -- end webhooks --
         for worker in self.workers:
             worker.start()
-
-    def findings_worker(self) -> FindingsWorker:
-        """The online anomaly engine on this deployment's database."""
-        engine = self.deployment.store.engine
-        waiter = None
-        if isinstance(self.accel, RedisAccelerator):
-            waiter = redis_waiter(self.accel.client, self.accel.key("entries"))
-        rules, catalogs = self.settings.rules, self.deployment.catalogs
-        return FindingsWorker(
-            FindingStore(engine),
-            lambda: new_engine(rules, catalogs),
-            lock=SingletonLock(self.settings.db, engine, name="findings"),
-            wait_for_entries=waiter,
-        )
 
     def close(self) -> None:
         for worker in self.workers:
             worker.stop()
         self.workers.clear()
+        if self.findings is not None:
+            self.findings.close()
         if self.integrator is not None:
             self.integrator.close()
         self.deployment.store.engine.dispose()
