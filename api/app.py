@@ -13,7 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from api import problems
 from api.metrics import REQUESTS
-from api.routes import codes, events, items, log, ops, public, registry
+from api.routes import codes, events, findings, items, log, ops, public, registry
 from api.service import Service
 from api.settings import Settings
 
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     if service is not None:
         app.state.service = service
     problems.install(app)
-    for module in (events, items, codes, registry, log, ops, public):
+    for module in (events, items, codes, registry, findings, log, ops, public):
         app.include_router(module.router)
 
     @app.middleware("http")

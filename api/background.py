@@ -33,7 +33,9 @@ from ledger.store.service import ServiceStore
 from ledger.timefmt import parse_utc
 
 log = logging.getLogger("chemtrace.background")
-ADVISORY_KEYS = {"integrator": 0x43_54_43_50, "findings": 0x43_54_46_44}  # "CTCP", "CTFD"
+ADVISORY_KEYS = {  # "CTCP", "CTFD", "CTWH"
+    "integrator": 0x43_54_43_50, "findings": 0x43_54_46_44, "webhooks": 0x43_54_57_48,
+}  # fmt: skip
 
 
 class SingletonLock:

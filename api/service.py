@@ -123,9 +123,11 @@ class Service:
                 settings.findings_interval_s))  # fmt: skip
             self.workers.append(Worker("findings-supervisor", 1.0, self.findings.step))
         # -- webhooks: push new findings to subscribers (api/webhooks.py) --
+        engine = self.deployment.store.engine
         dispatcher = WebhookDispatcher(
-            FindingStore(self.deployment.store.engine), self.log_signer,
-            self.deployment.keys.origin, backoff_s=self.settings.webhook_backoff_s,
+            FindingStore(engine), self.log_signer, self.deployment.keys.origin,
+            backoff_s=self.settings.webhook_backoff_s,
+            lock=SingletonLock(self.settings.db, engine, name="webhooks"),
         )  # fmt: skip
         self.workers.append(Worker("webhooks", self.settings.webhook_interval_s, dispatcher.step))
         # -- end webhooks --

@@ -36,3 +36,7 @@ class Settings(BaseSettings):
     findings_interval_s: float = 0.25
     background: bool = True
     """Run the checkpoint integrator and the outbox relay in this process."""
+    webhook_interval_s: float = 0.5
+    """How often the webhook dispatcher looks for due deliveries."""
+    webhook_backoff_s: float = 1.0
+    """The first retry delay of a failed webhook delivery (then doubling, capped at 10 min)."""

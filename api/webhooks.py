@@ -132,9 +132,7 @@ def verify_webhook(
 
 
 def _signature_fields(headers: Mapping[str, str] | _Headers) -> tuple[str, str, bytes] | None:
-    value = next(
-        (v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), None
-    )
+    value = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), None)
     if value is None:
         return None
     fields: dict[str, str] = {}

@@ -9,6 +9,8 @@ false_positive); every move is appended with who, when and why, never overwritte
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -23,15 +25,23 @@ from api.webhooks import MAX_ATTEMPTS
 from ledger.errors import LedgerError, UnknownFindingError
 from ledger.note import parse_vkey
 from ledger.rules import RULES, SEVERITIES, Finding
-from ledger.rules.state import utc_text
-from ledger.store.findings import STATUSES, FindingFilter, FindingStore, StoredFinding
-from ledger.timefmt import parse_utc
+from ledger.store.engine import IMMEDIATE
+from ledger.store.findings import (
+    STATUSES,
+    FindingFilter,
+    FindingStore,
+    StoredFinding,
+    Transition,
+)
+from ledger.timefmt import format_utc, parse_utc
 
 router = APIRouter(prefix="/v1", tags=["findings"])
 ANY_USER = Depends(require("admin", "regulator", "inspector", "enterprise"))
 OVERSIGHT = Depends(require("admin", "regulator"))
 Severity = Literal["low", "medium", "high", "critical"]
 GIVEN_UP = "9999-"
+FINDING_ID = re.compile(r"f-[0-9a-f]{32}")
+WEBHOOK_ID = re.compile(r"wh-[0-9a-f]{24}")
 
 
 class FindingOut(BaseModel):
@@ -123,8 +133,14 @@ class WebhookOut(BaseModel):
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _store(request: Request) -> FindingStore:
-    return FindingStore(service_of(request).deployment.store.engine)
+def _store(request: Request, *, write: bool = False) -> FindingStore:
+    """The findings store; ``write``: its transactions take SQLite's write lock up front
+    (``BEGIN IMMEDIATE``), since one that reads first and then writes fails at once, busy
+    timeout or not, when another writer committed in between (PostgreSQL ignores this)."""
+    engine = service_of(request).deployment.store.engine
+    if write:
+        engine = engine.execution_options(**{IMMEDIATE: True})
+    return FindingStore(engine)
 
 
 def _scope(principal: Principal) -> FindingFilter:
@@ -146,19 +162,32 @@ def _sees(principal: Principal, finding: Finding) -> bool:
     return finding.district in principal.districts
 
 
-def _visible(request: Request, principal: Principal, finding_id: str) -> StoredFinding:
-    """The finding, if ``principal`` may see it; else 404 exactly as for a missing one."""
-    try:
-        stored, _ = _store(request).get(finding_id)
-    except UnknownFindingError:
-        stored = None
-    if stored is None or not _sees(principal, stored.finding):
+def _visible(
+    store: FindingStore, principal: Principal, finding_id: str
+) -> tuple[StoredFinding, list[Transition]]:
+    """The finding and its history, if ``principal`` may see it; else the very 404 of a
+    missing one (``finding_not_found``), so scopes leak nothing."""
+    if not FINDING_ID.fullmatch(finding_id):
         raise UnknownFindingError("no such finding", finding=finding_id)
-    return stored
+    stored, history = store.get(finding_id)
+    if not _sees(principal, stored.finding):
+        raise UnknownFindingError("no such finding", finding=finding_id)
+    return stored, history
 
 
 def _out(stored: StoredFinding) -> FindingOut:
     return FindingOut(**stored.to_json())
+
+
+def _has_control(text: str, allowed: str = "\t\n\r") -> bool:
+    return any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in text)
+
+
+def _plain(value: str | None, name: str) -> str | None:
+    """A free-text filter: no control characters (a database could not even compare them)."""
+    if value is not None and _has_control(value, allowed=""):
+        raise ProblemError(400, "invalid_filter", f"{name} has control characters", field=name)
+    return value
 
 
 def _one_of(value: str | None, allowed: tuple[str, ...], name: str, code: str) -> str | None:
@@ -172,7 +201,7 @@ def _time(value: str | None, name: str) -> str | None:
     if value is None:
         return None
     try:
-        return utc_text(parse_utc(value).timestamp())
+        return format_utc(parse_utc(value)).replace(".000000Z", "Z")
     except LedgerError:
         raise ProblemError(
             400, "invalid_filter", f"{name} must be RFC 3339 UTC", field=name
@@ -216,15 +245,16 @@ def list_findings(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> FindingList:
-    """Errors: 400 `invalid_filter` (an unknown rule, severity or status, or a malformed
-    time; `field` names it)."""
+    """Errors: 400 `invalid_filter` (an unknown rule, severity or status, a malformed time,
+    or control characters; `field` names it)."""
     _one_of(rule, RULES, "rule", "invalid_filter")
     _one_of(severity, SEVERITIES, "severity", "invalid_filter")
     _one_of(status, STATUSES, "status", "invalid_filter")
     scope = _scope(principal)
     where = FindingFilter(
-        rule=rule, severity=severity, district=district, org=org, chemical=chemical,
-        status=status, item=item, since=_time(since, "since"), until=_time(until, "until"),
+        rule=rule, severity=severity, district=_plain(district, "district"),
+        org=_plain(org, "org"), chemical=_plain(chemical, "chemical"), item=_plain(item, "item"),
+        since=_time(since, "since"), until=_time(until, "until"), status=status,
         districts=scope.districts, own_org=scope.own_org,
     )  # fmt: skip
     store = _store(request)
@@ -242,9 +272,8 @@ def get_finding(
     request: Request, finding_id: str, principal: Principal = ANY_USER
 ) -> FindingDetail:
     """Errors: 404 `finding_not_found` (also for a finding outside your scope)."""
-    stored = _visible(request, principal, finding_id)
     store = _store(request)
-    _, history = store.get(finding_id)
+    stored, history = _visible(store, principal, finding_id)
     deliveries: list[DeliveryOut] | None = None
     if principal.role in ("admin", "regulator"):
         rows = store.deliveries(finding_id)
@@ -270,17 +299,21 @@ def transition_finding(
 ) -> TransitionOut:
     """open → acknowledged → resolved | false_positive; open → resolved | false_positive.
 
-    Errors: 400 `invalid_status` (an unknown status or expected_status) or `empty_comment`;
+    Errors: 400 `invalid_status` (an unknown status or expected_status) or
+    `invalid_comment` (empty);
     403 `forbidden` (enterprises and inspectors); 404 `finding_not_found` (also outside your
     districts); 409 `invalid_transition` (the workflow forbids the move, or the finding is
     no longer `expected_status`; `current_status` says what it is).
     """
     _one_of(payload.status, STATUSES, "status", "invalid_status")
     _one_of(payload.expected_status, STATUSES, "expected_status", "invalid_status")
-    if not payload.comment.strip():
-        raise ProblemError(400, "empty_comment", "a transition needs a comment", field="comment")
-    _visible(request, principal, finding_id)
-    made = _store(request).transition(
+    if not payload.comment.strip() or _has_control(payload.comment):
+        raise ProblemError(
+            400, "invalid_comment", "a transition needs a (printable) comment", field="comment"
+        )
+    store = _store(request, write=True)
+    _visible(store, principal, finding_id)
+    made = store.transition(
         finding_id, payload.status, user_id=principal.user_id, comment=payload.comment,
         expected=payload.expected_status,
     )  # fmt: skip
@@ -296,8 +329,6 @@ def _signature(request: Request) -> SignatureKey:
 
 
 def _webhook_out(row: dict[str, Any], signature: SignatureKey) -> WebhookOut:
-    import json
-
     districts = None if row["districts"] is None else list(json.loads(row["districts"]))
     return WebhookOut(
         id=row["id"], url=row["url"], min_severity=row["min_severity"], user_id=row["user_id"],
@@ -306,13 +337,15 @@ def _webhook_out(row: dict[str, Any], signature: SignatureKey) -> WebhookOut:
 
 
 def _check_url(url: str) -> str:
+    if _has_control(url, allowed=""):
+        raise ProblemError(422, "invalid_request", "url has control characters", field="url")
     try:
         parts = urlsplit(url)
-        host = parts.hostname
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
-        host = None
-    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
+        ok = False
+    if not ok or " " in url:
         raise ProblemError(422, "invalid_request", "url must be an http(s) URL", field="url")
     return url
 
@@ -331,7 +364,7 @@ def create_webhook(
     they are now; an admin's: all) are POSTed to `url`, signed by the log key: see
     `signature` and the `api.webhooks` module for the scheme."""
     url = _check_url(payload.url)
-    store = _store(request)
+    store = _store(request, write=True)
     webhook_id = "wh-" + secrets.token_hex(12)
     districts = None if principal.role == "admin" else principal.districts
     store.add_webhook(webhook_id, principal.user_id, url, payload.min_severity,
@@ -359,15 +392,13 @@ def list_webhooks(request: Request, principal: Principal = OVERSIGHT) -> list[We
     responses=responses(401, 403, 404),
     summary="Unsubscribe: no further deliveries are sent.",
 )
-def delete_webhook(
-    request: Request, webhook_id: str, principal: Principal = OVERSIGHT
-) -> Response:
+def delete_webhook(request: Request, webhook_id: str, principal: Principal = OVERSIGHT) -> Response:
     """Errors: 404 `webhook_not_found` (also for another user's webhook)."""
     owner = None if principal.role == "admin" else principal.user_id
     try:
-        _store(request).disable_webhook(webhook_id, owner)
+        if not WEBHOOK_ID.fullmatch(webhook_id):
+            raise UnknownFindingError("no such webhook", webhook=webhook_id)
+        _store(request, write=True).disable_webhook(webhook_id, owner)
     except UnknownFindingError:
-        raise ProblemError(
-            404, "webhook_not_found", f"no webhook {webhook_id} of yours"
-        ) from None
+        raise ProblemError(404, "webhook_not_found", f"no webhook {webhook_id} of yours") from None
     return Response(status_code=204)

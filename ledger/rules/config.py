@@ -18,7 +18,8 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
-    model_validator,
+    ValidationInfo,
+    field_validator,
 )
 
 from ledger.errors import InvalidInputError
@@ -131,12 +132,14 @@ class StorageRules(_Strict):
     groups: dict[Token, StorageGroup]
     incompatible: list[Annotated[list[Token], Field(min_length=2, max_length=2)]]
 
-    @model_validator(mode="after")
-    def _pairs_name_groups(self) -> StorageRules:
-        unknown = {name for pair in self.incompatible for name in pair} - set(self.groups)
-        if unknown:
+    @field_validator("incompatible")
+    @classmethod
+    def _pairs_name_groups(cls, pairs: list[list[str]], info: ValidationInfo) -> list[list[str]]:
+        groups = info.data.get("groups")
+        unknown = {name for pair in pairs for name in pair} - set(groups or ())
+        if groups is not None and unknown:
             raise ValueError(f"incompatible names unknown storage groups: {sorted(unknown)}")
-        return self
+        return pairs
 
 
 class Prohibition(_Strict):
@@ -168,13 +171,14 @@ class RulesConfig(_Strict):
     city: CityRules
     dormancy: DormancyRules
 
-    @model_validator(mode="after")
-    def _every_rule_has_a_severity(self) -> RulesConfig:
-        if set(self.severity) != set(RULES):
-            missing = sorted(set(RULES) - set(self.severity))
-            extra = sorted(set(self.severity) - set(RULES))
+    @field_validator("severity")
+    @classmethod
+    def _every_rule_has_a_severity(cls, severity: dict[str, Severity]) -> dict[str, Severity]:
+        if set(severity) != set(RULES):
+            missing = sorted(set(RULES) - set(severity))
+            extra = sorted(set(severity) - set(RULES))
             raise ValueError(f"severity must name every rule: missing {missing}, unknown {extra}")
-        return self
+        return severity
 
 
 DEFAULT_RULES: Final = Path(__file__).resolve().parents[2] / "catalogs" / "rules" / "2026.1.json"
@@ -187,12 +191,14 @@ def parse_rules(text: str, *, source: str = "rules") -> RulesConfig:
         InvalidInputError: the text is not a valid configuration (the field is named).
     """
     try:
-        raw = json.loads(text, parse_float=_no_float)
+        raw = json.loads(text, parse_float=_Float)
         return RulesConfig.model_validate(_decimals(raw), strict=False)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise InvalidInputError(f"{source}: {where}: {first['msg']}", field=where) from None
+    except _FieldError as exc:
+        raise InvalidInputError(f"{source}: {exc.where}: {exc}", field=exc.where) from None
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(f"{source}: {exc}") from None
 
@@ -202,8 +208,19 @@ def load_rules(path: Path = DEFAULT_RULES) -> RulesConfig:
     return parse_rules(path.read_text(encoding="utf-8"), source=str(path))
 
 
-def _no_float(text: str) -> object:
-    raise ValueError(f"write decimals as strings, not {text}")
+class _Float:
+    """A JSON number with a fraction or exponent: refused where it is found, by name."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _FieldError(ValueError):
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 _DECIMAL_FIELDS: Final = frozenset({
@@ -215,23 +232,29 @@ _DECIMAL_FIELDS: Final = frozenset({
 _DECIMAL_MAPS: Final = frozenset({"gas_kg_per_nm3", "days_by_status"})
 
 
-def _decimals(raw: object, name: str = "") -> object:
+def _decimals(raw: object, path: tuple[str, ...] = ()) -> object:
     """Turn the decimal-string fields into Decimals; ints elsewhere stay ints."""
+    name = next((part for part in reversed(path) if not part.isdigit()), "")
     if isinstance(raw, dict):
         if name in _DECIMAL_MAPS:
-            return {key: _decimal(value, f"{name}.{key}") for key, value in raw.items()}
-        return {key: _decimals(value, key) for key, value in raw.items()}
+            return {key: _decimal(value, (*path, key)) for key, value in raw.items()}
+        return {key: _decimals(value, (*path, key)) for key, value in raw.items()}
     if isinstance(raw, list):
-        return [_decimals(value, name) for value in raw]
+        return [_decimals(value, (*path, str(i))) for i, value in enumerate(raw)]
     if name in _DECIMAL_FIELDS:
-        return _decimal(raw, name)
+        return _decimal(raw, path)
+    if isinstance(raw, _Float):
+        raise _FieldError(".".join(path), f"write decimals as strings, not {raw.text}")
     return raw
 
 
-def _decimal(value: object, name: str) -> Decimal:
+def _decimal(value: object, path: tuple[str, ...]) -> Decimal:
+    where = ".".join(path)
+    if isinstance(value, _Float):
+        raise _FieldError(where, f"write decimals as strings, not {value.text}")
     if not isinstance(value, str):
-        raise ValueError(f"{name} must be a decimal string")
+        raise _FieldError(where, "must be a decimal string")
     try:
         return Decimal(value)
     except ArithmeticError:
-        raise ValueError(f"{name} is not a decimal: {value!r}") from None
+        raise _FieldError(where, f"not a decimal: {value!r}") from None

@@ -78,6 +78,16 @@ def on_receive(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     ship.pending -= received
     for code in received:
         st.items[code].consignee = None
+    stray = sorted(code for code in codes - received
+                   if (track := st.items.get(code)) is None or track.ship != ship.hash)  # fmt: skip
+    if stray:
+        yield st.finding(
+            "custody.wrong_receiver", ev.hash, body.time,
+            f"{body.org} received item(s) {', '.join(stray)} against a shipment they are "
+            "not part of",
+            (ship.hash, ev.hash), org=body.org, site=body.site, item=stray[0],
+            chemical=chemical,
+        )  # fmt: skip
     if body.org != ship.consignee:
         yield st.finding(
             "custody.wrong_receiver", ev.hash, body.time,

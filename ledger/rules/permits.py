@@ -160,7 +160,9 @@ def _open_sale(
     seller_filed = seller_filed or any(
         registry.permit(seller, ("police_filing",), c, ev.time, counterparty=buyer) for c in toxic
     )
-    buyer_filed = any((buyer, seller, code) in st.filed_buys for code in codes)
+    buyer_filed = any((buyer, seller, code) in st.filed_buys for code in codes) or any(
+        registry.permit(buyer, ("police_filing",), c, ev.time, counterparty=seller) for c in toxic
+    )
     sale = OpenSale(
         hash=ev.hash,
         seller=seller,

@@ -8,6 +8,7 @@ webhook deliveries they trigger, and the engine's cursor is one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from ledger.rules import (
     RecordFact,
 )
 from ledger.store import schema as t
-from ledger.store.engine import is_sqlite
+from ledger.store.engine import IMMEDIATE, is_sqlite
 from ledger.store.repository import Clock, utc_now
 from ledger.timefmt import format_utc
 
@@ -117,6 +118,13 @@ class FindingStore:
         self.engine = engine
         self._clock = clock
         self._sqlite = is_sqlite(str(engine.url))
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction that takes SQLite's write lock up front (BEGIN IMMEDIATE):
+        a read-then-write under a plain BEGIN fails at once when another writer commits."""
+        with self.engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+            yield conn
 
     # -- facts -------------------------------------------------------------------------------
 
@@ -224,7 +232,7 @@ class FindingStore:
         move the cursor, in one transaction. Returns the ids that were new."""
         now = format_utc(self._clock())
         position = cursor.log_position if cursor else -1
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             fresh = self._insert_new(conn, findings, position, now)
             if fresh:
                 self._queue_deliveries(conn, [f for f in findings if f.id in fresh], now)
@@ -293,7 +301,7 @@ class FindingStore:
 
     def clear(self) -> None:
         """Forget every finding, transition, delivery and the cursor (before a full rebuild)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             for table in (t.webhook_delivery, t.finding_transition, t.finding, t.rule_cursor):
                 conn.execute(table.delete())
 
@@ -364,7 +372,7 @@ class FindingStore:
         if not comment.strip():
             raise InvalidInputError("a transition needs a comment", field="comment")
         now = format_utc(self._clock())
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             row = conn.execute(
                 self._for_update(select(t.finding.c.status).where(t.finding.c.id == finding_id))
             ).first()
@@ -414,7 +422,7 @@ class FindingStore:
         (``districts`` for a regulator, ``org`` for an enterprise, both ``None`` for all)."""
         if min_severity not in SEVERITIES:
             raise InvalidInputError(f"unknown severity {min_severity!r}", field="min_severity")
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 insert(t.webhook).values(
                     id=webhook_id,
@@ -439,7 +447,7 @@ class FindingStore:
         conditions = [t.webhook.c.id == webhook_id, t.webhook.c.disabled_at.is_(None)]
         if user_id is not None:
             conditions.append(t.webhook.c.user_id == user_id)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             done = conn.execute(
                 update(t.webhook).where(*conditions).values(disabled_at=format_utc(self._clock()))
             )
@@ -494,7 +502,7 @@ class FindingStore:
         else:
             values["last_error"] = error[:300]
             values["next_attempt_at"] = retry_at or "9999-12-31T00:00:00Z"
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(wd)
                 .where(wd.c.webhook_id == webhook_id, wd.c.finding_id == finding_id)

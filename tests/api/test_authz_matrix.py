@@ -36,7 +36,10 @@ from api.app import create_app
 from ledger.builder import DeviceSession
 from ledger.codes import generate_code
 from ledger.commitments import disclose
+from ledger.rules import Finding
 from ledger.signing import Ed25519Signer
+from ledger.store.engine import IMMEDIATE, make_engine
+from ledger.store.findings import FindingStore
 from tests.api.live import CATALOG, ORGS, VALID, LiveServer, World, build_world, wait_for
 
 PROBLEM_JSON = "application/problem+json"
@@ -50,6 +53,7 @@ D2_ORGS = frozenset(org for org, (_, district) in ORGS.items() if district == "d
 FAR_DISTRICT = "d9"  # orgs the matrix creates live here, outside every scoped caller's view
 BAD_TOKEN = "ct_" + "A" * 43
 INSPECTOR = disclose("person", "d1 duty inspector").commitment
+MISSING_FINDING = "f-" + "0" * 32
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,8 +299,28 @@ def _seed(m: Matrix) -> None:
     assert m.as_token(m.tokens["disabled"], "GET", "/v1/orgs").status_code == 200
     admin.put_user("gone", role="enterprise", org="p-chem", name="left the company",
                    status="disabled")  # fmt: skip
+    # findings A (p-chem, d1) and B (u-lab, d2), as the anomaly engine would store them
+    found_a, found_b = matrix_finding("p-chem", "d1"), matrix_finding("u-lab", "d2")
+    save_findings(m, found_a, found_b)
+    m.refs.update({"finding:A": found_a.id, "finding:B": found_b.id,
+                   "missing:finding": MISSING_FINDING})  # fmt: skip
     # bundles and verification need a checkpoint covering the seeded items
     wait_for(lambda: all(_verified(m, m.ref(n)) for n in ("item:A", "item:B")), timeout=20)
+
+
+def matrix_finding(org: str, district: str) -> Finding:
+    return Finding(rule="licence.missing", key=uuid.uuid4().hex, severity="low",
+                   at="2026-10-02T08:00:00Z", message=f"matrix finding of {org}",
+                   evidence=("sha256:" + "ef" * 32,), org=org, site=f"{org}-site",
+                   district=district, chemical="1")  # fmt: skip
+
+
+def save_findings(m: Matrix, *findings: Finding) -> None:
+    engine = make_engine(m.server.db_url)
+    try:
+        FindingStore(engine.execution_options(**{IMMEDIATE: True})).save(list(findings))
+    finally:
+        engine.dispose()
 
 
 def _verified(m: Matrix, code: str) -> bool:
@@ -561,6 +585,75 @@ def tokens_call(method: str) -> Callable[[Matrix], Call]:
     return make
 
 
+def findings_within(*, districts: tuple[str, ...] | None = None, org: str | None = None) -> Check:
+    """Every listed finding is in the caller's districts (or about its organisation)."""
+
+    def check(_: Matrix, __: Call, response: httpx.Response) -> None:
+        for found in response.json()["findings"]:
+            assert districts is None or found["district"] in districts, found
+            assert org is None or found["org"] == org, found
+
+    return check
+
+
+def transition_call(m: Matrix) -> Call:
+    """A fresh open finding of p-chem in d1, and the request acknowledging it."""
+    made = matrix_finding("p-chem", "d1")
+    save_findings(m, made)
+    return Call("POST", f"/v1/findings/{made.id}:transition",
+                json={"status": "acknowledged", "comment": "matrix review"},
+                refs={"finding": made.id})  # fmt: skip
+
+
+def finding_status(expected: str) -> Check:
+    def check(m: Matrix, call: Call, _: httpx.Response) -> None:
+        detail = m.admin("GET", f"/v1/findings/{call.refs['finding']}")
+        assert detail["finding"]["status"] == expected
+        assert len(detail["transitions"]) == (0 if expected == "open" else 1)
+
+    return check
+
+
+def _hook_ids(m: Matrix) -> set[str]:
+    return {hook["id"] for hook in m.admin("GET", "/v1/webhooks")}
+
+
+def webhook_call(m: Matrix) -> Call:
+    return Call("POST", "/v1/webhooks", json={"url": "http://127.0.0.1:9/matrix"},
+                refs={"before": _hook_ids(m)})  # fmt: skip
+
+
+def hook_created(m: Matrix, call: Call, response: httpx.Response) -> None:
+    assert _hook_ids(m) == call.refs["before"] | {response.json()["id"]}
+
+
+def no_hook_created(m: Matrix, call: Call, _: httpx.Response) -> None:
+    assert _hook_ids(m) == call.refs["before"], "a refused subscription was stored"
+
+
+def hooks_of(user_id: str) -> Check:
+    def check(_: Matrix, __: Call, response: httpx.Response) -> None:
+        assert {hook["user_id"] for hook in response.json()} <= {user_id}
+
+    return check
+
+
+def unsubscribe_call(m: Matrix) -> Call:
+    """A fresh webhook of d1's regulator, and the request ending it."""
+    made = m.as_token(m.tokens["reg_own"], "POST", "/v1/webhooks",
+                      json={"url": "http://127.0.0.1:9/matrix"})  # fmt: skip
+    assert made.status_code == 201, made.text
+    hook = made.json()["id"]
+    return Call("DELETE", f"/v1/webhooks/{hook}", refs={"hook": hook})
+
+
+def hook_kept(expected: bool) -> Check:
+    def check(m: Matrix, call: Call, _: httpx.Response) -> None:
+        assert (call.refs["hook"] in _hook_ids(m)) is expected
+
+    return check
+
+
 # --------------------------------------------------------------------------------------------
 # listings: what is listed, and whose it is
 
@@ -658,6 +751,25 @@ def _event_rows() -> list[Endpoint]:
     return rows
 
 
+def _finding_ids(body: Any) -> set[str]:
+    return {found["id"] for found in body["findings"]}
+
+
+FINDING_LISTING = authed(
+    admin=E(200, sees=("finding:A", "finding:B")),
+    ent_own=E(200, sees=("finding:A",), hides=("finding:B",), check=findings_within(org="p-chem")),
+    ent_other=E(200, sees=("finding:B",), hides=("finding:A",),
+                check=findings_within(org="u-lab")),
+    reg_own=E(200, sees=("finding:A",), hides=("finding:B",),
+              check=findings_within(districts=("d1",))),
+    reg_other=E(200, sees=("finding:B",), hides=("finding:A",),
+                check=findings_within(districts=("d2",))),
+    inspector=E(200, sees=("finding:A",), hides=("finding:B",),
+                check=findings_within(districts=("d1",))),
+)  # fmt: skip
+_UNMOVED = E(403, "forbidden", check=finding_status("open"))
+_UNSUBSCRIBED = E(403, "forbidden", check=no_hook_created)
+_HOOK_STAYS = E(403, "forbidden", check=hook_kept(True))
 PUBLIC = everyone(OK)
 ENDPOINTS: list[Endpoint] = [
     *_event_rows(),
@@ -721,6 +833,28 @@ ENDPOINTS: list[Endpoint] = [
         reg_own=E(200, sees=("journal:d1",), hides=("journal:d2",), check=journal_within("d1")),
         reg_other=E(200, sees=("journal:d2",), hides=("journal:d1",), check=journal_within("d2")),
         inspector=FORBIDDEN), keys=lambda body: {e["item_code"] for e in body if e["item_code"]}),
+    # -- findings and webhooks ----------------------------------------------------------------
+    Endpoint("GET", "/v1/findings", get("/v1/findings", limit=500), FINDING_LISTING,
+             keys=_finding_ids),
+    Endpoint("GET", "/v1/findings/{finding_id}", get("/v1/findings/{finding:A}"), authed(
+        admin=OK, ent_own=OK, ent_other=E(404, "finding_not_found"), reg_own=OK,
+        reg_other=E(404, "finding_not_found"), inspector=OK)),
+    Endpoint("POST", "/v1/findings/{finding_id}:transition", transition_call, authed(
+        admin=E(200, check=finding_status("acknowledged")), ent_own=_UNMOVED,
+        ent_other=_UNMOVED, reg_own=E(200, check=finding_status("acknowledged")),
+        reg_other=E(404, "finding_not_found", check=finding_status("open")),
+        inspector=_UNMOVED)),
+    Endpoint("POST", "/v1/webhooks", webhook_call, authed(
+        admin=E(201, check=hook_created), ent_own=_UNSUBSCRIBED, ent_other=_UNSUBSCRIBED,
+        reg_own=E(201, check=hook_created), reg_other=E(201, check=hook_created),
+        inspector=_UNSUBSCRIBED)),
+    Endpoint("GET", "/v1/webhooks", get("/v1/webhooks"), authed(
+        admin=OK, ent_own=FORBIDDEN, ent_other=FORBIDDEN, reg_own=E(200, check=hooks_of("reg-d1")),
+        reg_other=E(200, check=hooks_of("reg-d2")), inspector=FORBIDDEN)),
+    Endpoint("DELETE", "/v1/webhooks/{webhook_id}", unsubscribe_call, authed(
+        admin=E(204, check=hook_kept(False)), ent_own=_HOOK_STAYS, ent_other=_HOOK_STAYS,
+        reg_own=E(204, check=hook_kept(False)),
+        reg_other=E(404, "webhook_not_found", check=hook_kept(True)), inspector=_HOOK_STAYS)),
     # -- public: the audit API, operations, label pages, API docs ----------------------------
     Endpoint("GET", "/v1/log/checkpoint", get("/v1/log/checkpoint"), PUBLIC),
     Endpoint("GET", "/v1/log/key", get("/v1/log/key"), PUBLIC),
@@ -999,6 +1133,7 @@ HIDDEN = [
     ("/v1/codes/{id}/label.svg", "item:A", "missing:item", ("ent_other",)),
     ("/v1/sites/{id}/bundle", "p-store", "x-store", ("ent_other", "reg_other")),
     ("/v1/crew/{id}/person", "p-driver", "x-driver", ("reg_other",)),
+    ("/v1/findings/{id}", "finding:A", "missing:finding", ("ent_other", "reg_other")),
     *((f"/v1/{path}/{{id}}", ONE_RECORD[path], f"x-{path}-none", ("ent_other", "reg_other"))
       for path in ONE_RECORD),
 ]  # fmt: skip

@@ -26,4 +26,4 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     engine.dispose()
-    assert version == "0005"
+    assert version == "0006"

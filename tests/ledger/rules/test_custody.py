@@ -1,0 +1,175 @@
+"""custody.*: shipments arrive in time, at the consignee, and one holder acts at a time.
+
+Plant to lab is 38.9 km: 54.5 km by road at 40 km/h plus 6 h slack allows 7 h 21 min 46 s.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.ledger.rules.scenario import City
+
+ALLOWANCE = timedelta(hours=7, minutes=21, seconds=46)
+EVERY_20_MIN = [20.0 * step for step in range(1, 23)]  # up to 7 h 20 min
+
+
+def _shipped(*codes: str) -> tuple[City, str]:
+    city = City()
+    for code in codes:
+        city.commission(code)
+    shipped = city.ship(list(codes))
+    return city, shipped
+
+
+# -- custody.transit_overdue -------------------------------------------------------------------
+
+
+def test_a_shipment_never_received_is_overdue_with_no_further_event() -> None:
+    city, shipped = _shipped("DRUM-1")
+    city.advance(hours=7, minutes=21)
+    city.clean()
+    city.advance(minutes=1)
+
+    found = city.only("custody.transit_overdue")
+    assert found.evidence == (shipped,)
+    assert (found.org, found.site, found.item) == ("carrier", "lab", "DRUM-1")
+    assert found.severity == "high"
+
+
+def test_a_late_arrival_is_overdue() -> None:
+    city, shipped = _shipped("DRUM-1")
+    start = city.clock
+    city.track(["DRUM-1"], shipped, start, [*EVERY_20_MIN, 440.0])
+    received = city.receive(["DRUM-1"], shipped, at=start + ALLOWANCE + timedelta(minutes=5),
+                            log_at=start + ALLOWANCE - timedelta(seconds=1))  # fmt: skip
+
+    found = city.only("custody.transit_overdue")
+    assert found.evidence == (shipped, received)
+    assert found.item == "DRUM-1"
+
+
+def test_an_arrival_just_inside_the_allowance_is_fine() -> None:
+    city, shipped = _shipped("DRUM-1")
+    start = city.clock
+    city.track(["DRUM-1"], shipped, start, EVERY_20_MIN)
+    city.receive(["DRUM-1"], shipped, at=start + ALLOWANCE - timedelta(seconds=30))
+    city.advance(days=3)
+    city.clean()
+
+
+def test_a_receive_logged_before_the_deadline_disarms_it() -> None:
+    city, shipped = _shipped("DRUM-1")
+    start = city.clock
+    city.track(["DRUM-1"], shipped, start, [20.0 * step for step in range(1, 9)])
+    city.receive(["DRUM-1"], shipped, at=start + timedelta(hours=3))
+    city.advance(days=10)
+    city.clean()
+
+
+def test_a_partial_receipt_leaves_the_rest_overdue() -> None:
+    city, shipped = _shipped("DRUM-1", "DRUM-2")
+    start = city.clock
+    city.track(["DRUM-1", "DRUM-2"], shipped, start, [20.0, 40.0, 60.0, 80.0, 100.0])
+    city.receive(["DRUM-1"], shipped, at=city.at(hours=2))
+    city.advance(hours=6)
+
+    found = city.only("custody.transit_overdue")
+    assert found.evidence == (shipped,)
+    assert found.item == "DRUM-2"
+    assert "1 of 2" in found.message
+
+
+# -- custody.wrong_receiver --------------------------------------------------------------------
+
+
+def test_a_receive_by_another_org_than_the_consignee_is_found() -> None:
+    city, shipped = _shipped("DRUM-1")
+    city.track(["DRUM-1"], shipped, city.clock, [20.0, 40.0, 60.0, 80.0, 100.0])
+    wrong = city.receive(["DRUM-1"], shipped, org="clinic", site="lab", at=city.at(hours=2))
+
+    found = city.only("custody.wrong_receiver")
+    assert found.evidence == (shipped, wrong)
+    assert (found.org, found.site, found.item) == ("clinic", "lab", "DRUM-1")
+
+
+def test_a_receive_against_a_shipment_the_item_is_not_on_is_found() -> None:
+    city, shipped = _shipped("DRUM-1")
+    city.commission("DRUM-2", at=city.clock - timedelta(minutes=5))
+    wrong = city.receive(["DRUM-2"], shipped, at=city.at(hours=2))
+
+    found = city.only("custody.wrong_receiver")
+    assert found.evidence == (shipped, wrong)
+    assert found.item == "DRUM-2"
+
+
+def test_a_receive_with_an_item_added_to_the_shipment_is_found() -> None:
+    city = City()
+    city.commission("DRUM-1")
+    city.commission("DRUM-2")
+    shipped = city.ship(["DRUM-1"])
+    city.track(["DRUM-1"], shipped, city.clock, [20.0, 40.0, 60.0, 80.0, 100.0])
+    wrong = city.receive(["DRUM-1", "DRUM-2"], shipped, at=city.at(hours=2))
+
+    found = city.only("custody.wrong_receiver")
+    assert found.evidence == (shipped, wrong)
+    assert found.item == "DRUM-2"
+
+
+def test_a_shipment_received_in_two_parts_by_the_consignee_is_fine() -> None:
+    city, shipped = _shipped("DRUM-1", "DRUM-2")
+    start = city.clock
+    city.track(["DRUM-1", "DRUM-2"], shipped, start, [20.0, 40.0, 60.0, 80.0, 100.0])
+    city.receive(["DRUM-1"], shipped, at=start + timedelta(hours=2))
+    city.receive(["DRUM-2"], shipped, at=start + timedelta(hours=2, minutes=5))
+    city.advance(days=2)
+    city.clean()
+
+
+def test_a_receive_naming_an_unknown_shipment_is_found() -> None:
+    city, _ = _shipped("DRUM-1")
+    bogus = "sha256:" + "9" * 64
+    wrong = city.receive(["DRUM-1"], bogus, at=city.at(hours=2))
+    found = city.of("custody.wrong_receiver")
+    assert [f.evidence for f in found] == [(bogus, wrong)]
+
+
+# -- custody.double_holder ---------------------------------------------------------------------
+
+
+def test_the_former_holder_acting_on_a_delivered_item_is_found() -> None:
+    city = City()
+    city.commission("DRUM-1")
+    delivered = city.deliver(["DRUM-1"])
+    city.at(days=1)
+    moved = city.event("store_out", "maker", ["DRUM-1"], {}, site="plant")
+
+    found = city.only("custody.double_holder")
+    assert found.evidence == (delivered.receive, moved)
+    assert (found.org, found.site, found.item) == ("maker", "plant", "DRUM-1")
+    assert found.key == "DRUM-1:maker:user"
+
+
+def test_the_holder_acting_on_its_own_item_is_fine() -> None:
+    city = City()
+    city.commission("DRUM-1")
+    city.event("store_out", "maker", ["DRUM-1"], {}, site="plant")
+    city.deliver(["DRUM-1"])
+    city.event("store_in", "user", ["DRUM-1"], {}, site="lab")
+    city.use("DRUM-1", "2")
+    city.count("DRUM-1", "18")
+    city.clean()
+
+
+@pytest.mark.xfail(reason="ledger.state moves the holder on a sell, though a sale transfers "
+                   "title, not custody (lifecycle.HOLDER_ACTIONS)", strict=True)  # fmt: skip
+def test_an_invoice_after_delivery_does_not_move_custody() -> None:
+    city = City()
+    city.commission("DRUM-1", chemical="6.1")
+    city.deliver(["DRUM-1"])
+    city.at(hours=3)
+    city.sell(["DRUM-1"], to="user")
+    city.at(hours=3)
+    city.use("DRUM-1", "1")
+    city.clean()
