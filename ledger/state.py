@@ -156,6 +156,6 @@ def _step(state: ItemState, body: EventBody, role: str, known: dict[str, ItemSta
         case _:
             # inspect, waypoint, correct, trade and storage moves leave custody where it is
             # (a carrier's waypoint must not make the carrier's own site the item's place)
-            if body.type in ("store_in", "store_out", "sell", "aggregate", "disaggregate"):
+            if body.type in ("store_in", "store_out", "aggregate", "disaggregate"):
                 return here
             return state

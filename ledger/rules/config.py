@@ -87,6 +87,8 @@ class MassRules(_Strict):
     count_tolerance: Fraction
     growth_tolerance: Fraction
     strict_categories: list[Token]
+    strict_severity: Severity
+    """A shortfall of a strict category, whatever its size (R-TOX-6: report at once)."""
     org_window_days: Annotated[int, Field(ge=1, le=366)]
     org_tolerance: Fraction
     org_min_kg: PositiveDecimal
@@ -127,6 +129,8 @@ class StorageGroup(_Strict):
 class StorageRules(_Strict):
     hazard_warn: PositiveDecimal
     hazard_alert: PositiveDecimal
+    hazard_warn_severity: Severity
+    """``storage.major_hazard`` below the alert level; at it, the rule's own severity."""
     two_person_categories: list[Token]
     cylinder_packaging: list[Token]
     groups: dict[Token, StorageGroup]

@@ -16,7 +16,7 @@ import itertools
 import math
 from collections.abc import Iterator
 
-from ledger.events import Receive, Ship, Waypoint
+from ledger.events import Receive, Return, Ship, Waypoint
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
 from ledger.rules.state import OpenShip, RuleState, utc_text
@@ -48,6 +48,24 @@ def on_ship(st: RuleState, ev: EventView) -> None:
     for code in codes:
         track = st.items[code]
         track.ship, track.consignee = ev.hash, data.consignee
+    st.schedule(ev.known + allowance, TRANSIT, ev.hash)
+
+
+def on_return(st: RuleState, ev: EventView) -> None:
+    """A return travels like a shipment to the organisation it goes back to."""
+    body = ev.body
+    assert isinstance(body, Return)
+    codes = {link.code for link in body.items}
+    start = ev.time.timestamp()
+    allowance = math.ceil(float(st.config.transport.default_transit_hours) * 3600)
+    st.ships[ev.hash] = OpenShip(
+        hash=ev.hash, time=start, org=body.org, site=body.site, carrier=body.org,
+        consignee=body.data.to_org, consignee_site=None, due=start + allowance,
+        pending=codes, total=len(codes), checked_track=True,
+    )  # fmt: skip
+    for code in codes:
+        track = st.items[code]
+        track.ship, track.consignee = ev.hash, body.data.to_org
     st.schedule(ev.known + allowance, TRANSIT, ev.hash)
 
 

@@ -20,6 +20,7 @@ from ledger.events import (
     Dispose,
     EventBody,
     Receive,
+    Return,
     Sell,
     Ship,
     StockCount,
@@ -146,6 +147,8 @@ class Engine:
                 yield from custody.on_receive(st, view)
             case Waypoint():
                 custody.on_waypoint(st, view)
+            case Return():
+                custody.on_return(st, view)
             case Sell():
                 yield from permits.on_sell(st, view)
             case Buy():

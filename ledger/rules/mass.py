@@ -61,6 +61,8 @@ def on_count(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     body = ev.body
     assert isinstance(body, StockCount)
     rules = st.config.mass
+    if len(body.items) > 1:
+        return  # one count over many containers is a total: no one container's quantity
     for link in body.items:
         state, chem = ev.before[link.code], ev.chemicals[link.code]
         if state.quantity is None or state.unit is None:
@@ -82,7 +84,7 @@ def on_count(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
             tuple(h for h in (st.items[link.code].last_event, ev.hash) if h), org=body.org,
             site=body.site or state.site, item=link.code,
             chemical=chem.seq if chem else state.chemical,
-            severity="critical" if strict else None,
+            severity=rules.strict_severity if strict else None,
         )  # fmt: skip
 
 
@@ -91,7 +93,7 @@ def on_consume(st: RuleState, ev: EventView) -> None:
     body = ev.body
     assert isinstance(body, (Use, Dispose))
     declared = body.data.quantity
-    if declared is None:
+    if declared is None or len(body.items) > 1:
         return
     days = st.config.mass.org_window_days
     span = days * 86400.0

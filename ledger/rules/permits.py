@@ -6,8 +6,9 @@ Judged on ``sell`` events (the seller's record of the sale); ``buy`` events and
 - ``permit.individual_buyer``: highly toxic, explosive-precursor or category 1/2
   drug-precursor goods sold to an individual.
 - ``permit.toxic_sale_unpermitted``: highly toxic or explosive-precursor goods sold to a
-  buyer with neither a purchase permit (a registry record, or the one the sale cites)
-  nor a production, trading or use licence covering them.
+  buyer with neither a purchase permit registry record nor a production, trading or use
+  licence covering them. The permit number a sale cites is the seller's note; only a
+  registry record proves the permit.
 - ``permit.toxic_filing_missing``: five days (configurable) after such a sale, the seller
   and the buyer have not **both** recorded a police filing: a number on the sell or buy
   event, or a ``police_filing`` registry record naming the other party. A deadline.
@@ -53,7 +54,7 @@ def on_sell(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         return
     toxic = [c for c in chemicals.values() if c.in_any(rules.toxic_categories)]
     if toxic and not individual:
-        unpermitted = [c for c in toxic if not _may_buy(st, ev, buyer, c, data.permit_no)]
+        unpermitted = [c for c in toxic if not _may_buy(st, ev, buyer, c)]
         if unpermitted:
             yield st.finding(
                 "permit.toxic_sale_unpermitted",
@@ -94,7 +95,7 @@ def on_buy(st: RuleState, ev: EventView) -> None:
 def on_record(st: RuleState, record: RegistryRecord) -> None:
     """A ``police_filing`` record files for its org against its counterparty."""
     attrs = record.attrs
-    if record.kind != "permit" or attrs["kind"] != "police_filing":
+    if record.kind != "permit" or attrs["kind"] != "police_filing" or attrs["status"] == "revoked":
         return
     org, other = str(attrs["org"]), attrs.get("counterparty")
     for sale_hash in list(st.sales_by_org.get(org, ())):
@@ -136,9 +137,7 @@ def fire_filing(st: RuleState, key: str, due: float) -> Iterator[Finding | None]
         )
 
 
-def _may_buy(
-    st: RuleState, ev: EventView, buyer: str, chem: ChemicalFacts, cited: str | None
-) -> bool:
+def _may_buy(st: RuleState, ev: EventView, buyer: str, chem: ChemicalFacts) -> bool:
     registry = st.registry
     if registry.permit(buyer, ("purchase_permit",), chem, ev.time, counterparty=ev.body.org):
         return True

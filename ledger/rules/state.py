@@ -46,7 +46,7 @@ class OpenShip:
     site: str | None
     carrier: str
     consignee: str
-    consignee_site: str
+    consignee_site: str | None
     due: float
     pending: set[str]
     total: int

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from ledger.events import Fill
@@ -120,26 +121,26 @@ def _hazard(st: RuleState, ev: EventView, site: str) -> Iterator[Finding | None]
         "storage.major_hazard", f"{site}:{level}:{ev.fact.index}", ev.body.time,
         f"site {site} holds Σq/Q = {stock.ratio:.2f} and {label} (GB 18218), but is not "
         "registered as a major hazard source", (ev.hash,), org=str(attrs["org"]), site=site,
-        severity="critical" if level == 2 else "medium",
+        severity=None if level == 2 else rules.hazard_warn_severity,
     )  # fmt: skip
 
 
 def incompatible(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     """Judged before the items are placed: what arrives against what is already there."""
     pairs = st.config.storage.incompatible
+    arriving: dict[str, Counter[str]] = {}
     for code, state in ev.after.items():
         chem = ev.chemicals[code]
         if state.status != "active" or state.site is None or chem is None:
             continue
         if st.placement.get(code) == state.site:
             continue
-        stock = st.sites.get(state.site)
-        if stock is None:
-            continue
+        held = st.sites[state.site].groups + arriving.setdefault(state.site, Counter())
         mine = _groups(st, chem)
+        arriving[state.site].update(mine)
         for a, b in pairs:
             for own, other in ((a, b), (b, a)):
-                if own in mine and stock.groups[other] > 0 and stock.groups[own] == 0:
+                if own in mine and held[other] > 0 and held[own] == 0:
                     yield st.finding(
                         "storage.incompatible", f"{state.site}:{min(a, b)}+{max(a, b)}:{ev.hash}",
                         ev.body.time,

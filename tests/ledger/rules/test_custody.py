@@ -162,8 +162,6 @@ def test_the_holder_acting_on_its_own_item_is_fine() -> None:
     city.clean()
 
 
-@pytest.mark.xfail(reason="ledger.state moves the holder on a sell, though a sale transfers "
-                   "title, not custody (lifecycle.HOLDER_ACTIONS)", strict=True)  # fmt: skip
 def test_an_invoice_after_delivery_does_not_move_custody() -> None:
     city = City()
     city.commission("DRUM-1", chemical="6.1")
@@ -173,3 +171,24 @@ def test_an_invoice_after_delivery_does_not_move_custody() -> None:
     city.at(hours=3)
     city.use("DRUM-1", "1")
     city.clean()
+
+
+def test_a_return_received_by_the_org_it_went_back_to_is_fine() -> None:
+    city = City()
+    city.commission("CYL-1", chemical="17.1", packaging="cylinder")
+    city.deliver(["CYL-1"])
+    city.at(hours=5)
+    returned = city.event("return", "user", ["CYL-1"], {"to_org": "maker"}, site="lab")
+    city.at(hours=3)
+    city.receive(["CYL-1"], returned, org="maker", site="plant")
+    city.clean()
+
+
+def test_a_return_received_by_someone_else_is_the_wrong_receiver() -> None:
+    city = City()
+    city.commission("CYL-1", chemical="17.1", packaging="cylinder")
+    city.deliver(["CYL-1"])
+    returned = city.event("return", "user", ["CYL-1"], {"to_org": "maker"}, site="lab")
+    city.at(hours=3)
+    received = city.receive(["CYL-1"], returned, org="store", site="depot")
+    assert city.only("custody.wrong_receiver").evidence == (returned, received)

@@ -68,6 +68,15 @@ def test_acid_arriving_where_cyanide_is_kept_is_found() -> None:
     assert "(acid)" in found.message and "cyanide" in found.message
 
 
+def test_acid_and_cyanide_made_and_delivered_together_are_found_at_both_sites() -> None:
+    city = City()
+    city.commission("DRUM-1", chemical="25.1", value="50")
+    city.commission("JUG-1", chemical="31.1", value="10", packaging="bottle")
+    received = city.deliver(["DRUM-1", "JUG-1"]).receive
+    at_lab = [f for f in city.of("storage.incompatible") if f.site == "lab"]
+    assert [f.evidence for f in at_lab] == [(received,)]
+
+
 def test_acid_kept_in_the_annex_is_fine() -> None:
     city = City()
     city.commission("DRUM-1", chemical="25.1", value="50")
