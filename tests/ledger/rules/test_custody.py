@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from tests.ledger.rules.scenario import City
 
 ALLOWANCE = timedelta(hours=7, minutes=21, seconds=46)
