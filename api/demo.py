@@ -46,6 +46,8 @@ ORGS = {
     "zhang-wei": ("individual", "zhang-home", ("39.9390", "116.3520"), "xicheng"),
 }
 DISTRICTS = sorted({district for *_, district in ORGS.values()})
+SITE_POINTS = {site: point for _, site, point, _ in ORGS.values()}
+DEPOT_KEEPER = disclose("person", "tongzhou-store second keeper").commitment
 MAJOR_HAZARD_SITES = {"fangshan-plant", "tongzhou-depot"}
 
 LICENCE_OF = {
@@ -97,6 +99,7 @@ class _Seeder:
         self.sessions: dict[str, DeviceSession] = {}
         self.clients: dict[str, ChemtraceClient] = {}
         self.pending: list[tuple[str, dict[str, JsonValue]]] = []
+        self.crew: dict[str, str] = {}
         self.report = DemoReport()
         self.batches = 0
 
@@ -144,7 +147,8 @@ class _Seeder:
         self._user("regulator-city", role="regulator", districts=DISTRICTS,
                    name="City emergency management bureau")  # fmt: skip
         admin.put_vehicle("jing-a-d1234", org="anxin-logistics", plate="京A·D1234",
-                          transport_licence="JY-110-2026-0007", un_classes=["2", "3", "6.1", "8"],
+                          transport_licence="JY-110-2026-0007",
+                          un_classes=["2", "3", "4", "5.1", "6.1", "8"],
                           valid_until="2028-01-01T00:00:00Z")  # fmt: skip
         for crew_id, role, name in (("driver-li", "driver", "Li Qiang"),
                                     ("escort-wang", "escort", "Wang Fang")):  # fmt: skip
@@ -153,6 +157,8 @@ class _Seeder:
                            valid_from="2026-01-01T00:00:00Z", valid_until="2029-01-01T00:00:00Z",
                            person={"name": name, "id_number": "110101199001011234",
                                    "phone": "13800000000"})  # fmt: skip
+            # events name the crew by the commitment the registry keeps, not a new one
+            self.crew[role] = admin.record("crew", crew_id)["current"]["attrs"]["person"]
         admin.put_permit("ga-jd-2026-0042", kind="purchase_permit", number="GA-JD-2026-0042",
                          org="pku-lab", counterparty="yanshan-chem", chemicals=["25"],
                          quantity="150", valid_from="2026-09-01T00:00:00Z",
@@ -174,14 +180,16 @@ class _Seeder:
         data: dict[str, JsonValue],
         **extra: object,
     ) -> bytes:
-        _, site, (lat, lon), _ = ORGS[org]
+        site = str(extra.pop("site", ORGS[org][1]))
+        lat, lon = SITE_POINTS[site]
+        geo = extra.pop("geo", {"lat": lat, "lon": lon})  # where the event happened
         envelope = self.sessions[org].event(
             event_type,
             items,
             data,
             time=self.clock.tick(),
-            site=str(extra.pop("site", site)),
-            geo={"lat": lat, "lon": lon},
+            site=site,
+            geo=geo,  # type: ignore[arg-type]
             **extra,  # type: ignore[arg-type]
         )
         self.pending.append((org, envelope))
@@ -222,15 +230,17 @@ class _Seeder:
 
     def ship(self, sender: str, receiver: str, codes: list[str], *, controlled: bool = False,
              carrier: str = "anxin-logistics") -> bytes:  # fmt: skip
-        driver, escort = disclose("person", "driver Li"), disclose("person", "escort Wang")
         data: dict[str, JsonValue] = {
             "carrier": carrier, "consignee": receiver, "consignee_site": ORGS[receiver][1],
-            "vehicle": "京A·D1234", "driver": driver.commitment,
+            "vehicle": "京A·D1234", "driver": self.crew["driver"],
             "waybill_no": f"EW{self.clock.moment:%m%d%H%M}",
         }  # fmt: skip
-        data["escort"] = escort.commitment
+        data["escort"] = self.crew["escort"]
         ship = self.emit(carrier, "ship", list(codes), data, site=ORGS[sender][1])
-        self.emit(carrier, "waypoint", list(codes), {"ship": format_hash(ship)})
+        (lat0, lon0), (lat1, lon1) = SITE_POINTS[ORGS[sender][1]], SITE_POINTS[ORGS[receiver][1]]
+        halfway = {"lat": f"{(float(lat0) + float(lat1)) / 2:.4f}",
+                   "lon": f"{(float(lon0) + float(lon1)) / 2:.4f}"}  # fmt: skip
+        self.emit(carrier, "waypoint", list(codes), {"ship": format_hash(ship)}, geo=halfway)
         return ship
 
     def deliver(
@@ -276,8 +286,10 @@ def _catalog_tour(s: _Seeder) -> None:
             s.commission("yanshan-chem", code, str(chemical.seq), value, unit, packaging)
         s.deliver("yanshan-chem", "tongzhou-store", codes,
                   controlled=chemical.is_highly_toxic)  # fmt: skip
+        second = {"co_actor": DEPOT_KEEPER} if chemical.is_highly_toxic else {}  # 双人收发
         for code in codes:
-            s.emit("tongzhou-store", "store_in", [code], {"location": f"zone {chemical.seq}"})
+            s.emit("tongzhou-store", "store_in", [code], {"location": f"zone {chemical.seq}"},
+                   **second)  # fmt: skip
     s.flush()
 
 
