@@ -10,7 +10,10 @@ pallet of acetone aggregated and broken down; a bottle lost and recovered; a
 hazardous-waste disposal with its manifest; a drum destroyed; a correction. And a handful
 of suspicious flows for the anomaly engine to find: a shipment that never arrives, a
 receive by someone other than the consignee, cyanide sold to an individual with no permit
-or police filing, and a drum used after it was destroyed.
+or police filing, and a drum used after it was destroyed. The anomaly engine finds those,
+and what the catalog tour does wrong on purpose: all 35 chemicals kept in one depot
+(incompatible groups side by side) and chlorine cylinders delivered to a hospital in the
+capital core (``chemtrace findings rescan``).
 
 The flows are deterministic; codes and keys are random per deployment.
 """
