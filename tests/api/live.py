@@ -6,11 +6,13 @@ real HTTP, real process boundaries and real crashes (``kill -9``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -208,3 +210,31 @@ def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> A
             return value
         time.sleep(interval)
     raise AssertionError("condition not reached in time")
+
+
+@contextlib.contextmanager
+def shared_server(
+    request: Any, home: Path, backend: str, **env: str
+) -> Iterator[tuple[LiveServer, World]]:
+    """A started server with a seeded world on a fresh database, for one test module;
+    ``backend`` is ``sqlite`` or ``postgres+redis`` (its database is dropped afterwards)."""
+    drop = None
+    if backend == "sqlite":
+        server = LiveServer(home, f"sqlite:///{home}/var/chemtrace.db", **env)
+    else:
+        postgres = request.getfixturevalue("postgres_server")
+        name = f"shared_{uuid.uuid4().hex[:16]}"
+        server = LiveServer(home, postgres.create_database(name),
+                            request.getfixturevalue("redis_server").url, **env)  # fmt: skip
+        drop = lambda: postgres.drop_database(name)  # noqa: E731
+    try:
+        server.start()
+        world = build_world(server)
+        try:
+            yield server, world
+        finally:
+            world.close()
+    finally:
+        server.close()
+        if drop is not None:
+            drop()

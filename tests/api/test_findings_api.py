@@ -22,7 +22,7 @@ from ledger.rules import Finding, Severity
 from ledger.store.engine import IMMEDIATE, make_engine
 from ledger.store.findings import FindingStore
 from ledger.timefmt import parse_utc
-from tests.api.live import LiveServer, World, build_world
+from tests.api.live import LiveServer, World, shared_server
 
 PROBLEM_JSON = "application/problem+json"
 OCTOBER = {"since": "2026-10-01T00:00:00Z", "until": "2026-10-31T23:59:59Z"}
@@ -81,18 +81,7 @@ def setup(
 ) -> Iterator[Setup]:
     home = tmp_path_factory.mktemp("findings")
     env = {"CHEMTRACE_FINDINGS": "false"}  # only the seeded findings exist
-    drop = None
-    if request.param == "sqlite":
-        server = LiveServer(home, f"sqlite:///{home}/var/chemtrace.db", **env)
-    else:
-        postgres = request.getfixturevalue("postgres_server")
-        name = f"findings_{uuid.uuid4().hex[:16]}"
-        server = LiveServer(home, postgres.create_database(name),
-                            request.getfixturevalue("redis_server").url, **env)  # fmt: skip
-        drop = lambda: postgres.drop_database(name)  # noqa: E731
-    try:
-        server.start()
-        world = build_world(server)
+    with shared_server(request, home, request.param, **env) as (server, world):
         base = {
             "F1": finding("clone.unissued_code", "critical", "2026-10-02T08:00:00Z",
                           org="p-chem", district="d1", item="ITEM-1"),
@@ -119,11 +108,6 @@ def setup(
         }
         with httpx.Client(base_url=server.base_url, timeout=30) as http:
             yield Setup(server, world, http, tokens, base)
-        world.close()
-    finally:
-        server.close()
-        if drop is not None:
-            drop()
 
 
 def _problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from ledger.signing import Ed25519Signer
 from ledger.store.engine import IMMEDIATE, make_engine
 from ledger.store.findings import FindingStore
 from ledger.store.migrate import upgrade
-from tests.api.live import LiveServer, build_world, wait_for
+from tests.api.live import LiveServer, shared_server, wait_for
 
 PROBLEM_JSON = "application/problem+json"
 FAST = {
@@ -167,18 +167,7 @@ def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Setup]:
     home = tmp_path_factory.mktemp("webhooks")
-    drop = None
-    if request.param == "sqlite":
-        server = LiveServer(home, f"sqlite:///{home}/var/chemtrace.db", **FAST)
-    else:
-        postgres = request.getfixturevalue("postgres_server")
-        name = f"webhooks_{uuid.uuid4().hex[:16]}"
-        server = LiveServer(home, postgres.create_database(name),
-                            request.getfixturevalue("redis_server").url, **FAST)  # fmt: skip
-        drop = lambda: postgres.drop_database(name)  # noqa: E731
-    try:
-        server.start()
-        world = build_world(server)
+    with shared_server(request, home, request.param, **FAST) as (server, world):
         tokens: dict[str, str | None] = {
             "anon": None,
             "admin": server.admin_token,
@@ -190,11 +179,6 @@ def live(
         with httpx.Client(base_url=server.base_url, timeout=30) as http:
             vkey = http.get("/v1/log/key").text.strip()
             yield Setup(server, http, tokens, vkey)
-        world.close()
-    finally:
-        server.close()
-        if drop is not None:
-            drop()
 
 
 @pytest.fixture
