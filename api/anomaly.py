@@ -18,10 +18,10 @@ from pathlib import Path
 import redis
 
 from api.background import SingletonLock
-from api.catalogs import load_registry
+from api.catalogs import DEFAULT_RULES, load_registry, load_rules
 from api.metrics import FINDINGS_NEW
 from ledger.catalog import CatalogRegistry
-from ledger.rules import DEFAULT_RULES, Engine, Finding, RulesConfig, load_rules
+from ledger.rules import Engine, Finding, RulesConfig
 from ledger.rules.state import utc_text
 from ledger.store.findings import EPOCH, Cursor, FindingStore
 from ledger.store.repository import utc_now

@@ -1,4 +1,6 @@
-"""Loading catalog versions from folders: one folder per version, no code change to upgrade.
+"""Loading catalog versions and rules configurations from disk (the core only parses text).
+
+Catalog versions live in folders: one folder per version, no code change to upgrade.
 
 A version folder holds ``meta.json`` (version name, effective date), ``key-chemicals.csv``
 and ``chemical-forms.csv``; see ``catalogs/2026-draft.1/README.md``.
@@ -17,8 +19,10 @@ from ledger.catalog import (
     load_catalog,
     parse_meta,
 )
+from ledger.rules import RulesConfig, parse_rules
 
 SHIPPED = Path(__file__).resolve().parent.parent / "catalogs"
+DEFAULT_RULES = SHIPPED / "rules" / "2026.1.json"
 
 
 def load_version(folder: Path) -> Catalog:
@@ -41,3 +45,8 @@ def load_registry(*directories: Path) -> CatalogRegistry:
         if (folder / META_FILE).is_file()
     ]
     return CatalogRegistry(load_version(folder) for folder in folders)
+
+
+def load_rules(path: Path = DEFAULT_RULES) -> RulesConfig:
+    """Read a rules configuration file (see :func:`ledger.rules.parse_rules`)."""
+    return parse_rules(path.read_text(encoding="utf-8"), source=str(path))

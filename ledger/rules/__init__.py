@@ -6,13 +6,13 @@ every threshold and list comes from a :class:`RulesConfig` file, never from code
 
 from __future__ import annotations
 
-from ledger.rules.config import DEFAULT_RULES, RULES, RulesConfig, load_rules, parse_rules
+from ledger.rules.config import RULES, RulesConfig, parse_rules
 from ledger.rules.engine import Engine
 from ledger.rules.facts import EventFact, JournalFact, LedgerFact, LicenceFact, RecordFact
 from ledger.rules.findings import SEVERITIES, Finding, Severity
 
 __all__ = [
-    "DEFAULT_RULES", "RULES", "SEVERITIES", "Engine", "EventFact", "Finding", "JournalFact",
-    "LedgerFact", "LicenceFact", "RecordFact", "RulesConfig", "Severity", "load_rules",
+    "RULES", "SEVERITIES", "Engine", "EventFact", "Finding", "JournalFact",
+    "LedgerFact", "LicenceFact", "RecordFact", "RulesConfig", "Severity",
     "parse_rules",
 ]  # fmt: skip

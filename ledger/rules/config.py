@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Final
 
 from pydantic import (
@@ -185,9 +184,6 @@ class RulesConfig(_Strict):
         return severity
 
 
-DEFAULT_RULES: Final = Path(__file__).resolve().parents[2] / "catalogs" / "rules" / "2026.1.json"
-
-
 def parse_rules(text: str, *, source: str = "rules") -> RulesConfig:
     """Parse a rules configuration; decimals are JSON strings.
 
@@ -205,11 +201,6 @@ def parse_rules(text: str, *, source: str = "rules") -> RulesConfig:
         raise InvalidInputError(f"{source}: {exc.where}: {exc}", field=exc.where) from None
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(f"{source}: {exc}") from None
-
-
-def load_rules(path: Path = DEFAULT_RULES) -> RulesConfig:
-    """Read a rules configuration file (see :func:`parse_rules`)."""
-    return parse_rules(path.read_text(encoding="utf-8"), source=str(path))
 
 
 class _Float:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from api.anomaly import new_engine, rescan
-from ledger.rules import DEFAULT_RULES, Finding
+from api.catalogs import DEFAULT_RULES
+from ledger.rules import Finding
 from ledger.store.engine import make_engine
 from ledger.store.findings import FindingStore
 from ledger.timefmt import parse_utc

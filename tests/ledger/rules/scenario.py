@@ -16,12 +16,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from api.catalogs import load_registry
+from api.catalogs import DEFAULT_RULES, load_registry, load_rules
 from ledger.events import parse_body
 from ledger.licences import Licence
 from ledger.records import RegistryRecord, check_attributes
 from ledger.rules import (
-    DEFAULT_RULES,
     Engine,
     EventFact,
     Finding,
@@ -30,7 +29,6 @@ from ledger.rules import (
     LicenceFact,
     RecordFact,
     RulesConfig,
-    load_rules,
     parse_rules,
 )
 from ledger.timefmt import format_utc

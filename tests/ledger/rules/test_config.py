@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from api.catalogs import DEFAULT_RULES, load_rules
 from ledger.errors import InvalidInputError
-from ledger.rules import DEFAULT_RULES, RULES, load_rules, parse_rules
+from ledger.rules import RULES, parse_rules
 
 
 def _raw() -> dict[str, Any]:

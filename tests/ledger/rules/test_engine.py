@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.rules import RULES, Engine, Finding, LedgerFact, load_rules
+from api.catalogs import load_rules
+from ledger.rules import RULES, Engine, Finding, LedgerFact
 from ledger.rules.world import when
 from tests.ledger.rules.scenario import CATALOGS, CO_ACTOR, City, geo, site_point
 
