@@ -102,6 +102,8 @@ class RuleState:
     sites: dict[str, SiteStock] = field(default_factory=lambda: defaultdict(SiteStock))
     placement: dict[str, str] = field(default_factory=dict)
     windows: dict[tuple[str, str, int], OrgWindow] = field(default_factory=dict)
+    groups_of: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Storage groups by chemical code (a cache: the config never changes in a run)."""
     emitted: set[str] = field(default_factory=set)
     timers: list[tuple[float, int, str, str]] = field(default_factory=list)
     timer_seq: int = 0

@@ -100,11 +100,14 @@ def _place(st: RuleState, code: str, state: ItemState, chem: ChemicalFacts | Non
 
 
 def _groups(st: RuleState, chem: ChemicalFacts) -> frozenset[str]:
-    return frozenset(
-        name for name, group in st.config.storage.groups.items()
-        if chem.seq in group.chemicals or chem.code in group.chemicals
-        or any(class_matches(c, chem.classes) for c in group.classes)
-    )  # fmt: skip
+    known = st.groups_of.get(chem.code)
+    if known is None:
+        known = st.groups_of[chem.code] = frozenset(
+            name for name, group in st.config.storage.groups.items()
+            if chem.seq in group.chemicals or chem.code in group.chemicals
+            or any(class_matches(c, chem.classes) for c in group.classes)
+        )  # fmt: skip
+    return known
 
 
 def _hazard(st: RuleState, ev: EventView, site: str) -> Iterator[Finding | None]:
