@@ -21,6 +21,7 @@ from api.bundles import export_bundle, verify_bundle_command
 from api.cli_findings import app as findings_app
 from api.deployment import DEFAULT_DB, Deployment
 from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_trust
+from api.simulation.cli import app as simulate_app
 from ledger.checkpoint import open_checkpoint
 from ledger.errors import CheckpointConflictError, LedgerError
 from ledger.store.audit import SqlAuditSource
@@ -186,6 +187,7 @@ def _serve(db: str, keys: Path, host: str, port: int, redis_url: str | None, wor
 app.command("bundle")(export_bundle)
 app.command("verify-bundle")(verify_bundle_command)
 app.add_typer(findings_app, name="findings")
+app.add_typer(simulate_app, name="simulate")
 
 
 @app.command()

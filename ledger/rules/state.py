@@ -71,8 +71,9 @@ class OpenSale:
 @dataclass(slots=True)
 class SiteStock:
     ratio: float = 0.0
-    items: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
-    groups: Counter[str] = field(default_factory=Counter)
+    items: dict[str, tuple[float, frozenset[tuple[str, str]]]] = field(default_factory=dict)
+    groups: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Items held by (storage group, chemical): a chemical is never its own hazard."""
     level: int = 0
 
 

@@ -3,8 +3,9 @@
 - ``storage.major_hazard`` (R-MHI-1): Σ qᵢ/Qᵢ over the live inventory at a site not
   registered as a major hazard source reaches the warning level (0.8) or 1; one finding
   per upward crossing of each level.
-- ``storage.incompatible`` (R-TOX-5, GB 15603): an item arrives at a site already holding
-  a storage group the configured matrix says it must be kept apart from.
+- ``storage.incompatible`` (R-TOX-5, GB 15603): an item arrives at a site where another
+  chemical of a storage group the configured matrix says it must be kept apart from is
+  held; every such arrival is a finding (a chemical in two groups is not its own hazard).
 - ``storage.two_person`` (R-TOX-5): store-in or store-out of a highly toxic chemical
   without two distinct signers (actor and co-actor).
 - ``storage.cylinder_overdue`` (R-CYL-1/2): a cylinder filled with an inspection date
@@ -89,7 +90,7 @@ def _place(st: RuleState, code: str, state: ItemState, chem: ChemicalFacts | Non
     if state.quantity is not None and state.unit is not None and chem.critical_t:
         kg = Chemistry.kilograms(state.quantity, state.unit, chem)
         ratio = float(kg / 1000 / chem.critical_t) if kg is not None else 0.0
-    groups = _groups(st, chem)
+    groups = frozenset((group, chem.seq) for group in _groups(st, chem))
     stock = st.sites[state.site]
     stock.items[code] = (ratio, groups)
     stock.ratio += ratio
@@ -128,10 +129,14 @@ def _hazard(st: RuleState, ev: EventView, site: str) -> Iterator[Finding | None]
     )  # fmt: skip
 
 
+def _held_by_others(held: Counter[tuple[str, str]], group: str, seq: str) -> bool:
+    return any(count > 0 and g == group and s != seq for (g, s), count in held.items())
+
+
 def incompatible(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     """Judged before the items are placed: what arrives against what is already there."""
     pairs = st.config.storage.incompatible
-    arriving: dict[str, Counter[str]] = {}
+    arriving: dict[str, Counter[tuple[str, str]]] = {}
     for code, state in ev.after.items():
         chem = ev.chemicals[code]
         if state.status != "active" or state.site is None or chem is None:
@@ -140,10 +145,10 @@ def incompatible(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
             continue
         held = st.sites[state.site].groups + arriving.setdefault(state.site, Counter())
         mine = _groups(st, chem)
-        arriving[state.site].update(mine)
+        arriving[state.site].update((group, chem.seq) for group in mine)
         for a, b in pairs:
             for own, other in ((a, b), (b, a)):
-                if own in mine and held[other] > 0 and held[own] == 0:
+                if own in mine and _held_by_others(held, other, chem.seq):
                     yield st.finding(
                         "storage.incompatible", f"{state.site}:{min(a, b)}+{max(a, b)}:{ev.hash}",
                         ev.body.time,

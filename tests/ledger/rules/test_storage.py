@@ -170,3 +170,23 @@ def test_a_refill_with_a_new_inspection_date_clears_it() -> None:
                "lot": "F2", "inspection_due": "2029-03-01"}, site="plant")  # fmt: skip
     city.event("use", "maker", ["CYL-1"], {"quantity": {"value": "1", "unit": "kg"}}, site="plant")
     city.clean()
+
+
+def _arrive_in_turn(first: str, second: str) -> City:
+    city = City()
+    for number, chemical in enumerate((first, second)):
+        city.commission(f"CYL-{number}", chemical=chemical, value="20", packaging="cylinder")
+        city.deliver([f"CYL-{number}"])
+    return city
+
+
+def test_incompatibility_does_not_depend_on_which_arrives_first() -> None:
+    # ethylene oxide is a toxic gas and flammable; methanol is flammable
+    for first, second in (("8.1", "6.1"), ("6.1", "8.1")):
+        city = _arrive_in_turn(first, second)
+        (found,) = city.of("storage.incompatible")
+        assert (found.site, found.item) == ("lab", "CYL-1")
+
+
+def test_a_chemical_in_two_groups_is_not_its_own_hazard() -> None:
+    _arrive_in_turn("8.1", "8.1").clean()
