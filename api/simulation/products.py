@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
+from ledger.rules import storage
 from ledger.rules.config import RulesConfig
 from ledger.rules.world import ChemicalFacts, Chemistry, class_matches
 
@@ -92,15 +93,9 @@ def groups(config: RulesConfig, chem: ChemicalFacts) -> frozenset[str]:
 
 
 def clash(config: RulesConfig, arriving: frozenset[str], present: frozenset[str]) -> bool:
-    """Whether goods of groups ``arriving`` may not join a store holding ``present``.
-
-    As the rule judges it: an arrival clashes only through a group the store lacks.
-    """
-    return any(
-        (own in arriving and other in present and own not in present)
-        for a, b in config.storage.incompatible
-        for own, other in ((a, b), (b, a))
-    )
+    """Whether goods of groups ``arriving`` may not share a store with ``present`` (as
+    ``ledger.rules.storage.clash`` judges it: through groups the two do not share)."""
+    return storage.clash(config.storage.incompatible, arriving, present) is not None
 
 
 def check_families(config: RulesConfig, chemistry: Chemistry) -> None:

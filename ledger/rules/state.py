@@ -68,12 +68,16 @@ class OpenSale:
     site: str | None
 
 
+Held = tuple[str, frozenset[str]]
+"""A chemical (its seq) and its storage groups."""
+
+
 @dataclass(slots=True)
 class SiteStock:
     ratio: float = 0.0
-    items: dict[str, tuple[float, frozenset[tuple[str, str]]]] = field(default_factory=dict)
-    groups: Counter[tuple[str, str]] = field(default_factory=Counter)
-    """Items held by (storage group, chemical): a chemical is never its own hazard."""
+    items: dict[str, tuple[float, Held]] = field(default_factory=dict)
+    chemicals: Counter[Held] = field(default_factory=Counter)
+    """Items held, by chemical and its storage groups."""
     level: int = 0
 
 

@@ -3,9 +3,9 @@
 - ``storage.major_hazard`` (R-MHI-1): Σ qᵢ/Qᵢ over the live inventory at a site not
   registered as a major hazard source reaches the warning level (0.8) or 1; one finding
   per upward crossing of each level.
-- ``storage.incompatible`` (R-TOX-5, GB 15603): an item arrives at a site where another
-  chemical of a storage group the configured matrix says it must be kept apart from is
-  held; every such arrival is a finding (a chemical in two groups is not its own hazard).
+- ``storage.incompatible`` (R-TOX-5, GB 15603): an item arrives at a site holding another
+  chemical that the configured group matrix says must be kept apart from it, judged on the
+  groups the two do not share (see :func:`clash`); every such arrival is a finding.
 - ``storage.two_person`` (R-TOX-5): store-in or store-out of a highly toxic chemical
   without two distinct signers (actor and co-actor).
 - ``storage.cylinder_overdue`` (R-CYL-1/2): a cylinder filled with an inspection date
@@ -15,12 +15,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from ledger.events import Fill
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
-from ledger.rules.state import RuleState
+from ledger.rules.state import Held, RuleState
 from ledger.rules.world import ChemicalFacts, Chemistry, class_matches
 from ledger.state import ItemState
 
@@ -80,9 +80,9 @@ def _place(st: RuleState, code: str, state: ItemState, chem: ChemicalFacts | Non
     old_site = st.placement.pop(code, None)
     if old_site is not None:
         stock = st.sites[old_site]
-        ratio, groups = stock.items.pop(code)
+        ratio, held = stock.items.pop(code)
         stock.ratio -= ratio
-        stock.groups.subtract(groups)
+        stock.chemicals[held] -= 1
         changed.add(old_site)
     if state.status != "active" or state.site is None or chem is None:
         return changed
@@ -90,11 +90,11 @@ def _place(st: RuleState, code: str, state: ItemState, chem: ChemicalFacts | Non
     if state.quantity is not None and state.unit is not None and chem.critical_t:
         kg = Chemistry.kilograms(state.quantity, state.unit, chem)
         ratio = float(kg / 1000 / chem.critical_t) if kg is not None else 0.0
-    groups = frozenset((group, chem.seq) for group in _groups(st, chem))
+    held = (chem.seq, _groups(st, chem))
     stock = st.sites[state.site]
-    stock.items[code] = (ratio, groups)
+    stock.items[code] = (ratio, held)
     stock.ratio += ratio
-    stock.groups.update(groups)
+    stock.chemicals[held] += 1
     st.placement[code] = state.site
     changed.add(state.site)
     return changed
@@ -129,30 +129,40 @@ def _hazard(st: RuleState, ev: EventView, site: str) -> Iterator[Finding | None]
     )  # fmt: skip
 
 
-def _held_by_others(held: Counter[tuple[str, str]], group: str, seq: str) -> bool:
-    return any(count > 0 and g == group and s != seq for (g, s), count in held.items())
+def clash(
+    pairs: Iterable[Sequence[str]], mine: frozenset[str], theirs: frozenset[str]
+) -> tuple[str, str] | None:
+    """The incompatible pair between two chemicals' storage groups, from groups they do not
+    share: ethylene oxide (toxic gas, flammable) clashes with chlorine (toxic gas, oxidizer)
+    through flammable/oxidizer, but not with hydrogen sulfide (toxic gas, flammable)."""
+    only_mine, only_theirs = mine - theirs, theirs - mine
+    for a, b in pairs:
+        for own, other in ((a, b), (b, a)):
+            if own in only_mine and other in only_theirs:
+                return own, other
+    return None
 
 
 def incompatible(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     """Judged before the items are placed: what arrives against what is already there."""
     pairs = st.config.storage.incompatible
-    arriving: dict[str, Counter[tuple[str, str]]] = {}
+    arriving: dict[str, Counter[Held]] = {}
     for code, state in ev.after.items():
         chem = ev.chemicals[code]
         if state.status != "active" or state.site is None or chem is None:
             continue
         if st.placement.get(code) == state.site:
             continue
-        held = st.sites[state.site].groups + arriving.setdefault(state.site, Counter())
+        held = st.sites[state.site].chemicals + arriving.setdefault(state.site, Counter())
         mine = _groups(st, chem)
-        arriving[state.site].update((group, chem.seq) for group in mine)
-        for a, b in pairs:
-            for own, other in ((a, b), (b, a)):
-                if own in mine and _held_by_others(held, other, chem.seq):
-                    yield st.finding(
-                        "storage.incompatible", f"{state.site}:{min(a, b)}+{max(a, b)}:{ev.hash}",
-                        ev.body.time,
-                        f"item {code} ({own}) was put at {state.site}, which already holds "
-                        f"{other} goods that must be stored apart", (ev.hash,),
-                        org=ev.body.org, site=state.site, item=code, chemical=chem.seq,
-                    )  # fmt: skip
+        arriving[state.site][(chem.seq, mine)] += 1
+        found = {pair for (seq, theirs), count in held.items() if count > 0 and seq != chem.seq
+                 and (pair := clash(pairs, mine, theirs)) is not None}  # fmt: skip
+        for own, other in sorted(found):
+            yield st.finding(
+                "storage.incompatible", f"{state.site}:{own}+{other}:{code}:{ev.hash}",
+                ev.body.time,
+                f"item {code} ({own}) was put at {state.site}, which already holds "
+                f"{other} goods that must be stored apart", (ev.hash,),
+                org=ev.body.org, site=state.site, item=code, chemical=chem.seq,
+            )  # fmt: skip

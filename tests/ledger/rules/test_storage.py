@@ -181,12 +181,14 @@ def _arrive_in_turn(first: str, second: str) -> City:
 
 
 def test_incompatibility_does_not_depend_on_which_arrives_first() -> None:
-    # ethylene oxide is a toxic gas and flammable; methanol is flammable
-    for first, second in (("8.1", "6.1"), ("6.1", "8.1")):
+    # chlorine is a toxic gas and an oxidizer; methanol is flammable
+    for first, second in (("1.1", "6.1"), ("6.1", "1.1")):
         city = _arrive_in_turn(first, second)
         (found,) = city.of("storage.incompatible")
         assert (found.site, found.item) == ("lab", "CYL-1")
 
 
-def test_a_chemical_in_two_groups_is_not_its_own_hazard() -> None:
-    _arrive_in_turn("8.1", "8.1").clean()
+def test_groups_two_chemicals_share_do_not_clash() -> None:
+    _arrive_in_turn("8.1", "8.1").clean()  # a chemical in two groups is not its own hazard
+    _arrive_in_turn("8.1", "21.1").clean()  # ethylene oxide and H2S: both toxic and flammable
+    _arrive_in_turn("8.1", "6.1").clean()  # ethylene oxide is flammable itself
