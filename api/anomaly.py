@@ -19,7 +19,6 @@ import redis
 
 from api.background import SingletonLock
 from api.catalogs import DEFAULT_RULES, load_registry, load_rules
-from api.metrics import FINDINGS_NEW
 from ledger.catalog import CatalogRegistry
 from ledger.rules import Engine, Finding, RulesConfig
 from ledger.rules.state import utc_text
@@ -114,9 +113,7 @@ class FindingsWorker:
             if self._wait is not None:
                 self._wait(engine.position, 1.0)
             return 0
-        new = self._store.save(found, self._cursor(engine))
-        FINDINGS_NEW.inc(len(new))
-        return len(new)
+        return len(self._store.save(found, self._cursor(engine)))
 
     def _rebuild(self) -> Engine:
         cursor = self._store.cursor()

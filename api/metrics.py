@@ -43,8 +43,3 @@ JOURNAL = Counter(
     ["code"],
     registry=REGISTRY,
 )
-FINDINGS_NEW = Counter(
-    "chemtrace_findings_total",
-    "New anomaly findings saved by the online engine.",
-    registry=REGISTRY,
-)

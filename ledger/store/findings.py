@@ -300,12 +300,6 @@ class FindingStore:
             return Cursor()
         return Cursor(row.log_position, row.journal_at, row.clock, row.rules_version)
 
-    def clear(self) -> None:
-        """Forget every finding, transition, delivery and the cursor (before a full rebuild)."""
-        with self._write() as conn:
-            for table in (t.webhook_delivery, t.finding_transition, t.finding, t.rule_cursor):
-                conn.execute(table.delete())
-
     # -- reading -----------------------------------------------------------------------------
 
     def search(
