@@ -14,7 +14,7 @@ from typing import Final
 
 from ledger.rules import storage
 from ledger.rules.config import RulesConfig
-from ledger.rules.world import ChemicalFacts, Chemistry, class_matches
+from ledger.rules.world import ChemicalFacts, Chemistry
 
 CATALOG: Final = "2026-draft.1"
 
@@ -82,30 +82,23 @@ def family_of(form: str) -> str:
     return next(name for name, forms in FAMILIES.items() if form in forms)
 
 
-def groups(config: RulesConfig, chem: ChemicalFacts) -> frozenset[str]:
-    return frozenset(
-        name
-        for name, group in config.storage.groups.items()
-        if chem.seq in group.chemicals
-        or chem.code in group.chemicals
-        or any(class_matches(c, chem.classes) for c in group.classes)
-    )
-
-
 def clash(config: RulesConfig, arriving: frozenset[str], present: frozenset[str]) -> bool:
     """Whether goods of groups ``arriving`` may not share a store with ``present`` (as
     ``ledger.rules.storage.clash`` judges it: through groups the two do not share)."""
     return storage.clash(config.storage.incompatible, arriving, present) is not None
 
 
+def _facts(chemistry: Chemistry, form: str) -> ChemicalFacts:
+    found = chemistry.facts(CATALOG, form)
+    assert found is not None, form
+    return found
+
+
 def check_families(config: RulesConfig, chemistry: Chemistry) -> None:
     """Raise unless every two different forms of each family may share a store."""
     for name, forms in FAMILIES.items():
-        facts = {f: chemistry.facts(CATALOG, f) for f in forms}
+        groups = {f: storage.storage_groups(config, _facts(chemistry, f)) for f in forms}
         for a in forms:
             for b in forms:
-                fa, fb = facts[a], facts[b]
-                assert fa is not None, a
-                assert fb is not None, b
-                if a != b and clash(config, groups(config, fa), groups(config, fb)):
+                if a != b and clash(config, groups[a], groups[b]):
                     raise ValueError(f"family {name}: {a} and {b} must be stored apart")

@@ -40,7 +40,7 @@ def on_ship(st: RuleState, ev: EventView) -> None:
     allowance = math.ceil(hours * 3600)
     codes = {link.code for link in body.items}
     ship = OpenShip(
-        hash=ev.hash, time=start, org=body.org, site=body.site, carrier=data.carrier,
+        hash=ev.hash, time=start, org=body.org, carrier=data.carrier,
         consignee=data.consignee, consignee_site=data.consignee_site,
         due=start + allowance, pending=codes, total=len(codes),
     )  # fmt: skip
@@ -59,7 +59,7 @@ def on_return(st: RuleState, ev: EventView) -> None:
     start = ev.time.timestamp()
     allowance = math.ceil(float(st.config.transport.default_transit_hours) * 3600)
     st.ships[ev.hash] = OpenShip(
-        hash=ev.hash, time=start, org=body.org, site=body.site, carrier=body.org,
+        hash=ev.hash, time=start, org=body.org, carrier=body.org,
         consignee=body.data.to_org, consignee_site=None, due=start + allowance,
         pending=codes, total=len(codes), checked_track=True,
     )  # fmt: skip

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
-from ledger.rules.state import RuleState, utc_text
+from ledger.rules.state import RuleState
 
 IDLE = "idle"
 
@@ -43,9 +43,10 @@ def fire_idle(st: RuleState, code: str, due: float) -> Iterator[Finding | None]:
         track.queued_due = track.dormant_due
         st.schedule(track.dormant_due, IDLE, code)
         return
+    state = st.projection.items[code]
     yield st.finding(
         "dormancy.idle", f"{code}:{track.last_event}", due,
-        f"item {code} has had no event since {utc_text(track.last_seen)}; that is unusually "
-        "long for its state", tuple(h for h in (track.last_event,) if h), org=track.holder,
-        site=track.site, item=code, chemical=track.chemical,
+        f"item {code} has had no event since {state.last_time}; that is unusually "
+        "long for its state", tuple(h for h in (track.last_event,) if h), org=state.holder,
+        site=state.site, item=code, chemical=state.chemical,
     )  # fmt: skip

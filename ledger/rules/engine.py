@@ -52,7 +52,7 @@ from ledger.rules.facts import (
 from ledger.rules.findings import Finding
 from ledger.rules.state import RuleState
 from ledger.rules.world import ChemicalFacts, Chemistry, when
-from ledger.state import ItemState, Projection
+from ledger.state import ItemState
 
 Fire = Callable[[RuleState, str, float], Iterator[Finding | None]]
 TIMERS: Final[dict[str, Fire]] = {
@@ -69,7 +69,6 @@ class Engine:
     def __init__(self, config: RulesConfig, catalogs: CatalogRegistry) -> None:
         self.config = config
         self.state = RuleState(config=config, chemistry=Chemistry(catalogs, config))
-        self.projection = Projection()
         self.clock = 0.0
         self.position = -1
         """The log index of the last entry fed."""
@@ -118,7 +117,7 @@ class Engine:
 
     def _event(self, fact: EventFact) -> Iterator[Finding | None]:
         st, body = self.state, fact.body
-        items = self.projection.items
+        items = self.state.projection.items
         before = {link.code: items.get(link.code) or ItemState(code=link.code)
                   for link in body.items}  # fmt: skip
         view = EventView(fact, when(body.time), before, {}, self._chemicals(body, before))
@@ -126,7 +125,7 @@ class Engine:
         yield from storage.before(st, view)
         yield from licensing.check(st, view)
         yield from self._by_type(view)
-        self.projection.apply(body)
+        self.state.projection.apply(body)
         view.after = {code: items[code] for code in before}
         if any(c is None for c in view.chemicals.values()):
             view.chemicals = self._chemicals(body, view.after)
@@ -169,8 +168,6 @@ class Engine:
             elif body.type in ("dispose", "destroy") and track.ended is None:
                 track.ended = (state.status, view.hash)
             track.last_event = view.hash
-            track.last_seen = view.time.timestamp()
-            track.holder, track.site, track.chemical = state.holder, state.site, state.chemical
         dormancy.rearm(self.state, view)
 
     def _chemicals(

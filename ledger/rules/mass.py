@@ -109,7 +109,7 @@ def on_consume(st: RuleState, ev: EventView) -> None:
         key = (body.org, chem.seq, int(start))
         window = st.windows.get(key)
         if window is None:
-            window = st.windows[key] = OrgWindow(start=start, end=start + span,
+            window = st.windows[key] = OrgWindow(end=start + span,
                                                  chemical=chem.seq, site=body.site)  # fmt: skip
             # a window closes a day after the ledger learned of its first entry at the
             # earliest, so a backfill is judged whole, not from its first event

@@ -16,6 +16,7 @@ from decimal import Decimal
 from ledger.rules.config import RulesConfig
 from ledger.rules.findings import Finding, Severity
 from ledger.rules.world import ChemicalFacts, Chemistry, Registry
+from ledger.state import Projection
 from ledger.timefmt import format_utc
 
 
@@ -30,10 +31,7 @@ class ItemTrack:
     consignee: str | None = None
     ship: str | None = None
     last_event: str | None = None
-    last_seen: float = 0.0
-    holder: str | None = None
-    site: str | None = None
-    chemical: str | None = None
+    """The hash of the item's newest event (its holder, place and time: the projection)."""
     dormant_due: float | None = None
     queued_due: float | None = None
 
@@ -43,7 +41,6 @@ class OpenShip:
     hash: str
     time: float
     org: str
-    site: str | None
     carrier: str
     consignee: str
     consignee_site: str | None
@@ -83,7 +80,6 @@ class SiteStock:
 
 @dataclass(slots=True)
 class OrgWindow:
-    start: float
     end: float
     consumed_kg: Decimal = Decimal(0)
     overdraw_kg: Decimal = Decimal(0)
@@ -99,6 +95,8 @@ class RuleState:
     config: RulesConfig
     chemistry: Chemistry
     registry: Registry = field(default_factory=Registry)
+    projection: Projection = field(default_factory=Projection)
+    """Every item's holder, place, status and quantity (the same fold the API reads)."""
     items: dict[str, ItemTrack] = field(default_factory=lambda: defaultdict(ItemTrack))
     ships: dict[str, OpenShip] = field(default_factory=dict)
     sales: dict[str, OpenSale] = field(default_factory=dict)

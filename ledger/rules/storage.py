@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 from ledger.events import Fill
+from ledger.rules.config import RulesConfig
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
 from ledger.rules.state import Held, RuleState
@@ -100,14 +101,19 @@ def _place(st: RuleState, code: str, state: ItemState, chem: ChemicalFacts | Non
     return changed
 
 
+def storage_groups(config: RulesConfig, chem: ChemicalFacts) -> frozenset[str]:
+    """The configured storage groups a chemical belongs to (by code, seq or class)."""
+    return frozenset(
+        name for name, group in config.storage.groups.items()
+        if chem.seq in group.chemicals or chem.code in group.chemicals
+        or any(class_matches(c, chem.classes) for c in group.classes)
+    )  # fmt: skip
+
+
 def _groups(st: RuleState, chem: ChemicalFacts) -> frozenset[str]:
     known = st.groups_of.get(chem.code)
     if known is None:
-        known = st.groups_of[chem.code] = frozenset(
-            name for name, group in st.config.storage.groups.items()
-            if chem.seq in group.chemicals or chem.code in group.chemicals
-            or any(class_matches(c, chem.classes) for c in group.classes)
-        )  # fmt: skip
+        known = st.groups_of[chem.code] = storage_groups(st.config, chem)
     return known
 
 
