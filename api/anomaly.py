@@ -29,7 +29,7 @@ from ledger.timefmt import format_utc, parse_utc
 log = logging.getLogger("chemtrace.findings")
 
 Progress = Callable[[int], None]
-"""Called with the number of log entries just read."""
+"""Called now and then with the number of log entries read so far."""
 
 
 def new_engine(
@@ -50,15 +50,10 @@ def rescan(
     """
     until = format_utc(as_of)
     found: list[Finding] = []
-    page: list[object] = []
-    for fact in store.all_facts(until_time=until):
+    for number, fact in enumerate(store.all_facts(until_time=until)):
         found.extend(engine.feed(fact))
-        page.append(fact)
-        if progress is not None and len(page) == 5000:
-            progress(len(page))
-            page.clear()
-    if progress is not None and page:
-        progress(len(page))
+        if progress is not None and number % 5000 == 0:
+            progress(fact.index + 1)
     found.extend(engine.advance(as_of))
     for entry in store.journal(until=until):
         found.extend(engine.journal(entry))
@@ -171,7 +166,6 @@ class FindingsProcess:
     def __init__(self, command: list[str]) -> None:
         self._command = command
         self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
 
     def step(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -179,7 +173,6 @@ class FindingsProcess:
         if self.process is not None:
             log.warning("findings worker exited with %s; restarting", self.process.returncode)
         self.process = subprocess.Popen(self._command)  # noqa: S603 (our own CLI)
-        self.starts += 1
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -68,7 +68,9 @@ def rescan_command(
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
         task = bar.add_task("entries", total=last + 1)
-        found = rescan(store, engine, as_of=moment, progress=lambda n: bar.advance(task, n))
+        found = rescan(
+            store, engine, as_of=moment, progress=lambda read: bar.update(task, completed=read)
+        )
     elapsed = time.perf_counter() - started
     if save:
         store.save(found)
