@@ -72,8 +72,7 @@ def rescan_command(
             store, engine, as_of=moment, progress=lambda read: bar.update(task, completed=read)
         )
     elapsed = time.perf_counter() - started
-    if save:
-        store.save(found)
+    saved = len(store.save(found)) if save else 0
     if as_json:
         for finding in sorted(found, key=lambda f: f.id):
             print(json.dumps(finding.to_json(), ensure_ascii=False, sort_keys=True))
@@ -86,7 +85,7 @@ def rescan_command(
     console.print(table)
     console.print(f"{len(found)} findings over {last + 1} log entries in {elapsed:.1f} s "
                   f"({(last + 1) / max(elapsed, 1e-9):,.0f} entries/s)"
-                  + ("; new ones saved" if save else ""))  # fmt: skip
+                  + (f"; {saved} new saved" if save else ""))  # fmt: skip
 
 
 @app.command("worker")

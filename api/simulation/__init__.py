@@ -138,16 +138,9 @@ def evaluate(
         _, last = store.log_end()
         moment = parse_utc(last) if last else datetime.now(UTC)
         as_of = iso(int(moment.timestamp()) + 60)
-    counted = 0
-
-    def count(n: int) -> None:
-        nonlocal counted
-        counted += n
-        if progress is not None:
-            progress(n)
-
+    entries = store.log_end(until_time=as_of)[0] + 1
     began = time.perf_counter()
-    found = rescan(store, new_engine(rules), as_of=parse_utc(as_of), progress=count)
+    found = rescan(store, new_engine(rules), as_of=parse_utc(as_of), progress=progress)
     seconds = time.perf_counter() - began
     store.engine.dispose()
-    return Evaluation(score(found, read_labels(labels)), found, counted, seconds, as_of)
+    return Evaluation(score(found, read_labels(labels)), found, entries, seconds, as_of)

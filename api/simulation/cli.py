@@ -70,7 +70,7 @@ def _evaluate(db: str, labels: Path, rules: Path, as_of: str | None) -> Evaluati
     with _progress() as bar:
         task = bar.add_task("rescan", total=None)
         return evaluate(db, labels, rules=rules, as_of=as_of,
-                        progress=lambda n: bar.advance(task, n))  # fmt: skip
+                        progress=lambda n: bar.update(task, completed=n))  # fmt: skip
 
 
 def _progress() -> Progress:

@@ -73,6 +73,7 @@ def test_acid_and_cyanide_made_and_delivered_together_are_found_at_both_sites() 
     city.commission("DRUM-1", chemical="25.1", value="50")
     city.commission("JUG-1", chemical="31.1", value="10", packaging="bottle")
     received = city.deliver(["DRUM-1", "JUG-1"]).receive
+    assert sorted(f.site for f in city.of("storage.incompatible")) == ["lab", "plant"]
     at_lab = [f for f in city.of("storage.incompatible") if f.site == "lab"]
     assert [f.evidence for f in at_lab] == [(received,)]
 
