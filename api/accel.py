@@ -40,7 +40,9 @@ class Accelerator(Protocol):
 
     name: str
 
-    def remembered_receipt(self, event_hash: bytes) -> dict[str, Any] | None: ...
+    def remembered_receipts(self, hashes: Sequence[bytes]) -> dict[bytes, dict[str, Any]]:
+        """The receipts already handed out for any of ``hashes`` (one round trip)."""
+        ...
 
     def remember_receipts(self, receipts: dict[bytes, dict[str, Any]]) -> None: ...
 
@@ -68,8 +70,8 @@ class LocalAccelerator:
         self._windows: dict[str, tuple[int, int]] = {}
         self._checkpoint: tuple[str, float] | None = None
 
-    def remembered_receipt(self, event_hash: bytes) -> dict[str, Any] | None:
-        return self._receipts.get(event_hash)
+    def remembered_receipts(self, hashes: Sequence[bytes]) -> dict[bytes, dict[str, Any]]:
+        return {digest: found for digest in hashes if (found := self._receipts.get(digest))}
 
     def remember_receipts(self, receipts: dict[bytes, dict[str, Any]]) -> None:
         with self._lock:
@@ -142,14 +144,17 @@ class RedisAccelerator:
             self._fell_back("ping", exc)
             return False
 
-    def remembered_receipt(self, event_hash: bytes) -> dict[str, Any] | None:
+    def remembered_receipts(self, hashes: Sequence[bytes]) -> dict[bytes, dict[str, Any]]:
+        if not hashes:
+            return {}
         if self._up():
             try:
-                raw = self.client.get(self.key("receipt", event_hash.hex()))
-                return None if raw is None else dict(json.loads(raw))
+                found = self.client.mget([self.key("receipt", d.hex()) for d in hashes])
+                return {d: dict(json.loads(raw)) for d, raw in zip(hashes, found, strict=True)
+                        if raw is not None}  # fmt: skip
             except redis.RedisError as exc:
                 self._fell_back("idempotency", exc)
-        return self._local.remembered_receipt(event_hash)
+        return self._local.remembered_receipts(hashes)
 
     def remember_receipts(self, receipts: dict[bytes, dict[str, Any]]) -> None:
         if not receipts:

@@ -10,7 +10,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,10 +58,29 @@ FRAUD_CODES = frozenset(
 _CACHE_S = 1.0
 
 
-@dataclass
-class _Cached:
-    value: Any = None
-    at: float = 0.0
+class _Recent:
+    """Values remembered for ``_CACHE_S`` seconds (so a change bites within a second)."""
+
+    def __init__(self, most: int = 10_000) -> None:
+        self._kept: dict[Any, tuple[Any, float]] = {}
+        self._most = most
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        kept = self._kept.get(key)
+        if kept is not None and time.monotonic() - kept[1] < _CACHE_S:
+            return kept[0]
+        if len(self._kept) >= self._most:
+            self._kept.clear()
+        value = compute()
+        self._kept[key] = (value, time.monotonic())
+        return value
+
+    def forget(self, key: Any = None) -> None:
+        """Forget ``key``, or everything."""
+        if key is None:
+            self._kept.clear()
+        else:
+            self._kept.pop(key, None)
 
 
 @dataclass
@@ -73,13 +92,14 @@ class Service:
     reads: ServiceStore
     accel: Accelerator
     workers: list[Worker] = field(default_factory=list)
-    _records: dict[str, _Cached] = field(default_factory=dict)
+    _records: _Recent = field(default_factory=_Recent)
+    _scopes: _Recent = field(default_factory=_Recent)
     _projection: Projection = field(default_factory=Projection)
     _projected_to: int = -1
     _projection_lock: threading.Lock = field(default_factory=threading.Lock)
     integrator: Integrator | None = None
     findings: FindingsProcess | None = None
-    _principals: dict[bytes, tuple[Principal | None, float]] = field(default_factory=dict)
+    _principals: _Recent = field(default_factory=_Recent)
     _writes: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
@@ -164,7 +184,7 @@ class Service:
 
     def revoke_tokens(self, user_id: str) -> int:
         revoked = self.reads.revoke_tokens(user_id)
-        self._principals.clear()
+        self._principals.forget()
         return revoked
 
     def issue_token(self, user_id: str) -> str:
@@ -176,14 +196,10 @@ class Service:
 
     def principal_for(self, digest: bytes) -> Principal | None:
         """The caller behind a token hash (cached for a second: a revocation bites within 1 s)."""
-        cached = self._principals.get(digest)
-        if cached is not None and time.monotonic() - cached[1] < _CACHE_S:
-            return cached[0]
-        if len(self._principals) > 10_000:
-            self._principals.clear()
-        principal = self._lookup_principal(digest)
-        self._principals[digest] = (principal, time.monotonic())
-        return principal
+        found: Principal | None = self._principals.get(
+            digest, lambda: self._lookup_principal(digest)
+        )
+        return found
 
     def _lookup_principal(self, digest: bytes) -> Principal | None:
         user_id = self.reads.token_user(digest)
@@ -203,11 +219,10 @@ class Service:
 
     def records(self, kind: str) -> Mapping[str, RegistryRecord]:
         """Newest version of every record of ``kind`` (cached for a second; read-only)."""
-        cached = self._records.setdefault(kind, _Cached())
-        if cached.value is None or time.monotonic() - cached.at > _CACHE_S:
-            fresh = MappingProxyType(self.deployment.store.records(kind))
-            cached.value, cached.at = fresh, time.monotonic()
-        return cached.value
+        found: Mapping[str, RegistryRecord] = self._records.get(
+            kind, lambda: MappingProxyType(self.deployment.store.records(kind))
+        )
+        return found
 
     def put_record(self, kind: str, record_id: str, attrs: dict[str, Any]) -> Receipt:
         """Log a new version of a record (validated and registry-signed)."""
@@ -216,9 +231,11 @@ class Service:
         receipt = self.deployment.store.append_record(
             record, root=(root.algorithm, root.public_key), log_signer=self.log_signer
         )
-        self._records.pop(kind, None)
+        self._records.forget(kind)
         if kind == "user":
-            self._principals.clear()
+            self._principals.forget()
+        if kind in ("org", "site"):
+            self._scopes.forget()
         return receipt
 
     def put_crew(self, record_id: str, attrs: dict[str, Any], person: dict[str, str]) -> Receipt:
@@ -321,8 +338,9 @@ class Service:
         self._rate_limit(principal, [e for e in parsed if e is not None])
         outcomes: list[Outcome | None] = [None] * len(raw_events)
         todo: list[int] = []
+        remembered = self.accel.remembered_receipts([e.event_hash for e in parsed if e])
         for position, event in enumerate(parsed):
-            known = None if event is None else self.accel.remembered_receipt(event.event_hash)
+            known = None if event is None else remembered.get(event.event_hash)
             if known is not None:
                 outcomes[position] = Accepted(Receipt.from_json(known), duplicate=True)
             else:
@@ -441,7 +459,12 @@ class Service:
     # -- reads and scope ---------------------------------------------------------------------
 
     def scope(self, principal: Principal) -> Scope:
-        """What ``principal`` may see (compute once per request and reuse)."""
+        """What ``principal`` may see (remembered for a second: a district's orgs and sites
+        take a scan of every record)."""
+        found: Scope = self._scopes.get(principal, lambda: self._scope(principal))
+        return found
+
+    def _scope(self, principal: Principal) -> Scope:
         if principal.role == "admin":
             return Scope(orgs=None)
         if principal.role == "enterprise":
