@@ -128,8 +128,11 @@ class ServiceStore:
         with self.engine.connect() as conn:
             return [_logged(row) for row in conn.execute(query)]
 
-    def events_since(self, after_index: int, *, limit: int = 5000) -> list[LoggedEvent]:
-        """Events with a log index above ``after_index``, in log order."""
+    def events_since(
+        self, after_index: int, *, limit: int = 5000, until_time: str | None = None
+    ) -> list[LoggedEvent]:
+        """Events with a log index above ``after_index`` (and ``time <= until_time``), in log
+        order."""
         ev = t.event
         query = (
             select(ev.c.log_index, ev.c.log_time, ev.c.envelope, ev.c.receipt_signature)
@@ -137,6 +140,8 @@ class ServiceStore:
             .order_by(ev.c.log_index)
             .limit(limit)
         )
+        if until_time is not None:
+            query = query.where(ev.c.event_time <= until_time)
         with self.engine.connect() as conn:
             return [_logged(row) for row in conn.execute(query)]
 
@@ -144,12 +149,10 @@ class ServiceStore:
         """Every event in log order (those with ``time <= until_time`` when given)."""
         after = -1
         while True:
-            page = self.events_since(after)
+            page = self.events_since(after, until_time=until_time)
             if not page:
                 return
-            for logged in page:
-                if until_time is None or logged.event.body.time <= until_time:
-                    yield logged
+            yield from page
             after = page[-1].index
 
     def item_parties(self, code: str) -> tuple[set[str], set[str]]:

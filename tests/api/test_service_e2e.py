@@ -50,6 +50,10 @@ def test_a_lifecycle_over_http_is_traced_and_verifiable(world: World) -> None:
     inventory = world.regulators["d2"].inventory(site="u-lab-site")
     assert [i["code"] for i in inventory["items"]] == [code]
     assert inventory["totals"][0]["quantity"] == "40"
+    shipped_at = chain[1]["time"]  # the state at a past time is replayed from the log
+    before = world.admin.inventory(site="p-chem-site", at=chain[0]["time"])
+    assert [i["code"] for i in before["items"]] == [code]
+    assert world.admin.inventory(site="u-lab-site", at=shipped_at)["items"] == []
     # A device that has never seen the item learns its head from the server, then signs on it.
     fresh = DeviceSession(signer=lab.device.signer, org="u-lab", actor=lab.device.actor,
                           catalog_version="2026-draft.1")  # fmt: skip
