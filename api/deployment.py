@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from api.catalogs import load_registry
@@ -17,7 +17,7 @@ from ledger.licences import Licence
 from ledger.signing import ED25519, Signer
 from ledger.statements import Receipt
 from ledger.store.migrate import open_store
-from ledger.store.repository import SqlLedgerStore
+from ledger.store.repository import Clock, SqlLedgerStore, utc_now
 from ledger.verify import TrustedKeys
 
 DEFAULT_DB = "sqlite:///var/chemtrace.db"
@@ -33,12 +33,16 @@ class Deployment:
     keys: FileKeystore
     ingestor: Ingestor
     catalogs: CatalogRegistry
+    _trusted: TrustedKeys | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def open(cls, db_url: str, keys_dir: Path) -> Deployment:
-        """Open (migrating and initialising as needed) the ledger at ``db_url``."""
+    def open(
+        cls, db_url: str, keys_dir: Path, *, clock: Clock = utc_now, migrate: bool = True
+    ) -> Deployment:
+        """Open (migrating and initialising as needed) the ledger at ``db_url``; ``clock``
+        gives the log times of appends (a simulation runs its own)."""
         keys = FileKeystore(keys_dir)
-        store = open_store(db_url, origin=keys.origin)
+        store = open_store(db_url, origin=keys.origin, clock=clock, migrate=migrate)
         root = keys.root_signer()
         catalogs = load_registry()
         ingestor = Ingestor(
@@ -51,8 +55,11 @@ class Deployment:
         return cls(store=store, keys=keys, ingestor=ingestor, catalogs=catalogs)
 
     def trusted_keys(self) -> TrustedKeys:
-        """The keys an auditor on this machine pins: the published vkeys, never the database."""
-        return pinned_trust(self.keys.directory)
+        """The keys an auditor on this machine pins: the published vkeys, never the database
+        (read once per process)."""
+        if self._trusted is None:
+            self._trusted = pinned_trust(self.keys.directory)
+        return self._trusted
 
     def certify_org(
         self, org: str, *, valid_from: str = CERT_FROM, valid_until: str = CERT_UNTIL

@@ -99,6 +99,10 @@ class FileKeystore:
         """The log key: checkpoints, receipts, item-head statements."""
         return self._published("log", "log.vkey", self.origin)
 
+    def log_vkey(self) -> str:
+        """The log key's published vkey (what auditors and webhook receivers pin)."""
+        return NoteVerifier.for_key(self.origin, self.log_signer().public_key).vkey()
+
     def root_signer(self) -> Ed25519Signer:
         """The registry root key: certifies organisation keys."""
         return self._published("root", "root.vkey", ROOT_NAME)

@@ -324,7 +324,7 @@ def transition_finding(
 
 
 def _signature(request: Request) -> SignatureKey:
-    vkey = (service_of(request).deployment.keys.directory / "log.vkey").read_text().strip()
+    vkey = service_of(request).deployment.keys.log_vkey()
     return SignatureKey(algorithm="ed25519", key_id=parse_vkey(vkey).key_id.hex(), vkey=vkey)
 
 

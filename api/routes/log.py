@@ -66,8 +66,7 @@ def checkpoint(request: Request) -> PlainTextResponse:
     summary="The log's verifier key (a C2SP vkey: name+hexid+base64).",
 )
 def key(request: Request) -> PlainTextResponse:
-    vkey = (service_of(request).deployment.keys.directory / "log.vkey").read_text().strip()
-    return PlainTextResponse(vkey + "\n")
+    return PlainTextResponse(service_of(request).deployment.keys.log_vkey() + "\n")
 
 
 @router.get(

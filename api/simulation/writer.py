@@ -21,20 +21,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from api.catalogs import load_registry
 from api.deployment import CERT_FROM, CERT_UNTIL, Deployment
-from api.keystore import FileKeystore
 from api.simulation.products import CATALOG
 from ledger.append import Accepted, Rejected
 from ledger.builder import DeviceSession, Head
 from ledger.canonical import JsonValue, format_hash
 from ledger.codes import Packaging, generate_code
 from ledger.commitments import Disclosure
-from ledger.ingest import Ingestor
 from ledger.licences import issue_licence
 from ledger.records import issue_record
-from ledger.signing import ED25519, Ed25519Signer
-from ledger.store.migrate import open_store
+from ledger.signing import Ed25519Signer
 from ledger.store.service import ServiceStore
 
 MAX_BATCH = 4000
@@ -98,7 +94,7 @@ class LedgerWriter:
     def open(cls, db_url: str, keys_dir: Path, seed: int) -> LedgerWriter:
         """Open the ledger here (registry appends) and start the ingest process (events)."""
         clock = SimClock()
-        deployment = _deployment(db_url, keys_dir, clock, migrate=True)
+        deployment = Deployment.open(db_url, keys_dir, clock=clock)
         service = ServiceStore(deployment.store.engine, clock=clock)
         context = multiprocessing.get_context("spawn")
         ingest: Any = context.Queue(maxsize=16)
@@ -294,17 +290,6 @@ class LedgerWriter:
         return outcome.error.code
 
 
-def _deployment(db_url: str, keys_dir: Path, clock: SimClock, *, migrate: bool) -> Deployment:
-    keys = FileKeystore(keys_dir)
-    store = open_store(db_url, origin=keys.origin, clock=clock, migrate=migrate)
-    catalogs = load_registry()
-    ingestor = Ingestor(
-        store, log_signer=keys.log_signer(), root_algorithm=ED25519,
-        root_public_key=keys.root_signer().public_key, catalogs=catalogs,
-    )  # fmt: skip
-    return Deployment(store=store, keys=keys, ingestor=ingestor, catalogs=catalogs)
-
-
 def _ingest(db_url: str, keys_dir: Path, inbox: Any, reports: Any) -> None:
     """The ingest process: ``Ingestor.submit`` each batch at its simulated log time.
 
@@ -313,7 +298,7 @@ def _ingest(db_url: str, keys_dir: Path, inbox: Any, reports: Any) -> None:
     """
     clock = SimClock()
     try:
-        deployment = _deployment(db_url, keys_dir, clock, migrate=False)
+        deployment = Deployment.open(db_url, keys_dir, clock=clock, migrate=False)
         while (batch := inbox.get()) is not None:
             clock.now, envelopes = batch
             outcomes = deployment.ingestor.submit(envelopes)
