@@ -129,7 +129,6 @@ class Integrator:
         accel: Accelerator,
     ) -> None:
         self._service, self._write, self._lock, self._accel = service, write_checkpoint, lock, accel
-        self.signed = 0
 
     def step(self) -> None:
         size, covered = self._service.checkpoint_state()
@@ -144,7 +143,6 @@ class Integrator:
             return
         if note is None:
             return
-        self.signed += 1
         self._accel.cache_checkpoint(note)
         CHECKPOINT_SIZE.set(int(note.split("\n")[1]))  # the note's size: it may exceed ``size``
         if oldest is not None:

@@ -231,14 +231,13 @@ class _Seeder:
         self.report.items += 1
         self.report.codes.append(code)
 
-    def ship(self, sender: str, receiver: str, codes: list[str], *, controlled: bool = False,
+    def ship(self, sender: str, receiver: str, codes: list[str],
              carrier: str = "anxin-logistics") -> bytes:  # fmt: skip
         data: dict[str, JsonValue] = {
             "carrier": carrier, "consignee": receiver, "consignee_site": ORGS[receiver][1],
-            "vehicle": "京A·D1234", "driver": self.crew["driver"],
+            "vehicle": "京A·D1234", "driver": self.crew["driver"], "escort": self.crew["escort"],
             "waybill_no": f"EW{self.clock.moment:%m%d%H%M}",
         }  # fmt: skip
-        data["escort"] = self.crew["escort"]
         ship = self.emit(carrier, "ship", list(codes), data, site=ORGS[sender][1])
         (lat0, lon0), (lat1, lon1) = SITE_POINTS[ORGS[sender][1]], SITE_POINTS[ORGS[receiver][1]]
         halfway = {"lat": f"{(float(lat0) + float(lat1)) / 2:.4f}",
@@ -249,7 +248,7 @@ class _Seeder:
     def deliver(
         self, sender: str, receiver: str, codes: list[str], *, controlled: bool = False
     ) -> None:
-        ship = self.ship(sender, receiver, codes, controlled=controlled)
+        ship = self.ship(sender, receiver, codes)
         received: dict[str, JsonValue] = {"ship": format_hash(ship)}
         if controlled:
             received["quantity"] = {"value": "50", "unit": "kg"}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, Final, Literal, TypeAlias, get_args
+from typing import Annotated, Any, Final, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
@@ -33,7 +33,6 @@ from ledger.signing import Signer, verify_signature
 
 RECORD_VERSION: Final = 1
 RecordKind: TypeAlias = Literal["org", "site", "vehicle", "crew", "permit", "user"]
-RECORD_KINDS: Final = frozenset(get_args(RecordKind))
 OrgType = Literal[
     "producer", "filler", "trader", "warehouse", "carrier", "end_user", "laboratory",
     "disposer", "individual", "regulator",
@@ -111,8 +110,7 @@ ATTRIBUTES: Final[dict[str, type[_Strict]]] = {
     "org": OrgAttrs, "site": SiteAttrs, "vehicle": VehicleAttrs, "crew": CrewAttrs,
     "permit": PermitAttrs, "user": UserAttrs,
 }  # fmt: skip
-_ID = StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")
-_ID_ADAPTER: Final = TypeAdapter(Annotated[str, _ID])
+_ID_ADAPTER: Final = TypeAdapter(EntityId)
 
 
 def check_attributes(kind: str, attrs: Mapping[str, Any]) -> dict[str, JsonValue]:

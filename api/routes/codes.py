@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -14,13 +14,10 @@ from api.problems import ProblemError, responses
 from api.routes._common import service_of
 from api.scope import Scope
 from api.service import Service
-from ledger.codes import MAX_BATCH_COUNT, SignedCode
+from ledger.codes import MAX_BATCH_COUNT, Packaging, SignedCode
 
 router = APIRouter(prefix="/v1", tags=["codes"])
 ISSUER = Depends(require("admin", "enterprise"))
-Packaging = Literal[
-    "cylinder", "drum", "bag", "ibc", "bottle", "tank", "bulk", "pallet", "box", "other"
-]
 
 
 class IssueIn(BaseModel):

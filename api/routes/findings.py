@@ -24,7 +24,7 @@ from api.routes._common import service_of
 from api.webhooks import MAX_ATTEMPTS
 from ledger.errors import LedgerError, UnknownFindingError
 from ledger.note import parse_vkey
-from ledger.rules import RULES, SEVERITIES, Finding
+from ledger.rules import RULES, SEVERITIES, Finding, Severity
 from ledger.store.engine import IMMEDIATE
 from ledger.store.findings import (
     STATUSES,
@@ -38,7 +38,6 @@ from ledger.timefmt import format_utc, parse_utc
 router = APIRouter(prefix="/v1", tags=["findings"])
 ANY_USER = Depends(require("admin", "regulator", "inspector", "enterprise"))
 OVERSIGHT = Depends(require("admin", "regulator"))
-Severity = Literal["low", "medium", "high", "critical"]
 GIVEN_UP = "9999-"
 FINDING_ID = re.compile(r"f-[0-9a-f]{32}")
 WEBHOOK_ID = re.compile(r"wh-[0-9a-f]{24}")

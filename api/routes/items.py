@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
@@ -15,14 +15,13 @@ from api.routes._common import service_of
 from ledger.bundle import verify_bundle
 from ledger.canonical import format_hash
 from ledger.errors import LedgerError
-from ledger.state import ItemState, Projection, fold_item
+from ledger.state import GONE, ItemState, Projection, Status, fold_item
 from ledger.store.bundles import build_item_bundle, build_site_bundle
 from ledger.timefmt import parse_utc
 
 router = APIRouter(prefix="/v1", tags=["items"])
 ANY_USER = Depends(require("admin", "regulator", "inspector", "enterprise"))
 Time = Annotated[str | None, Query(description="RFC 3339 UTC, e.g. 2026-10-01T08:00:00Z")]
-Status = Literal["active", "in_transit", "disposed", "destroyed", "lost"]
 
 
 class ItemStateOut(BaseModel):
@@ -285,7 +284,7 @@ def inventory(
     sites = None if district is None else service.sites_in([district])
     items, totals = [], {}
     for state in _visible_states(request, principal, at, site=site, holder=org, chemical=chemical):
-        if state.status in ("disposed", "destroyed", "lost"):
+        if state.status in GONE or state.status == "lost":
             continue
         if sites is not None and state.site not in sites:
             continue

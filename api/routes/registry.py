@@ -12,7 +12,7 @@ from api.auth import Caller, Principal, require
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
 from ledger.canonical import b64decode
-from ledger.events import UtcTime
+from ledger.events import EntityId, UtcTime
 from ledger.licences import LICENCE_KINDS
 from ledger.records import ATTRIBUTES
 
@@ -27,7 +27,6 @@ PATHS = {
     "permit": "permits",
     "user": "users",
 }
-RecordId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
 
 
 class Written(BaseModel):
@@ -60,7 +59,7 @@ class PersonIn(BaseModel):
 
 def _input_model(kind: str) -> type[BaseModel]:
     base = ATTRIBUTES[kind]
-    fields: dict[str, Any] = {"id": (RecordId, ...)}
+    fields: dict[str, Any] = {"id": (EntityId, ...)}
     if kind == "crew":  # the details replace the commitment the record will hold
         fields["person"] = (PersonIn, ...)
     return create_model(f"{kind.capitalize()}In", __base__=base, **fields)  # type: ignore[call-overload]
@@ -186,7 +185,7 @@ def revoke_tokens(request: Request, user_id: str, _: Principal = Admin) -> dict[
 class LicenceIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     licence_no: Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z/_.()-]{0,63}$")]
-    org: RecordId
+    org: EntityId
     kind: str = Field(description="one of " + ", ".join(sorted(LICENCE_KINDS)))
     activities: list[str]
     chemicals: list[str]
@@ -232,7 +231,7 @@ def list_licences(
 
 class DeviceIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
-    org: RecordId
+    org: EntityId
     public_key: str = Field(description="the device's Ed25519 public key, base64 (32 bytes)")
     valid_from: UtcTime
     valid_until: UtcTime

@@ -28,7 +28,6 @@ class LoggedEvent:
     index: int
     log_time: str
     event: SignedEvent
-    receipt_signature: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +119,7 @@ class ServiceStore:
         """An item's events in chain order."""
         ev, ei = t.event, t.event_item
         query = (
-            select(ev.c.log_index, ev.c.log_time, ev.c.envelope, ev.c.receipt_signature)
+            select(ev.c.log_index, ev.c.log_time, ev.c.envelope)
             .join(ei, ei.c.event_hash == ev.c.event_hash)
             .where(ei.c.item_code == code)
             .order_by(ei.c.seq)
@@ -135,7 +134,7 @@ class ServiceStore:
         order."""
         ev = t.event
         query = (
-            select(ev.c.log_index, ev.c.log_time, ev.c.envelope, ev.c.receipt_signature)
+            select(ev.c.log_index, ev.c.log_time, ev.c.envelope)
             .where(ev.c.log_index > after_index)
             .order_by(ev.c.log_index)
             .limit(limit)
@@ -223,5 +222,4 @@ def _logged(row: Any) -> LoggedEvent:
         index=row.log_index,
         log_time=row.log_time,
         event=open_envelope(json.loads(row.envelope)),
-        receipt_signature=row.receipt_signature,
     )
