@@ -24,9 +24,10 @@ from api.routes._common import service_of
 from api.webhooks import MAX_ATTEMPTS
 from ledger.errors import LedgerError, UnknownFindingError
 from ledger.note import parse_vkey
-from ledger.rules import RULES, SEVERITIES, Finding, Severity
+from ledger.rules import RULES, SEVERITIES, Severity
 from ledger.store.engine import IMMEDIATE
 from ledger.store.findings import (
+    GAVE_UP_AT,
     STATUSES,
     FindingFilter,
     FindingStore,
@@ -38,7 +39,6 @@ from ledger.timefmt import format_utc, parse_utc
 router = APIRouter(prefix="/v1", tags=["findings"])
 ANY_USER = Depends(require("admin", "regulator", "inspector", "enterprise"))
 OVERSIGHT = Depends(require("admin", "regulator"))
-GIVEN_UP = "9999-"
 FINDING_ID = re.compile(r"f-[0-9a-f]{32}")
 WEBHOOK_ID = re.compile(r"wh-[0-9a-f]{24}")
 
@@ -153,14 +153,6 @@ def _scope(principal: Principal) -> FindingFilter:
     return FindingFilter(districts=principal.districts)
 
 
-def _sees(principal: Principal, finding: Finding) -> bool:
-    if principal.role == "admin":
-        return True
-    if principal.role == "enterprise":
-        return principal.org is not None and finding.org == principal.org
-    return finding.district in principal.districts
-
-
 def _visible(
     store: FindingStore, principal: Principal, finding_id: str
 ) -> tuple[StoredFinding, list[Transition]]:
@@ -169,7 +161,7 @@ def _visible(
     if not FINDING_ID.fullmatch(finding_id):
         raise UnknownFindingError("no such finding", finding=finding_id)
     stored, history = store.get(finding_id)
-    if not _sees(principal, stored.finding):
+    if not _scope(principal).in_scope(stored.finding):
         raise UnknownFindingError("no such finding", finding=finding_id)
     return stored, history
 
@@ -209,9 +201,7 @@ def _time(value: str | None, name: str) -> str | None:
 
 def _delivery(row: dict[str, Any]) -> DeliveryOut:
     delivered, pending_at = row["delivered_at"], row["next_attempt_at"]
-    given_up = delivered is None and (
-        pending_at.startswith(GIVEN_UP) or row["attempts"] >= MAX_ATTEMPTS
-    )
+    given_up = delivered is None and (pending_at == GAVE_UP_AT or row["attempts"] >= MAX_ATTEMPTS)
     state = "delivered" if delivered else ("failed" if given_up else "pending")
     return DeliveryOut(
         webhook_id=row["webhook_id"], state=state, attempts=row["attempts"],

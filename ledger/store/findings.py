@@ -43,6 +43,8 @@ TRANSITIONS: Final = {
     "false_positive": frozenset(),
 }
 EPOCH: Final = "1970-01-01T00:00:00Z"
+GAVE_UP_AT: Final = "9999-12-31T00:00:00Z"
+"""The next attempt of a webhook delivery that will not be tried again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,14 @@ class FindingFilter:
     """Scope: only these districts (a regulator's), when set."""
     own_org: str | None = None
     """Scope: only findings about this organisation (an enterprise's), when set."""
+
+    def in_scope(self, finding: Finding) -> bool:
+        """Whether ``finding`` is inside this filter's scope (as the SQL query judges it)."""
+        if self.districts is None and self.own_org is None:
+            return True
+        return (self.districts is not None and finding.district in self.districts) or (
+            self.own_org is not None and finding.org == self.own_org
+        )
 
 
 class FindingStore:
@@ -463,7 +473,7 @@ class FindingStore:
             for f in findings
             for hook in hooks
             if SEVERITIES.index(f.severity) >= SEVERITIES.index(hook.min_severity)
-            and _in_scope(f, hook.districts, hook.org)
+            and _hook_scope(hook.districts, hook.org).in_scope(f)
         ]
         if rows:
             conn.execute(insert(t.webhook_delivery), rows)
@@ -496,7 +506,7 @@ class FindingStore:
             values["delivered_at"] = now
         else:
             values["last_error"] = error[:300]
-            values["next_attempt_at"] = retry_at or "9999-12-31T00:00:00Z"
+            values["next_attempt_at"] = retry_at or GAVE_UP_AT
         with self._write() as conn:
             conn.execute(
                 update(wd)
@@ -513,10 +523,10 @@ class FindingStore:
             ]
 
 
-def _in_scope(finding: Finding, districts: str | None, org: str | None) -> bool:
-    if org is not None:
-        return finding.org == org
-    return districts is None or finding.district in json.loads(districts)
+def _hook_scope(districts: str | None, org: str | None) -> FindingFilter:
+    return FindingFilter(
+        districts=None if districts is None else frozenset(json.loads(districts)), own_org=org
+    )
 
 
 def _conditions(where: FindingFilter) -> list[Any]:
