@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from api.anomaly import new_engine, rescan
-from api.catalogs import load_rules
+from api.catalogs import load_registry, load_rules
 from api.simulation import anomalies, city, flows
 from api.simulation.evaluate import RuleScore, read_labels, score
 from api.simulation.products import CATALOG, FAMILIES, check_families
@@ -30,7 +30,6 @@ from ledger.store.findings import FindingStore
 from ledger.timefmt import parse_utc
 
 SIMULATION_RULES = Path(__file__).resolve().parents[2] / "catalogs" / "rules" / "simulation.json"
-WINDOW = 30 * DAY
 
 
 @dataclass
@@ -67,15 +66,16 @@ def simulate(
     """Generate the city into ``db`` and write the labels (JSON lines) to ``labels``."""
     began = time.perf_counter()
     config = load_rules(rules)
+    check_families(config, Chemistry(load_registry(), config))  # before any process starts
     writer = LedgerWriter.open(db, keys, seed)
     if writer.deployment.store.log_size() > 0:
         writer.close()
         raise RuntimeError(f"{db} already holds a ledger; simulate into an empty database")
     writer.on_flush = progress
-    check_families(config, Chemistry(writer.deployment.catalogs, config))
     rng = random.Random(seed)
-    # start 20 days before a 30-day window boundary, so injected balance breaches get judged
-    boundary = (int(parse_utc("2026-03-20T00:00:00Z").timestamp()) // WINDOW + 1) * WINDOW
+    # start 20 days before a window boundary, so injected balance breaches get judged
+    window = config.mass.org_window_days * DAY
+    boundary = (int(parse_utc("2026-03-20T00:00:00Z").timestamp()) // window + 1) * window
     start = boundary - 20 * DAY
     town = city.build(writer, rng, start - DAY, items)
     classes = {
@@ -83,7 +83,7 @@ def simulate(
         for form in writer.deployment.catalogs.get(CATALOG).forms
         if any(form.form_id in forms for forms in FAMILIES.values())
     }
-    world = World(writer, town, rng, start, start + days * DAY, classes)
+    world = World(writer, town, rng, start, start + days * DAY, classes, window)
     for account in town.gas_accounts:
         world.spawn(flows.gas_account(world, account), start + rng.randint(0, 4 * DAY))
     for account in town.lpg_accounts:

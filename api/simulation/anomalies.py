@@ -19,7 +19,6 @@ from api.simulation.world import DAY, HOUR, Item, Process, World
 
 NEUTRAL = "16.1"
 """Nitrogen cylinders: storable with every family, allowed in the capital core, no Q."""
-WINDOW = 30 * DAY
 
 
 def _customer(w: World, *, outer: bool = False, family: str | None = None) -> tuple[Org, Site]:
@@ -387,7 +386,7 @@ EARLY: dict[str, int] = {"dormancy.idle": 17 * DAY, "permit.toxic_filing_missing
 def schedule(w: World, total: int) -> None:
     """Spawn ``total`` stories (at least one per rule), round-robin over the rules."""
     rules = list(STORIES)
-    boundary = (w.start // WINDOW + 1) * WINDOW
+    boundary = (w.start // w.window + 1) * w.window
     for n in range(max(total, len(rules))):
         rule = rules[n % len(rules)]
         latest = w.end - 6 * DAY

@@ -58,6 +58,8 @@ class World:
     start: int
     end: int
     transport_class: dict[str, str]
+    window: int
+    """The engine's organisation-balance window (``mass.org_window_days``), in seconds."""
     now: int = 0
     queue: list[tuple[int, int, Process]] = field(default_factory=list)
     seq: int = 0

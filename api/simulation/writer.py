@@ -246,6 +246,8 @@ class LedgerWriter:
             try:
                 kind, value = self.reports.get(block=block, timeout=600 if block else None)
             except queue.Empty:
+                if not self.process.is_alive():  # died without a word: never wait forever
+                    raise RuntimeError("the ingest process died") from None
                 return True
             if kind == "error":
                 self.process.join()
