@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.live import LiveServer, World, build_world
-
-BACKENDS = ["sqlite", pytest.param("postgres+redis", marks=pytest.mark.postgres)]
+from tests.api.live import BACKENDS, LiveServer, World, build_world
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from ledger.builder import DeviceSession
 from ledger.commitments import disclose
@@ -28,6 +29,8 @@ from tests.api._cli import chemtrace_command
 from tests.servers import pick_free_port
 
 REPO = Path(__file__).resolve().parents[2]
+BACKENDS = ["sqlite", pytest.param("postgres+redis", marks=pytest.mark.postgres)]
+"""SQLite without Redis, and PostgreSQL with Redis: every end-to-end test runs on both."""
 CATALOG = "2026-draft.1"
 EPOCH = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
 VALID = {"valid_from": "2026-01-01T00:00:00Z", "valid_until": "2030-01-01T00:00:00Z"}

@@ -40,7 +40,7 @@ from ledger.rules import Finding
 from ledger.signing import Ed25519Signer
 from ledger.store.engine import IMMEDIATE, make_engine
 from ledger.store.findings import FindingStore
-from tests.api.live import CATALOG, ORGS, VALID, LiveServer, World, build_world, wait_for
+from tests.api.live import BACKENDS, CATALOG, ORGS, VALID, LiveServer, World, build_world, wait_for
 
 PROBLEM_JSON = "application/problem+json"
 ROLES = (
@@ -233,7 +233,7 @@ def _start(request: pytest.FixtureRequest, backend: str, home: Path) -> tuple[Li
 
 @pytest.fixture(
     scope="module",
-    params=["sqlite", pytest.param("postgres+redis", marks=pytest.mark.postgres)],
+    params=BACKENDS,
 )
 def matrix(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -22,7 +22,7 @@ from ledger.rules import Finding, Severity
 from ledger.store.engine import IMMEDIATE, make_engine
 from ledger.store.findings import FindingStore
 from ledger.timefmt import parse_utc
-from tests.api.live import LiveServer, World, shared_server
+from tests.api.live import BACKENDS, LiveServer, World, shared_server
 
 PROBLEM_JSON = "application/problem+json"
 OCTOBER = {"since": "2026-10-01T00:00:00Z", "until": "2026-10-31T23:59:59Z"}
@@ -73,9 +73,7 @@ class Setup:
         return [self.base[name].id for name in names]
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres+redis", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def setup(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Setup]:

@@ -53,8 +53,6 @@ def _overdue(store: FindingStore, code: str) -> list[Finding]:
             and f.item == code]  # fmt: skip
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres+redis",
-                                                            marks=pytest.mark.postgres)])  # fmt: skip
 def test_a_missing_receive_is_found_with_no_further_event_and_matches_a_rescan(
     start_server: object, backend: str, quick_rules: Path
 ) -> None:

@@ -33,7 +33,7 @@ from ledger.signing import Ed25519Signer
 from ledger.store.engine import IMMEDIATE, make_engine
 from ledger.store.findings import FindingStore
 from ledger.store.migrate import upgrade
-from tests.api.live import LiveServer, shared_server, wait_for
+from tests.api.live import BACKENDS, LiveServer, shared_server, wait_for
 
 PROBLEM_JSON = "application/problem+json"
 FAST = {
@@ -160,9 +160,7 @@ class Setup:
         return body
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres+redis", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Setup]:
