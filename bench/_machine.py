@@ -9,6 +9,7 @@ import platform
 import shlex
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,30 @@ def postgres(base_dir: Path) -> Iterator[tuple[Any | None, str | None]]:
 def pg_version(server: Any) -> str:
     with server.connect() as conn:
         return str(conn.execute("SHOW server_version").fetchone()[0])
+
+
+def header_lines(module: str) -> list[str]:
+    """The first lines of every benchmark's output: the command, when, and on what machine."""
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    return [
+        f"command: {command_line(module)}",
+        f"started: {datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}, load average {load_average()}",
+        f"machine: nproc={affinity} (cpu_count={os.cpu_count()}), {cpu_model()}, "
+        f"RAM {mem_total_gib()}, {platform.system()} {platform.release()}",
+    ]
+
+
+def results_table(title: str, columns: Sequence[str]) -> Any:
+    """A rich table: the database and target columns left-aligned, numbers right."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SQUARE, title_justify="left")
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("database", "target") else "right")
+    return table
+
+
+def skip_row(table: Any, first: Sequence[str]) -> None:
+    """A row saying the run was skipped, dashes for the rest."""
+    table.add_row(*first, "skipped", *["-"] * (len(table.columns) - len(first) - 1))

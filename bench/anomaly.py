@@ -15,19 +15,17 @@ FP, FN, precision and recall against the ground-truth labels.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sqlite3
 import tempfile
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 
 from api.simulation import evaluate, simulate
 from api.simulation.cli import evaluation_table, print_report
-from bench._machine import command_line, cpu_model, load_average, mem_total_gib
+from bench._machine import header_lines
 
 out = Console()
 RESCAN_TARGET = 20_000
@@ -40,11 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=0.01, help="anomalies per item")
     parser.add_argument("--db", type=Path, help="SQLite file to build, or reuse if it exists")
     args = parser.parse_args(argv)
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    out.print(f"command: {command_line('bench.anomaly')}")
-    out.print(f"started: {datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}, load average {load_average()}")
-    out.print(f"machine: nproc={affinity} (cpu_count={os.cpu_count()}), {cpu_model()}, "
-              f"RAM {mem_total_gib()}, {platform.system()} {platform.release()}")  # fmt: skip
+    for line in header_lines("bench.anomaly"):
+        out.print(line)
     out.print(f"python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
     with tempfile.TemporaryDirectory(prefix="bench-anomaly-") as tmp:
         path = args.db or Path(tmp) / "simulation.db"

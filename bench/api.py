@@ -35,7 +35,6 @@ import contextlib
 import itertools
 import json
 import multiprocessing
-import os
 import platform
 import sqlite3
 import sys
@@ -54,13 +53,13 @@ from typing import Any
 import httpx
 
 from bench._machine import (
-    command_line,
-    cpu_model,
+    header_lines,
     load_average,
-    mem_total_gib,
     percentile,
     pg_version,
     postgres,
+    results_table,
+    skip_row,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -693,29 +692,15 @@ def fmt_s(value: float | None) -> str:
     return f"{value:.2f}"
 
 
-def _table(title: str, columns: Sequence[str]) -> Any:
-    from rich import box
-    from rich.table import Table
-
-    table = Table(title=title, box=box.SQUARE, title_justify="left")
-    for name in columns:
-        table.add_column(name, justify="left" if name in ("database", "target") else "right")
-    return table
-
-
-def _skip(table: Any, first: Sequence[str]) -> None:
-    table.add_row(*first, "skipped", *["-"] * (len(table.columns) - len(first) - 1))
-
-
 def single_table(rows: Sequence[SingleRow]) -> Any:
-    table = _table(
+    table = results_table(
         "Single events: POST /v1/events, open loop (latency from the scheduled send time)",
         ["database", "offered/s", "scheduled", "ok", "errors", "achieved/s", "p50 ms",
          "p90 ms", "p99 ms", "max ms", "server ms", "lag p50 s", "lag p99 s", "target"],
     )  # fmt: skip
     for row in rows:
         if row.skipped:
-            _skip(table, [row.db, str(row.rate)])
+            skip_row(table, [row.db, str(row.rate)])
             continue
         target = ""
         if row.rate == TARGET_RATE:
@@ -742,7 +727,7 @@ def single_table(rows: Sequence[SingleRow]) -> Any:
 
 
 def batch_table(rows: Sequence[BatchRow]) -> Any:
-    table = _table(
+    table = results_table(
         f"Batches of {BATCH}: POST /v1/events:batch vs Ingestor.submit (no HTTP), interleaved",
         ["database", "rounds", "HTTP ev/s", "HTTP ms/batch", "HTTP ±", "core ev/s",
          "core ms/batch", "core ±", "HTTP/core", "core batch-1 p50 ms", "log sizes",
@@ -750,7 +735,7 @@ def batch_table(rows: Sequence[BatchRow]) -> Any:
     )  # fmt: skip
     for row in rows:
         if row.skipped:
-            _skip(table, [row.db])
+            skip_row(table, [row.db])
             continue
         http_rounds = [BATCH / s for s in row.http_s]
         core_rounds = [BATCH / s for s in row.core_s]
@@ -772,14 +757,14 @@ def batch_table(rows: Sequence[BatchRow]) -> Any:
 
 
 def lag_table(rows: Sequence[LagRow]) -> Any:
-    table = _table(
+    table = results_table(
         "Checkpoint lag: receipt log_time → a served GET /v1/log/checkpoint covers the index",
         ["database", "events", "p50 s", "p90 s", "p99 s", "max s", "uncovered",
          "prom count", "prom mean s", "prom p50 ≤ s", "prom p99 ≤ s", "target"],
     )  # fmt: skip
     for row in rows:
         if row.skipped:
-            _skip(table, [row.db])
+            skip_row(table, [row.db])
             continue
         p99 = percentile(row.lag_s, 0.99)
         ok = p99 <= LAG_P99_TARGET_S and not row.uncovered
@@ -848,13 +833,8 @@ def print_header(out: Any, plan: Plan, tmp: Path) -> None:
     import sqlalchemy
     import uvicorn
 
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    out.print(f"command: {command_line('bench.api')}")
-    out.print(f"started: {datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}, load average {load_average()}")
-    out.print(
-        f"machine: nproc={affinity} (cpu_count={os.cpu_count()}), {cpu_model()}, "
-        f"RAM {mem_total_gib()}, {platform.system()} {platform.release()}"
-    )
+    for line in header_lines("bench.api"):
+        out.print(line)
     out.print(
         f"python {platform.python_version()}, FastAPI {fastapi.__version__}, uvicorn "
         f"{uvicorn.__version__}, httpx {httpx.__version__}, SQLAlchemy {sqlalchemy.__version__}, "

@@ -37,7 +37,6 @@ import contextlib
 import cProfile
 import functools
 import hashlib
-import os
 import platform
 import pstats
 import random
@@ -54,20 +53,19 @@ from typing import Any
 import rfc8785
 import sqlalchemy
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Column, LargeBinary, MetaData, insert, text, update
 from sqlalchemy import Table as SqlTable
 
 from bench._machine import (
-    command_line,
-    cpu_model,
+    header_lines,
     load_average,
-    mem_total_gib,
     percentile,
     pg_version,
     postgres,
+    results_table,
+    skip_row,
 )
 from ledger.append import Accepted
 from ledger.builder import DeviceSession
@@ -469,13 +467,8 @@ def bench_big_log(db: str, url: str, size: int) -> ScaleRow:
 
 
 def print_header(args: argparse.Namespace, tmp: Path, budget: float) -> None:
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    out.print(f"command: {command_line('bench.core')}")
-    out.print(f"started: {datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}, load average {load_average()}")
-    out.print(
-        f"machine: nproc={affinity} (cpu_count={os.cpu_count()}), {cpu_model()}, "
-        f"RAM {mem_total_gib()}, {platform.system()} {platform.release()}"
-    )
+    for line in header_lines("bench.core"):
+        out.print(line)
     out.print(
         f"python {platform.python_version()} ({platform.python_implementation()}), "
         f"SQLAlchemy {sqlalchemy.__version__}, SQLite {sqlite3.sqlite_version}, "
@@ -489,24 +482,9 @@ def print_header(args: argparse.Namespace, tmp: Path, budget: float) -> None:
     )
 
 
-def _columns(table: Table, names: Sequence[str]) -> Table:
-    for name in names:
-        table.add_column(name, justify="left" if name in ("database", "target") else "right")
-    return table
-
-
-def _skip_cells(table: Table, first: Sequence[str]) -> None:
-    table.add_row(*first, "skipped", *["-"] * (len(table.columns) - len(first) - 1))
-
-
 def ingest_table(rows: Sequence[IngestRow]) -> Table:
-    table = Table(
-        title="Ingest: Ingestor.submit vs baseline (same crypto + plain INSERT)",
-        box=box.SQUARE,
-        title_justify="left",
-    )
-    _columns(
-        table,
+    table = results_table(
+        "Ingest: Ingestor.submit vs baseline (same crypto + plain INSERT)",
         [
             "database",
             "batch",
@@ -524,7 +502,7 @@ def ingest_table(rows: Sequence[IngestRow]) -> Table:
     )
     for row in rows:
         if row.skipped:
-            _skip_cells(table, [row.db, str(row.batch), "-", "-"])
+            skip_row(table, [row.db, str(row.batch), "-", "-"])
             continue
         commits = row.events / row.batch
         target = ""
@@ -548,13 +526,8 @@ def ingest_table(rows: Sequence[IngestRow]) -> Table:
 
 
 def proof_table(rows: Sequence[ProofRow], tree: Tree) -> Table:
-    table = Table(
-        title=f"Inclusion proofs: SqlLedgerStore.inclusion_proof(index, {tree.size:,})",
-        box=box.SQUARE,
-        title_justify="left",
-    )
-    _columns(
-        table,
+    table = results_table(
+        f"Inclusion proofs: SqlLedgerStore.inclusion_proof(index, {tree.size:,})",
         [
             "database",
             "leaves",
@@ -571,7 +544,7 @@ def proof_table(rows: Sequence[ProofRow], tree: Tree) -> Table:
     )
     for row in rows:
         if row.skipped:
-            _skip_cells(table, [row.db, f"{row.leaves:,}", "-"])
+            skip_row(table, [row.db, f"{row.leaves:,}", "-"])
             continue
         p99 = row.pct(0.99)
         table.add_row(
@@ -592,13 +565,8 @@ def proof_table(rows: Sequence[ProofRow], tree: Tree) -> Table:
 
 
 def scale_table(rows: Sequence[ScaleRow], fresh: Sequence[IngestRow]) -> Table:
-    table = Table(
-        title="Scale check: Ingestor.submit on the big proof log (no baseline; few samples)",
-        box=box.SQUARE,
-        title_justify="left",
-    )
-    _columns(
-        table,
+    table = results_table(
+        "Scale check: Ingestor.submit on the big proof log (no baseline; few samples)",
         [
             "database",
             "log size",
@@ -617,7 +585,7 @@ def scale_table(rows: Sequence[ScaleRow], fresh: Sequence[IngestRow]) -> Table:
     }
     for row in rows:
         if row.skipped:
-            _skip_cells(table, [row.db, "-"])
+            skip_row(table, [row.db, "-"])
             continue
         single = sorted(row.single_ms)
         batch = sorted(row.batch_ms)

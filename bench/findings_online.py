@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench._machine import command_line, cpu_model, percentile, pg_version, postgres
+from bench._machine import header_lines, percentile, pg_version, postgres
 from ledger.timefmt import parse_utc
 
 TARGET_S = 5.0
@@ -42,12 +42,13 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def drive(backend: str, db_url: str, redis_url: str | None, rate: int, seconds: float) -> Run:
+def drive(
+    backend: str, home: Path, db_url: str, redis_url: str | None, rate: int, seconds: float
+) -> Run:
     from ledger.store.engine import make_engine
     from ledger.store.findings import FindingStore
     from tests.api.live import LiveServer, build_world
 
-    home = Path(tempfile.mkdtemp(prefix="ct-bench-findings-"))
     server = LiveServer(home, db_url, redis_url).start()
     world = build_world(server)
     run = Run(backend)
@@ -62,6 +63,7 @@ def drive(backend: str, db_url: str, redis_url: str | None, rate: int, seconds: 
         stop = time.monotonic() + seconds
         start = time.monotonic()
         senders_n = 12
+        sent, failed = [0] * senders_n, [0] * senders_n  # one slot per sender: no shared +=
 
         def sender(offset: int) -> None:
             # each sender owns the items congruent to its offset: no two touch one chain
@@ -77,9 +79,9 @@ def drive(backend: str, db_url: str, redis_url: str | None, rate: int, seconds: 
                 envelope = producer.device.event(kind, [code], {}, time=_now(), site=producer.site)
                 try:
                     producer.client.submit(envelope)
-                    run.sent += 1
+                    sent[offset] += 1
                 except Exception:
-                    run.failed += 1
+                    failed[offset] += 1
                 number += 1
 
         senders = [
@@ -98,6 +100,7 @@ def drive(backend: str, db_url: str, redis_url: str | None, rate: int, seconds: 
             time.sleep(1.0)
         for thread in senders:
             thread.join()
+        run.sent, run.failed = sum(sent), sum(failed)
         run.seconds = time.monotonic() - start
         deadline = time.monotonic() + 30
         seen: dict[str, float] = {}
@@ -121,11 +124,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    print(f"# {command_line('bench.findings_online')}")
-    print(f"# {cpu_model()}")
+    for line in header_lines("bench.findings_online"):
+        print(line)
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
-        runs.append(drive("sqlite", f"sqlite:///{tmp}/bench.db", None, args.rate, args.seconds))
+        home = Path(tmp)
+        (home / "sqlite").mkdir()
+        runs.append(drive("sqlite", home / "sqlite", f"sqlite:///{tmp}/bench.db", None,
+                          args.rate, args.seconds))  # fmt: skip
         if not args.no_postgres:
             from tests.servers import RedisServer
 
@@ -136,7 +142,9 @@ def main() -> None:
                     redis = stack.enter_context(RedisServer.start(Path(tmp) / "redis"))
                     url = pg.create_database("findings_bench")
                     print(f"# PostgreSQL {pg_version(pg)}")
-                    runs.append(drive("postgres+redis", url, redis.url, args.rate, args.seconds))
+                    (home / "live-pg").mkdir()
+                    runs.append(drive("postgres+redis", home / "live-pg", url, redis.url, args.rate,
+                                      args.seconds))  # fmt: skip
     print()
     print(f"{'backend':<16}{'events/s':>10}{'probes':>8}{'p50 s':>8}{'p99 s':>8}"
           f"{'max s':>8}{'missed':>8}  verdict (p99 <= {TARGET_S:.0f} s)")  # fmt: skip
