@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Select, and_, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -633,12 +633,7 @@ class SqlLedgerStore:
     def item_envelopes(self, code: str) -> list[tuple[int, int, bytes]]:
         """An item's events in chain order: ``(seq, log_index, canonical envelope)``."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(t.event_item.c.seq, t.event.c.log_index, t.event.c.envelope)
-                .join(t.event, t.event.c.event_hash == t.event_item.c.event_hash)
-                .where(t.event_item.c.item_code == code)
-                .order_by(t.event_item.c.seq)
-            )
+            rows = conn.execute(item_chain(code))
             return [(row.seq, row.log_index, row.envelope) for row in rows]
 
     def item_head(self, code: str) -> ItemHead | None:
@@ -750,6 +745,17 @@ _NODES_POSTGRES = text(
     " FROM unnest(CAST(:levels AS smallint[]), CAST(:idxs AS bigint[])) AS q(level, idx)"
     " JOIN log_node AS n ON n.level = q.level AND n.idx = q.idx"
 )
+
+
+def item_chain(code: str) -> Select[Any]:
+    """An item's events in chain order: seq, log index, log time and stored envelope."""
+    ev, ei = t.event, t.event_item
+    return (
+        select(ei.c.seq, ev.c.log_index, ev.c.log_time, ev.c.envelope)
+        .join(ev, ev.c.event_hash == ei.c.event_hash)
+        .where(ei.c.item_code == code)
+        .order_by(ei.c.seq)
+    )
 
 
 def _read_nodes(conn: Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, insert, or_, select, update
 
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.store import schema as t
-from ledger.store.repository import Clock, utc_now
+from ledger.store.repository import Clock, item_chain, utc_now
 from ledger.timefmt import format_utc
 
 
@@ -117,15 +117,8 @@ class ServiceStore:
 
     def item_events(self, code: str) -> list[LoggedEvent]:
         """An item's events in chain order."""
-        ev, ei = t.event, t.event_item
-        query = (
-            select(ev.c.log_index, ev.c.log_time, ev.c.envelope)
-            .join(ei, ei.c.event_hash == ev.c.event_hash)
-            .where(ei.c.item_code == code)
-            .order_by(ei.c.seq)
-        )
         with self.engine.connect() as conn:
-            return [_logged(row) for row in conn.execute(query)]
+            return [_logged(row) for row in conn.execute(item_chain(code))]
 
     def events_since(
         self, after_index: int, *, limit: int = 5000, until_time: str | None = None
