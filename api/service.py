@@ -272,8 +272,7 @@ class Service:
     def certify_device(
         self, org: str, public_key: bytes, valid_from: str, valid_until: str
     ) -> tuple[str, Receipt]:
-        if org not in self.records("org"):
-            raise ProblemError(422, "unknown_org", f"no organisation {org!r}", field="org")
+        self._require_org(org)
         cert, receipt = self.deployment.certify_device_key(
             org, public_key, (valid_from, valid_until)
         )
@@ -291,7 +290,12 @@ class Service:
             revocation, root=(root.algorithm, root.public_key), log_signer=self.log_signer
         )
 
+    def _require_org(self, org: str) -> None:
+        if org not in self.records("org"):
+            raise ProblemError(422, "unknown_org", f"no organisation {org!r}", field="org")
+
     def put_licence(self, fields: dict[str, Any]) -> tuple[Licence, Receipt]:
+        self._require_org(str(fields["org"]))
         licence = issue_licence(self.deployment.keys.root_signer(), **fields)
         return licence, self.deployment.license(licence)
 
@@ -306,6 +310,7 @@ class Service:
         count: int,
         gs1_keys: Sequence[str] | None,
     ) -> list[SignedCode]:
+        self._require_org(org)
         today = datetime.now(UTC)
         self.deployment.catalogs.current(today.date()).resolve(form)
         return self.deployment.issue_codes(

@@ -65,8 +65,6 @@ def issue(
             field="org",
         )
     service = service_of(request)
-    if org not in service.records("org"):
-        raise ProblemError(422, "unknown_org", f"no organisation {org!r}", field="org")
     codes = service.issue_codes(
         org, payload.form, payload.packaging, payload.batch, payload.count, payload.gs1_keys
     )
