@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from api.catalogs import load_registry
 from api.keystore import FileKeystore, pinned_trust
@@ -14,6 +15,7 @@ from ledger.certificates import Certificate, CertRole, issue_certificate
 from ledger.codes import Packaging, SignedCode, issue_batch
 from ledger.ingest import Ingestor
 from ledger.licences import Licence
+from ledger.records import issue_record
 from ledger.signing import ED25519, Signer
 from ledger.statements import Receipt
 from ledger.store.migrate import open_store
@@ -137,6 +139,14 @@ class Deployment:
         self.store.append_code_batch(codes, root=(root.algorithm, root.public_key),
                                      log_signer=self.keys.log_signer())  # fmt: skip
         return codes
+
+    def record(self, kind: str, record_id: str, attrs: Mapping[str, Any]) -> Receipt:
+        """Sign a registry record (validated) with the root key and log it."""
+        root = self.keys.root_signer()
+        return self.store.append_record(
+            issue_record(root, kind, record_id, attrs),
+            root=(root.algorithm, root.public_key), log_signer=self.keys.log_signer(),
+        )  # fmt: skip
 
     def license(self, licence: Licence) -> Receipt:
         """Log a registry-signed licence record."""

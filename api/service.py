@@ -34,7 +34,7 @@ from ledger.commitments import disclose
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import LedgerError
 from ledger.licences import Licence, issue_licence
-from ledger.records import RegistryRecord, issue_record
+from ledger.records import RegistryRecord
 from ledger.revocations import issue_revocation
 from ledger.state import ItemState, Projection
 from ledger.statements import Receipt
@@ -226,11 +226,7 @@ class Service:
 
     def put_record(self, kind: str, record_id: str, attrs: dict[str, Any]) -> Receipt:
         """Log a new version of a record (validated and registry-signed)."""
-        root = self.deployment.keys.root_signer()
-        record = issue_record(root, kind, record_id, attrs)
-        receipt = self.deployment.store.append_record(
-            record, root=(root.algorithm, root.public_key), log_signer=self.log_signer
-        )
+        receipt = self.deployment.record(kind, record_id, attrs)
         self._records.forget(kind)
         if kind == "user":
             self._principals.forget()

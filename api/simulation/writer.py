@@ -29,7 +29,6 @@ from ledger.canonical import JsonValue, format_hash
 from ledger.codes import Packaging, generate_code
 from ledger.commitments import Disclosure
 from ledger.licences import issue_licence
-from ledger.records import issue_record
 from ledger.signing import Ed25519Signer
 from ledger.store.service import ServiceStore
 
@@ -130,11 +129,7 @@ class LedgerWriter:
 
     def record(self, record_kind: str, record_id: str, at: int, **attrs: Any) -> None:
         self._registry_time(at)
-        root = self.deployment.keys.root_signer()
-        self.deployment.store.append_record(
-            issue_record(root, record_kind, record_id, attrs),
-            root=(root.algorithm, root.public_key), log_signer=self.deployment.keys.log_signer(),
-        )  # fmt: skip
+        self.deployment.record(record_kind, record_id, attrs)
         self.clock.now = self.saved
         self.stats.records += 1
 
