@@ -23,8 +23,9 @@ from api.simulation import anomalies, city, flows
 from api.simulation.evaluate import RuleScore, read_labels, score
 from api.simulation.products import CATALOG, FAMILIES, check_families
 from api.simulation.world import DAY, World
-from api.simulation.writer import LedgerWriter, iso
+from api.simulation.writer import LedgerWriter
 from ledger.rules import Finding
+from ledger.rules.state import utc_text
 from ledger.rules.world import Chemistry
 from ledger.store.findings import FindingStore
 from ledger.timefmt import parse_utc
@@ -97,15 +98,15 @@ def simulate(
     end = max(writer.clock.now, world.now) + 60
     with labels.open("w", encoding="utf-8") as handle:
         for label in sorted(world.labels, key=lambda x: (x.rule, x.subject)):
-            handle.write(json.dumps({"rule": label.rule, "subject": label.subject,
-                                     "description": label.description,
-                                     "at": iso(label.at)}, ensure_ascii=False) + "\n")  # fmt: skip
+            row = {"rule": label.rule, "subject": label.subject,
+                   "description": label.description, "at": utc_text(label.at)}  # fmt: skip
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     stats = writer.stats
     writer.deployment.store.engine.dispose()
     return Report(
         items=world.items, events=stats.events, records=stats.records, licences=stats.licences,
         code_batches=stats.code_batches, rejected=stats.rejected, labels=len(world.labels),
-        start=iso(start), end=iso(end), seconds=time.perf_counter() - began,
+        start=utc_text(start), end=utc_text(end), seconds=time.perf_counter() - began,
     )  # fmt: skip
 
 
@@ -137,7 +138,7 @@ def evaluate(
     if as_of is None:
         _, last = store.log_end()
         moment = parse_utc(last) if last else datetime.now(UTC)
-        as_of = iso(int(moment.timestamp()) + 60)
+        as_of = utc_text(int(moment.timestamp()) + 60)
     entries = store.log_end(until_time=as_of)[0] + 1
     began = time.perf_counter()
     found = rescan(store, new_engine(rules), as_of=parse_utc(as_of), progress=progress)

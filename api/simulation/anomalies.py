@@ -16,6 +16,7 @@ from api.simulation.city import Org, Site
 from api.simulation.geo import CORE, OUTER, nearby, scatter, text
 from api.simulation.products import FAMILIES, PROHIBITED_FORM, family_of, product
 from api.simulation.world import DAY, HOUR, Item, Process, World
+from ledger.rules.state import utc_text
 
 NEUTRAL = "16.1"
 """Nitrogen cylinders: storable with every family, allowed in the capital core, no Q."""
@@ -215,9 +216,7 @@ def _overdue(w: World) -> Process:
 
 
 def _day(seconds: int) -> str:
-    from api.simulation.writer import iso
-
-    return iso(seconds)[:10]
+    return utc_text(seconds)[:10]
 
 
 def _imbalance(w: World) -> Process:

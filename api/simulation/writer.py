@@ -29,6 +29,7 @@ from ledger.canonical import JsonValue, format_hash
 from ledger.codes import Packaging, generate_code
 from ledger.commitments import Disclosure
 from ledger.licences import issue_licence
+from ledger.rules.state import utc_text
 from ledger.signing import Ed25519Signer
 from ledger.store.service import ServiceStore
 
@@ -36,10 +37,6 @@ MAX_BATCH = 4000
 MAX_BATCH_SPAN = 30 * 60
 LOG_LAG = 20
 """Seconds between an event's time and its log time (at least)."""
-
-
-def iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -78,6 +75,8 @@ class LedgerWriter:
     sessions: dict[str, DeviceSession] = field(default_factory=dict)
     pending: list[dict[str, JsonValue]] = field(default_factory=list)
     pending_since: int = 0
+    pending_last: int = 0
+    """The time of the newest queued event (they are queued in time order)."""
     codes: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     batch_sizes: dict[tuple[str, str, str], int] = field(default_factory=dict)
     stats: Stats = field(default_factory=Stats)
@@ -157,7 +156,7 @@ class LedgerWriter:
             )
             issued = self.deployment.issue_codes(
                 org, form, packaging, f"S{self.batches:06d}", size,  # type: ignore[arg-type]
-                issued_at=iso(at)[:10], random_bytes=self.rng.randbytes,
+                issued_at=utc_text(at)[:10], random_bytes=self.rng.randbytes,
             )  # fmt: skip
             self.clock.now = self.saved
             pool.extend(reversed([c.code for c in issued]))
@@ -189,9 +188,10 @@ class LedgerWriter:
         if not self.pending:
             self.pending_since = at
         point = None if geo is None else {"lat": f"{geo[0]:.5f}", "lon": f"{geo[1]:.5f}"}
-        envelope = self.sessions[org].event(kind, items, data, time=iso(at), site=site,
+        envelope = self.sessions[org].event(kind, items, data, time=utc_text(at), site=site,
                                             geo=point, co_actor=co_actor)  # fmt: skip
         self.pending.append(envelope)
+        self.pending_last = at
         self.clock.now = max(self.clock.now, at)
         first = items[0] if isinstance(items[0], str) else items[0][0]
         return format_hash(self.heads[first].head_hash)
@@ -200,7 +200,7 @@ class LedgerWriter:
         """Hand the queued events to the ingest process, logged just after the newest."""
         if not self.pending:
             return
-        self.clock.now = max(self.clock.now + 1, self._newest() + LOG_LAG)
+        self.clock.now = max(self.clock.now + 1, self.pending_last + LOG_LAG)
         self.ingest.put((self.clock.now, self.pending))
         self.sent += 1
         self.in_flight.append(self.clock.now)
@@ -257,12 +257,6 @@ class LedgerWriter:
             if one:
                 return True
 
-    def _newest(self) -> int:
-        body = self.pending[-1]["body"]
-        assert isinstance(body, dict)
-        moment = datetime.strptime(str(body["time"]), "%Y-%m-%dT%H:%M:%SZ")
-        return int(moment.replace(tzinfo=UTC).timestamp())
-
     def attempt(self, org: str, kind: str, code: str, data: Mapping[str, JsonValue], at: int,
                 site: str, district: str) -> str:  # fmt: skip
         """Submit an event the ingestor must refuse, and journal the refusal as the service does.
@@ -272,10 +266,12 @@ class LedgerWriter:
         self.sync()
         self.clock.now = max(self.clock.now, at + LOG_LAG)
         session = self.sessions[org]
-        saved = dict(self.heads)
-        envelope = session.event(kind, [code], data, time=iso(at), site=site)
-        self.heads.clear()
-        self.heads.update(saved)
+        saved = self.heads.get(code)  # the refused event must not move the code's head
+        envelope = session.event(kind, [code], data, time=utc_text(at), site=site)
+        if saved is None:
+            self.heads.pop(code, None)
+        else:
+            self.heads[code] = saved
         (outcome,) = self.deployment.ingestor.submit([envelope])
         if not isinstance(outcome, Rejected):
             raise RuntimeError(f"an event on {code} was accepted; it must be refused")
