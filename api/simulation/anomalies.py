@@ -291,7 +291,7 @@ def _new_site(w: World, org: Org, family: str, district: str) -> Site:
     w.annexes += 1
     n = w.annexes
     point = scatter(w.rng, district)
-    site = Site(f"{org.id}-annex-{n}", org.id, family, district, point, False)
+    site = Site(f"{org.id}-annex-{n}", org.id, family, district, point)
     w.writer.record("site", site.id, w.now, org=org.id, name=f"{org.id} annex {n}",
                     address=f"{district.title()}, Beijing", district=district,
                     lat=text(point[0]), lon=text(point[1]), capacity_t="5",

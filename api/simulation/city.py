@@ -30,7 +30,6 @@ class Site:
     family: str
     district: str
     point: Point
-    major_hazard: bool
 
 
 @dataclass
@@ -117,7 +116,7 @@ class Builder:
                       address=f"{district.title()}, Beijing", district=district,
                       lat=text(point[0]), lon=text(point[1]),
                       capacity_t="5000" if major else "20", major_hazard=major)  # fmt: skip
-        made = Site(site_id, org.id, family, district, point, major)
+        made = Site(site_id, org.id, family, district, point)
         org.sites.setdefault(family, made)
         self.city.sites[site_id] = made
         return made

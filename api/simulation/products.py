@@ -26,10 +26,6 @@ class Product:
     kg: Decimal
     """A full package."""
 
-    @property
-    def seq(self) -> str:
-        return self.form.split(".")[0]
-
 
 def _p(form: str, packaging: str, kg: str) -> Product:
     return Product(form, packaging, Decimal(kg))

@@ -140,10 +140,9 @@ class World:
         self.writer.event(org.id, kind, [i.code for i in items], {}, self.now,
                           site=site.id if site else None, co_actor=co)  # fmt: skip
 
-    def sell(self, seller: Org, buyer: Org, items: list[Item], *, individual: bool = False,
-             filing: bool = True) -> None:  # fmt: skip
+    def sell(self, seller: Org, buyer: Org, items: list[Item], *, individual: bool = False) -> None:
         data: dict[str, object] = {"counterparty": buyer.id, "contract_no": f"HT{self.seq:08d}"}
-        if filing and any(i.seq in TOXIC for i in items):
+        if any(i.seq in TOXIC for i in items):
             data["police_filing_no"] = f"BA-{self.seq:08d}"
         if individual:
             data["individual_buyer"] = self.writer.disclosure("person", buyer.id).commitment

@@ -26,7 +26,7 @@ from api.simulation.products import CATALOG
 from ledger.append import Accepted, Rejected
 from ledger.builder import DeviceSession, Head
 from ledger.canonical import JsonValue, format_hash
-from ledger.codes import Packaging, generate_code
+from ledger.codes import generate_code
 from ledger.commitments import Disclosure
 from ledger.licences import issue_licence
 from ledger.rules.state import utc_text
@@ -52,7 +52,6 @@ class SimClock:
 @dataclass
 class Stats:
     events: int = 0
-    items: int = 0
     records: int = 0
     licences: int = 0
     code_batches: int = 0
@@ -304,6 +303,3 @@ def _ingest(db_url: str, keys_dir: Path, inbox: Any, reports: Any) -> None:
         reports.put(("done", 0))
     except Exception as exc:  # report any failure to the parent instead of dying silently
         reports.put(("error", repr(exc)))
-
-
-PACKAGINGS: tuple[Packaging, ...] = ("cylinder", "drum", "bag", "bottle", "tank")
