@@ -476,6 +476,16 @@ class Service:
             by_site=True,
         )
 
+    def visible_record(self, principal: Principal, kind: str, record_id: str) -> RegistryRecord:
+        """The newest version of a record ``principal`` may see; else 404 ``<kind>_not_found``
+        (a record out of scope answers exactly like a missing one)."""
+        record = self.records(kind).get(record_id)
+        if record is None or not self.scope(principal).sees_record(kind, record):
+            raise ProblemError(
+                404, f"{kind}_not_found", f"no {kind} {record_id!r} within your scope"
+            )
+        return record
+
     def may_see(self, principal: Principal, code: str) -> bool:
         """Whether ``principal`` may see item ``code`` (one that exists)."""
         orgs, sites = self.reads.item_parties(code)

@@ -211,9 +211,7 @@ def site_bundle(
     principal: Principal = ANY_USER,
 ) -> dict[str, Any]:
     service = service_of(request)
-    record = service.records("site").get(site)
-    if record is None or not service.scope(principal).sees_record("site", record):
-        raise ProblemError(404, "site_not_found", f"no site {site} within your scope")
+    service.visible_record(principal, "site", site)
     return build_site_bundle(service.deployment.store, site, log_signer=service.log_signer)
 
 

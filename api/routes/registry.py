@@ -145,9 +145,7 @@ def crew_person(
     principal: Principal = OVERSIGHT,
 ) -> dict[str, str]:
     service = service_of(request)
-    record = service.records("crew").get(record_id)
-    if record is None or not service.scope(principal).sees_record("crew", record):
-        raise ProblemError(404, "crew_not_found", f"no crew {record_id!r} within your scope")
+    record = service.visible_record(principal, "crew", record_id)
     person = service.person(str(record.attr("person")))
     if person is None:
         raise ProblemError(404, "erased", "this person's data was erased or never kept")
