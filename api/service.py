@@ -274,10 +274,20 @@ class Service:
         )
         return cert.key_id, receipt
 
-    def revoke_device(self, key_id: str, effective_from: str, reason: str) -> Receipt:
+    @staticmethod
+    def require_manages(principal: Principal, org: str) -> None:
+        """403 unless ``principal`` may enrol and revoke ``org``'s devices."""
+        if principal.role == "admin" or (principal.role == "enterprise" and principal.org == org):
+            return
+        raise ProblemError(403, "forbidden", f"you may not manage the devices of {org}")
+
+    def revoke_device(
+        self, principal: Principal, key_id: str, effective_from: str, reason: str
+    ) -> Receipt:
         certs = [c for c in self.deployment.store.certificates([key_id]) if c.role == "device"]
         if not certs:
-            raise ProblemError(404, "unknown_key", f"no device certificate for key {key_id}")
+            raise ProblemError(404, "unknown_key", f"no device key {key_id}")
+        self.require_manages(principal, certs[0].org)
         root = self.deployment.keys.root_signer()
         revocation = issue_revocation(
             root, key_id=key_id, org=certs[0].org, effective_from=effective_from, reason=reason

@@ -245,12 +245,6 @@ class RevokeIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
-def _may_manage(principal: Principal, org: str) -> None:
-    if principal.role == "admin" or (principal.role == "enterprise" and principal.org == org):
-        return
-    raise ProblemError(403, "forbidden", f"you may not manage the devices of {org}")
-
-
 @router.post(
     "/devices",
     response_model=DeviceOut,
@@ -259,7 +253,7 @@ def _may_manage(principal: Principal, org: str) -> None:
     summary="Enrol a device: its public key is certified by the organisation's key.",
 )
 def enrol_device(request: Request, payload: DeviceIn, principal: Caller) -> DeviceOut:
-    _may_manage(principal, payload.org)
+    service_of(request).require_manages(principal, payload.org)
     try:
         public_key = b64decode(payload.public_key)
     except Exception:
@@ -298,9 +292,5 @@ def list_devices(
 )
 def revoke_device(request: Request, key_id: str, payload: RevokeIn, principal: Caller) -> Written:
     service = service_of(request)
-    certs = [c for c in service.deployment.store.certificates([key_id]) if c.role == "device"]
-    if not certs:
-        raise ProblemError(404, "unknown_key", f"no device key {key_id}")
-    _may_manage(principal, certs[0].org)
-    receipt = service.revoke_device(key_id, payload.effective_from, payload.reason)
+    receipt = service.revoke_device(principal, key_id, payload.effective_from, payload.reason)
     return Written(id=key_id, index=receipt.index, receipt=dict(receipt.to_json()))
