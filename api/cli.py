@@ -27,6 +27,7 @@ from ledger.errors import CheckpointConflictError, LedgerError
 from ledger.store.audit import SqlAuditSource
 from ledger.store.engine import make_engine, require_existing
 from ledger.verify import AuditReport, audit
+from scanners.cli import app as scan_app
 
 app = typer.Typer(
     help="chemtrace: a tamper-evident traceability ledger for hazardous chemicals.",
@@ -188,6 +189,7 @@ app.command("bundle")(export_bundle)
 app.command("verify-bundle")(verify_bundle_command)
 app.add_typer(findings_app, name="findings")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(scan_app, name="scan")
 
 
 @app.command()

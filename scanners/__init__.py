@@ -1,5 +1,6 @@
-"""The client side of every handoff: label decoding, the device outbox and the offline verifier.
+"""The client side of every handoff: label decoding and parsing, the device keystore, the
+outbox and its sync, the offline verifier, the handheld UI and the ``chemtrace scan`` commands.
 
-Today the pieces a device needs live in the core (``ledger.builder.DeviceSession`` builds and
-signs events; ``ledger.verify`` checks them); this package will hold the I/O around them.
+The core (``ledger``) builds, signs and verifies; this package adds the I/O a device needs
+around it: camera images, keyboard-wedge text, a local SQLite outbox, files and the network.
 """

@@ -69,10 +69,11 @@ _install_servers() {
   return "$rc"
 }
 
-section "Test servers (PostgreSQL, Redis)"
+section "Test servers (PostgreSQL, Redis) and tmux (drives the handheld UI in tests)"
 _missing=()
 _have_postgres || _missing+=(postgresql)
 _have_redis || _missing+=(redis-server)
+command -v tmux >/dev/null 2>&1 || _missing+=(tmux)
 if ((${#_missing[@]})); then
   if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${_missing[*]} with apt-get (the packaged services are left stopped)"
@@ -80,6 +81,7 @@ if ((${#_missing[@]})); then
     _missing=()
     _have_postgres || _missing+=(postgresql)
     _have_redis || _missing+=(redis-server)
+    command -v tmux >/dev/null 2>&1 || _missing+=(tmux)
   fi
 fi
 if ((${#_missing[@]})); then
@@ -90,7 +92,7 @@ if ((${#_missing[@]})); then
     echo "WARNING: and FAIL under CI=true."
   } >&2
 else
-  echo "PostgreSQL and redis-server found (the tests start private instances on loopback)"
+  echo "PostgreSQL, redis-server and tmux found (the tests start private servers on loopback)"
 fi
 unset _missing
 
