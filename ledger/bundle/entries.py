@@ -10,12 +10,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
-from ledger.bundle.report import BundleReport
-from ledger.bundle.wire import WireBundle, WireEntry
+from ledger.bundle.report import BundleReport, item_noun
+from ledger.bundle.wire import WireBundle, WireEntry, WireItem
 from ledger.canonical import CERTIFICATE, domain_hash
 from ledger.certificates import Certificate, TrustStore, certificate_from_json
 from ledger.checkpoint import Checkpoint
+from ledger.codes import CodeFacts
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import (
     KeyNotValidAtLogTimeError,
@@ -52,6 +54,9 @@ class CheckedRecord:
     intact: bool = False
 
 
+_ALTERED: Final = "its bytes do not match the hash the log committed to"
+
+
 class EntryChecks:
     """The entry checks, sharing what they learn with the item checks."""
 
@@ -62,13 +67,16 @@ class EntryChecks:
         report: BundleReport,
         trust: TrustStore,
         log_key: bytes,
+        focus: str | None = None,
     ) -> None:
         self.wire = wire
+        self.focus = focus
         self.log_key = log_key
         self.checkpoint = checkpoint
         self.report = report
         self.trust = trust
         self.codes = {item.code for item in wire.items}
+        self.nouns = {item.code: item_noun(_packaging(item)) for item in wire.items}
         self.events = [CheckedEvent(entry) for entry in wire.events]
         self.by_index = {event.entry.index: event for event in self.events}
         self.records = [CheckedRecord("certificate", entry) for entry in wire.certificates]
@@ -84,19 +92,25 @@ class EntryChecks:
             self.open_record(record)
         self.walk_trust()
 
+    def called(self, code: str) -> str:
+        """How a message names an item: ``this cylinder`` (the focus) or ``cylinder CT-…``."""
+        noun = self.nouns.get(code, "item")
+        return f"this {noun}" if code == self.focus else f"{noun} {code}"
+
     def name(self, event: CheckedEvent) -> tuple[str, str | None, int | None]:
-        """``("event 7 of item X", X, 7)``, preferring an item this bundle is about."""
+        """``("event 7 of cylinder X", X, 7)``, preferring the focus, then a bundled item."""
         bundled = [code for code in event.links if code in self.codes]
-        candidates = bundled or list(event.links)
+        candidates = sorted(bundled, key=lambda code: code != self.focus) or list(event.links)
         if not candidates:
             return f"the event at log index {event.entry.index}", None, None
         code = candidates[0]
         seq = event.links[code][0]
-        return f"event {seq} of item {code}", code, seq
+        return f"event {seq} of {self.called(code)}", code, seq
 
-    def event_fault(self, event: CheckedEvent, code: str, message: str) -> None:
+    def event_fault(self, event: CheckedEvent, code: str, predicate: str) -> None:
+        """A fault about one event: ``predicate`` completes "event 7 of this cylinder …"."""
         name, item, seq = self.name(event)
-        self.report.fault(code, f"{name}: {message}", item=item, seq=seq, index=event.entry.index)
+        self.report.fault(code, f"{name} {predicate}", item=item, seq=seq, index=event.entry.index)
 
     # -- structure --------------------------------------------------------------------------------
 
@@ -133,12 +147,12 @@ class EntryChecks:
     # -- entries ----------------------------------------------------------------------------------
 
     def included(self, kind: EntryKind, entry: WireEntry) -> str | None:
-        """Check the entry's leaf against the checkpoint; return what is wrong, if anything."""
+        """Check the entry's leaf against the checkpoint; return what is wrong, if anything
+        (a predicate: "… is not in the log at index 7 (…)")."""
         size = self.checkpoint.size
         if entry.index >= size:
             return (
-                f"it claims log index {entry.index}, beyond the bundle's checkpoint "
-                f"({size} entries)"
+                f"claims log index {entry.index}, beyond the bundle's checkpoint ({size} entries)"
             )
         try:
             leaf = LeafRecord(kind, entry.entry_hash, entry.log_time).encode()
@@ -147,11 +161,11 @@ class EntryChecks:
             )
         except ProofError:
             return (
-                f"it is not in the log at index {entry.index} "
+                f"is not in the log at index {entry.index} "
                 "(its inclusion proof does not lead to the checkpoint)"
             )
         except LedgerError as exc:
-            return f"its log entry is malformed ({exc.message})"
+            return f"has a malformed log entry ({exc.message})"
         return None
 
     def open_event(self, event: CheckedEvent) -> None:
@@ -159,14 +173,12 @@ class EntryChecks:
         try:
             signed = open_envelope(entry.body)
         except LedgerError as exc:
-            self.event_fault(event, "event_malformed", f"it is not a valid event ({exc.message})")
+            self.event_fault(event, "event_malformed", f"is not a valid event ({exc.message})")
             return
         event.signed = signed
         event.links = {link.code: (link.seq, link.prev) for link in signed.body.items}
         if signed.event_hash != entry.entry_hash:
-            self.event_fault(
-                event, "event_altered", "its bytes were altered (hash does not match the log)"
-            )
+            self.event_fault(event, "event_altered", f"was altered ({_ALTERED})")
             return
         problem = self.included("event", entry)
         if problem is not None:
@@ -197,13 +209,13 @@ class EntryChecks:
         if digest != entry.entry_hash:
             self.report.fault(
                 f"{kind}_altered",
-                f"{where}: it was altered (hash does not match the log)",
+                f"{where} was altered ({_ALTERED})",
                 index=entry.index,
             )
             return
         problem = self.included(kind, entry)
         if problem is not None:
-            self.report.fault(f"{kind}_not_in_log", f"{where}: {problem}", index=entry.index)
+            self.report.fault(f"{kind}_not_in_log", f"{where} {problem}", index=entry.index)
             return
         record.intact = True
 
@@ -238,12 +250,12 @@ class EntryChecks:
             where = describe_record(parsed, record.entry.index)
             if isinstance(parsed, Certificate):
                 self.rejected_keys.add(parsed.key_id)
-                message = "it is not signed by a key that chains to the registry root"
+                message = "is not signed by a key that chains to the registry root"
             else:
-                message = "it is not signed by a key allowed to revoke that key"
+                message = "is not signed by a key allowed to revoke that key"
             self.report.fault(
                 f"{record.kind}_untrusted",
-                f"{where}: {message} ({exc.message})",
+                f"{where} {message} ({exc.message})",
                 index=record.entry.index,
             )
 
@@ -262,25 +274,27 @@ class EntryChecks:
             self.event_fault(
                 event,
                 "event_key_revoked",
-                "its device key (or its organisation's key) was revoked before the event "
-                "was logged",
+                "was signed with a revoked key: its device key (or its organisation's key) was "
+                "revoked before the event was logged",
             )
         except KeyNotValidAtLogTimeError:
             self.event_fault(
                 event,
                 "event_key_not_valid",
-                f"its device key was not certified for {signed.body.org} when the event was "
+                f"was signed with a key not certified for {signed.body.org} when the event was "
                 f"logged ({log_time})",
             )
         except SignatureInvalidError:
             self.event_fault(
                 event,
                 "event_signature_invalid",
-                "the device signature does not match (the event was altered or forged)",
+                "has a device signature that does not match (the event was altered or forged)",
             )
         except LedgerError as exc:
             self.event_fault(
-                event, "event_signature_invalid", f"the device signature cannot be checked: {exc}"
+                event,
+                "event_signature_invalid",
+                f"has a device signature that cannot be checked ({exc})",
             )
 
     def unknown_key(self, event: CheckedEvent, signed: SignedEvent) -> None:
@@ -289,7 +303,7 @@ class EntryChecks:
             self.event_fault(
                 event,
                 "event_key_untrusted",
-                f"its device key {key} has a certificate that failed the checks above, "
+                f"is signed by device key {key}, whose certificate failed the checks above, "
                 "so its signature cannot be trusted",
             )
             return
@@ -304,14 +318,15 @@ class EntryChecks:
             self.event_fault(
                 event,
                 "event_key_not_yet_certified",
-                f"its device key was certified only after the event was logged "
+                "is signed by a device key certified only after the event was logged "
                 f"(certificate at log index {min(later)}, event at {event.entry.index})",
             )
             return
         self.event_fault(
             event,
             "event_key_unknown",
-            f"it is signed by device key {key}, which no certificate in this bundle vouches for",
+            f"is signed by device key {key}, which no certificate in this bundle vouches for "
+            "(an uncertified key)",
         )
 
 
@@ -323,6 +338,15 @@ def describe_record(parsed: Certificate | Revocation, index: int) -> str:
             f"({parsed.org}, log index {index})"
         )
     return f"the revocation of key {parsed.key_id} ({parsed.org}, log index {index})"
+
+
+def _packaging(item: WireItem) -> str | None:
+    """The packaging the item's label record states, for naming it; not a verified fact."""
+    facts = item.label.get("facts") if item.label is not None else None
+    try:
+        return CodeFacts.from_json(facts).packaging
+    except LedgerError:
+        return None
 
 
 def _claimed_key_id(body: object) -> str:

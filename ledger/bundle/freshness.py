@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ledger.bundle.report import BundleReport, describe_duration
+from ledger.bundle.report import BundleReport, describe_day, describe_duration
 from ledger.bundle.state import LogView, VerifierState
 from ledger.bundle.wire import WireBundle
 from ledger.checkpoint import Checkpoint
@@ -27,13 +27,13 @@ def judge_against_state(
         fresh = LogView(checkpoint.origin, size, root, wire.created_at, verified_at)
         _advance(report, state or VerifierState(), fresh)
         return
-    seen_on = view.verified_at[:10]
+    seen_on = describe_day(view.verified_at, now)
     known = view.root_at(size)
     if known is not None and known != root:
         report.fault(
             "checkpoint_fork",
-            "this bundle contradicts the log you verified before (fault): the log's checkpoint "
-            f"of size {size} has a different root from the one you verified on {seen_on}",
+            f"this bundle contradicts the log you verified {seen_on} (fault): the log's "
+            f"checkpoint of size {size} has a different root from the one you verified",
         )
         return
     if wire.consistency is not None:
@@ -45,8 +45,9 @@ def judge_against_state(
             except ProofError:
                 report.fault(
                     "checkpoint_inconsistent",
-                    "this bundle contradicts the log you verified before (fault): its checkpoint "
-                    f"(size {size}) does not extend the one of size {first} you verified",
+                    f"this bundle contradicts the log you verified {seen_on} (fault): its "
+                    f"checkpoint (size {size}) does not extend the one of size {first} you "
+                    "verified",
                 )
                 return
             if first == view.size and size > view.size:
@@ -57,7 +58,7 @@ def judge_against_state(
         older = f"{describe_duration(age)} older" if age.total_seconds() >= 60 else "older"
         report.warn(
             "bundle_stale",
-            f"this bundle is {older} than the one you verified on {seen_on} (stale): its "
+            f"this bundle is {older} than the one you verified {seen_on} (stale): its "
             f"checkpoint covers {size} log entries, the one you verified {view.size}",
         )
     elif size > view.size:

@@ -31,13 +31,14 @@ class BundleChecks(EntryChecks):
         code = item.code
         previous: bytes | None = None
         linked = True
+        called = self.called(code)
         for position, index in enumerate(item.chain):
             event = self.by_index.get(index)
-            where = f"event {position} of item {code}"
+            where = f"event {position} of {called}"
             if event is None:
                 self.report.fault(
                     "chain_event_missing",
-                    f"{where} (log index {index}) is not in this bundle",
+                    f"{where} (log index {index}) is not in this bundle (it was removed)",
                     item=code,
                     seq=position,
                     index=index,
@@ -53,8 +54,8 @@ class BundleChecks(EntryChecks):
                 others = ", ".join(sorted(event.links))
                 self.report.fault(
                     "chain_foreign_event",
-                    f"{where} is not an event of this item (it belongs to {others}): "
-                    "an event of another item was inserted",
+                    f"{where} belongs to another item ({others}): an event of another item was "
+                    "inserted",
                     item=code,
                     seq=position,
                     index=index,
@@ -65,8 +66,8 @@ class BundleChecks(EntryChecks):
             if seq != position:
                 self.report.fault(
                     "chain_out_of_order",
-                    f"{where} is the item's event {seq}: events are missing, duplicated or "
-                    "out of order",
+                    f"{where} is really its event {seq}: events were removed, duplicated or "
+                    "reordered",
                     item=code,
                     seq=position,
                     index=index,
@@ -75,7 +76,8 @@ class BundleChecks(EntryChecks):
             elif linked and prev != (None if previous is None else format_hash(previous)):
                 self.report.fault(
                     "chain_broken",
-                    f"{where} does not link to event {position - 1} (its prev hash differs)",
+                    f"{where} does not link to event {position - 1} (its prev hash differs): "
+                    "the chain was broken",
                     item=code,
                     seq=position,
                     index=index,
@@ -89,13 +91,14 @@ class BundleChecks(EntryChecks):
 
     def head(self, item: WireItem) -> None:
         code = item.code
+        called = self.called(code)
+        statement_of = f"the log's statement of the newest event of {called}"
         try:
             statement = head_from_json(item.head)
         except BundleFormatError as exc:
             self.report.fault(
                 "head_statement_malformed",
-                f"item {code}: the log's statement of its newest event is malformed "
-                f"({exc.message})",
+                f"{statement_of} is malformed ({exc.message})",
                 item=code,
             )
             return
@@ -104,8 +107,7 @@ class BundleChecks(EntryChecks):
         except LedgerError:
             self.report.fault(
                 "head_statement_invalid",
-                f"item {code}: the log's statement of its newest event is not signed by the log "
-                "(it was altered or forged)",
+                f"{statement_of} is not signed by the log (it was altered or forged)",
                 item=code,
             )
             return
@@ -117,15 +119,15 @@ class BundleChecks(EntryChecks):
         ):
             self.report.fault(
                 "head_statement_other_tree",
-                f"item {code}: the log's statement of its newest event belongs to another "
-                f"checkpoint (size {statement.checkpoint_size}), not this bundle's ({cp.size})",
+                f"{statement_of} belongs to another checkpoint "
+                f"(size {statement.checkpoint_size}), not this bundle's ({cp.size})",
                 item=code,
             )
             return
         if statement.item != code:
             self.report.fault(
                 "head_statement_other_item",
-                f"item {code}: the log's head statement is about another item ({statement.item})",
+                f"{statement_of} is about another item ({statement.item})",
                 item=code,
             )
             return
@@ -135,7 +137,7 @@ class BundleChecks(EntryChecks):
             what = "newest event" if missing == 1 else f"newest {missing} events"
             self.report.fault(
                 "head_events_missing",
-                f"item {code}: the {what} of this item {'is' if missing == 1 else 'are'} missing "
+                f"the {what} of {called} {'is' if missing == 1 else 'are'} missing "
                 f"(the log says seq {statement.seq}, the bundle ends at seq {last})",
                 item=code,
                 seq=statement.seq,
@@ -143,7 +145,7 @@ class BundleChecks(EntryChecks):
         elif statement.seq < last:
             self.report.fault(
                 "chain_beyond_head",
-                f"item {code}: the bundle shows events after the log's newest one "
+                f"the bundle shows events of {called} after the log's newest one "
                 f"(the log says seq {statement.seq}, the bundle ends at seq {last})",
                 item=code,
                 seq=last,
@@ -153,8 +155,8 @@ class BundleChecks(EntryChecks):
             if event is None or event.entry.entry_hash != statement.head_hash:
                 self.report.fault(
                     "head_mismatch",
-                    f"item {code}: the bundle's last event (seq {last}) is not the newest event "
-                    "the log holds for this item",
+                    f"the bundle's last event of {called} (seq {last}) is not the newest event "
+                    "the log holds for it",
                     item=code,
                     seq=last,
                 )
@@ -167,17 +169,18 @@ class BundleChecks(EntryChecks):
         if body.site != self.wire.subject or body.type in LEFT_SITE_TYPES:
             self.report.warn(
                 "item_not_at_site",
-                f"item {item.code}: its newest event ({body.type} at {body.site or 'no site'}) "
-                f"does not place it at site {self.wire.subject}",
+                f"{self.called(item.code)} is not at site {self.wire.subject}: its newest event "
+                f"({body.type} at {body.site or 'no site'}) places it elsewhere",
                 item=item.code,
             )
 
     def label(self, item: WireItem) -> None:
         code = item.code
+        called = self.called(code)
         if item.label is None:
             self.report.warn(
                 "label_not_present",
-                f"item {code}: this bundle carries no registry record of its label, so the label "
+                f"this bundle carries no registry record of the label of {called}, so the label "
                 "itself was not checked (label not present)",
                 item=code,
             )
@@ -187,24 +190,25 @@ class BundleChecks(EntryChecks):
         except LedgerError as exc:
             self.report.fault(
                 "label_malformed",
-                f"item {code}: its label record is malformed ({exc.message})",
+                f"the label record of {called} is malformed ({exc.message})",
                 item=code,
             )
             return
         if signed.code != code:
             self.report.fault(
                 "label_other_item",
-                f"item {code}: the label record in this bundle is for another code ({signed.code})",
+                f"the label record of {called} in this bundle is for another code ({signed.code})",
                 item=code,
             )
             return
         try:
             verify_code(signed, self.trust.root_algorithm, self.trust.root_public_key)
         except LedgerError:
+            label = "this label" if code == self.focus else f"the label of {called}"
             self.report.fault(
                 "label_forged",
-                f"item {code}: this label was not issued by the registry "
-                "(its signature does not verify with the registry root key)",
+                f"{label} was not issued by the registry (its registry signature does not "
+                "verify with the pinned root key)",
                 item=code,
             )
 
@@ -215,7 +219,7 @@ class BundleChecks(EntryChecks):
                 self.event_fault(
                     event,
                     "event_extra",
-                    "it is not part of any bundled item's chain (an extra event was inserted)",
+                    "is not part of any bundled item's chain (an extra event was inserted)",
                 )
                 continue
             for code, (seq, _) in sorted(event.links.items()):
@@ -224,8 +228,8 @@ class BundleChecks(EntryChecks):
                     shown = chain[seq] if seq < len(chain) else None
                     self.report.fault(
                         "chain_event_unlisted",
-                        f"event {seq} of item {code} (log index {index}) is in the bundle but "
-                        f"the item's chain lists {'nothing' if shown is None else shown} there",
+                        f"event {seq} of {self.called(code)} (log index {index}) is in the bundle "
+                        f"but the chain lists {'nothing' if shown is None else shown} there",
                         item=code,
                         seq=seq,
                         index=index,

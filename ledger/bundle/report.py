@@ -2,16 +2,21 @@
 
 Every finding has a stable machine ``code`` and a plain-words ``message`` a
 handheld can show as is, naming the item and the event (its ``seq`` in that
-item's chain) or the log entry at fault.
+item's chain) or the log entry at fault: "event 7 of cylinder CT-… was altered",
+or, when the verifier is told which item the user is looking at (``focus``),
+"event 7 of this cylinder was altered". Items are named by their packaging
+(:func:`item_noun`) when the bundle carries their label.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Final
 
 from ledger.canonical import JsonValue, b64encode
+from ledger.timefmt import parse_utc
 
 if TYPE_CHECKING:
     from ledger.bundle.state import VerifierState
@@ -142,3 +147,26 @@ def describe_duration(delta: timedelta) -> str:
 
 def _plural(count: int, unit: str) -> str:
     return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+_NOUNS: Final[Mapping[str, str]] = {"ibc": "IBC", "bulk": "bulk lot", "other": "item"}
+
+
+def item_noun(packaging: str | None) -> str:
+    """What to call an item in a message: its packaging (``cylinder``, ``drum``, ``IBC``) or
+    ``item`` when unknown."""
+    if packaging is None:
+        return "item"
+    return _NOUNS.get(packaging, packaging)
+
+
+def describe_day(moment: str, now: datetime) -> str:
+    """When ``moment`` (RFC 3339 UTC) was, relative to ``now``: ``today``, ``yesterday`` or
+    ``on 2026-11-18`` (calendar days in UTC; the core has no time zone of its own)."""
+    today = now.astimezone(UTC).date() if now.tzinfo is not None else now.date()
+    days = (today - parse_utc(moment).date()).days
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    return f"on {moment[:10]}"

@@ -30,6 +30,7 @@ def verify_bundle(
     log_verifier: NoteVerifier,
     state: VerifierState | None,
     now: datetime,
+    focus: str | None = None,
 ) -> BundleReport:
     """Verify an offline bundle against pinned keys and, if given, what was verified before.
 
@@ -40,6 +41,8 @@ def verify_bundle(
         log_verifier: the pinned log key (its signed-note verifier).
         state: the verifier's memory of earlier bundles, or ``None``.
         now: the verifier's clock, recorded when the state advances.
+        focus: the code of the item the user is looking at (a scanned label): findings
+            about it say "this cylinder" instead of "cylinder CT-…".
 
     Returns:
         A report; ``report.state`` is the state to keep afterwards.
@@ -68,6 +71,6 @@ def verify_bundle(
         return report
     report.checkpoint_size, report.root_hash = checkpoint.size, checkpoint.root_hash
     trust = TrustStore(root_algorithm, root_public_key)
-    BundleChecks(wire, checkpoint, report, trust, log_verifier.public_key).run()
+    BundleChecks(wire, checkpoint, report, trust, log_verifier.public_key, focus).run()
     judge_against_state(wire, checkpoint, report, state, now)
     return report

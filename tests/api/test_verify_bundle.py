@@ -116,7 +116,8 @@ def test_the_json_report_names_each_fault_and_exits_1(home: Home) -> None:
     report = report_of(result)
     assert report["verified"] is False
     assert [fault["code"] for fault in report["faults"]] == ["event_altered"]
-    assert report["faults"][0]["message"].startswith("event 1 of item")
+    assert report["faults"][0]["message"].startswith("event 1 of ")
+    assert " was altered (" in report["faults"][0]["message"]
     assert not Path("mine.json").exists()  # a faulty bundle never writes the state
 
     clean = home.run("verify-bundle", "item.json", "--json", "--state", "mine.json")
@@ -176,7 +177,7 @@ def test_the_state_file_advances_only_with_a_consistency_proof(home: Home) -> No
     assert stale.exit_code == 0
     warnings = report_of(stale)["warnings"]
     assert [w["code"] for w in warnings] == ["bundle_stale"]
-    assert "older than the one you verified on" in warnings[0]["message"]
+    assert "older than the one you verified today (stale)" in warnings[0]["message"]
     assert home.state()["logs"][0]["size"] == newer
 
 

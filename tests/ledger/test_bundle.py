@@ -201,7 +201,8 @@ def test_a_changed_event_field_is_named_with_its_item_and_seq(world: World) -> N
     event_at(bundle, 2)["envelope"]["body"]["data"]["quantity"]["value"] = "0.5"
     report = world.verify(bundle)
     assert only(report) == (
-        f"event 2 of item {world.main}: its bytes were altered (hash does not match the log)"
+        f"event 2 of drum {world.main} was altered "
+        "(its bytes do not match the hash the log committed to)"
     )
     fault = report.faults[0]
     assert (fault.code, fault.item, fault.seq) == ("event_altered", world.main, 2)
@@ -225,7 +226,7 @@ def test_a_changed_proof_hash_is_caught(world: World) -> None:
     entry["inclusion"][0] = flip(entry["inclusion"][0])
     report = world.verify(bundle)
     assert report.fault_codes() == ["event_not_in_log"]
-    assert only(report).startswith(f"event 1 of item {world.main}: it is not in the log")
+    assert only(report).startswith(f"event 1 of drum {world.main} is not in the log")
 
 
 def test_an_event_beyond_the_checkpoint_is_caught(world: World) -> None:
@@ -255,7 +256,7 @@ def test_reordered_chain_entries_are_caught(world: World) -> None:
     report = world.verify(bundle)
     assert report.fault_codes() == ["chain_out_of_order", "chain_out_of_order"]
     assert report.faults[0].message.startswith(
-        f"event 1 of item {world.main} is the item's event 2"
+        f"event 1 of drum {world.main} is really its event 2"
     )
 
 
@@ -276,8 +277,8 @@ def test_an_event_of_another_item_inserted_into_the_chain_is_caught(world: World
     assert "chain_foreign_event" in report.fault_codes()
     fault = next(f for f in report.faults if f.code == "chain_foreign_event")
     assert fault.message == (
-        f"event 2 of item {world.main} is not an event of this item (it belongs to "
-        f"{world.other}): an event of another item was inserted"
+        f"event 2 of drum {world.main} belongs to another item ({world.other}): "
+        "an event of another item was inserted"
     )
 
 
@@ -339,7 +340,7 @@ def test_dropping_the_newest_event_is_caught(world: World) -> None:
     report = world.verify(bundle)
     assert report.fault_codes() == ["head_events_missing"]
     assert only(report) == (
-        f"item {world.main}: the newest event of this item is missing "
+        f"the newest event of drum {world.main} is missing "
         "(the log says seq 4, the bundle ends at seq 3)"
     )
 
@@ -347,7 +348,7 @@ def test_dropping_the_newest_event_is_caught(world: World) -> None:
 def test_dropping_the_newest_two_events_is_caught(world: World) -> None:
     bundle = fresh(world.new)
     drop_newest(bundle, 2)
-    assert "newest 2 events of this item are missing" in only(world.verify(bundle))
+    assert f"newest 2 events of drum {world.main} are missing" in only(world.verify(bundle))
 
 
 def test_dropping_the_newest_event_and_editing_the_head_statement_is_caught(world: World) -> None:
@@ -402,7 +403,9 @@ def test_a_swapped_device_key_is_caught_at_the_certificate(world: World) -> None
     subject["key_id"] = impostor.key_id
     report = world.verify(bundle)
     assert report.fault_codes()[0] == "certificate_altered"
-    assert "it was altered (hash does not match the log)" in report.faults[0].message
+    assert "was altered (its bytes do not match the hash the log committed to)" in (
+        report.faults[0].message
+    )
     assert set(report.fault_codes()[1:]) == {"event_key_unknown"}
 
 
@@ -460,7 +463,7 @@ def test_a_forged_label_is_caught(world: World) -> None:
     label["label_signature"] = flip(label["label_signature"])
     report = world.verify(bundle)
     assert report.fault_codes() == ["label_forged"]
-    assert "this label was not issued by the registry" in only(report)
+    assert only(report).startswith(f"the label of drum {world.main} was not issued by the registry")
 
 
 def test_a_label_signed_by_another_registry_is_caught(world: World) -> None:
@@ -544,7 +547,7 @@ def test_an_older_bundle_is_stale_with_its_age(world: World) -> None:
     assert report.verified
     assert report.warning_codes() == ["bundle_stale"]
     assert report.warnings[0].message.startswith(
-        "this bundle is 3 days 4 hours older than the one you verified on 2026-11-20 (stale)"
+        "this bundle is 3 days 4 hours older than the one you verified today (stale)"
     )
     assert not report.state_advanced
     assert report.state is state
@@ -585,7 +588,7 @@ def test_the_same_size_with_another_root_is_a_fork(world: World) -> None:
     state = fork_of(world.verify(fresh(world.new)).state, world.new_size)
     report = world.verify(fresh(world.new), state)
     assert report.fault_codes() == ["checkpoint_fork"]
-    assert only(report).startswith("this bundle contradicts the log you verified before (fault)")
+    assert only(report).startswith("this bundle contradicts the log you verified today (fault)")
     assert report.state is state and not report.state_advanced
 
 
@@ -593,7 +596,7 @@ def test_a_newer_checkpoint_that_does_not_extend_the_saved_one_is_a_fault(world:
     state = fork_of(world.verify(fresh(world.old)).state, world.old_size)
     report = world.verify(fresh(world.new), state)
     assert report.fault_codes() == ["checkpoint_inconsistent"]
-    assert only(report).startswith("this bundle contradicts the log you verified before (fault)")
+    assert only(report).startswith("this bundle contradicts the log you verified today (fault)")
     assert report.state is state
 
 
