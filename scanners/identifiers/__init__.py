@@ -1,0 +1,1 @@
+"""Typed identifiers from anything a scanner may emit (work in progress)."""
