@@ -91,7 +91,9 @@ from ledger.bundle.report import (
     BundleReport,
     BundleWarning,
     Finding,
+    describe_day,
     describe_duration,
+    item_noun,
 )
 from ledger.bundle.state import HISTORY_LIMIT, STATE_FORMAT, LogView, SeenCheckpoint, VerifierState
 from ledger.bundle.verifier import verify_bundle
@@ -123,8 +125,10 @@ __all__ = [
     "SubjectKind",
     "VerifierState",
     "assemble_bundle",
+    "describe_day",
     "describe_duration",
     "head_from_json",
+    "item_noun",
     "parse_bundle",
     "verify_bundle",
 ]

@@ -1,0 +1,230 @@
+"""The inspector's answer for one scanned item: a verdict, the custody chain, and why.
+
+A :class:`ScanVerdict` says whether the item is **genuine**, **stale** (genuine, but the
+bundle is older than one the kit already verified), a **fault** (altered, incomplete,
+forged, or contradicting what the kit verified before) or an **unknown item** (no
+bundle holds it and the network did not help). It carries the custody chain as a
+timeline of :class:`Step` (holder, place, time and quantity after each event, folded
+exactly as the API's chain view folds them, :class:`ledger.state.Projection`), the
+plain-words faults and warnings, and which source was used.
+
+Exit codes (``chemtrace scan verify``): 0 genuine or stale (warnings allowed), 1 fault
+(including a forged label), 2 unknown item or could not run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from ledger.bundle import BundleFormatError, Finding, item_noun, parse_bundle
+from ledger.codes import SignedCode
+from ledger.envelope import open_envelope
+from ledger.errors import LedgerError
+from ledger.state import Projection
+
+VerdictKind = Literal["genuine", "stale", "fault", "unknown_item"]
+SourceKind = Literal["network", "bundle", "label", "none"]
+EXIT_GENUINE, EXIT_FAULT, EXIT_CANNOT_RUN = 0, 1, 2
+_EXIT_CODES: Final[Mapping[VerdictKind, int]] = {
+    "genuine": EXIT_GENUINE,
+    "stale": EXIT_GENUINE,
+    "fault": EXIT_FAULT,
+    "unknown_item": EXIT_CANNOT_RUN,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One event of the custody chain and the item's state right after it."""
+
+    seq: int
+    index: int
+    type: str
+    time: str
+    log_time: str
+    org: str
+    holder: str | None
+    site: str | None
+    status: str
+    quantity: str | None
+    unit: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "index": self.index,
+            "type": self.type,
+            "time": self.time,
+            "log_time": self.log_time,
+            "org": self.org,
+            "holder": self.holder,
+            "site": self.site,
+            "status": self.status,
+            "quantity": self.quantity,
+            "unit": self.unit,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where the verified data came from."""
+
+    kind: SourceKind
+    description: str
+    """``verified online (network)`` or ``verified offline from the site bundle of …``."""
+    server: str | None = None
+    bundle: str | None = None
+    """``site haidian-lab`` or ``item CT-…``."""
+    downloaded_at: str | None = None
+    age: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "description": self.description,
+            "server": self.server,
+            "bundle": self.bundle,
+            "downloaded_at": self.downloaded_at,
+            "age": self.age,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LabelFacts:
+    """What the registry issued with the code (from its signed label or record)."""
+
+    code: str
+    packaging: str
+    form: str
+    org: str
+    batch: str
+    issued_at: str
+    gs1_key: str | None = None
+
+    @classmethod
+    def of(cls, signed: SignedCode) -> LabelFacts:
+        facts = signed.facts
+        return cls(
+            code=facts.code,
+            packaging=facts.packaging,
+            form=facts.form,
+            org=facts.org,
+            batch=facts.batch,
+            issued_at=facts.issued_at,
+            gs1_key=facts.gs1_key,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "packaging": self.packaging,
+            "form": self.form,
+            "org": self.org,
+            "batch": self.batch,
+            "issued_at": self.issued_at,
+            "gs1_key": self.gs1_key,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScanVerdict:
+    """The answer for one scan."""
+
+    verdict: VerdictKind
+    scanned: str
+    """What was scanned, for people (``a chemtrace label (QR)``)."""
+    code: str | None
+    source: Source
+    label: LabelFacts | None = None
+    steps: Sequence[Step] = ()
+    faults: Sequence[Finding] = ()
+    warnings: Sequence[Finding] = ()
+    notes: Sequence[str] = ()
+    """How the answer was reached (``the network was not available …``)."""
+    checkpoint_size: int | None = None
+    bundle_created_at: str | None = None
+    state_advanced: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return _EXIT_CODES[self.verdict]
+
+    @property
+    def noun(self) -> str:
+        """``cylinder``, ``drum`` …, or ``item`` when no label told us."""
+        return item_noun(None if self.label is None else self.label.packaging)
+
+    def to_json(self) -> dict[str, Any]:
+        """The verdict as JSON for ``scan verify --json``."""
+        return {
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "scanned": self.scanned,
+            "code": self.code,
+            "label": None if self.label is None else self.label.to_json(),
+            "source": self.source.to_json(),
+            "checkpoint_size": self.checkpoint_size,
+            "bundle_created_at": self.bundle_created_at,
+            "state_advanced": self.state_advanced,
+            "faults": [finding.to_json() for finding in self.faults],
+            "warnings": [finding.to_json() for finding in self.warnings],
+            "notes": list(self.notes),
+            "steps": [step.to_json() for step in self.steps],
+        }
+
+
+def custody_timeline(bundle: Mapping[str, Any], code: str) -> list[Step]:
+    """The item's events in ``bundle`` as steps, folding holder, place and quantity.
+
+    Best effort: an event that does not parse ends the timeline (the verdict says why).
+    """
+    try:
+        wire = parse_bundle(bundle)
+    except BundleFormatError:
+        return []
+    item = next((item for item in wire.items if item.code == code), None)
+    if item is None:
+        return []
+    entries = {entry.index: entry for entry in wire.events}
+    projection, steps = Projection(), []
+    for index in item.chain:
+        entry = entries.get(index)
+        if entry is None:
+            break
+        try:
+            body = open_envelope(entry.body).body
+        except LedgerError:
+            break
+        projection.apply(body)
+        state = projection.items.get(code)
+        if state is None:
+            break
+        steps.append(
+            Step(
+                seq=state.seq,
+                index=index,
+                type=body.type,
+                time=body.time,
+                log_time=entry.log_time,
+                org=body.org,
+                holder=state.holder,
+                site=state.site,
+                status=state.status,
+                quantity=None if state.quantity is None else str(state.quantity),
+                unit=state.unit,
+            )
+        )
+    return steps
+
+
+def bundled_label(bundle: Mapping[str, Any], code: str) -> SignedCode | None:
+    """The registry's label record for ``code`` in the bundle, if it parses."""
+    for item in bundle.get("items") or ():
+        if isinstance(item, Mapping) and item.get("code") == code and item.get("label"):
+            try:
+                return SignedCode.from_json(item["label"])
+            except LedgerError:
+                return None
+    return None
