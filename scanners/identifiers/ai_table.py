@@ -55,8 +55,8 @@ CHECK_PAIR_AIS: Final = frozenset({"8013", "8014"})
 """AIs whose whole value ends in a GS1 alphanumeric check character pair."""
 
 DATE_FIELDS: Final[dict[str, tuple[tuple[int, bool], ...]]] = {
-    **{ai: ((0, True),) for ai in ("11", "12", "13", "15", "16", "17", "4324", "4325")},
-    **{ai: ((0, False),) for ai in ("4326", "7003", "7006", "7011", "8008")},
+    **dict.fromkeys(("11", "12", "13", "15", "16", "17", "4324", "4325"), ((0, True),)),
+    **dict.fromkeys(("4326", "7003", "7006", "7011", "8008"), ((0, False),)),
     "7007": ((0, False), (6, False)),
 }
 """``(offset, day 00 allowed)`` of every YYMMDD date inside a date AI's value.

@@ -83,7 +83,7 @@ class ScanError(InvalidInputError):
 
     code = "invalid_scan"
 
-    def __init__(self, code: str, message: str, **context: object) -> None:
+    def __init__(self, code: str, message: str, /, **context: object) -> None:
         if code not in SCAN_ERROR_CODES:
             raise ValueError(f"unknown scan error code {code!r}")
         super().__init__(message, **context)

@@ -106,10 +106,11 @@ def checked_element(ai: str, value: str, *, allow_unknown_ai: bool = False) -> E
             ai=ai,
             length=len(value),
         )
+    if value.isascii() and value.isdigit():
+        _check_dates(label, ai, value)  # before the pattern, which refuses month 13 vaguely
     if not found.pattern.fullmatch(value):
         raise ScanError("bad_value", _format_problem(label, found, value), ai=ai, value=value)
     _check_digits(label, ai, value)
-    _check_dates(label, ai, value)
     if found.known and ai not in PATTERN_CORRECTIONS:
         _check_with_biip(label, ai, value)
     return Element(ai, found.title, value)
