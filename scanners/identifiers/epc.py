@@ -40,8 +40,8 @@ from scanners.identifiers.values import Element
 
 _HEX: Final = re.compile(r"[0-9A-Fa-f]+")
 _WORD_BITS: Final = 16
-_MIN_HEX_DIGITS: Final = 24
-"""The shortest EPC (any 96-bit scheme) is 24 hex digits."""
+_MIN_HEX_DIGITS: Final = 8
+"""Shorter than this, hex is not worth reading as an EPC, even a truncated one."""
 _DECODE_FAILURES: Final = (ConvertException, ValueError, KeyError, IndexError, TypeError)
 
 

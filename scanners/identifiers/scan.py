@@ -7,10 +7,12 @@ The order of decisions:
    later in the text means something was typed before the scan, or two reads
    ran together.
 3. A GS1 symbology (``]C1`` GS1-128, ``]e0`` DataBar, ``]d2`` GS1 DataMatrix,
-   ``]Q3`` GS1 QR, ``]J1`` GS1 DotCode) carries an element string; an EAN/UPC
+   ``]Q3`` GS1 QR) carries an element string; an EAN/UPC
    or ITF-14 (``]E0``, ``]E4``, ``]I1``) carries a GTIN. Any other symbology
    (``]Q1``, ``]d1``, ``]C0``…) carries plain text: a URL, a trace code or an
-   EPC, but not GS1 element strings, which need FNC1.
+   EPC, but not GS1 element strings, which need FNC1. biip 5.2 cannot read the
+   DotCode identifier (``]J1``; its ISO symbology table has no ``J``), so a
+   GS1 DotCode read is refused as an unsupported symbology.
 4. Without an identifier (typed, or a scanner that sends none) the text
    decides: an ISO/IEC 15434 envelope, a URL (our label, else a GS1 Digital
    Link), an EPC URI, bracketed GS1 data, a trace code, EPC hex, a raw element
@@ -133,10 +135,10 @@ def _by_content(raw: str, content: str, config: WedgeConfig) -> ScanResult:
     if looks_like_trace_code(content):
         refuse_control_characters(content)
         return ScanResult("trace_code", raw, None, trace_code=typed_code(content))
-    if looks_like_epc_hex(content) and not content.isdigit():
-        return _epc(raw, None, decode_epc_hex(content))
+    if looks_like_epc_hex(content):
+        return _epc_or_element_string(raw, content, config)
     if content[0].isdigit() or content[0] == GS or content.startswith("^"):
-        return _element_string_or_epc(raw, content, config)
+        return _gs1(raw, None, "gs1_element_string", _element_string(content, config))
     if _looks_like_half_a_url(content):
         raise ScanError(
             "truncated_read",
@@ -149,21 +151,29 @@ def _by_content(raw: str, content: str, config: WedgeConfig) -> ScanResult:
     )
 
 
-def _element_string_or_epc(raw: str, content: str, config: WedgeConfig) -> ScanResult:
-    """Digits only could be GS1 data or (rarely) an all-decimal EPC; GS1 data wins."""
-    try:
+def _epc_or_element_string(raw: str, content: str, config: WedgeConfig) -> ScanResult:
+    """Hex with an EPC header is an EPC, unless it is all digits: then GS1 data is likelier
+    (``400ABC…`` is an order number that happens to be hex too). The likelier reading's
+    error is the one reported."""
+
+    def as_epc() -> ScanResult:
+        return _epc(raw, None, decode_epc_hex(content))
+
+    def as_gs1() -> ScanResult:
         return _gs1(raw, None, "gs1_element_string", _element_string(content, config))
-    except ScanError as not_gs1:
-        if not looks_like_epc_hex(content):
-            raise
+
+    readings = [as_gs1, as_epc] if content.isdigit() else [as_epc, as_gs1]
+    errors: list[ScanError] = []
+    for reading in readings:
         try:
-            return _epc(raw, None, decode_epc_hex(content))
-        except ScanError:
-            raise not_gs1 from None
+            return reading()
+        except ScanError as exc:
+            errors.append(exc)
+    raise errors[0]
 
 
 def _plain_text(raw: str, symbology: str | None, content: str) -> ScanResult:
-    refuse_control_characters(content)
+    refuse_control_characters(content, allowed=GS)  # a GS here is GS1 data in the wrong symbol
     if content.lower().startswith("urn:epc:"):
         return _epc(raw, symbology, decode_epc_uri(content))
     if is_uri_like(content):
