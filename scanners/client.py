@@ -191,6 +191,10 @@ class ChemtraceClient:
             payload["gs1_keys"] = list(gs1_keys)
         return list(self._json("POST", "/v1/codes:issue", json=payload)["codes"])
 
+    def resolve_gs1_key(self, gs1_key: str) -> str:
+        """The trace code issued with a GS1 key (canonical bracketed form)."""
+        return str(self._json("GET", "/v1/codes:resolve", params={"gs1_key": gs1_key})["code"])
+
     def label_png(self, code: str, *, dpi: int = 300) -> bytes:
         return self._request("GET", f"/v1/codes/{code}/label.png", params={"dpi": dpi}).content
 

@@ -90,6 +90,36 @@ def _own_code(service: Service, scope: Scope, code: str) -> SignedCode:
     return signed
 
 
+class Resolved(BaseModel):
+    gs1_key: str
+    code: str
+
+
+@router.get(
+    "/codes:resolve",
+    response_model=Resolved,
+    responses=responses(401, 404, 422),
+    summary="The trace code issued with a GS1 key: (01)GTIN(21)serial, (8003)GRAI or (00)SSCC.",
+)
+def resolve_gs1_key(
+    request: Request,
+    principal: Caller,
+    gs1_key: Annotated[
+        str,
+        Query(
+            pattern=r"^\((00|01|8003)\)[!-~]{1,100}$",
+            description="canonical bracketed form, as `chemtrace scan parse` prints it",
+        ),
+    ],
+) -> Resolved:
+    service = service_of(request)
+    code = service.deployment.store.code_for_gs1_key(gs1_key)
+    if code is None:
+        raise ProblemError(404, "unknown_code", f"no code issued with GS1 key {gs1_key}")
+    signed = _own_code(service, service.scope(principal), code)
+    return Resolved(gs1_key=gs1_key, code=signed.code)
+
+
 @router.get(
     "/codes/{code}/label.png",
     response_class=Response,

@@ -12,7 +12,13 @@ from ledger.external_ids import ExternalIdError, PatternRule, SchemeRule, normal
 from ledger.store import schema as t
 from ledger.timefmt import format_utc
 
-DEFAULT_RULES: Mapping[str, SchemeRule] = {"city-uid": PatternRule(), "erp": PatternRule()}
+GS1_SCHEME = "gs1"
+"""Codes issued with a GS1 key are linked under this scheme when their batch is logged."""
+DEFAULT_RULES: Mapping[str, SchemeRule] = {
+    "city-uid": PatternRule(),
+    "erp": PatternRule(),
+    GS1_SCHEME: PatternRule(pattern=r"^\((00|01|8003)\)[!-~]{1,100}$"),
+}
 
 
 class SqlExternalIds:

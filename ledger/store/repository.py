@@ -47,6 +47,7 @@ from ledger.statements import ItemHeadStatement, Receipt
 from ledger.store import schema as t
 from ledger.store.bulk import insert_rows
 from ledger.store.engine import IMMEDIATE, is_sqlite
+from ledger.store.external_ids import GS1_SCHEME
 from ledger.timefmt import format_utc, parse_utc
 
 _IN_CHUNK = 500
@@ -269,10 +270,19 @@ class SqlLedgerStore:
             taken = set(self._issued_to(conn, [signed.code for signed in codes]))
             if taken:
                 raise DuplicateCodeError("code already issued", codes=sorted(taken)[:5])
+            keyed = {c.facts.gs1_key: c.code for c in codes if c.facts.gs1_key is not None}
+            if used := self._gs1_codes(conn, list(keyed)):
+                raise DuplicateCodeError("GS1 key already names an item", gs1_keys=sorted(used)[:5])
             insert_rows(conn, t.issued_code, [
                 {"code": c.code, "batch_index": index, "org": c.facts.org, "form": c.facts.form,
                  "record": canonical_bytes(c.to_json())}
                 for c in codes
+            ])  # fmt: skip
+            # scanners resolve a GS1 DataMatrix, Digital Link or RFID EPC to the code through this
+            now = format_utc(datetime.now(UTC))
+            insert_rows(conn, t.external_id, [
+                {"scheme": GS1_SCHEME, "external_id": key, "code": code, "linked_at": now}
+                for key, code in keyed.items()
             ])  # fmt: skip
 
         return self._append_record("code_batch", batch_entry_hash(codes), store, log_signer)
@@ -314,6 +324,21 @@ class SqlLedgerStore:
         for cert in self._certificates(conn, key_ids):
             if cert.role == "org":
                 trust.add(cert)
+
+    def code_for_gs1_key(self, gs1_key: str) -> str | None:
+        """The trace code issued with this GS1 key (``(01)…(21)…``, ``(8003)…``, ``(00)…``)."""
+        with self.engine.connect() as conn:
+            return self._gs1_codes(conn, [gs1_key]).get(gs1_key)
+
+    @staticmethod
+    def _gs1_codes(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(keys):
+            query = select(t.external_id.c.external_id, t.external_id.c.code).where(
+                t.external_id.c.scheme == GS1_SCHEME, t.external_id.c.external_id.in_(chunk)
+            )
+            found.update((row.external_id, row.code) for row in conn.execute(query))
+        return found
 
     def _issued_to(self, conn: Connection, codes: Sequence[str]) -> dict[str, str]:
         issued: dict[str, str] = {}

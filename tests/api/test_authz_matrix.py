@@ -286,6 +286,10 @@ def _seed(m: Matrix) -> None:
                           activities=["produce"], chemicals=["1"], **VALID)  # fmt: skip
         m.refs[f"item:{item}"] = m.commissioned(org, site=f"{tag}-store")
     m.refs["label:A"] = "/" + admin.item(m.ref("item:A"))["label_url"].split("/", 3)[3]
+    m.refs["gs1:A"] = "(01)09506000134352(21)MATRIX-A"
+    (keyed,) = admin.issue_codes(org="p-chem", form="1.1", packaging="cylinder", count=1,
+                                 batch="GS1A", gs1_keys=[m.refs["gs1:A"]])  # fmt: skip
+    m.refs["gs1-code:A"] = keyed["code"]
     # one fraud-journal entry per district: each enterprise writes for the other's org
     for author, victim, district in (("u-lab", "p-chem", "d1"), ("p-chem", "u-lab", "d2")):
         code = m.code_for(victim)
@@ -703,6 +707,13 @@ def item_read(check: Check | None = None) -> dict[str, Expect]:
                   inspector=ok)  # fmt: skip
 
 
+def resolves_to(ref: str) -> Check:
+    def check(m: Matrix, call: Call, response: httpx.Response) -> None:
+        assert response.json()["code"] == m.ref(ref)
+
+    return check
+
+
 def label_read(check: Check) -> dict[str, Expect]:
     ok = E(200, check=check)
     return authed(admin=ok, ent_own=ok, ent_other=E(404, "unknown_code"), reg_own=ok,
@@ -799,6 +810,8 @@ ENDPOINTS: list[Endpoint] = [
              label_read(media("image/svg+xml"))),
     Endpoint("GET", "/v1/codes:sheet", get("/v1/codes:sheet", code="item:A"),
              label_read(media("image/png"))),
+    Endpoint("GET", "/v1/codes:resolve", get("/v1/codes:resolve", gs1_key="gs1:A"),
+             label_read(resolves_to("gs1-code:A"))),
     # -- registries ------------------------------------------------------------------------
     *_registry_rows(),
     Endpoint("GET", "/v1/crew/{record_id}/person", get("/v1/crew/p-driver/person"), authed(

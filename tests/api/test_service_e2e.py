@@ -229,6 +229,30 @@ def test_public_label_page_tells_genuine_from_forged(world: World) -> None:
     assert any(e["code"] == "forged_label" for e in world.admin.journal())
 
 
+def test_a_gs1_key_resolves_to_its_code_within_scope(world: World) -> None:
+    keys = ["(01)09506000134352(21)E2E-1", "(8003)09506000134352E2E-2"]
+    issued = world.admin.issue_codes(org="p-chem", form="1.1", packaging="cylinder", count=2,
+                                     batch="GS1E2E", gs1_keys=keys)  # fmt: skip
+    producer = world.actors["p-chem"].client
+    assert [producer.resolve_gs1_key(key) for key in keys] == [c["code"] for c in issued]
+    with pytest.raises(ApiError) as outsider:
+        world.actors["u-lab"].client.resolve_gs1_key(keys[0])
+    with pytest.raises(ApiError) as unknown:
+        producer.resolve_gs1_key("(00)095060001343520017")
+    assert (outsider.value.status, outsider.value.code) == (
+        unknown.value.status,
+        unknown.value.code,
+    )
+    assert unknown.value.code == "unknown_code"
+    with pytest.raises(ApiError) as malformed:
+        producer.resolve_gs1_key("01-09506000134352")
+    assert malformed.value.status == 422
+    with pytest.raises(ApiError) as reused:
+        world.admin.issue_codes(org="p-chem", form="1.1", packaging="cylinder", count=1,
+                                batch="GS1E2F", gs1_keys=keys[:1])  # fmt: skip
+    assert reused.value.code == "duplicate_code"
+
+
 def test_rate_limits_and_size_limits_answer_clearly(start_server, backend) -> None:  # type: ignore[no-untyped-def]
     from tests.api.live import build_world
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 
+from ledger.codes import issue_batch
+from ledger.signing import ED25519
 from ledger.store.engine import make_engine
-from ledger.store.migrate import upgrade
+from ledger.store.migrate import MIGRATIONS, upgrade
 from ledger.store.schema import metadata
+from tests.harness import Harness
 
 
 def test_autogenerate_against_a_migrated_database_shows_no_diff(db_url: str) -> None:
@@ -26,4 +31,21 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     engine.dispose()
-    assert version == "0006"
+    assert version == "0007"
+
+
+def test_0007_links_the_gs1_keys_of_codes_issued_before_it(db_url: str) -> None:
+    harness = Harness.create(db_url, require_issued_codes=True)
+    keys = ["(01)09506000134352(21)OLD-1", "(00)095060001343520017"]
+    codes = issue_batch("acme", "1.1", "cylinder", "B1", "2026-09-30", 3, harness.root,
+                        gs1_keys=[*keys, "(01)09506000134352(21)OLD-3"])  # fmt: skip
+    harness.store.append_code_batch(codes, root=(ED25519, harness.root.public_key),
+                                    log_signer=harness.log)  # fmt: skip
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["url"] = db_url
+    command.downgrade(config, "0006")  # a database from before GS1 keys were linked
+    assert harness.store.code_for_gs1_key(keys[0]) is None
+    command.upgrade(config, "head")
+    assert [harness.store.code_for_gs1_key(key) for key in keys] == [c.code for c in codes[:2]]
+    harness.store.engine.dispose()
