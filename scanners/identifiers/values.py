@@ -175,10 +175,15 @@ def _check_dates(label: str, ai: str, value: str) -> None:
         if month == 2 and year % 4:
             month_days = 28
         if day > month_days or (day == 0 and not day_zero_allowed):
-            allowed = " (day 00 means the month's last day)" if day_zero_allowed else ""
+            if day_zero_allowed:
+                hint = " (day 00 means the month's last day)"
+            elif day == 0:
+                hint = " (this AI does not allow day 00)"
+            else:
+                hint = ""
             raise ScanError(
                 "bad_date",
-                f"{label} {text} is not a real date YYMMDD{allowed}",
+                f"{label} {text} is not a real date YYMMDD{hint}",
                 ai=ai,
                 value=text,
             )
