@@ -1,0 +1,221 @@
+"""What the screens ask of the device and the kit: thin calls into their APIs, no drawing.
+
+Each function opens what it needs (the outbox, a client), calls the device or inspector
+API once, and lets that API's own errors through with their plain messages; the screens
+only show them. Every function opens its own :class:`Outbox`, because a SQLite
+connection belongs to the thread that opened it and sync runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import httpx
+
+from ledger.builder import Head
+from ledger.canonical import JsonValue
+from ledger.timefmt import format_utc
+from scanners.client import ApiError, ChemtraceClient
+from scanners.device.enrol import author
+from scanners.device.home import DeviceError, DeviceHome
+from scanners.device.outbox import WAITING, Outbox, OutboxEvent
+from scanners.device.sync import Conflict, RetryPolicy, SyncReport, explain, rewrite, sync
+from scanners.identifiers import ScanError, parse_scan
+from scanners.inspector import InspectorKit
+from scanners.inspector.verify import OnlineAccess
+
+SYNC_ATTEMPTS = 4
+"""Fewer than the CLI's six: a person is watching the screen and can press sync again."""
+Resolution = Literal["rebase", "resign", "retry", "discard"]
+OFFERED: Mapping[str, Resolution] = {"stale_head": "rebase", "key": "resign", "rejected": "retry"}
+"""The one fix offered for each kind of conflict (discarding is always offered too)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Handheld:
+    """The device home the handoffs go into and the inspector kit the verify screen uses."""
+
+    device: DeviceHome
+    kit: InspectorKit
+
+
+class ScanLookupError(Exception):
+    """The scan was read but names no trace code this device can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxView:
+    """What the outbox screen shows."""
+
+    counts: Mapping[str, int]
+    events: list[OutboxEvent]
+    blocked: frozenset[int]
+
+    def state_of(self, event: OutboxEvent) -> str:
+        return "blocked" if event.id in self.blocked else event.state
+
+
+def now_utc() -> str:
+    return format_utc(datetime.now(UTC).replace(microsecond=0))
+
+
+# -- handoff ---------------------------------------------------------------------------------
+
+
+def trace_code_of(text: str, kit: InspectorKit) -> str:
+    """The trace code a scan names; a GS1 key is looked up in the kit's stored bundles.
+
+    Raises:
+        ScanError: the scan is not a valid identifier (its message says why).
+        ScanLookupError: it is, but no trace code can be found for it.
+    """
+    result = parse_scan(text)
+    if result.trace_code is not None:
+        return result.trace_code
+    if result.gs1_key is not None:
+        code = kit.bundles.code_for_gs1(result.gs1_key)
+        if code is None:
+            raise ScanLookupError(
+                f"no stored bundle maps the GS1 key {result.gs1_key} to a trace code: scan the "
+                "item's chemtrace QR label, or fetch the site bundle first "
+                "(chemtrace scan fetch --site SITE)"
+            )
+        return code
+    raise ScanLookupError(f"this scan ({result.kind}) names neither a trace code nor a GS1 key")
+
+
+def scan_problem(exc: ScanError | ScanLookupError) -> str:
+    """A refused scan in plain words, with its stable code where it has one."""
+    if isinstance(exc, ScanError):
+        return f"cannot read this scan: {exc.message} ({exc.code})"
+    return str(exc)
+
+
+def known_head(device: DeviceHome, code: str) -> Head | None:
+    """This device's view of the item's chain head, if it has one."""
+    with Outbox(device.outbox_path) as outbox:
+        return outbox.head(code)
+
+
+def newest_event(device: DeviceHome, code: str, event_type: str) -> OutboxEvent | None:
+    """The newest ``event_type`` event of the item in the outbox, waiting or sent."""
+    with Outbox(device.outbox_path) as outbox:
+        found = [e for e in outbox.events("pending", "sent") if e.type == event_type
+                 and code in e.codes]  # fmt: skip
+    return found[-1] if found else None
+
+
+def record(
+    device: DeviceHome,
+    event_type: str,
+    code: str,
+    data: Mapping[str, JsonValue],
+    geo: Mapping[str, str] | None = None,
+) -> OutboxEvent:
+    """Sign the event now, at the profile's site, and keep it in the outbox.
+
+    Raises:
+        DeviceError: not enrolled, or ``head_unknown``.
+        ledger.errors.LedgerError: the event is invalid (nothing was kept).
+    """
+    signing_as = author(device)
+    site = device.profile().site
+    with Outbox(device.outbox_path) as outbox:
+        return outbox.record(signing_as, event_type, [code], data, time=now_utc(), site=site,
+                             geo=geo)  # fmt: skip
+
+
+# -- outbox ----------------------------------------------------------------------------------
+
+
+def outbox_view(device: DeviceHome, *, everything: bool = False) -> OutboxView:
+    with Outbox(device.outbox_path) as outbox:
+        events = outbox.events() if everything else outbox.events(*WAITING)
+        blocked = frozenset(event.id for event in outbox.sendable()[1])
+        return OutboxView(outbox.counts(), events, blocked)
+
+
+def client_for(device: DeviceHome) -> ChemtraceClient:
+    """A client of the profile's server, with the device's token (raises if not enrolled)."""
+    return ChemtraceClient(device.profile().server, token=device.token(), timeout=15.0)
+
+
+def sync_outbox(
+    device: DeviceHome,
+    on_progress: Callable[[int, int], None],
+    on_wait: Callable[[str, float], None],
+) -> SyncReport:
+    """Send what may go now (see :func:`scanners.device.sync.sync`).
+
+    Raises:
+        DeviceError: not enrolled, or the server stayed unreachable (nothing is lost).
+        scanners.client.ApiError: the server refused the whole request (a bad token, …).
+    """
+    profile = device.profile()
+    with client_for(device) as client, Outbox(device.outbox_path) as outbox:
+        return sync(outbox, client, log_vkey=profile.log_vkey,
+                    retry=RetryPolicy(attempts=SYNC_ATTEMPTS), on_progress=on_progress,
+                    on_wait=on_wait)  # fmt: skip
+
+
+def waiting_count(device: DeviceHome) -> int:
+    with Outbox(device.outbox_path) as outbox:
+        return len(outbox.events(*WAITING))
+
+
+def explain_event(device: DeviceHome, event_id: int) -> Conflict:
+    """What happened to a conflicted or rejected event, asking the server when it can."""
+    with Outbox(device.outbox_path) as outbox:
+        event = outbox.get(event_id)
+        if event.state not in ("conflict", "rejected"):
+            raise DeviceError(f"event {event_id} is {event.state}; nothing to resolve",
+                              code="nothing_to_resolve")  # fmt: skip
+        if not device.enrolled():
+            return explain(outbox, None, event)
+        with client_for(device) as client:
+            return explain(outbox, client, event)
+
+
+def resolve(
+    device: DeviceHome, conflict: Conflict, action: Resolution, reason: str | None = None
+) -> str:
+    """Apply a decision a person confirmed; returns what was done, in words.
+
+    Raises:
+        DeviceError: the decision does not fit (``key_rotation_needed``, ``reason_required``,
+            ``outbox_changed``, …); nothing changed.
+    """
+    event = conflict.event
+    with Outbox(device.outbox_path) as outbox:
+        if action == "discard":
+            outbox.discard(event, reason or "", conflict.server_heads())
+            return f"event {event.id} discarded: {(reason or '').strip()}"
+        if action == "retry":
+            outbox.retry(event)
+            return f"event {event.id} will be sent again"
+        replaced = rewrite(outbox, conflict, device.active_signer(),
+                           note=f"{action}d by the device operator")  # fmt: skip
+    behind = f" (and {len(replaced) - 1} behind it)" if len(replaced) > 1 else ""
+    return f"event {event.id} {action}d as event {replaced[0].id}{behind}"
+
+
+# -- verify ----------------------------------------------------------------------------------
+
+
+def online_access(device: DeviceHome) -> OnlineAccess | None:
+    """How to verify online: the device profile's server and token, if enrolled."""
+    if not device.enrolled():
+        return None
+    return OnlineAccess(device.profile().server, device.token())
+
+
+def reachable(access: OnlineAccess) -> bool:
+    try:
+        with ChemtraceClient(access.server, timeout=3.0) as client:
+            client.healthz()
+    except (httpx.HTTPError, ApiError):
+        return False
+    return True
