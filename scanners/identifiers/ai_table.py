@@ -19,7 +19,10 @@ Syntax Dictionary.
 from __future__ import annotations
 
 import re
-import re._parser as sre_parser  # the stdlib's regex parser: the only way to a pattern's width
+
+# The stdlib's regex parser (``sre_parse`` before 3.11, which now warns when imported): the
+# only way to a pattern's width. typeshed has no stub for the private name.
+import re._parser as sre_parser  # type: ignore[import-not-found]
 from dataclasses import dataclass
 from functools import cache
 from typing import Final

@@ -266,7 +266,7 @@ def _check_placement(
 
 
 def to_digital_link(
-    elements: str | Iterable[tuple[str, str]],
+    elements: str | Iterable[Element | tuple[str, str]],
     *,
     stem: str | None = None,
     options: DigitalLinkOptions = STRICT,
@@ -323,7 +323,8 @@ def _best_path_sequence(key: str, present: Sequence[str]) -> tuple[str, ...]:
     """The reference engine's choice: of all key-qualifier sequences (in sorted order), the
     first that matches the most AIs present."""
     candidates = sorted(" ".join(sequence) for sequence in valid_path_sequences(key))
-    best, best_count = (key,), 0
+    best: tuple[str, ...] = (key,)
+    best_count = 0
     for candidate in candidates:
         tokens = tuple(candidate.split(" "))
         count = sum(present.count(qualifier) for qualifier in tokens[1:])

@@ -112,9 +112,10 @@ def parse_bracketed(text: str, *, allow_unknown_ai: bool = False) -> tuple[Eleme
     """Parse the human-readable form ``(01)09506000134352(21)ABC123``.
 
     Whitespace around an AI or a value is ignored (printed text often has
-    some); whitespace inside a value is an error, since no AI can hold it. A
-    literal ``(`` followed by digits and ``)`` inside a value is written ``\\(`` (as
-    in the GS1 Syntax Engine); every other ``(`` is read as a boundary.
+    some); whitespace inside a value is an error, since no AI can hold it. Every
+    ``(`` followed by 2 to 4 digits and ``)`` starts the next element, so a value
+    that holds such text writes its ``(`` as ``\\(`` (as the GS1 Syntax Engine
+    does); any other ``(`` is part of the value.
 
     Raises:
         ScanError: ``bad_value`` when the text is not bracketed AIs, and the

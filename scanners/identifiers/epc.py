@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from epcpy import (
-    ConvertException,
+from epcpy.epc_schemes.base_scheme import EPCScheme, GS1Element, TagEncodable
+from epcpy.utils.common import ConvertException
+from epcpy.utils.parsers import (
+    TAG_ENCODABLE_HEX_HEADERS,
     epc_pure_identity_to_scheme,
     hex_to_tag_encodable,
     tag_uri_to_tag_encodable,
 )
-from epcpy.epc_schemes.base_scheme import EPCScheme, GS1Element, TagEncodable
-from epcpy.utils.parsers import TAG_ENCODABLE_HEX_HEADERS
 
 from scanners.identifiers.element_strings import parse_bracketed
 from scanners.identifiers.errors import ScanError

@@ -37,7 +37,7 @@ from scanners.identifiers.element_strings import (
 )
 from scanners.identifiers.epc import EpcRead, decode_epc_hex, decode_epc_uri, looks_like_epc_hex
 from scanners.identifiers.errors import ScanError
-from scanners.identifiers.result import ScanResult
+from scanners.identifiers.result import ScanKind, ScanResult
 from scanners.identifiers.trace_codes import code_link, looks_like_trace_code, typed_code
 from scanners.identifiers.values import Element, checked_element
 from scanners.identifiers.wedge import (
@@ -208,7 +208,7 @@ def _url(raw: str, symbology: str | None, url: str) -> ScanResult:
         raise ScanError("invalid_uri", f"a {scheme}: URL is not a label or a Digital Link")
     link = code_link(url)
     if link is not None:
-        kind = "trace_code" if link.label is None else "label_url"
+        kind: ScanKind = "trace_code" if link.label is None else "label_url"
         return ScanResult(kind, raw, symbology, trace_code=link.code, label=link.label)
     parsed = parse_digital_link(url)
     return _gs1(raw, symbology, "gs1_digital_link", parsed.elements)

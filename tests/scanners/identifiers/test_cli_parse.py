@@ -10,28 +10,13 @@ from typing import Any
 
 import pytest
 
-from ledger.codes import CodeFacts, label_url, sign_code
-from ledger.signing import Ed25519Signer
 from tests.api._cli import chemtrace_command, run_cli
+from tests.scanners.identifiers._support import LABEL_URL as LABEL
 
 GS = "\x1d"
 GTIN = "09506000134352"
 KEYS = {"kind", "raw", "symbology", "trace_code", "label", "ais", "elements", "hri", "gs1_key"}
 KEYS |= {"digital_link", "epc"}
-LABEL = label_url(
-    sign_code(
-        CodeFacts(
-            code="CT-7K3MQ-9XA2B-4FHCN",
-            org="acme-gas",
-            form="26.3",
-            packaging="cylinder",
-            batch="B2026-01",
-            issued_at="2026-01-31",
-        ),
-        Ed25519Signer.from_seed(b"\x31" * 32),
-    ),
-    "https://ct.example.cn",
-)
 
 
 def _parse(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

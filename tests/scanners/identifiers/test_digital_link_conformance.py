@@ -123,7 +123,7 @@ def _biip_agrees(vector: dict[str, Any]) -> bool:
         caret += element.ai.ai + element.value
         last = index + 1 == len(parsed.element_strings)
         caret += "^" if element.ai.separator_required and not last else ""
-    return caret == vector["expected_ai_string"]
+    return caret == str(vector["expected_ai_string"])
 
 
 def test_biip_alone_is_not_strict_enough() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from scanners.identifiers import (
@@ -18,9 +20,9 @@ GS = "\x1d"
 GTIN = "09506000134352"
 
 
-def _code(call: object, *args: object) -> str:
+def _code(call: Callable[[str], object], text: str) -> str:
     with pytest.raises(ScanError) as caught:
-        call(*args)  # type: ignore[operator]
+        call(text)
     return caught.value.code
 
 
