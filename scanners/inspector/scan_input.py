@@ -1,22 +1,20 @@
 """What the inspector scanned: a label URL (with its signature), a typed code, or a GS1 key.
 
-Scanned text is read by :func:`scanners.identifiers.parse_scan` when that module is
-installed (it accepts everything a scanner emits: AIM prefixes, GS1 element strings,
-Digital Links, EPCs); otherwise by :mod:`ledger.codes` alone, which reads our label
-URL and typed codes, plus a bracketed GS1 key such as ``(01)09506000134352(21)ABC``.
+Scanner output is read by :func:`scanners.identifiers.parse_scan`, which accepts
+everything a scanner emits (AIM prefixes, our label URL and codes, GS1 element strings
+raw or bracketed, Digital Links, RFID EPCs). A camera read is passed as its AIM
+symbology identifier followed by the content (``]Q1HTTPS://…``).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Literal
 
-from ledger.codes import SignedCode, normalise_code, parse_label_url
-from ledger.errors import LedgerError
+from ledger.codes import SignedCode
+from scanners.identifiers import ScanError, parse_scan
 
 ScanKind = Literal["label", "code", "gs1"]
-_GS1_KEY: Final = re.compile(r"\((00|01|8003)\)[!-~]{1,100}")
 
 
 class UnreadableScanError(Exception):
@@ -51,33 +49,16 @@ def read_scan(text: str) -> Scan:
         UnreadableScanError: with the reason, in plain words.
     """
     try:
-        from scanners.identifiers import parse_scan
-    except ImportError:
-        return _read_with_codes(text)
-    try:
         parsed = parse_scan(text)
-    except LedgerError as exc:
+    except ScanError as exc:
         raise UnreadableScanError(f"cannot read this scan: {exc.message}") from exc
-    label = parsed.label
-    if label is not None:
-        return Scan(text, "label", label.code, label=label, gs1_key=parsed.gs1_key)
+    if parsed.label is not None:
+        return Scan(text, "label", parsed.label.code, label=parsed.label)
     if parsed.trace_code is not None:
-        return Scan(text, "code", parsed.trace_code, gs1_key=parsed.gs1_key)
+        return Scan(text, "code", parsed.trace_code)
     if parsed.gs1_key is not None:
         return Scan(text, "gs1", None, gs1_key=parsed.gs1_key)
     raise UnreadableScanError(
-        f"this scan ({parsed.kind}) names neither a trace code nor a GS1 key to look up"
+        f"cannot read this scan: it is GS1 data ({parsed.kind}) without a key that names "
+        "one item (GTIN with serial, GRAI or SSCC)"
     )
-
-
-def _read_with_codes(text: str) -> Scan:
-    stripped = text.strip()
-    try:
-        if "/C/" in stripped.upper():
-            label = parse_label_url(stripped)
-            return Scan(text, "label", label.code, label=label)
-        if _GS1_KEY.fullmatch(stripped):
-            return Scan(text, "gs1", None, gs1_key=stripped)
-        return Scan(text, "code", normalise_code(stripped))
-    except LedgerError as exc:
-        raise UnreadableScanError(f"cannot read this scan: {exc.message}") from exc

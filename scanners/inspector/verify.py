@@ -81,48 +81,76 @@ class ScanVerifier:
         self.clock = clock
 
     def verify(self, text: str, *, online: OnlineAccess | None = None) -> ScanVerdict:
-        """The verdict for one scan.
+        """The verdict for one scan's text (see :meth:`verify_scan`).
 
         Raises:
             scanners.inspector.scan_input.UnreadableScanError: the text is not a scan we read.
             scanners.inspector.trust.TrustError: no keys are pinned (or they are malformed).
             scanners.inspector.kit.KitStateError: the saved state is unreadable.
         """
+        return self.verify_scan(read_scan(text), online=online)
+
+    def verify_scan(self, scan: Scan, *, online: OnlineAccess | None = None) -> ScanVerdict:
+        """The verdict for one read scan: label first, then the chain online or offline.
+
+        Raises:
+            scanners.inspector.trust.TrustError: no keys are pinned (or they are malformed).
+            scanners.inspector.kit.KitStateError: the saved state is unreadable.
+        """
         trust = self.kit.trust()
-        scan = read_scan(text)
         if scan.label is not None:
             forged = _forged_label(scan, trust)
             if forged is not None:
                 return forged
-        code = scan.code or (scan.gs1_key and self.kit.bundles.code_for_gs1(scan.gs1_key))
-        if not code:
+        notes: list[str] = []
+        code = scan.code or self._code_for_gs1(scan, online, notes)
+        if code is None:
             return ScanVerdict(
                 "unknown_item",
                 scan.describe(),
                 None,
-                Source("none", "no stored bundle maps this GS1 key to a trace code"),
+                Source("none", "not verified: the GS1 key names no known trace code"),
                 notes=[
+                    *notes,
                     f"no stored bundle maps the GS1 key {scan.gs1_key} to a trace code: fetch "
-                    "the site bundle first (chemtrace scan fetch --site SITE)"
+                    "the site bundle first (chemtrace scan fetch --site SITE)",
                 ],
             )
-        notes: list[str] = []
         if online is not None:
-            verdict = self._online(scan, code, trust, online, notes)
+            verdict = self._online(scan, code, online, notes)
             if verdict is not None:
                 return verdict
         return self._offline(scan, code, trust, notes)
 
+    def _code_for_gs1(
+        self, scan: Scan, online: OnlineAccess | None, notes: list[str]
+    ) -> str | None:
+        """The code a GS1 key was issued with: from the stored label records, else the server.
+
+        Either answer is only a pointer: the verdict checks that the registry's signed
+        record of that code carries this GS1 key.
+        """
+        assert scan.gs1_key is not None
+        stored = self.kit.bundles.code_for_gs1(scan.gs1_key)
+        if stored is not None or online is None:
+            return stored
+        try:
+            with _client(online) as client:
+                return client.resolve_gs1_key(scan.gs1_key)
+        except httpx.HTTPError as exc:
+            notes.append(f"the network was not available ({_short(exc)})")
+        except ApiError as exc:
+            notes.append(f"the server could not resolve the GS1 key ({exc.status} {exc.code})")
+        return None
+
     # -- the two sources --------------------------------------------------------------------
 
     def _online(
-        self, scan: Scan, code: str, trust: PinnedTrust, online: OnlineAccess, notes: list[str]
+        self, scan: Scan, code: str, online: OnlineAccess, notes: list[str]
     ) -> ScanVerdict | None:
         now = self.clock()
         try:
-            with ChemtraceClient(
-                online.server, token=online.token, timeout=online.timeout
-            ) as client:
+            with _client(online) as client:
                 fetched = fetch_bundle(
                     self.kit,
                     client,
@@ -289,6 +317,10 @@ def _offline_source(download: StoredDownload, now: str) -> Source:
         download.downloaded_at,
         age,
     )
+
+
+def _client(online: OnlineAccess) -> ChemtraceClient:
+    return ChemtraceClient(online.server, token=online.token, timeout=online.timeout)
 
 
 def _short(exc: Exception) -> str:

@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 
 from scanners.client import ApiError
+from scanners.inspector import InspectorKit, OnlineAccess, ScanVerifier
 from tests.api._cli import run_cli
 from tests.api.live import BACKENDS, LiveServer, World, shared_server, wait_for
 
 SITE = "p-chem-site"
+GS1_KEYS = [f"(01)09506000134352(21)E2E{n}" for n in range(3)]
 
 
 @dataclass
@@ -62,10 +64,10 @@ def inspection(
     home = tmp_path_factory.mktemp("inspector-server")
     with shared_server(request, home, request.param) as (server, world):
         issued = world.admin.issue_codes(org="p-chem", form="1.1", packaging="cylinder",
-                                         batch="B1", count=2)  # fmt: skip
+                                         batch="B1", count=3, gs1_keys=GS1_KEYS)  # fmt: skip
         codes = [entry["code"] for entry in issued]
         producer = world.actors["p-chem"]
-        for code in codes:
+        for code in codes[:2]:  # the third is commissioned after the site bundle is fetched
             producer.client.submit(world.commission("p-chem", code))
         token = world.actors["d1-inspect"].client.token
         assert token is not None
@@ -78,7 +80,7 @@ def inspection(
 
 
 def test_fetch_then_verify_offline_then_online(inspection: Inspection) -> None:
-    server, first, second = inspection.server, *inspection.codes
+    server, (first, second, late) = inspection.server, inspection.codes
     url = server.base_url
     keys = server.keys
 
@@ -116,20 +118,26 @@ def test_fetch_then_verify_offline_then_online(inspection: Inspection) -> None:
     assert online.stdout.startswith(f"GENUINE: cylinder {second} (a typed trace code)")
     assert f"source: verified online (network: {url})" in online.stdout
 
+    # The rest in-process, through the same code the commands call.
+    verifier = ScanVerifier(InspectorKit(inspection.folder / "kit"))
+    online_access = OnlineAccess(url, inspection.token)
+
+    # The third item is not in the fetched site bundle: found online by its GS1 key.
+    inspection.world.actors["p-chem"].client.submit(inspection.world.commission("p-chem", late))
+    inspection.wait_for_checkpoint(late, 1)
+    resolved = verifier.verify(GS1_KEYS[2], online=online_access)
+    assert (resolved.verdict, resolved.code, resolved.source.kind) == ("genuine", late, "network")
+    assert [w.code for w in resolved.warnings] == ["label_not_scanned"]
+
     inspection.submit_uses(first, 2)
     inspection.wait_for_checkpoint(first, 6)
-    newer = inspection.scan("verify", inspection.labels[first], "--server", url,
-                            "--token", inspection.token, "--json")  # fmt: skip
-    assert newer.returncode == 0, newer.stdout + newer.stderr
-    moved = json.loads(newer.stdout)
-    assert moved["source"]["kind"] == "network" and moved["state_advanced"] is True
-    assert len(moved["steps"]) == 6
+    moved = verifier.verify(inspection.labels[first], online=online_access)
+    assert (moved.verdict, moved.source.kind, moved.state_advanced) == ("genuine", "network", True)
+    assert len(moved.steps) == 6
 
-    stale = inspection.scan("verify", inspection.labels[second], "--offline", "--json")
-    assert stale.returncode == 0, stale.stdout + stale.stderr
-    answer = json.loads(stale.stdout)
-    assert answer["verdict"] == "stale"
+    stale = verifier.verify(inspection.labels[second])  # offline: from the morning's site bundle
+    assert stale.verdict == "stale" and stale.exit_code == 0
     assert any(
-        w["code"] == "bundle_stale" and "than the one you verified today (stale)" in w["message"]
-        for w in answer["warnings"]
+        w.code == "bundle_stale" and "than the one you verified today (stale)" in w.message
+        for w in stale.warnings
     )
