@@ -347,10 +347,9 @@ def _run(passes: Sequence[Pass], gray: np.ndarray, wanted: frozenset[str]) -> li
 
 def _same_symbol(one: DecodedSymbol, other: DecodedSymbol) -> bool:
     """The same content, format and place (centres closer than the larger half-size)."""
-    return (
-        (one.text, one.format, one.symbology) == (other.text, other.format, other.symbology)
-        and math.dist(one.center, other.center) <= max(one.radius, other.radius)
-    )
+    content = (one.text, one.format, one.symbology)
+    close = math.dist(one.center, other.center) <= max(one.radius, other.radius)
+    return close and content == (other.text, other.format, other.symbology)
 
 
 def _merged(found: list[DecodedSymbol], more: Iterable[DecodedSymbol]) -> list[DecodedSymbol]:
@@ -364,15 +363,27 @@ def _merged(found: list[DecodedSymbol], more: Iterable[DecodedSymbol]) -> list[D
 def _reading_order(symbols: Sequence[DecodedSymbol]) -> list[DecodedSymbol]:
     """Rows top to bottom, left to right in a row.
 
-    A symbol joins the current row when its centre lies within the vertical span
-    of the row's first (topmost) symbol.
+    Symbols are taken by the height of their centres; one joins the current row
+    when it shares a row with any symbol already in it (see :func:`_same_row`).
     """
     rows: list[list[DecodedSymbol]] = []
     for symbol in sorted(symbols, key=lambda s: (s.center[1], s.center[0], s.text)):
-        if rows and symbol.center[1] <= max(y for _, y in rows[-1][0].position):
+        if rows and any(_same_row(symbol, member) for member in rows[-1]):
             rows[-1].append(symbol)
         else:
             rows.append([symbol])
-    return [
-        symbol for row in rows for symbol in sorted(row, key=lambda s: (s.center[0], s.text))
-    ]
+    return [symbol for row in rows for symbol in sorted(row, key=lambda s: (s.center[0], s.text))]
+
+
+def _same_row(one: DecodedSymbol, other: DecodedSymbol) -> bool:
+    """Either centre lies within the other's vertical span.
+
+    Both directions count because a bar code's corners span only the rows that
+    were read, which may be a thin strip off its middle.
+    """
+    return _spans(other, one.center[1]) or _spans(one, other.center[1])
+
+
+def _spans(symbol: DecodedSymbol, y: float) -> bool:
+    ys = [corner_y for _, corner_y in symbol.position]
+    return min(ys) <= y <= max(ys)
