@@ -36,7 +36,7 @@ CSS = """
 #form { height: 1fr; margin: 0 1; }
 .field-rows { height: auto; }
 .field-row { height: auto; }
-.field-label { width: 18; padding: 1 1 0 0; }
+.field-label { width: 20; padding: 1 1 0 0; }
 .field-row Input { width: 1fr; }
 .field-row Select { width: 1fr; }
 .field-row .amount { width: 1fr; }

@@ -28,7 +28,7 @@ class FieldRow(Horizontal):
         self.spec, self.prefill = spec, prefill
 
     def compose(self) -> ComposeResult:
-        yield Label(self.spec.label + (" *" if self.spec.required else ""), classes="field-label")
+        yield Label(self._label(focused=False), classes="field-label")
         name, spec = self.spec.name, self.spec
         if spec.kind == "quantity":
             yield Input(placeholder="amount", restrict=r"[0-9.]*", id=f"field-{name}",
@@ -42,6 +42,21 @@ class FieldRow(Horizontal):
                          classes="choice")  # fmt: skip
         else:
             yield Input(value=self.prefill, placeholder=spec.hint or spec.label, id=f"field-{name}")
+
+    def _label(self, *, focused: bool) -> str:
+        return ("▶ " if focused else "  ") + self.spec.label + (" *" if self.spec.required else "")
+
+    def on_descendant_focus(self) -> None:
+        self._mark_focus()
+
+    def on_descendant_blur(self) -> None:
+        self._mark_focus()
+
+    def _mark_focus(self) -> None:
+        # A marker in the text, not only a colour: the field being filled must show on a
+        # monochrome or sunlit handheld screen too. Asked afresh each time, because a
+        # drop-down's list hands the focus back to it in either order of these events.
+        self.query_one(".field-label", Label).update(self._label(focused=self.has_focus_within))
 
     @property
     def value(self) -> FieldValue:

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ledger.errors import LedgerError
+from ledger.timefmt import parse_utc
 from scanners.inspector import (
     KitStateError,
     ScanVerdict,
@@ -47,6 +48,14 @@ def headline(verdict: ScanVerdict) -> str:
     if verdict.verdict == "stale" and verdict.source.age:
         return f"STALE (downloaded {verdict.source.age} ago)"
     return _HEADLINES[verdict.verdict]
+
+
+def when(time: str) -> str:
+    """``2026-10-01 00:01 UTC``: to the minute, as people read a timeline."""
+    try:
+        return parse_utc(time).strftime("%Y-%m-%d %H:%M UTC")
+    except LedgerError:
+        return time  # shown as the bundle has it; the verdict says what is wrong with it
 
 
 def messages(verdict: ScanVerdict) -> str:
@@ -174,5 +183,5 @@ class VerifyScreen(Screen[None]):
         ))  # fmt: skip
         for step in verdict.steps:
             amount = "" if step.quantity is None else f"{step.quantity} {step.unit or ''}".strip()
-            table.add_row(str(step.seq), step.time, step.type, step.holder or "",
-                          step.site or "", amount, step.status)  # fmt: skip
+            table.add_row(str(step.seq), when(step.time), step.type, step.holder or "",
+                          step.site or "", amount, step.status.replace("_", " "))  # fmt: skip

@@ -1,0 +1,131 @@
+"""The terminal UI against a real server: record, sync, and a conflict rebased with consent.
+
+The device is enrolled with the real ``chemtrace scan enrol``; the server is a real
+``chemtrace serve`` on SQLite (the device tests cover PostgreSQL; this is about the UI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ledger.commitments import disclose
+from ledger.timefmt import format_utc
+from scanners.client import ChemtraceClient
+from scanners.device.enrol import author
+from scanners.device.home import DeviceHome
+from scanners.device.outbox import Outbox
+from scanners.device.sync import sync
+from tests.api._cli import run_cli
+from tests.api.live import LiveServer, World, shared_server
+from tests.scanners.device._events import COMMISSION, STORE_IN, use
+from tests.scanners.tui.conftest import StartTui
+from tests.scanners.tui.steps import commission
+
+ORG = "p-chem"
+
+
+@dataclass
+class Live:
+    server: LiveServer
+    world: World
+    token: str
+
+
+@pytest.fixture(scope="module")
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    home = tmp_path_factory.mktemp("tui-sync")
+    with shared_server(request, home, "sqlite", CHEMTRACE_FINDINGS="false") as (server, world):
+        yield Live(server, world, world.actors[ORG].client.token or "")
+
+
+def enrolled(live: Live, tmp_path: Path) -> DeviceHome:
+    """A device enrolled through the real command, as an operator would."""
+    home = tmp_path / "device"
+    actor = disclose("person", "operator").commitment
+    result = run_cli("scan", "enrol", "--home", str(home), "--server", live.server.base_url,
+                     "--token", live.token, "--org", ORG, "--actor", actor, "--site",
+                     f"{ORG}-site", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return DeviceHome(home)
+
+
+def now() -> str:
+    return format_utc(datetime.now(UTC))
+
+
+def test_recorded_in_the_ui_then_synced_in_the_ui(
+    live: Live, tmp_path: Path, tui: StartTui
+) -> None:
+    device = enrolled(live, tmp_path)
+    (code,) = live.world.issue(ORG, 1)
+    pane = tui("--home", str(device.root), "--kit", str(tmp_path / "kit"))
+    commission(pane, code)
+    pane.keys("F2")
+    pane.wait_for("waiting: 1 pending · 0 conflict · 0 rejected", "done: 0 sent")
+    pane.keys("s")
+    pane.wait_for("sync done: sent 1, already in the log 0",
+                  "waiting: 0 pending · 0 conflict · 0 rejected", "done: 1 sent")  # fmt: skip
+    (step,) = live.world.admin.chain(code)
+    assert (step["type"], step["org"], step["device_key"]) == (
+        "commission", ORG, device.profile().key_id)  # fmt: skip
+    with Outbox(device.outbox_path) as outbox:
+        (sent,) = outbox.events()
+    assert sent.state == "sent" and sent.receipt and sent.receipt["entry_hash"] == sent.event_hash
+    assert step["event_hash"] == sent.event_hash
+
+
+def test_a_moved_head_is_explained_and_rebased_only_after_a_yes(
+    live: Live, tmp_path: Path, tui: StartTui
+) -> None:
+    device = enrolled(live, tmp_path)
+    (code,) = live.world.issue(ORG, 1)
+    with Outbox(device.outbox_path) as outbox, ChemtraceClient(live.server.base_url,
+                                                               token=live.token) as client:  # fmt: skip
+        outbox.record(author(device), "commission", [code], COMMISSION, time=now())
+        assert sync(outbox, client, log_vkey=device.profile().log_vkey).clean
+        other = live.world.actors[ORG]  # another device of the organisation moves the item
+        other.client.sync_head(other.device, code)
+        other.client.submit(other.device.event("store_in", [code], STORE_IN, time=now()))
+        mine = outbox.record(author(device), "use", [code], use("2"), time=now())
+        behind = outbox.record(author(device), "use", [code], use("1"), time=now())
+
+    pane = tui("--home", str(device.root), "--kit", str(tmp_path / "kit"))
+    pane.wait_for("Scan the item's label")
+    pane.keys("F2")
+    pane.wait_for("waiting: 2 pending")
+    pane.keys("s")
+    pane.wait_for(f"waiting for a decision: event {mine.id} stale_head",
+                  "1 event(s) blocked behind them", f"{mine.id} use {code}", "conflict",
+                  f"{behind.id} use {code}", "blocked")  # fmt: skip
+    pane.keys("Enter")  # the conflict is the first waiting event
+    pane.wait_for("another device moved the chain of 1 item(s)",
+                  "step 1: store_in by p-chem", "1 later event(s)", "(checked with the server)",
+                  "Press b to rebase it")  # fmt: skip
+
+    pane.keys("b")
+    pane.wait_for(f"Rebase event {mine.id}?", "The 1 later event(s) behind it are re-signed")
+    pane.keys("n")
+    pane.wait_gone(f"Rebase event {mine.id}?")
+    with Outbox(device.outbox_path) as outbox:
+        assert outbox.get(mine.id).state == "conflict"
+        assert outbox.counts()["superseded"] == 0
+
+    pane.keys("b")
+    pane.wait_for(f"Rebase event {mine.id}?")
+    pane.keys("y")
+    pane.wait_for(f"event {mine.id} rebased as event", "(and 1 behind it)",
+                  "waiting: 2 pending · 0 conflict")  # fmt: skip
+    pane.keys("s")
+    pane.wait_for("sync done: sent 2", "waiting: 0 pending · 0 conflict · 0 rejected",
+                  "2 superseded")  # fmt: skip
+    assert [s["type"] for s in live.world.admin.chain(code)] == [
+        "commission", "store_in", "use", "use"]  # fmt: skip
+    with Outbox(device.outbox_path) as outbox:
+        assert outbox.get(mine.id).state == outbox.get(behind.id).state == "superseded"
