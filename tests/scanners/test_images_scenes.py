@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import qrcode
 import zxingcpp
+from biip.sscc import Sscc
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from qrcode.constants import ERROR_CORRECT_M
 
@@ -39,9 +40,22 @@ GS1_DATA_MATRIX_HRI: Final = "(01)09506000134352(17)270131(10)B2026-01(21)CT7K3M
 GS1_DATA_MATRIX_TEXT: Final = (
     "0109506000134352" + "17270131" + "10B2026-01\x1d" + "21CT7K3MQ9XA2B4FHCN"
 )
-GS1_128_HRI: Final = "(00)095060001343529999"
-GS1_128_TEXT: Final = "00095060001343529999"
 MICRO_QR_TEXT: Final = "CT7K3MQ9XA2B4FHCN"
+
+
+def sscc(serial_reference: str) -> str:
+    """An 18-digit SSCC under the GS1 example prefix 0950600013435, with its check digit."""
+    body = "0" + "9506000134352" + serial_reference.zfill(3)
+    # GS1 mod 10: weights 3, 1, 3, … from the rightmost digit of the body.
+    total = sum(
+        int(digit) * (3 if position % 2 == 0 else 1)
+        for position, digit in enumerate(reversed(body))
+    )
+    return body + str(-total % 10)
+
+
+GS1_128_HRI: Final = f"(00){sscc('999')}"
+GS1_128_TEXT: Final = f"00{sscc('999')}"
 
 
 def make_label_url(
@@ -264,8 +278,8 @@ def pallet(seed: int = 3) -> Pallet:
             texts_entry = f"CT{index}PALLET"
             symbol, module_px = micro_qr(texts_entry), 5.0
         else:
-            sscc = f"0950600013435200{index:02d}"
-            symbol, module_px, texts_entry = gs1_128(f"(00){sscc}"), 1.5, "00" + sscc
+            pallet_sscc = sscc(f"{index:03d}")
+            symbol, module_px, texts_entry = gs1_128(f"(00){pallet_sscc}"), 1.5, "00" + pallet_sscc
         degrees = rng.uniform(-8, 8) if kind == 3 else rng.uniform(0, 180)
         place(scene, symbol, (x, y), module_px=module_px, degrees=degrees)
         texts.append(texts_entry)
@@ -297,6 +311,12 @@ def test_rendered_symbols_read_back_as_what_they_claim(
     (barcode,) = _read_clean(symbol)
     assert (barcode.text, barcode.symbology_identifier) == (text, symbology)
     assert barcode.content_type == content_type
+
+
+@pytest.mark.parametrize("serial_reference", ["999", "003", "011"])
+def test_sscc_check_digits_agree_with_biip(serial_reference: str) -> None:
+    value = sscc(serial_reference)
+    assert Sscc.parse(value).value == value
 
 
 def test_label_url_is_a_real_signed_label() -> None:
