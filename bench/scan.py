@@ -45,6 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -178,7 +179,8 @@ def timed_scans(
         verdict = verifier.verify_scan(scan)
         done = time.perf_counter()
         assert verdict.verdict == "genuine", (verdict.faults, verdict.warnings)
-        assert verdict.code == photo.code and len(verdict.steps) == events
+        assert verdict.code == photo.code, verdict.code
+        assert len(verdict.steps) == events, verdict.steps
         if number >= WARMUP:
             samples.decode.append((decoded - start) * 1000)
             samples.parse.append((parsed - decoded) * 1000)
@@ -188,26 +190,72 @@ def timed_scans(
 
 
 def timed(runs: int, action: Callable[[], object]) -> list[float]:
+    """Milliseconds per call, sorted."""
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
         action()
         samples.append((time.perf_counter() - start) * 1000)
-    return samples
+    return sorted(samples)
 
 
-def add_rows(table: object, case: str, samples: Samples) -> None:
+@dataclass(frozen=True)
+class Stocked:
+    """A kit that fetched the site bundle, and what the benchmark prints about it."""
+
+    kit: InspectorKit
+    codes: list[str]
+    site_bundle: dict[str, Any]
+    log_size: int
+    fetch_ms: float
+
+
+def stock_kit(folder: Path, items: int, events: int, background: int) -> Stocked:
+    harness, codes = build_ledger(folder, items, events, background)
+    try:
+        built = build_site_bundle(harness.store, SITE, log_signer=harness.log, now=NOW)
+        log_size = harness.store.log_size()
+    finally:
+        harness.store.engine.dispose()
+    site_bundle: dict[str, Any] = json.loads(json.dumps(built))
+    kit = InspectorKit(folder / "inspector")
+    kit.trust_folder.pin(
+        root=PinnedKey(NoteVerifier.for_key("bench-root", harness.root.public_key), "bench"),
+        log=PinnedKey(NoteVerifier.for_key(ORIGIN, harness.log.public_key), "bench"),
+    )
+    start = time.perf_counter()
+    fetched = accept_bundle(kit, site_bundle, kind="site", subject=SITE, source="bench", now=NOW)
+    fetch_ms = (time.perf_counter() - start) * 1000
+    assert fetched.verified, fetched.report.to_json()
+    assert fetched.report.warnings == [], fetched.report.to_json()
+    return Stocked(kit, codes, site_bundle, log_size, fetch_ms)
+
+
+def label_photos(stocked: Stocked, count: int, *, grayscale: bool) -> list[Photo]:
+    """Photos of ``count`` items' labels, spread over the site."""
+    labels = {item["code"]: item["label"] for item in stocked.site_bundle["items"]}
+    rng = random.Random(1 if grayscale else 2)
+    photos = []
+    for number in range(count):
+        code = stocked.codes[number * len(stocked.codes) // count]
+        url = label_url(SignedCode.from_json(labels[code]).for_label(), BASE_URL)
+        photos.append(Photo(code, photo_of(url, rng, grayscale=grayscale)))
+    return photos
+
+
+def add_stage_rows(table: Any, case: str, samples: Samples) -> None:
     for stage in ("decode", "parse", "verify", "total"):
-        values = sorted(getattr(samples, stage))
-        table.add_row(  # type: ignore[attr-defined]
-            case if stage == "decode" else "",
-            stage,
-            str(len(values)),
-            f"{percentile(values, 0.5):.1f}",
-            f"{percentile(values, 0.95):.1f}",
-            f"{values[-1]:.1f}",
-            (f"p95 <= {TARGET_MS:.0f} ms" if stage == "total" else ""),
-        )
+        add_row(table, case if stage == "decode" else "", stage, sorted(getattr(samples, stage)),
+                f"p95 <= {TARGET_MS:.0f} ms" if stage == "total" else "")  # fmt: skip
+
+
+def add_row(table: Any, case: str, stage: str, values: list[float], target: str) -> None:
+    table.add_row(case, stage, str(len(values)), f"{percentile(values, 0.5):.1f}",
+                  f"{percentile(values, 0.95):.1f}", f"{values[-1]:.1f}", target)  # fmt: skip
+
+
+def average_size(photos: Sequence[Photo]) -> int:
+    return sum(len(photo.png) for photo in photos) // len(photos)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -218,36 +266,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--background", type=int, default=2000, help="other events in the log")
     parser.add_argument("--photos", type=int, default=10, help="distinct label photos")
     args = parser.parse_args(argv)
-    console = Console(width=120)
+    console = Console(width=120, highlight=False)
     for line in header_lines("bench.scan"):
-        console.print(line, highlight=False)
-    with tempfile.TemporaryDirectory(prefix="chemtrace-scan-bench-") as folder_name:
-        folder = Path(folder_name)
-        harness, codes = build_ledger(folder, args.items, args.events, args.background)
-        try:
-            site_bundle = build_site_bundle(harness.store, SITE, log_signer=harness.log, now=NOW)
-            log_size = harness.store.log_size()
-        finally:
-            harness.store.engine.dispose()
-        site_json = json.loads(json.dumps(site_bundle))
-        kit = InspectorKit(folder / "inspector")
-        kit.trust_folder.pin(
-            root=PinnedKey(NoteVerifier.for_key("bench-root", harness.root.public_key), "bench"),
-            log=PinnedKey(NoteVerifier.for_key(ORIGIN, harness.log.public_key), "bench"),
-        )
-        fetch_start = time.perf_counter()
-        fetched = accept_bundle(kit, site_json, kind="site", subject=SITE, source="bench", now=NOW)
-        fetch_ms = (time.perf_counter() - fetch_start) * 1000
-        assert fetched.verified and fetched.report.warnings == [], fetched.report.to_json()
-        rng = random.Random(1)
-        picked = [codes[n * len(codes) // args.photos] for n in range(args.photos)]
-        signed = {code: fetched.bundle["items"][index]["label"] for index, code in
-                  enumerate(item["code"] for item in fetched.bundle["items"])}  # fmt: skip
-        urls = {code: label_url(SignedCode.from_json(signed[code]).for_label(), BASE_URL)
-                for code in picked}  # fmt: skip
-        colour = [Photo(code, photo_of(urls[code], rng, grayscale=False)) for code in picked]
-        grey = [Photo(code, photo_of(urls[code], rng, grayscale=True)) for code in picked]
-        verifier = ScanVerifier(kit, clock=lambda: NOW)
+        console.print(line)
+    with tempfile.TemporaryDirectory(prefix="chemtrace-scan-bench-") as folder:
+        stocked = stock_kit(Path(folder), args.items, args.events, args.background)
+        colour = label_photos(stocked, args.photos, grayscale=False)
+        grey = label_photos(stocked, args.photos, grayscale=True)
+        verifier = ScanVerifier(stocked.kit, clock=lambda: NOW)
         cases = [
             ("RGB photo, QR reader (headline)", colour, ("QRCode",)),
             ("RGB photo, every format", colour, None),
@@ -255,42 +281,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         results = [(name, timed_scans(verifier, photos, args.scans, formats, args.events))
                    for name, photos, formats in cases]  # fmt: skip
-        trust = kit.trust()
-        site_text = json.dumps(site_json)
-        whole = sorted(timed(10, lambda: verify_with_kit(json.loads(site_text), trust, None, NOW,
-                                                         focus=codes[0])))  # fmt: skip
-        sub_path = next(kit.bundles.holding(codes[0])).item_file(codes[0])
-        sub_text = sub_path.read_text()
-        alone = sorted(timed(args.scans, lambda: verify_with_kit(json.loads(sub_text), trust,
-                                                                 None, NOW, focus=codes[0])))  # fmt: skip
+        trust, code = stocked.kit.trust(), stocked.codes[0]
+        site_text = json.dumps(stocked.site_bundle)
+        sub_text = next(stocked.kit.bundles.holding(code)).item_file(code).read_text()
 
-    events = site_json["events"]
+        def verify_text(text: str) -> None:
+            report = verify_with_kit(json.loads(text), trust, None, NOW, code)
+            assert report.verified, report.faults
+
+        whole = timed(10, lambda: verify_text(site_text))
+        alone = timed(args.scans, lambda: verify_text(sub_text))
+
+    events = stocked.site_bundle["events"]
     depth = max(len(entry["inclusion"]) for entry in events)
     console.print(
-        f"log of {log_size:,} entries; site bundle of {len(site_json['items'])} items, "
-        f"{len(events):,} events, {len(site_text):,} bytes (proofs up to {depth} hashes); "
-        f"one item's sub-bundle {len(sub_text):,} bytes; photos {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} "
-        f"PNG, RGB about {sum(len(p.png) for p in colour) // len(colour):,} bytes, grey about "
-        f"{sum(len(p.png) for p in grey) // len(grey):,} bytes",
-        highlight=False,
+        f"log of {stocked.log_size:,} entries; site bundle of {len(stocked.codes)} items, "
+        f"{len(events):,} events, {len(site_text):,} bytes (proofs up to {depth} hashes); one "
+        f"item's sub-bundle {len(sub_text):,} bytes; {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} PNG photos, "
+        f"RGB about {average_size(colour):,} bytes, grey about {average_size(grey):,} bytes"
     )
     console.print(
-        f"fetch (verify the whole site bundle once, store it, cut {len(site_json['items'])} "
-        f"sub-bundles): {fetch_ms:.0f} ms",
-        highlight=False,
+        f"fetch (verify the whole site bundle once, store it, cut {len(stocked.codes)} "
+        f"sub-bundles): {stocked.fetch_ms:.0f} ms"
     )
     table = results_table(
         f"Scan to verdict, offline, {args.events}-event item (ms)",
         ["image", "stage", "scans", "p50", "p95", "max", "target"],
     )
     for name, samples in results:
-        add_rows(table, name, samples)
-    table.add_row("verify_bundle, item sub-bundle", "json+verify", str(len(alone)),
-                  f"{percentile(alone, 0.5):.1f}", f"{percentile(alone, 0.95):.1f}",
-                  f"{alone[-1]:.1f}", "")  # fmt: skip
-    table.add_row("verify_bundle, whole site bundle", "json+verify", str(len(whole)),
-                  f"{percentile(whole, 0.5):.1f}", f"{percentile(whole, 0.95):.1f}",
-                  f"{whole[-1]:.1f}", "(not used per scan)")  # fmt: skip
+        add_stage_rows(table, name, samples)
+    add_row(table, "item sub-bundle only", "json+verify", alone, "")
+    add_row(table, "whole site bundle", "json+verify", whole, "(not used per scan)")
     console.print(table)
     headline = sorted(results[0][1].total)
     p95 = percentile(headline, 0.95)
