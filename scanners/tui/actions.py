@@ -65,8 +65,9 @@ def now_utc() -> str:
 # -- handoff ---------------------------------------------------------------------------------
 
 
-def trace_code_of(text: str, kit: InspectorKit) -> str:
-    """The trace code a scan names; a GS1 key is looked up in the kit's stored bundles.
+def trace_code_of(text: str, handheld: Handheld) -> str:
+    """The trace code a scan names. A GS1 key is looked up in the kit's stored bundles, then,
+    on an enrolled device, asked of the server (it may block for the client's timeout).
 
     Raises:
         ScanError: the scan is not a valid identifier (its message says why).
@@ -75,16 +76,25 @@ def trace_code_of(text: str, kit: InspectorKit) -> str:
     result = parse_scan(text)
     if result.trace_code is not None:
         return result.trace_code
-    if result.gs1_key is not None:
-        code = kit.bundles.code_for_gs1(result.gs1_key)
-        if code is None:
-            raise ScanLookupError(
-                f"no stored bundle maps the GS1 key {result.gs1_key} to a trace code: scan the "
-                "item's chemtrace QR label, or fetch the site bundle first "
-                "(chemtrace scan fetch --site SITE)"
-            )
-        return code
-    raise ScanLookupError(f"this scan ({result.kind}) names neither a trace code nor a GS1 key")
+    if result.gs1_key is None:
+        raise ScanLookupError(f"this scan ({result.kind}) names neither a trace code nor a GS1 key")
+    stored = handheld.kit.bundles.code_for_gs1(result.gs1_key)
+    if stored is not None:
+        return stored
+    unmapped = f"no stored bundle maps the GS1 key {result.gs1_key} to a trace code"
+    advice = ("scan the item's chemtrace QR label, or fetch the site bundle first "
+              "(chemtrace scan fetch --site SITE)")  # fmt: skip
+    if not handheld.device.enrolled():
+        raise ScanLookupError(f"{unmapped} and this device has no server to ask: {advice}")
+    try:
+        with client_for(handheld.device) as client:
+            return client.resolve_gs1_key(result.gs1_key)
+    except httpx.HTTPError as exc:
+        raise ScanLookupError(f"{unmapped} and the server could not be reached "
+                              f"({type(exc).__name__}): {advice}") from exc  # fmt: skip
+    except ApiError as exc:
+        raise ScanLookupError(f"{unmapped} and the server did not resolve it ({exc}): "
+                              f"{advice}") from exc  # fmt: skip
 
 
 def scan_problem(exc: ScanError | ScanLookupError) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -70,15 +71,26 @@ class ScanScreen(Screen[None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        status = self.query_one("#status", Static)
-        try:
-            code = actions.trace_code_of(event.value, self.handheld.kit)
-        except (ScanError, ScanLookupError) as exc:
-            show(status, actions.scan_problem(exc), "error")
-            event.input.clear()
-            return
+        text = event.value
         event.input.clear()
-        show(status, "")
+        show(self.query_one("#status", Static), "reading the scan…")
+        self._identify(text)
+
+    @work(thread=True, exclusive=True, group="scan")
+    def _identify(self, text: str) -> None:
+        # A worker: a GS1 key the kit cannot map is asked of the server, which may be slow.
+        try:
+            code = actions.trace_code_of(text, self.handheld)
+        except (ScanError, ScanLookupError) as exc:
+            self.app.call_from_thread(self._refused, actions.scan_problem(exc))
+            return
+        self.app.call_from_thread(self._identified, code)
+
+    def _refused(self, message: str) -> None:
+        show(self.query_one("#status", Static), message, "error")
+
+    def _identified(self, code: str) -> None:
+        show(self.query_one("#status", Static), "")
         self.app.push_screen(EventTypeScreen(self.handheld, code), self._handoff_done)
 
     def _handoff_done(self, message: str | None) -> None:

@@ -6,6 +6,7 @@ The device is enrolled with the real ``chemtrace scan enrol``; the server is a r
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,8 +65,15 @@ def test_recorded_in_the_ui_then_synced_in_the_ui(
     live: Live, tmp_path: Path, tui: StartTui
 ) -> None:
     device = enrolled(live, tmp_path)
-    (code,) = live.world.issue(ORG, 1)
+    gs1_key = f"(01)09506000134352(21)TUI{uuid.uuid4().hex[:8].upper()}"
+    (issued,) = live.world.admin.issue_codes(org=ORG, form="1.1", packaging="cylinder",
+                                             batch="G1", count=1, gs1_keys=[gs1_key])  # fmt: skip
+    code = issued["code"]
     pane = tui("--home", str(device.root), "--kit", str(tmp_path / "kit"))
+    pane.wait_for("Scan the item's label")
+    pane.scan(gs1_key)  # the kit has no bundle mapping it: the server resolves it
+    pane.wait_for(f"Item {code}", "What happened to it?")
+    pane.keys("Escape")
     commission(pane, code)
     pane.keys("F2")
     pane.wait_for("waiting: 1 pending · 0 conflict · 0 rejected", "done: 0 sent")
