@@ -41,7 +41,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +53,7 @@ from rich.console import Console
 
 from api.labels import render_png
 from bench._machine import header_lines, percentile, results_table
+from bench.bundle import timed
 from ledger.append import Accepted
 from ledger.canonical import JsonValue
 from ledger.codes import SignedCode, issue_batch, label_url
@@ -187,16 +188,6 @@ def timed_scans(
             samples.verify.append((done - parsed) * 1000)
             samples.total.append((done - start) * 1000)
     return samples
-
-
-def timed(runs: int, action: Callable[[], object]) -> list[float]:
-    """Milliseconds per call, sorted."""
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - start) * 1000)
-    return sorted(samples)
 
 
 @dataclass(frozen=True)
