@@ -65,4 +65,5 @@ def parse(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``chemtrace scan``."""
     app.command("parse")(parse)
-    # `chemtrace scan image` (decoding a camera image, then parse_scan) registers here too.
+    # Further label-reading commands register here. `chemtrace scan image` (camera images,
+    # each symbol then read by parse_scan) sits in scanners/cli_images.py with its decoder.
