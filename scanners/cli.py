@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from scanners import cli_device, cli_inspect, cli_labels, cli_tui
+from scanners import cli_device, cli_images, cli_inspect, cli_labels, cli_tui
 
 app = typer.Typer(
     help="Read labels, record handoffs offline, sync them, and verify items on the spot.",
@@ -15,5 +15,5 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (cli_labels, cli_device, cli_inspect, cli_tui):
+for module in (cli_labels, cli_images, cli_device, cli_inspect, cli_tui):
     module.register(app)

@@ -13,6 +13,7 @@ the symbology it claims, before any test relies on it.
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 from collections.abc import Sequence
@@ -86,6 +87,7 @@ LABEL_URL: Final = make_label_url()
 # Symbols, one pixel per module, quiet zone included
 
 
+@functools.cache
 def label_qr(text: str) -> Image.Image:
     """Our label QR (level M, 4-module quiet zone), as ``api/labels.py`` makes it."""
     qr = qrcode.QRCode(
@@ -127,6 +129,11 @@ def gs1_128(hri: str = GS1_128_HRI, *, height_ratio: float = 0.3) -> Image.Image
 
 def photo(seed: int, *, size: tuple[int, int] = PHOTO_SIZE, clutter: bool = True) -> Image.Image:
     """A grey, unevenly lit background with printed text and boxes, and sensor noise."""
+    return _background(seed, size, clutter).copy()
+
+
+@functools.cache
+def _background(seed: int, size: tuple[int, int], clutter: bool) -> Image.Image:
     width, height = size
     rows, columns = np.mgrid[0:height, 0:width]
     light = 175 + 40 * (columns / width) - 25 * (rows / height)
