@@ -1,8 +1,9 @@
 """The handheld application: three modes, each its own stack of screens.
 
 ``handoff`` (F1 or 1), ``outbox`` (F2 or 2) and ``verify`` (F3 or 3) keep their place when
-the person switches between them: a half-filled form is still there on return. ``q`` quits
-(where no input has the focus; ctrl+q anywhere). Everything is drawn with plain keys and
+the person switches between them: a half-filled form is still there on return. ctrl+q quits
+anywhere, ``q`` too where no input has the focus. The digits and ``q`` go into a focused
+input instead, since a scanner types codes there. Everything is drawn with plain keys and
 colours, so it works in a 100×30 terminal or tmux pane with ``TERM=xterm-256color`` or
 ``screen-256color``.
 """
@@ -81,7 +82,8 @@ class HandheldApp(App[None]):
         Binding("1", "switch_mode('handoff')", show=False),
         Binding("2", "switch_mode('outbox')", show=False),
         Binding("3", "switch_mode('verify')", show=False),
-        Binding("q", "quit", "Quit"),
+        Binding("q", "quit", "Quit", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
     def __init__(self, device: DeviceHome, kit: InspectorKit) -> None:

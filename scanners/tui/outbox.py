@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import httpx
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -128,7 +129,7 @@ class OutboxScreen(Screen[None]):
                 on_wait=lambda why, delay: self.app.call_from_thread(
                     self._message, f"{why}; retrying in {delay:.1f} s", ""),
             )  # fmt: skip
-        except DeviceError as exc:
+        except (DeviceError, httpx.HTTPError) as exc:
             left = actions.waiting_count(device)
             self.app.call_from_thread(self._finished, f"could not sync: {exc}; {left} event(s) "
                                       "stay in the outbox", "error")  # fmt: skip

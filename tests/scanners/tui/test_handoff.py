@@ -76,6 +76,8 @@ def test_offline_handoffs_land_in_the_outbox_exactly_as_entered(
     pane.wait_for("could not sync: no connection", "2 event(s) stay in the outbox", timeout=30)
     with Outbox(offline_device.outbox_path) as outbox:
         assert outbox.counts()["pending"] == 2
+    pane.keys("q")
+    pane.wait_for_exit()
 
 
 def test_a_form_says_what_is_missing_or_invalid_and_signs_nothing(

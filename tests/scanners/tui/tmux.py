@@ -108,6 +108,14 @@ class Pane:
                 raise AssertionError(f"still on screen after {timeout} s: {text!r}\n{screen}")
             time.sleep(0.05)
 
+    def wait_for_exit(self, timeout: float = 20.0) -> None:
+        """Poll until the app has exited (its pane stays, dead, by ``remain-on-exit``)."""
+        deadline = time.monotonic() + timeout
+        while self._run("display", "-p", "-t", "tui", "#{pane_dead}").strip() != "1":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still running after {timeout} s\n{self.screen()}")
+            time.sleep(0.05)
+
     def close(self) -> None:
         subprocess.run([self.tmux, "-L", self.socket, "kill-server"], capture_output=True,
                        timeout=10, check=False)  # fmt: skip
