@@ -183,17 +183,22 @@ class ScanVerifier:
             where = "no stored bundle holds it and the network was not used"
             if notes:
                 where = "no stored bundle holds it"
+            notes.append(
+                f"{where}: fetch the site bundle before the inspection "
+                "(chemtrace scan fetch --site SITE) or verify online (--server URL)"
+            )
+            if scan.label is not None:
+                notes.append(
+                    "the label itself is genuine (its registry signature verifies); only its "
+                    "custody chain could not be checked"
+                )
             return ScanVerdict(
                 "unknown_item",
                 scan.describe(),
                 code,
                 Source("none", f"not verified: {where}"),
                 label=None if scan.label is None else LabelFacts.of(scan.label),
-                notes=[
-                    *notes,
-                    f"{where}: fetch the site bundle before the inspection "
-                    "(chemtrace scan fetch --site SITE) or verify online (--server URL)",
-                ],
+                notes=notes,
             )
         now = self.clock()
         source = _offline_source(download, now.strftime(TIME_FORMAT))
@@ -220,6 +225,12 @@ class ScanVerifier:
         source: Source,
         notes: list[str],
     ) -> ScanVerdict:
+        """Tie the scan to the verified bundle and name the verdict.
+
+        The faults added here are about the scan (another item's bundle, a label or GS1
+        key that does not match the registry's record), not about the log, so a state
+        the bundle already advanced stays advanced.
+        """
         if report.verified and code not in report.items:
             report.fault(
                 "bundle_subject_mismatch",

@@ -109,6 +109,7 @@ def test_an_item_no_bundle_holds_is_unknown_offline(stocked: Kit, world: World) 
     assert verdict.source.kind == "none"
     assert verdict.label is not None and verdict.label.code == world.elsewhere
     assert "no stored bundle holds it and the network was not used" in verdict.notes[0]
+    assert verdict.notes[1].startswith("the label itself is genuine")
 
 
 def test_an_unreadable_scan_is_refused(stocked: Kit) -> None:
