@@ -9,7 +9,8 @@ Three screens, switched with F1/F2/F3 (or 1/2/3 where no input has the focus):
   (:mod:`.outbox`, asking through :mod:`.dialogs`);
 * **verify**: the inspector's scan-to-verdict with the custody timeline (:mod:`.verify`).
 
-The screens only draw and ask; :mod:`.actions` calls the device and inspector APIs.
+The screens only draw and ask (with the pieces in :mod:`.common`); :mod:`.actions` calls the
+device and inspector APIs.
 """
 
 from scanners.tui.app import HandheldApp

@@ -27,15 +27,10 @@ from scanners.device.home import DeviceError
 from scanners.identifiers import ScanError
 from scanners.tui import actions
 from scanners.tui.actions import Handheld, ScanLookupError
+from scanners.tui.common import scan_top, show
 from scanners.tui.dialogs import ConfirmScreen
 from scanners.tui.fields import NEXT_TO_FILL, FieldRows, entered_values
 from scanners.tui.forms import FORMS, EventForm, FormError
-
-
-def show(widget: Static, message: str, kind: str = "") -> None:
-    """Put a plain message (never read as markup) in a status line styled ``kind``."""
-    widget.update(Content(message))
-    widget.set_classes(f"status {kind}".strip())
 
 
 class ScanScreen(Screen[None]):
@@ -48,10 +43,7 @@ class ScanScreen(Screen[None]):
         self.handheld = handheld
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
-        yield Static("Scan the item's label (or type its trace code) and press Enter.",
-                     classes="prompt")  # fmt: skip
-        yield Input(placeholder="scan here", id="scan")
+        yield from scan_top("scan")
         yield Static("", id="status", classes="status")
         yield Static("", id="device", classes="device")
         yield Footer()

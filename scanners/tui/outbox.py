@@ -26,8 +26,8 @@ from scanners.device.outbox import WAITING
 from scanners.device.sync import Conflict, SyncReport
 from scanners.tui import actions
 from scanners.tui.actions import Handheld, Resolution
+from scanners.tui.common import show
 from scanners.tui.dialogs import ConfirmScreen, ReasonScreen
-from scanners.tui.handoff import show
 
 _VERBS: dict[Resolution, str] = {"rebase": "Rebase", "resign": "Re-sign", "retry": "Retry",
                                  "discard": "Discard"}  # fmt: skip

@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from ledger.errors import LedgerError
 from ledger.timefmt import parse_utc
@@ -33,7 +33,7 @@ from scanners.inspector.files import KitFileError
 from scanners.inspector.verify import OnlineAccess
 from scanners.tui import actions
 from scanners.tui.actions import Handheld
-from scanners.tui.handoff import show
+from scanners.tui.common import scan_top, show
 
 _CANNOT_VERIFY = (TrustError, KitStateError, KitFileError, UnreadableScanError, LedgerError,
                   OSError)  # fmt: skip
@@ -85,10 +85,7 @@ class VerifyScreen(Screen[None]):
         self.online: OnlineAccess | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
-        yield Static("Scan the item's label (or type its trace code) and press Enter.",
-                     classes="prompt")  # fmt: skip
-        yield Input(placeholder="scan here", id="verify-scan")
+        yield from scan_top("verify-scan")
         yield Static("offline: verifying from the kit's stored bundles (ctrl+o: online)",
                      id="mode", classes="status")  # fmt: skip
         with VerticalScroll(id="result"):

@@ -13,6 +13,7 @@ import pytest
 
 from ledger.commitments import disclose
 from scanners.device.home import DeviceHome, Profile
+from scanners.tui.common import SCAN_PROMPT
 from tests.scanners.inspector.conftest import world  # noqa: F401 - the session fixture, reused
 from tests.scanners.tui.tmux import Pane, require_tmux
 
@@ -25,14 +26,17 @@ StartTui = Callable[..., Pane]
 
 @pytest.fixture
 def tui(tmp_path: Path) -> Iterator[StartTui]:
-    """Starts ``chemtrace scan tui ARGS`` in a fresh tmux server; every one is killed after."""
+    """Starts ``chemtrace scan tui ARGS`` in a fresh tmux server and waits for its first
+    screen; every server is killed after the test."""
     tmux = require_tmux()
     panes: list[Pane] = []
 
     def start(*args: str, width: int = 120, height: int = 40) -> Pane:
         pane = Pane(tmux, tmp_path)
         panes.append(pane)
-        return pane.start(*args, width=width, height=height)
+        pane.start(*args, width=width, height=height)
+        pane.wait_for(SCAN_PROMPT)  # the app is up, on its first screen (handoff)
+        return pane
 
     yield start
     for pane in panes:

@@ -32,7 +32,6 @@ def test_offline_handoffs_land_in_the_outbox_exactly_as_entered(
 
     mistyped = code[:-1] + ("X" if code[-1] != "X" else "Y")
     refused = refusal_of(mistyped)
-    pane.wait_for("Scan the item's label")
     pane.scan(mistyped)
     pane.wait_for(f"cannot read this scan: {refused.message} ({refused.code})")
 
@@ -85,7 +84,6 @@ def test_a_form_says_what_is_missing_or_invalid_and_signs_nothing(
 ) -> None:
     code = generate_code()
     pane = tui("--home", str(offline_device.root), "--kit", str(offline_device.root.parent / "kit"))
-    pane.wait_for("Scan the item's label")
     pane.scan(code)
     pick_event(pane, code, "commission")
     pane.keys("C-s")

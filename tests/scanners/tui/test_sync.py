@@ -70,7 +70,6 @@ def test_recorded_in_the_ui_then_synced_in_the_ui(
                                              batch="G1", count=1, gs1_keys=[gs1_key])  # fmt: skip
     code = issued["code"]
     pane = tui("--home", str(device.root), "--kit", str(tmp_path / "kit"))
-    pane.wait_for("Scan the item's label")
     pane.scan(gs1_key)  # the kit has no bundle mapping it: the server resolves it
     pane.wait_for(f"Item {code}", "What happened to it?")
     pane.keys("Escape")
@@ -105,7 +104,6 @@ def test_a_moved_head_is_explained_and_rebased_only_after_a_yes(
         behind = outbox.record(author(device), "use", [code], use("1"), time=now())
 
     pane = tui("--home", str(device.root), "--kit", str(tmp_path / "kit"))
-    pane.wait_for("Scan the item's label")
     pane.keys("F2")
     pane.wait_for("waiting: 2 pending")
     pane.keys("s")

@@ -41,7 +41,6 @@ def test_a_genuine_cylinder_shows_its_custody_chain_and_an_altered_one_is_a_faul
     tui: StartTui, stocked: Kit, world: World, offline_device: DeviceHome
 ) -> None:
     pane = tui("--home", str(offline_device.root), "--kit", str(stocked.home))
-    pane.wait_for("Scan the item's label")
     pane.keys("F3")
     pane.wait_for("offline: verifying from the kit's stored bundles")
     label = world.label_url(world.main)
@@ -76,7 +75,6 @@ def test_a_gs1_key_is_looked_up_in_the_kit_for_a_handoff(
     tui: StartTui, stocked: Kit, world: World, offline_device: DeviceHome
 ) -> None:
     pane = tui("--home", str(offline_device.root), "--kit", str(stocked.home))
-    pane.wait_for("Scan the item's label")
     pane.scan(GS1_KEY)
     pane.wait_for(f"Item {world.resident}", "What happened to it?")
     pane.keys("Escape")
