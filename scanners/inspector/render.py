@@ -55,11 +55,14 @@ def print_verdict(console: Console, verdict: ScanVerdict) -> None:
 
 def _timeline(verdict: ScanVerdict, title: str) -> Table:
     table = Table(title=title, box=box.SIMPLE, title_justify="left")
-    for column in ("seq", "event", "time", "holder", "site", "quantity", "status", "log index"):
+    columns = ("", "seq", "event", "time", "holder", "site", "quantity", "status", "log index")
+    for column in columns:
         table.add_column(column, justify="right" if column in ("seq", "log index") else "left")
+    at_fault = {f.seq for f in verdict.faults if f.item == verdict.code and f.seq is not None}
     for step in verdict.steps:
         quantity = "" if step.quantity is None else f"{step.quantity} {step.unit or ''}".strip()
         table.add_row(
+            "[red]FAULT[/]" if step.seq in at_fault else "",
             str(step.seq),
             step.type,
             step.time,

@@ -66,6 +66,10 @@ def test_verify_exits_1_on_a_fault_and_names_it(kit: Kit, world: World) -> None:
     assert result.stdout.startswith(f"FAULT: cylinder {world.main}")
     assert "FAULT event 4 of this cylinder was altered" in result.stdout
     assert "AS THE BUNDLE CLAIMS IT (not verified" in result.stdout
+    marked = [
+        line.split() for line in result.stdout.splitlines() if line.strip().startswith("FAULT")
+    ]
+    assert ["FAULT", "4", "use"] in [row[:3] for row in marked]  # the altered step is marked
 
 
 def test_a_forged_label_exits_1_in_json(kit: Kit, world: World) -> None:
