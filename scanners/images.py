@@ -245,7 +245,7 @@ def _read(
         return []
     barcodes = zxingcpp.read_barcodes(
         view.pixels,
-        formats=[zxingcpp.BarcodeFormat.__members__[name] for name in names],
+        formats=zxingcpp.BarcodeFormats([zxingcpp.BarcodeFormat[name] for name in names]),
         try_rotate=True,
         try_downscale=try_downscale,
         try_invert=try_invert,

@@ -10,6 +10,7 @@ where it was placed, including from the upscaled and turned retry passes.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import random
@@ -72,7 +73,7 @@ def _label(module_px: float = 6.0, degrees: float = 0.0) -> Image.Image:
 CONDITIONS: dict[str, Condition] = {
     "clean": Condition(_label, LABEL),
     **{
-        f"rotated-{degrees}": Condition(lambda d=degrees: _label(degrees=d), LABEL)
+        f"rotated-{degrees}": Condition(functools.partial(_label, degrees=degrees), LABEL)
         for degrees in (15, 45, 90, 137, 200)
     },
     "blur-sigma-2": Condition(lambda: blurred(_label(), 2.0), LABEL),

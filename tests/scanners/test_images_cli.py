@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -61,7 +62,7 @@ def test_scan_image_prints_every_label_decoded_and_parsed(
     assert result.stderr == ""
 
 
-def _invoke(*args: str) -> tuple[int, dict[str, list[dict[str, object]]], str]:
+def _invoke(*args: str) -> tuple[int, dict[str, Any], str]:
     result = CliRunner().invoke(app, ["image", *args])
     document = json.loads(result.stdout) if result.stdout else {}
     return result.exit_code, document, result.stderr
@@ -71,7 +72,7 @@ def test_a_file_without_a_label_exits_1(label_and_data_matrix: Path, tmp_path: P
     empty = _save(photo(12), tmp_path / "wall.png")
     exit_code, document, stderr = _invoke(str(label_and_data_matrix), str(empty))
     assert exit_code == 1
-    assert [len(file["symbols"]) for file in document["files"]] == [2, 0]  # type: ignore[arg-type]
+    assert [len(file["symbols"]) for file in document["files"]] == [2, 0]
     assert f"{empty}: no label found" in stderr
 
 
@@ -79,7 +80,7 @@ def test_a_symbol_that_does_not_parse_exits_1_with_its_reason(tmp_path: Path) ->
     scene = place(photo(13), micro_qr("CT2PALLET"), (640, 480), module_px=6)
     exit_code, document, stderr = _invoke(str(_save(scene, tmp_path / "micro.png")))
     assert exit_code == 1
-    (symbol,) = document["files"][0]["symbols"]  # type: ignore[index]
+    (symbol,) = document["files"][0]["symbols"]
     assert symbol["text"] == "CT2PALLET" and "parsed" not in symbol
     assert symbol["error"]["code"] == "invalid_code"
     assert "not parsed (invalid_code)" in stderr
@@ -94,17 +95,17 @@ def test_an_unreadable_file_exits_2_and_the_others_are_still_read(
     exit_code, document, stderr = _invoke(str(broken), str(label_and_data_matrix), str(missing))
     assert exit_code == 2
     broken_report, good_report, missing_report = document["files"]
-    assert broken_report["error"]["code"] == "image_unreadable"  # type: ignore[index]
-    assert missing_report["error"]["code"] == "image_unreadable"  # type: ignore[index]
-    assert len(good_report["symbols"]) == 2  # type: ignore[arg-type]
-    assert "missing.jpg" in missing_report["error"]["message"]  # type: ignore[index]
+    assert broken_report["error"]["code"] == "image_unreadable"
+    assert missing_report["error"]["code"] == "image_unreadable"
+    assert len(good_report["symbols"]) == 2
+    assert "missing.jpg" in missing_report["error"]["message"]
     assert f"{broken}: cannot read (image_unreadable)" in stderr
 
 
 def test_format_limits_what_is_read(label_and_data_matrix: Path) -> None:
     exit_code, document, _ = _invoke("--format", "DataMatrix", str(label_and_data_matrix))
     assert exit_code == 0
-    (symbol,) = document["files"][0]["symbols"]  # type: ignore[index]
+    (symbol,) = document["files"][0]["symbols"]
     assert symbol["symbology"] == "]d2"
 
 

@@ -95,7 +95,8 @@ def label_qr(text: str) -> Image.Image:
     )
     qr.add_data(text)
     qr.make(fit=True)
-    return qr.make_image().get_image().convert("L")
+    modules: Image.Image = qr.make_image().get_image()
+    return modules.convert("L")
 
 
 def zxing_symbol(
@@ -201,9 +202,9 @@ def blurred(image: Image.Image, sigma: float) -> Image.Image:
 
 
 def noisy(image: Image.Image, sigma: float, seed: int = 7) -> Image.Image:
-    values = np.asarray(image, dtype=np.float32)
-    values = values + np.random.default_rng(seed).normal(0, sigma, values.shape)
-    return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8))
+    values = np.asarray(image, dtype=np.float64)
+    shaken = values + np.random.default_rng(seed).normal(0, sigma, values.shape)
+    return Image.fromarray(np.clip(shaken, 0, 255).astype(np.uint8))
 
 
 def low_contrast(image: Image.Image, dark: int, light: int) -> Image.Image:
