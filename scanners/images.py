@@ -17,25 +17,31 @@ together take about 10 ms with it. So the **quick passes** are:
 
 * QR, Micro QR and Code 128 with ``try_rotate``, ``try_downscale`` and ``try_invert``
   (light-on-dark labels, read for about 2 ms more);
-* DataMatrix with ``try_rotate`` and ``try_downscale`` but not ``try_invert``.
+* DataMatrix with ``try_rotate`` (without it a DataMatrix turned past about 45
+  degrees is lost) and ``try_downscale``, but not ``try_invert``.
 
 All passes use the default ``LocalAverage`` binarizer: ``GlobalHistogram`` is
-faster on noisy photos but lost small codes (modules under 2.5 px) and blurred
-ones. ``is_pure`` is for generated images, not photos. ``TextMode.Plain`` keeps
-the GS (0x1D) separators of GS1 content (``HRI`` would print ``(01)…``), and
-only valid symbols are kept (no ``return_errors``).
+faster on noisy photos but lost every small code tried (modules of 2 px and less)
+and blurred ones. ``is_pure`` is for generated images, not photos.
+``TextMode.Plain`` keeps the GS (0x1D) separators of GS1 content (``HRI`` would
+print ``(01)…``), and only valid symbols are kept (no ``return_errors``).
 
 When the quick passes find nothing (or the caller asks for ``thorough``), the
 **retry passes** run, each one because it reads something the quick passes miss:
 
 * DataMatrix on the inverted photo (light-on-dark DataMatrix, e.g. laser-marked);
-* every format on the photo upscaled 2x (bicubic), for photos up to
-  :data:`UPSCALE_MAX_PIXELS`: a QR or DataMatrix with modules of about 1.5 px is
-  read straight only when it is nearly axis-aligned, and at any angle once
-  upscaled;
-* Code 128 on the photo turned by 30 and 60 degrees: the linear reader scans rows
-  (and columns with ``try_rotate``), so a bar code is read only within about
-  atan(height/width) of level, about 15 degrees for a GS1-128 label.
+* every format on the photo upscaled 2x (bicubic, which read more than bilinear or
+  1.5x), for photos up to :data:`UPSCALE_MAX_PIXELS`: a QR or DataMatrix with
+  modules of about 1.5 px is read straight only near axis-aligned, and at nearly
+  any angle once upscaled;
+* Code 128 on the photo turned by 30 and 60 degrees (bilinear; nearest-neighbour
+  turning broke thin bars): the linear reader scans rows (and columns with
+  ``try_rotate``), so a bar code is read only within about atan(height/width) of
+  level, about 15 degrees for a GS1-128 label.
+
+``symbology`` is passed on as zxing-cpp reports it. Note that zxing-cpp 3.1 adds 6
+to the Data Matrix modifier for the rectangular extension sizes (DMRE, e.g. 8x64):
+a GS1 DataMatrix printed in such a size reads as ``]d8``, not ``]d2``.
 
 What it does not do: interpret the content (``scanners.identifiers`` parses it) or
 check any signature.
