@@ -16,13 +16,13 @@ import pytest
 
 from ledger.commitments import disclose
 from ledger.timefmt import format_utc
-from scanners.client import ChemtraceClient
+from scanners.client import ApiError, ChemtraceClient
 from scanners.device.enrol import author
 from scanners.device.home import DeviceHome
 from scanners.device.outbox import Outbox
 from scanners.device.sync import sync
 from tests.api._cli import run_cli
-from tests.api.live import LiveServer, World, shared_server
+from tests.api.live import LiveServer, World, shared_server, wait_for
 from tests.scanners.device._events import COMMISSION, STORE_IN, use
 from tests.scanners.tui.conftest import StartTui
 from tests.scanners.tui.steps import commission
@@ -86,6 +86,39 @@ def test_recorded_in_the_ui_then_synced_in_the_ui(
         (sent,) = outbox.events()
     assert sent.state == "sent" and sent.receipt and sent.receipt["entry_hash"] == sent.event_hash
     assert step["event_hash"] == sent.event_hash
+
+
+def test_verified_online_through_the_device_server_once_switched_on(
+    live: Live, tmp_path: Path, tui: StartTui
+) -> None:
+    device, kit = enrolled(live, tmp_path), tmp_path / "kit"
+    url = live.server.base_url
+    pinned = run_cli("scan", "trust", "--root-key", str(live.server.keys / "root.vkey"),
+                     "--server", url, "--trust-on-first-use", "--home", str(kit), cwd=tmp_path)  # fmt: skip
+    assert pinned.returncode == 0, pinned.stdout + pinned.stderr
+    (code,) = live.world.issue(ORG, 1)
+    producer = live.world.actors[ORG]
+    producer.client.submit(live.world.commission(ORG, code))
+    wait_for(lambda: checkpointed(producer.client, code), 20)
+
+    pane = tui("--home", str(device.root), "--kit", str(kit))
+    pane.keys("F3")
+    pane.wait_for("offline: verifying from the kit's stored bundles")
+    pane.scan(code)
+    pane.wait_for("UNKNOWN ITEM", "no stored bundle holds it")
+    pane.keys("C-o")
+    pane.wait_for(f"online: verifying through {url}")
+    pane.scan(code)
+    pane.wait_for("GENUINE", f"source: verified online (network: {url})",
+                  "custody chain", "commission p-chem p-chem-site 40 kg")  # fmt: skip
+
+
+def checkpointed(client: ChemtraceClient, code: str) -> bool:
+    """Whether a checkpoint covers the item yet (its bundle exists only then)."""
+    try:
+        return bool(client.item_bundle(code)["items"])
+    except ApiError:
+        return False
 
 
 def test_a_moved_head_is_explained_and_rebased_only_after_a_yes(
