@@ -39,7 +39,7 @@ JsonObject = dict[str, object]
 def image_command(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Photos to read (PNG, JPEG, WebP, TIFF, …).", show_default=False),
+        typer.Argument(help="Photos to read (PNG, JPEG, WebP, TIFF, …).", metavar="FILE"),
     ],
     formats: Annotated[
         list[str] | None,

@@ -334,3 +334,11 @@ def test_random_gs1_datamatrix_round_trips_with_gs_separators(
     # 20x44, …) that its writer picks for some payloads: ]d8 is GS1 DataMatrix there.
     assert found.symbology in {"]d2", "]d8"}
     assert found.gs1
+
+
+def test_a_gs1_datamatrix_in_a_dmre_size_reads_as_d8() -> None:
+    # zxing-cpp's writer picks the rectangular extension size 8x64 for this payload.
+    symbol = gs1_data_matrix("(01)09506000134352(10)0:0:0(21)0:0:0:")
+    (found,) = decode_image(single(symbol, module_px=5, degrees=10))
+    assert found.text == "0109506000134352" + "100:0:0\x1d210:0:0:"
+    assert (found.format, found.symbology, found.gs1) == ("DataMatrix", "]d8", True)
