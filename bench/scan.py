@@ -25,11 +25,18 @@ uneven light, sensor noise and a slight blur. Then every timed scan is the whole
   timeline.
 
 Every timed scan must end ``genuine`` with the right code and all ``--events`` steps.
-Three image cases are timed: an RGB phone photo read for QR only (the inspector scans
-our QR label: the headline), the same photo read for every supported format (QR, Micro
-QR, DataMatrix, Code 128: ``decode_image``'s default), and an 8-bit grayscale PNG as a
-handheld imager gives it. For comparison, one row verifies the whole site bundle per
-scan instead of the item's sub-bundle. Target: p95 of the headline total <= 50 ms.
+Three image cases are timed, each judged against the target (p95 of the total <= 50 ms):
+
+* an 8-bit grayscale PNG, as a handheld's 2D imager delivers a frame, read for QR (the
+  inspector scans our QR label);
+* an RGB phone photo PNG of the same scenes, read for QR: PNG decoding of a noisy
+  colour photo (about 0.9 MB) is the largest single cost of a scan;
+* the RGB photo read for every supported format (QR, Micro QR, DataMatrix, Code 128:
+  ``decode_image``'s default), as a scanner that does not know what it will see.
+
+For comparison, two rows time ``json.loads`` + ``verify_bundle`` alone: of the item's
+sub-bundle (what a scan verifies) and of the whole site bundle (what it would cost to
+verify the site bundle on every scan instead).
 """
 
 from __future__ import annotations
@@ -266,9 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         grey = label_photos(stocked, args.photos, grayscale=True)
         verifier = ScanVerifier(stocked.kit, clock=lambda: NOW)
         cases = [
-            ("RGB photo, QR reader (headline)", colour, ("QRCode",)),
-            ("RGB photo, every format", colour, None),
             ("grey imager PNG, QR reader", grey, ("QRCode",)),
+            ("RGB photo PNG, QR reader", colour, ("QRCode",)),
+            ("RGB photo PNG, every format", colour, None),
         ]
         results = [(name, timed_scans(verifier, photos, args.scans, formats, args.events))
                    for name, photos, formats in cases]  # fmt: skip
@@ -304,13 +311,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_row(table, "item sub-bundle only", "json+verify", alone, "")
     add_row(table, "whole site bundle", "json+verify", whole, "(not used per scan)")
     console.print(table)
-    headline = sorted(results[0][1].total)
-    p95 = percentile(headline, 0.95)
-    verdict = "[green]PASS[/green]" if p95 <= TARGET_MS else "[red]MISS[/red]"
-    console.print(
-        f"target: p95 scan-to-verdict <= {TARGET_MS:.0f} ms ({results[0][0]}): {verdict} "
-        f"({p95:.1f} ms; max {headline[-1]:.1f} ms)"
-    )
+    for name, samples in results:
+        totals = sorted(samples.total)
+        p95 = percentile(totals, 0.95)
+        verdict = "[green]PASS[/green]" if p95 <= TARGET_MS else "[red]MISS[/red]"
+        console.print(
+            f"target p95 scan-to-verdict <= {TARGET_MS:.0f} ms, {name}: {verdict} "
+            f"({p95:.1f} ms; max {totals[-1]:.1f} ms)"
+        )
     return 0
 
 
