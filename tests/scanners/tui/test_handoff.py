@@ -10,11 +10,14 @@ from __future__ import annotations
 import pytest
 
 from ledger.codes import generate_code
+from scanners.device.enrol import author
 from scanners.device.home import DeviceHome
 from scanners.device.outbox import Outbox
 from scanners.identifiers import ScanError, parse_scan
+from scanners.tui.actions import now_utc
+from tests.scanners.device._events import COMMISSION
 from tests.scanners.tui.conftest import StartTui
-from tests.scanners.tui.steps import choose, commission, fill, pick_event, use
+from tests.scanners.tui.steps import choose, commission, fill, pick_event, sign, use
 
 
 def refusal_of(text: str) -> ScanError:
@@ -96,3 +99,28 @@ def test_a_form_says_what_is_missing_or_invalid_and_signs_nothing(
     pane.wait_for("not yet: quantity value: must be a non-negative decimal string like '25'")
     with Outbox(offline_device.outbox_path) as outbox:
         assert outbox.events() == []
+
+
+def test_a_receive_is_offered_the_newest_ship_of_the_item(
+    tui: StartTui, offline_device: DeviceHome
+) -> None:
+    code = generate_code()
+    with Outbox(offline_device.outbox_path) as outbox:
+        outbox.record(author(offline_device), "commission", [code], COMMISSION, time=now_utc())
+    pane = tui("--home", str(offline_device.root), "--kit", str(offline_device.root.parent / "kit"))
+    pane.scan(code)
+    pick_event(pane, code, "ship")
+    fill(pane, "carrier", "c-move")
+    fill(pane, "consignee", "u-lab")
+    fill(pane, "consignee site", "u-lab-site")
+    sign(pane, code, "ship", "consignee site: u-lab-site")
+    with Outbox(offline_device.outbox_path) as outbox:
+        shipped = outbox.events()[-1]
+
+    pane.scan(code)
+    pick_event(pane, code, "receive")
+    pane.wait_for(f"▶ ship * ▊ {shipped.event_hash[:40]}")  # offered, in the field being filled
+    sign(pane, code, "receive", f"ship: {shipped.event_hash}")
+    with Outbox(offline_device.outbox_path) as outbox:
+        received = outbox.events()[-1]
+    assert (received.type, received.body["data"]) == ("receive", {"ship": shipped.event_hash})

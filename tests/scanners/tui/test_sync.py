@@ -168,3 +168,33 @@ def test_a_moved_head_is_explained_and_rebased_only_after_a_yes(
         "commission", "store_in", "use", "use"]  # fmt: skip
     with Outbox(device.outbox_path) as outbox:
         assert outbox.get(mine.id).state == outbox.get(behind.id).state == "superseded"
+
+
+def test_a_rejection_is_discarded_only_with_a_reason_and_a_yes(
+    live: Live, tmp_path: Path, tui: StartTui
+) -> None:
+    device = enrolled(live, tmp_path)
+    (foreign,) = live.world.issue("t-trade", 1)  # a label issued to another organisation
+    with Outbox(device.outbox_path) as outbox:
+        rejected = outbox.record(author(device), "commission", [foreign], COMMISSION, time=now())
+
+    pane = tui("--home", str(device.root), "--kit", str(tmp_path / "kit"))
+    pane.keys("F2")
+    pane.wait_for("waiting: 1 pending")
+    pane.keys("s")
+    pane.wait_for(f"waiting for a decision: event {rejected.id} code_issued_to_another_org")
+    pane.keys("Enter")
+    pane.wait_for(f"the log rejected event {rejected.id}", "Press t to retry it, d to discard it")
+    pane.keys("d")
+    pane.wait_for(f"Why is event {rejected.id} discarded?")
+    pane.keys("Enter")
+    pane.wait_for("say why (a reason is required)")
+    pane.type("label belongs to t-trade")
+    pane.keys("Enter")
+    pane.wait_for(f"Discard event {rejected.id}?", "Reason: label belongs to t-trade")
+    pane.keys("y")
+    pane.wait_for(f"event {rejected.id} discarded: label belongs to t-trade",
+                  "waiting: 0 pending · 0 conflict · 0 rejected", "1 discarded")  # fmt: skip
+    with Outbox(device.outbox_path) as outbox:
+        kept = outbox.get(rejected.id)
+    assert (kept.state, kept.note) == ("discarded", "label belongs to t-trade")
