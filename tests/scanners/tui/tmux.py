@@ -48,6 +48,7 @@ class Pane:
     def __init__(self, tmux: str, folder: Path) -> None:
         self.tmux, self.folder = tmux, folder
         self.socket = f"chemtrace-tui-{uuid.uuid4().hex[:12]}"
+        self.socket_path: Path | None = None
 
     def _run(self, *args: str) -> str:
         done = subprocess.run([self.tmux, "-L", self.socket, *args], capture_output=True,
@@ -66,6 +67,7 @@ class Pane:
              "-x", str(width), "-y", str(height), "-c", str(self.folder), command],
             env=env, check=True, timeout=10,
         )  # fmt: skip
+        self.socket_path = Path(self._run("display", "-p", "#{socket_path}").strip())
         return self
 
     def keys(self, *keys: str) -> None:
@@ -119,3 +121,5 @@ class Pane:
     def close(self) -> None:
         subprocess.run([self.tmux, "-L", self.socket, "kill-server"], capture_output=True,
                        timeout=10, check=False)  # fmt: skip
+        if self.socket_path is not None:
+            self.socket_path.unlink(missing_ok=True)  # tmux leaves it behind
