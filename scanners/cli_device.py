@@ -19,7 +19,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import httpx
 import typer
@@ -33,7 +33,7 @@ from scanners.client import ApiError, ChemtraceClient
 from scanners.device.enrol import author, enrol
 from scanners.device.home import DEFAULT_HOME, DeviceError, DeviceHome
 from scanners.device.outbox import WAITING, Outbox
-from scanners.device.sync import RetryPolicy, explain, pull_heads, rewrite, sync
+from scanners.device.sync import FITTING, RetryPolicy, explain, pull_heads, resolve, sync
 
 out = Console()
 err = Console(stderr=True)
@@ -232,30 +232,13 @@ def sync_command(
 def _decide(device: DeviceHome, outbox: Outbox, client: ChemtraceClient, event_id: int) -> None:
     conflict = explain(outbox, client, outbox.get(event_id))
     err.print(conflict.message, markup=False)
-    action = {"stale_head": "rebase", "key": "resign", "rejected": "retry"}[conflict.kind]
+    action = FITTING[conflict.kind]
     if typer.confirm(f"{action} event {event_id}?", default=False, err=True):
-        _apply(device, outbox, conflict, action, reason=None)
+        err.print(resolve(outbox, conflict, action, device.active_signer(), None), markup=False)
     elif typer.confirm(f"discard event {event_id}?", default=False, err=True):
-        _apply(device, outbox, conflict, "discard", reason=typer.prompt("why", err=True))
-
-
-def _apply(device: DeviceHome, outbox: Outbox, conflict: Any, action: str,
-           reason: str | None) -> str:  # fmt: skip
-    event = conflict.event
-    if action in ("rebase", "resign"):
-        if (action == "rebase") != (conflict.kind == "stale_head"):
-            raise DeviceError(f"event {event.id} is a {conflict.kind} case, not one for {action}",
-                              code="wrong_resolution")  # fmt: skip
-        replaced = rewrite(outbox, conflict, device.active_signer(),
-                           note=f"{action}d by the device operator")  # fmt: skip
-        return f"event {event.id} {action}d as event {replaced[0].id}" + (
-            f" (and {len(replaced) - 1} behind it)" if len(replaced) > 1 else ""
-        )
-    if action == "retry":
-        outbox.retry(event)
-        return f"event {event.id} will be sent again"
-    outbox.discard(event, reason or "", conflict.server_heads())
-    return f"event {event.id} discarded: {reason}"
+        reason = typer.prompt("why", err=True)
+        err.print(resolve(outbox, conflict, "discard", device.active_signer(), reason),
+                  markup=False)  # fmt: skip
 
 
 def resolve_command(
@@ -290,7 +273,8 @@ def resolve_command(
                 )
             if not yes and not typer.confirm(f"{chosen[0]} event {event_id}?", default=False):
                 _fail("nothing changed", 1)
-            out.print(_apply(device, outbox, conflict, chosen[0], discard), markup=False)
+            done = resolve(outbox, conflict, chosen[0], device.active_signer(), discard)
+            out.print(done, markup=False)
     except DeviceError as exc:
         _fail(f"{exc} ({exc.code})", 1)
 

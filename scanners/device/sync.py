@@ -27,7 +27,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -312,6 +312,35 @@ def rewrite(
         )  # fmt: skip
         replaced.append((event, envelope))
     return outbox.replace(replaced, note)
+
+
+Resolution = Literal["rebase", "resign", "retry", "discard"]
+FITTING: dict[str, Resolution] = {"stale_head": "rebase", "key": "resign", "rejected": "retry"}
+"""The fix each kind of conflict takes (besides discarding it)."""
+
+
+def resolve(
+    outbox: Outbox, conflict: Conflict, action: Resolution, signer: Signer, reason: str | None
+) -> str:
+    """Apply a decision a person confirmed; return what was done, in words.
+
+    Raises:
+        DeviceError: the decision does not fit (``wrong_resolution``, ``key_rotation_needed``,
+            ``reason_required``, ``outbox_changed``); nothing changed.
+    """
+    event = conflict.event
+    if action == "discard":
+        outbox.discard(event, reason or "", conflict.server_heads())
+        return f"event {event.id} discarded: {(reason or '').strip()}"
+    if action != FITTING[conflict.kind]:
+        raise DeviceError(f"event {event.id} is a {conflict.kind} case: {action} does not fit",
+                          code="wrong_resolution")  # fmt: skip
+    if action == "retry":
+        outbox.retry(event)
+        return f"event {event.id} will be sent again"
+    replaced = rewrite(outbox, conflict, signer, note=f"{action}d by the device operator")
+    behind = f" (and {len(replaced) - 1} behind it)" if len(replaced) > 1 else ""
+    return f"event {event.id} {action}d as event {replaced[0].id}{behind}"
 
 
 def pull_heads(outbox: Outbox, client: ChemtraceClient, codes: Sequence[str]) -> dict[str, Head]:

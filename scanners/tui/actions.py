@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 import httpx
 
@@ -22,15 +21,21 @@ from scanners.client import ApiError, ChemtraceClient
 from scanners.device.enrol import author
 from scanners.device.home import DeviceError, DeviceHome
 from scanners.device.outbox import WAITING, Outbox, OutboxEvent
-from scanners.device.sync import Conflict, RetryPolicy, SyncReport, explain, rewrite, sync
+from scanners.device.sync import (
+    Conflict,
+    Resolution,
+    RetryPolicy,
+    SyncReport,
+    explain,
+    sync,
+)
+from scanners.device.sync import resolve as resolve_conflict
 from scanners.identifiers import ScanError, parse_scan
 from scanners.inspector import InspectorKit
 from scanners.inspector.verify import OnlineAccess
 
 SYNC_ATTEMPTS = 4
 """Fewer than the CLI's six: a person is watching the screen and can press sync again."""
-Resolution = Literal["rebase", "resign", "retry", "discard"]
-OFFERED: Mapping[str, Resolution] = {"stale_head": "rebase", "key": "resign", "rejected": "retry"}
 """The one fix offered for each kind of conflict (discarding is always offered too)."""
 
 
@@ -192,24 +197,9 @@ def explain_event(device: DeviceHome, event_id: int) -> Conflict:
 def resolve(
     device: DeviceHome, conflict: Conflict, action: Resolution, reason: str | None = None
 ) -> str:
-    """Apply a decision a person confirmed; returns what was done, in words.
-
-    Raises:
-        DeviceError: the decision does not fit (``key_rotation_needed``, ``reason_required``,
-            ``outbox_changed``, …); nothing changed.
-    """
-    event = conflict.event
+    """Apply a decision a person confirmed (see :func:`scanners.device.sync.resolve`)."""
     with Outbox(device.outbox_path) as outbox:
-        if action == "discard":
-            outbox.discard(event, reason or "", conflict.server_heads())
-            return f"event {event.id} discarded: {(reason or '').strip()}"
-        if action == "retry":
-            outbox.retry(event)
-            return f"event {event.id} will be sent again"
-        replaced = rewrite(outbox, conflict, device.active_signer(),
-                           note=f"{action}d by the device operator")  # fmt: skip
-    behind = f" (and {len(replaced) - 1} behind it)" if len(replaced) > 1 else ""
-    return f"event {event.id} {action}d as event {replaced[0].id}{behind}"
+        return resolve_conflict(outbox, conflict, action, device.active_signer(), reason)
 
 
 # -- verify ----------------------------------------------------------------------------------

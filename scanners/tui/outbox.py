@@ -23,9 +23,9 @@ from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 from scanners.client import ApiError
 from scanners.device.home import DeviceError
 from scanners.device.outbox import WAITING
-from scanners.device.sync import Conflict, SyncReport
+from scanners.device.sync import FITTING, Conflict, Resolution, SyncReport
 from scanners.tui import actions
-from scanners.tui.actions import Handheld, Resolution
+from scanners.tui.actions import Handheld
 from scanners.tui.common import show
 from scanners.tui.dialogs import ConfirmScreen, ReasonScreen
 
@@ -207,7 +207,7 @@ class ResolveScreen(Screen[str | None]):
     def _explained(self, conflict: Conflict) -> None:
         self.conflict = conflict
         source = "checked with the server" if conflict.online else "offline"
-        offered = actions.OFFERED[conflict.kind]
+        offered = FITTING[conflict.kind]
         self.query_one("#explanation", Static).update(Content(
             f"{conflict.message}\n({source})\n\nPress {_KEYS[offered]} to "
             f"{_VERBS[offered].lower()} it, d to discard it, Escape to leave it waiting."
@@ -219,7 +219,7 @@ class ResolveScreen(Screen[str | None]):
             return True
         if self.conflict is None:
             return None  # shown disabled until the explanation is in
-        return parameters[0] in ("discard", actions.OFFERED[self.conflict.kind])
+        return parameters[0] in ("discard", FITTING[self.conflict.kind])
 
     def action_decide(self, action: Resolution) -> None:
         conflict = self.conflict
