@@ -55,8 +55,8 @@ from rich.console import Console
 from ledger.codes import normalise_code
 from ledger.errors import LedgerError
 from scanners.client import ApiError, ChemtraceClient
+from scanners.files import KitFileError
 from scanners.inspector.fetch import TIME_FORMAT, fetch_bundle
-from scanners.inspector.files import KitFileError
 from scanners.inspector.kit import DEFAULT_HOME, InspectorKit, KitStateError
 from scanners.inspector.render import print_fetch, print_trust, print_verdict
 from scanners.inspector.scan_input import UnreadableScanError

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from ledger.signing import Ed25519Signer
+from scanners.files import write_bytes_atomic
 
 DEFAULT_HOME = Path("var/device")
 
@@ -68,27 +68,6 @@ class Profile:
         return replace(self, key_id=key_id, valid_until=valid_until)
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself must survive a power cut
-    finally:
-        os.close(directory)
-
-
 class DeviceHome:
     """One device's folder."""
 
@@ -100,6 +79,7 @@ class DeviceHome:
         self.outbox_path = root / "outbox.sqlite"
 
     def prepare(self) -> None:
+        """Create the home and its key folder, owner-only."""
         for directory in (self.root, self.keys_dir):
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(directory, 0o700)
@@ -112,7 +92,7 @@ class DeviceHome:
         private = Ed25519PrivateKey.generate()
         signer = Ed25519Signer(private)
         pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-        write_private(self.keys_dir / f"{signer.key_id}.pem", pem)
+        write_bytes_atomic(self.keys_dir / f"{signer.key_id}.pem", pem)
         return signer
 
     def signer(self, key_id: str) -> Ed25519Signer:
@@ -150,7 +130,7 @@ class DeviceHome:
     def save_profile(self, profile: Profile) -> None:
         self.prepare()
         text = json.dumps(asdict(profile), indent=2, sort_keys=True) + "\n"
-        write_private(self.profile_path, text.encode())
+        write_bytes_atomic(self.profile_path, text.encode())
 
     def token(self) -> str | None:
         from_env = os.environ.get("CHEMTRACE_TOKEN")
@@ -161,4 +141,4 @@ class DeviceHome:
         return None
 
     def save_token(self, token: str) -> None:
-        write_private(self.token_path, token.encode() + b"\n")
+        write_bytes_atomic(self.token_path, token.encode() + b"\n")

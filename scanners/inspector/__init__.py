@@ -2,7 +2,6 @@
 
 One module per job:
 
-* :mod:`~scanners.inspector.files`: atomic, fsynced writes (files and whole folders);
 * :mod:`~scanners.inspector.trust`: the pinned registry root key and log key;
 * :mod:`~scanners.inspector.kit`: the kit home (trust, verifier state, bundles);
 * :mod:`~scanners.inspector.store`: downloaded bundles, newest first, cut per item;

@@ -9,7 +9,7 @@
       state.json                the verifier state: the largest checkpoint accepted per log
       bundles/…                 downloaded site and item bundles (:mod:`scanners.inspector.store`)
 
-Every file is written atomically (:mod:`scanners.inspector.files`). The state only moves
+Every file is written atomically (:mod:`scanners.files`). The state only moves
 forward through :func:`ledger.bundle.verify_bundle`: it is saved when a bundle without
 faults advanced it, never otherwise.
 """
@@ -21,7 +21,7 @@ from typing import Final
 
 from ledger.bundle import VerifierState
 from ledger.errors import LedgerError
-from scanners.inspector.files import KitFileError, read_json, write_json_atomic
+from scanners.files import KitFileError, read_json, write_json_atomic
 from scanners.inspector.store import BundleStore
 from scanners.inspector.trust import PinnedTrust, TrustFolder
 

@@ -11,7 +11,7 @@
         items/CT-….json    one sub-bundle per item (:mod:`scanners.inspector.subbundle`)
 
 A download is written under a hidden name and renamed into place in one step
-(:func:`scanners.inspector.files.new_folder`). A newer download of the same site or
+(:func:`scanners.files.new_folder`). A newer download of the same site or
 item replaces the older one; an older one never replaces a newer one.
 
 Nothing here is trusted at scan time: ``download.json`` only says where to look, and
@@ -33,7 +33,7 @@ from typing import Any, Final, Literal
 
 from ledger.bundle import describe_duration
 from ledger.timefmt import parse_utc
-from scanners.inspector.files import (
+from scanners.files import (
     KitFileError,
     json_bytes,
     new_folder,

@@ -17,7 +17,7 @@ from typing import Final
 
 from ledger.errors import LedgerError
 from ledger.note import NoteVerifier, parse_vkey
-from scanners.inspector.files import KitFileError, read_json, write_json_atomic, write_text_atomic
+from scanners.files import KitFileError, read_json, write_json_atomic, write_text_atomic
 
 ROOT_FILE: Final = "root.vkey"
 LOG_FILE: Final = "log.vkey"

@@ -42,8 +42,8 @@ from ledger.codes import SignedCode, verify_code
 from ledger.errors import LedgerError
 from ledger.signing import ED25519
 from scanners.client import ApiError, ChemtraceClient
+from scanners.files import KitFileError, read_json
 from scanners.inspector.fetch import TIME_FORMAT, fetch_bundle, verify_with_kit
-from scanners.inspector.files import KitFileError, read_json
 from scanners.inspector.kit import InspectorKit
 from scanners.inspector.scan_input import Scan, read_scan
 from scanners.inspector.store import StoredDownload

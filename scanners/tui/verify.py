@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from ledger.errors import LedgerError
 from ledger.timefmt import parse_utc
+from scanners.files import KitFileError
 from scanners.inspector import (
     KitStateError,
     ScanVerdict,
@@ -29,7 +30,6 @@ from scanners.inspector import (
     TrustError,
     UnreadableScanError,
 )
-from scanners.inspector.files import KitFileError
 from scanners.inspector.verify import OnlineAccess
 from scanners.tui import actions
 from scanners.tui.actions import Handheld

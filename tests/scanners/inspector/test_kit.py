@@ -11,6 +11,7 @@ import pytest
 
 from ledger.note import NoteVerifier
 from ledger.signing import Ed25519Signer
+from scanners import files
 from scanners.inspector import (
     InspectorKit,
     KitStateError,
@@ -18,7 +19,6 @@ from scanners.inspector import (
     TrustConflictError,
     TrustError,
     TrustNotPinnedError,
-    files,
 )
 from scanners.inspector.trust import fingerprint, read_vkey_file
 from tests.harness import ORIGIN

@@ -1,4 +1,4 @@
-"""Crash-safe file writes for the inspector kit: a reader sees the old file or the new one.
+"""Crash-safe writes for the device and the inspector kit: readers see the old file or the new.
 
 Every write goes to a temporary file in the same folder, is flushed and fsynced, then
 ``os.replace``-d over the target, and the folder itself is fsynced so the rename survives
@@ -33,7 +33,8 @@ def fsync_folder(folder: Path) -> None:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically and durably."""
+    """Replace ``path`` with ``data`` atomically and durably, readable by the owner only
+    (``mkstemp`` creates the file 0600, and the rename keeps that)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
