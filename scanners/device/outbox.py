@@ -244,18 +244,22 @@ class Outbox:
     def learn_head(self, code: str, seq: int, head_hash: bytes) -> None:
         """Adopt the server's head for ``code``, unless this device has events after it."""
         with self._write() as db:
-            if not self._local_events_of(db, code):
+            if not self._waits_on(db, code):
                 self._save_heads(db, {code: Head(seq, head_hash)}, "server")
 
     def head(self, code: str) -> Head | None:
         return self._heads(self._db, [code]).get(code)
 
-    def _local_events_of(self, db: sqlite3.Connection, code: str) -> list[int]:
-        rows = db.execute(
-            "SELECT id, codes FROM event WHERE state IN ('pending', 'conflict', 'rejected')"
-            " ORDER BY id"
-        )
-        return [row["id"] for row in rows if code in json.loads(row["codes"])]
+    @staticmethod
+    def _waits_on(db: sqlite3.Connection, code: str) -> bool:
+        """Whether a waiting event of this device links ``code`` (asked of SQLite's JSON
+        functions, not by reading every waiting row)."""
+        row = db.execute(
+            "SELECT 1 FROM event WHERE state IN ('pending', 'conflict', 'rejected') AND EXISTS"
+            " (SELECT 1 FROM json_each(event.codes) WHERE json_each.value = ?) LIMIT 1",
+            (code,),
+        ).fetchone()
+        return row is not None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -271,6 +275,17 @@ class Outbox:
             query = f"SELECT * FROM event WHERE state IN ({marks}) ORDER BY id"  # noqa: S608
             return [_event(row) for row in self._db.execute(query, states)]
         return [_event(row) for row in self._db.execute("SELECT * FROM event ORDER BY id")]
+
+    def newest(self, code: str, event_type: str, *states: State) -> OutboxEvent | None:
+        """The newest ``event_type`` event linking ``code`` in one of ``states``, if any."""
+        marks = ",".join("?" * len(states))
+        row = self._db.execute(
+            f"SELECT * FROM event WHERE type = ? AND state IN ({marks}) AND EXISTS"  # noqa: S608
+            " (SELECT 1 FROM json_each(event.codes) WHERE json_each.value = ?)"
+            " ORDER BY id DESC LIMIT 1",
+            (event_type, *states, code),
+        ).fetchone()
+        return None if row is None else _event(row)
 
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT state, COUNT(*) AS n FROM event GROUP BY state")
@@ -366,7 +381,7 @@ class Outbox:
             ).rowcount
             if updated != 1:
                 raise DeviceError(f"event {event.id} is no longer waiting", code="outbox_changed")
-            fallback = {c: h for c, h in server_heads.items() if not self._local_events_of(db, c)}
+            fallback = {c: h for c, h in server_heads.items() if not self._waits_on(db, c)}
             self._save_heads(db, fallback, "server")
 
     def retry(self, event: OutboxEvent) -> None:

@@ -118,9 +118,7 @@ def known_head(device: DeviceHome, code: str) -> Head | None:
 def newest_event(device: DeviceHome, code: str, event_type: str) -> OutboxEvent | None:
     """The newest ``event_type`` event of the item in the outbox, waiting or sent."""
     with Outbox(device.outbox_path) as outbox:
-        found = [e for e in outbox.events("pending", "sent") if e.type == event_type
-                 and code in e.codes]  # fmt: skip
-    return found[-1] if found else None
+        return outbox.newest(code, event_type, "pending", "sent")
 
 
 def record(

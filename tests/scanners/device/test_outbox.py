@@ -85,6 +85,20 @@ def test_a_learned_server_head_does_not_overwrite_waiting_events(
     assert event.links()[0]["seq"] == 4 and event.links()[0]["prev"] == format_hash(b"\x02" * 32)
 
 
+def test_newest_finds_the_latest_event_of_a_type_for_one_item(
+    outbox: Outbox, author: Author
+) -> None:
+    first, second = _commissioned(outbox, author), _commissioned(outbox, author)
+    older = outbox.record(author, "use", [first], use("1"), time=T0)
+    newer = outbox.record(author, "use", [first], use("2"), time=T0)
+    other = outbox.record(author, "use", [second], use("3"), time=T0)
+    assert outbox.newest(first, "use", "pending", "sent") == newer
+    assert outbox.newest(second, "use", "pending") == other
+    assert outbox.newest(first, "store_in", "pending", "sent") is None
+    outbox.apply_outcomes([(newer.id, "rejected", {"code": "x"}, False)])
+    assert outbox.newest(first, "use", "pending", "sent") == outbox.get(older.id)
+
+
 def test_events_behind_a_conflict_wait_in_order(outbox: Outbox, author: Author) -> None:
     first, second = _commissioned(outbox, author), _commissioned(outbox, author)
     stuck = outbox.record(author, "store_in", [first], STORE_IN, time=T0)
