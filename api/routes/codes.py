@@ -15,6 +15,7 @@ from api.routes._common import service_of
 from api.scope import Scope
 from api.service import Service
 from ledger.codes import MAX_BATCH_COUNT, Packaging, SignedCode
+from ledger.store.external_ids import GS1_KEY_PATTERN, GS1_SCHEME, SqlExternalIds
 
 router = APIRouter(prefix="/v1", tags=["codes"])
 ISSUER = Depends(require("admin", "enterprise"))
@@ -107,13 +108,13 @@ def resolve_gs1_key(
     gs1_key: Annotated[
         str,
         Query(
-            pattern=r"^\((00|01|8003)\)[!-~]{1,100}$",
+            pattern=GS1_KEY_PATTERN,
             description="canonical bracketed form, as `chemtrace scan parse` prints it",
         ),
     ],
 ) -> Resolved:
     service = service_of(request)
-    code = service.deployment.store.code_for_gs1_key(gs1_key)
+    code = SqlExternalIds(service.deployment.store.engine).code_for(GS1_SCHEME, gs1_key)
     if code is None:
         raise ProblemError(404, "unknown_code", f"no code issued with GS1 key {gs1_key}")
     signed = _own_code(service, service.scope(principal), code)

@@ -325,11 +325,6 @@ class SqlLedgerStore:
             if cert.role == "org":
                 trust.add(cert)
 
-    def code_for_gs1_key(self, gs1_key: str) -> str | None:
-        """The trace code issued with this GS1 key (``(01)…(21)…``, ``(8003)…``, ``(00)…``)."""
-        with self.engine.connect() as conn:
-            return self._gs1_codes(conn, [gs1_key]).get(gs1_key)
-
     @staticmethod
     def _gs1_codes(conn: Connection, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -26,6 +26,7 @@ from ledger.errors import (
 from ledger.ingest import Ingestor
 from ledger.revocations import issue_revocation
 from ledger.signing import ED25519
+from ledger.store.external_ids import GS1_SCHEME, SqlExternalIds
 from tests.harness import Harness
 
 
@@ -214,21 +215,22 @@ def test_a_code_is_never_issued_twice(db_url: str) -> None:
 
 def test_gs1_keys_resolve_to_their_codes_and_never_to_two(db_url: str) -> None:
     harness = _issued_harness(db_url)
+    gs1 = SqlExternalIds(harness.store.engine)
     root = (ED25519, harness.root.public_key)
     keys = ["(01)09506000134352(21)CYL-1", "(8003)09506000134352CYL-2"]
     codes = issue_batch("acme", "1.1", "cylinder", "B1", "2026-09-30", 2, harness.root,
                         gs1_keys=keys)  # fmt: skip
     harness.store.append_code_batch(codes, root=root, log_signer=harness.log)
-    assert harness.store.code_for_gs1_key(keys[0]) == codes[0].code
-    assert harness.store.code_for_gs1_key(keys[1]) == codes[1].code
-    assert harness.store.code_for_gs1_key("(00)095060001343520001") is None
+    assert gs1.code_for(GS1_SCHEME, keys[0]) == codes[0].code
+    assert gs1.code_for(GS1_SCHEME, keys[1]) == codes[1].code
+    assert gs1.code_for(GS1_SCHEME, "(00)095060001343520001") is None
     size = harness.store.log_size()
     reused = issue_batch("acme", "1.1", "cylinder", "B2", "2026-09-30", 1, harness.root,
                          gs1_keys=[keys[1]])  # fmt: skip
     with pytest.raises(DuplicateCodeError):
         harness.store.append_code_batch(reused, root=root, log_signer=harness.log)
     assert harness.store.log_size() == size  # the whole batch rolled back with its entry
-    assert harness.store.code_for_gs1_key(keys[1]) == codes[1].code
+    assert gs1.code_for(GS1_SCHEME, keys[1]) == codes[1].code
     harness.store.engine.dispose()
 
 

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from ledger.codes import issue_batch
 from ledger.signing import ED25519
 from ledger.store.engine import make_engine
+from ledger.store.external_ids import GS1_SCHEME, SqlExternalIds
 from ledger.store.migrate import MIGRATIONS, upgrade
 from ledger.store.schema import metadata
 from tests.harness import Harness
@@ -44,8 +45,9 @@ def test_0007_links_the_gs1_keys_of_codes_issued_before_it(db_url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["url"] = db_url
+    gs1 = SqlExternalIds(harness.store.engine)
     command.downgrade(config, "0006")  # a database from before GS1 keys were linked
-    assert harness.store.code_for_gs1_key(keys[0]) is None
+    assert gs1.code_for(GS1_SCHEME, keys[0]) is None
     command.upgrade(config, "head")
-    assert [harness.store.code_for_gs1_key(key) for key in keys] == [c.code for c in codes[:2]]
+    assert [gs1.code_for(GS1_SCHEME, key) for key in keys] == [c.code for c in codes[:2]]
     harness.store.engine.dispose()
