@@ -132,9 +132,9 @@ def fetch_bundle(
     state = kit.state()
     bundle = client.site_bundle(subject) if kind == "site" else client.item_bundle(subject)
     proof_fetched = attach_consistency_proof(client, bundle, state, trust.origin)
-    return accept_bundle(
-        kit, bundle, kind=kind, subject=subject, source=server, now=now, focus=focus,
-        proof_fetched=proof_fetched,
+    return _accept(
+        kit, bundle, trust, state, kind=kind, subject=subject, source=server, now=now,
+        focus=focus, proof_fetched=proof_fetched,
     )  # fmt: skip
 
 
@@ -147,7 +147,6 @@ def accept_bundle(
     source: str,
     now: datetime,
     focus: str | None = None,
-    proof_fetched: bool = False,
 ) -> FetchOutcome:
     """Verify a downloaded bundle with the kit's keys and state; store it only if it verifies.
 
@@ -157,8 +156,26 @@ def accept_bundle(
     Raises:
         scanners.inspector.trust.TrustError, scanners.inspector.kit.KitStateError.
     """
-    trust = kit.trust()
-    state = kit.state()
+    return _accept(
+        kit, bundle, kit.trust(), kit.state(), kind=kind, subject=subject, source=source,
+        now=now, focus=focus,
+    )  # fmt: skip
+
+
+def _accept(
+    kit: InspectorKit,
+    bundle: dict[str, Any],
+    trust: PinnedTrust,
+    state: VerifierState | None,
+    *,
+    kind: Kind,
+    subject: str,
+    source: str,
+    now: datetime,
+    focus: str | None,
+    proof_fetched: bool = False,
+) -> FetchOutcome:
+    """:func:`accept_bundle` with the kit's keys and state already read."""
     downloaded_at = now.strftime(TIME_FORMAT)
     report = verify_with_kit(bundle, trust, state, now, focus)
     sent = bundle.get("subject")
