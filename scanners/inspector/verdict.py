@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from ledger.bundle import Finding, item_noun
-from ledger.codes import SignedCode
+from ledger.codes import CodeFacts, SignedCode
 from ledger.errors import LedgerError
 from ledger.events import parse_body
 from ledger.state import Projection
@@ -92,43 +92,6 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
-class LabelFacts:
-    """What the registry issued with the code (from its signed label or record)."""
-
-    code: str
-    packaging: str
-    form: str
-    org: str
-    batch: str
-    issued_at: str
-    gs1_key: str | None = None
-
-    @classmethod
-    def of(cls, signed: SignedCode) -> LabelFacts:
-        facts = signed.facts
-        return cls(
-            code=facts.code,
-            packaging=facts.packaging,
-            form=facts.form,
-            org=facts.org,
-            batch=facts.batch,
-            issued_at=facts.issued_at,
-            gs1_key=facts.gs1_key,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "packaging": self.packaging,
-            "form": self.form,
-            "org": self.org,
-            "batch": self.batch,
-            "issued_at": self.issued_at,
-            "gs1_key": self.gs1_key,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class ScanVerdict:
     """The answer for one scan."""
 
@@ -137,7 +100,9 @@ class ScanVerdict:
     """What was scanned, for people (``a chemtrace label (QR)``)."""
     code: str | None
     source: Source
-    label: LabelFacts | None = None
+    label: CodeFacts | None = None
+    """What the registry issued with the code (its signed record in the bundle, else the
+    scanned label)."""
     steps: Sequence[Step] = ()
     faults: Sequence[Finding] = ()
     warnings: Sequence[Finding] = ()

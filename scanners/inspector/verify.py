@@ -49,7 +49,6 @@ from scanners.inspector.scan_input import Scan, read_scan
 from scanners.inspector.store import StoredDownload
 from scanners.inspector.trust import PinnedTrust
 from scanners.inspector.verdict import (
-    LabelFacts,
     ScanVerdict,
     Source,
     VerdictKind,
@@ -197,7 +196,7 @@ class ScanVerifier:
                 scan.describe(),
                 code,
                 Source("none", f"not verified: {where}"),
-                label=None if scan.label is None else LabelFacts.of(scan.label),
+                label=None if scan.label is None else scan.label.facts,
                 notes=notes,
             )
         now = self.clock()
@@ -256,7 +255,7 @@ class ScanVerifier:
             scanned=scan.describe(),
             code=code,
             source=source,
-            label=None if label is None else LabelFacts.of(label),
+            label=None if label is None else label.facts,
             steps=custody_timeline(bundle, code) if isinstance(bundle, dict) else [],
             faults=list(report.faults),
             warnings=list(report.warnings),
@@ -283,7 +282,7 @@ def _forged_label(scan: Scan, trust: PinnedTrust) -> ScanVerdict | None:
             scan.describe(),
             scan.code,
             Source("label", "checked offline against the pinned registry root key"),
-            label=LabelFacts.of(scan.label),
+            label=scan.label.facts,
             faults=[fault],
         )
     return None
