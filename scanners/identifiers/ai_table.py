@@ -194,7 +194,9 @@ def _from_biip(entry: GS1ApplicationIdentifier) -> AiSpec:
         format=data_format,
         min_length=low,
         max_length=high,
-        pattern=re.compile(value_pattern),
+        # biip writes digits as ``\d``, which without re.ASCII also matches Arabic-Indic and other
+        # Unicode digits; GS1 values are ASCII.
+        pattern=re.compile(value_pattern, re.ASCII),
     )
 
 

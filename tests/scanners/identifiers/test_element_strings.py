@@ -59,6 +59,7 @@ def test_other_valid_ais_pass_through_with_their_titles() -> None:
         (f"01{GTIN}10{'A' * 21}", "value_too_long", "is a GS separator missing"),
         (f"01{GTIN}10AB CD", "bad_value", "cannot hold ' '"),
         ("01095060001343A2", "bad_value", "digits only; character 13"),
+        ("01\u0660" + GTIN[1:], "bad_value", "digits only; character 1"),  # Arabic-Indic 0
         ("8903", "unknown_ai", "'8903' (character 1)"),
         (f"01{GTIN}8903X", "unknown_ai", "(character 17)"),
         (f"01{GTIN}10A{GS}10B", "conflicting_ai", "'A' and 'B'"),
