@@ -60,8 +60,7 @@ from rich.console import Console
 
 from api.labels import render_png
 from bench._machine import header_lines, percentile, results_table
-from bench.bundle import timed
-from ledger.append import Accepted
+from bench.bundle import submit, timed
 from ledger.canonical import JsonValue
 from ledger.codes import SignedCode, issue_batch, label_url
 from ledger.note import NoteVerifier
@@ -74,7 +73,7 @@ from tests.harness import ORIGIN, Harness
 
 TARGET_MS = 50.0
 WARMUP = 10
-SITE = "site-a"
+SITE = "site-a"  # where tests.harness.Harness commissions and uses
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 PHOTO_SIZE = (1280, 960)
 BASE_URL = "https://ct.example.cn"
@@ -111,7 +110,7 @@ def build_ledger(
             if step == 0:
                 chains.append(harness.commission(mine, code))
             else:
-                chains.append(mine.event("use", [code], quantity, time=harness.time(), site=SITE))
+                chains.append(harness.use(mine, code, "0.1"))
     noise_items = [f"BG-{n:05d}" for n in range(max(background // 10, 1))]
     noise = [
         other.event("commission", [item], {"chemical": "1", "lot": "L1", "packaging": "drum",
@@ -129,9 +128,7 @@ def build_ledger(
         ordered += noise[position * step : (position + 1) * step]
         ordered.append(envelope)
     ordered += noise[len(chains) * step :]
-    for start in range(0, len(ordered), 200):
-        outcomes = harness.submit(ordered[start : start + 200])
-        assert all(isinstance(outcome, Accepted) for outcome in outcomes), outcomes
+    submit(harness, ordered)
     harness.checkpoint()
     return harness, codes
 
