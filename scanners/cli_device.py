@@ -256,12 +256,9 @@ def resolve_command(
     device = DeviceHome(home)
     try:
         with Outbox(device.outbox_path) as outbox:
-            event = outbox.get(event_id)
-            if event.state not in ("conflict", "rejected"):
-                _fail(f"event {event_id} is {event.state}; nothing to resolve", 1)
             client = _client(device)
             try:
-                conflict = explain(outbox, client, event)
+                conflict = explain(outbox, client, outbox.get(event_id))
             finally:
                 client.close()
             out.print(conflict.message, markup=False, highlight=False)

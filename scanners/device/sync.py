@@ -208,26 +208,31 @@ def _kind(event: OutboxEvent) -> str:
 
 
 def explain(outbox: Outbox, client: ChemtraceClient | None, event: OutboxEvent) -> Conflict:
-    """What happened to ``event``, in words and in data, asking the server when reachable."""
+    """What happened to ``event``, in words and in data, asking the server when reachable.
+
+    Raises:
+        DeviceError: ``nothing_to_resolve``: the event is neither in conflict nor rejected.
+    """
+    if event.state not in ("conflict", "rejected"):
+        raise DeviceError(f"event {event.id} is {event.state}; nothing to resolve",
+                          code="nothing_to_resolve")  # fmt: skip
     kind = _kind(event)
     problem = event.problem or {}
     dependents = outbox.dependents(event)
     behind = (
         f" {len(dependents)} later event(s) of these items wait behind it." if dependents else ""
     )
-    if kind == "key":
-        message = (
-            f"the log refused event {event.id} ({event.type} at {event.event_time}): "
-            f"{problem.get('detail', problem.get('code'))}. Re-sign it with this device's current "
-            f"key (enrol a new key first if this one expired).{behind}"
-        )
-        return Conflict(event, kind, message, [], dependents, online=False)
-    if kind == "rejected":
-        message = (
-            f"the log rejected event {event.id} ({event.type} at {event.event_time}): "
-            f"{problem.get('code')}: {problem.get('detail', '')}. Fix the cause and retry, or "
-            f"discard it.{behind}"
-        )
+    if kind != "stale_head":
+        if kind == "key":
+            why = f"refused event {event.id}"
+            cause = problem.get("detail", problem.get("code"))
+            advice = ("Re-sign it with this device's current key (enrol a new key first if this "
+                      "one expired).")  # fmt: skip
+        else:
+            why = f"rejected event {event.id}"
+            cause = f"{problem.get('code')}: {problem.get('detail', '')}"
+            advice = "Fix the cause and retry, or discard it."
+        message = f"the log {why} ({event.type} at {event.event_time}): {cause}. {advice}{behind}"
         return Conflict(event, kind, message, [], dependents, online=False)
     moved, online = _moved_items(client, event, problem)
     lines = [f"another device moved the chain of {len(moved)} item(s) before event {event.id} "

@@ -19,7 +19,7 @@ from ledger.canonical import JsonValue
 from ledger.timefmt import format_utc
 from scanners.client import ApiError, ChemtraceClient
 from scanners.device.enrol import author
-from scanners.device.home import DeviceError, DeviceHome
+from scanners.device.home import DeviceHome
 from scanners.device.outbox import WAITING, Outbox, OutboxEvent
 from scanners.device.sync import (
     Conflict,
@@ -183,9 +183,6 @@ def explain_event(device: DeviceHome, event_id: int) -> Conflict:
     """What happened to a conflicted or rejected event, asking the server when it can."""
     with Outbox(device.outbox_path) as outbox:
         event = outbox.get(event_id)
-        if event.state not in ("conflict", "rejected"):
-            raise DeviceError(f"event {event_id} is {event.state}; nothing to resolve",
-                              code="nothing_to_resolve")  # fmt: skip
         if not device.enrolled():
             return explain(outbox, None, event)
         with client_for(device) as client:

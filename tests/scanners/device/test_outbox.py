@@ -21,7 +21,7 @@ from ledger.errors import LedgerError
 from ledger.signing import Ed25519Signer
 from scanners.device.home import DeviceError
 from scanners.device.outbox import Author, Outbox
-from scanners.device.sync import Conflict, Moved, rewrite
+from scanners.device.sync import Conflict, Moved, explain, rewrite
 from tests.scanners.device._events import COMMISSION, STORE_IN, use
 
 REPO = Path(__file__).resolve().parents[3]
@@ -145,6 +145,28 @@ def test_a_key_conflict_is_not_resigned_with_the_same_key(outbox: Outbox, author
         rewrite(outbox, conflict, author.signer, note="x")
     assert caught.value.code == "key_rotation_needed"
     assert outbox.head(code).seq == 0  # type: ignore[union-attr]
+
+
+def test_only_a_conflict_or_rejection_is_explained(outbox: Outbox, author: Author) -> None:
+    _commissioned(outbox, author)
+    with pytest.raises(DeviceError) as caught:
+        explain(outbox, None, outbox.get(1))
+    assert caught.value.code == "nothing_to_resolve"
+    outbox.apply_outcomes([(1, "rejected", {"code": "unknown_code", "detail": "no batch"}, False)])
+    conflict = explain(outbox, None, outbox.get(1))
+    assert (conflict.kind, conflict.online) == ("rejected", False)
+    assert conflict.message == (
+        "the log rejected event 1 (commission at 2026-10-01T08:00:00Z): unknown_code: no batch."
+        " Fix the cause and retry, or discard it."
+    )
+    _commissioned(outbox, author)
+    outbox.apply_outcomes([(2, "conflict", {"code": "key_revoked"}, False)])
+    conflict = explain(outbox, None, outbox.get(2))
+    assert conflict.kind == "key"
+    assert conflict.message == (
+        "the log refused event 2 (commission at 2026-10-01T08:00:00Z): key_revoked. Re-sign it"
+        " with this device's current key (enrol a new key first if this one expired)."
+    )
 
 
 def test_discard_needs_a_reason_and_keeps_the_event(outbox: Outbox, author: Author) -> None:
