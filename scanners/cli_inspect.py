@@ -46,7 +46,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import httpx
 import typer
@@ -54,6 +54,7 @@ from rich.console import Console
 
 from ledger.codes import normalise_code
 from ledger.errors import LedgerError
+from ledger.note import NoteVerifier
 from scanners.client import ApiError, ChemtraceClient
 from scanners.files import KitFileError
 from scanners.inspector.fetch import TIME_FORMAT, fetch_bundle
@@ -165,7 +166,7 @@ def trust_command(
     print_trust(console, trust)
 
 
-def _server_log_key(server: str) -> Any:
+def _server_log_key(server: str) -> NoteVerifier:
     try:
         with ChemtraceClient(server) as client:
             text = client.log_key()
