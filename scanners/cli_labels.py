@@ -65,5 +65,3 @@ def parse(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``chemtrace scan``."""
     app.command("parse")(parse)
-    # Further label-reading commands register here. `chemtrace scan image` (camera images,
-    # each symbol then read by parse_scan) sits in scanners/cli_images.py with its decoder.
