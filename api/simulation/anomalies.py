@@ -9,7 +9,7 @@ simulation ends.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from decimal import Decimal
 
 from api.simulation.city import Org, Site
@@ -37,13 +37,13 @@ def _gas(w: World, form: str, near: Site, due: str | None = None) -> tuple[Org, 
     return filler, home, item
 
 
-def _deliver(w: World, form: str, org: Org, site: Site, box: list[Item],
-             flaw: str | None = None, other: Org | None = None) -> Process:  # fmt: skip
-    """A fresh cylinder of ``form`` carried from the nearest filler to ``site`` (into ``box``)."""
+def _deliver(w: World, form: str, org: Org, site: Site, flaw: str | None = None,
+             other: Org | None = None) -> Generator[int, None, Item]:  # fmt: skip
+    """A fresh cylinder of ``form`` carried from the nearest filler to ``site``; returns it."""
     filler, home, item = _gas(w, form, site)
-    box.append(item)
     yield w.now + HOUR
     yield from w.trip([item], filler, home, org, site, flaw, other=other)
+    return item
 
 
 def _labelled_trip(rule: str, flaw: str, what: str) -> Callable[[World], Process]:
@@ -53,9 +53,7 @@ def _labelled_trip(rule: str, flaw: str, what: str) -> Callable[[World], Process
         if flaw == "receiver":
             other = next(o for o in w.city.orgs.values()
                          if o.type == "end_user" and o.id != org.id)  # fmt: skip
-        box: list[Item] = []
-        yield from _deliver(w, NEUTRAL, org, site, box, flaw, other)
-        (item,) = box
+        item = yield from _deliver(w, NEUTRAL, org, site, flaw, other)
         w.label(rule, item.code, f"{what} (to {org.id})")
 
     return story
@@ -66,9 +64,7 @@ def _after_delivery(
 ) -> Callable[[World], Process]:
     def story(w: World) -> Process:
         org, site = _customer(w, outer=True)
-        box: list[Item] = []
-        yield from _deliver(w, NEUTRAL, org, site, box)
-        (item,) = box
+        item = yield from _deliver(w, NEUTRAL, org, site)
         yield w.now + int(w.rng.uniform(2, 20) * HOUR)
         w.label(rule, item.code, act(w, org, item))
 
@@ -112,18 +108,14 @@ def _overdraw(w: World, org: Org, item: Item) -> str:
 
 def _org_balance(w: World) -> Process:
     org, site = _customer(w, outer=True)
-    box: list[Item] = []
-    yield from _deliver(w, NEUTRAL, org, site, box)
-    (item,) = box
+    item = yield from _deliver(w, NEUTRAL, org, site)
     yield w.now + HOUR
     w.label("mass.org_balance", org.id, _overdraw(w, org, item))
 
 
 def _dormant(w: World) -> Process:
     org, site = _customer(w, outer=True)
-    box: list[Item] = []
-    yield from _deliver(w, NEUTRAL, org, site, box)
-    (item,) = box
+    item = yield from _deliver(w, NEUTRAL, org, site)
     yield w.now + DAY
     filler = w.city.orgs[_filler_of(w, site)]
     w.give_back(org, [item], filler)
@@ -303,11 +295,9 @@ def _new_site(w: World, org: Org, family: str, district: str) -> Site:
 def _incompatible(w: World) -> Process:
     org, _ = _customer(w, outer=True)
     site = _new_site(w, org, "oxidizing", w.rng.choice(OUTER))
-    box: list[Item] = []
-    yield from _deliver(w, "15.1", org, site, box)
+    yield from _deliver(w, "15.1", org, site)
     yield w.now + DAY
-    yield from _deliver(w, "9.1", org, site, box)
-    item = box[-1]
+    item = yield from _deliver(w, "9.1", org, site)
     w.label("storage.incompatible", item.code, "acetylene put beside oxygen")
 
 
