@@ -4,8 +4,9 @@ A :class:`ScanVerdict` says whether the item is **genuine**, **stale** (genuine,
 bundle is older than one the kit already verified), a **fault** (altered, incomplete,
 forged, or contradicting what the kit verified before) or an **unknown item** (no
 bundle holds it and the network did not help). It carries the custody chain as a
-timeline of :class:`Step` (holder, place, time and quantity after each event, folded
-exactly as the API's chain view folds them, :class:`ledger.state.Projection`), the
+timeline of :class:`Step` (holder, place, time and quantity after each event, folded by
+the same :class:`ledger.state.Projection` as the API's chain view; ``site`` is the item's
+place after the event, where the API's view shows the event's own site), the
 plain-words faults and warnings, and which source was used.
 
 Exit codes (``chemtrace scan verify``): 0 genuine or stale (warnings allowed), 1 fault
