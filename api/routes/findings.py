@@ -25,7 +25,6 @@ from api.webhooks import MAX_ATTEMPTS
 from ledger.errors import LedgerError, UnknownFindingError
 from ledger.note import parse_vkey
 from ledger.rules import RULES, SEVERITIES, Severity
-from ledger.store.engine import IMMEDIATE
 from ledger.store.findings import (
     GAVE_UP_AT,
     STATUSES,
@@ -132,14 +131,9 @@ class WebhookOut(BaseModel):
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _store(request: Request, *, write: bool = False) -> FindingStore:
-    """The findings store; ``write``: its transactions take SQLite's write lock up front
-    (``BEGIN IMMEDIATE``), since one that reads first and then writes fails at once, busy
-    timeout or not, when another writer committed in between (PostgreSQL ignores this)."""
-    engine = service_of(request).deployment.store.engine
-    if write:
-        engine = engine.execution_options(**{IMMEDIATE: True})
-    return FindingStore(engine)
+def _store(request: Request) -> FindingStore:
+    """The findings store (its writes take SQLite's write lock up front themselves)."""
+    return FindingStore(service_of(request).deployment.store.engine)
 
 
 def _scope(principal: Principal) -> FindingFilter:
@@ -300,7 +294,7 @@ def transition_finding(
         raise ProblemError(
             400, "invalid_comment", "a transition needs a (printable) comment", field="comment"
         )
-    store = _store(request, write=True)
+    store = _store(request)
     _visible(store, principal, finding_id)
     made = store.transition(
         finding_id, payload.status, user_id=principal.user_id, comment=payload.comment,
@@ -353,7 +347,7 @@ def create_webhook(
     they are now; an admin's: all) are POSTed to `url`, signed by the log key: see
     `signature` and the `api.webhooks` module for the scheme."""
     url = _check_url(payload.url)
-    store = _store(request, write=True)
+    store = _store(request)
     webhook_id = "wh-" + secrets.token_hex(12)
     districts = None if principal.role == "admin" else principal.districts
     store.add_webhook(webhook_id, principal.user_id, url, payload.min_severity,
@@ -387,7 +381,7 @@ def delete_webhook(request: Request, webhook_id: str, principal: Principal = OVE
     try:
         if not WEBHOOK_ID.fullmatch(webhook_id):
             raise UnknownFindingError("no such webhook", webhook=webhook_id)
-        _store(request, write=True).disable_webhook(webhook_id, owner)
+        _store(request).disable_webhook(webhook_id, owner)
     except UnknownFindingError:
         raise ProblemError(404, "webhook_not_found", f"no webhook {webhook_id} of yours") from None
     return Response(status_code=204)

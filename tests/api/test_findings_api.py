@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from ledger.rules import Finding, Severity
-from ledger.store.engine import IMMEDIATE, make_engine
+from ledger.store.engine import make_engine
 from ledger.store.findings import FindingStore
 from ledger.timefmt import parse_utc
 from tests.api.live import BACKENDS, LiveServer, World, shared_server
@@ -42,7 +42,7 @@ def finding(
 def seed(server: LiveServer, *findings: Finding) -> list[str]:
     engine = make_engine(server.db_url)
     try:
-        return FindingStore(engine.execution_options(**{IMMEDIATE: True})).save(list(findings))
+        return FindingStore(engine).save(list(findings))
     finally:
         engine.dispose()
 

@@ -30,7 +30,7 @@ from api.webhooks import MAX_ATTEMPTS, WebhookDispatcher, verify_webhook
 from ledger.note import parse_vkey
 from ledger.rules import Finding, Severity
 from ledger.signing import Ed25519Signer
-from ledger.store.engine import IMMEDIATE, make_engine
+from ledger.store.engine import make_engine
 from ledger.store.findings import FindingStore
 from ledger.store.migrate import upgrade
 from tests.api.live import BACKENDS, LiveServer, shared_server, wait_for
@@ -147,9 +147,7 @@ class Setup:
     def seed(self, *findings: Finding) -> None:
         engine = make_engine(self.server.db_url)
         try:
-            assert len(
-                FindingStore(engine.execution_options(**{IMMEDIATE: True})).save(list(findings))
-            ) == len(findings)
+            assert len(FindingStore(engine).save(list(findings))) == len(findings)
         finally:
             engine.dispose()
 
