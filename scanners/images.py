@@ -172,8 +172,7 @@ def _decoded(data: bytes, *, origin: str) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             _check_size(image, origin)
-            image.load()
-            upright = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)  # loads it; ours, so no copy
     except UnidentifiedImageError as exc:
         raise ImageDecodeError(
             f"{origin} is not an image Pillow can read (PNG, JPEG, WebP, TIFF, …)", source=origin
@@ -184,7 +183,7 @@ def _decoded(data: bytes, *, origin: str) -> np.ndarray:
         ) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"{origin} is a corrupt image: {exc}", source=origin) from exc
-    return _grayscale(upright)
+    return _grayscale(image)
 
 
 def _check_size(image: Image.Image, origin: str) -> None:
