@@ -36,7 +36,6 @@ from scanners.inspector.verify import OnlineAccess
 
 SYNC_ATTEMPTS = 4
 """Fewer than the CLI's six: a person is watching the screen and can press sync again."""
-"""The one fix offered for each kind of conflict (discarding is always offered too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +175,8 @@ def sync_outbox(
 
 def waiting_count(device: DeviceHome) -> int:
     with Outbox(device.outbox_path) as outbox:
-        return len(outbox.events(*WAITING))
+        counts = outbox.counts()
+    return sum(counts[state] for state in WAITING)
 
 
 def explain_event(device: DeviceHome, event_id: int) -> Conflict:

@@ -183,7 +183,3 @@ _POSITION_FIELDS: tuple[FieldSpec, ...] = tuple(
 )
 FORMS: dict[str, EventForm] = _all_forms()
 """Every one-item event type's form, in the order :data:`ledger.events.EventType` lists them."""
-
-
-def form_for(event_type: str) -> EventForm:
-    return FORMS[event_type]
