@@ -312,3 +312,13 @@ class City:
 class Delivery:
     ship: str
     receive: str
+
+
+def delivered(to: str = "user", to_site: str = "lab", **commission: Any) -> tuple[City, str]:
+    """A city where DRUM-1 was commissioned at the plant and delivered to ``to`` at
+    ``to_site`` (shipped, tracked and received), with nothing found; and the receive."""
+    city = City()
+    city.commission("DRUM-1", **commission)
+    received = city.deliver(["DRUM-1"], to=to, to_site=to_site).receive
+    city.clean()
+    return city, received

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.ledger.rules.scenario import INSPECTOR, City, north_of
-
-
-def _at_lab() -> tuple[City, str]:
-    city = City()
-    city.commission("DRUM-1")
-    delivered = city.deliver(["DRUM-1"])
-    city.clean()
-    return city, delivered.receive
-
+from tests.ledger.rules.scenario import INSPECTOR, City, delivered, north_of
 
 # -- clone.impossible_travel -----------------------------------------------------------------
 
 
 def test_an_item_seen_in_shanghai_an_hour_after_beijing_is_found() -> None:
-    city, received = _at_lab()
+    city, received = delivered()
     far = city.use("DRUM-1", "1", site="shanghai", at=city.at(hours=1))
 
     found = city.only("clone.impossible_travel")
@@ -34,20 +25,20 @@ def test_an_item_seen_in_shanghai_an_hour_after_beijing_is_found() -> None:
 
 
 def test_two_sightings_at_the_same_moment_far_apart_are_found() -> None:
-    city, received = _at_lab()
+    city, received = delivered()
     same = city.event("inspect", "user", ["DRUM-1"], {"outcome": "pass", "inspector": INSPECTOR},
                       at=city.clock, geo=north_of("lab", 6))  # fmt: skip
     assert city.only("clone.impossible_travel").evidence == (received, same)
 
 
 def test_a_plausible_journey_is_fine() -> None:
-    city, _ = _at_lab()
+    city, _ = delivered()
     city.use("DRUM-1", "1", site="shanghai", at=city.at(hours=8))  # 1080 km at 135 km/h
     city.clean()
 
 
 def test_sightings_within_the_minimum_distance_are_fine() -> None:
-    city, _ = _at_lab()
+    city, _ = delivered()
     city.event("inspect", "user", ["DRUM-1"], {"outcome": "pass", "inspector": INSPECTOR},
                at=city.clock, geo=north_of("lab", 4.9))  # fmt: skip
     city.use("DRUM-1", "1", site="lab-annex", at=city.clock + timedelta(seconds=1))
@@ -65,9 +56,7 @@ def test_a_sale_recorded_at_the_office_is_not_a_sighting() -> None:
 
 
 def _destroyed() -> tuple[City, str]:
-    city = City()
-    city.commission("DRUM-1")
-    city.deliver(["DRUM-1"], to="disposer", to_site="kiln")
+    city, _ = delivered(to="disposer", to_site="kiln")
     destroyed = city.event("destroy", "disposer", ["DRUM-1"], {"method": "incineration"},
                            site="kiln")  # fmt: skip
     city.clean()

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from tests.ledger.rules.scenario import City
-
-
-def _at_lab() -> tuple[City, str]:
-    city = City()
-    city.commission("DRUM-1")
-    received = city.deliver(["DRUM-1"]).receive
-    return city, received
+from tests.ledger.rules.scenario import delivered
 
 
 def test_an_item_idle_181_days_is_found_with_no_further_event() -> None:
-    city, received = _at_lab()
+    city, received = delivered()
     city.advance(days=180, minutes=1)
 
     found = city.only("dormancy.idle")
@@ -23,13 +16,13 @@ def test_an_item_idle_181_days_is_found_with_no_further_event() -> None:
 
 
 def test_an_item_idle_179_days_is_fine() -> None:
-    city, _ = _at_lab()
+    city, _ = delivered()
     city.advance(days=179)
     city.clean()
 
 
 def test_each_event_restarts_the_clock() -> None:
-    city, _ = _at_lab()
+    city, _ = delivered()
     city.use("DRUM-1", "1", at=city.at(days=170))
     city.advance(days=170)
     city.clean()
@@ -38,7 +31,7 @@ def test_each_event_restarts_the_clock() -> None:
 
 
 def test_a_disposed_item_is_never_idle() -> None:
-    city, _ = _at_lab()
+    city, _ = delivered()
     city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "method": "burn"},
                site="lab")  # fmt: skip
     city.advance(days=400)
@@ -46,7 +39,7 @@ def test_a_disposed_item_is_never_idle() -> None:
 
 
 def test_an_item_idle_again_after_a_finding_is_found_again() -> None:
-    city, _ = _at_lab()
+    city, _ = delivered()
     city.advance(days=181)
     moved = city.use("DRUM-1", "1")
     city.advance(days=181)

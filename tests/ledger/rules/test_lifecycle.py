@@ -3,16 +3,7 @@ no growth without a fill, nothing after disposal but an inspection."""
 
 from __future__ import annotations
 
-from tests.ledger.rules.scenario import INSPECTOR, City
-
-
-def _delivered(code: str = "DRUM-1", **commission: str) -> City:
-    city = City()
-    city.commission(code, **commission)
-    city.deliver([code])
-    city.clean()
-    return city
-
+from tests.ledger.rules.scenario import INSPECTOR, City, delivered
 
 # -- lifecycle.second_commission ---------------------------------------------------------------
 
@@ -58,7 +49,7 @@ def test_consignee_storing_an_item_still_in_transit_is_found() -> None:
 
 
 def test_consignee_storing_after_receipt_is_fine() -> None:
-    city = _delivered()
+    city, _ = delivered()
     city.event("store_in", "user", ["DRUM-1"], {}, site="lab")
     city.use("DRUM-1", "5")
     city.clean()
@@ -68,9 +59,7 @@ def test_consignee_storing_after_receipt_is_fine() -> None:
 
 
 def _disposed() -> tuple[City, str]:
-    city = City()
-    city.commission("DRUM-1")
-    city.deliver(["DRUM-1"], to="disposer", to_site="kiln")
+    city, _ = delivered(to="disposer", to_site="kiln")
     disposed = city.event("dispose", "disposer", ["DRUM-1"],
                           {"disposer": "disposer", "method": "incineration"}, site="kiln")  # fmt: skip
     city.clean()

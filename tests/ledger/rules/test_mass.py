@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from tests.ledger.rules.scenario import City
-
-
-def _at_lab(chemical: str = "33.1", value: str = "20") -> City:
-    city = City()
-    city.commission("DRUM-1", chemical=chemical, value=value)
-    city.deliver(["DRUM-1"])
-    city.clean()
-    return city
+from tests.ledger.rules.scenario import City, delivered
 
 
 def _decant(city: City, outputs: dict[str, str], taken: str = "20") -> str:
@@ -27,7 +19,7 @@ def _decant(city: City, outputs: dict[str, str], taken: str = "20") -> str:
 
 
 def test_a_decant_that_makes_mass_is_found() -> None:
-    city = _at_lab()
+    city, _ = delivered()
     made = _decant(city, {"BOT-1": "10", "BOT-2": "10.5"})  # 20 kg in, 20.5 out: 2.5 %
 
     found = city.only("mass.transform_imbalance")
@@ -36,13 +28,13 @@ def test_a_decant_that_makes_mass_is_found() -> None:
 
 
 def test_a_decant_taking_more_than_the_drum_held_is_found() -> None:
-    city = _at_lab()
+    city, _ = delivered()
     _decant(city, {"BOT-1": "12.5", "BOT-2": "12.5"}, taken="25")
     assert "held 20 kg" in city.only("mass.transform_imbalance").message
 
 
 def test_a_decant_within_tolerance_is_fine() -> None:
-    city = _at_lab()
+    city, _ = delivered()
     _decant(city, {"BOT-1": "10", "BOT-2": "10.3"})  # 1.5 %
     city.clean()
 
@@ -51,7 +43,7 @@ def test_a_decant_within_tolerance_is_fine() -> None:
 
 
 def test_a_count_short_by_more_than_the_tolerance_is_found() -> None:
-    city = _at_lab()
+    city, _ = delivered()
     counted = city.count("DRUM-1", "19.7")  # 1.5 % short
 
     found = city.only("mass.stock_shortfall")
@@ -60,13 +52,13 @@ def test_a_count_short_by_more_than_the_tolerance_is_found() -> None:
 
 
 def test_a_count_within_the_tolerance_is_fine() -> None:
-    city = _at_lab()
+    city, _ = delivered()
     city.count("DRUM-1", "19.9")  # 0.5 % short
     city.clean()
 
 
 def test_any_cyanide_shortfall_is_critical() -> None:
-    city = _at_lab(chemical="25.1", value="50")
+    city, _ = delivered(chemical="25.1", value="50")
     counted = city.count("DRUM-1", "49.99")
     found = city.only("mass.stock_shortfall")
     assert found.evidence[-1] == counted
@@ -74,7 +66,7 @@ def test_any_cyanide_shortfall_is_critical() -> None:
 
 
 def test_a_cyanide_count_matching_the_books_is_fine() -> None:
-    city = _at_lab(chemical="25.1", value="50")
+    city, _ = delivered(chemical="25.1", value="50")
     city.count("DRUM-1", "50")
     city.count("DRUM-1", "50000", unit="g")
     city.clean()
@@ -84,7 +76,7 @@ def test_a_cyanide_count_matching_the_books_is_fine() -> None:
 
 
 def test_declaring_more_use_than_held_is_found_when_the_window_closes() -> None:
-    city = _at_lab()
+    city, _ = delivered()
     used = city.use("DRUM-1", "25")  # the drum held 20 kg
     city.advance(days=1)
     city.clean()
@@ -97,7 +89,7 @@ def test_declaring_more_use_than_held_is_found_when_the_window_closes() -> None:
 
 
 def test_an_overdraw_within_the_minimum_is_fine() -> None:
-    city = _at_lab()
+    city, _ = delivered()
     city.use("DRUM-1", "12")
     city.use("DRUM-1", "8.9")  # 0.9 kg more than the 8 kg left
     city.advance(days=60)
@@ -105,7 +97,7 @@ def test_an_overdraw_within_the_minimum_is_fine() -> None:
 
 
 def test_use_then_disposal_of_the_rest_balances() -> None:
-    city = _at_lab()
+    city, _ = delivered()
     city.use("DRUM-1", "15")
     city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "method": "burn",
                "quantity": {"value": "5", "unit": "kg"}}, site="lab")  # fmt: skip
