@@ -307,15 +307,17 @@ def _upscaled(gray: np.ndarray, wanted: frozenset[str]) -> list[DecodedSymbol]:
 def _tilted_linear(gray: np.ndarray, wanted: frozenset[str]) -> list[DecodedSymbol]:
     if not wanted & _LINEAR:
         return []
+    # The corners are filled with the photo's median so they add no edge of their own.
+    photo, fill = Image.fromarray(gray), int(np.median(gray))
     found: list[DecodedSymbol] = []
     for degrees in LINEAR_TILTS_DEGREES:
-        found += _read(_rotated(gray, degrees), wanted & _LINEAR, try_invert=False)
+        found += _read(_rotated(photo, degrees, fill), wanted & _LINEAR, try_invert=False)
     return found
 
 
-def _rotated(gray: np.ndarray, degrees: float) -> _View:
+def _rotated(photo: Image.Image, degrees: float, fill: int) -> _View:
     """The whole photo turned by ``degrees`` on a canvas that holds all of it."""
-    height, width = gray.shape
+    width, height = photo.size
     cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
     out_width = math.ceil(abs(width * cos) + abs(height * sin))
     out_height = math.ceil(abs(width * sin) + abs(height * cos))
@@ -324,13 +326,12 @@ def _rotated(gray: np.ndarray, degrees: float) -> _View:
     c = width / 2 - a * out_width / 2 - b * out_height / 2
     f = height / 2 - d * out_width / 2 - e * out_height / 2
     to_source = (a, b, c, d, e, f)
-    # The corners are filled with the photo's median so they add no edge of their own.
-    turned = Image.fromarray(gray).transform(
+    turned = photo.transform(
         (out_width, out_height),
         Image.Transform.AFFINE,
         to_source,
         resample=Image.Resampling.BILINEAR,
-        fillcolor=int(np.median(gray)),
+        fillcolor=fill,
     )
     return _View(np.asarray(turned), to_source)
 
