@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 import qrcode
 import zxingcpp
+from biip.checksums import gs1_standard_check_digit
 from biip.sscc import Sscc
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from qrcode.constants import ERROR_CORRECT_M
@@ -47,12 +48,7 @@ MICRO_QR_TEXT: Final = "CT7K3MQ9XA2B4FHCN"
 def sscc(serial_reference: str) -> str:
     """An 18-digit SSCC under the GS1 example prefix 0950600013435, with its check digit."""
     body = "0" + "9506000134352" + serial_reference.zfill(3)
-    # GS1 mod 10: weights 3, 1, 3, … from the rightmost digit of the body.
-    total = sum(
-        int(digit) * (3 if position % 2 == 0 else 1)
-        for position, digit in enumerate(reversed(body))
-    )
-    return body + str(-total % 10)
+    return body + str(gs1_standard_check_digit(body))
 
 
 GS1_128_HRI: Final = f"(00){sscc('999')}"
