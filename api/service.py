@@ -496,6 +496,18 @@ class Service:
             )
         return record
 
+    def visible_code(self, principal: Principal, code: str) -> SignedCode:
+        """A code issued to an organisation in ``principal``'s scope, or whose item was
+        handled in scope; else 404 ``unknown_code`` (out of scope answers like unknown)."""
+        signed = self.signed_code(code)
+        scope = self.scope(principal)
+        if signed is None or not (
+            scope.sees_org(signed.facts.org)
+            or scope.sees_parties(*self.reads.item_parties(signed.code))
+        ):
+            raise ProblemError(404, "unknown_code", f"no code {code} issued within your scope")
+        return signed
+
     def may_see(self, principal: Principal, code: str) -> bool:
         """Whether ``principal`` may see item ``code`` (one that exists)."""
         orgs, sites = self.reads.item_parties(code)

@@ -12,7 +12,6 @@ from api.auth import Caller, Principal, require
 from api.labels import render_png, render_sheet_png, render_svg, sheet_capacity
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
-from api.scope import Scope
 from api.service import Service
 from ledger.codes import MAX_BATCH_COUNT, Packaging, SignedCode
 from ledger.store.external_ids import GS1_KEY_PATTERN, GS1_SCHEME, SqlExternalIds
@@ -72,23 +71,10 @@ def issue(
     return Issued(org=org, count=len(codes), codes=[_issued(service, c) for c in codes])
 
 
-def _issued(service: object, signed: SignedCode) -> IssuedCode:
+def _issued(service: Service, signed: SignedCode) -> IssuedCode:
     return IssuedCode(
-        code=signed.code,
-        label_url=service.label_url(signed),  # type: ignore[attr-defined]
-        record=dict(signed.to_json()),
+        code=signed.code, label_url=service.label_url(signed), record=dict(signed.to_json())
     )
-
-
-def _own_code(service: Service, scope: Scope, code: str) -> SignedCode:
-    """A code issued to an organisation in scope, or whose item was handled in scope."""
-    signed = service.signed_code(code)
-    if signed is None or not (
-        scope.sees_org(signed.facts.org)
-        or scope.sees_parties(*service.reads.item_parties(signed.code))
-    ):
-        raise ProblemError(404, "unknown_code", f"no code {code} issued within your scope")
-    return signed
 
 
 class Resolved(BaseModel):
@@ -117,8 +103,7 @@ def resolve_gs1_key(
     code = SqlExternalIds(service.deployment.store.engine).code_for(GS1_SCHEME, gs1_key)
     if code is None:
         raise ProblemError(404, "unknown_code", f"no code issued with GS1 key {gs1_key}")
-    signed = _own_code(service, service.scope(principal), code)
-    return Resolved(gs1_key=gs1_key, code=signed.code)
+    return Resolved(gs1_key=gs1_key, code=service.visible_code(principal, code).code)
 
 
 @router.get(
@@ -134,7 +119,7 @@ def label_png(
     dpi: Annotated[int, Query(ge=150, le=1200)] = 300,
 ) -> Response:
     service = service_of(request)
-    signed = _own_code(service, service.scope(principal), code)
+    signed = service.visible_code(principal, code)
     return Response(render_png(service.label_url(signed), dpi=dpi), media_type="image/png")
 
 
@@ -146,7 +131,7 @@ def label_png(
 )
 def label_svg(request: Request, code: str, principal: Caller) -> Response:
     service = service_of(request)
-    signed = _own_code(service, service.scope(principal), code)
+    signed = service.visible_code(principal, code)
     return Response(render_svg(service.label_url(signed)), media_type="image/svg+xml")
 
 
@@ -164,6 +149,5 @@ def sheet(
             422, "too_many_labels", f"a sheet holds {sheet_capacity(7)} labels", field="code"
         )
     service = service_of(request)
-    scope = service.scope(principal)
-    urls = [service.label_url(_own_code(service, scope, c)) for c in code]
+    urls = [service.label_url(service.visible_code(principal, c)) for c in code]
     return Response(render_sheet_png(urls), media_type="image/png")
