@@ -26,8 +26,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +42,7 @@ from ledger.signing import ED25519
 from ledger.store.bundles import build_item_bundle, build_site_bundle
 from ledger.store.engine import require_existing
 from ledger.store.migrate import open_store
+from scanners.files import write_bytes_atomic
 
 DEFAULT_STATE_FILE = Path("var/verifier-state.json")
 EXIT_OK, EXIT_FAULTS, EXIT_CANNOT_RUN = 0, 1, 2
@@ -199,17 +198,9 @@ def _read_state(path: Path | None) -> VerifierState | None:
 
 
 def _write_json(path: Path, document: object) -> None:
-    """Write atomically: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=1, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write atomically and durably, indented so a person can read (and diff) it."""
+    text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def _print_report(report: BundleReport, state_path: Path | None) -> None:
