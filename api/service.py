@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from api.accel import Accelerator, LocalAccelerator, RedisAccelerator
 from api.anomaly import FindingsProcess, worker_command
@@ -56,16 +56,18 @@ FRAUD_CODES = frozenset(
     }
 )
 _CACHE_S = 1.0
+K = TypeVar("K")
+V = TypeVar("V")
 
 
-class _Recent:
+class _Recent(Generic[K, V]):
     """Values remembered for ``_CACHE_S`` seconds (so a change bites within a second)."""
 
     def __init__(self, most: int = 10_000) -> None:
-        self._kept: dict[Any, tuple[Any, float]] = {}
+        self._kept: dict[K, tuple[V, float]] = {}
         self._most = most
 
-    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+    def get(self, key: K, compute: Callable[[], V]) -> V:
         kept = self._kept.get(key)
         if kept is not None and time.monotonic() - kept[1] < _CACHE_S:
             return kept[0]
@@ -75,7 +77,7 @@ class _Recent:
         self._kept[key] = (value, time.monotonic())
         return value
 
-    def forget(self, key: Any = None) -> None:
+    def forget(self, key: K | None = None) -> None:
         """Forget ``key``, or everything."""
         if key is None:
             self._kept.clear()
@@ -92,14 +94,14 @@ class Service:
     reads: ServiceStore
     accel: Accelerator
     workers: list[Worker] = field(default_factory=list)
-    _records: _Recent = field(default_factory=_Recent)
-    _scopes: _Recent = field(default_factory=_Recent)
+    _records: _Recent[str, Mapping[str, RegistryRecord]] = field(default_factory=_Recent)
+    _scopes: _Recent[Principal, Scope] = field(default_factory=_Recent)
     _projection: Projection = field(default_factory=Projection)
     _projected_to: int = -1
     _projection_lock: threading.Lock = field(default_factory=threading.Lock)
     integrator: Integrator | None = None
     findings: FindingsProcess | None = None
-    _principals: _Recent = field(default_factory=_Recent)
+    _principals: _Recent[bytes, Principal | None] = field(default_factory=_Recent)
     _writes: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
@@ -196,10 +198,7 @@ class Service:
 
     def principal_for(self, digest: bytes) -> Principal | None:
         """The caller behind a token hash (cached for a second: a revocation bites within 1 s)."""
-        found: Principal | None = self._principals.get(
-            digest, lambda: self._lookup_principal(digest)
-        )
-        return found
+        return self._principals.get(digest, lambda: self._lookup_principal(digest))
 
     def _lookup_principal(self, digest: bytes) -> Principal | None:
         user_id = self.reads.token_user(digest)
@@ -219,10 +218,9 @@ class Service:
 
     def records(self, kind: str) -> Mapping[str, RegistryRecord]:
         """Newest version of every record of ``kind`` (cached for a second; read-only)."""
-        found: Mapping[str, RegistryRecord] = self._records.get(
+        return self._records.get(
             kind, lambda: MappingProxyType(self.deployment.store.records(kind))
         )
-        return found
 
     def put_record(self, kind: str, record_id: str, attrs: dict[str, Any]) -> Receipt:
         """Log a new version of a record (validated and registry-signed)."""
@@ -472,8 +470,7 @@ class Service:
     def scope(self, principal: Principal) -> Scope:
         """What ``principal`` may see (remembered for a second: a district's orgs and sites
         take a scan of every record)."""
-        found: Scope = self._scopes.get(principal, lambda: self._scope(principal))
-        return found
+        return self._scopes.get(principal, lambda: self._scope(principal))
 
     def _scope(self, principal: Principal) -> Scope:
         if principal.role == "admin":
