@@ -21,6 +21,8 @@ from tests.scanners.identifiers._vectors import EPC_VECTORS, load
 pytestmark = pytest.mark.conformance
 
 VECTORS: list[dict[str, Any]] = (load(EPC_VECTORS) or {"vectors": []})["vectors"]
+NOT_GS1_KEYED = frozenset({"adi", "gid", "usdod"})
+"""Schemes with no GS1 equivalent: aerospace (ADI), general (GID) and US DoD identifiers."""
 
 
 def _vector_id(vector: dict[str, Any]) -> str:
@@ -54,7 +56,9 @@ def test_scanning_the_hex_gives_the_same_identity_and_gs1_data(vector: dict[str,
     result = parse_scan(vector["hex"].lower())
     assert result.kind == "epc"
     assert result.epc is not None and result.epc.uri == vector["uri"]
-    if result.elements:  # GS1-keyed schemes: the element string checks out (check digits too)
+    # GS1-keyed schemes carry an element string, which checks out (check digits too).
+    assert bool(result.elements) == (vector["scheme"] not in NOT_GS1_KEYED)
+    if result.elements:
         assert parse_bracketed(result.to_json()["hri"]) == result.elements  # type: ignore[arg-type]
 
 
