@@ -92,10 +92,8 @@ def test_each_format_prints_one_json_document(
     assert document["raw"] == read
     for key, value in expected.items():
         assert document[key] == value, key
-    if document["elements"]:
-        first = document["elements"][0]
-        assert set(first) >= {"ai", "title", "value"}
-        assert [e["ai"] for e in document["elements"]] == list(document["ais"])
+    assert all(set(element) >= {"ai", "title", "value"} for element in document["elements"])
+    assert [e["ai"] for e in document["elements"]] == list(document["ais"])
 
 
 def test_stdin_with_wedge_framing_and_options(tmp_path: Path) -> None:
