@@ -49,13 +49,26 @@ def rescan(
     fires the deadlines due by ``as_of``.
     """
     until = format_utc(as_of)
+    return replay(store, engine, until_time=until, clock=as_of, journal_until=until,
+                  progress=progress)  # fmt: skip
+
+
+def replay(
+    store: FindingStore, engine: Engine, *, until_time: str | None = None,
+    until_index: int | None = None, clock: datetime, journal_until: str,
+    progress: Progress | None = None,
+) -> list[Finding]:  # fmt: skip
+    """Feed ``engine`` the log (up to ``until_time`` / ``until_index``), fire the deadlines
+    due by ``clock``, then judge the security journal up to ``journal_until``: a batch
+    rescan, and a restarted worker rebuilding its engine, both read the ledger so."""
     found: list[Finding] = []
-    for number, fact in enumerate(store.all_facts(until_time=until)):
+    facts = store.all_facts(until_time=until_time, until_index=until_index)
+    for number, fact in enumerate(facts):
         found.extend(engine.feed(fact))
         if progress is not None and number % 5000 == 0:
             progress(fact.index + 1)
-    found.extend(engine.advance(as_of))
-    for entry in store.journal(until=until):
+    found.extend(engine.advance(clock))
+    for entry in store.journal(until=journal_until):
         found.extend(engine.journal(entry))
     return found
 
@@ -117,11 +130,8 @@ class FindingsWorker:
             log.warning("rules changed from %s to %s: findings from now on use the new rules; "
                         "run `chemtrace findings rescan --save` to re-judge the past",
                         cursor.rules_version, engine.config.version)  # fmt: skip
-        for fact in self._store.all_facts(until_index=cursor.log_position):
-            engine.feed(fact)
-        engine.advance(parse_utc(cursor.clock))
-        for entry in self._store.journal(until=cursor.journal_at):
-            engine.journal(entry)
+        replay(self._store, engine, until_index=cursor.log_position,
+               clock=parse_utc(cursor.clock), journal_until=cursor.journal_at)  # fmt: skip
         self._journal_at = cursor.journal_at
         self.engine = engine
         return engine
@@ -188,7 +198,9 @@ def worker_command(
     db: str, rules: Path | None, redis_url: str | None, namespace: str, interval: float
 ) -> list[str]:
     """The command line of a findings worker for this deployment."""
-    command = [sys.executable, "-m", "api.cli", "findings", "worker", "--db", db,
+    # ``chemtrace findings worker``, through its own module: a (re)started worker need not
+    # import every other command of the CLI first
+    command = [sys.executable, "-m", "api.cli_findings", "worker", "--db", db,
                "--interval", str(interval)]  # fmt: skip
     if rules is not None:
         command += ["--rules", str(rules)]

@@ -124,3 +124,7 @@ def worker_command(
         pass
     finally:
         worker.close()
+
+
+if __name__ == "__main__":
+    app()  # the findings worker's own entry point: it needs none of the other commands
