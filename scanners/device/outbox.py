@@ -204,26 +204,28 @@ class Outbox:
                         code="head_unknown",
                     ) from exc
                 raise
-            row_id = self._insert(db, envelope, state="pending")
+            row_id, _ = self._insert(db, envelope, state="pending")
             self._save_heads(db, {code: session.heads[code] for code in codes}, "device")
         return self.get(row_id)
 
     def _insert(
         self, db: sqlite3.Connection, envelope: Mapping[str, Any], *, state: State,
         replaces: int | None = None,
-    ) -> int:  # fmt: skip
-        digest = format_hash(event_hash_of(canonical_bytes(dict(envelope))))
+    ) -> tuple[int, bytes]:  # fmt: skip
+        """Keep a signed envelope; return its row id and its event hash."""
+        canonical = canonical_bytes(dict(envelope))
+        digest = event_hash_of(canonical)
         body = envelope["body"]
         codes = [str(link["code"]) for link in body["items"]]
         now = _now()
         cursor = db.execute(
             "INSERT INTO event (event_hash, envelope, type, codes, event_time, created_at,"
             " updated_at, state, replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (digest, canonical_bytes(dict(envelope)).decode(), body["type"], json.dumps(codes),
+            (format_hash(digest), canonical.decode(), body["type"], json.dumps(codes),
              body["time"], now, now, state, replaces),
         )  # fmt: skip
         assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return cursor.lastrowid, digest
 
     # -- heads -------------------------------------------------------------------------------
 
@@ -350,23 +352,17 @@ class Outbox:
                 current = db.execute("SELECT state FROM event WHERE id = ?", (old.id,)).fetchone()
                 if current is None or current["state"] not in WAITING:
                     raise DeviceError(f"event {old.id} is no longer waiting", code="outbox_changed")
-                new_id = self._insert(db, envelope, state="pending", replaces=old.id)
+                new_id, digest = self._insert(db, envelope, state="pending", replaces=old.id)
                 db.execute(
                     "UPDATE event SET state = 'superseded', replaced_by = ?, note = ?,"
                     " updated_at = ? WHERE id = ?",
                     (new_id, note, _now(), old.id),
                 )
                 new_ids.append(new_id)
-                digest = parse_hash(self._hash_of(db, new_id))
                 for link in envelope["body"]["items"]:
                     self._save_heads(db, {str(link["code"]): Head(int(link["seq"]), digest)},
                                      "device")  # fmt: skip
         return [self.get(new_id) for new_id in new_ids]
-
-    @staticmethod
-    def _hash_of(db: sqlite3.Connection, event_id: int) -> str:
-        return str(db.execute("SELECT event_hash FROM event WHERE id = ?", (event_id,))
-                   .fetchone()["event_hash"])  # fmt: skip
 
     def discard(self, event: OutboxEvent, reason: str, server_heads: Mapping[str, Head]) -> None:
         """A person decided this event will never be sent. It stays, marked, with the reason;
