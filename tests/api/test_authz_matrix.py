@@ -25,7 +25,6 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import fastapi.routing
@@ -40,7 +39,16 @@ from ledger.rules import Finding
 from ledger.signing import Ed25519Signer
 from ledger.store.engine import IMMEDIATE, make_engine
 from ledger.store.findings import FindingStore
-from tests.api.live import BACKENDS, CATALOG, ORGS, VALID, LiveServer, World, build_world, wait_for
+from tests.api.live import (
+    BACKENDS,
+    CATALOG,
+    ORGS,
+    VALID,
+    LiveServer,
+    World,
+    shared_server,
+    wait_for,
+)
 
 PROBLEM_JSON = "application/problem+json"
 ROLES = (
@@ -216,45 +224,18 @@ class Matrix:
         return int(self.admin("GET", f"/v1/items/{code}")["events"])
 
 
-def _start(request: pytest.FixtureRequest, backend: str, home: Path) -> tuple[LiveServer, Any]:
-    if backend == "sqlite":
-        return LiveServer(home, f"sqlite:///{home}/var/chemtrace.db").start(), None
-    postgres = request.getfixturevalue("postgres_server")
-    redis = request.getfixturevalue("redis_server")
-    name = f"authz_{uuid.uuid4().hex[:16]}"
-    url = postgres.create_database(name)
-    try:
-        server = LiveServer(home, url, redis.url).start()
-    except BaseException:
-        postgres.drop_database(name)
-        raise
-    return server, lambda: postgres.drop_database(name)
-
-
-@pytest.fixture(
-    scope="module",
-    params=BACKENDS,
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def matrix(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Matrix]:
     backend = str(request.param)
-    server, drop = _start(request, backend, tmp_path_factory.mktemp("authz"))
-    world: World | None = None
-    m: Matrix | None = None
-    try:
-        world = build_world(server)
+    with shared_server(request, tmp_path_factory.mktemp("authz"), backend) as (server, world):
         m = Matrix(backend, server, world)
-        _seed(m)
-        yield m
-    finally:
-        if m is not None:
+        try:
+            _seed(m)
+            yield m
+        finally:
             m.close()
-        if world is not None:
-            world.close()
-        server.close()
-        if drop is not None:
-            drop()
 
 
 def _seed(m: Matrix) -> None:
