@@ -674,7 +674,7 @@ MAX_LABEL_URL_CHARS: Final = 221
 MAX_BASE_URL_CHARS: Final = 32
 LABEL_FORMAT: Final = "1"
 SIGNATURE_BYTES: Final = 64
-_SIG_CHARS: Final = (SIGNATURE_BYTES * 8 + 4) // 5
+SIGNATURE_CHARS: Final = (SIGNATURE_BYTES * 8 + 4) // 5
 _BASE_URL: Final = re.compile(r"^(HTTPS?)://([0-9A-Z.-]+(?::[0-9]{1,5})?)(/[0-9A-Z$*+.:/-]*)?$")
 _URL_PATH_MAX: Final = 2048
 
@@ -799,9 +799,9 @@ def parse_label_url(url: str) -> SignedCode:
 
 
 def _decode_signature(text: str) -> bytes:
-    if len(text) != _SIG_CHARS or not re.fullmatch(r"[A-Z2-7]+", text):
+    if len(text) != SIGNATURE_CHARS or not re.fullmatch(r"[A-Z2-7]+", text):
         raise InvalidInputError(
-            f"label signature must be {_SIG_CHARS} base32 characters", length=len(text)
+            f"label signature must be {SIGNATURE_CHARS} base32 characters", length=len(text)
         )
     try:
         data = base64.b32decode(text + "=" * (-len(text) % 8))

@@ -15,7 +15,7 @@ from typing import Final
 
 from ledger.codes import (
     PREFIX,
-    SIGNATURE_BYTES,
+    SIGNATURE_CHARS,
     InvalidCodeError,
     SignedCode,
     normalise_code,
@@ -26,7 +26,6 @@ from scanners.identifiers.errors import ScanError
 
 LABEL_FIELDS_AFTER_CODE: Final = 5
 """meta, form, org, batch, signature."""
-SIGNATURE_CHARS: Final = (SIGNATURE_BYTES * 8 + 4) // 5
 _CODE_SEGMENT: Final = "C"
 
 

@@ -18,13 +18,17 @@ def chemtrace_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "api.cli"]
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run ``chemtrace ARGS`` in ``cwd``; wide, colourless output; never raises on exit codes."""
+def run_cli(
+    *args: str, cwd: Path, timeout: float = 180, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``chemtrace ARGS`` in ``cwd`` (``stdin`` piped in); wide, colourless output; never
+    raises on exit codes."""
     env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"}
     return subprocess.run(
         [*chemtrace_command(), *args],
         cwd=cwd,
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,

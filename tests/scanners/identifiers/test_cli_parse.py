@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.api._cli import chemtrace_command, run_cli
+from tests.api._cli import run_cli
 from tests.scanners.identifiers._support import LABEL_URL as LABEL
 
 GS = "\x1d"
@@ -20,18 +19,7 @@ KEYS |= {"digital_link", "epc"}
 
 
 def _parse(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    if stdin is None:
-        return run_cli("scan", "parse", *args, cwd=cwd)
-    return subprocess.run(
-        [*chemtrace_command(), "scan", "parse", *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1", "TERM": "dumb"},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli("scan", "parse", *args, cwd=cwd, stdin=stdin)
 
 
 def _document(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
