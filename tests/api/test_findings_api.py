@@ -47,6 +47,20 @@ def seed(server: LiveServer, *findings: Finding) -> list[str]:
         engine.dispose()
 
 
+def role_tokens(server: LiveServer, world: World) -> dict[str, str | None]:
+    """The token of each role the findings tests call as (``anon``: none)."""
+    return {
+        "anon": None,
+        "admin": server.admin_token,
+        "reg_d1": world.regulators["d1"].token,
+        "reg_d2": world.regulators["d2"].token,
+        "inspector": world.actors["d1-inspect"].client.token,
+        "p_chem": world.actors["p-chem"].client.token,
+        "t_trade": world.actors["t-trade"].client.token,
+        "u_lab": world.actors["u-lab"].client.token,
+    }
+
+
 @dataclass
 class Setup:
     server: LiveServer
@@ -94,18 +108,8 @@ def setup(
                           org="p-chem", district=None),
         }  # fmt: skip
         assert sorted(seed(server, *base.values())) == sorted(f.id for f in base.values())
-        tokens: dict[str, str | None] = {
-            "anon": None,
-            "admin": server.admin_token,
-            "reg_d1": world.regulators["d1"].token,
-            "reg_d2": world.regulators["d2"].token,
-            "inspector": world.actors["d1-inspect"].client.token,
-            "p_chem": world.actors["p-chem"].client.token,
-            "t_trade": world.actors["t-trade"].client.token,
-            "u_lab": world.actors["u-lab"].client.token,
-        }
         with httpx.Client(base_url=server.base_url, timeout=30) as http:
-            yield Setup(server, world, http, tokens, base)
+            yield Setup(server, world, http, role_tokens(server, world), base)
 
 
 def _problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -34,6 +34,8 @@ from ledger.store.engine import make_engine
 from ledger.store.findings import FindingStore
 from ledger.store.migrate import upgrade
 from tests.api.live import BACKENDS, LiveServer, shared_server, wait_for
+from tests.api.test_findings_api import role_tokens
+from tests.api.test_findings_api import seed as seed_findings
 
 PROBLEM_JSON = "application/problem+json"
 FAST = {
@@ -145,11 +147,7 @@ class Setup:
             self.call(role, "DELETE", f"/v1/webhooks/{hook_id}")
 
     def seed(self, *findings: Finding) -> None:
-        engine = make_engine(self.server.db_url)
-        try:
-            assert len(FindingStore(engine).save(list(findings))) == len(findings)
-        finally:
-            engine.dispose()
+        assert len(seed_findings(self.server, *findings)) == len(findings)
 
     def detail(self, finding_id: str) -> dict[str, Any]:
         response = self.call("admin", "GET", f"/v1/findings/{finding_id}")
@@ -163,18 +161,12 @@ def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Setup]:
     home = tmp_path_factory.mktemp("webhooks")
-    with shared_server(request, home, request.param, **FAST) as (server, world):
-        tokens: dict[str, str | None] = {
-            "anon": None,
-            "admin": server.admin_token,
-            "reg_d1": world.regulators["d1"].token,
-            "reg_d2": world.regulators["d2"].token,
-            "inspector": world.actors["d1-inspect"].client.token,
-            "p_chem": world.actors["p-chem"].client.token,
-        }
-        with httpx.Client(base_url=server.base_url, timeout=30) as http:
-            vkey = http.get("/v1/log/key").text.strip()
-            yield Setup(server, http, tokens, vkey)
+    with (
+        shared_server(request, home, request.param, **FAST) as (server, world),
+        httpx.Client(base_url=server.base_url, timeout=30) as http,
+    ):
+        vkey = http.get("/v1/log/key").text.strip()
+        yield Setup(server, http, role_tokens(server, world), vkey)
 
 
 @pytest.fixture
