@@ -7,29 +7,50 @@ Trusted keys come from the keystore (``--keys``) or from ``--log-key`` /
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from api.bundles import export_bundle, verify_bundle_command
 from api.cli_findings import app as findings_app
 from api.deployment import DEFAULT_DB, Deployment
 from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_trust
-from api.simulation.cli import app as simulate_app
 from ledger.checkpoint import open_checkpoint
 from ledger.errors import CheckpointConflictError, LedgerError
 from ledger.store.audit import SqlAuditSource
 from ledger.store.engine import make_engine, require_existing
 from ledger.verify import AuditReport, audit
-from scanners.cli import app as scan_app
+
+
+class _LazyGroups(TyperGroup):
+    """Command groups imported only when used: ``scan`` pulls in image decoding, GS1 and EPC
+    parsing and the TUI, and ``simulate`` the city generator; ``serve`` and the others start
+    without them."""
+
+    lazy: Final = {"scan": "scanners.cli", "simulate": "api.simulation.cli"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.lazy:
+            return super().get_command(ctx, name)
+        group = typer.main.get_command(importlib.import_module(self.lazy[name]).app)
+        group.name = name
+        return group
+
 
 app = typer.Typer(
+    cls=_LazyGroups,
     help="chemtrace: a tamper-evident traceability ledger for hazardous chemicals.",
     no_args_is_help=True,
     add_completion=False,
@@ -188,8 +209,6 @@ def _serve(db: str, keys: Path, host: str, port: int, redis_url: str | None, wor
 app.command("bundle")(export_bundle)
 app.command("verify-bundle")(verify_bundle_command)
 app.add_typer(findings_app, name="findings")
-app.add_typer(simulate_app, name="simulate")
-app.add_typer(scan_app, name="scan")
 
 
 @app.command()
