@@ -365,7 +365,8 @@ _ORG: Final = re.compile(rf"^[a-z0-9][a-z0-9._-]{{1,{MAX_ORG_CHARS - 1}}}$")
 _FORM: Final = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,3})?$")
 _BATCH: Final = re.compile(rf"^[0-9A-Z][0-9A-Z-]{{0,{MAX_BATCH_CHARS - 1}}}$")
 _DATE: Final = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_GS1_KEY: Final = re.compile(r"^\((00|01|8003)\)[!-~]{1,100}$")
+GS1_KEY: Final = re.compile(r"^\((00|01|8003)\)[!-~]{1,100}$")
+"""A GS1 key as a code record keeps it: ``(01)GTIN(21)serial``, ``(8003)GRAI`` or ``(00)SSCC``."""
 _PRODUCT_CODE: Final = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._/-]{0,63}$")
 
 
@@ -431,7 +432,7 @@ class CodeFacts:
                 value=self.issued_at,
             )
         if self.gs1_key is not None:
-            _require(_GS1_KEY, self.gs1_key, "gs1_key", "a GS1 element string (00), (01) or (8003)")
+            _require(GS1_KEY, self.gs1_key, "gs1_key", "a GS1 element string (00), (01) or (8003)")
         if self.product_code is not None:
             _require(_PRODUCT_CODE, self.product_code, "product_code", "a product code")
 

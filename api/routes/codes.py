@@ -13,8 +13,8 @@ from api.labels import render_png, render_sheet_png, render_svg, sheet_capacity
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
 from api.service import Service
-from ledger.codes import MAX_BATCH_COUNT, Packaging, SignedCode
-from ledger.store.external_ids import GS1_KEY_PATTERN, GS1_SCHEME, SqlExternalIds
+from ledger.codes import GS1_KEY, MAX_BATCH_COUNT, Packaging, SignedCode
+from ledger.store.external_ids import GS1_SCHEME, SqlExternalIds
 
 router = APIRouter(prefix="/v1", tags=["codes"])
 ISSUER = Depends(require("admin", "enterprise"))
@@ -94,7 +94,7 @@ def resolve_gs1_key(
     gs1_key: Annotated[
         str,
         Query(
-            pattern=GS1_KEY_PATTERN,
+            pattern=GS1_KEY.pattern,
             description="canonical bracketed form, as `chemtrace scan parse` prints it",
         ),
     ],

@@ -8,18 +8,17 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from ledger.codes import GS1_KEY
 from ledger.external_ids import ExternalIdError, PatternRule, SchemeRule, normalise
 from ledger.store import schema as t
 from ledger.timefmt import format_utc
 
 GS1_SCHEME = "gs1"
 """Codes issued with a GS1 key are linked under this scheme when their batch is logged."""
-GS1_KEY_PATTERN = r"^\((00|01|8003)\)[!-~]{1,100}$"
-"""A GS1 key in canonical bracketed form: ``(01)…(21)…``, ``(8003)…`` or ``(00)…``."""
 DEFAULT_RULES: Mapping[str, SchemeRule] = {
     "city-uid": PatternRule(),
     "erp": PatternRule(),
-    GS1_SCHEME: PatternRule(pattern=GS1_KEY_PATTERN),
+    GS1_SCHEME: PatternRule(pattern=GS1_KEY.pattern),
 }
 
 
