@@ -37,7 +37,7 @@ from ledger.codes import generate_code
 from ledger.commitments import disclose
 from ledger.rules import Finding
 from ledger.signing import Ed25519Signer
-from ledger.store.engine import IMMEDIATE, make_engine
+from ledger.store.engine import make_engine
 from ledger.store.findings import FindingStore
 from tests.api.live import (
     BACKENDS,
@@ -303,7 +303,7 @@ def matrix_finding(org: str, district: str) -> Finding:
 def save_findings(m: Matrix, *findings: Finding) -> None:
     engine = make_engine(m.server.db_url)
     try:
-        FindingStore(engine.execution_options(**{IMMEDIATE: True})).save(list(findings))
+        FindingStore(engine).save(list(findings))
     finally:
         engine.dispose()
 
