@@ -30,7 +30,7 @@ from rich.table import Table
 from ledger.errors import LedgerError
 from ledger.timefmt import format_utc
 from scanners.client import ApiError, ChemtraceClient
-from scanners.device.enrol import author, enrol
+from scanners.device.enrol import author, client_of, enrol
 from scanners.device.home import DEFAULT_HOME, DeviceError, DeviceHome
 from scanners.device.outbox import WAITING, Outbox
 from scanners.device.sync import FITTING, RetryPolicy, explain, pull_heads, resolve, sync
@@ -45,13 +45,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def _fail(message: str, code: int) -> NoReturn:
     err.print(message, markup=False, highlight=False)
     raise typer.Exit(code)
-
-
-def _client(
-    home: DeviceHome, server: str | None = None, token: str | None = None
-) -> ChemtraceClient:
-    base = server or home.profile().server
-    return ChemtraceClient(base, token=token or home.token(), timeout=15.0)
 
 
 def enrol_command(
@@ -97,7 +90,7 @@ def pull_command(
     """Learn items' chain heads from the server, to handle them offline later."""
     device = DeviceHome(home)
     try:
-        with _client(device) as client, Outbox(device.outbox_path) as outbox:
+        with client_of(device) as client, Outbox(device.outbox_path) as outbox:
             learned = pull_heads(outbox, client, codes)
     except DeviceError as exc:
         _fail(f"{exc} ({exc.code})", 2)
@@ -196,7 +189,7 @@ def sync_command(
         profile = device.profile()
     except DeviceError as exc:
         _fail(f"{exc} ({exc.code})", 2)
-    with _client(device) as client, Outbox(device.outbox_path) as outbox:
+    with client_of(device) as client, Outbox(device.outbox_path) as outbox:
         waiting = len(outbox.sendable()[0])
         with Progress(TextColumn("sync"), BarColumn(), MofNCompleteColumn(), console=err,
                       disable=as_json or not waiting) as progress:  # fmt: skip
@@ -256,11 +249,8 @@ def resolve_command(
     device = DeviceHome(home)
     try:
         with Outbox(device.outbox_path) as outbox:
-            client = _client(device)
-            try:
+            with client_of(device) as client:
                 conflict = explain(outbox, client, outbox.get(event_id))
-            finally:
-                client.close()
             out.print(conflict.message, markup=False, highlight=False)
             out.print("(checked with the server)" if conflict.online else "(offline)")
             if len(chosen) != 1:

@@ -79,3 +79,12 @@ def author(home: DeviceHome) -> Author:
     profile = home.profile()
     return Author(home.signer(profile.key_id), profile.org, profile.actor,
                   profile.catalog_version)  # fmt: skip
+
+
+def client_of(home: DeviceHome) -> ChemtraceClient:
+    """A client of the profile's server, with the device's token.
+
+    Raises:
+        scanners.device.home.NotEnrolledError: the device has no profile yet.
+    """
+    return ChemtraceClient(home.profile().server, token=home.token(), timeout=15.0)

@@ -18,7 +18,7 @@ from ledger.builder import Head
 from ledger.canonical import JsonValue
 from ledger.timefmt import format_utc
 from scanners.client import ApiError, ChemtraceClient
-from scanners.device.enrol import author
+from scanners.device.enrol import author, client_of
 from scanners.device.home import DeviceHome
 from scanners.device.outbox import WAITING, Outbox, OutboxEvent
 from scanners.device.sync import (
@@ -91,7 +91,7 @@ def trace_code_of(text: str, handheld: Handheld) -> str:
     if not handheld.device.enrolled():
         raise ScanLookupError(f"{unmapped} and this device has no server to ask: {advice}")
     try:
-        with client_for(handheld.device) as client:
+        with client_of(handheld.device) as client:
             return client.resolve_gs1_key(result.gs1_key)
     except httpx.HTTPError as exc:
         raise ScanLookupError(f"{unmapped} and the server could not be reached "
@@ -150,11 +150,6 @@ def outbox_view(device: DeviceHome, *, everything: bool = False) -> OutboxView:
         return OutboxView(outbox.counts(), events, blocked)
 
 
-def client_for(device: DeviceHome) -> ChemtraceClient:
-    """A client of the profile's server, with the device's token (raises if not enrolled)."""
-    return ChemtraceClient(device.profile().server, token=device.token(), timeout=15.0)
-
-
 def sync_outbox(
     device: DeviceHome,
     on_progress: Callable[[int, int], None],
@@ -167,7 +162,7 @@ def sync_outbox(
         scanners.client.ApiError: the server refused the whole request (a bad token, …).
     """
     profile = device.profile()
-    with client_for(device) as client, Outbox(device.outbox_path) as outbox:
+    with client_of(device) as client, Outbox(device.outbox_path) as outbox:
         return sync(outbox, client, log_vkey=profile.log_vkey,
                     retry=RetryPolicy(attempts=SYNC_ATTEMPTS), on_progress=on_progress,
                     on_wait=on_wait)  # fmt: skip
@@ -185,7 +180,7 @@ def explain_event(device: DeviceHome, event_id: int) -> Conflict:
         event = outbox.get(event_id)
         if not device.enrolled():
             return explain(outbox, None, event)
-        with client_for(device) as client:
+        with client_of(device) as client:
             return explain(outbox, client, event)
 
 
