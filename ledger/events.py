@@ -19,7 +19,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal, TypeAlias
+from typing import Annotated, Any, ClassVar, Literal, TypeAlias, get_args
 
 from pydantic import (
     AfterValidator,
@@ -444,6 +444,16 @@ EventBody: TypeAlias = Annotated[
 ]
 
 _BODY_ADAPTER: TypeAdapter[EventBody] = TypeAdapter(EventBody)
+_GENESIS_ROLES: dict[str, frozenset[str]] = {
+    body.model_fields["type"].annotation.__args__[0]: body.genesis_roles
+    for body in get_args(get_args(EventBody)[0])
+}
+
+
+def may_start_chain(event_type: str, role: str) -> bool:
+    """Whether an item playing ``role`` in an event of ``event_type`` may start its chain
+    (seq 0): a commission's subject, a transform's outputs, an aggregation's parent."""
+    return role in _GENESIS_ROLES.get(event_type, frozenset())
 
 
 def _same_codes(what: str, in_data: set[str], in_items: set[str]) -> None:

@@ -32,6 +32,7 @@ from ledger.builder import DeviceSession, Head
 from ledger.canonical import JsonValue, canonical_bytes, format_hash, parse_hash
 from ledger.envelope import event_hash_of, open_envelope
 from ledger.errors import LedgerError
+from ledger.events import may_start_chain
 from ledger.signing import Signer
 from ledger.timefmt import format_utc
 from scanners.device.home import DeviceError
@@ -186,24 +187,23 @@ class Outbox:
             DeviceError: ``head_unknown`` for an item that needs its head and has none here.
             LedgerError: the event is invalid (validated exactly as the server will).
         """
-        codes = [item if isinstance(item, str) else item[0] for item in items]
+        links = [(item, "subject") if isinstance(item, str) else item for item in items]
+        codes = [code for code, _ in links]
         with self._write() as db:
             heads = self._heads(db, codes)
-            unknown = [code for code in codes if code not in heads]
+            headless = [code for code, role in links
+                        if code not in heads and not may_start_chain(event_type, role)]  # fmt: skip
+            if headless:
+                raise DeviceError(
+                    f"this device does not know the chain head of {', '.join(headless)}: "
+                    "connect once (`chemtrace scan pull CODE`) or load it from the server",
+                    code="head_unknown",
+                )
             session = DeviceSession(author.signer, author.org, author.actor,
                                     author.catalog_version, heads=heads)  # fmt: skip
             envelope = session.event(event_type, items, data, time=time, site=site, geo=geo,
                                      co_actor=co_actor)  # fmt: skip
-            try:
-                open_envelope(envelope)  # the server's own validation, before anything is kept
-            except LedgerError as exc:
-                if unknown and "cannot start a chain" in str(exc):
-                    raise DeviceError(
-                        f"this device does not know the chain head of {', '.join(unknown)}: "
-                        "connect once (`chemtrace scan pull CODE`) or load it from the server",
-                        code="head_unknown",
-                    ) from exc
-                raise
+            open_envelope(envelope)  # the server's own validation, before anything is kept
             row_id, _ = self._insert(db, envelope, state="pending")
             self._save_heads(db, {code: session.heads[code] for code in codes}, "device")
         return self.get(row_id)

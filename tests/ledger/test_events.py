@@ -673,3 +673,14 @@ def test_body_to_json_keeps_absent_optional_fields_absent() -> None:
     dumped = body_to_json(parse_body(raw))
     assert "role" not in dumped["items"][0]  # type: ignore[index,operator]
     assert "site" not in dumped and "geo" not in dumped
+
+
+def test_only_commissions_decant_outputs_and_new_pallets_start_chains() -> None:
+    from typing import get_args
+
+    from ledger.events import EventType, may_start_chain
+
+    starters = {(t, r) for t in get_args(EventType)
+                for r in ("subject", "input", "output", "parent", "child") if may_start_chain(t, r)}  # fmt: skip
+    assert starters == {("commission", "subject"), ("transform", "output"), ("aggregate", "parent")}
+    assert not may_start_chain("no-such-type", "subject")
