@@ -52,6 +52,15 @@ class Accelerator(Protocol):
         """None when allowed, else the seconds until the window resets."""
         ...
 
+    def spend(self, key: str, cost: int) -> None:
+        """Count ``cost`` against ``key``'s budget this minute, even past the budget."""
+        ...
+
+    def spent(self, key: str, per_minute: int) -> float | None:
+        """None while ``key`` has spent less than ``per_minute`` this minute, else the
+        seconds until the window resets."""
+        ...
+
     def cached_checkpoint(self) -> str | None: ...
 
     def cache_checkpoint(self, note: str) -> None: ...
@@ -99,6 +108,17 @@ class LocalAccelerator:
             if len(self._windows) > _RECEIPTS_KEPT:
                 self._windows = {k: v for k, v in self._windows.items() if v[0] == minute}
         return None
+
+    def spend(self, key: str, cost: int) -> None:
+        minute = int(time.time() // 60)
+        with self._lock:
+            window, used = self._windows.get(key, (minute, 0))
+            self._windows[key] = (minute, (used if window == minute else 0) + cost)
+
+    def spent(self, key: str, per_minute: int) -> float | None:
+        minute = int(time.time() // 60)
+        window, used = self._windows.get(key, (minute, 0))
+        return 60 - time.time() % 60 if window == minute and used >= per_minute else None
 
     def cached_checkpoint(self) -> str | None:
         cached = self._checkpoint
@@ -217,6 +237,29 @@ class RedisAccelerator:
             except redis.RedisError as exc:
                 self._fell_back("rate_limit", exc)
         return self._local.allow(key, cost, per_minute)
+
+    def spend(self, key: str, cost: int) -> None:
+        if self._up():
+            name = self.key("rate", key, str(int(time.time() // 60)))
+            try:
+                pipe = self.client.pipeline(transaction=True)
+                pipe.incrby(name, cost)
+                pipe.expire(name, 120)
+                pipe.execute()
+                return
+            except redis.RedisError as exc:
+                self._fell_back("rate_limit", exc)
+        self._local.spend(key, cost)
+
+    def spent(self, key: str, per_minute: int) -> float | None:
+        if self._up():
+            try:
+                raw = self.client.get(self.key("rate", key, str(int(time.time() // 60))))
+                used = 0 if raw is None else int(raw)
+                return 60 - time.time() % 60 if used >= per_minute else None
+            except redis.RedisError as exc:
+                self._fell_back("rate_limit", exc)
+        return self._local.spent(key, per_minute)
 
     def cached_checkpoint(self) -> str | None:
         if self._up():

@@ -7,9 +7,14 @@ not fire), the worker at "now". That is why they agree.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import select
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -171,18 +176,36 @@ class FindingsProcess:
 
     The engine gets its own interpreter: in a thread of the API process it would share the
     GIL with every request and fall behind exactly when the load is high.
+
+    The child gets the read end of a pipe whose write end only this process holds: when
+    this process dies, even by SIGKILL, the kernel closes it and the child sees end of file
+    and exits (:func:`exit_with_parent`), so no orphan keeps the findings lock with settings
+    a restarted server may have changed.
     """
 
     def __init__(self, command: list[str]) -> None:
         self._command = command
         self.process: subprocess.Popen[bytes] | None = None
+        self._lifeline: int | None = None
 
     def step(self) -> None:
         if self.process is not None and self.process.poll() is None:
             return
         if self.process is not None:
             log.warning("findings worker exited with %s; restarting", self.process.returncode)
-        self.process = subprocess.Popen(self._command)  # noqa: S603 (our own CLI)
+        self._cut_lifeline()
+        # both ends are close-on-exec: no other child of this process inherits the write end
+        read, write = os.pipe()
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 (our own CLI)
+                [*self._command, "--parent-fd", str(read)], pass_fds=(read,)
+            )
+        except BaseException:
+            os.close(write)
+            raise
+        finally:
+            os.close(read)
+        self._lifeline = write
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -192,6 +215,65 @@ class FindingsProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process = None
+        self._cut_lifeline()
+
+    def _cut_lifeline(self) -> None:
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def exit_with_parent(fd: int, stop: Callable[[], None], *, grace_s: float = 3.0) -> None:
+    """Call ``stop`` once the parent process is gone, and end this process ``grace_s``
+    seconds later if it is still running (a long rebuild would otherwise hold the lock).
+
+    ``fd`` is the read end of the parent's pipe (see :class:`FindingsProcess`): it reaches
+    end of file when the parent dies, on any POSIX system. Two more signs, in case:
+    on Linux the kernel sends SIGTERM when the parent dies (``PR_SET_PDEATHSIG``; the
+    caller handles SIGTERM as a stop), and a changed parent pid means this process was
+    re-parented. Raises :class:`OSError` if ``fd`` is not open.
+    """
+    os.fstat(fd)
+    parent = os.getppid()
+    _set_parent_death_signal(signal.SIGTERM)
+
+    def watch() -> None:
+        try:
+            while os.getppid() == parent:
+                ready, _, _ = select.select([fd], [], [], 1.0)
+                if ready and not os.read(fd, 64):
+                    break
+        except OSError as exc:  # the pipe is broken: the parent cannot be watched any longer
+            log.warning("lost the pipe from the server: %s", exc)
+        log.warning("the server that started this findings worker is gone; stopping")
+        # armed before ``stop``, which could block: the deadline holds whatever the main
+        # thread is doing, and leaving mid-transaction loses nothing (saves are atomic)
+        deadline = threading.Timer(grace_s, os._exit, (1,))
+        deadline.daemon = True
+        deadline.start()
+        stop()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _set_parent_death_signal(signum: int) -> None:
+    # The kernel counts the parent as dead when the *thread* that started this process
+    # exits: :class:`FindingsProcess` is stepped by a supervisor thread that lives as long
+    # as the service, and stopping that thread comes with stopping this worker anyway.
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        done = libc.prctl(ctypes.c_int(PR_SET_PDEATHSIG), ctypes.c_ulong(signum),
+                          ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))  # fmt: skip
+    except (OSError, AttributeError) as exc:
+        log.warning("no parent-death signal: %s", exc)
+        return
+    if done != 0:
+        log.warning("no parent-death signal: %s", os.strerror(ctypes.get_errno()))
 
 
 def worker_command(

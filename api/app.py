@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from api import problems
+from api.limits import RequestLimits
 from api.metrics import REQUESTS
 from api.routes import codes, events, findings, items, log, ops, public, registry
 from api.service import Service
@@ -43,7 +44,7 @@ def _errors_are_problems(schema: dict[str, Any]) -> None:
 
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
     """Build the app; it opens (and later closes) its own service unless one is given."""
-    settings = settings or Settings()
+    settings = settings or (service.settings if service is not None else Settings())
     owned = service is None
 
     @asynccontextmanager
@@ -76,6 +77,14 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             time.perf_counter() - started
         )
         return response
+
+    # Added last, so outermost: before authentication, routing and body parsing.
+    app.add_middleware(
+        RequestLimits,
+        max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth,
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

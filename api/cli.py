@@ -36,7 +36,7 @@ class _LazyGroups(TyperGroup):
     parsing and the TUI, and ``simulate`` the city generator; ``serve`` and the others start
     without them."""
 
-    lazy: Final = {"scan": "scanners.cli", "simulate": "api.simulation.cli"}
+    lazy: Final = {"scan": "scanners.cli", "simulate": "sim.simulator.cli"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
@@ -74,7 +74,7 @@ def demo(
     ] = False,
 ) -> None:
     """Seed a realistic demo city through the API, verify it, then serve it."""
-    from api.showcase import offline_bundle, write_labels
+    from sim.showcase import offline_bundle, write_labels
 
     service, report = _seed_demo(db, keys, port)
     deployment = service.deployment
@@ -101,10 +101,10 @@ def _seed_demo(db: str, keys: Path, port: int) -> tuple[Any, Any]:
         from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from api.demo import seed
     from api.service import Service
     from api.settings import Settings
     from scanners.client import ChemtraceClient
+    from sim.demo import seed
 
     settings = Settings(db=db, keys=keys, background=False, rate_limit_per_minute=0,
                         base_url=f"http://127.0.0.1:{port}")  # fmt: skip
@@ -202,8 +202,10 @@ def _serve(db: str, keys: Path, host: str, port: int, redis_url: str | None, wor
     if redis_url:
         os.environ["CHEMTRACE_REDIS_URL"] = redis_url
     console.print(f"Serving {db} on {base_url}  (docs: {base_url}/docs)")
+    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback
+    # peer; api.routes._common.client_of decides, from Settings.trusted_proxies.
     uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
-                access_log=False)  # fmt: skip
+                access_log=False, proxy_headers=False)  # fmt: skip
 
 
 app.command("bundle")(export_bundle)

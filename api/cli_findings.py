@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from api.anomaly import FindingsWorker, new_engine, redis_waiter, rescan
+from api.anomaly import FindingsWorker, exit_with_parent, new_engine, redis_waiter, rescan
 from api.background import SingletonLock
 from api.deployment import DEFAULT_DB
 from ledger.errors import InvalidInputError, LedgerError
@@ -97,8 +97,20 @@ def worker_command(
         str | None, typer.Option("--redis", help="Redis URL: wake on the relay's entry stream.")
     ] = None,
     namespace: Annotated[str, typer.Option("--namespace", help="Redis key prefix.")] = "chemtrace",
+    parent_fd: Annotated[
+        int | None,
+        typer.Option("--parent-fd", hidden=True, help="Pipe from the server: stop at its end."),
+    ] = None,
 ) -> None:
     """Run the online engine alone (``chemtrace serve`` runs it too, under the same lock)."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    if parent_fd is not None:
+        try:
+            exit_with_parent(parent_fd, stopping.set)
+        except OSError as exc:
+            err.print(f"[red]cannot start:[/red] no pipe from the server on --parent-fd: {exc}")
+            raise typer.Exit(2) from exc
     try:
         require_existing(db)
         engine = make_engine(db)
@@ -111,8 +123,6 @@ def worker_command(
     except (LedgerError, InvalidInputError) as exc:
         err.print(f"[red]cannot start:[/red] {exc.diagnostics()}")
         raise typer.Exit(2) from exc
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     err.print("findings worker running; Ctrl-C to stop")
     try:
         while not stopping.is_set():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -22,6 +23,7 @@ from ledger.errors import (
     InvalidInputError,
     ItemExistsError,
     LedgerError,
+    NotHolderError,
     StaleHeadError,
     StorageError,
     TransitionRefusedError,
@@ -64,6 +66,7 @@ TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable input",
     429: "Too many requests",
+    431: "Header fields too large",
     500: "Internal error",
     503: "Unavailable",
 }
@@ -78,6 +81,7 @@ def status_of(exc: LedgerError) -> int:
         exc,
         (
             StaleHeadError,
+            NotHolderError,
             ItemExistsError,
             DuplicateCodeError,
             CheckpointConflictError,
@@ -136,6 +140,21 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "$"
 
 
+def _allowed_methods(request: Request) -> str:
+    """The ``Allow`` header of the request's path: the methods of every route it matches."""
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    routes = request.app.routes
+    walk = getattr(fastapi.routing, "iter_route_contexts", None)  # FastAPI >= 0.16x nests them
+    methods: set[str] = set()
+    for route in walk(routes) if walk is not None else routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(path):
+            methods |= route_methods
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
@@ -157,9 +176,19 @@ def install(app: FastAPI) -> None:
         return respond(ProblemError(422, code, str(first.get("msg")), field=_field(first["loc"])))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return respond(ProblemError(exc.status_code, code, str(exc.detail)))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request) or headers.get("Allow", "")
+            headers["Allow"] = allowed
+            detail = f"{request.method} is not allowed here; the methods are {allowed}"
+            return respond(ProblemError(405, "method_not_allowed", detail), headers)
+        if exc.status_code == 400 and isinstance(exc.__cause__, (ValueError, RecursionError)):
+            # FastAPI's answer to a typed body its JSON parser gave up on (invalid UTF-8, say)
+            detail = f"the body is not JSON: {exc.__cause__}"
+            return respond(ProblemError(422, "malformed_json", detail, field="$"))
+        code = {404: "not_found"}.get(exc.status_code, "http_error")
+        return respond(ProblemError(exc.status_code, code, str(exc.detail)), headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

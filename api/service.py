@@ -31,30 +31,20 @@ from api.webhooks import WebhookDispatcher
 from ledger.append import Accepted, Outcome, Rejected
 from ledger.codes import SignedCode, label_url, normalise_code
 from ledger.commitments import disclose
+from ledger.custody import visible_events
 from ledger.envelope import SignedEvent, open_envelope
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, NotRelatedError
 from ledger.licences import Licence, issue_licence
 from ledger.records import RegistryRecord
 from ledger.revocations import issue_revocation
 from ledger.state import ItemState, Projection
 from ledger.statements import Receipt
 from ledger.store.findings import FindingStore
-from ledger.store.service import LoggedEvent, ServiceStore
+from ledger.store.service import Aggregate, LoggedEvent, ServiceStore
 from ledger.timefmt import format_utc
 
-# Rejections that suggest fraud rather than a slip: they go to the security journal.
-FRAUD_CODES = frozenset(
-    {
-        "bad_signature",
-        "unknown_key",
-        "key_revoked",
-        "key_not_valid_at_log_time",
-        "unknown_code",
-        "code_issued_to_another_org",
-        "forged_label",
-        "org_mismatch",
-    }
-)
+# A custody refusal is journalled as a clone or probing signal (ledger.rules.signals).
+_JOURNAL_CODES: Mapping[type[LedgerError], str] = {NotRelatedError: "not_related"}
 _CACHE_S = 1.0
 K = TypeVar("K")
 V = TypeVar("V")
@@ -149,6 +139,7 @@ class Service:
         dispatcher = WebhookDispatcher(
             FindingStore(engine), self.log_signer, self.deployment.keys.origin,
             backoff_s=self.settings.webhook_backoff_s,
+            allow_networks=self.settings.webhook_allow_networks,
             lock=SingletonLock(self.settings.db, engine, name="webhooks"),
         )  # fmt: skip
         self.workers.append(Worker("webhooks", self.settings.webhook_interval_s, dispatcher.step))
@@ -254,11 +245,19 @@ class Service:
         wanted = set(districts)
         return {sid for sid, rec in self.records("site").items() if rec.attr("district") in wanted}
 
-    def district_of(self, org: str | None, site: str | None) -> str | None:
+    def district_of(self, org: str | None, site: str | None, code: str | None = None) -> str | None:
+        """The district of ``site``, else of ``org``, else of the org ``code`` was issued to."""
         if site and (record := self.records("site").get(site)):
             return str(record.attr("district"))
         if org and (record := self.records("org").get(org)):
             return str(record.attr("district"))
+        if code:
+            try:
+                issued = self.signed_code(code)
+            except LedgerError:
+                issued = None
+            if issued is not None and (record := self.records("org").get(issued.facts.org)):
+                return str(record.attr("district"))
         return None
 
     # -- devices and licences -----------------------------------------------------------------
@@ -345,6 +344,7 @@ class Service:
             self._require_may_write(principal, event, position, client)
             parsed.append(event)
         self._rate_limit(principal, [e for e in parsed if e is not None])
+        self._require_not_probing(principal, [e for e in parsed if e is not None])
         outcomes: list[Outcome | None] = [None] * len(raw_events)
         todo: list[int] = []
         remembered = self.accel.remembered_receipts([e.event_hash for e in parsed if e])
@@ -414,6 +414,32 @@ class Service:
                     retry_after=max(1, int(wait)),
                 )
 
+    def _require_not_probing(self, principal: Principal, events: Sequence[SignedEvent]) -> None:
+        """429 for a device or organisation that spent its budget of custody refusals.
+
+        Writes on items one has no relation to are refused like unknown items; a caller
+        who keeps guessing is probing, and is slowed to ``probe_limit_per_minute``.
+        """
+        limit = self.settings.probe_limit_per_minute
+        if limit <= 0 or not events:
+            return
+        keys = {f"probe:device:{e.key_id}" for e in events} | {f"probe:org:{principal.org}"}
+        for key in sorted(keys):
+            wait = self.accel.spent(key, limit)
+            if wait is not None:
+                raise ProblemError(
+                    429, "rate_limited", "too many refused writes; slow down",
+                    retry_after=max(1, int(wait)),
+                )  # fmt: skip
+
+    def _charge_probes(self, principal: Principal, probes: Mapping[str, int]) -> None:
+        limit = self.settings.probe_limit_per_minute
+        if limit <= 0 or not probes:
+            return
+        for device, count in sorted(probes.items()):
+            self.accel.spend(f"probe:device:{device}", count)
+        self.accel.spend(f"probe:org:{principal.org}", sum(probes.values()))
+
     def _after_submit(
         self,
         parsed: Sequence[SignedEvent | None],
@@ -422,6 +448,7 @@ class Service:
         client: str | None,
     ) -> None:
         fresh: dict[bytes, dict[str, Any]] = {}
+        probes: dict[str, int] = {}
         for event, outcome in zip(parsed, outcomes, strict=True):
             if isinstance(outcome, Accepted):
                 EVENTS.labels("duplicate" if outcome.duplicate else "accepted").inc()
@@ -429,15 +456,20 @@ class Service:
                     fresh[event.event_hash] = dict(outcome.receipt.to_json())
             elif isinstance(outcome, Rejected):
                 EVENTS.labels(outcome.error.code).inc()
-                if outcome.error.code in FRAUD_CODES:
+                if outcome.error.fraud:
+                    journal_code = _JOURNAL_CODES.get(type(outcome.error), outcome.error.code)
                     self.journal(
-                        outcome.error.code,
+                        journal_code,
                         outcome.error.diagnostics(),
                         principal=principal,
                         event=event,
                         client=client,
+                        aggregate_by="device_key" if event is not None else None,
                     )
+                if isinstance(outcome.error, NotRelatedError) and event is not None:
+                    probes[event.key_id] = probes.get(event.key_id, 0) + 1
         self.accel.remember_receipts(fresh)
+        self._charge_probes(principal, probes)
 
     def journal(
         self,
@@ -448,19 +480,24 @@ class Service:
         event: SignedEvent | None = None,
         client: str | None = None,
         item: str | None = None,
+        aggregate_by: Aggregate | None = None,
     ) -> None:
+        """Journal a refusal; with ``aggregate_by`` (``client`` or ``device_key``), repeats
+        of it in one window are one row with a count (see :meth:`ServiceStore.journal`)."""
         body = event.body if event is not None else None
         org = body.org if body is not None else (principal.org if principal else None)
         site = body.site if body is not None else None
+        item_code = item or (body.items[0].code if body is not None else None)
         self.reads.journal(
             code,
             detail,
+            aggregate_by=aggregate_by,
             user_id=principal.user_id if principal else None,
             org=org,
             device_key=event.key_id if event is not None else None,
-            item_code=item or (body.items[0].code if body is not None else None),
+            item_code=item_code,
             site=site,
-            district=self.district_of(org, site),
+            district=self.district_of(org, site, item_code),
             client=client,
         )
         JOURNAL.labels(code).inc()
@@ -507,6 +544,8 @@ class Service:
 
     def may_see(self, principal: Principal, code: str) -> bool:
         """Whether ``principal`` may see item ``code`` (one that exists)."""
+        if principal.role == "enterprise":
+            return any(self.item_view(principal, code).visible)
         orgs, sites = self.reads.item_parties(code)
         return bool(orgs) and self.scope(principal).sees_parties(orgs, sites)
 
@@ -523,8 +562,33 @@ class Service:
             return canonical
         raise ProblemError(404, "item_not_found", f"no item {code} within your scope")
 
+    def item_view(self, principal: Principal, code: str) -> ItemView:
+        """The item's chain and which of its events ``principal`` may see.
+
+        Regulators, inspectors and admins see the whole chain of an item in their scope; an
+        enterprise sees the span of its own involvement with the handoffs into and out of it
+        (:func:`ledger.custody.visible_events`).
+        """
+        events = self.reads.item_events(code)
+        if principal.role != "enterprise" or principal.org is None:
+            return ItemView(code, events, [True] * len(events))
+        chain = [(logged.event.body, logged.event.event_hash) for logged in events]
+        return ItemView(code, events, visible_events(principal.org, code, chain))
+
     def item_events(self, code: str) -> list[LoggedEvent]:
+        """Every event of an item (for views that show no event, like the public page)."""
         return self.reads.item_events(code)
+
+    def require_current_party(self, principal: Principal, code: str) -> str:
+        """The canonical code if ``principal`` may take the item's whole offline bundle.
+
+        A bundle proves the whole chain, so an enterprise gets one only while it is a party
+        to the item now (its holder, or the carrier or consignee of its open shipment).
+        """
+        canonical = self.require_item_visible(principal, code)
+        if principal.role == "enterprise" and not self.item_view(principal, canonical).current:
+            raise ProblemError(404, "item_not_found", f"no item {code} within your scope")
+        return canonical
 
     def projection(self, at: str | None = None) -> dict[str, ItemState]:
         """Every item's state now (incrementally maintained) or at time ``at`` (replayed)."""
@@ -540,6 +604,30 @@ class Service:
 
     def now(self) -> str:
         return format_utc(datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """An item's events in chain order and, for each, whether the caller may see it."""
+
+    code: str
+    events: Sequence[LoggedEvent]
+    visible: Sequence[bool]
+
+    @property
+    def current(self) -> bool:
+        """Whether the caller sees the item's newest event (it is a party to it now)."""
+        return bool(self.visible) and self.visible[-1]
+
+    @property
+    def seen(self) -> list[LoggedEvent]:
+        return [e for e, shown in zip(self.events, self.visible, strict=True) if shown]
+
+    @property
+    def known_prefix(self) -> list[LoggedEvent]:
+        """The chain up to the newest event the caller may see."""
+        last = max((i for i, shown in enumerate(self.visible) if shown), default=-1)
+        return list(self.events[: last + 1])
 
 
 def _person_text(person: dict[str, str]) -> str:

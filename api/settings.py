@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from pathlib import Path
+from typing import Annotated
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.deployment import DEFAULT_DB
 
@@ -24,11 +28,38 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     """Where the public pages live; printed into label QR codes."""
     max_body_bytes: int = 16 * 1024 * 1024
+    """The largest request body, enforced before anything else (``api.limits``)."""
+    max_json_depth: int = 64
+    """The deepest nesting of ``[`` and ``{`` in a JSON body, checked before it is parsed."""
+    max_header_bytes: int = 32 * 1024
+    """The most bytes of header fields (names and values) a request may carry."""
     max_batch_events: int = 5000
     checkpoint_interval_s: float = 0.5
     relay_interval_s: float = 0.2
     rate_limit_per_minute: int = 60_000
     """Events per minute per device and per organisation (0 = off)."""
+    probe_limit_per_minute: int = 20
+    """Custody refusals (writes on items one has no relation to) per minute per device and
+    per organisation before further writes get 429 for the rest of the minute (0 = off)."""
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    """Reverse proxies (CIDRs, comma-separated or a JSON list) whose X-Forwarded-For names
+    the client. Empty, the default: the client is the socket's peer, whatever the header."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [
+                part.strip() for part in text.split(",") if part.strip()
+            ]  # fmt: skip
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        return [str(ipaddress.ip_network(cidr, strict=False)) for cidr in value]
+
     findings: bool = True
     """Run the online anomaly engine (one process per database holds its lock)."""
     rules: Path | None = None
@@ -40,3 +71,22 @@ class Settings(BaseSettings):
     """How often the webhook dispatcher looks for due deliveries."""
     webhook_backoff_s: float = 1.0
     """The first retry delay of a failed webhook delivery (then doubling, capped at 10 min)."""
+    webhook_allow_networks: Annotated[list[str], NoDecode] = []
+    """Private networks webhooks may reach (CIDRs, comma-separated or a JSON list), besides
+    public addresses; empty, the default: none (``api.outbound``)."""
+
+    @field_validator("webhook_allow_networks", mode="before")
+    @classmethod
+    def _split_allow_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _allow_networks(cls, value: list[str]) -> list[str]:
+        # strict: host bits set (10.0.0.1/8) are more likely a typo than the network meant
+        return [str(ipaddress.ip_network(cidr.strip(), strict=True)) for cidr in value]

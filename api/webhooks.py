@@ -31,8 +31,19 @@ Retries
 -------
 
 Any 2xx answer is a delivery. Anything else (another status, a redirect, a connection
-error, no answer within 5 s) is retried after 1, 2, 4, … seconds (doubling, capped at 10
-minutes); after 12 failed attempts the delivery is given up, its ``last_error`` kept.
+error, no answer within 5 s, a refused destination) is retried after 1, 2, 4, … seconds
+(doubling, capped at 10 minutes); after 12 failed attempts the delivery is given up, its
+``last_error`` kept.
+
+Destinations
+------------
+
+Only ``http``/``https`` URLs without userinfo, to public addresses, unless the operator
+allows private networks (``CHEMTRACE_WEBHOOK_ALLOW_NETWORKS``): checked when subscribing
+(``POST /v1/webhooks``) and again at every attempt, when the host is resolved, every address
+it resolves to is checked, and the connection goes to the checked address itself (see
+:mod:`api.outbound`). A redirect is never followed. A refused attempt's ``last_error`` reads
+``refused (<reason>): …`` (a reason of :class:`api.outbound.DestinationRefusedError`).
 """
 
 from __future__ import annotations
@@ -52,6 +63,15 @@ import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from api.outbound import (
+    DestinationRefusedError,
+    OutboundPolicy,
+    RefusedRequestError,
+    Resolver,
+    direct_transport,
+    pinned_client,
+    system_resolver,
+)
 from ledger.errors import LedgerError
 from ledger.note import note_key_id, parse_vkey
 from ledger.signing import Signer
@@ -176,11 +196,20 @@ class WebhookDispatcher:
         parallel: int = 8,
         batch: int = 100,
         lock: _Lock | None = None,
+        allow_networks: Iterable[str] = (),
+        resolver: Resolver = system_resolver,
+        transport: Callable[[], httpx.BaseTransport] = direct_transport,
     ) -> None:
         """``key_name`` is the name in the log's vkey (the log origin): with the signer's
         public key it gives the ``key_id`` receivers match against the vkey. With ``lock``
-        (a :class:`api.background.SingletonLock`), only its holder sends."""
+        (a :class:`api.background.SingletonLock`), only its holder sends.
+
+        ``allow_networks`` (CIDRs) are the private networks hooks may reach besides public
+        addresses; ``resolver`` resolves hook hosts, and ``transport`` makes the connection
+        layer that is handed the checked address (both seams for tests)."""
         self._store, self._signer, self._clock, self._lock = store, signer, clock, lock
+        self._policy = OutboundPolicy(allow_networks, resolver)
+        self._transport = transport
         self.key_id = note_key_id(key_name, signer.public_key).hex()
         self._backoff, self._timeout = backoff_s, timeout_s
         self._max_attempts, self._parallel, self._batch = max_attempts, parallel, batch
@@ -194,7 +223,7 @@ class WebhookDispatcher:
             return 0
         attempts = self._prepare(due)
         with (
-            httpx.Client(timeout=self._timeout, follow_redirects=False) as client,
+            pinned_client(self._policy, timeout=self._timeout, transport=self._transport) as client,
             ThreadPoolExecutor(max_workers=min(self._parallel, len(attempts))) as pool,
         ):
             results = list(pool.map(lambda a: self._send(client, a), attempts))
@@ -225,9 +254,15 @@ class WebhookDispatcher:
         }
         error: str | None
         try:
+            # The text first: the parsed URL no longer shows an empty userinfo (``http://@h``).
+            self._policy.check_url(attempt.url)
             answer = client.post(attempt.url, content=attempt.body, headers=headers)
-            error = None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
-        except httpx.HTTPError as exc:
+            error = _status_error(answer.status_code)
+        except DestinationRefusedError as refused:
+            error = f"refused ({refused.reason}): {refused.detail}"
+        except RefusedRequestError as exc:
+            error = f"refused ({exc.refused.reason}): {exc.refused.detail}"
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         retry_at = None
         if error is not None and attempt.attempt < self._max_attempts:
@@ -241,3 +276,11 @@ class WebhookDispatcher:
             attempt.webhook_id, attempt.finding_id, error=error, retry_at=retry_at
         )
         return error is None
+
+
+def _status_error(status: int) -> str | None:
+    if 200 <= status < 300:
+        return None
+    if 300 <= status < 400:
+        return f"HTTP {status} (redirects are not followed)"
+    return f"HTTP {status}"

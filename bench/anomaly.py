@@ -23,9 +23,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from api.simulation import evaluate, simulate
-from api.simulation.cli import evaluation_table, print_report
 from bench._machine import header_lines
+from sim.simulator import evaluate, simulate
+from sim.simulator.cli import evaluation_table, print_report
 
 out = Console()
 RESCAN_TARGET = 20_000

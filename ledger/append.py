@@ -11,9 +11,12 @@ Rules, in order, per event:
 1. a resend (same event hash) returns the original receipt: it is recognised
    *before* the head check, so it works after the head has moved on;
 2. the device key must be certified for the event's organisation at the log time;
-3. every item link must extend its item's current head exactly (``seq = head+1``
+3. the custody policy (:mod:`ledger.custody`) must relate the writer to every item it
+   names: a stranger is refused before the head is looked at, so a refusal says nothing
+   about the head;
+4. every item link must extend its item's current head exactly (``seq = head+1``
    and ``prev = head hash``), or start a new chain where the event type may;
-4. events are grouped into connected components by the items they touch; a
+5. events are grouped into connected components by the items they touch; a
    group is written whole or not at all.
 """
 
@@ -24,8 +27,18 @@ from dataclasses import dataclass, field
 
 from ledger.canonical import format_hash
 from ledger.certificates import TrustStore
+from ledger.custody import (
+    DEFAULT_POLICY,
+    Custody,
+    CustodyPolicy,
+    WriterKind,
+    advance,
+    genesis,
+    judge,
+)
 from ledger.envelope import SignedEvent
 from ledger.errors import (
+    UNKNOWN_ITEM_MESSAGE,
     AppendRejectedError,
     CodeIssuedToAnotherOrgError,
     GroupRejectedError,
@@ -96,6 +109,7 @@ class AppendPlan:
     outcomes: list[Outcome]
     events: list[EventRow] = field(default_factory=list)
     heads: dict[str, ItemHead] = field(default_factory=dict)
+    custody: dict[str, Custody] = field(default_factory=dict)
     nodes: list[tuple[NodeId, bytes]] = field(default_factory=list)
     next_index: int = 0
 
@@ -113,6 +127,11 @@ class AppendContext:
     trust: TrustStore
     issued: Mapping[str, str] | None = None
     """Issued codes and the organisation each was issued to, when issuance is required."""
+    custody: Mapping[str, Custody] = field(default_factory=dict)
+    """The custody of every named item that has a chain."""
+    writer_kinds: Mapping[str, WriterKind] = field(default_factory=dict)
+    """Organisations that are test stations or authorities (the rest are enterprises)."""
+    policy: CustodyPolicy = DEFAULT_POLICY
 
 
 def connected_groups(events: Sequence[SignedEvent]) -> list[list[int]]:
@@ -145,6 +164,7 @@ def plan_append(
     log_moment = parse_utc(context.log_time)
     for group in connected_groups(events):
         group_heads: dict[str, ItemHead] = {}
+        group_custody: dict[str, Custody] = {}
         staged: list[tuple[int, SignedEvent]] = []
         seen: set[bytes] = set()
         for position in group:
@@ -158,7 +178,9 @@ def plan_append(
             try:
                 context.trust.device_certificate(event.key_id, event.body.org, log_moment)
                 _require_issued(event, context.issued)
+                custody = _judge_custody(event, context, (group_custody, plan.custody))
                 _advance_heads(event, group_heads, (plan.heads, context.heads))
+                group_custody.update(custody)
             except AppendRejectedError as exc:
                 outcomes[position] = Rejected(exc)
                 reject_group(outcomes, group, exc)
@@ -167,6 +189,7 @@ def plan_append(
             staged.append((position, event))
         else:
             _write_group(staged, context, plan, outcomes, log_signer)
+            plan.custody.update(group_custody)
     receipts = {row.event.event_hash: row.receipt for row in plan.events}
     for position, event in enumerate(events):
         if outcomes[position] is None:  # an in-batch resend of an event accepted above
@@ -210,10 +233,38 @@ def _require_issued(event: SignedEvent, issued: Mapping[str, str] | None) -> Non
         if owner is None:
             raise UnknownCodeError("no registry batch issued this code", item=link.code)
         if link.seq == 0 and owner != event.body.org:
+            # the issuer is not named: the writer may not know who holds codes it never held
             raise CodeIssuedToAnotherOrgError(
                 "only the organisation a code was issued to may start its chain",
-                item=link.code, issued_to=owner,
-            )  # fmt: skip
+                item=link.code,
+            )
+
+
+def _judge_custody(
+    event: SignedEvent,
+    context: AppendContext,
+    staged: tuple[Mapping[str, Custody], ...],
+) -> dict[str, Custody]:
+    """Judge the writer against every item's custody; return each item's custody after.
+
+    Raises:
+        NotRelatedError: the writer is a stranger to an item.
+        NotHolderError: a former party's event signed after its involvement ended.
+    """
+    body = event.body
+    kind = context.writer_kinds.get(body.org, "enterprise")
+    after: dict[str, Custody] = {}
+    for link in body.items:
+        current = next(
+            (known[link.code] for known in (*staged, context.custody) if link.code in known),
+            None,
+        )
+        judge(body, link, current, kind=kind, policy=context.policy)
+        if link.seq == 0:
+            after[link.code] = genesis(body)
+        elif current is not None:
+            after[link.code] = advance(current, body, link, event.event_hash)
+    return after
 
 
 def _advance_heads(
@@ -236,7 +287,7 @@ def _advance_heads(
             if current is not None:
                 raise ItemExistsError("item already has a chain", item=link.code)
         elif current is None:
-            raise UnknownItemError("item has no chain to continue", item=link.code)
+            raise UnknownItemError(UNKNOWN_ITEM_MESSAGE, item=link.code)
         elif link.seq != current.seq + 1 or link.prev != format_hash(current.head_hash):
             raise StaleHeadError(
                 "event does not extend the item's current head",

@@ -19,6 +19,8 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   ├── KeyNotValidAtLogTimeError  the key was not valid at log time
     │   ├── KeyRevokedError          the key is revoked
     │   ├── UnknownItemError         an item has no chain and the event cannot start one
+    │   │   └── NotRelatedError      the writer is a stranger to the item (answers alike)
+    │   ├── NotHolderError           a former holder's event signed after its handoff
     │   ├── UnknownCodeError         no registry batch issued this code
     │   ├── CodeIssuedToAnotherOrgError  a chain started on a code issued to someone else
     │   ├── ItemExistsError          a chain-starting event names an existing item
@@ -30,16 +32,21 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
         ├── UnknownFindingError      no finding (or webhook) has that id
         └── TransitionRefusedError   the workflow does not allow that status change
 
-This module does not map errors to HTTP statuses; ``api/errors.py`` does.
+Errors whose ``fraud`` is true smell of fraud rather than a slip: the service records
+them in the security journal. This module does not map errors to HTTP statuses;
+``api/problems.py`` does.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class LedgerError(Exception):
     """Base of every error raised by the ledger core."""
 
     code: str = "ledger_error"
+    fraud: ClassVar[bool] = False
 
     def __init__(self, message: str, **context: object) -> None:
         super().__init__(message)
@@ -72,6 +79,7 @@ class VerificationError(LedgerError):
 
 class SignatureInvalidError(VerificationError):
     code = "bad_signature"
+    fraud = True
 
 
 class ProofError(VerificationError):
@@ -88,26 +96,51 @@ class AppendRejectedError(LedgerError):
 
 class UnknownKeyError(AppendRejectedError):
     code = "unknown_key"
+    fraud = True
 
 
 class KeyNotValidAtLogTimeError(AppendRejectedError):
     code = "key_not_valid_at_log_time"
+    fraud = True
 
 
 class KeyRevokedError(AppendRejectedError):
     code = "key_revoked"
+    fraud = True
+
+
+UNKNOWN_ITEM_MESSAGE = "item has no chain to continue"
 
 
 class UnknownItemError(AppendRejectedError):
     code = "unknown_item"
 
 
+class NotRelatedError(UnknownItemError):
+    """A write by an organisation with no relation to the item.
+
+    Its code, message and context are exactly an :class:`UnknownItemError`'s, so the
+    writer cannot tell a refused guess from an item that does not exist.
+    """
+
+    fraud = True
+
+    def __init__(self, *, item: str) -> None:
+        super().__init__(UNKNOWN_ITEM_MESSAGE, item=item)
+
+
+class NotHolderError(AppendRejectedError):
+    code = "not_holder"
+
+
 class UnknownCodeError(AppendRejectedError):
     code = "unknown_code"
+    fraud = True
 
 
 class CodeIssuedToAnotherOrgError(AppendRejectedError):
     code = "code_issued_to_another_org"
+    fraud = True
 
 
 class ItemExistsError(AppendRejectedError):

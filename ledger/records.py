@@ -35,7 +35,7 @@ RECORD_VERSION: Final = 1
 RecordKind: TypeAlias = Literal["org", "site", "vehicle", "crew", "permit", "user"]
 OrgType = Literal[
     "producer", "filler", "trader", "warehouse", "carrier", "end_user", "laboratory",
-    "disposer", "individual", "regulator",
+    "disposer", "individual", "regulator", "test_station",
 ]  # fmt: skip
 UserRole = Literal["admin", "enterprise", "regulator", "inspector"]
 District = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]

@@ -99,14 +99,19 @@ def _with_quantity(state: ItemState, q: object) -> ItemState:
 
 
 def _step(state: ItemState, body: EventBody, role: str, known: dict[str, ItemState]) -> ItemState:
-    here = replace(state, holder=body.org, site=body.site or state.site)
+    taken = replace(state, holder=body.org, site=body.site or state.site)
+    # Only a transfer (commission, receive, recovery, a transform's output) moves custody;
+    # anyone else's act (an irregular one the custody policy accepted, and the rules flag)
+    # leaves the holder and place as they were, so it cannot take the item off the real
+    # holder's inventory.
+    here = taken if state.holder in (None, body.org) else state
     # One quantity on a many-item receive, count, use, return or recovery is a total, not
     # each item's: it says nothing about any one item, so it moves no item's quantity.
     one = len(body.items) == 1
     match body:
         case Commission():
             return _with_quantity(
-                replace(here, chemical=body.data.chemical, packaging=body.data.packaging,
+                replace(taken, chemical=body.data.chemical, packaging=body.data.packaging,
                         status="active"),
                 body.data.quantity,
             )  # fmt: skip
@@ -117,7 +122,7 @@ def _step(state: ItemState, body: EventBody, role: str, known: dict[str, ItemSta
             if role == "output":
                 source = known.get(body.data.inputs[0].code)
                 here = replace(
-                    here,
+                    taken,
                     chemical=here.chemical or (source.chemical if source else None),
                     status="active",
                 )
@@ -130,7 +135,7 @@ def _step(state: ItemState, body: EventBody, role: str, known: dict[str, ItemSta
             return replace(state, holder=body.data.carrier, site=None, status="in_transit",
                            destination=body.data.consignee_site)  # fmt: skip
         case Receive():
-            here = replace(here, status="active", destination=None)
+            here = replace(taken, status="active", destination=None)
             return _with_quantity(here, body.data.quantity if one else None)
         case Use():
             used = _quantity(body.data.quantity) if one else None
@@ -151,7 +156,7 @@ def _step(state: ItemState, body: EventBody, role: str, known: dict[str, ItemSta
         case ReportLoss():
             return replace(state, status="lost")
         case Recover():
-            return _with_quantity(replace(here, status="active"),
+            return _with_quantity(replace(taken, status="active"),
                                   body.data.quantity if one else None)  # fmt: skip
         case _:
             # inspect, waypoint, correct, trade and storage moves leave custody where it is

@@ -33,7 +33,15 @@ from scanners.client import ApiError, ChemtraceClient
 from scanners.device.enrol import author, client_of, enrol
 from scanners.device.home import DEFAULT_HOME, DeviceError, DeviceHome
 from scanners.device.outbox import WAITING, Outbox
-from scanners.device.sync import FITTING, RetryPolicy, explain, pull_heads, resolve, sync
+from scanners.device.sync import (
+    FITTING,
+    Resolution,
+    RetryPolicy,
+    explain,
+    pull_heads,
+    resolve,
+    sync,
+)
 
 out = Console()
 err = Console(stderr=True)
@@ -244,8 +252,10 @@ def resolve_command(
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Explain a conflict or rejection and, with consent, rebase, re-sign, retry or discard."""
-    chosen = [name for name, on in (("rebase", rebase), ("resign", resign), ("retry", retry),
-                                     ("discard", discard is not None)) if on]  # fmt: skip
+    options: tuple[tuple[Resolution, bool], ...] = (
+        ("rebase", rebase), ("resign", resign), ("retry", retry), ("discard", discard is not None)
+    )  # fmt: skip
+    chosen = [name for name, on in options if on]
     device = DeviceHome(home)
     try:
         with Outbox(device.outbox_path) as outbox:

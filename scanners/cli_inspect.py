@@ -56,11 +56,10 @@ from ledger.codes import normalise_code
 from ledger.errors import LedgerError
 from ledger.note import NoteVerifier
 from scanners.client import ApiError, ChemtraceClient
-from scanners.files import KitFileError
+from scanners.errors import ScannerError
 from scanners.inspector.fetch import TIME_FORMAT, fetch_bundle
-from scanners.inspector.kit import DEFAULT_HOME, InspectorKit, KitStateError
+from scanners.inspector.kit import DEFAULT_HOME, InspectorKit
 from scanners.inspector.render import print_fetch, print_trust, print_verdict
-from scanners.inspector.scan_input import UnreadableScanError
 from scanners.inspector.store import Kind
 from scanners.inspector.trust import (
     PinnedKey,
@@ -83,7 +82,9 @@ TokenOption = Annotated[
     typer.Option("--token", envvar="CHEMTRACE_TOKEN", help="API token (inspector or regulator)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-_CANNOT_RUN = (TrustError, KitStateError, KitFileError, UnreadableScanError, LedgerError, OSError)
+_CANNOT_RUN = (ScannerError, LedgerError, OSError)
+"""Exit 2: the kit (trust, state, files), the scan or the disk stopped the command. The
+server's and the network's own refusals are caught first where they can happen."""
 
 
 def register(app: typer.Typer) -> None:

@@ -14,18 +14,19 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import httpx
 
 from ledger.builder import DeviceSession
 from ledger.canonical import JsonValue, parse_hash
 from ledger.signing import Signer
+from scanners.errors import ScannerError
 
 DEFAULT_CATALOG = "2026-draft.1"
 
 
-class ApiError(Exception):
+class ApiError(ScannerError):
     """The API answered with a problem document."""
 
     def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
@@ -35,6 +36,27 @@ class ApiError(Exception):
         super().__init__(f"{status} {self.code}: {problem.get('detail', '')}")
 
 
+class ReceiptJson(TypedDict):
+    """The log's signed receipt, as the API sends it (``ledger.statements.Receipt.to_json``)."""
+
+    origin: str
+    entry_hash: str
+    leaf_hash: str
+    index: int
+    log_time: str
+    signature: str
+
+
+class EventResult(TypedDict):
+    """One event's result in a batch: a receipt when accepted (or a resend), else a problem."""
+
+    index: int
+    status: Literal["accepted", "duplicate", "rejected"]
+    receipt: ReceiptJson | None
+    error: dict[str, Any] | None
+    """The problem's ``code`` and ``detail`` and whatever context it names (``item``, …)."""
+
+
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
     """The per-event results of a batch."""
@@ -42,9 +64,9 @@ class BatchOutcome:
     accepted: int
     duplicates: int
     rejected: int
-    results: list[dict[str, Any]]
+    results: list[EventResult]
 
-    def receipts(self) -> list[dict[str, Any] | None]:
+    def receipts(self) -> list[ReceiptJson | None]:
         return [r.get("receipt") for r in self.results]
 
 

@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from scanners.errors import ScannerError
 
-class KitFileError(Exception):
+
+class KitFileError(ScannerError):
     """A kit file is missing, unreadable or not the JSON it should be."""
 
 

@@ -63,6 +63,7 @@ import zxingcpp
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ledger.errors import InvalidInputError
+from scanners.errors import ScannerError
 
 SUPPORTED_FORMATS: Final = ("QRCode", "MicroQRCode", "DataMatrix", "Code128")
 MAX_PIXELS: Final = 50_000_000
@@ -108,7 +109,7 @@ class DecodedSymbol:
         return max(math.dist(a, b) for a in self.position for b in self.position) / 2
 
 
-class ImageDecodeError(InvalidInputError):
+class ImageDecodeError(InvalidInputError, ScannerError):
     """The file cannot be read, is not an image, or is too large to decode."""
 
     code = "image_unreadable"

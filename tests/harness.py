@@ -15,6 +15,7 @@ from ledger.builder import DeviceSession, Head
 from ledger.canonical import JsonValue
 from ledger.certificates import issue_certificate
 from ledger.commitments import disclose
+from ledger.custody import EVENT_TYPES, RELATIONS, CustodyPolicy, EventRule
 from ledger.ingest import Ingestor
 from ledger.note import NoteVerifier
 from ledger.signing import ED25519, Ed25519Signer
@@ -25,6 +26,12 @@ from ledger.verify import AuditReport, TrustedKeys, audit
 
 ORIGIN = "chemtrace.test/log"
 CATALOG = "test.1"
+ANYONE = CustodyPolicy(
+    {kind: EventRule(dict.fromkeys(RELATIONS, "allowed")) for kind in EVENT_TYPES}
+)
+"""A custody policy that lets any organisation write on any item: for tests of the log
+itself (integrity, concurrency, crashes), whose random ledgers hand items around freely.
+The custody policy has its own tests (tests/ledger/test_custody.py, tests/security/)."""
 
 
 @dataclass
@@ -50,10 +57,16 @@ class Harness:
         root: Ed25519Signer | None = None,
         log: Ed25519Signer | None = None,
         require_issued_codes: bool = False,
+        custody: CustodyPolicy = ANYONE,
     ) -> Harness:
-        """A ledger on ``url``; most tests use free-form item codes, so issuance is opt-in."""
+        """A ledger on ``url``; most tests use free-form item codes and hand items between
+        organisations freely, so issuance and the custody policy are opt-in."""
         store = open_store(
-            url, origin=ORIGIN, clock=clock, require_issued_codes=require_issued_codes
+            url,
+            origin=ORIGIN,
+            clock=clock,
+            require_issued_codes=require_issued_codes,
+            custody_policy=custody,
         )
         root = root or Ed25519Signer.generate()
         log = log or Ed25519Signer.generate()
@@ -70,6 +83,7 @@ class Harness:
             root=self.root,
             log=self.log,
             require_issued_codes=self.store.require_issued_codes,
+            custody=self.store.custody_policy,
         )
 
     def trusted(self) -> TrustedKeys:

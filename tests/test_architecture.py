@@ -1,4 +1,7 @@
-"""The domain core stays pure: no ``ledger`` module outside ``ledger.store`` imports I/O.
+"""Import boundaries. The domain core stays pure: no ``ledger`` module outside ``ledger.store``
+imports I/O. The demo city and the simulator (``sim``) may import ``ledger``, ``api`` and
+``scanners``, but none of those imports ``sim``, except the command-line root ``api/cli.py``,
+and that only inside the ``demo`` and ``simulate`` commands.
 
 Checked on the source with ``ast``, so an import hidden inside a function is
 caught as well as a top-level one.
@@ -11,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-LEDGER = Path(__file__).resolve().parent.parent / "ledger"
+ROOT = Path(__file__).resolve().parent.parent
+LEDGER = ROOT / "ledger"
+CLI_ROOT = ROOT / "api" / "cli.py"
+"""The one module outside ``sim`` that may import it: ``chemtrace demo`` and ``simulate``."""
 FORBIDDEN = {
     "sqlalchemy",
     "alembic",
@@ -37,12 +43,19 @@ FORBIDDEN = {
     "rich",
     "api",
     "scanners",
+    "sim",
     "os",
 }
 
 
 def _pure_modules() -> list[Path]:
     return sorted(p for p in LEDGER.rglob("*.py") if "store" not in p.relative_to(LEDGER).parts)
+
+
+def _modules_below_sim() -> list[Path]:
+    """Every module of the core, the service and the client side but the CLI root."""
+    found = (p for package in ("ledger", "api", "scanners") for p in (ROOT / package).rglob("*.py"))
+    return sorted(p for p in found if p != CLI_ROOT)
 
 
 def _imports(path: Path) -> set[str]:
@@ -76,3 +89,19 @@ def test_the_check_catches_an_io_import(tmp_path: Path) -> None:
     sneaky = tmp_path / "sneaky.py"
     sneaky.write_text("def f():\n    import sqlalchemy\n    return open('x')\n")
     assert {"sqlalchemy", "builtin open"} <= _imports(sneaky)
+
+
+@pytest.mark.parametrize("path", _modules_below_sim(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_cli_root_imports_sim(path: Path) -> None:
+    assert "sim" not in _imports(path), f"{path.relative_to(ROOT)} imports sim"
+
+
+def test_the_cli_root_imports_sim_only_inside_its_commands() -> None:
+    assert "sim" in _imports(CLI_ROOT)  # the rule above has something to exempt
+    at_load: set[str] = set()
+    for node in ast.parse(CLI_ROOT.read_text(), filename=str(CLI_ROOT)).body:
+        if isinstance(node, ast.Import):
+            at_load.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            at_load.add(node.module.split(".")[0])
+    assert "sim" not in at_load, "api/cli.py imports sim when it loads, not when a command runs"

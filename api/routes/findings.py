@@ -13,12 +13,12 @@ import json
 import re
 import secrets
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal, require
+from api.outbound import DestinationRefusedError, OutboundPolicy, Resolver, system_resolver
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
 from api.webhooks import MAX_ATTEMPTS
@@ -319,17 +319,30 @@ def _webhook_out(row: dict[str, Any], signature: SignatureKey) -> WebhookOut:
     )  # fmt: skip
 
 
-def _check_url(url: str) -> str:
-    if _has_control(url, allowed=""):
-        raise ProblemError(422, "invalid_request", "url has control characters", field="url")
+def webhook_resolver() -> Resolver:
+    """How subscribed hosts are resolved (a dependency, so tests can inject a fake)."""
+    return system_resolver
+
+
+RESOLVER = Depends(webhook_resolver)
+
+
+def _check_url(url: str, policy: OutboundPolicy) -> str:
+    """``url`` if the dispatcher may send to it now (it checks again at every attempt)."""
+    if _has_control(url, allowed="") or " " in url:
+        raise ProblemError(422, "invalid_request", "url has spaces or control characters",
+                           field="url")  # fmt: skip
     try:
-        parts = urlsplit(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        ok = False
-    if not ok or " " in url:
-        raise ProblemError(422, "invalid_request", "url must be an http(s) URL", field="url")
+        policy.vet(url)
+    except DestinationRefusedError as refused:
+        if refused.reason == "invalid":
+            raise ProblemError(422, "invalid_request", f"url must be an http(s) URL: "
+                               f"{refused.detail}", field="url") from None  # fmt: skip
+        if refused.reason == "unresolvable":
+            raise ProblemError(422, "webhook_url_unresolvable", refused.detail,
+                               field="url") from None  # fmt: skip
+        raise ProblemError(422, "webhook_url_forbidden", refused.detail, field="url",
+                           reason=refused.reason) from None  # fmt: skip
     return url
 
 
@@ -341,12 +354,24 @@ def _check_url(url: str) -> str:
     summary="Subscribe a URL to new findings in your scope (admins and regulators).",
 )
 def create_webhook(
-    request: Request, payload: WebhookIn, principal: Principal = OVERSIGHT
+    request: Request,
+    payload: WebhookIn,
+    principal: Principal = OVERSIGHT,
+    resolver: Resolver = RESOLVER,
 ) -> WebhookOut:
     """New findings of at least `min_severity` in your scope (a regulator's districts, as
     they are now; an admin's: all) are POSTed to `url`, signed by the log key: see
-    `signature` and the `api.webhooks` module for the scheme."""
-    url = _check_url(payload.url)
+    `signature` and the `api.webhooks` module for the scheme.
+
+    `url` must be http(s), without userinfo, on a host that is (or resolves only to) public
+    addresses, or to networks the operator allows (`CHEMTRACE_WEBHOOK_ALLOW_NETWORKS`).
+
+    Errors: 422 `webhook_url_forbidden` (`reason` says why: `scheme`, `userinfo`,
+    `private_address` for a non-public literal address, `private_name` for a name with a
+    non-public address among its addresses), `webhook_url_unresolvable` (the name does not
+    resolve), or `invalid_request` (a malformed URL)."""
+    allowed = service_of(request).settings.webhook_allow_networks
+    url = _check_url(payload.url, OutboundPolicy(allowed, resolver))
     store = _store(request)
     webhook_id = "wh-" + secrets.token_hex(12)
     districts = None if principal.role == "admin" else principal.districts

@@ -101,10 +101,10 @@ def _out(state: ItemState) -> ItemStateOut:
 def get_item(request: Request, code: str, principal: Caller) -> ItemOut:
     service = service_of(request)
     canonical = service.require_item_visible(principal, code)
-    events = service.item_events(canonical)
-    state = fold_item(canonical, (logged.event.body for logged in events))
+    view = service.item_view(principal, canonical)
+    state = fold_item(canonical, (logged.event.body for logged in view.known_prefix))
     signed = service.signed_code(canonical)
-    head = service.deployment.store.item_head(canonical)
+    head = service.deployment.store.item_head(canonical) if view.current else None
     return ItemOut(
         state=_out(state),
         issued_to=signed.facts.org if signed else None,
@@ -116,7 +116,7 @@ def get_item(request: Request, code: str, principal: Caller) -> ItemOut:
             "hash": format_hash(head.head_hash),
             "index": head.index,
         },
-        events=len(events),
+        events=len(view.seen),
     )
 
 
@@ -129,10 +129,13 @@ def get_item(request: Request, code: str, principal: Caller) -> ItemOut:
 def get_chain(request: Request, code: str, principal: Caller) -> Chain:
     service = service_of(request)
     canonical = service.require_item_visible(principal, code)
+    view = service.item_view(principal, canonical)
     projection, steps = Projection(), []
-    for logged in service.item_events(canonical):
+    for logged, shown in zip(view.events, view.visible, strict=True):
         body = logged.event.body
         projection.apply(body)
+        if not shown:
+            continue
         state = projection.items[canonical]
         raw_data = logged.event.raw_body.get("data", {})
         steps.append(
@@ -158,7 +161,7 @@ def get_chain(request: Request, code: str, principal: Caller) -> Chain:
 
 def _bundle(request: Request, code: str, principal: Principal, since: int | None) -> dict[str, Any]:
     service = service_of(request)
-    canonical = service.require_item_visible(principal, code)
+    canonical = service.require_current_party(principal, code)
     return build_item_bundle(
         service.deployment.store, canonical, log_signer=service.log_signer, since_size=since
     )

@@ -53,14 +53,17 @@ def metrics() -> Response:
 @router.get(
     "/v1/security/journal",
     responses=responses(401, 403),
-    summary="Rejected attempts that suggest fraud, newest first, within your districts.",
+    summary="Rejected attempts that suggest fraud, last seen first, within your districts.",
 )
 def journal(
     request: Request,
     principal: Principal = OVERSIGHT,
-    since: str | None = None,
+    since: Annotated[str | None, Query(description="RFC 3339 UTC; `last_at` on or after")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
+    """Repeats of one attempt from one client (or device) in one window are one entry:
+    `count` says how many, `at` and `last_at` when the first and the last were seen, and
+    `window_start` which window (null for an entry that stands for one attempt)."""
     service = service_of(request)
     if principal.role == "admin":
         entries = service.reads.journal_entries(since=since, limit=limit)

@@ -41,7 +41,11 @@ LedgerFact: TypeAlias = EventFact | RecordFact | LicenceFact
 
 @dataclass(frozen=True, slots=True)
 class JournalFact:
-    """A rejected write the service journalled (an unissued code, a forged label, ...)."""
+    """A rejected write the service journalled (an unissued code, a forged label, ...).
+
+    One journal row, even when it aggregates repeats from one client or device in one
+    window: ``at`` is its first time, and no field here changes as its count grows.
+    """
 
     id: str
     at: str

@@ -3,11 +3,14 @@
 ``clone.unissued_code``: the service refused a write or a public scan because the code
 was never issued, was issued to another enterprise, or its label signature is forged;
 the security journal keeps those refusals, and each code/organisation pair is one finding.
+Repeats from one client or device in one window are one journal row with a count; the
+finding comes from the row, once, whatever its count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Final
 
 from ledger.rules.facts import JournalFact
@@ -28,8 +31,13 @@ def on_journal(st: RuleState, entry: JournalFact) -> Iterator[Finding | None]:
         return
     item = entry.item or "?"
     actor = entry.org or "someone"
-    yield st.finding(
+    found = st.finding(
         "clone.unissued_code", f"{item}:{entry.org}:{entry.code}", entry.at,
         f"{actor} presented {what}: {item} ({entry.detail})", (f"journal:{entry.id}",),
         org=entry.org, site=entry.site, item=entry.item,
     )  # fmt: skip
+    if found is not None and found.district is None and entry.district is not None:
+        # A public scan has no org or site, but the journal placed it in the district the
+        # code was issued in: without it no district regulator would see the finding.
+        found = replace(found, district=entry.district)
+    yield found

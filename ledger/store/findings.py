@@ -216,7 +216,12 @@ class FindingStore:
             return index, conn.execute(select(le.c.log_time).where(le.c.idx == index)).scalar_one()
 
     def journal(self, *, since: str = EPOCH, until: str | None = None) -> list[JournalFact]:
-        """Security-journal entries at or after ``since`` (and at or before ``until``)."""
+        """Security-journal entries first seen at or after ``since`` (and at or before ``until``).
+
+        An aggregated row is read once, by when it was first seen: what the engine reads of
+        it never changes as its count grows, so reading it again could only repeat a
+        finding, and the online engine and a rescan read the same facts.
+        """
         sj = t.security_journal
         query = select(sj).where(sj.c.at >= since).order_by(sj.c.at, sj.c.id)
         if until is not None:

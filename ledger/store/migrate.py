@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from ledger.custody import DEFAULT_POLICY, CustodyPolicy
 from ledger.store.engine import make_engine
 from ledger.store.repository import Clock, SqlLedgerStore, utc_now
 
@@ -28,12 +29,17 @@ def open_store(
     clock: Clock = utc_now,
     migrate: bool = True,
     require_issued_codes: bool = True,
+    custody_policy: CustodyPolicy = DEFAULT_POLICY,
 ) -> SqlLedgerStore:
     """Migrate (unless told not to) and open the ledger store at ``url``."""
     if migrate:
         upgrade(url)
     store = SqlLedgerStore(
-        make_engine(url), origin=origin, clock=clock, require_issued_codes=require_issued_codes
+        make_engine(url),
+        origin=origin,
+        clock=clock,
+        require_issued_codes=require_issued_codes,
+        custody_policy=custody_policy,
     )
     store.initialize()
     return store

@@ -25,7 +25,9 @@ from ledger.certificates import Certificate, TrustStore, certificate_from_json
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.codes import DuplicateCodeError, SignedCode
 from ledger.commitments import Disclosure, opens
-from ledger.envelope import SignedEvent
+from ledger.custody import DEFAULT_POLICY, WRITER_KINDS, Custody, CustodyPolicy, WriterKind
+from ledger.custody import fold as fold_custody
+from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import CheckpointConflictError, LedgerError, StorageError
 from ledger.leaf import EntryKind, LeafRecord
 from ledger.licences import Licence, licence_from_json
@@ -74,10 +76,12 @@ class SqlLedgerStore:
         origin: str,
         clock: Clock = utc_now,
         require_issued_codes: bool = True,
+        custody_policy: CustodyPolicy = DEFAULT_POLICY,
     ) -> None:
         self.engine = engine
         self.origin = origin
         self.require_issued_codes = require_issued_codes
+        self.custody_policy = custody_policy
         self._clock = clock
         self._sqlite = is_sqlite(str(engine.url))
 
@@ -136,6 +140,9 @@ class SqlLedgerStore:
                 existing=self._existing_receipts(conn, [e.event_hash for e in events]),
                 trust=trust,
                 issued=self._issued_to(conn, codes) if self.require_issued_codes else None,
+                custody=self._custody(conn, codes),
+                writer_kinds=self._writer_kinds(conn, sorted({e.body.org for e in events})),
+                policy=self.custody_policy,
             )
             plan = plan_append(events, context, log_signer)
             if plan.events:
@@ -393,9 +400,10 @@ class SqlLedgerStore:
     def _move_heads(self, conn: Connection, plan: AppendPlan) -> None:
         """One multi-row upsert: new items are inserted, moved heads updated in place."""
         rows = [
-            {"code": h.code, "head_seq": h.seq, "head_hash": h.head_hash, "head_index": h.index}
+            {"code": h.code, "head_seq": h.seq, "head_hash": h.head_hash, "head_index": h.index,
+             "custody": plan.custody[h.code].to_json() if h.code in plan.custody else None}
             for h in plan.heads.values()
-        ]
+        ]  # fmt: skip
         insert_rows(conn, t.item, rows, upsert_key="code")
 
     def _insert_entries(
@@ -471,6 +479,37 @@ class SqlLedgerStore:
             raise StorageError("Merkle frontier nodes are missing", nodes=missing[:4])
         return Frontier.from_nodes(size, [found[node] for node in ids])
 
+    def _custody(self, conn: Connection, codes: Sequence[str]) -> dict[str, Custody]:
+        """The custody of each item that has a chain; a row from before custody was kept
+        is folded from the item's events once (and stored by this append)."""
+        found: dict[str, Custody] = {}
+        legacy: list[str] = []
+        for chunk in _chunks(codes):
+            query = select(t.item.c.code, t.item.c.custody).where(t.item.c.code.in_(chunk))
+            for row in conn.execute(query):
+                if row.custody is None:
+                    legacy.append(row.code)
+                else:
+                    found[row.code] = Custody.from_json(row.custody)
+        for code in legacy:
+            chain = conn.execute(item_chain(code)).all()
+            events = (open_envelope(json.loads(row.envelope)) for row in chain)
+            custody = fold_custody(code, ((e.body, e.event_hash) for e in events))
+            if custody is not None:
+                found[code] = custody
+        return found
+
+    def _writer_kinds(self, conn: Connection, orgs: Sequence[str]) -> dict[str, WriterKind]:
+        rr = t.registry_record
+        query = (
+            select(rr.c.record_id, rr.c.body)
+            .where(rr.c.kind == "org", rr.c.record_id.in_(list(orgs)))
+            .order_by(rr.c.log_index)
+        )
+        rows = conn.execute(query)
+        types = {row.record_id: record_from_bytes(row.body).attr("type") for row in rows}
+        return {org: WRITER_KINDS[kind] for org, kind in types.items() if kind in WRITER_KINDS}
+
     def _heads(self, conn: Connection, codes: Sequence[str]) -> dict[str, ItemHead]:
         heads: dict[str, ItemHead] = {}
         for chunk in _chunks(codes):
@@ -520,8 +559,17 @@ class SqlLedgerStore:
         Written as a compare-and-set on the previous checkpoint size, so two
         signers racing can never both move it: the loser gets
         :class:`CheckpointConflictError`. Returns ``None`` when nothing is new.
+
+        The log state, the newest checkpoint and the tree are read in one snapshot
+        (REPEATABLE READ on PostgreSQL; a SQLite WAL read transaction already is one),
+        without locks, so ingest is never held up.
         """
-        with self.engine.connect() as conn, conn.begin():
+        reader = self.engine.connect()
+        if not self._sqlite:
+            # Under READ COMMITTED a rival's checkpoint committed between our reads of
+            # log_state and of the newest checkpoint would look like a rolled-back log.
+            reader = reader.execution_options(isolation_level="REPEATABLE READ")
+        with reader as conn, conn.begin():
             state = conn.execute(select(t.log_state).where(t.log_state.c.id == 1)).one()
             old, size = state.checkpoint_size, state.size
             newest = conn.execute(

@@ -96,6 +96,8 @@ item = Table(
     Column("head_seq", BigInteger, nullable=False),
     Column("head_hash", Hash, nullable=False),
     Column("head_index", BigInteger, nullable=False),
+    # ledger.custody.Custody as JSON; NULL on rows from before it was kept (folded on use)
+    Column("custody", Text, nullable=True),
 )
 
 certificate = Table(
@@ -216,7 +218,12 @@ security_journal = Table(
     "security_journal",
     metadata,
     Column("id", String(32), primary_key=True),
+    # Repeated attempts from one client (or device) in one window are one row: ``at`` is
+    # when it was first seen, ``count`` how often, ``window_start`` None for a lone attempt.
     Column("at", String(32), nullable=False, index=True),
+    Column("last_at", String(32), nullable=False, index=True),
+    Column("count", Integer, nullable=False),
+    Column("window_start", String(32)),
     Column("code", String(40), nullable=False),
     Column("user_id", String(64)),
     Column("org", String(64), index=True),

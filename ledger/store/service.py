@@ -7,13 +7,16 @@ regulator and enterprise views (custody chains, search, inventory).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, TypeAlias
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, case, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.store import schema as t
@@ -30,12 +33,22 @@ class LoggedEvent:
     event: SignedEvent
 
 
+Aggregate: TypeAlias = Literal["client", "device_key"]
+"""Who repeats an attempt: the client's address, or the signing device."""
+AGGREGATE_WINDOW_S: Final = 3600
+
+
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """One rejected attempt that suggests fraud."""
+    """One rejected attempt that suggests fraud, or ``count`` repeats of it in one window.
+
+    ``at`` is when it was first seen and ``last_at`` when last; ``window_start`` is set on
+    an aggregated row. Only ``count`` and ``last_at`` of a row ever change.
+    """
 
     id: str
     at: str
+    last_at: str
     code: str
     detail: str
     user_id: str | None = None
@@ -45,6 +58,8 @@ class JournalEntry:
     site: str | None = None
     district: str | None = None
     client: str | None = None
+    count: int = 1
+    window_start: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -84,14 +99,55 @@ class ServiceStore:
 
     # -- security journal --------------------------------------------------------------------
 
-    def journal(self, code: str, detail: str, **where: str | None) -> JournalEntry:
-        entry = JournalEntry(
-            id=uuid.uuid4().hex, at=format_utc(self._clock()), code=code, detail=detail[:2000],
-            **where,
-        )  # fmt: skip
+    def journal(
+        self,
+        code: str,
+        detail: str,
+        *,
+        aggregate_by: Aggregate | None = None,
+        window_s: int = AGGREGATE_WINDOW_S,
+        **where: str | None,
+    ) -> JournalEntry:
+        """Journal a refused attempt; ``where`` names its columns (org, client, item_code...).
+
+        With ``aggregate_by``, the repeats of ``code`` for one item by one client (or one
+        device) within one window of ``window_s`` seconds are a single row whose ``count``
+        grows: an upsert on an id derived from that key, so concurrent workers on either
+        database never split or lose a count. The row keeps its first attempt's detail,
+        org, site and district.
+        """
+        moment = self._clock()
+        now = format_utc(moment)
+        row: dict[str, Any] = dict(at=now, last_at=now, count=1, code=code,
+                                   detail=detail[:2000], **where)  # fmt: skip
+        sj = t.security_journal
+        if aggregate_by is None:
+            entry = JournalEntry(id=uuid.uuid4().hex, **row)
+            with self.engine.begin() as conn:
+                conn.execute(insert(sj).values(**entry.to_json()))
+            return entry
+        if window_s <= 0:
+            raise ValueError(f"window_s must be positive, not {window_s}")
+        start = int(moment.timestamp()) // window_s * window_s
+        window = format_utc(datetime.fromtimestamp(start, UTC))
+        key = (code, aggregate_by, where.get(aggregate_by) or "", where.get("item_code") or "",
+               window)  # fmt: skip
+        row_id = hashlib.sha256("\x00".join(key).encode()).hexdigest()[:32]
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(sj).values(id=row_id, window_start=window, **row)
+        statement = statement.on_conflict_do_update(
+            index_elements=[sj.c.id],
+            set_={
+                "count": sj.c.count + 1,
+                "last_at": case(
+                    (statement.excluded.last_at > sj.c.last_at, statement.excluded.last_at),
+                    else_=sj.c.last_at,
+                ),
+            },
+        ).returning(*sj.c)
         with self.engine.begin() as conn:
-            conn.execute(insert(t.security_journal).values(**entry.to_json()))
-        return entry
+            stored = conn.execute(statement).one()
+        return JournalEntry(**dict(stored._mapping))
 
     def journal_entries(
         self,
@@ -101,15 +157,16 @@ class ServiceStore:
         since: str | None = None,
         limit: int = 100,
     ) -> list[JournalEntry]:
-        """Newest first; ``orgs``/``districts`` restrict to a jurisdiction (either matches)."""
+        """Last seen first, seen at or after ``since``; ``orgs``/``districts`` restrict to a
+        jurisdiction (either matches)."""
         sj = t.security_journal
-        query = select(sj).order_by(sj.c.at.desc(), sj.c.id).limit(limit)
+        query = select(sj).order_by(sj.c.last_at.desc(), sj.c.id).limit(limit)
         if orgs is not None or districts is not None:
             query = query.where(
                 or_(sj.c.org.in_(list(orgs or ())), sj.c.district.in_(list(districts or ())))
             )
         if since is not None:
-            query = query.where(sj.c.at >= since)
+            query = query.where(sj.c.last_at >= since)
         with self.engine.connect() as conn:
             return [JournalEntry(**dict(row._mapping)) for row in conn.execute(query)]
 

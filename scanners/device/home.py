@@ -31,12 +31,13 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from ledger.signing import Ed25519Signer
+from scanners.errors import ScannerError
 from scanners.files import write_bytes_atomic
 
 DEFAULT_HOME = Path("var/device")
 
 
-class DeviceError(Exception):
+class DeviceError(ScannerError):
     """The device cannot do what was asked; ``code`` is stable, the message is for people."""
 
     code = "device_error"

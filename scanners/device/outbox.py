@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ledger.builder import DeviceSession, Head
 from ledger.canonical import JsonValue, canonical_bytes, format_hash, parse_hash
@@ -291,7 +291,7 @@ class Outbox:
 
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT state, COUNT(*) AS n FROM event GROUP BY state")
-        counts = dict.fromkeys(State.__args__, 0)  # type: ignore[attr-defined]
+        counts: dict[str, int] = dict.fromkeys(get_args(State), 0)
         counts.update({row["state"]: row["n"] for row in rows})
         return counts
 

@@ -19,6 +19,11 @@ happened; :func:`rewrite` and :meth:`Outbox.discard` act):
   was rotated while the event waited. Re-sign it with the device's current key.
 * anything else (``code_issued_to_another_org``, a licence the organisation lacks, …):
   ``rejected``; retry once the cause is fixed, or discard.
+
+Which refusal codes are conflicts, and of which kind, is one table, :data:`CONFLICTS`. A new
+conflict code of an existing kind is one entry there; a new kind also needs its name in
+:data:`ConflictKind`, its fix in :data:`FITTING` and its words in :func:`explain` (where
+mypy asks for every kind).
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Final, Literal, TypeVar, assert_never
 
 import httpx
 
@@ -37,14 +43,25 @@ from ledger.errors import LedgerError
 from ledger.note import parse_vkey
 from ledger.signing import ED25519, Signer
 from ledger.statements import Receipt
-from scanners.client import ApiError, ChemtraceClient
+from scanners.client import ApiError, ChemtraceClient, EventResult, ReceiptJson
 from scanners.device.home import DeviceError
 from scanners.device.outbox import Outbox, OutboxEvent, State
 
-STALE_HEAD = "stale_head"
-KEY_PROBLEMS = frozenset({"key_not_valid_at_log_time", "key_revoked", "unknown_key"})
+ConflictKind = Literal["stale_head", "key", "rejected"]
+"""What waits for a person: a moved chain (rebase), a key problem (re-sign), a rejection."""
+
+CONFLICTS: Final[Mapping[str, ConflictKind]] = {
+    "stale_head": "stale_head",
+    "key_not_valid_at_log_time": "key",
+    "key_revoked": "key",
+    "unknown_key": "key",
+}
+"""The refusal codes that leave an event in ``conflict``, and their kind; any other code
+leaves it ``rejected`` (kind ``rejected``)."""
 STILL_PENDING = frozenset({"group_rejected"})  # its group's real cause is reported on another
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+_T = TypeVar("_T")
 
 
 class ServerUnreachableError(DeviceError):
@@ -63,7 +80,7 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
 
-    def run(self, call: Callable[[], Any], on_wait: Callable[[str, float], None] | None) -> Any:
+    def run(self, call: Callable[[], _T], on_wait: Callable[[str, float], None] | None) -> _T:
         for attempt in range(self.attempts):
             try:
                 return call()
@@ -104,8 +121,12 @@ class SyncReport:
         }  # fmt: skip
 
 
-def _check_receipt(event: OutboxEvent, raw: Mapping[str, Any], log_vkey: str | None) -> str | None:
-    """Why this receipt cannot be trusted for this event, or None."""
+def _checked_receipt(
+    event: OutboxEvent, raw: ReceiptJson | None, log_vkey: str | None
+) -> ReceiptJson | str:
+    """The receipt, when it can be trusted for this event; otherwise why not."""
+    if raw is None:
+        return f"event {event.id}: the log sent no receipt for it"
     try:
         receipt = Receipt.from_json(raw)
         if format_hash(receipt.entry_hash) != event.event_hash:
@@ -114,7 +135,7 @@ def _check_receipt(event: OutboxEvent, raw: Mapping[str, Any], log_vkey: str | N
             receipt.verify(ED25519, parse_vkey(log_vkey).public_key)
     except LedgerError as exc:
         return f"event {event.id}: the receipt does not verify ({exc})"
-    return None
+    return raw
 
 
 def sync(
@@ -139,7 +160,7 @@ def sync(
     for start in range(0, len(ready), batch_size):
         chunk = ready[start : start + batch_size]
         envelopes = [event.envelope for event in chunk]
-        outcome = retry.run(lambda envelopes=envelopes: client.submit_batch(envelopes), on_wait)
+        outcome = retry.run(partial(client.submit_batch, envelopes), on_wait)
         updates: list[tuple[int, State, Mapping[str, Any] | None, bool]] = []
         for event, result in zip(chunk, outcome.results, strict=True):
             updates.append(_outcome(event, result, log_vkey, report))
@@ -154,22 +175,22 @@ def sync(
 
 
 def _outcome(
-    event: OutboxEvent, result: Mapping[str, Any], log_vkey: str | None, report: SyncReport
+    event: OutboxEvent, result: EventResult, log_vkey: str | None, report: SyncReport
 ) -> tuple[int, State, Mapping[str, Any] | None, bool]:
     if result["status"] in ("accepted", "duplicate"):
-        fault = _check_receipt(event, result["receipt"], log_vkey)
-        if fault is not None:
-            report.receipt_faults.append(fault)
-            return event.id, "pending", {"code": "receipt_invalid", "detail": fault}, False
+        checked = _checked_receipt(event, result.get("receipt"), log_vkey)
+        if isinstance(checked, str):
+            report.receipt_faults.append(checked)
+            return event.id, "pending", {"code": "receipt_invalid", "detail": checked}, False
         duplicate = result["status"] == "duplicate"
         report.sent += not duplicate
         report.duplicates += duplicate
-        return event.id, "sent", result["receipt"], duplicate
+        return event.id, "sent", checked, duplicate
     problem = dict(result.get("error") or {})
     code = str(problem.get("code", ""))
     if code in STILL_PENDING:
         return event.id, "pending", problem, False
-    if code == STALE_HEAD or code in KEY_PROBLEMS:
+    if code in CONFLICTS:
         return event.id, "conflict", problem, False
     return event.id, "rejected", problem, False
 
@@ -190,7 +211,7 @@ class Moved:
 @dataclass(frozen=True, slots=True)
 class Conflict:
     event: OutboxEvent
-    kind: str  # "stale_head" | "key" | "rejected"
+    kind: ConflictKind
     message: str
     moved: list[Moved]
     dependents: list[OutboxEvent]
@@ -200,11 +221,8 @@ class Conflict:
         return {moved.code: moved.server_head for moved in self.moved}
 
 
-def _kind(event: OutboxEvent) -> str:
-    code = str((event.problem or {}).get("code", ""))
-    if code == STALE_HEAD:
-        return "stale_head"
-    return "key" if code in KEY_PROBLEMS else "rejected"
+def _kind(event: OutboxEvent) -> ConflictKind:
+    return CONFLICTS.get(str((event.problem or {}).get("code", "")), "rejected")
 
 
 def explain(outbox: Outbox, client: ChemtraceClient | None, event: OutboxEvent) -> Conflict:
@@ -222,18 +240,31 @@ def explain(outbox: Outbox, client: ChemtraceClient | None, event: OutboxEvent) 
     behind = (
         f" {len(dependents)} later event(s) of these items wait behind it." if dependents else ""
     )
-    if kind != "stale_head":
-        if kind == "key":
-            why = f"refused event {event.id}"
-            cause = problem.get("detail", problem.get("code"))
-            advice = ("Re-sign it with this device's current key (enrol a new key first if this "
-                      "one expired).")  # fmt: skip
-        else:
-            why = f"rejected event {event.id}"
-            cause = f"{problem.get('code')}: {problem.get('detail', '')}"
-            advice = "Fix the cause and retry, or discard it."
-        message = f"the log {why} ({event.type} at {event.event_time}): {cause}. {advice}{behind}"
-        return Conflict(event, kind, message, [], dependents, online=False)
+    if kind == "stale_head":
+        return _explain_moved(client, event, problem, dependents, behind)
+    if kind == "key":
+        why = f"refused event {event.id}"
+        cause = problem.get("detail", problem.get("code"))
+        advice = ("Re-sign it with this device's current key (enrol a new key first if this "
+                  "one expired).")  # fmt: skip
+    elif kind == "rejected":
+        why = f"rejected event {event.id}"
+        cause = f"{problem.get('code')}: {problem.get('detail', '')}"
+        advice = "Fix the cause and retry, or discard it."
+    else:
+        assert_never(kind)
+    message = f"the log {why} ({event.type} at {event.event_time}): {cause}. {advice}{behind}"
+    return Conflict(event, kind, message, [], dependents, online=False)
+
+
+def _explain_moved(
+    client: ChemtraceClient | None,
+    event: OutboxEvent,
+    problem: Mapping[str, Any],
+    dependents: list[OutboxEvent],
+    behind: str,
+) -> Conflict:
+    """A ``stale_head`` conflict: which items another device moved, and their new steps."""
     moved, online = _moved_items(client, event, problem)
     lines = [f"another device moved the chain of {len(moved)} item(s) before event {event.id} "
              f"({event.type} at {event.event_time}) reached the log:"]  # fmt: skip
@@ -246,7 +277,7 @@ def explain(outbox: Outbox, client: ChemtraceClient | None, event: OutboxEvent) 
                 f" at {step.get('site') or '-'} on {step['time']}"
             )
     lines.append("Rebase it onto the log's head (re-link and re-sign) or discard it." + behind)
-    return Conflict(event, kind, "\n".join(lines), moved, dependents, online)
+    return Conflict(event, "stale_head", "\n".join(lines), moved, dependents, online)
 
 
 def _moved_items(
@@ -320,7 +351,11 @@ def rewrite(
 
 
 Resolution = Literal["rebase", "resign", "retry", "discard"]
-FITTING: dict[str, Resolution] = {"stale_head": "rebase", "key": "resign", "rejected": "retry"}
+FITTING: Final[Mapping[ConflictKind, Resolution]] = {
+    "stale_head": "rebase",
+    "key": "resign",
+    "rejected": "retry",
+}
 """The fix each kind of conflict takes (besides discarding it)."""
 
 

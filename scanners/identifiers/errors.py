@@ -37,8 +37,8 @@ code                       meaning
 ``invalid_epc``            an EPC that is not a valid TDS encoding
 =========================  =====================================================
 
-Every ``ScanError`` is an :class:`ledger.errors.InvalidInputError`: the input is
-malformed and nothing was written.
+Every ``ScanError`` is an :class:`ledger.errors.InvalidInputError` (the input is
+malformed and nothing was written) and a :class:`scanners.errors.ScannerError`.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from __future__ import annotations
 from typing import Final
 
 from ledger.errors import InvalidInputError
+from scanners.errors import ScannerError
 
 SCAN_ERROR_CODES: Final = frozenset(
     {
@@ -78,7 +79,7 @@ SCAN_ERROR_CODES: Final = frozenset(
 )
 
 
-class ScanError(InvalidInputError):
+class ScanError(InvalidInputError, ScannerError):
     """A scanner read that is not a valid identifier; ``code`` says which rule it broke."""
 
     code = "invalid_scan"

@@ -21,6 +21,7 @@ from typing import Final
 
 from ledger.bundle import VerifierState
 from ledger.errors import LedgerError
+from scanners.errors import ScannerError
 from scanners.files import KitFileError, read_json, write_json_atomic
 from scanners.inspector.store import BundleStore
 from scanners.inspector.trust import PinnedTrust, TrustFolder
@@ -29,7 +30,7 @@ DEFAULT_HOME: Final = Path("var/inspector")
 STATE_FILE: Final = "state.json"
 
 
-class KitStateError(Exception):
+class KitStateError(ScannerError):
     """The saved verifier state is unreadable: the kit will not guess what it had seen."""
 
 

@@ -13,15 +13,24 @@ from scanners.inspector.verdict import ScanVerdict
 _HEADLINES = {
     "genuine": "[bold green]GENUINE[/]",
     "stale": "[bold yellow]GENUINE, FROM A STALE BUNDLE[/]",
+    "reported_lost": "[bold red]REPORTED LOST[/]",
+    "reported_stolen": "[bold red]REPORTED STOLEN[/]",
+    "retired": "[bold red]NOT IN CIRCULATION[/]",
     "fault": "[bold red]FAULT[/]",
     "unknown_item": "[bold yellow]UNKNOWN ITEM[/]",
 }
+_RETIRED = {"disposed": "[bold red]DISPOSED OF[/]", "destroyed": "[bold red]DESTROYED[/]"}
 
 
 def print_verdict(console: Console, verdict: ScanVerdict) -> None:
     """The verdict, what it rests on, the faults and warnings, then the custody chain."""
     subject = f"{verdict.noun} {verdict.code}" if verdict.code else "this scan"
-    console.print(f"{_HEADLINES[verdict.verdict]}: {subject} ({verdict.scanned})", highlight=False)
+    headline = _HEADLINES[verdict.verdict]
+    if verdict.verdict == "retired":
+        headline = _RETIRED.get(verdict.standing or "", headline)
+    console.print(f"{headline}: {subject} ({verdict.scanned})", highlight=False)
+    if verdict.standing_message is not None:
+        console.print(f"  [red]{verdict.standing_message}[/]", highlight=False)
     console.print(f"source: {verdict.source.description}", highlight=False)
     if verdict.label is not None:
         label = verdict.label

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ledger.codes import SignedCode
+from scanners.errors import ScannerError
 from scanners.identifiers import ScanError, parse_scan
 
 ScanKind = Literal["label", "code", "gs1"]
 
 
-class UnreadableScanError(Exception):
+class UnreadableScanError(ScannerError):
     """The scanned text is not a code, a label or a GS1 key the kit can look up."""
 
 

@@ -17,6 +17,7 @@ from typing import Final
 
 from ledger.errors import LedgerError
 from ledger.note import NoteVerifier, parse_vkey
+from scanners.errors import ScannerError
 from scanners.files import KitFileError, read_json, write_json_atomic, write_text_atomic
 
 ROOT_FILE: Final = "root.vkey"
@@ -24,7 +25,7 @@ LOG_FILE: Final = "log.vkey"
 PROVENANCE_FILE: Final = "pinned.json"
 
 
-class TrustError(Exception):
+class TrustError(ScannerError):
     """The kit's trusted keys are missing, malformed or would change."""
 
 

@@ -3,14 +3,18 @@
 A :class:`ScanVerdict` says whether the item is **genuine**, **stale** (genuine, but the
 bundle is older than one the kit already verified), a **fault** (altered, incomplete,
 forged, or contradicting what the kit verified before) or an **unknown item** (no
-bundle holds it and the network did not help). It carries the custody chain as a
-timeline of :class:`Step` (holder, place, time and quantity after each event, folded by
-the same :class:`ledger.state.Projection` as the API's chain view; ``site`` is the item's
-place after the event, where the API's view shows the event's own site), the
-plain-words faults and warnings, and which source was used.
+bundle holds it and the network did not help). Genuine means the label is genuine *and*
+the item in good standing: a verified item its holder reported lost or stolen is
+**reported_lost** / **reported_stolen**, and one disposed of or destroyed is **retired**.
+It carries the custody chain as a timeline of :class:`Step` (holder, place, time and
+quantity after each event, folded by the same :class:`ledger.state.Projection` as the
+API's chain view; ``site`` is the item's place after the event, where the API's view
+shows the event's own site), the plain-words faults and warnings, and which source was
+used.
 
 Exit codes (``chemtrace scan verify``): 0 genuine or stale (warnings allowed), 1 fault
-(including a forged label), 2 unknown item or could not run.
+(including a forged label) or an item not in good standing (reported lost or stolen,
+disposed of, destroyed), 2 unknown item or could not run.
 """
 
 from __future__ import annotations
@@ -22,18 +26,37 @@ from typing import Any, Final, Literal
 from ledger.bundle import Finding, item_noun
 from ledger.codes import CodeFacts, SignedCode
 from ledger.errors import LedgerError
-from ledger.events import parse_body
+from ledger.events import ReportLoss, parse_body
 from ledger.state import Projection
 
-VerdictKind = Literal["genuine", "stale", "fault", "unknown_item"]
+VerdictKind = Literal[
+    "genuine", "stale", "reported_lost", "reported_stolen", "retired", "fault", "unknown_item"
+]
 SourceKind = Literal["network", "bundle", "label", "none"]
+Standing = Literal["good", "lost", "stolen", "disposed", "destroyed"]
 EXIT_GENUINE, EXIT_FAULT, EXIT_CANNOT_RUN = 0, 1, 2
 _EXIT_CODES: Final[Mapping[VerdictKind, int]] = {
     "genuine": EXIT_GENUINE,
     "stale": EXIT_GENUINE,
+    "reported_lost": EXIT_FAULT,
+    "reported_stolen": EXIT_FAULT,
+    "retired": EXIT_FAULT,
     "fault": EXIT_FAULT,
     "unknown_item": EXIT_CANNOT_RUN,
 }
+_STANDING_VERDICTS: Final[Mapping[Standing, VerdictKind]] = {
+    "lost": "reported_lost",
+    "stolen": "reported_stolen",
+    "disposed": "retired",
+    "destroyed": "retired",
+}
+_STANDING_WORDS: Final[Mapping[Standing, str]] = {
+    "lost": "reported lost",
+    "stolen": "reported stolen",
+    "disposed": "disposed of",
+    "destroyed": "destroyed",
+}
+_STANDING_EVENTS: Final = frozenset({"report_loss", "dispose", "destroy"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +74,8 @@ class Step:
     status: str
     quantity: str | None
     unit: str | None
+    reported: Literal["loss", "theft"] | None = None
+    """What a ``report_loss`` event reported (the verdict's standing; not in the JSON)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,6 +147,26 @@ class ScanVerdict:
         """``cylinder``, ``drum`` …, or ``item`` when no label told us."""
         return item_noun(None if self.label is None else self.label.packaging)
 
+    @property
+    def standing(self) -> Standing | None:
+        """The verified item's standing after its last event; None when nothing verified it."""
+        if self.verdict in ("fault", "unknown_item"):
+            return None
+        return standing_of(self.steps)
+
+    @property
+    def standing_message(self) -> str | None:
+        """In plain words, why an item not in good standing is not genuine; else None."""
+        standing = self.standing
+        if standing is None or standing == "good":
+            return None
+        event = next((s for s in reversed(self.steps) if s.type in _STANDING_EVENTS), None)
+        when = "" if event is None else f" by {event.org} at {event.time}"
+        return (
+            f"the label and the custody chain verify, but this {self.noun} was "
+            f"{_STANDING_WORDS[standing]}{when}: it should not be in circulation"
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The verdict as JSON for ``scan verify --json``."""
         return {
@@ -134,6 +179,8 @@ class ScanVerdict:
             "checkpoint_size": self.checkpoint_size,
             "bundle_created_at": self.bundle_created_at,
             "state_advanced": self.state_advanced,
+            "standing": self.standing,
+            "standing_message": self.standing_message,
             "faults": [finding.to_json() for finding in self.faults],
             "warnings": [finding.to_json() for finding in self.warnings],
             "notes": list(self.notes),
@@ -171,11 +218,34 @@ def custody_timeline(bundle: Mapping[str, Any], code: str) -> list[Step]:
                     status=state.status,
                     quantity=None if state.quantity is None else str(state.quantity),
                     unit=state.unit,
+                    reported=body.data.kind if isinstance(body, ReportLoss) else None,
                 )
             )
     except (KeyError, TypeError, AttributeError, StopIteration, LedgerError):
         pass
     return steps
+
+
+def standing_of(steps: Sequence[Step]) -> Standing:
+    """``good`` (active, or in transit with a carrier), else what the last event made it."""
+    if not steps:
+        return "good"
+    status = steps[-1].status
+    if status == "lost":
+        report = next((s for s in reversed(steps) if s.type == "report_loss"), None)
+        return "stolen" if report is not None and report.reported == "theft" else "lost"
+    if status == "disposed":
+        return "disposed"
+    if status == "destroyed":
+        return "destroyed"
+    return "good"
+
+
+def in_standing(verdict: VerdictKind, steps: Sequence[Step]) -> VerdictKind:
+    """A genuine (or stale) verdict of an item not in good standing names its standing."""
+    if verdict not in ("genuine", "stale"):
+        return verdict
+    return _STANDING_VERDICTS.get(standing_of(steps), verdict)
 
 
 def bundled_label(bundle: Mapping[str, Any], code: str) -> SignedCode | None:

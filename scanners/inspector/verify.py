@@ -54,6 +54,7 @@ from scanners.inspector.verdict import (
     VerdictKind,
     bundled_label,
     custody_timeline,
+    in_standing,
 )
 
 Clock = Callable[[], datetime]
@@ -250,13 +251,14 @@ class ScanVerifier:
         verdict: VerdictKind = "fault" if report.faults else "genuine"
         if verdict == "genuine" and "bundle_stale" in report.warning_codes():
             verdict = "stale"
+        steps = custody_timeline(bundle, code) if isinstance(bundle, dict) else []
         return ScanVerdict(
-            verdict=verdict,
+            verdict=in_standing(verdict, steps),
             scanned=scan.describe(),
             code=code,
             source=source,
             label=None if label is None else label.facts,
-            steps=custody_timeline(bundle, code) if isinstance(bundle, dict) else [],
+            steps=steps,
             faults=list(report.faults),
             warnings=list(report.warnings),
             notes=notes,

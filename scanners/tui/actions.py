@@ -30,6 +30,7 @@ from scanners.device.sync import (
     sync,
 )
 from scanners.device.sync import resolve as resolve_conflict
+from scanners.errors import ScannerError
 from scanners.identifiers import ScanError, parse_scan
 from scanners.inspector import InspectorKit
 from scanners.inspector.verify import OnlineAccess
@@ -46,7 +47,7 @@ class Handheld:
     kit: InspectorKit
 
 
-class ScanLookupError(Exception):
+class ScanLookupError(ScannerError):
     """The scan was read but names no trace code this device can act on."""
 
 

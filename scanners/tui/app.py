@@ -52,6 +52,9 @@ CSS = """
 #verdict.verdict-genuine { background: $success; color: $text; }
 #verdict.verdict-stale { background: $warning; color: $text; }
 #verdict.verdict-fault { background: $error; color: $text; }
+#verdict.verdict-reported_lost { background: $error; color: $text; }
+#verdict.verdict-reported_stolen { background: $error; color: $text; }
+#verdict.verdict-retired { background: $error; color: $text; }
 #verdict.verdict-unknown_item { background: $warning-darken-2; color: $text; }
 #messages { margin-top: 1; height: auto; }
 #timeline { height: auto; }

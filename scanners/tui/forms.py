@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 
 from ledger import events
 from ledger.canonical import JsonValue
+from scanners.errors import ScannerError
 
 FieldKind = Literal["text", "choice", "quantity"]
 FieldValue = str | tuple[str, str]
@@ -37,7 +38,7 @@ _POSITION_TYPES = frozenset({"waypoint"})
 """Types whose body (not only their data) needs the device's position (``geo``)."""
 
 
-class FormError(Exception):
+class FormError(ScannerError):
     """The values do not make a valid event; the message names each field at fault."""
 
 

@@ -22,25 +22,19 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from ledger.errors import LedgerError
 from ledger.timefmt import parse_utc
-from scanners.files import KitFileError
-from scanners.inspector import (
-    KitStateError,
-    ScanVerdict,
-    ScanVerifier,
-    TrustError,
-    UnreadableScanError,
-)
+from scanners.errors import ScannerError
+from scanners.inspector import ScanVerdict, ScanVerifier
 from scanners.inspector.verify import OnlineAccess
 from scanners.tui import actions
 from scanners.tui.actions import Handheld
 from scanners.tui.common import scan_top, show
 
-_CANNOT_VERIFY = (TrustError, KitStateError, KitFileError, UnreadableScanError, LedgerError,
-                  OSError)  # fmt: skip
+_CANNOT_VERIFY = (ScannerError, LedgerError, OSError)
 
 
 _HEADLINES = {"genuine": "GENUINE", "stale": "STALE", "fault": "FAULT",
-              "unknown_item": "UNKNOWN ITEM"}  # fmt: skip
+              "unknown_item": "UNKNOWN ITEM", "reported_lost": "REPORTED LOST",
+              "reported_stolen": "REPORTED STOLEN", "retired": "NOT IN CIRCULATION"}  # fmt: skip
 
 
 def headline(verdict: ScanVerdict) -> str:
@@ -62,6 +56,8 @@ def messages(verdict: ScanVerdict) -> str:
     """What the verdict rests on, in the verifier's own words."""
     subject = f"{verdict.noun} {verdict.code}" if verdict.code else "this scan"
     lines = [f"{subject} ({verdict.scanned})"]
+    if verdict.standing_message is not None:
+        lines.append(verdict.standing_message)
     lines += [f"FAULT: {fault.message}" for fault in verdict.faults]
     lines += [f"warning: {warning.message}" for warning in verdict.warnings]
     lines += [f"note: {note}" for note in verdict.notes]

@@ -229,7 +229,10 @@ def matrix(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Matrix]:
     backend = str(request.param)
-    with shared_server(request, tmp_path_factory.mktemp("authz"), backend) as (server, world):
+    home = tmp_path_factory.mktemp("authz")
+    # the matrix subscribes hooks on 127.0.0.1, which webhooks may reach only when allowed
+    allow = {"CHEMTRACE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.1/32"}
+    with shared_server(request, home, backend, **allow) as (server, world):
         m = Matrix(backend, server, world)
         try:
             _seed(m)

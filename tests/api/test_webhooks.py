@@ -4,7 +4,9 @@ The receiver is a tiny threaded ``http.server`` on 127.0.0.1 (a random port) tha
 every request and answers with a scripted status. Findings are written straight into the
 server's database, as the anomaly engine would (the engine itself is off); the server's
 dispatcher (every 0.1 s here, first retry after 0.2 s) signs and sends them. Signatures are
-checked against the log key the server publishes at ``GET /v1/log/key``.
+checked against the log key the server publishes at ``GET /v1/log/key``. Webhooks reach only
+public addresses by default, so the server allows 127.0.0.1/32, where the receivers listen
+(the refusals themselves are tested in ``tests/security/test_ssrf.py``).
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ from tests.api.test_findings_api import role_tokens
 from tests.api.test_findings_api import seed as seed_findings
 
 PROBLEM_JSON = "application/problem+json"
+FORBIDDEN, INVALID = "webhook_url_forbidden", "invalid_request"
 FAST = {
     "CHEMTRACE_FINDINGS": "false",  # only the seeded findings exist
     "CHEMTRACE_WEBHOOK_INTERVAL_S": "0.1",
     "CHEMTRACE_WEBHOOK_BACKOFF_S": "0.2",
+    "CHEMTRACE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.1/32",
 }
 
 
@@ -335,22 +339,25 @@ def test_enterprises_and_inspectors_cannot_subscribe(setup: Setup, role: str) ->
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "field", "code"),
     [
-        ({"url": "ftp://127.0.0.1/x"}, "url"),
-        ({"url": "http:///no-host"}, "url"),
-        ({"url": "http://[::1/x"}, "url"),
-        ({"url": "http://127.0.0.1:99999/x"}, "url"),
-        ({"url": "http://127.0.0.1/\x00"}, "url"),
-        ({"url": "http://127.0.0.1/x", "min_severity": "urgent"}, "min_severity"),
-        ({"url": "http://127.0.0.1/x", "secret": "s"}, "secret"),
+        ({"url": "ftp://127.0.0.1/x"}, "url", FORBIDDEN),
+        ({"url": "http://127.0.0.2/x"}, "url", FORBIDDEN),  # outside the allow-list
+        ({"url": "http:///no-host"}, "url", INVALID),
+        ({"url": "http://[::1/x"}, "url", INVALID),
+        ({"url": "http://127.0.0.1:99999/x"}, "url", INVALID),
+        ({"url": "http://127.0.0.1/\x00"}, "url", INVALID),
+        ({"url": "http://127.0.0.1/x", "min_severity": "urgent"}, "min_severity", INVALID),
+        ({"url": "http://127.0.0.1/x", "secret": "s"}, "secret", INVALID),
     ],
 )
-def test_a_bad_subscription_is_refused(setup: Setup, body: dict[str, Any], field: str) -> None:
+def test_a_bad_subscription_is_refused(
+    setup: Setup, body: dict[str, Any], field: str, code: str
+) -> None:
     response = setup.call("admin", "POST", "/v1/webhooks", json=body)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
-    assert response.json()["field"] == field
+    assert (response.json()["field"], response.json()["code"]) == (field, code)
 
 
 # -- the dispatcher alone: the retry schedule and giving up, on a simulated clock ---------------
@@ -369,7 +376,8 @@ def test_the_dispatcher_backs_off_exponentially_then_gives_up(
     made = finding("critical")
     store.save([made])
     signer = Ed25519Signer.generate()
-    dispatcher = WebhookDispatcher(store, signer, "test.example/log", clock=lambda: now[0])
+    dispatcher = WebhookDispatcher(store, signer, "test.example/log", clock=lambda: now[0],
+                                   allow_networks=["127.0.0.1/32"])  # fmt: skip
     waits = []
     try:
         for _ in range(MAX_ATTEMPTS):

@@ -27,7 +27,7 @@ from ledger.merkle import Frontier, NodeId, frontier_ids, leaf_hash
 from ledger.signing import ED25519, Ed25519Signer
 from ledger.store.migrate import open_store
 from ledger.verify import AuditReport, Fault
-from tests.harness import ORIGIN, Harness
+from tests.harness import ANYONE, ORIGIN, Harness
 
 ORGS = ("org-a", "org-b")
 Op = tuple[Any, ...]
@@ -126,7 +126,9 @@ def build(spec: Spec, path: Path, *, template: Path | None = None, fsync: bool =
         harness = Harness.create(url)
     else:  # a copy of an already migrated, empty ledger: skips Alembic on every example
         shutil.copyfile(template, path)
-        store = open_store(url, origin=ORIGIN, migrate=False, require_issued_codes=False)
+        store = open_store(
+            url, origin=ORIGIN, migrate=False, require_issued_codes=False, custody_policy=ANYONE
+        )
         root, log = Ed25519Signer.generate(), Ed25519Signer.generate()
         ingestor = Ingestor(
             store, log_signer=log, root_algorithm=ED25519, root_public_key=root.public_key

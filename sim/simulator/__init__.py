@@ -4,7 +4,7 @@ The simulator writes through the real core paths (``Ingestor.submit`` batches of
 chained events; registry records, licences and code batches through the store's append
 methods; refusals into the security journal as the service journals them) on a simulated
 clock, injects labelled anomalies of every rule, and can score the anomaly engine against
-its labels (see :mod:`api.simulation.evaluate`).
+its labels (see :mod:`sim.simulator.evaluate`).
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from pathlib import Path
 
 from api.anomaly import new_engine, rescan
 from api.catalogs import load_registry, load_rules
-from api.simulation import anomalies, city, flows
-from api.simulation.evaluate import RuleScore, read_labels, score
-from api.simulation.products import CATALOG, FAMILIES, check_families
-from api.simulation.world import DAY, World
-from api.simulation.writer import LedgerWriter
 from ledger.rules import Finding
 from ledger.rules.state import utc_text
 from ledger.rules.world import Chemistry
 from ledger.store.findings import FindingStore
 from ledger.timefmt import parse_utc
+from sim.simulator import anomalies, city, flows
+from sim.simulator.evaluate import RuleScore, read_labels, score
+from sim.simulator.products import CATALOG, FAMILIES, check_families
+from sim.simulator.world import DAY, World
+from sim.simulator.writer import LedgerWriter
 
 SIMULATION_RULES = Path(__file__).resolve().parents[2] / "catalogs" / "rules" / "simulation.json"
 

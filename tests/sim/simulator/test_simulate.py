@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from api.simulation import Evaluation, Report, evaluate, simulate
-from api.simulation.evaluate import read_labels
 from ledger.rules import RULES
+from sim.simulator import Evaluation, Report, evaluate, simulate
+from sim.simulator.evaluate import read_labels
 
 ITEMS = 600
 

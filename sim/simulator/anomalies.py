@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from decimal import Decimal
 
-from api.simulation.city import Org, Site
-from api.simulation.geo import CORE, OUTER, nearby, scatter, text
-from api.simulation.products import FAMILIES, PROHIBITED_FORM, family_of, product
-from api.simulation.world import DAY, HOUR, Item, Process, World
 from ledger.rules.state import utc_text
+from sim.simulator.city import Org, Site
+from sim.simulator.geo import CORE, OUTER, nearby, scatter, text
+from sim.simulator.products import FAMILIES, PROHIBITED_FORM, family_of, product
+from sim.simulator.world import DAY, HOUR, Item, Process, World
 
 NEUTRAL = "16.1"
 """Nitrogen cylinders: storable with every family, allowed in the capital core, no Q."""
@@ -178,7 +178,7 @@ def _unlicensed(w: World) -> Process:
 
 
 def _GAS_OR_PACKAGED() -> set[str]:  # noqa: N802
-    from api.simulation.products import GASES, PACKAGED
+    from sim.simulator.products import GASES, PACKAGED
 
     return set(GASES) | set(PACKAGED)
 

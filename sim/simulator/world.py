@@ -15,11 +15,11 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from api.simulation.city import TOXIC, Carrier, City, Org, Site, kg
-from api.simulation.geo import Point, along, nearby, trip_seconds
-from api.simulation.products import product
-from api.simulation.writer import LedgerWriter
 from ledger.rules.world import class_matches, distance_km
+from sim.simulator.city import TOXIC, Carrier, City, Org, Site, kg
+from sim.simulator.geo import Point, along, nearby, trip_seconds
+from sim.simulator.products import product
+from sim.simulator.writer import LedgerWriter
 
 Process = Generator[int, None, None]
 HOUR = 3600

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from api.simulation.city import Account
-from api.simulation.products import BOTTLE_KG, FAMILIES, family_of, product
-from api.simulation.world import DAY, HOUR, Item, Process, World
+from sim.simulator.city import Account
+from sim.simulator.products import BOTTLE_KG, FAMILIES, family_of, product
+from sim.simulator.world import DAY, HOUR, Item, Process, World
 
 
 def _portions(rng_fraction: list[float], total: Decimal) -> list[Decimal]:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from api.deployment import CERT_FROM, CERT_UNTIL, Deployment
-from api.simulation.products import CATALOG
 from ledger.append import Accepted, Rejected
 from ledger.builder import DeviceSession, Head
 from ledger.canonical import JsonValue, format_hash
@@ -32,6 +31,7 @@ from ledger.licences import issue_licence
 from ledger.rules.state import utc_text
 from ledger.signing import Ed25519Signer
 from ledger.store.service import ServiceStore
+from sim.simulator.products import CATALOG
 
 MAX_BATCH = 4000
 MAX_BATCH_SPAN = 30 * 60

@@ -11,9 +11,9 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from api.simulation.geo import CORE, OUTER, Point, nearby, scatter, text
-from api.simulation.products import FAMILIES, GASES, PACKAGED, PROHIBITED_FORM
-from api.simulation.writer import LedgerWriter
+from sim.simulator.geo import CORE, OUTER, Point, nearby, scatter, text
+from sim.simulator.products import FAMILIES, GASES, PACKAGED, PROHIBITED_FORM
+from sim.simulator.writer import LedgerWriter
 
 PRECURSORS = ("10", "30", "31", "32", "33", "34", "35")
 TOXIC = ("24", "25", "26", "27", "29", "30")

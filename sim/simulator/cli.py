@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.keystore import DEFAULT_KEYS_DIR
-from api.simulation import SIMULATION_RULES, Evaluation, Report, evaluate, simulate
+from sim.simulator import SIMULATION_RULES, Evaluation, Report, evaluate, simulate
 
 app = typer.Typer(help="Simulate Beijing's hazardous-chemical flows with labelled anomalies.")
 console = Console()
