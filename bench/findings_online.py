@@ -53,7 +53,7 @@ def drive(
     world = build_world(server)
     run = Run(backend)
     try:
-        producer, carrier = world.actors["p-chem"], world.actors["c-move"]
+        producer = world.actors["p-chem"]
         pool = world.issue("p-chem", 200)
         probes_codes = world.issue("p-chem", int(seconds) + 5)
         for code in pool + probes_codes:
@@ -92,10 +92,10 @@ def drive(
         store = FindingStore(make_engine(db_url))
         sent_at: dict[str, float] = {}
         for code in probes_codes[: int(seconds)]:
-            envelope = carrier.device.event("ship", [code], {
+            envelope = producer.device.event("ship", [code], {
                 "carrier": "c-move", "consignee": "u-lab", "consignee_site": "u-lab-site"},
                 time=_now(), site=producer.site)  # fmt: skip
-            carrier.client.submit(envelope)
+            producer.client.submit(envelope)
             sent_at[code] = time.time()
             time.sleep(1.0)
         for thread in senders:

@@ -238,7 +238,9 @@ class _Seeder:
             "vehicle": "京A·D1234", "driver": self.crew["driver"], "escort": self.crew["escort"],
             "waybill_no": f"EW{self.clock.moment:%m%d%H%M}",
         }  # fmt: skip
-        ship = self.emit(carrier, "ship", list(codes), data, site=ORGS[sender][1])
+        # the holder hands the load to the carrier: a carrier with no custody yet is a
+        # stranger to the item, and the custody policy refuses it
+        ship = self.emit(sender, "ship", list(codes), data, site=ORGS[sender][1])
         (lat0, lon0), (lat1, lon1) = SITE_POINTS[ORGS[sender][1]], SITE_POINTS[ORGS[receiver][1]]
         halfway = {"lat": f"{(float(lat0) + float(lat1)) / 2:.4f}",
                    "lon": f"{(float(lon0) + float(lon1)) / 2:.4f}"}  # fmt: skip
@@ -305,7 +307,8 @@ def _suspicious(s: _Seeder) -> None:
     (wrong,) = s.issue("yanshan-chem", acetone, "drum", 1)
     s.commission("yanshan-chem", wrong, acetone, "160", "kg", "drum")
     ship = s.ship("yanshan-chem", "pku-lab", [wrong])
-    s.emit("ditan-hospital", "receive", [wrong], {"ship": format_hash(ship)})  # not the consignee
+    # the carrier signs for the drum at the gate instead of the consignee
+    s.emit("anxin-logistics", "receive", [wrong], {"ship": format_hash(ship)})
     (bag,) = s.issue("yanshan-chem", "25.1", "bag", 1)
     s.commission("yanshan-chem", bag, "25", "50", "kg", "bag")
     s.emit("yanshan-chem", "sell", [bag], {

@@ -36,6 +36,10 @@ class Item:
     holder: str
     site: Site | None
     status: str = "active"
+    origin: str = ""
+    """The organisation that commissioned it."""
+    shipped_at: int = 0
+    """When its latest shipment left."""
 
     @property
     def seq(self) -> str:
@@ -119,7 +123,7 @@ class World:
             "chemical": form, "quantity": kg(amount), "lot": f"L{self.now // DAY}",
             "packaging": packaging,
         }, self.now, site=site.id)  # fmt: skip
-        item = Item(code, form, packaging, amount, org.id, None)
+        item = Item(code, form, packaging, amount, org.id, None, origin=org.id)
         self.place(item, org.id, site)
         self.items += 1
         return item
@@ -187,7 +191,7 @@ class World:
                                 self.now, site=origin.id)  # fmt: skip
         for item in items:
             self.place(item, to.id, None, "in_transit")
-        yield from self._drive(items, ret, origin, to, target)
+        yield from self._drive(items, ret, origin, to, target, mover=org)
 
     def dispose(self, org: Org, item: Item, *, destroy: bool = False) -> None:
         if destroy:
@@ -214,7 +218,7 @@ class World:
         return self.rng.choice(fits)
 
     def trip(self, items: list[Item], sender: Org, origin: Site, receiver: Org, target: Site,
-             flaw: str | None = None, *, other: Org | None = None) -> Iterator[int]:  # fmt: skip
+             flaw: str | None = None) -> Iterator[int]:  # fmt: skip
         """Ship, waypoints every ≤ 20 minutes, receive at the consignee's site."""
         carrier = self.rng.choice(self.city.carriers)
         self.waybills += 1
@@ -231,13 +235,13 @@ class World:
                                  site=origin.id)  # fmt: skip
         for item in items:
             self.place(item, carrier.org.id, None, "in_transit")
-        yield from self._drive(items, ship, origin, receiver, target, flaw, other, carrier)
+            item.shipped_at = self.now
+        yield from self._drive(items, ship, origin, receiver, target, flaw, mover=carrier.org)
 
     def _drive(self, items: list[Item], ship: str, origin: Site, receiver: Org, target: Site,
-               flaw: str | None = None, other: Org | None = None,
-               carrier: Carrier | None = None) -> Iterator[int]:  # fmt: skip
-        """Waypoints every ≤ 20 minutes from ``origin``, then the receive at ``target``."""
-        carrier = carrier or self.rng.choice(self.city.carriers)
+               flaw: str | None = None, *, mover: Org) -> Iterator[int]:  # fmt: skip
+        """``mover``'s waypoints every ≤ 20 minutes from ``origin``, then the receive at
+        ``target`` (the custody policy lets only the trip's carrier report its position)."""
         codes = [i.code for i in items]
         start, goal = self.now, target.point
         if flaw == "far":
@@ -256,7 +260,7 @@ class World:
                 where = along(origin.point, goal, min(1.0, step * k / (seconds / 3)))
             else:
                 where = along(origin.point, goal, step * k / seconds)
-            self.writer.event(carrier.org.id, "waypoint", codes, {"ship": ship}, self.now,
+            self.writer.event(mover.id, "waypoint", codes, {"ship": ship}, self.now,
                               geo=where)  # fmt: skip
             k += 1
         yield start + seconds
@@ -265,7 +269,8 @@ class World:
                               self.now, site=target.id)  # fmt: skip
             items[0].kg -= Decimal("0.5")
             yield self.now + 60
-        signer = other if flaw == "receiver" and other is not None else receiver
+        # a wrong receiver the custody policy accepts is one named in the shipment: the carrier
+        signer = mover if flaw == "receiver" else receiver
         self.writer.event(signer.id, "receive", codes, {"ship": ship}, self.now, site=target.id,
                           geo=goal if flaw == "far" else None)  # fmt: skip
         for item in items:

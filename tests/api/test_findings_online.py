@@ -37,12 +37,12 @@ def _now() -> str:
 
 def _ship_now(world: World) -> str:
     """Commission an item and ship it now, with every document; nobody will receive it."""
-    producer, carrier = world.actors["p-chem"], world.actors["c-move"]
+    producer = world.actors["p-chem"]
     (code,) = world.issue("p-chem", 1)
     producer.client.submit(producer.device.event("commission", [code], {
         "chemical": "17", "quantity": {"value": "20", "unit": "kg"}, "lot": "L1",
         "packaging": "cylinder"}, time=_now(), site=producer.site))  # fmt: skip
-    carrier.client.submit(carrier.device.event("ship", [code], {
+    producer.client.submit(producer.device.event("ship", [code], {
         "carrier": "c-move", "consignee": "u-lab", "consignee_site": "u-lab-site",
         "waybill_no": "EW1"}, time=_now(), site=producer.site))  # fmt: skip
     return code

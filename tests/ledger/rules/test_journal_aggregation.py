@@ -6,6 +6,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,6 +94,15 @@ def test_a_restarted_worker_does_not_find_an_aggregated_row_again(database: Engi
     clock.tick(seconds=1)
     assert FindingsWorker(store, new_engine, grace_s=0, clock=clock).step() == 0
     assert len(store.all_findings()) == 1
+
+
+def test_concurrent_repeats_are_counted_once_each(database: Engine) -> None:
+    clock = Clock()
+    journal = ServiceStore(database, clock=clock)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: _scan(journal, "RACE-1"), range(200)))
+    (row,) = journal.journal_entries()
+    assert row.count == 200
 
 
 def test_rows_of_other_clients_or_items_stay_apart(database: Engine) -> None:
