@@ -1,7 +1,9 @@
 """Signs of cloned or forged labels that never reached the log (brief §5). Pure.
 
 ``clone.unissued_code``: the service refused a write or a public scan because the code
-was never issued, was issued to another enterprise, or its label signature is forged;
+was never issued, was issued to another enterprise, or its label signature is forged, or
+because the writer has no relation to the item (``not_related``: a copied label scanned
+by a stranger, or a probe for another enterprise's item; see ``ledger.custody``);
 the security journal keeps those refusals, and each code/organisation pair is one finding.
 Repeats from one client or device in one window are one journal row with a count; the
 finding comes from the row, once, whatever its count.
@@ -22,6 +24,7 @@ CLONE_SIGNS: Final = {
     "code_issued_to_another_org": "a code issued to another enterprise",
     "forged_label": "a label whose registry signature is forged",
     "unknown_label": "a label for a code the registry never issued",
+    "not_related": "the code of an item it never held, shipped, carried or was consigned",
 }
 
 
