@@ -247,13 +247,18 @@ def resolve_command(
     rebase: Annotated[bool, typer.Option("--rebase", help="Re-link onto the log's head.")] = False,
     resign: Annotated[bool, typer.Option("--resign", help="Re-sign with the current key.")] = False,
     retry: Annotated[bool, typer.Option("--retry", help="Send a rejected event again.")] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep a not_holder event as a record, unsent.")
+    ] = False,
     discard: Annotated[str | None, typer.Option("--discard", help="Discard, saying why.")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
-    """Explain a conflict or rejection and, with consent, rebase, re-sign, retry or discard."""
+    """Explain a conflict or rejection and, with consent, rebase, re-sign, retry, keep or
+    discard."""
     options: tuple[tuple[Resolution, bool], ...] = (
-        ("rebase", rebase), ("resign", resign), ("retry", retry), ("discard", discard is not None)
+        ("rebase", rebase), ("resign", resign), ("retry", retry), ("keep", keep),
+        ("discard", discard is not None),
     )  # fmt: skip
     chosen = [name for name, on in options if on]
     device = DeviceHome(home)
@@ -265,7 +270,7 @@ def resolve_command(
             out.print("(checked with the server)" if conflict.online else "(offline)")
             if len(chosen) != 1:
                 _fail(
-                    "choose one of --rebase, --resign, --retry, --discard REASON",
+                    "choose one of --rebase, --resign, --retry, --keep, --discard REASON",
                     1 if chosen else 0,
                 )
             if not yes and not typer.confirm(f"{chosen[0]} event {event_id}?", default=False):

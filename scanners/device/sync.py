@@ -47,14 +47,16 @@ from scanners.client import ApiError, ChemtraceClient, EventResult, ReceiptJson
 from scanners.device.home import DeviceError
 from scanners.device.outbox import Outbox, OutboxEvent, State
 
-ConflictKind = Literal["stale_head", "key", "rejected"]
-"""What waits for a person: a moved chain (rebase), a key problem (re-sign), a rejection."""
+ConflictKind = Literal["stale_head", "key", "custody", "rejected"]
+"""What waits for a person: a moved chain (rebase), a key problem (re-sign), custody that
+passed on before the event was signed (keep or discard), a rejection."""
 
 CONFLICTS: Final[Mapping[str, ConflictKind]] = {
     "stale_head": "stale_head",
     "key_not_valid_at_log_time": "key",
     "key_revoked": "key",
     "unknown_key": "key",
+    "not_holder": "custody",
 }
 """The refusal codes that leave an event in ``conflict``, and their kind; any other code
 leaves it ``rejected`` (kind ``rejected``)."""
@@ -247,6 +249,13 @@ def explain(outbox: Outbox, client: ChemtraceClient | None, event: OutboxEvent) 
         cause = problem.get("detail", problem.get("code"))
         advice = ("Re-sign it with this device's current key (enrol a new key first if this "
                   "one expired).")  # fmt: skip
+    elif kind == "custody":
+        why = f"refused event {event.id}"
+        cause = ("your organisation's custody of item "
+                 f"{problem.get('item', '?')} ended at {problem.get('custody_ended', '?')}, "
+                 "before this event was signed")  # fmt: skip
+        advice = ("Another holder has the item now, so the log will not take it. Discard it, "
+                  "or keep it on this device as a record (it is never sent).")  # fmt: skip
     elif kind == "rejected":
         why = f"rejected event {event.id}"
         cause = f"{problem.get('code')}: {problem.get('detail', '')}"
@@ -350,10 +359,11 @@ def rewrite(
     return outbox.replace(replaced, note)
 
 
-Resolution = Literal["rebase", "resign", "retry", "discard"]
+Resolution = Literal["rebase", "resign", "retry", "keep", "discard"]
 FITTING: Final[Mapping[ConflictKind, Resolution]] = {
     "stale_head": "rebase",
     "key": "resign",
+    "custody": "keep",
     "rejected": "retry",
 }
 """The fix each kind of conflict takes (besides discarding it)."""
@@ -378,6 +388,8 @@ def resolve(
     if action == "retry":
         outbox.retry(event)
         return f"event {event.id} will be sent again"
+    if action == "keep":
+        return f"event {event.id} kept on this device as a record; it is never sent"
     replaced = rewrite(outbox, conflict, signer, note=f"{action}d by the device operator")
     behind = f" (and {len(replaced) - 1} behind it)" if len(replaced) > 1 else ""
     return f"event {event.id} {action}d as event {replaced[0].id}{behind}"

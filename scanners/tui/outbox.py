@@ -30,14 +30,16 @@ from scanners.tui.common import show
 from scanners.tui.dialogs import ConfirmScreen, ReasonScreen
 
 _VERBS: dict[Resolution, str] = {"rebase": "Rebase", "resign": "Re-sign", "retry": "Retry",
-                                 "discard": "Discard"}  # fmt: skip
-_KEYS: dict[Resolution, str] = {"rebase": "b", "resign": "k", "retry": "t", "discard": "d"}
+                                 "keep": "Keep", "discard": "Discard"}  # fmt: skip
+_KEYS: dict[Resolution, str] = {"rebase": "b", "resign": "k", "retry": "t", "keep": "p",
+                                "discard": "d"}  # fmt: skip
 _CONSEQUENCES: dict[Resolution, str] = {
     "rebase": "It is re-linked onto the log's head and re-signed with this device's key; the "
     "old version stays in the outbox, marked superseded.",
     "resign": "It is re-signed with this device's current key; the old version stays in the "
     "outbox, marked superseded.",
     "retry": "It goes back to pending and is sent at the next sync.",
+    "keep": "It stays in the outbox as this device's record, waiting; it is never sent.",
     "discard": "It is never sent. It stays in the outbox, marked discarded, with the reason.",
 }
 

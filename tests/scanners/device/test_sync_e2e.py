@@ -13,7 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -262,3 +262,37 @@ def test_the_client_sdk_sync_is_the_same_code_path(setup: Setup, tmp_path: Path)
         box.record(author(device), "commission", [code], COMMISSION, time=_now())
         report = sync(box, client, log_vkey=device.profile().log_vkey)
         assert not report.clean and [e.problem["code"] for e in report.rejected] == ["unknown_code"]
+
+
+def test_an_event_signed_after_the_handoff_is_explained_and_kept_or_discarded(
+    setup: Setup, tmp_path: Path
+) -> None:
+    home = _enrolled(setup, tmp_path)
+    code = _codes(setup, 1)[0]
+    _record(home, "commission", code, COMMISSION)
+    assert _scan(home, "sync").returncode == 0
+    # another device of the organisation shipped it to u-lab twenty minutes ago
+    other, lab = setup.world.actors[ORG], setup.world.actors["u-lab"]
+    other.client.sync_head(other.device, code)
+    shipped = format_utc(datetime.now(UTC) - timedelta(minutes=20))
+    ship = other.device.event("ship", [code], {
+        "carrier": "c-move", "consignee": "u-lab", "consignee_site": "u-lab-site"},
+        time=shipped, site=other.site)  # fmt: skip
+    receipt = other.client.submit(ship)
+    lab.client.sync_head(lab.device, code)
+    lab.client.submit(lab.device.event("receive", [code], {"ship": receipt["entry_hash"]},
+                                       time=shipped, site=lab.site))  # fmt: skip
+    late = _record(home, "use", code, use("1"))  # this handheld did not know
+    result = _scan(home, "sync")
+    assert result.returncode == 1 and "not_holder" in result.stderr
+    explained = _scan(home, "resolve", str(late))
+    assert explained.returncode == 0
+    assert f"custody of item {code} ended at {shipped}" in explained.stdout
+    assert "u-lab" not in explained.stdout and "c-move" not in explained.stdout
+    kept = _scan(home, "resolve", str(late), "--keep", "--yes")
+    assert kept.returncode == 0, kept.stderr
+    assert "kept on this device as a record" in kept.stdout
+    with Outbox(DeviceHome(home).outbox_path) as box:
+        assert box.get(late).state == "conflict"  # still here, never sent
+    assert _scan(home, "resolve", str(late), "--discard", "handed over", "--yes").returncode == 0
+    assert [s["type"] for s in _chain(setup, code)] == ["commission", "ship", "receive"]
