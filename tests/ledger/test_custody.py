@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -312,3 +313,15 @@ def test_a_malformed_policy_is_refused(raw: dict[str, Any]) -> None:
 
 def test_relations_are_all_named_in_the_policy_vocabulary() -> None:
     assert "stranger" in RELATIONS and len(RELATIONS) == len(set(RELATIONS))
+
+
+def test_the_access_policy_document_states_the_policy_in_force() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "access-policy.md").read_text()
+    table = doc.split("<!-- custody-policy-table -->\n")[1].split("\n<!-- /custody-policy-table")[0]
+    lines = table.splitlines()
+    assert lines[0] == "| event | " + " | ".join(RELATIONS) + " |"
+    documented = {row.split(" | ")[0].strip("| `"): row.split(" | ")[1:] for row in lines[2:]}
+    assert set(documented) == set(EVENT_TYPES)
+    for kind, cells in documented.items():
+        outcomes = [cell.strip(" |") for cell in cells]
+        assert outcomes == [DEFAULT_POLICY.rule(kind).outcome(r) for r in RELATIONS], kind
