@@ -203,6 +203,20 @@ personal_data = Table(
     Column("erased_at", String(32)),
 )
 
+# Who read whose personal data, when and why (PIPL art. 51, 55): kept beside the erasable
+# table, never in the log; a row names the commitment, never the data.
+personal_data_read = Table(
+    "personal_data_read",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("at", String(32), nullable=False, index=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("commitment", String(71), nullable=False, index=True),
+    Column("record_kind", String(16), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("reason", Text),
+)
+
 # -- service tables: access control and the security journal (not part of the log) ------------
 
 api_token = Table(

@@ -65,6 +65,26 @@ class JournalEntry:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
+@dataclass(frozen=True, slots=True)
+class PersonalRead:
+    """One read of personal data: who, when, whose (a commitment), through which record, why."""
+
+    id: str
+    at: str
+    user_id: str
+    commitment: str
+    record_kind: str
+    record_id: str
+    reason: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "at": self.at, "user_id": self.user_id,
+            "commitment": self.commitment, "record_kind": self.record_kind,
+            "record_id": self.record_id, "reason": self.reason,
+        }  # fmt: skip
+
+
 class ServiceStore:
     """Tokens, the security journal and the read side, on the ledger's database."""
 
@@ -171,6 +191,31 @@ class ServiceStore:
             return [JournalEntry(**dict(row._mapping)) for row in conn.execute(query)]
 
     # -- reads ---------------------------------------------------------------------------------
+
+    # -- personal data reads (PIPL) ------------------------------------------------------------
+
+    def record_personal_read(
+        self, user_id: str, commitment: str, record_kind: str, record_id: str, reason: str | None
+    ) -> PersonalRead:
+        """Note that ``user_id`` read the personal data behind ``commitment``, and why."""
+        row = PersonalRead(uuid.uuid4().hex, format_utc(self._clock()), user_id, commitment,
+                           record_kind, record_id, reason)  # fmt: skip
+        with self.engine.begin() as conn:
+            conn.execute(insert(t.personal_data_read).values(**row.to_json()))
+        return row
+
+    def personal_reads(
+        self, *, user_id: str | None = None, since: str | None = None, limit: int = 100
+    ) -> list[PersonalRead]:
+        """The audit trail of personal data reads, newest first."""
+        pr = t.personal_data_read
+        query = select(pr).order_by(pr.c.at.desc(), pr.c.id).limit(limit)
+        if user_id is not None:
+            query = query.where(pr.c.user_id == user_id)
+        if since is not None:
+            query = query.where(pr.c.at >= since)
+        with self.engine.connect() as conn:
+            return [PersonalRead(**row._mapping) for row in conn.execute(query)]
 
     def item_events(self, code: str) -> list[LoggedEvent]:
         """An item's events in chain order."""
