@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 from api.accel import Accelerator
 from api.metrics import CHECKPOINT_LAG, CHECKPOINT_SIZE, LOG_SIZE, OUTBOX_PUBLISHED
-from ledger.errors import LedgerError
+from ledger.errors import CheckpointConflictError, LedgerError
 from ledger.store.engine import is_sqlite
 from ledger.store.service import ServiceStore
 from ledger.timefmt import parse_utc
@@ -98,9 +98,10 @@ class SingletonLock:
 
 
 class Worker(threading.Thread):
-    """A daemon loop calling ``step`` every ``interval`` seconds until stopped."""
+    """A daemon loop calling ``step`` every ``interval`` seconds until stopped (what a step
+    returns, a count of work done say, is ignored)."""
 
-    def __init__(self, name: str, interval: float, step: Callable[[], None]) -> None:
+    def __init__(self, name: str, interval: float, step: Callable[[], object]) -> None:
         super().__init__(name=name, daemon=True)
         self.interval, self._step = interval, step
         self.stopping = threading.Event()
@@ -138,6 +139,10 @@ class Integrator:
         oldest = self._service.log_time_of(covered)
         try:
             note = self._write()
+        except CheckpointConflictError:
+            # another honest signer moved the checkpoint first: the next round signs on top
+            log.info("checkpoint conflict: another signer was first; retrying next round")
+            return
         except LedgerError as exc:
             log.warning("checkpoint not written: %s", exc.diagnostics())
             return

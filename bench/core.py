@@ -71,6 +71,7 @@ from ledger.append import Accepted
 from ledger.builder import DeviceSession
 from ledger.canonical import EVENT, EVENT_BODY, RECEIPT, JsonValue
 from ledger.codes import MAX_BATCH_COUNT, issue_batch
+from ledger.custody import DEFAULT_POLICY
 from ledger.merkle import Frontier, NodeId, root_at, verify_inclusion
 from ledger.signing import Signer
 from ledger.store import schema as t
@@ -253,7 +254,7 @@ def _timed(fn: Callable[[], None]) -> float:
 
 
 def bench_ingest(db: str, url_ledger: str, url_plain: str, events: int) -> list[IngestRow]:
-    h = Harness.create(url_ledger, require_issued_codes=True)
+    h = Harness.create(url_ledger, require_issued_codes=True, custody=DEFAULT_POLICY)
     device = h.device("org-bench")
     baseline = Baseline(url_plain, h.log, {device.signer.key_id: device.signer.public_key})
     sample = h.commission(device, issue_codes(h, device.org, 1)[0])
@@ -445,7 +446,7 @@ class ScaleRow:
 def bench_big_log(db: str, url: str, size: int) -> ScaleRow:
     """Scale check: ``Ingestor.submit`` on the big proof log (same shapes as the ingest test)."""
     row = ScaleRow(db, size)
-    h = Harness.create(url, require_issued_codes=True)
+    h = Harness.create(url, require_issued_codes=True, custody=DEFAULT_POLICY)
     try:
         device = h.device("org-scale")
         singles = build_events(h, device, SCALE_SINGLES)
@@ -659,7 +660,7 @@ def profile_ingest(args: argparse.Namespace, tmp: Path) -> None:
             tree = build_tree(args.leaves)
             open_store(url, origin=ORIGIN).engine.dispose()
             load_tree(url, tree)
-        h = Harness.create(url, require_issued_codes=True)
+        h = Harness.create(url, require_issued_codes=True, custody=DEFAULT_POLICY)
         device = h.device("org-bench")
         warm = build_events(h, device, max(200, 5 * batch))
         timed = build_events(h, device, args.events)
