@@ -265,7 +265,7 @@ class RedisAccelerator:
         if self._up():
             try:
                 raw = self.client.get(self.key("checkpoint"))
-                return None if raw is None else raw.decode()
+                return raw.decode() if isinstance(raw, bytes) else raw
             except redis.RedisError as exc:
                 self._fell_back("checkpoint_cache", exc)
         return self._local.cached_checkpoint()

@@ -11,11 +11,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
-from api import problems
+from api import openapi_schema, problems
 from api.limits import RequestLimits
+from api.logs import RequestContext
 from api.metrics import REQUESTS
 from api.routes import codes, events, findings, items, log, ops, public, registry
-from api.service import Service
+from api.routes._common import client_of
+from api.services.root import Service
 from api.settings import Settings
 
 DESCRIPTION = """A tamper-evident traceability ledger for hazardous chemicals.
@@ -25,21 +27,6 @@ with a signed receipt, and checkpoints are C2SP signed notes. Errors are
 `application/problem+json` with a stable `code`. Authenticate with
 `Authorization: Bearer <token>`; the audit API (`/v1/log/*`) and `/c/{code}` are public.
 """
-
-
-def _errors_are_problems(schema: dict[str, Any]) -> None:
-    """Every documented error is problem+json, including FastAPI's own 422 entries."""
-    problem = {"schema": {"$ref": "#/components/schemas/ProblemBody"}}
-    for path, operations in schema["paths"].items():
-        if path == "/readyz":  # answers its own JSON report, also when not ready
-            continue
-        for operation in operations.values():
-            for status, response in operation.get("responses", {}).items():
-                if status[0] in "45":
-                    response["content"] = {problems.PROBLEM_JSON: problem}
-                    response["description"] = problems.TITLES.get(
-                        int(status), response.get("description", "Error")
-                    )
 
 
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
@@ -78,13 +65,16 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         )
         return response
 
-    # Added last, so outermost: before authentication, routing and body parsing.
+    # Outermost but for the request id: before authentication, routing and body parsing.
     app.add_middleware(
         RequestLimits,
         max_header_bytes=settings.max_header_bytes,
         max_body_bytes=settings.max_body_bytes,
         max_json_depth=settings.max_json_depth,
     )
+    # Added last, so around the limits: their refusals get a request id and an access line
+    # too. It reads one header and passes the body on unread (``api.logs``).
+    app.add_middleware(RequestContext, client_of=client_of)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -97,7 +87,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(extra.get("$defs", {}))
             components["ProblemBody"] = problems.ProblemBody.model_json_schema()
-            _errors_are_problems(schema)
+            openapi_schema.complete(schema, max_batch_events=settings.max_batch_events)
             for unused in ("HTTPValidationError", "ValidationError"):
                 components.pop(unused, None)
             app.openapi_schema = schema

@@ -1,47 +1,24 @@
-"""Bearer tokens, roles and data scopes.
+"""Authentication at the HTTP edge: a request's bearer token, and role checks.
 
-A token is 32 random bytes (``ct_`` + base64url); only its SHA-256 is stored, so a leaked
-table grants nothing and a lookup is one indexed read. Users are registry records (kind
-``user``), so who was given which role, and when, is in the log like every other
-registry change. Scope: an enterprise sees its own organisation; a regulator or
-inspector the districts on its user record; an admin everything.
+Tokens, principals and scopes themselves are :mod:`api.services.access`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from dataclasses import dataclass
-from typing import Annotated, Literal
+import logging
+from collections.abc import Callable, Mapping
+from typing import Annotated, Final
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import ProblemError
+from api.services.access import Principal, Role, token_hash
+from api.services.root import Service
 
-Role = Literal["admin", "enterprise", "regulator", "inspector"]
-TOKEN_PREFIX = "ct_"  # noqa: S105 - a prefix, not a secret
+__all__ = ["Caller", "Principal", "current_principal", "require"]
 _bearer = HTTPBearer(auto_error=False, description="A chemtrace API token (ct_…).")
-
-
-def new_token() -> str:
-    """A fresh random token."""
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> bytes:
-    """What the database stores for a token."""
-    return hashlib.sha256(token.encode()).digest()
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling, and what they may see."""
-
-    user_id: str
-    role: Role
-    org: str | None
-    districts: frozenset[str]
+log = logging.getLogger("chemtrace.auth")
 
 
 def current_principal(
@@ -55,19 +32,26 @@ def current_principal(
             a disabled user (indistinguishable on purpose).
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
+        log.info("authentication refused: no bearer token")
         raise ProblemError(401, "unauthenticated", "send 'Authorization: Bearer <token>'")
-    principal = request.app.state.service.principal_for(token_hash(credentials.credentials))
-    if principal is None:
+    service: Service = request.app.state.service
+    principal = service.access.principal_for(token_hash(credentials.credentials))
+    if principal is None:  # the token itself is never logged
+        log.info("authentication refused: unknown or revoked token")
         raise ProblemError(401, "unauthenticated", "unknown or revoked token")
     request.state.principal = principal
     return principal
 
 
-def require(*roles: Role):  # type: ignore[no-untyped-def]
+IMPLIED: Final[Mapping[str, set[str]]] = {"city_regulator": {"regulator"}}
+"""A city-level regulator may do whatever a district regulator may, in every district."""
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency admitting only ``roles``."""
 
     def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role not in roles:
+        if principal.role not in roles and not IMPLIED.get(principal.role, set()) & set(roles):
             raise ProblemError(
                 403, "forbidden", f"role {principal.role} may not do this; needs {', '.join(roles)}"
             )

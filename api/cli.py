@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
+import logging
 import warnings
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+if TYPE_CHECKING:  # typer runs on its own vendored click, not the click package
+    from typer._click import Command, Context
+
 from api.bundles import export_bundle, verify_bundle_command
 from api.cli_findings import app as findings_app
 from api.deployment import DEFAULT_DB, Deployment
 from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_trust
+from api.logs import FORMAT_ENV, LogFormat
 from ledger.checkpoint import open_checkpoint
 from ledger.errors import CheckpointConflictError, LedgerError
 from ledger.store.audit import SqlAuditSource
@@ -38,10 +41,10 @@ class _LazyGroups(TyperGroup):
 
     lazy: Final = {"scan": "scanners.cli", "simulate": "sim.simulator.cli"}
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, name: str) -> Command | None:
         if name not in self.lazy:
             return super().get_command(ctx, name)
         group = typer.main.get_command(importlib.import_module(self.lazy[name]).app)
@@ -60,6 +63,17 @@ err = Console(stderr=True)
 
 DbOption = Annotated[str, typer.Option("--db", help="Database URL (SQLite file or PostgreSQL).")]
 KeysOption = Annotated[Path, typer.Option("--keys", help="Dev keystore folder.")]
+LogFormatOption = Annotated[
+    LogFormat,
+    typer.Option(
+        "--log-format", envvar=FORMAT_ENV, case_sensitive=False,
+        help="How logs are written to stderr: json (one JSON object a line), text (for "
+        "people), or auto: text on a terminal, json otherwise. Each line logged while a "
+        "request is handled has its request_id (also in the X-Request-ID header and in "
+        "problem+json); one access line per request, with tokens redacted. Level: "
+        "CHEMTRACE_LOG_LEVEL (default INFO).",
+    ),
+]  # fmt: skip
 
 
 @app.command()
@@ -101,7 +115,7 @@ def _seed_demo(db: str, keys: Path, port: int) -> tuple[Any, Any]:
         from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from api.service import Service
+    from api.services.root import Service
     from api.settings import Settings
     from scanners.client import ChemtraceClient
     from sim.demo import seed
@@ -110,8 +124,8 @@ def _seed_demo(db: str, keys: Path, port: int) -> tuple[Any, Any]:
                         base_url=f"http://127.0.0.1:{port}")  # fmt: skip
     service = Service.open(settings)
     token_file = keys.parent / "admin.token"
-    service.bootstrap_admin(token_file)
-    if service.deployment.store.log_size() > 1:
+    service.registry.bootstrap_admin(token_file)
+    if service.log.size() > 1:
         console.print(f"[yellow]{db} already holds a ledger; not seeding it again.[/yellow]")
         return service, None
     catalog = service.deployment.catalogs.get("2026-draft.1")
@@ -177,35 +191,49 @@ def serve(
         str | None, typer.Option("--redis", help="Redis URL (default: none, in-process).")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    log_format: LogFormatOption = LogFormat.auto,
 ) -> None:
     """Run the HTTP service (default: SQLite under ./var, no Redis, dev keys on first use)."""
-    _serve(db, keys, host, port, redis_url, workers)
+    _serve(db, keys, host, port, redis_url, workers, log_format)
 
 
-def _serve(db: str, keys: Path, host: str, port: int, redis_url: str | None, workers: int) -> None:
+def _serve(
+    db: str, keys: Path, host: str, port: int, redis_url: str | None, workers: int,
+    log_format: str | None = None,
+) -> None:  # fmt: skip
     import os
 
     import uvicorn
+    from sqlalchemy.engine import make_url
 
-    from api.service import Service
+    from api import logs
+    from api.services.root import Service
     from api.settings import Settings
 
+    # Resolved once here, and exported: every worker process and the findings worker child
+    # log in the same format (``api.asgi``, ``chemtrace findings worker``).
+    os.environ[FORMAT_ENV] = logs.configure(log_format)
+    log = logging.getLogger("chemtrace.serve")
     base_url = os.environ.get("CHEMTRACE_BASE_URL") or f"http://{host}:{port}"
     settings = Settings(db=db, keys=keys, redis_url=redis_url, base_url=base_url)
     service = Service.open(settings)  # migrates, and creates dev keys on first use
     token_file = keys.parent / "admin.token"
-    if service.bootstrap_admin(token_file):
-        console.print(f"Created user 'admin'; its API token is in {token_file}")
+    if service.registry.bootstrap_admin(token_file):
+        log.info("created user 'admin'; its API token is in %s", token_file)
     service.close()
     # Each worker process builds its own service from these variables.
     os.environ.update(CHEMTRACE_DB=db, CHEMTRACE_KEYS=str(keys), CHEMTRACE_BASE_URL=base_url)
     if redis_url:
         os.environ["CHEMTRACE_REDIS_URL"] = redis_url
-    console.print(f"Serving {db} on {base_url}  (docs: {base_url}/docs)")
+    shown = make_url(db).render_as_string(hide_password=True)
+    log.info("serving %s on %s", shown, base_url,
+             extra={"db": shown, "url": base_url, "workers": workers})  # fmt: skip
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback
     # peer; api.routes._common.client_of decides, from Settings.trusted_proxies.
+    # log_config=None: uvicorn's lines go through ours (``api.logs``); its access log, which
+    # writes query strings as sent, stays off: the access line is api.logs.RequestContext's.
     uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
-                access_log=False, proxy_headers=False)  # fmt: skip
+                log_config=None, access_log=False, proxy_headers=False)  # fmt: skip
 
 
 app.command("bundle")(export_bundle)
@@ -273,4 +301,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import threading
 import time
@@ -20,6 +21,7 @@ from rich.table import Table
 from api.anomaly import FindingsWorker, exit_with_parent, new_engine, redis_waiter, rescan
 from api.background import SingletonLock
 from api.deployment import DEFAULT_DB
+from api.logs import FORMAT_ENV, LogFormat, configure
 from ledger.errors import InvalidInputError, LedgerError
 from ledger.store.engine import make_engine, require_existing
 from ledger.store.findings import FindingStore
@@ -101,15 +103,26 @@ def worker_command(
         int | None,
         typer.Option("--parent-fd", hidden=True, help="Pipe from the server: stop at its end."),
     ] = None,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar=FORMAT_ENV,
+            case_sensitive=False,
+            help="Logs on stderr: json, text, or auto (text on a terminal).",
+        ),
+    ] = LogFormat.auto,
 ) -> None:
     """Run the online engine alone (``chemtrace serve`` runs it too, under the same lock)."""
+    configure(log_format)  # as the server that started it does: it exports the format
+    log = logging.getLogger("chemtrace.findings")
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     if parent_fd is not None:
         try:
             exit_with_parent(parent_fd, stopping.set)
         except OSError as exc:
-            err.print(f"[red]cannot start:[/red] no pipe from the server on --parent-fd: {exc}")
+            log.error("cannot start: no pipe from the server on --parent-fd: %s", exc)
             raise typer.Exit(2) from exc
     try:
         require_existing(db)
@@ -121,14 +134,14 @@ def worker_command(
                                 lock=SingletonLock(db, engine, name="findings"),
                                 wait_for_entries=waiter)  # fmt: skip
     except (LedgerError, InvalidInputError) as exc:
-        err.print(f"[red]cannot start:[/red] {exc.diagnostics()}")
+        log.error("cannot start: %s", exc.diagnostics())
         raise typer.Exit(2) from exc
-    err.print("findings worker running; Ctrl-C to stop")
+    log.info("findings worker running; Ctrl-C to stop")
     try:
         while not stopping.is_set():
             new = worker.step()
             if new:
-                err.print(f"{new} new finding(s)")
+                log.info("%d new finding(s)", new, extra={"new_findings": new})
             stopping.wait(interval)
     except KeyboardInterrupt:
         pass

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Sequence
-from typing import Final
+from typing import Any, Final
 from xml.sax.saxutils import escape, quoteattr
 
 import qrcode
@@ -58,7 +58,7 @@ class LabelSheetError(InvalidInputError):
     code = "label_sheet"
 
 
-def _make_qr(url: str) -> qrcode.QRCode:
+def _make_qr(url: str) -> qrcode.QRCode[Any]:  # never made into an image: any factory
     qr = qrcode.QRCode(
         version=None, error_correction=ERROR_CORRECT_M, box_size=1, border=QUIET_ZONE_MODULES
     )

@@ -1,7 +1,8 @@
 """RFC 9457 problem+json: every error the API returns, each with a stable ``code``.
 
-Ledger errors are mapped to HTTP statuses here, once. Handlers never return a 500 for bad
-input: anything unexpected is a ``internal_error`` problem that names no internals.
+Ledger errors and the services' refusals (``api.services.errors``) are mapped to HTTP
+statuses and codes here, once. Handlers never return a 500 for bad input: anything
+unexpected is a ``internal_error`` problem that names no internals.
 """
 
 from __future__ import annotations
@@ -16,6 +17,20 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.logs import REQUEST_ID_HEADER, current_request_id
+from api.services.errors import (
+    CodeNotFoundError,
+    ErasedError,
+    ForbiddenError,
+    NoCheckpointError,
+    NotFoundError,
+    OrgMismatchError,
+    RateLimitedError,
+    ServiceError,
+    UnknownDeviceKeyError,
+    UnknownOrgError,
+    UnknownUserError,
+)
 from ledger.codes import DuplicateCodeError
 from ledger.errors import (
     AppendRejectedError,
@@ -53,6 +68,8 @@ class ProblemBody(BaseModel):
     code: str
     detail: str
     field: str | None = None
+    request_id: str | None = None
+    """The request's id, as in its ``X-Request-ID`` header and on the server's log lines."""
 
 
 TITLES = {
@@ -100,12 +117,42 @@ def status_of(exc: LedgerError) -> int:
     return 500
 
 
-def problem_of(exc: LedgerError) -> ProblemError:
-    """The problem for a ledger error, with its context (``field``, ``head``, …).
+_NOT_FOUND_CODES: dict[type[NotFoundError], str] = {
+    UnknownUserError: "unknown_user",
+    UnknownDeviceKeyError: "unknown_key",
+    CodeNotFoundError: "unknown_code",
+    ErasedError: "erased",
+    NoCheckpointError: "no_checkpoint",
+}
+"""The codes of the not-found errors not called ``<kind>_not_found``."""
 
-    A context key that would shadow a member of the problem document itself (``status`` of
-    a finding, say) is renamed ``current_<key>``.
+
+def _refusal(exc: ServiceError) -> ProblemError:
+    match exc:
+        case NotFoundError():
+            code = _NOT_FOUND_CODES.get(type(exc), f"{exc.kind}_not_found")
+            return ProblemError(404, code, exc.detail)
+        case OrgMismatchError():
+            return ProblemError(403, "forbidden", exc.detail, index=exc.index)
+        case ForbiddenError():
+            return ProblemError(403, "forbidden", exc.detail)
+        case RateLimitedError():
+            return ProblemError(429, "rate_limited", exc.detail, retry_after=exc.retry_after)
+        case UnknownOrgError():
+            return ProblemError(422, "unknown_org", exc.detail, field="org")
+    log.error("no problem is defined for %s", type(exc).__name__)
+    return ProblemError(500, "internal_error", "an unexpected error; nothing was written")
+
+
+def problem_of(exc: LedgerError | ServiceError) -> ProblemError:
+    """The problem for a ledger error or a service's refusal, with its context (``field``,
+    ``head``, ``index``, ``retry_after``, …).
+
+    A ledger error's context key that would shadow a member of the problem document itself
+    (``status`` of a finding, say) is renamed ``current_<key>``.
     """
+    if isinstance(exc, ServiceError):
+        return _refusal(exc)
     context = {
         (f"current_{k}" if k in _PROBLEM_MEMBERS else k): v
         for k, v in exc.context.items()
@@ -127,12 +174,14 @@ def problem_json(problem: ProblemError) -> dict[str, Any]:
 
 
 def respond(problem: ProblemError, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        problem_json(problem),
-        status_code=problem.status,
-        media_type=PROBLEM_JSON,
-        headers=headers,
-    )
+    """The problem+json response, with the request's id (``api.logs``) if one is bound."""
+    body = problem_json(problem)
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
+        headers = {**(headers or {}), REQUEST_ID_HEADER: request_id}
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON,
+                        headers=headers)  # fmt: skip
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -168,6 +217,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:
         return respond(problem_of(exc))
+
+    @app.exception_handler(ServiceError)
+    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
+        return await _problem(request, problem_of(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -29,12 +29,13 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
 from ledger.canonical import JsonValue, require_nfc
 from ledger.errors import InvalidInputError, MalformedEventError
-from ledger.timefmt import parse_utc
+from ledger.timefmt import UTC_PATTERN, parse_utc
 
 BODY_VERSION = 1
 
@@ -66,8 +67,18 @@ def _check_coordinate(value: str) -> str:
 Hash = Annotated[str, StringConstraints(pattern=_HASH_PATTERN)]
 Commitment = Annotated[str, StringConstraints(pattern=_HASH_PATTERN)]
 """A salted hash commitment to personal data (see :mod:`ledger.commitments`)."""
-UtcTime = Annotated[str, AfterValidator(_check_utc)]
-DecimalString = Annotated[str, AfterValidator(_check_decimal)]
+UtcTime = Annotated[
+    str,
+    AfterValidator(_check_utc),
+    WithJsonSchema({"type": "string", "pattern": UTC_PATTERN,
+                    "description": "RFC 3339 UTC, e.g. 2026-01-31T08:00:00Z"}),
+]  # fmt: skip
+DecimalString = Annotated[
+    str,
+    AfterValidator(_check_decimal),
+    WithJsonSchema({"type": "string", "pattern": _DECIMAL.pattern,
+                    "description": "a non-negative decimal, e.g. '25' or '0.500'"}),
+]  # fmt: skip
 ItemCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z][0-9A-Z-]{3,63}$")]
 EntityId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
 KeyId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]

@@ -37,7 +37,10 @@ OrgType = Literal[
     "producer", "filler", "trader", "warehouse", "carrier", "end_user", "laboratory",
     "disposer", "individual", "regulator", "test_station",
 ]  # fmt: skip
-UserRole = Literal["admin", "enterprise", "regulator", "inspector"]
+UserRole = Literal["admin", "enterprise", "regulator", "city_regulator", "inspector", "responder"]
+"""``regulator``: its districts; ``city_regulator``: every district; ``responder``: read-only,
+where hazardous material is across the city (the emergency view), never custody chains or
+personal data."""
 District = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Token = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.:-]{0,39}$")]
 Coordinate = Annotated[str, StringConstraints(pattern=r"^-?(0|[1-9][0-9]{0,2})(\.[0-9]{1,9})?$")]

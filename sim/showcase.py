@@ -35,15 +35,16 @@ def offline_bundle(deployment: Deployment, code: str, folder: Path, console: Con
     path = folder / f"{code}.json"
     path.write_text(json.dumps(bundle, ensure_ascii=False, indent=1), encoding="utf-8")
     keys = deployment.trusted_keys()
+    exported = json.loads(path.read_text(encoding="utf-8"))
     report = verify_bundle(
-        json.loads(path.read_text(encoding="utf-8")), root_algorithm=ED25519,
+        exported, root_algorithm=ED25519,
         root_public_key=keys.root_public_key, log_verifier=keys.log, state=None,
         now=datetime.now(UTC),
     )  # fmt: skip
-    events = {entry["hash"]: entry for entry in bundle["events"]}  # type: ignore[union-attr,index]
+    events = {entry["hash"]: entry for entry in exported["events"]}
     console.print(f"\nOffline bundle for cylinder {code}: {path} ({len(events)} events)")
     for entry in events.values():
-        body = entry["envelope"]["body"]  # type: ignore[index]
+        body = entry["envelope"]["body"]
         console.print(
             f"  {body['time']}  {body['type']:<11} {body['org']:<16} {body.get('site', '-')}"
         )

@@ -10,7 +10,7 @@ from typing import Any, TypeAlias
 from fastapi import Request
 
 from api.problems import ProblemError
-from api.service import Service
+from api.services.root import Service
 
 
 def service_of(request: Request) -> Service:

@@ -7,12 +7,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal, require
 from api.problems import ProblemError, problem_of, responses
 from api.routes._common import client_of, json_body_schema, read_json, service_of
-from api.service import Service
+from api.services.root import Service
 from ledger.append import Accepted, Outcome, Rejected
 from ledger.errors import LedgerError, StaleHeadError
 
@@ -46,26 +46,39 @@ class BatchResult(BaseModel):
 
 
 class SignatureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     alg: Literal["ed25519"]
-    value: str
+    value: str = Field(description="the Ed25519 signature (64 bytes), canonical base64",
+                       pattern=r"^[A-Za-z0-9+/]{85}[AQgw]==$")  # fmt: skip
 
 
 class SignedEventIn(BaseModel):
-    """A device-signed event: ``body`` per the event schema, signed as ``EVENT_BODY‖JCS(body)``."""
+    """A device-signed event: ``body`` per the event schema, signed as ``EVENT_BODY‖JCS(body)``.
 
+    Only the shape is in this schema: the body's own (``ledger.events``), the signature, the
+    device's certificate and the item's chain head are checked on arrival, and an event
+    that fails any of them is refused (422, or 409 for a head another event moved)."""
+
+    model_config = ConfigDict(extra="forbid")
     body: dict[str, Any]
     signature: SignatureIn
 
 
 class BatchIn(BaseModel):
-    events: list[SignedEventIn]
+    model_config = ConfigDict(extra="forbid")
+    events: list[Any] = Field(
+        min_length=1,
+        description="signed events (each a SignedEventIn); each is judged on its own, and "
+        "one that is malformed is rejected in its result, not the whole batch; more than "
+        "the deployment's batch size is a 413",
+    )
 
 
 def _problem(service: Service, principal: Principal, error: LedgerError) -> ProblemError:
     """The problem for a rejection; a head is only named to someone who may see the item."""
     if isinstance(error, StaleHeadError):
         item = str(error.context.get("item", ""))
-        if not service.may_see(principal, item):
+        if not service.queries.may_see(principal, item):
             return ProblemError(409, error.code, f"event does not extend item {item}'s head",
                                 item=item)  # fmt: skip
         problem = problem_of(error)
@@ -103,7 +116,8 @@ def _result(service: Service, principal: Principal, position: int, outcome: Outc
 async def post_event(request: Request, principal: Principal = Writer) -> JSONResponse:
     raw = await read_json(request)
     service = service_of(request)
-    (outcome,) = await run_in_threadpool(service.submit, [raw], principal, client_of(request))
+    submit = service.ingest.submit
+    (outcome,) = await run_in_threadpool(submit, [raw], principal, client_of(request))
     if isinstance(outcome, Rejected):
         raise _problem(service, principal, outcome.error)
     assert isinstance(outcome, Accepted)
@@ -131,7 +145,8 @@ async def post_batch(request: Request, principal: Principal = Writer) -> BatchRe
             field="events",
             limit=limit,
         )
-    outcomes = await run_in_threadpool(service.submit, raw["events"], principal, client_of(request))
+    submit = service.ingest.submit
+    outcomes = await run_in_threadpool(submit, raw["events"], principal, client_of(request))
     results = [_result(service, principal, i, o) for i, o in enumerate(outcomes)]
     return BatchResult(
         accepted=sum(r.status == "accepted" for r in results),

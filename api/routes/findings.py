@@ -9,9 +9,8 @@ false_positive); every move is appended with who, when and why, never overwritte
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import re
-import secrets
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -21,25 +20,16 @@ from api.auth import Principal, require
 from api.outbound import DestinationRefusedError, OutboundPolicy, Resolver, system_resolver
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
-from api.webhooks import MAX_ATTEMPTS
-from ledger.errors import LedgerError, UnknownFindingError
+from api.routes._params import FindingId, WebhookId, enum_query, plain_query, time_query
+from api.services.findings import STATUSES, FindingFilter, FindingsService, StoredFinding
+from ledger.errors import LedgerError
 from ledger.note import parse_vkey
 from ledger.rules import RULES, SEVERITIES, Severity
-from ledger.store.findings import (
-    GAVE_UP_AT,
-    STATUSES,
-    FindingFilter,
-    FindingStore,
-    StoredFinding,
-    Transition,
-)
 from ledger.timefmt import format_utc, parse_utc
 
 router = APIRouter(prefix="/v1", tags=["findings"])
 ANY_USER = Depends(require("admin", "regulator", "inspector", "enterprise"))
 OVERSIGHT = Depends(require("admin", "regulator"))
-FINDING_ID = re.compile(r"f-[0-9a-f]{32}")
-WEBHOOK_ID = re.compile(r"wh-[0-9a-f]{24}")
 
 
 class FindingOut(BaseModel):
@@ -95,18 +85,34 @@ class FindingDetail(BaseModel):
     )
 
 
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+COMMENT = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+"""A comment the workflow takes: not blank, and no control character but tab, CR and LF."""
+
+
 class TransitionIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
-    status: str = Field(description="the new status: " + ", ".join(STATUSES))
-    comment: Annotated[str, Field(max_length=2000, description="why (required, non-empty)")]
+    status: str = Field(description="the new status: " + ", ".join(STATUSES),
+                        json_schema_extra={"enum": list(STATUSES)})  # fmt: skip
+    comment: Annotated[
+        str,
+        Field(max_length=2000, description="why (required: not blank, no control characters "
+              "but tab and line breaks)", json_schema_extra={"pattern": COMMENT}),
+    ]  # fmt: skip
     expected_status: str | None = Field(
-        default=None, description="refuse (409) unless the finding is in this status now"
-    )
+        default=None, description="refuse (409) unless the finding is in this status now",
+        json_schema_extra={"enum": [*STATUSES, None]},
+    )  # fmt: skip
 
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
-    url: Annotated[str, Field(max_length=2000, description="http(s) URL to POST findings to")]
+    url: Annotated[
+        str,
+        Field(max_length=2000, description="http(s) URL to POST findings to, on a host that is "
+              "(or resolves only to) public addresses or networks the operator allows",
+              json_schema_extra={"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\x00-\x1f\x7f]+$"}),
+    ]  # fmt: skip
     min_severity: Severity = "critical"
 
 
@@ -131,33 +137,8 @@ class WebhookOut(BaseModel):
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _store(request: Request) -> FindingStore:
-    """The findings store (its writes take SQLite's write lock up front themselves)."""
-    return FindingStore(service_of(request).deployment.store.engine)
-
-
-def _scope(principal: Principal) -> FindingFilter:
-    """The findings ``principal`` may see, as a filter."""
-    if principal.role == "admin":
-        return FindingFilter()
-    if principal.role == "enterprise":
-        if principal.org is None:
-            return FindingFilter(districts=frozenset())  # sees nothing
-        return FindingFilter(own_org=principal.org)
-    return FindingFilter(districts=principal.districts)
-
-
-def _visible(
-    store: FindingStore, principal: Principal, finding_id: str
-) -> tuple[StoredFinding, list[Transition]]:
-    """The finding and its history, if ``principal`` may see it; else the very 404 of a
-    missing one (``finding_not_found``), so scopes leak nothing."""
-    if not FINDING_ID.fullmatch(finding_id):
-        raise UnknownFindingError("no such finding", finding=finding_id)
-    stored, history = store.get(finding_id)
-    if not _scope(principal).in_scope(stored.finding):
-        raise UnknownFindingError("no such finding", finding=finding_id)
-    return stored, history
+def _findings(request: Request) -> FindingsService:
+    return service_of(request).findings
 
 
 def _out(stored: StoredFinding) -> FindingOut:
@@ -193,17 +174,6 @@ def _time(value: str | None, name: str) -> str | None:
         ) from None
 
 
-def _delivery(row: dict[str, Any]) -> DeliveryOut:
-    delivered, pending_at = row["delivered_at"], row["next_attempt_at"]
-    given_up = delivered is None and (pending_at == GAVE_UP_AT or row["attempts"] >= MAX_ATTEMPTS)
-    state = "delivered" if delivered else ("failed" if given_up else "pending")
-    return DeliveryOut(
-        webhook_id=row["webhook_id"], state=state, attempts=row["attempts"],
-        next_attempt_at=pending_at if state == "pending" else None, delivered_at=delivered,
-        last_error=row["last_error"],
-    )  # fmt: skip
-
-
 # -- findings -----------------------------------------------------------------------------------
 
 
@@ -216,15 +186,15 @@ def _delivery(row: dict[str, Any]) -> DeliveryOut:
 def list_findings(
     request: Request,
     principal: Principal = ANY_USER,
-    rule: Annotated[str | None, Query(description="a rule id, e.g. clone.unissued_code")] = None,
-    severity: Annotated[str | None, Query(description=" | ".join(SEVERITIES))] = None,
-    district: str | None = None,
-    org: str | None = None,
-    chemical: str | None = None,
-    status: Annotated[str | None, Query(description=" | ".join(STATUSES))] = None,
-    item: str | None = None,
-    since: Annotated[str | None, Query(description="RFC 3339 UTC; `at` on or after")] = None,
-    until: Annotated[str | None, Query(description="RFC 3339 UTC; `at` on or before")] = None,
+    rule: Annotated[str | None, enum_query(RULES, "a rule id, e.g. clone.unissued_code")] = None,
+    severity: Annotated[str | None, enum_query(SEVERITIES)] = None,
+    district: Annotated[str | None, plain_query()] = None,
+    org: Annotated[str | None, plain_query()] = None,
+    chemical: Annotated[str | None, plain_query()] = None,
+    status: Annotated[str | None, enum_query(STATUSES)] = None,
+    item: Annotated[str | None, plain_query()] = None,
+    since: Annotated[str | None, time_query("RFC 3339 UTC; `at` on or after")] = None,
+    until: Annotated[str | None, time_query("RFC 3339 UTC; `at` on or before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> FindingList:
@@ -233,41 +203,34 @@ def list_findings(
     _one_of(rule, RULES, "rule", "invalid_filter")
     _one_of(severity, SEVERITIES, "severity", "invalid_filter")
     _one_of(status, STATUSES, "status", "invalid_filter")
-    scope = _scope(principal)
     where = FindingFilter(
         rule=rule, severity=severity, district=_plain(district, "district"),
         org=_plain(org, "org"), chemical=_plain(chemical, "chemical"), item=_plain(item, "item"),
         since=_time(since, "since"), until=_time(until, "until"), status=status,
-        districts=scope.districts, own_org=scope.own_org,
     )  # fmt: skip
-    store = _store(request)
-    found = store.search(where, limit=limit, offset=offset)
-    return FindingList(findings=[_out(f) for f in found], total=store.count(where))
+    found, total = _findings(request).search(principal, where, limit=limit, offset=offset)
+    return FindingList(findings=[_out(f) for f in found], total=total)
 
 
 @router.get(
-    "/findings/{finding_id}",
+    "/findings/{finding_id:segment}",
     response_model=FindingDetail,
     responses=responses(401, 404),
     summary="A finding with its workflow history and its webhook deliveries.",
 )
 def get_finding(
-    request: Request, finding_id: str, principal: Principal = ANY_USER
+    request: Request, finding_id: FindingId, principal: Principal = ANY_USER
 ) -> FindingDetail:
     """Errors: 404 `finding_not_found` (also for a finding outside your scope)."""
-    store = _store(request)
-    stored, history = _visible(store, principal, finding_id)
-    deliveries: list[DeliveryOut] | None = None
-    if principal.role in ("admin", "regulator"):
-        rows = store.deliveries(finding_id)
-        if principal.role == "regulator":
-            own = {hook["id"] for hook in store.webhooks(principal.user_id)}
-            rows = [row for row in rows if row["webhook_id"] in own]
-        deliveries = [_delivery(row) for row in sorted(rows, key=lambda r: r["webhook_id"])]
+    findings = _findings(request)
+    stored, history = findings.visible(principal, finding_id)
+    deliveries = findings.deliveries(principal, finding_id)
     return FindingDetail(
         finding=_out(stored),
         transitions=[TransitionOut(finding_id=finding_id, **t.to_json()) for t in history],
-        deliveries=deliveries,
+        deliveries=None
+        if deliveries is None
+        else [DeliveryOut(**dataclasses.asdict(d)) for d in deliveries],
     )
 
 
@@ -278,7 +241,7 @@ def get_finding(
     summary="Move a finding through the workflow (admins and regulators), with a comment.",
 )
 def transition_finding(
-    request: Request, finding_id: str, payload: TransitionIn, principal: Principal = OVERSIGHT
+    request: Request, finding_id: FindingId, payload: TransitionIn, principal: Principal = OVERSIGHT
 ) -> TransitionOut:
     """open → acknowledged → resolved | false_positive; open → resolved | false_positive.
 
@@ -294,12 +257,9 @@ def transition_finding(
         raise ProblemError(
             400, "invalid_comment", "a transition needs a (printable) comment", field="comment"
         )
-    store = _store(request)
-    _visible(store, principal, finding_id)
-    made = store.transition(
-        finding_id, payload.status, user_id=principal.user_id, comment=payload.comment,
-        expected=payload.expected_status,
-    )  # fmt: skip
+    made = _findings(request).transition(
+        principal, finding_id, payload.status, payload.comment, payload.expected_status
+    )
     return TransitionOut(finding_id=finding_id, **made.to_json())
 
 
@@ -307,7 +267,7 @@ def transition_finding(
 
 
 def _signature(request: Request) -> SignatureKey:
-    vkey = service_of(request).deployment.keys.log_vkey()
+    vkey = _findings(request).signing_vkey()
     return SignatureKey(algorithm="ed25519", key_id=parse_vkey(vkey).key_id.hex(), vkey=vkey)
 
 
@@ -372,12 +332,7 @@ def create_webhook(
     resolve), or `invalid_request` (a malformed URL)."""
     allowed = service_of(request).settings.webhook_allow_networks
     url = _check_url(payload.url, OutboundPolicy(allowed, resolver))
-    store = _store(request)
-    webhook_id = "wh-" + secrets.token_hex(12)
-    districts = None if principal.role == "admin" else principal.districts
-    store.add_webhook(webhook_id, principal.user_id, url, payload.min_severity,
-                      districts=districts, org=None)  # fmt: skip
-    (row,) = [hook for hook in store.webhooks(principal.user_id) if hook["id"] == webhook_id]
+    row = _findings(request).add_webhook(principal, url, payload.min_severity)
     return _webhook_out(row, _signature(request))
 
 
@@ -388,9 +343,8 @@ def create_webhook(
     summary="Your active webhook subscriptions (an admin: everyone's).",
 )
 def list_webhooks(request: Request, principal: Principal = OVERSIGHT) -> list[WebhookOut]:
-    owner = None if principal.role == "admin" else principal.user_id
     signature = _signature(request)
-    return [_webhook_out(row, signature) for row in _store(request).webhooks(owner)]
+    return [_webhook_out(row, signature) for row in _findings(request).webhooks(principal)]
 
 
 @router.delete(
@@ -400,13 +354,9 @@ def list_webhooks(request: Request, principal: Principal = OVERSIGHT) -> list[We
     responses=responses(401, 403, 404),
     summary="Unsubscribe: no further deliveries are sent.",
 )
-def delete_webhook(request: Request, webhook_id: str, principal: Principal = OVERSIGHT) -> Response:
+def delete_webhook(
+    request: Request, webhook_id: WebhookId, principal: Principal = OVERSIGHT
+) -> Response:
     """Errors: 404 `webhook_not_found` (also for another user's webhook)."""
-    owner = None if principal.role == "admin" else principal.user_id
-    try:
-        if not WEBHOOK_ID.fullmatch(webhook_id):
-            raise UnknownFindingError("no such webhook", webhook=webhook_id)
-        _store(request).disable_webhook(webhook_id, owner)
-    except UnknownFindingError:
-        raise ProblemError(404, "webhook_not_found", f"no webhook {webhook_id} of yours") from None
+    _findings(request).disable_webhook(principal, webhook_id)
     return Response(status_code=204)

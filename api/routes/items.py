@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,16 +11,15 @@ from pydantic import BaseModel
 from api.auth import Caller, Principal, require
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
-from ledger.bundle import verify_bundle
+from api.routes._params import Code, SiteId, time_query
 from ledger.canonical import format_hash
 from ledger.errors import LedgerError
 from ledger.state import GONE, ItemState, Projection, Status, fold_item
-from ledger.store.bundles import build_item_bundle, build_site_bundle
 from ledger.timefmt import parse_utc
 
 router = APIRouter(prefix="/v1", tags=["items"])
 ANY_USER = Depends(require("admin", "regulator", "inspector", "enterprise"))
-Time = Annotated[str | None, Query(description="RFC 3339 UTC, e.g. 2026-10-01T08:00:00Z")]
+Time = Annotated[str | None, time_query("RFC 3339 UTC, e.g. 2026-10-01T08:00:00Z")]
 
 
 class ItemStateOut(BaseModel):
@@ -89,7 +87,7 @@ def _check_time(value: str | None, name: str) -> str | None:
 
 
 def _out(state: ItemState) -> ItemStateOut:
-    return ItemStateOut(**state.to_json())  # type: ignore[arg-type]
+    return ItemStateOut(**state.to_json())
 
 
 @router.get(
@@ -98,17 +96,17 @@ def _out(state: ItemState) -> ItemStateOut:
     responses=responses(401, 404),
     summary="An item: its current state, issuer, label and chain head.",
 )
-def get_item(request: Request, code: str, principal: Caller) -> ItemOut:
+def get_item(request: Request, code: Code, principal: Caller) -> ItemOut:
     service = service_of(request)
-    canonical = service.require_item_visible(principal, code)
-    view = service.item_view(principal, canonical)
+    canonical = service.queries.require_item_visible(principal, code)
+    view = service.queries.item_view(principal, canonical)
     state = fold_item(canonical, (logged.event.body for logged in view.known_prefix))
-    signed = service.signed_code(canonical)
-    head = service.deployment.store.item_head(canonical) if view.current else None
+    signed = service.registry.signed_code(canonical)
+    head = service.queries.item_head(view)
     return ItemOut(
         state=_out(state),
         issued_to=signed.facts.org if signed else None,
-        label_url=service.label_url(signed) if signed else None,
+        label_url=service.registry.label_url(signed) if signed else None,
         head=None
         if head is None
         else {
@@ -126,10 +124,11 @@ def get_item(request: Request, code: str, principal: Caller) -> ItemOut:
     responses=responses(401, 404),
     summary="The custody chain: every event of the item, with holder, place and quantity.",
 )
-def get_chain(request: Request, code: str, principal: Caller) -> Chain:
-    service = service_of(request)
-    canonical = service.require_item_visible(principal, code)
-    view = service.item_view(principal, canonical)
+def get_chain(request: Request, code: Code, principal: Caller) -> Chain:
+    queries = service_of(request).queries
+    queries.require_custody_reader(principal)
+    canonical = queries.require_item_visible(principal, code)
+    view = queries.item_view(principal, canonical)
     projection, steps = Projection(), []
     for logged, shown in zip(view.events, view.visible, strict=True):
         body = logged.event.body
@@ -159,14 +158,6 @@ def get_chain(request: Request, code: str, principal: Caller) -> Chain:
     return Chain(code=canonical, steps=steps)
 
 
-def _bundle(request: Request, code: str, principal: Principal, since: int | None) -> dict[str, Any]:
-    service = service_of(request)
-    canonical = service.require_current_party(principal, code)
-    return build_item_bundle(
-        service.deployment.store, canonical, log_signer=service.log_signer, since_size=since
-    )
-
-
 @router.get(
     "/items/{code}/bundle",
     responses=responses(401, 404),
@@ -174,13 +165,13 @@ def _bundle(request: Request, code: str, principal: Principal, since: int | None
 )
 def get_bundle(
     request: Request,
-    code: str,
+    code: Code,
     principal: Caller,
     since: Annotated[
         int | None, Query(ge=1, description="add a consistency proof from here")
     ] = None,
 ) -> dict[str, Any]:
-    return _bundle(request, code, principal, since)
+    return service_of(request).queries.item_bundle(principal, code, since)
 
 
 @router.get(
@@ -188,19 +179,8 @@ def get_bundle(
     responses=responses(401, 404),
     summary="Build the item's bundle and verify it against the pinned keys.",
 )
-def verify_item(request: Request, code: str, principal: Caller) -> dict[str, Any]:
-    service = service_of(request)
-    bundle = _bundle(request, code, principal, None)
-    trusted = service.deployment.trusted_keys()
-    report = verify_bundle(
-        bundle,
-        root_algorithm=trusted.root_algorithm,
-        root_public_key=trusted.root_public_key,
-        log_verifier=trusted.log,
-        state=None,
-        now=datetime.now(UTC),
-    )
-    return dict(report.to_json())
+def verify_item(request: Request, code: Code, principal: Caller) -> dict[str, Any]:
+    return service_of(request).queries.verify_item(principal, code)
 
 
 @router.get(
@@ -210,25 +190,10 @@ def verify_item(request: Request, code: str, principal: Caller) -> dict[str, Any
 )
 def site_bundle(
     request: Request,
-    site: str,
+    site: SiteId,
     principal: Principal = ANY_USER,
 ) -> dict[str, Any]:
-    service = service_of(request)
-    service.visible_record(principal, "site", site)
-    return build_site_bundle(service.deployment.store, site, log_signer=service.log_signer)
-
-
-def _visible_states(
-    request: Request, principal: Principal, at: str | None, **wanted: str | None
-) -> Iterator[ItemState]:
-    """Item states (now, or at ``at``) equal to ``wanted`` and within the caller's scope."""
-    service = service_of(request)
-    scope = service.scope(principal)
-    for state in service.projection(at).values():
-        if scope.sees_state(state) and all(
-            value is None or getattr(state, name) == value for name, value in wanted.items()
-        ):
-            yield state
+    return service_of(request).queries.site_bundle(principal, site)
 
 
 @router.get(
@@ -252,8 +217,9 @@ def search_items(
     for value, name in ((since, "since"), (until, "until"), (at, "at")):
         _check_time(value, name)
     found = []
-    states = _visible_states(request, principal, at, chemical=chemical, holder=org, site=site,
-                             status=status)  # fmt: skip
+    queries = service_of(request).queries
+    states = queries.visible_states(principal, at, chemical=chemical, holder=org, site=site,
+                                  status=status)  # fmt: skip
     for state in states:
         if (since and (state.last_time or "") < since) or (
             until and (state.last_time or "") > until
@@ -281,10 +247,11 @@ def inventory(
     at: Time = None,
 ) -> Inventory:
     _check_time(at, "at")
-    service = service_of(request)
-    sites = None if district is None else service.sites_in([district])
-    items, totals = [], {}
-    for state in _visible_states(request, principal, at, site=site, holder=org, chemical=chemical):
+    queries = service_of(request).queries
+    sites = None if district is None else queries.sites_in([district])
+    items: list[ItemStateOut] = []
+    totals: dict[tuple[str, str | None, str | None], tuple[int, Decimal | int]] = {}
+    for state in queries.visible_states(principal, at, site=site, holder=org, chemical=chemical):
         if state.status in GONE or state.status == "lost":
             continue
         if sites is not None and state.site not in sites:
@@ -294,7 +261,7 @@ def inventory(
         count, amount = totals.get(key, (0, 0))
         totals[key] = (count + 1, amount + (state.quantity or 0))
     return Inventory(
-        at=at or service.now(),
+        at=at or queries.now(),
         items=items,
         totals=[
             {"place": k[0], "chemical": k[1], "unit": k[2], "items": v[0], "quantity": str(v[1])}

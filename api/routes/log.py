@@ -37,11 +37,6 @@ class ConsistencyProof(BaseModel):
     proof: list[str]
 
 
-def _checkpointed_size(request: Request) -> int:
-    latest = service_of(request).deployment.store.latest_checkpoint()
-    return 0 if latest is None else latest[0]
-
-
 @router.get(
     "/checkpoint",
     response_class=PlainTextResponse,
@@ -49,14 +44,7 @@ def _checkpointed_size(request: Request) -> int:
     summary="The latest checkpoint (a C2SP signed note).",
 )
 def checkpoint(request: Request) -> PlainTextResponse:
-    service = service_of(request)
-    note = service.accel.cached_checkpoint()
-    if note is None:
-        latest = service.deployment.store.latest_checkpoint()
-        if latest is None:
-            raise ProblemError(404, "no_checkpoint", "no checkpoint has been signed yet")
-        note = latest[1]
-        service.accel.cache_checkpoint(note)
+    note = service_of(request).log.checkpoint()
     return PlainTextResponse(note, headers={"Cache-Control": "no-cache"})
 
 
@@ -66,7 +54,7 @@ def checkpoint(request: Request) -> PlainTextResponse:
     summary="The log's verifier key (a C2SP vkey: name+hexid+base64).",
 )
 def key(request: Request) -> PlainTextResponse:
-    return PlainTextResponse(service_of(request).deployment.keys.log_vkey() + "\n")
+    return PlainTextResponse(service_of(request).log.vkey() + "\n")
 
 
 @router.get(
@@ -79,7 +67,7 @@ def entries(request: Request, start: Index, end: Index) -> Entries:
     if end <= start:
         raise ProblemError(400, "bad_range", "end must be greater than start", field="end")
     end = min(end, start + MAX_ENTRIES)
-    leaves = service_of(request).deployment.store.leaf_inputs(start, end)
+    leaves = service_of(request).log.leaf_inputs(start, end)
     if not leaves:
         raise ProblemError(400, "bad_range", "start is beyond the log", field="start")
     return Entries(entries=[b64encode(leaf) for leaf in leaves])
@@ -92,9 +80,10 @@ def entries(request: Request, start: Index, end: Index) -> Entries:
     summary="An RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves.",
 )
 def inclusion(request: Request, index: Index, size: Index) -> InclusionProof:
-    if not index < size <= service_of(request).deployment.store.log_size():
+    log = service_of(request).log
+    if not index < size <= log.size():
         raise ProblemError(400, "bad_range", "need index < size <= the log's size", field="size")
-    proof = service_of(request).deployment.store.inclusion_proof(index, size)
+    proof = log.inclusion_proof(index, size)
     return InclusionProof(index=index, size=size, proof=[b64encode(node) for node in proof])
 
 
@@ -105,9 +94,10 @@ def inclusion(request: Request, index: Index, size: Index) -> InclusionProof:
     summary="An RFC 9162 consistency proof between trees of `first` and `second` leaves.",
 )
 def consistency(request: Request, first: Index, second: Index) -> ConsistencyProof:
-    if not 0 < first <= second <= service_of(request).deployment.store.log_size():
+    log = service_of(request).log
+    if not 0 < first <= second <= log.size():
         raise ProblemError(
             400, "bad_range", "need 0 < first <= second <= the log's size", field="second"
         )
-    proof = service_of(request).deployment.store.consistency_proof(first, second)
+    proof = log.consistency_proof(first, second)
     return ConsistencyProof(first=first, second=second, proof=[b64encode(n) for n in proof])

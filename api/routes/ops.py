@@ -7,11 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from api.auth import Principal, require
 from api.metrics import REGISTRY
 from api.problems import responses
 from api.routes._common import service_of
+from ledger.timefmt import UTC_PATTERN
 
 router = APIRouter(tags=["operations"])
 OVERSIGHT = Depends(require("admin", "regulator"))
@@ -22,30 +24,41 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+class Readiness(BaseModel):
+    """What /readyz checked: ready when the database answers (Redis down only degrades)."""
+
+    ready: bool
+    database: str = Field(description="`ok`, or `down: <error>`")
+    accelerator: str = Field(description="`local` or `redis`")
+    redis: str | None = Field(None, description="`ok` or `degraded` (with Redis only)")
+    log_size: int
+    checkpoint_size: int
+
+
 @router.get(
     "/readyz",
     summary="The database answers (and Redis, when configured).",
-    responses={503: {"description": "not ready"}},
+    responses={
+        200: {"model": Readiness, "description": "Ready"},
+        503: {"model": Readiness, "description": "Not ready: the database does not answer"},
+    },
 )
 def readyz(request: Request) -> JSONResponse:
-    service = service_of(request)
-    checks: dict[str, Any] = {}
-    try:
-        service.reads.ping()
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"down: {type(exc).__name__}"
-    checks["accelerator"] = service.accel.name
-    if service.accel.name == "redis":
-        # Redis down degrades (in-process fallbacks), it does not make the service unready.
-        checks["redis"] = "ok" if service.accel.healthy() else "degraded"
-    size, covered = service.reads.checkpoint_state() if checks["database"] == "ok" else (0, 0)
-    checks.update(log_size=size, checkpoint_size=covered)
-    ready = checks["database"] == "ok"
+    ready, checks = service_of(request).readiness()
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", response_class=Response, summary="Prometheus metrics.")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The Prometheus text format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+    summary="Prometheus metrics.",
+)
 def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
@@ -58,20 +71,13 @@ def metrics() -> Response:
 def journal(
     request: Request,
     principal: Principal = OVERSIGHT,
-    since: Annotated[str | None, Query(description="RFC 3339 UTC; `last_at` on or after")] = None,
+    since: Annotated[
+        str | None, Query(description="RFC 3339 UTC; `last_at` on or after", pattern=UTC_PATTERN)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Repeats of one attempt from one client (or device) in one window are one entry:
     `count` says how many, `at` and `last_at` when the first and the last were seen, and
     `window_start` which window (null for an entry that stands for one attempt)."""
-    service = service_of(request)
-    if principal.role == "admin":
-        entries = service.reads.journal_entries(since=since, limit=limit)
-    else:
-        entries = service.reads.journal_entries(
-            orgs=sorted(service.scope(principal).orgs or ()),
-            districts=sorted(principal.districts),
-            since=since,
-            limit=limit,
-        )
+    entries = service_of(request).journal.entries(principal, since=since, limit=limit)
     return [entry.to_json() for entry in entries]

@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from datetime import date
 from functools import cache
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -27,11 +27,11 @@ from fastapi.responses import HTMLResponse
 
 from api.catalogs import SHIPPED
 from api.routes._common import client_of, service_of
-from ledger.codes import SignedCode, normalise_code, parse_label_url, verify_code
+from api.services.queries import LoggedEvent
+from ledger.codes import SignedCode, normalise_code, parse_label_url
 from ledger.errors import LedgerError
 from ledger.events import ReportLoss
 from ledger.state import GONE, fold_item
-from ledger.store.service import LoggedEvent
 
 router = APIRouter(tags=["public"])
 Lang = Literal["zh", "en"]
@@ -202,7 +202,7 @@ def _render(
     switch = _switch(request, lang)
     if forged or signed is None:
         verdict: Verdict = "forged" if forged else "unknown"
-        service.journal(
+        service.journal.journal(
             "forged_label" if forged else "unknown_label",
             f"public page opened for {verdict} code {code[:40]}",
             client=client_of(request),
@@ -212,7 +212,7 @@ def _render(
         return HTMLResponse(_page(lang, code, verdict, [], switch), status_code=404)
     rows: list[tuple[str, str]] = []
     try:
-        catalog = service.deployment.catalogs.current(date.fromisoformat(signed.facts.issued_at))
+        catalog = service.registry.catalog(date.fromisoformat(signed.facts.issued_at))
         chemical, form = catalog.resolve(signed.facts.form)
         rows.append((t["chemical"], chemical.name_cn if lang == "zh" else chemical.name_en))
         if form is not None:
@@ -221,18 +221,38 @@ def _render(
         rows.append((t["advice"], advice_for(form.transport_class if form else "", lang)))
     except LedgerError:
         rows.append((t["advice"], advice_for("", lang)))
-    events = service.item_events(signed.code)
+    events = service.queries.item_events(signed.code)
     state = fold_item(signed.code, (e.event.body for e in events))
     return HTMLResponse(_page(lang, signed.code, _standing(state.status, events), rows, switch))
 
 
-@router.get("/c/{code}", response_class=HTMLResponse, summary="The public page of a typed code.")
+PAGES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"description": "The page: genuine, retired, lost or stolen (`data-verdict`)"},
+    404: {
+        "description": "The page saying the code is unknown, or the label forged",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
+    429: {
+        "description": f"The page saying to come back later (over {PUBLIC_VIEWS_PER_MINUTE} "
+        "pages a minute from this address)",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
+}
+"""What the public pages answer: HTML, for a phone's browser."""
+
+
+@router.get(
+    "/c/{code}",
+    response_class=HTMLResponse,
+    responses=PAGES,
+    summary="The public page of a typed code.",
+)
 def typed_code(request: Request, code: str, lang: Lang = "zh") -> HTMLResponse:
     if (limited := _over_limit(request, lang, code)) is not None:
         return limited
-    service = service_of(request)
+    registry = service_of(request).registry
     try:
-        signed = service.signed_code(code)
+        signed = registry.signed_code(code)
     except LedgerError:
         signed = None
     return _render(request, lang, code, signed, forged=False)
@@ -241,21 +261,21 @@ def typed_code(request: Request, code: str, lang: Lang = "zh") -> HTMLResponse:
 @router.get(
     "/C/{label:path}",
     response_class=HTMLResponse,
+    responses=PAGES,
     include_in_schema=True,
     summary="The public page a label's QR code opens: checks the label's signature.",
 )
 def scanned_label(request: Request, label: str, lang: Lang = "zh") -> HTMLResponse:
     if (limited := _over_limit(request, lang, label.split("/")[0])) is not None:
         return limited
-    service = service_of(request)
-    root = service.deployment.keys.root_signer()
+    registry = service_of(request).registry
     try:
         scanned = parse_label_url("/C/" + label)
-        verify_code(scanned, root.algorithm, root.public_key)
+        registry.verify_label(scanned)
     except LedgerError:
         return _render(request, lang, label.split("/")[0], None, forged=True)
     try:
-        issued = service.signed_code(scanned.code)
+        issued = registry.signed_code(scanned.code)
     except LedgerError:
         issued = None
     if issued is None or issued.facts.label_facts() != scanned.facts:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from api.auth import Caller, Principal, require
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
+from api.routes._params import KeyId, RecordId, UserId
 from ledger.canonical import b64decode
 from ledger.events import EntityId, UtcTime
 from ledger.licences import LICENCE_KINDS
@@ -62,7 +63,7 @@ def _input_model(kind: str) -> type[BaseModel]:
     fields: dict[str, Any] = {"id": (EntityId, ...)}
     if kind == "crew":  # the details replace the commitment the record will hold
         fields["person"] = (PersonIn, ...)
-    return create_model(f"{kind.capitalize()}In", __base__=base, **fields)  # type: ignore[call-overload]
+    return create_model(f"{kind.capitalize()}In", __base__=base, **fields)
 
 
 def _add_kind(kind: str) -> None:
@@ -70,33 +71,25 @@ def _add_kind(kind: str) -> None:
     model = _input_model(kind)
 
     def create(request: Request, payload: Any, _: Principal = Admin) -> Written:
-        service = service_of(request)
+        registry = service_of(request).registry
         data = payload.model_dump(mode="json")
         record_id = data.pop("id")
         if kind == "crew":
-            receipt = service.put_crew(record_id, data, data.pop("person"))
+            receipt = registry.put_crew(record_id, data, data.pop("person"))
         else:
-            receipt = service.put_record(kind, record_id, data)
+            receipt = registry.put_record(kind, record_id, data)
         return Written(id=record_id, index=receipt.index, receipt=dict(receipt.to_json()))
 
     create.__annotations__["payload"] = model  # a per-kind body schema, resolved at runtime
 
     def listing(request: Request, principal: Caller) -> list[RecordOut]:
-        service = service_of(request)
-        scope = service.scope(principal)
         return [
-            RecordOut(id=rid, kind=kind, attrs=dict(rec.attrs))
-            for rid, rec in sorted(service.records(kind).items())
-            if scope.sees_record(kind, rec)
+            RecordOut(id=rec.record_id, kind=kind, attrs=dict(rec.attrs))
+            for rec in service_of(request).registry.visible_records(principal, kind)
         ]
 
-    def one(request: Request, record_id: str, principal: Caller) -> RecordHistory:
-        service = service_of(request)
-        history = service.deployment.store.record_history(kind, record_id)
-        if not history or not service.scope(principal).sees_record(kind, history[-1][1]):
-            raise ProblemError(
-                404, f"{kind}_not_found", f"no {kind} {record_id!r} within your scope"
-            )
+    def one(request: Request, record_id: RecordId, principal: Caller) -> RecordHistory:
+        history = service_of(request).registry.record_history(principal, kind, record_id)
         latest = history[-1][1]
         return RecordHistory(
             current=RecordOut(id=record_id, kind=kind, attrs=dict(latest.attrs)),
@@ -141,15 +134,29 @@ for _kind in PATHS:
 )
 def crew_person(
     request: Request,
-    record_id: str,
+    record_id: RecordId,
     principal: Principal = OVERSIGHT,
+    reason: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="why (kept in the personal-data audit)"),
+    ] = None,
 ) -> dict[str, str]:
-    service = service_of(request)
-    record = service.visible_record(principal, "crew", record_id)
-    person = service.person(str(record.attr("person")))
-    if person is None:
-        raise ProblemError(404, "erased", "this person's data was erased or never kept")
-    return person
+    return service_of(request).registry.crew_person(principal, record_id, reason)
+
+
+@router.get(
+    "/audit/personal-reads",
+    responses=responses(401, 403, 422),
+    summary="Who read whose personal data, when and why (admins).",
+)
+def personal_reads(
+    request: Request,
+    principal: Principal = Admin,
+    user_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[str | None, Query(max_length=32, description="RFC 3339 UTC")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    return service_of(request).registry.personal_reads(user_id=user_id, since=since, limit=limit)
 
 
 class TokenOut(BaseModel):
@@ -164,8 +171,8 @@ class TokenOut(BaseModel):
     responses=responses(401, 403, 404),
     summary="Issue a new API token (shown once).",
 )
-def issue_token(request: Request, user_id: str, _: Principal = Admin) -> TokenOut:
-    return TokenOut(user_id=user_id, token=service_of(request).issue_token(user_id))
+def issue_token(request: Request, user_id: UserId, _: Principal = Admin) -> TokenOut:
+    return TokenOut(user_id=user_id, token=service_of(request).access.issue_token(user_id))
 
 
 @router.delete(
@@ -173,23 +180,30 @@ def issue_token(request: Request, user_id: str, _: Principal = Admin) -> TokenOu
     responses=responses(401, 403),
     summary="Revoke every token of a user.",
 )
-def revoke_tokens(request: Request, user_id: str, _: Principal = Admin) -> dict[str, int]:
-    return {"revoked": service_of(request).revoke_tokens(user_id)}
+def revoke_tokens(request: Request, user_id: UserId, _: Principal = Admin) -> dict[str, int]:
+    return {"revoked": service_of(request).access.revoke_tokens(user_id)}
 
 
 # -- licences ---------------------------------------------------------------------------------
+
+
+_TOKENS: dict[str, Any] = {
+    "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_.:-]{0,39}$"},
+    "description": "lowercase tokens, e.g. class:2.3",
+}
 
 
 class LicenceIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     licence_no: Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z/_.()-]{0,63}$")]
     org: EntityId
-    kind: str = Field(description="one of " + ", ".join(sorted(LICENCE_KINDS)))
-    activities: list[str]
-    chemicals: list[str]
+    kind: str = Field(description="one of " + ", ".join(sorted(LICENCE_KINDS)),
+                      json_schema_extra={"enum": sorted(LICENCE_KINDS)})  # fmt: skip
+    activities: list[str] = Field(json_schema_extra=_TOKENS)
+    chemicals: list[str] = Field(json_schema_extra=_TOKENS)
     valid_from: UtcTime
-    valid_until: UtcTime
-    status: str = "active"
+    valid_until: UtcTime = Field(description="after valid_from (an empty window is a 422)")
+    status: str = Field("active", json_schema_extra={"enum": ["active", "suspended", "revoked"]})
 
 
 @router.post(
@@ -200,10 +214,9 @@ class LicenceIn(BaseModel):
     summary="Log a licence (or a new version of one).",
 )
 def put_licence(request: Request, payload: LicenceIn, _: Principal = Admin) -> Written:
-    service = service_of(request)
     fields = payload.model_dump()
     fields["activities"], fields["chemicals"] = tuple(payload.activities), tuple(payload.chemicals)
-    licence, receipt = service.put_licence(fields)
+    licence, receipt = service_of(request).registry.put_licence(fields)
     return Written(id=licence.licence_no, index=receipt.index, receipt=dict(receipt.to_json()))
 
 
@@ -213,13 +226,8 @@ def put_licence(request: Request, payload: LicenceIn, _: Principal = Admin) -> W
 def list_licences(
     request: Request, principal: Caller, org: str | None = None
 ) -> list[dict[str, Any]]:
-    service = service_of(request)
-    scope = service.scope(principal)
-    return [
-        dict(licence.payload())
-        for licence in service.deployment.store.licences(org)
-        if scope.sees_org(licence.org)
-    ]
+    licences = service_of(request).registry.licences(principal, org)
+    return [dict(licence.payload()) for licence in licences]
 
 
 # -- devices ----------------------------------------------------------------------------------
@@ -228,9 +236,12 @@ def list_licences(
 class DeviceIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     org: EntityId
-    public_key: str = Field(description="the device's Ed25519 public key, base64 (32 bytes)")
+    public_key: str = Field(
+        description="the device's Ed25519 public key, base64 (32 bytes)",
+        json_schema_extra={"pattern": r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$"},
+    )
     valid_from: UtcTime
-    valid_until: UtcTime
+    valid_until: UtcTime = Field(description="after valid_from (an empty window is a 422)")
 
 
 class DeviceOut(BaseModel):
@@ -253,7 +264,8 @@ class RevokeIn(BaseModel):
     summary="Enrol a device: its public key is certified by the organisation's key.",
 )
 def enrol_device(request: Request, payload: DeviceIn, principal: Caller) -> DeviceOut:
-    service_of(request).require_manages(principal, payload.org)
+    registry = service_of(request).registry
+    registry.require_manages(principal, payload.org)
     try:
         public_key = b64decode(payload.public_key)
     except Exception:
@@ -262,7 +274,7 @@ def enrol_device(request: Request, payload: DeviceIn, principal: Caller) -> Devi
         ) from None
     if len(public_key) != 32:
         raise ProblemError(422, "invalid_request", "an Ed25519 key is 32 bytes", field="public_key")
-    key_id, receipt = service_of(request).certify_device(
+    key_id, receipt = registry.certify_device(
         payload.org, public_key, payload.valid_from, payload.valid_until
     )
     return DeviceOut(key_id=key_id, index=receipt.index, receipt=dict(receipt.to_json()))
@@ -272,15 +284,8 @@ def enrol_device(request: Request, payload: DeviceIn, principal: Caller) -> Devi
 def list_devices(
     request: Request, principal: Caller, org: Annotated[str | None, Query()] = None
 ) -> list[dict[str, Any]]:
-    service = service_of(request)
-    scope = service.scope(principal)
-    return [
-        {"key_id": cert.key_id, **cert.payload()}
-        for cert in service.deployment.store.certificates()
-        if cert.role == "device"
-        and org in (None, cert.org)
-        and (cert.org == principal.org or scope.sees_org(cert.org))
-    ]
+    certificates = service_of(request).registry.devices(principal, org)
+    return [{"key_id": cert.key_id, **cert.payload()} for cert in certificates]
 
 
 @router.post(
@@ -290,7 +295,7 @@ def list_devices(
     responses=responses(401, 403, 404, 422),
     summary="Revoke a device key from a time on.",
 )
-def revoke_device(request: Request, key_id: str, payload: RevokeIn, principal: Caller) -> Written:
-    service = service_of(request)
-    receipt = service.revoke_device(principal, key_id, payload.effective_from, payload.reason)
+def revoke_device(request: Request, key_id: KeyId, payload: RevokeIn, principal: Caller) -> Written:
+    registry = service_of(request).registry
+    receipt = registry.revoke_device(principal, key_id, payload.effective_from, payload.reason)
     return Written(id=key_id, index=receipt.index, receipt=dict(receipt.to_json()))

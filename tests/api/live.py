@@ -205,6 +205,14 @@ def build_world(server: LiveServer) -> World:
     return world
 
 
+def without_request_id(response: httpx.Response) -> str:
+    """The response body with its per-request ``request_id`` left out, for comparing the
+    answers to two requests byte for byte."""
+    text = response.text
+    request_id = response.headers.get("x-request-id")
+    return text if request_id is None else text.replace(f',"request_id":"{request_id}"', "")
+
+
 def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

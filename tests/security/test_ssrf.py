@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from api.app import create_app
 from api.routes import findings as findings_routes
-from api.service import Service
+from api.services.root import Service
 from api.settings import Settings
 from api.webhooks import WebhookDispatcher
 from ledger.rules import Finding
@@ -614,7 +614,7 @@ def _app(home: Path, allow: list[str]) -> Iterator[App]:
                         findings=False, webhook_allow_networks=allow)  # fmt: skip
     service = Service.open(settings)
     try:
-        token = service.bootstrap_admin(home / "admin.token")
+        token = service.registry.bootstrap_admin(home / "admin.token")
         assert token is not None
         app = create_app(settings, service=service)
         dns = FakeDNS()

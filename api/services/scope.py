@@ -1,8 +1,8 @@
 """What one caller may see, resolved once per request.
 
 An enterprise sees its own organisation; a regulator or inspector the organisations and
-sites of its districts; an admin everything. Every read and write check in the routes asks
-this one object, so the rules cannot drift apart between endpoints.
+sites of its districts; an admin everything. Every read and write check of the services
+asks this one object, so the rules cannot drift apart between endpoints.
 """
 
 from __future__ import annotations

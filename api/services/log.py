@@ -1,0 +1,42 @@
+"""The log as an outside auditor reads it: checkpoints, leaves and RFC 9162 proofs."""
+
+from __future__ import annotations
+
+from api.accel import Accelerator
+from api.deployment import Deployment
+from api.services.errors import NoCheckpointError
+
+
+class LogService:
+    """Read-only access to the Merkle log; the latest checkpoint is cached (``accel``)."""
+
+    def __init__(self, deployment: Deployment, accel: Accelerator) -> None:
+        self._deployment, self._accel = deployment, accel
+
+    def checkpoint(self) -> str:
+        """The latest checkpoint (a C2SP signed note)."""
+        note = self._accel.cached_checkpoint()
+        if note is None:
+            latest = self._deployment.store.latest_checkpoint()
+            if latest is None:
+                raise NoCheckpointError
+            note = latest[1]
+            self._accel.cache_checkpoint(note)
+        return note
+
+    def vkey(self) -> str:
+        """The log's verifier key (a C2SP vkey)."""
+        return self._deployment.keys.log_vkey()
+
+    def size(self) -> int:
+        return self._deployment.store.log_size()
+
+    def leaf_inputs(self, start: int, end: int) -> list[bytes]:
+        """The leaf inputs of ``start <= i < end`` (fewer where the log ends first)."""
+        return self._deployment.store.leaf_inputs(start, end)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return self._deployment.store.inclusion_proof(index, size)
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        return self._deployment.store.consistency_proof(first, second)

@@ -1,0 +1,206 @@
+"""Reads within the caller's scope: items, their chains, projections and offline bundles.
+
+An item out of scope is reported exactly like a missing one, so scopes leak nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from api.deployment import Deployment
+from api.services.access import AccessService, Principal
+from api.services.errors import CodeNotFoundError, ForbiddenError, NotFoundError
+from api.services.records import Records
+from api.services.registry import RegistryService
+from ledger.append import ItemHead
+from ledger.bundle import verify_bundle
+from ledger.codes import SignedCode, normalise_code
+from ledger.custody import visible_events
+from ledger.errors import LedgerError
+from ledger.state import ItemState, Projection
+from ledger.store.bundles import build_item_bundle, build_site_bundle
+from ledger.store.service import LoggedEvent, ServiceStore
+from ledger.timefmt import format_utc
+
+__all__ = ["ItemView", "LoggedEvent", "QueryService"]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """An item's events in chain order and, for each, whether the caller may see it."""
+
+    code: str
+    events: Sequence[LoggedEvent]
+    visible: Sequence[bool]
+
+    @property
+    def current(self) -> bool:
+        """Whether the caller sees the item's newest event (it is a party to it now)."""
+        return bool(self.visible) and self.visible[-1]
+
+    @property
+    def seen(self) -> list[LoggedEvent]:
+        return [e for e, shown in zip(self.events, self.visible, strict=True) if shown]
+
+    @property
+    def known_prefix(self) -> list[LoggedEvent]:
+        """The chain up to the newest event the caller may see."""
+        last = max((i for i, shown in enumerate(self.visible) if shown), default=-1)
+        return list(self.events[: last + 1])
+
+
+class QueryService:
+    """Who may see which item, and what of it; the state of every item (a projection)."""
+
+    def __init__(
+        self, deployment: Deployment, store: ServiceStore, records: Records,
+        access: AccessService, registry: RegistryService,
+    ) -> None:  # fmt: skip
+        self._deployment, self._store, self._records = deployment, store, records
+        self._access, self._registry = access, registry
+        self._projection = Projection()
+        self._projected_to = -1
+        self._projection_lock = threading.Lock()
+
+    # -- items ---------------------------------------------------------------------------------
+
+    def item_view(self, principal: Principal, code: str) -> ItemView:
+        """The item's chain and which of its events ``principal`` may see.
+
+        Regulators, inspectors and admins see the whole chain of an item in their scope; an
+        enterprise sees the span of its own involvement with the handoffs into and out of it
+        (:func:`ledger.custody.visible_events`).
+        """
+        events = self._store.item_events(code)
+        if principal.role != "enterprise" or principal.org is None:
+            return ItemView(code, events, [True] * len(events))
+        chain = [(logged.event.body, logged.event.event_hash) for logged in events]
+        return ItemView(code, events, visible_events(principal.org, code, chain))
+
+    def item_events(self, code: str) -> list[LoggedEvent]:
+        """Every event of an item (for views that show no event, like the public page)."""
+        return self._store.item_events(code)
+
+    def item_head(self, view: ItemView) -> ItemHead | None:
+        """The item's chain head, if the caller sees its newest event."""
+        return self._deployment.store.item_head(view.code) if view.current else None
+
+    def may_see(self, principal: Principal, code: str) -> bool:
+        """Whether ``principal`` may see item ``code`` (one that exists)."""
+        if principal.role == "enterprise":
+            return any(self.item_view(principal, code).visible)
+        orgs, sites = self._store.item_parties(code)
+        return bool(orgs) and self._access.scope(principal).sees_parties(orgs, sites)
+
+    def require_item_visible(self, principal: Principal, code: str) -> str:
+        """The canonical code, if the item exists and ``principal`` may see it."""
+        try:
+            canonical = normalise_code(code)
+        except LedgerError:
+            canonical = code
+        if self.may_see(principal, canonical):
+            return canonical
+        raise _no_item(code)
+
+    @staticmethod
+    def require_custody_reader(principal: Principal) -> None:
+        """An emergency responder sees where hazardous material is, never custody chains."""
+        if principal.role == "responder":
+            raise ForbiddenError("a responder sees item states and inventory, not custody chains")
+
+    def require_current_party(self, principal: Principal, code: str) -> str:
+        """The canonical code if ``principal`` may take the item's whole offline bundle.
+
+        A bundle proves the whole chain, so an enterprise gets one only while it is a party
+        to the item now (its holder, or the carrier or consignee of its open shipment).
+        """
+        self.require_custody_reader(principal)
+        canonical = self.require_item_visible(principal, code)
+        if principal.role == "enterprise" and not self.item_view(principal, canonical).current:
+            raise _no_item(code)
+        return canonical
+
+    def visible_code(self, principal: Principal, code: str) -> SignedCode:
+        """A code issued to an organisation in ``principal``'s scope, or whose item was
+        handled in scope (out of scope answers like unknown)."""
+        signed = self._registry.signed_code(code)
+        scope = self._access.scope(principal)
+        if signed is None or not (
+            scope.sees_org(signed.facts.org)
+            or scope.sees_parties(*self._store.item_parties(signed.code))
+        ):
+            raise CodeNotFoundError(code, f"no code {code} issued within your scope")
+        return signed
+
+    # -- every item ----------------------------------------------------------------------------
+
+    def projection(self, at: str | None = None) -> dict[str, ItemState]:
+        """Every item's state now (incrementally maintained) or at time ``at`` (replayed)."""
+        if at is not None:
+            projection = Projection()
+            projection.apply_all(e.event.body for e in self._store.all_events(until_time=at))
+            return projection.items
+        with self._projection_lock:
+            while page := self._store.events_since(self._projected_to):
+                self._projection.apply_all(e.event.body for e in page)
+                self._projected_to = page[-1].index
+            return dict(self._projection.items)
+
+    def visible_states(
+        self, principal: Principal, at: str | None, **wanted: str | None
+    ) -> Iterator[ItemState]:
+        """Item states (now, or at ``at``) equal to ``wanted`` and within the caller's scope."""
+        scope = self._access.scope(principal)
+        for state in self.projection(at).values():
+            if scope.sees_state(state) and all(
+                value is None or getattr(state, name) == value for name, value in wanted.items()
+            ):
+                yield state
+
+    def sites_in(self, districts: Iterable[str]) -> set[str]:
+        return self._records.sites_in(districts)
+
+    @staticmethod
+    def now() -> str:
+        return format_utc(datetime.now(UTC))
+
+    # -- offline bundles -----------------------------------------------------------------------
+
+    def item_bundle(
+        self, principal: Principal, code: str, since: int | None = None
+    ) -> dict[str, Any]:
+        """The item's offline bundle (for a current party to it; see
+        :meth:`require_current_party`), with a consistency proof from ``since``."""
+        canonical = self.require_current_party(principal, code)
+        return build_item_bundle(self._deployment.store, canonical,
+                                 log_signer=self._deployment.keys.log_signer(),
+                                 since_size=since)  # fmt: skip
+
+    def verify_item(self, principal: Principal, code: str) -> dict[str, Any]:
+        """The report of verifying the item's bundle against the keys pinned here."""
+        bundle = self.item_bundle(principal, code)
+        trusted = self._deployment.trusted_keys()
+        report = verify_bundle(
+            bundle,
+            root_algorithm=trusted.root_algorithm,
+            root_public_key=trusted.root_public_key,
+            log_verifier=trusted.log,
+            state=None,
+            now=datetime.now(UTC),
+        )
+        return dict(report.to_json())
+
+    def site_bundle(self, principal: Principal, site: str) -> dict[str, Any]:
+        """Every item now at a site ``principal`` may see, as one offline bundle."""
+        self.require_custody_reader(principal)
+        self._registry.visible_record(principal, "site", site)
+        return build_site_bundle(self._deployment.store, site,
+                                 log_signer=self._deployment.keys.log_signer())  # fmt: skip
+
+
+def _no_item(code: str) -> NotFoundError:
+    return NotFoundError("item", code, f"no item {code} within your scope")

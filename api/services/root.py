@@ -1,0 +1,134 @@
+"""The composition root: one running service, its parts wired, and its background workers.
+
+The app (``app.state.service``) and the CLI open one :class:`Service`; routes call its
+parts (``service.queries``, ``service.ingest``, …), each a service with one job. Nothing
+here decides anything about a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.accel import Accelerator, LocalAccelerator, RedisAccelerator
+from api.anomaly import FindingsProcess, worker_command
+from api.background import Integrator, OutboxRelay, SingletonLock, Worker
+from api.deployment import Deployment
+from api.services.access import AccessService
+from api.services.findings import FindingsService
+from api.services.ingest import IngestService
+from api.services.journal import JournalService
+from api.services.log import LogService
+from api.services.queries import QueryService
+from api.services.records import Records
+from api.services.registry import RegistryService
+from api.settings import Settings
+from api.webhooks import WebhookDispatcher
+from ledger.store.findings import FindingStore
+from ledger.store.service import ServiceStore
+
+
+@dataclass
+class Service:
+    """One running service: the ledger, its services, accelerators and background workers."""
+
+    settings: Settings
+    deployment: Deployment
+    accel: Accelerator
+    access: AccessService
+    registry: RegistryService
+    queries: QueryService
+    journal: JournalService
+    ingest: IngestService
+    log: LogService
+    findings: FindingsService
+    integrator: Integrator
+    _store: ServiceStore
+    workers: list[Worker] = field(default_factory=list)
+    findings_process: FindingsProcess | None = None
+
+    @classmethod
+    def open(cls, settings: Settings) -> Service:
+        deployment = Deployment.open(settings.db, settings.keys)
+        engine = deployment.store.engine
+        store = ServiceStore(engine)
+        accel: Accelerator = (
+            RedisAccelerator(settings.redis_url, namespace=settings.redis_namespace)
+            if settings.redis_url
+            else LocalAccelerator()
+        )
+        records = Records(deployment.store)
+        access = AccessService(store, records)
+        registry = RegistryService(deployment, store, records, access, settings.base_url)
+        queries = QueryService(deployment, store, records, access, registry)
+        journal = JournalService(store, records, registry, access)
+        return cls(
+            settings=settings,
+            deployment=deployment,
+            accel=accel,
+            access=access,
+            registry=registry,
+            queries=queries,
+            journal=journal,
+            ingest=IngestService(settings, deployment, accel, queries, journal),
+            log=LogService(deployment, accel),
+            findings=FindingsService(FindingStore(engine), deployment.keys.log_vkey),
+            integrator=Integrator(
+                store, deployment.checkpoint, SingletonLock(settings.db, engine), accel
+            ),
+            _store=store,
+        )
+
+    def start(self) -> None:
+        """Start the integrator (and the relay when Redis is configured)."""
+        if not self.settings.background or self.workers:
+            return
+        settings = self.settings
+        self.workers.append(
+            Worker("integrator", settings.checkpoint_interval_s, self.integrator.step)
+        )
+        if isinstance(self.accel, RedisAccelerator):
+            relay = OutboxRelay(self._store, self.accel.client, self.accel.key("entries"))
+            self.workers.append(Worker("outbox-relay", settings.relay_interval_s, relay.step))
+        if settings.findings:
+            self.findings_process = FindingsProcess(worker_command(
+                settings.db, settings.rules, settings.redis_url, settings.redis_namespace,
+                settings.findings_interval_s))  # fmt: skip
+            self.workers.append(Worker("findings-supervisor", 1.0, self.findings_process.step))
+        # -- webhooks: push new findings to subscribers (api/webhooks.py) --
+        engine = self.deployment.store.engine
+        dispatcher = WebhookDispatcher(
+            FindingStore(engine), self.deployment.keys.log_signer(), self.deployment.keys.origin,
+            backoff_s=settings.webhook_backoff_s,
+            allow_networks=settings.webhook_allow_networks,
+            lock=SingletonLock(settings.db, engine, name="webhooks"),
+        )  # fmt: skip
+        self.workers.append(Worker("webhooks", settings.webhook_interval_s, dispatcher.step))
+        # -- end webhooks --
+        for worker in self.workers:
+            worker.start()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.workers.clear()
+        if self.findings_process is not None:
+            self.findings_process.close()
+        self.integrator.close()
+        self.deployment.store.engine.dispose()
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the database answers, with a report of what was checked."""
+        checks: dict[str, Any] = {}
+        try:
+            self._store.ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"down: {type(exc).__name__}"
+        checks["accelerator"] = self.accel.name
+        if self.accel.name == "redis":
+            # Redis down degrades (in-process fallbacks), it does not make the service unready.
+            checks["redis"] = "ok" if self.accel.healthy() else "degraded"
+        size, covered = self._store.checkpoint_state() if checks["database"] == "ok" else (0, 0)
+        checks.update(log_size=size, checkpoint_size=covered)
+        return checks["database"] == "ok", checks
