@@ -41,8 +41,8 @@ from ledger.note import NoteVerifier
 from ledger.signing import ED25519
 from ledger.store.bundles import build_item_bundle, build_site_bundle
 from ledger.store.engine import require_existing
+from ledger.store.files import write_bytes_atomic
 from ledger.store.migrate import open_store
-from scanners.files import write_bytes_atomic
 
 DEFAULT_STATE_FILE = Path("var/verifier-state.json")
 EXIT_OK, EXIT_FAULTS, EXIT_CANNOT_RUN = 0, 1, 2

@@ -1,4 +1,40 @@
 """chemtrace's pure domain core: events, canonical bytes, signatures, the log, verification.
 
-Nothing in this package (except :mod:`ledger.store`) performs I/O.
+Nothing in this package (except :mod:`ledger.store`) performs I/O. The shells (``api``,
+``scanners``, ``sim``) use the modules in ``__all__``; within them, names starting with ``_``
+are internal. The subpackages ``bundle``, ``catalog`` and ``rules`` curate their own
+``__all__``; ``ledger.store`` holds the adapters (SQL, crash-safe files) behind the core's
+ports (:class:`ledger.ingest.EventStore`, :class:`ledger.merkle.NodeReader`, ...).
 """
+
+__all__ = [
+    "append",  # what one append transaction writes: heads, custody, leaves, receipts
+    "builder",  # how a device links and signs events
+    "bundle",  # offline bundles and their verifier
+    "canonical",  # RFC 8785 bytes, hashes, base64
+    "catalog",  # the chemical catalog
+    "certificates",  # device and organisation key certificates, the trust store
+    "checkpoint",  # C2SP checkpoints
+    "codes",  # trace codes, label signatures, GS1 keys
+    "commitments",  # salted commitments to personal data
+    "custody",  # who may write and read an item
+    "envelope",  # signed event envelopes
+    "errors",  # every error the core raises
+    "events",  # the 21 typed events
+    "external_ids",  # external identifier schemes
+    "ingest",  # the ingest path and its storage port
+    "leaf",  # the log's leaf records
+    "licences",  # licence records
+    "merkle",  # the RFC 9162 tree and proofs
+    "note",  # C2SP signed notes
+    "records",  # registry records
+    "registry",  # code batches
+    "revocations",  # key revocations
+    "rules",  # the anomaly engine
+    "signing",  # the one signer interface
+    "state",  # the item-state fold
+    "statements",  # receipts and item-head statements
+    "store",  # the storage adapters
+    "timefmt",  # RFC 3339 UTC
+    "verify",  # the full audit of a log
+]

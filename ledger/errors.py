@@ -9,7 +9,11 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     LedgerError
     ├── InvalidInputError            the input is malformed; nothing was written
     │   ├── MalformedEventError      an event body failed strict validation
-    │   └── CanonicalizationError    a value cannot be encoded as RFC 8785 bytes
+    │   ├── CanonicalizationError    a value cannot be encoded as RFC 8785 bytes
+    │   ├── InvalidCodeError         (ledger.codes) a trace code or label is malformed
+    │   ├── CatalogError             (ledger.catalog) a catalog file is malformed
+    │   ├── BundleFormatError        (ledger.bundle) an offline bundle is malformed
+    │   └── ExternalIdError          (ledger.external_ids) an external id is malformed
     ├── VerificationError            a cryptographic or structural check failed
     │   ├── SignatureInvalidError    a signature does not verify
     │   ├── ProofError               an inclusion or consistency proof is wrong
@@ -22,10 +26,15 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   │   └── NotRelatedError      the writer is a stranger to the item (answers alike)
     │   ├── NotHolderError           a former holder's event signed after its handoff
     │   ├── UnknownCodeError         no registry batch issued this code
+    │   ├── UnknownChemicalError     (ledger.catalog) the catalog has no such chemical
+    │   ├── UnknownCatalogVersionError  (ledger.catalog) no such catalog version
+    │   ├── CatalogVersionNotInForceError  (ledger.catalog) the version was not in force
     │   ├── CodeIssuedToAnotherOrgError  a chain started on a code issued to someone else
     │   ├── ItemExistsError          a chain-starting event names an existing item
     │   ├── StaleHeadError           the event's prev is not the item's head (conflict)
     │   └── GroupRejectedError       another event touching the same items was rejected
+    ├── DuplicateCodeError           (ledger.codes) a code was issued twice
+    ├── BundleUnavailableError       (ledger.store.bundles) no checkpointed bundle yet
     ├── StorageError                 the store failed or disagrees with itself
     │   └── CheckpointConflictError  another signer moved the checkpoint first
     └── FindingError                 the anomaly findings refuse a request

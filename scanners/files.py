@@ -18,37 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ledger.store.files import fsync_folder, write_bytes_atomic
 from scanners.errors import ScannerError
 
 
 class KitFileError(ScannerError):
     """A kit file is missing, unreadable or not the JSON it should be."""
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a rename or a new entry in ``folder`` durable."""
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically and durably, readable by the owner only
-    (``mkstemp`` creates the file 0600, and the rename keeps that)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    fsync_folder(path.parent)
 
 
 def json_bytes(document: object) -> bytes:

@@ -1,7 +1,9 @@
 """Import boundaries. The domain core stays pure: no ``ledger`` module outside ``ledger.store``
 imports I/O. The demo city and the simulator (``sim``) may import ``ledger``, ``api`` and
 ``scanners``, but none of those imports ``sim``, except the command-line root ``api/cli.py``,
-and that only inside the ``demo`` and ``simulate`` commands.
+and that only inside the ``demo`` and ``simulate`` commands. The two shells stay apart:
+nothing in ``api`` but the command-line root imports ``scanners``, and ``scanners`` never
+imports ``api``; what both need lives in ``ledger`` (crash-safe writes in ``ledger.store``).
 
 Checked on the source with ``ast``, so an import hidden inside a function is
 caught as well as a top-level one.
@@ -105,3 +107,27 @@ def test_the_cli_root_imports_sim_only_inside_its_commands() -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             at_load.add(node.module.split(".")[0])
     assert "sim" not in at_load, "api/cli.py imports sim when it loads, not when a command runs"
+
+
+def _modules_of(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in _modules_of("api") if p != CLI_ROOT], ids=lambda p: p.name
+)
+def test_the_service_shell_does_not_import_the_client_shell(path: Path) -> None:
+    assert "scanners" not in _imports(path), f"{path.relative_to(ROOT)} imports scanners"
+
+
+@pytest.mark.parametrize("path", _modules_of("scanners"), ids=lambda p: p.name)
+def test_the_client_shell_does_not_import_the_service_shell(path: Path) -> None:
+    assert "api" not in _imports(path), f"{path.relative_to(ROOT)} imports api"
+
+
+def test_the_core_lists_every_public_module_it_has() -> None:
+    import ledger
+
+    modules = {p.stem for p in LEDGER.glob("*.py") if p.stem != "__init__"}
+    packages = {p.parent.name for p in LEDGER.glob("*/__init__.py")}
+    assert set(ledger.__all__) == modules | packages

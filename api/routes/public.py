@@ -239,6 +239,17 @@ PAGES: Final[dict[int | str, dict[str, Any]]] = {
     },
 }
 """What the public pages answer: HTML, for a phone's browser."""
+LABEL_PAGES: Final[dict[int | str, dict[str, Any]]] = {
+    **PAGES,
+    404: {
+        "description": f"{PAGES[404]['description']}; a path no label has (a line break in "
+        "it, say) is not routed at all: a `not_found` problem",
+        "content": {
+            **PAGES[404]["content"],
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemBody"}},
+        },
+    },
+}
 
 
 @router.get(
@@ -261,7 +272,7 @@ def typed_code(request: Request, code: str, lang: Lang = "zh") -> HTMLResponse:
 @router.get(
     "/C/{label:path}",
     response_class=HTMLResponse,
-    responses=PAGES,
+    responses=LABEL_PAGES,
     include_in_schema=True,
     summary="The public page a label's QR code opens: checks the label's signature.",
 )

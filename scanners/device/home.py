@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from ledger.signing import Ed25519Signer
+from ledger.store.files import write_bytes_atomic
 from scanners.errors import ScannerError
-from scanners.files import write_bytes_atomic
 
 DEFAULT_HOME = Path("var/device")
 
