@@ -802,6 +802,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/v1/crew/{record_id}/person", get("/v1/crew/p-driver/person"), authed(
         admin=OK, ent_own=FORBIDDEN, ent_other=FORBIDDEN, reg_own=OK,
         reg_other=E(404, "crew_not_found"), inspector=FORBIDDEN)),
+    Endpoint("GET", "/v1/audit/personal-reads", get("/v1/audit/personal-reads"),
+             admin_only(OK)),
     Endpoint("POST", "/v1/users/{user_id}/tokens", tokens_call("POST"),
              admin_only(E(201, check=new_token_works))),
     Endpoint("DELETE", "/v1/users/{user_id}/tokens", tokens_call("DELETE"),
