@@ -205,6 +205,21 @@ def build_world(server: LiveServer) -> World:
     return world
 
 
+def world_fixture(prefix: str, **env: str) -> Any:
+    """A module-scoped fixture: a seeded world on a fresh server for each backend, with the
+    ``CHEMTRACE_*`` settings in ``env``."""
+
+    @pytest.fixture(scope="module", params=BACKENDS)
+    def fixture(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[World]:
+        home = tmp_path_factory.mktemp(prefix)
+        with shared_server(request, home, str(request.param), **env) as (_, world):
+            yield world
+
+    return fixture
+
+
 def without_request_id(response: httpx.Response) -> str:
     """The response body with its per-request ``request_id`` left out, for comparing the
     answers to two requests byte for byte."""

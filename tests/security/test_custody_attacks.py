@@ -9,39 +9,21 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from ledger.builder import DeviceSession, Head
 from ledger.canonical import canonical_bytes, format_hash
 from ledger.envelope import event_hash_of
 from ledger.leaf import decode_leaf
 from ledger.timefmt import parse_utc
-from tests.api.live import BACKENDS, World, shared_server, wait_for
+from tests.api.live import World, wait_for, world_fixture
 
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    home = tmp_path_factory.mktemp("custody")
-    with shared_server(request, home, str(request.param)) as (_, seeded):
-        yield seeded
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def strict(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """A server that allows three custody refusals a minute per device and organisation."""
-    home = tmp_path_factory.mktemp("custody-strict")
-    with shared_server(request, home, str(request.param),
-                       CHEMTRACE_PROBE_LIMIT_PER_MINUTE="3") as (_, seeded):  # fmt: skip
-        yield seeded
+world = world_fixture("custody")
+strict = world_fixture("custody-strict", CHEMTRACE_PROBE_LIMIT_PER_MINUTE="3")
+"""A server that allows three custody refusals a minute per device and organisation."""
 
 
 def _post(world: World, org: str, envelope: dict[str, Any]) -> httpx.Response:

@@ -13,36 +13,20 @@ Against a real ``chemtrace serve`` process, on SQLite and on PostgreSQL with Red
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.api.live import BACKENDS, World, shared_server, wait_for
+from tests.api.live import World, wait_for, world_fixture
 
 CLIENT_HEADER = "X-Forwarded-For"
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def proxied(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """A server behind a "proxy" on loopback: each test speaks as its own client address."""
-    home = tmp_path_factory.mktemp("proxied")
-    env = {"CHEMTRACE_TRUSTED_PROXIES": "127.0.0.1/32,::1/128"}
-    with shared_server(request, home, str(request.param), **env) as (_, world):
-        yield world
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def direct(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """A server with the default settings: no proxy is trusted."""
-    home = tmp_path_factory.mktemp("direct")
-    with shared_server(request, home, str(request.param)) as (_, world):
-        yield world
+proxied = world_fixture("proxied", CHEMTRACE_TRUSTED_PROXIES="127.0.0.1/32,::1/128")
+"""A server behind a "proxy" on loopback: each test speaks as its own client address."""
+direct = world_fixture("direct")
+"""A server with the default settings: no proxy is trusted."""
 
 
 def _rows(world: World, item: str) -> list[dict[str, Any]]:
