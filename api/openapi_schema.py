@@ -11,7 +11,8 @@ and is written in here, once, for every operation:
 * every error body is problem+json (:mod:`api.problems`), FastAPI's own 422 entries
   included, except the pages the public HTML routes answer (``text/html``) and the report
   ``/readyz`` answers when it is not ready;
-* a 429 says when to come back, in ``Retry-After``;
+* a 429 says when to come back, in ``Retry-After``; every answer carries the request's id,
+  in ``X-Request-ID`` (:mod:`api.logs`);
 * a query or path parameter is either absent or a string: FastAPI writes an optional one
   as ``anyOf: [T, null]``, but no URL can carry a JSON null;
 * the largest batch of events is the deployment's setting.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from api.logs import REQUEST_ID_HEADER
 from api.problems import PROBLEM_JSON, TITLES
 
 ALWAYS: Final = (400, 413, 422, 431, 500)
@@ -30,6 +32,12 @@ _RETRY_AFTER: Final = {
     "description": "Seconds to wait before trying again.",
     "required": True,
     "schema": {"type": "integer", "minimum": 1},
+}
+_REQUEST_ID: Final = {
+    "description": "The request's id: the client's own if it sent a short safe token, else a "
+    "fresh one; the server's log lines for the request carry it too.",
+    "required": True,
+    "schema": {"type": "string"},
 }
 _NULL: Final = {"type": "null"}
 
@@ -46,9 +54,12 @@ def complete(schema: dict[str, Any], *, max_batch_events: int) -> None:
             for status, response in responses.items():
                 if status[0] in "45":
                     _error(path, int(status), response)
+                headers = response.setdefault("headers", {})
+                headers[REQUEST_ID_HEADER] = {"$ref": "#/components/headers/RequestId"}
             for parameter in operation.get("parameters", []):
                 parameter["schema"] = _without_null(parameter["schema"])
             operation["responses"] = dict(sorted(responses.items()))
+    schema["components"].setdefault("headers", {})["RequestId"] = _REQUEST_ID
     batch = schema["components"]["schemas"].get("BatchIn")
     if batch is not None:
         batch["properties"]["events"]["maxItems"] = max_batch_events

@@ -160,7 +160,7 @@ def get_chain(request: Request, code: Code, principal: Caller) -> Chain:
 
 @router.get(
     "/items/{code}/bundle",
-    responses=responses(401, 404),
+    responses=responses(401, 404, 503),
     summary="The item's offline bundle (verify with `chemtrace verify-bundle`).",
 )
 def get_bundle(
@@ -176,7 +176,7 @@ def get_bundle(
 
 @router.get(
     "/items/{code}/verify",
-    responses=responses(401, 404),
+    responses=responses(401, 404, 503),
     summary="Build the item's bundle and verify it against the pinned keys.",
 )
 def verify_item(request: Request, code: Code, principal: Caller) -> dict[str, Any]:
@@ -185,7 +185,7 @@ def verify_item(request: Request, code: Code, principal: Caller) -> dict[str, An
 
 @router.get(
     "/sites/{site}/bundle",
-    responses=responses(401, 403, 404),
+    responses=responses(401, 403, 404, 503),
     summary="Every item now at a site, as one offline bundle (for inspections).",
 )
 def site_bundle(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal, require
 from api.metrics import REGISTRY
@@ -63,8 +63,29 @@ def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
+class JournalEntryOut(BaseModel):
+    """One rejected attempt that suggests fraud, or `count` repeats of it in one window."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    at: str
+    last_at: str
+    code: str
+    detail: str
+    user_id: str | None
+    org: str | None
+    device_key: str | None
+    item_code: str | None
+    site: str | None
+    district: str | None
+    client: str | None
+    count: int
+    window_start: str | None
+
+
 @router.get(
     "/v1/security/journal",
+    response_model=list[JournalEntryOut],
     responses=responses(401, 403),
     summary="Rejected attempts that suggest fraud, last seen first, within your districts.",
 )

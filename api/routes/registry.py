@@ -16,6 +16,7 @@ from ledger.canonical import b64decode
 from ledger.events import EntityId, UtcTime
 from ledger.licences import LICENCE_KINDS
 from ledger.records import ATTRIBUTES
+from ledger.timefmt import UTC_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["registries"])
 Admin = Depends(require("admin"))
@@ -127,8 +128,35 @@ for _kind in PATHS:
     _add_kind(_kind)
 
 
+class PersonOut(BaseModel):
+    """A crew member's personal data, as given when the record was logged."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    id_number: str
+    phone: str
+
+
+class PersonalReadOut(BaseModel):
+    """One read of personal data: who, when, whose (a commitment), through which record, why."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    at: str
+    user_id: str
+    commitment: str
+    record_kind: str
+    record_id: str
+    reason: str | None
+
+
+class RevokedOut(BaseModel):
+    revoked: int = Field(description="how many live tokens were revoked (0 for no such user)")
+
+
 @router.get(
     "/crew/{record_id}/person",
+    response_model=PersonOut,
     responses=responses(401, 403, 404),
     summary="The crew member's personal data (regulators and admins; unless erased).",
 )
@@ -146,6 +174,7 @@ def crew_person(
 
 @router.get(
     "/audit/personal-reads",
+    response_model=list[PersonalReadOut],
     responses=responses(401, 403, 422),
     summary="Who read whose personal data, when and why (admins).",
 )
@@ -153,7 +182,9 @@ def personal_reads(
     request: Request,
     principal: Principal = Admin,
     user_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[str | None, Query(max_length=32, description="RFC 3339 UTC")] = None,
+    since: Annotated[
+        str | None, Query(max_length=32, pattern=UTC_PATTERN, description="RFC 3339 UTC")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     return service_of(request).registry.personal_reads(user_id=user_id, since=since, limit=limit)
@@ -177,6 +208,7 @@ def issue_token(request: Request, user_id: UserId, _: Principal = Admin) -> Toke
 
 @router.delete(
     "/users/{user_id}/tokens",
+    response_model=RevokedOut,
     responses=responses(401, 403),
     summary="Revoke every token of a user.",
 )
@@ -193,17 +225,21 @@ _TOKENS: dict[str, Any] = {
 }
 
 
+_KINDS: dict[str, Any] = {"enum": sorted(LICENCE_KINDS)}
+_STATUSES: dict[str, Any] = {"enum": ["active", "suspended", "revoked"]}
+
+
 class LicenceIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     licence_no: Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z/_.()-]{0,63}$")]
     org: EntityId
     kind: str = Field(description="one of " + ", ".join(sorted(LICENCE_KINDS)),
-                      json_schema_extra={"enum": sorted(LICENCE_KINDS)})  # fmt: skip
+                      json_schema_extra=_KINDS)  # fmt: skip
     activities: list[str] = Field(json_schema_extra=_TOKENS)
     chemicals: list[str] = Field(json_schema_extra=_TOKENS)
     valid_from: UtcTime
     valid_until: UtcTime = Field(description="after valid_from (an empty window is a 422)")
-    status: str = Field("active", json_schema_extra={"enum": ["active", "suspended", "revoked"]})
+    status: str = Field("active", json_schema_extra=_STATUSES)
 
 
 @router.post(
@@ -220,8 +256,27 @@ def put_licence(request: Request, payload: LicenceIn, _: Principal = Admin) -> W
     return Written(id=licence.licence_no, index=receipt.index, receipt=dict(receipt.to_json()))
 
 
+class LicenceOut(BaseModel):
+    """The newest version of a licence, as the registry signed it."""
+
+    model_config = ConfigDict(extra="allow")
+    licence_no: str
+    org: str
+    kind: str
+    activities: list[str]
+    chemicals: list[str]
+    valid_from: str
+    valid_until: str
+    status: str
+    issuer: str
+    v: int
+
+
 @router.get(
-    "/licences", responses=responses(401), summary="Licences in your scope (newest versions)."
+    "/licences",
+    response_model=list[LicenceOut],
+    responses=responses(401),
+    summary="Licences in your scope (newest versions).",
 )
 def list_licences(
     request: Request, principal: Caller, org: str | None = None
@@ -280,7 +335,33 @@ def enrol_device(request: Request, payload: DeviceIn, principal: Caller) -> Devi
     return DeviceOut(key_id=key_id, index=receipt.index, receipt=dict(receipt.to_json()))
 
 
-@router.get("/devices", responses=responses(401), summary="Device certificates in your scope.")
+class KeyOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    alg: str
+    key_id: str
+    public_key: str
+
+
+class DeviceCertificateOut(BaseModel):
+    """A device's certificate: its key, certified by its organisation's key for a window."""
+
+    model_config = ConfigDict(extra="allow")
+    key_id: str
+    issuer: str
+    org: str
+    role: str
+    subject: KeyOut
+    v: int
+    valid_from: str
+    valid_until: str
+
+
+@router.get(
+    "/devices",
+    response_model=list[DeviceCertificateOut],
+    responses=responses(401),
+    summary="Device certificates in your scope.",
+)
 def list_devices(
     request: Request, principal: Caller, org: Annotated[str | None, Query()] = None
 ) -> list[dict[str, Any]]:
