@@ -58,8 +58,14 @@ def test_a_flood_of_views_of_an_unknown_code_is_rate_limited_and_one_journal_row
     assert 1 <= len(rows) <= 2, f"{len(rows)} journal rows for one client's flood"
     assert sum(r["count"] for r in rows) == len(served)
     assert all(r["code"] == "unknown_label" and r["last_at"] >= r["at"] for r in rows)
-    english = httpx.get(proxied.server.base_url + "/c/UNKNOWN", params={"lang": "en"},
-                        headers={CLIENT_HEADER: "203.0.113.7"})  # fmt: skip
+    # the English page of the refusal; the limit is per wall-clock minute, so a loaded machine
+    # may cross into a new window: within any two windows at most 2 x 120 views are served
+    with httpx.Client(base_url=proxied.server.base_url, timeout=30) as http:
+        for _ in range(2 * 120 + 1):
+            english = http.get("/c/UNKNOWN", params={"lang": "en"},
+                               headers={CLIENT_HEADER: "203.0.113.70"})  # fmt: skip
+            if english.status_code == 429:
+                break
     assert english.status_code == 429 and "Too many" in english.text
 
 
@@ -71,9 +77,14 @@ def test_another_client_is_not_held_back_by_a_flooding_one(proxied: World) -> No
 
 
 def test_x_forwarded_for_does_not_change_the_client_by_default(direct: World) -> None:
-    views = _views(direct, "/c/SPOOFED", 300,
-                   lambda n: {CLIENT_HEADER: f"198.51.100.{n % 250}"})  # fmt: skip
-    assert any(v.status_code == 429 for v in views), "a forged X-Forwarded-For escaped the limit"
+    limited = False
+    with httpx.Client(base_url=direct.server.base_url, timeout=30) as http:
+        for n in range(2 * 120 + 1):  # served at most 120 a window: a 429 within two windows
+            view = http.get("/c/SPOOFED", headers={CLIENT_HEADER: f"198.51.100.{n % 250}"})
+            if view.status_code == 429:
+                limited = True
+                break
+    assert limited, "a forged X-Forwarded-For escaped the limit"
     rows = _rows(direct, "SPOOFED")
     assert {r["client"] for r in rows} == {"127.0.0.1"}
     assert len(rows) <= 2
