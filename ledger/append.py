@@ -263,7 +263,7 @@ def _judge_custody(
         if link.seq == 0:
             after[link.code] = genesis(body)
         elif current is not None:
-            after[link.code] = advance(current, body, link, event.event_hash)
+            after[link.code] = advance(current, body, event.event_hash)
     return after
 
 

@@ -42,7 +42,7 @@ return, dispose, a trade's counterparty) make a party, never a mere act.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal, get_args
 
@@ -50,12 +50,14 @@ from ledger.canonical import format_hash
 from ledger.errors import InvalidInputError, NotHolderError, NotRelatedError
 from ledger.events import (
     Buy,
+    Destroy,
     Dispose,
     EventBody,
     EventType,
     ItemLink,
     Receive,
     Recover,
+    ReportLoss,
     Return,
     Sell,
     Ship,
@@ -78,6 +80,7 @@ WriterKind = Literal["enterprise", "test_station", "authority"]
 RELATIONS: Final[tuple[Relation, ...]] = get_args(Relation)
 OUTCOMES: Final[tuple[Outcome, ...]] = get_args(Outcome)
 EVENT_TYPES: Final[tuple[str, ...]] = get_args(EventType)
+KIND_RELATIONS: Final[tuple[Relation, ...]] = ("test_station", "authority")
 WRITER_KINDS: Final[Mapping[str, WriterKind]] = {
     "test_station": "test_station",
     "regulator": "authority",
@@ -164,6 +167,12 @@ class CustodyPolicy:
 
     def rule(self, event_type: str) -> EventRule:
         return self.rules[event_type]
+
+    def kinds_matter(self, event_type: str) -> bool:
+        """Whether a writer's kind (test station, authority) can change the outcome of an
+        event of ``event_type``: the store reads organisation types only then."""
+        rule = self.rules[event_type]
+        return any(rule.outcome(r) != rule.outcome("stranger") for r in KIND_RELATIONS)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, object]) -> CustodyPolicy:
@@ -332,14 +341,12 @@ def _end(parties: dict[str, Party], org: str, at: str) -> None:
         parties[org] = replace(current, until=at)
 
 
-def advance(custody: Custody, body: EventBody, link: ItemLink, event_hash: bytes) -> Custody:
-    """The custody after ``body`` landed on ``link``'s item.
+def advance(custody: Custody, body: EventBody, event_hash: bytes) -> Custody:
+    """The custody after ``body`` landed on an item that had ``custody``.
 
     Only custody transfers change who is a party; any other act, by anyone, leaves the
     parties as they were, so no submission widens what its writer may see or write.
     """
-    if link.seq == 0:
-        return genesis(body)
     parties, at = dict(custody.parties), body.time
     match body:
         case Ship() | Return():
@@ -368,24 +375,28 @@ def advance(custody: Custody, body: EventBody, link: ItemLink, event_hash: bytes
             return replace(custody, parties=parties)
         case Recover():
             return replace(custody, status="active")
-    if body.type == "destroy":
-        return replace(custody, status="destroyed")
-    if body.type == "report_loss":
-        return replace(custody, status="lost")
+        case Destroy():
+            return replace(custody, status="destroyed")
+        case ReportLoss():
+            return replace(custody, status="lost")
     return custody
 
 
-def fold(code: str, bodies: Iterable[tuple[EventBody, bytes]]) -> Custody | None:
+def step(custody: Custody | None, body: EventBody, event_hash: bytes) -> Custody:
+    """An item's custody after ``body``: its genesis, or ``custody`` advanced."""
+    return genesis(body) if custody is None else advance(custody, body, event_hash)
+
+
+def fold(chain: Iterable[tuple[EventBody, bytes]]) -> Custody | None:
     """One item's custody from its own events (body and event hash), in chain order."""
     custody: Custody | None = None
-    for body, event_hash in bodies:
-        link = next(link for link in body.items if link.code == code)
-        custody = genesis(body) if custody is None else advance(custody, body, link, event_hash)
+    for body, event_hash in chain:
+        custody = step(custody, body, event_hash)
     return custody
 
 
-def visible_events(org: str, code: str, chain: Sequence[tuple[EventBody, bytes]]) -> list[bool]:
-    """For each event of ``code``'s chain, whether enterprise ``org`` may see it.
+def visible_events(org: str, chain: Iterable[tuple[EventBody, bytes]]) -> list[bool]:
+    """For each event of one item's chain, whether enterprise ``org`` may see it.
 
     It sees the events while it is a current party (before or after the event), which
     includes the handoffs into and out of its custody, and the events it signed itself.
@@ -393,9 +404,8 @@ def visible_events(org: str, code: str, chain: Sequence[tuple[EventBody, bytes]]
     seen: list[bool] = []
     custody: Custody | None = None
     for body, event_hash in chain:
-        link = next(link for link in body.items if link.code == code)
         before = custody is not None and _current(custody, org)
-        custody = genesis(body) if custody is None else advance(custody, body, link, event_hash)
+        custody = step(custody, body, event_hash)
         seen.append(before or _current(custody, org) or body.org == org)
     return seen
 

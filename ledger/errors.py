@@ -56,6 +56,8 @@ class LedgerError(Exception):
 
     code: str = "ledger_error"
     fraud: ClassVar[bool] = False
+    journal_as: ClassVar[str | None] = None
+    """The security journal's name for it, where its ``code`` must hide what it is."""
 
     def __init__(self, message: str, **context: object) -> None:
         super().__init__(message)
@@ -133,6 +135,7 @@ class NotRelatedError(UnknownItemError):
     """
 
     fraud = True
+    journal_as = "not_related"
 
     def __init__(self, *, item: str) -> None:
         super().__init__(UNKNOWN_ITEM_MESSAGE, item=item)

@@ -98,8 +98,8 @@ def _out(state: ItemState) -> ItemStateOut:
 )
 def get_item(request: Request, code: Code, principal: Caller) -> ItemOut:
     service = service_of(request)
-    canonical = service.queries.require_item_visible(principal, code)
-    view = service.queries.item_view(principal, canonical)
+    view = service.queries.visible_item(principal, code)
+    canonical = view.code
     state = fold_item(canonical, (logged.event.body for logged in view.known_prefix))
     signed = service.registry.signed_code(canonical)
     head = service.queries.item_head(view)
@@ -127,8 +127,8 @@ def get_item(request: Request, code: Code, principal: Caller) -> ItemOut:
 def get_chain(request: Request, code: Code, principal: Caller) -> Chain:
     queries = service_of(request).queries
     queries.require_custody_reader(principal)
-    canonical = queries.require_item_visible(principal, code)
-    view = queries.item_view(principal, canonical)
+    view = queries.visible_item(principal, code)
+    canonical = view.code
     projection, steps = Projection(), []
     for logged, shown in zip(view.events, view.visible, strict=True):
         body = logged.event.body

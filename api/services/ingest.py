@@ -24,9 +24,6 @@ from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import LedgerError, NotRelatedError
 from ledger.statements import Receipt
 
-# A custody refusal is journalled as a clone or probing signal (ledger.rules.signals).
-_JOURNAL_CODES: Mapping[type[LedgerError], str] = {NotRelatedError: "not_related"}
-
 
 class IngestService:
     """The write path of signed events."""
@@ -151,9 +148,8 @@ class IngestService:
             elif isinstance(outcome, Rejected):
                 EVENTS.labels(outcome.error.code).inc()
                 if outcome.error.fraud:
-                    journal_code = _JOURNAL_CODES.get(type(outcome.error), outcome.error.code)
                     self._journal.journal(
-                        journal_code,
+                        outcome.error.journal_as or outcome.error.code,
                         outcome.error.diagnostics(),
                         principal=principal,
                         event=event,

@@ -79,7 +79,7 @@ class QueryService:
         if principal.role != "enterprise" or principal.org is None:
             return ItemView(code, events, [True] * len(events))
         chain = [(logged.event.body, logged.event.event_hash) for logged in events]
-        return ItemView(code, events, visible_events(principal.org, code, chain))
+        return ItemView(code, events, visible_events(principal.org, chain))
 
     def item_events(self, code: str) -> list[LoggedEvent]:
         """Every event of an item (for views that show no event, like the public page)."""
@@ -96,15 +96,21 @@ class QueryService:
         orgs, sites = self._store.item_parties(code)
         return bool(orgs) and self._access.scope(principal).sees_parties(orgs, sites)
 
-    def require_item_visible(self, principal: Principal, code: str) -> str:
-        """The canonical code, if the item exists and ``principal`` may see it."""
+    def visible_item(self, principal: Principal, code: str) -> ItemView:
+        """The view of item ``code`` if it exists and ``principal`` may see it; else the
+        answer for a missing item. The chain is read once, for the check and the view."""
         try:
             canonical = normalise_code(code)
         except LedgerError:
             canonical = code
-        if self.may_see(principal, canonical):
-            return canonical
-        raise _no_item(code)
+        if principal.role != "enterprise":
+            orgs, sites = self._store.item_parties(canonical)
+            if not (orgs and self._access.scope(principal).sees_parties(orgs, sites)):
+                raise _no_item(code)
+        view = self.item_view(principal, canonical)
+        if principal.role == "enterprise" and not any(view.visible):
+            raise _no_item(code)
+        return view
 
     @staticmethod
     def require_custody_reader(principal: Principal) -> None:
@@ -119,10 +125,10 @@ class QueryService:
         to the item now (its holder, or the carrier or consignee of its open shipment).
         """
         self.require_custody_reader(principal)
-        canonical = self.require_item_visible(principal, code)
-        if principal.role == "enterprise" and not self.item_view(principal, canonical).current:
+        view = self.visible_item(principal, code)
+        if principal.role == "enterprise" and not view.current:
             raise _no_item(code)
-        return canonical
+        return view.code
 
     def visible_code(self, principal: Principal, code: str) -> SignedCode:
         """A code issued to an organisation in ``principal``'s scope, or whose item was

@@ -131,17 +131,18 @@ class SqlLedgerStore:
             )
             for revocation in revocations:
                 trust.add_revocation(revocation)
+            heads, custody = self._heads_and_custody(conn, codes)
             context = AppendContext(
                 origin=self.origin,
                 log_time=log_time,
                 next_index=size,
                 frontier=frontier,
-                heads=self._heads(conn, codes),
+                heads=heads,
                 existing=self._existing_receipts(conn, [e.event_hash for e in events]),
                 trust=trust,
                 issued=self._issued_to(conn, codes) if self.require_issued_codes else None,
-                custody=self._custody(conn, codes),
-                writer_kinds=self._writer_kinds(conn, sorted({e.body.org for e in events})),
+                custody=custody,
+                writer_kinds=self._writer_kinds(conn, events),
                 policy=self.custody_policy,
             )
             plan = plan_append(events, context, log_signer)
@@ -479,43 +480,53 @@ class SqlLedgerStore:
             raise StorageError("Merkle frontier nodes are missing", nodes=missing[:4])
         return Frontier.from_nodes(size, [found[node] for node in ids])
 
-    def _custody(self, conn: Connection, codes: Sequence[str]) -> dict[str, Custody]:
-        """The custody of each item that has a chain; a row from before custody was kept
-        is folded from the item's events once (and stored by this append)."""
-        found: dict[str, Custody] = {}
-        legacy: list[str] = []
-        for chunk in _chunks(codes):
-            query = select(t.item.c.code, t.item.c.custody).where(t.item.c.code.in_(chunk))
-            for row in conn.execute(query):
-                if row.custody is None:
-                    legacy.append(row.code)
-                else:
-                    found[row.code] = Custody.from_json(row.custody)
-        for code in legacy:
-            chain = conn.execute(item_chain(code)).all()
-            events = (open_envelope(json.loads(row.envelope)) for row in chain)
-            custody = fold_custody(code, ((e.body, e.event_hash) for e in events))
-            if custody is not None:
-                found[code] = custody
-        return found
+    def _heads_and_custody(
+        self, conn: Connection, codes: Sequence[str]
+    ) -> tuple[dict[str, ItemHead], dict[str, Custody]]:
+        """The chain head and custody of each item that has a chain, from one read of its
+        row; a row from before custody was kept is folded from the item's events (and
+        stored by this append)."""
+        heads, custody = self._heads(conn, codes)
+        for code in sorted(set(heads) - set(custody)):
+            chain = conn.execute(item_chain(code))
+            folded = fold_custody(
+                (e.body, e.event_hash)
+                for e in (open_envelope(json.loads(r.envelope)) for r in chain)
+            )
+            if folded is not None:
+                custody[code] = folded
+        return heads, custody
 
-    def _writer_kinds(self, conn: Connection, orgs: Sequence[str]) -> dict[str, WriterKind]:
+    def _writer_kinds(
+        self, conn: Connection, events: Sequence[SignedEvent]
+    ) -> dict[str, WriterKind]:
+        """Which writers are test stations or authorities, read only for the events whose
+        type the policy lets such writers write (most appends read nothing)."""
+        orgs = sorted({e.body.org for e in events if self.custody_policy.kinds_matter(e.body.type)})
+        if not orgs:
+            return {}
         rr = t.registry_record
         query = (
             select(rr.c.record_id, rr.c.body)
-            .where(rr.c.kind == "org", rr.c.record_id.in_(list(orgs)))
+            .where(rr.c.kind == "org", rr.c.record_id.in_(orgs))
             .order_by(rr.c.log_index)
         )
         rows = conn.execute(query)
         types = {row.record_id: record_from_bytes(row.body).attr("type") for row in rows}
         return {org: WRITER_KINDS[kind] for org, kind in types.items() if kind in WRITER_KINDS}
 
-    def _heads(self, conn: Connection, codes: Sequence[str]) -> dict[str, ItemHead]:
+    def _heads(
+        self, conn: Connection, codes: Sequence[str]
+    ) -> tuple[dict[str, ItemHead], dict[str, Custody]]:
+        """Chain heads, and the custody kept beside them, of the items that have a chain."""
         heads: dict[str, ItemHead] = {}
+        custody: dict[str, Custody] = {}
         for chunk in _chunks(codes):
             for row in conn.execute(select(t.item).where(t.item.c.code.in_(chunk))):
                 heads[row.code] = ItemHead(row.code, row.head_seq, row.head_hash, row.head_index)
-        return heads
+                if row.custody is not None:
+                    custody[row.code] = Custody.from_json(row.custody)
+        return heads, custody
 
     def _existing_receipts(self, conn: Connection, hashes: Sequence[bytes]) -> dict[bytes, Receipt]:
         found: dict[bytes, Receipt] = {}
@@ -707,7 +718,7 @@ class SqlLedgerStore:
     def item_head(self, code: str) -> ItemHead | None:
         """An item's current chain head."""
         with self.engine.connect() as conn:
-            heads = self._heads(conn, [code])
+            heads, _ = self._heads(conn, [code])
         return heads.get(code)
 
     def certificates(self, key_ids: Iterable[str] | None = None) -> list[Certificate]:

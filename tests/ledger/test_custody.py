@@ -72,7 +72,7 @@ def body(kind: str, org: str, seq: int, minute: int = 0, **data: Any) -> EventBo
 
 
 def chain(*steps: EventBody) -> Custody:
-    custody = fold(CODE, ((b, bytes([n]) * 32) for n, b in enumerate(steps)))
+    custody = fold((b, bytes([n]) * 32) for n, b in enumerate(steps))
     assert custody is not None
     return custody
 
@@ -94,10 +94,6 @@ def in_transit() -> Custody:
 def outcome(custody: Custody, event_type: str, org: str, minute: int = 60, **extra: Any) -> str:
     event = body(event_type, org, 9, minute)
     return judge(event, event.items[0], custody, **extra)
-
-
-def item_link(seq: int) -> Any:
-    return body("use", "xy", seq).items[0]
 
 
 # -- the three outcomes --------------------------------------------------------------------
@@ -192,13 +188,13 @@ def test_custody_moves_only_on_transfers_never_on_a_mere_act() -> None:
     assert custody.parties["gas"].until == "2026-10-01T08:10:00Z"
     assert custody.parties["truck"].until == "2026-10-01T08:30:00Z"
     assert custody.parties["lab"].until is None
-    after = advance(custody, body("stock_count", "gas", 3, 5), item_link(3), b"\x01" * 32)
+    after = advance(custody, body("stock_count", "gas", 3, 5), b"\x01" * 32)
     assert after == custody  # an irregular act makes nobody a party again
 
 
 def test_a_return_travels_like_a_shipment() -> None:
     custody, _ = delivered()
-    back = advance(custody, body("return", "lab", 3, 40), item_link(3), b"\x02" * 32)
+    back = advance(custody, body("return", "lab", 3, 40), b"\x02" * 32)
     assert back.status == "in_transit" and back.holder == "lab"
     assert back.shipment == Shipment("sha256:" + "02" * 32, "lab", "lab", "gas")
     assert relation(back, body("receive", "gas", 4, 50), "enterprise", 300) == "consignee"
@@ -206,12 +202,12 @@ def test_a_return_travels_like_a_shipment() -> None:
 
 def test_status_follows_loss_recovery_disposal_and_destruction() -> None:
     custody = in_transit()
-    lost = advance(custody, body("report_loss", "truck", 2), item_link(2), b"")
+    lost = advance(custody, body("report_loss", "truck", 2), b"")
     assert lost.status == "lost"
-    assert advance(lost, body("recover", "truck", 3), item_link(3), b"").status == "active"
-    disposed = advance(lost, body("dispose", "truck", 3), item_link(3), b"")
+    assert advance(lost, body("recover", "truck", 3), b"").status == "active"
+    disposed = advance(lost, body("dispose", "truck", 3), b"")
     assert disposed.status == "disposed" and disposed.parties["bin"].until is None
-    assert advance(disposed, body("destroy", "bin", 4), item_link(4), b"").status == "destroyed"
+    assert advance(disposed, body("destroy", "bin", 4), b"").status == "destroyed"
 
 
 parties = st.dictionaries(
@@ -237,7 +233,7 @@ def test_custody_json_round_trips(custody: Custody) -> None:
 @given(custodies, st.sampled_from(SIMPLE), st.sampled_from(["gas", "lab", "truck", "xy"]))
 def test_no_act_but_a_transfer_adds_a_party(custody: Custody, kind: str, org: str) -> None:
     event = body(kind, org, 5)
-    after = advance(custody, event, event.items[0], b"\x03" * 32)
+    after = advance(custody, event, b"\x03" * 32)
     transfers = {"ship", "return", "receive", "dispose", "sell", "buy"}
     if kind not in transfers:
         assert after.parties == custody.parties and after.holder == custody.holder
@@ -258,13 +254,13 @@ def test_an_enterprise_sees_its_own_span_and_the_handoffs_into_and_out_of_it() -
         body("receive", "gas", 7, 70),
     ]
     hashed = [(b, bytes([n]) * 32) for n, b in enumerate(steps)]
-    assert visible_events("lab", CODE, hashed) == [False, False, True, True, True, True, True,
+    assert visible_events("lab", hashed) == [False, False, True, True, True, True, True,
                                                    True]  # fmt: skip
-    assert visible_events("truck", CODE, hashed) == [False, False, True, True, True, False,
+    assert visible_events("truck", hashed) == [False, False, True, True, True, False,
                                                      False, False]  # fmt: skip
-    assert visible_events("gas", CODE, hashed) == [True, True, True, False, False, False, True,
+    assert visible_events("gas", hashed) == [True, True, True, False, False, False, True,
                                                    True]  # fmt: skip
-    assert visible_events("stranger", CODE, hashed) == [False] * 8
+    assert visible_events("stranger", hashed) == [False] * 8
 
 
 def test_an_accepted_irregular_event_shows_its_writer_only_itself() -> None:
@@ -272,7 +268,7 @@ def test_an_accepted_irregular_event_shows_its_writer_only_itself() -> None:
              body("receive", "lab", 2, 30), body("stock_count", "gas", 3, 9),
              body("use", "lab", 4, 40)]  # fmt: skip
     hashed = [(b, bytes([n]) * 32) for n, b in enumerate(steps)]
-    assert visible_events("gas", CODE, hashed) == [True, True, False, True, False]
+    assert visible_events("gas", hashed) == [True, True, False, True, False]
 
 
 # -- the policy as data ----------------------------------------------------------------------
@@ -325,3 +321,8 @@ def test_the_access_policy_document_states_the_policy_in_force() -> None:
     for kind, cells in documented.items():
         outcomes = [cell.strip(" |") for cell in cells]
         assert outcomes == [DEFAULT_POLICY.rule(kind).outcome(r) for r in RELATIONS], kind
+
+
+def test_writer_kinds_matter_only_where_a_station_or_authority_may_write() -> None:
+    mattering = {kind for kind in EVENT_TYPES if DEFAULT_POLICY.kinds_matter(kind)}
+    assert mattering == {"fill", "inspect", "recover"}
