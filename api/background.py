@@ -87,6 +87,16 @@ class SingletonLock:
             self.release()
         return False
 
+    @property
+    def held(self) -> bool:
+        """Whether this process held the lock at its last :meth:`acquire` (no database call:
+        safe from any thread, while ``acquire`` runs on the integrator's own)."""
+        return (
+            self._conn is not None
+            or self._file is not None
+            or (self._sqlite and self._path is None)
+        )
+
     def release(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):  # the session may already be gone
@@ -101,10 +111,17 @@ class Worker(threading.Thread):
     """A daemon loop calling ``step`` every ``interval`` seconds until stopped (what a step
     returns, a count of work done say, is ignored)."""
 
-    def __init__(self, name: str, interval: float, step: Callable[[], object]) -> None:
+    def __init__(
+        self,
+        name: str,
+        interval: float,
+        step: Callable[[], object],
+        wakeup: threading.Event | None = None,
+    ) -> None:
         super().__init__(name=name, daemon=True)
         self.interval, self._step = interval, step
         self.stopping = threading.Event()
+        self._wakeup = wakeup or self.stopping  # set early: a round now, not after ``interval``
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -112,10 +129,13 @@ class Worker(threading.Thread):
                 self._step()
             except Exception:
                 log.exception("%s round failed", self.name)
-            self.stopping.wait(self.interval)
+            self._wakeup.wait(self.interval)
+            if self._wakeup is not self.stopping:
+                self._wakeup.clear()
 
     def stop(self) -> None:
         self.stopping.set()
+        self._wakeup.set()
         self.join(timeout=10)
 
 
@@ -128,8 +148,10 @@ class Integrator:
         write_checkpoint: Callable[[], str | None],
         lock: SingletonLock,
         accel: Accelerator,
+        on_checkpoint: Callable[[], None] = lambda: None,
     ) -> None:
         self._service, self._write, self._lock, self._accel = service, write_checkpoint, lock, accel
+        self._on_checkpoint = on_checkpoint
 
     def step(self) -> None:
         size, covered = self._service.checkpoint_state()
@@ -149,6 +171,7 @@ class Integrator:
         if note is None:
             return
         self._accel.cache_checkpoint(note)
+        self._on_checkpoint()
         CHECKPOINT_SIZE.set(int(note.split("\n")[1]))  # the note's size: it may exceed ``size``
         if oldest is not None:
             CHECKPOINT_LAG.observe((datetime.now(UTC) - parse_utc(oldest)).total_seconds())

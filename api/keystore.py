@@ -54,7 +54,27 @@ def pinned_trust(
             raise KeystoreError(f"no trusted key at {path}: pass {flag} FILE (a C2SP vkey)")
     root = parse_vkey(root_path.read_text(encoding="utf-8").strip())
     log = parse_vkey(log_path.read_text(encoding="utf-8").strip())
-    return TrustedKeys(log=log, root_algorithm=ED25519, root_public_key=root.public_key)
+    retired = retired_log_keys(log_path.parent) if log_key is None else ()
+    return TrustedKeys(
+        log=log, root_algorithm=ED25519, root_public_key=root.public_key, retired_logs=retired
+    )
+
+
+def retired_log_keys(keys_dir: Path) -> tuple[tuple[NoteVerifier, int], ...]:
+    """Earlier log keys published beside ``log.vkey``, each with the last size it signed for.
+
+    Raises:
+        KeystoreError: a retired key's vkey or size file is missing or malformed.
+    """
+    retired = []
+    for vkey_path in sorted(keys_dir.glob("log-retired-*.vkey")):
+        meta_path = vkey_path.with_suffix(".json")
+        try:
+            last = int(json.loads(meta_path.read_text())["last_size"])
+            retired.append((parse_vkey(vkey_path.read_text(encoding="utf-8").strip()), last))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise KeystoreError(f"retired log key {vkey_path} is unusable: {exc}") from exc
+    return tuple(retired)
 
 
 class FileKeystore:
@@ -102,6 +122,50 @@ class FileKeystore:
     def log_vkey(self) -> str:
         """The log key's published vkey (what auditors and webhook receivers pin)."""
         return NoteVerifier.for_key(self.origin, self.log_signer().public_key).vkey()
+
+    def next_log_signer(self) -> Ed25519Signer | None:
+        """The incoming log key while a rotation is under way (``log-next.pem``), else None."""
+        if not (self.directory / "log-next.pem").exists():
+            return None
+        return self._published("log-next", "log-next.vkey", self.origin)
+
+    def begin_log_rotation(self) -> str:
+        """Create the incoming log key; from now on checkpoints carry both signatures.
+
+        Returns the new key's vkey, for witnesses and verifiers to add to their policies.
+
+        Raises:
+            KeystoreError: a rotation is already under way.
+        """
+        if self.next_log_signer() is not None:
+            raise KeystoreError("a log key rotation is already under way (log-next.pem)")
+        self.log_signer()  # the outgoing key must exist and be published
+        signer = self._published("log-next", "log-next.vkey", self.origin)
+        return NoteVerifier.for_key(self.origin, signer.public_key).vkey()
+
+    def finish_log_rotation(self, last_size: int) -> str:
+        """Make the incoming key the log key; the outgoing one is kept as ``log-retired-N``.
+
+        ``last_size`` is the last tree size the outgoing key signed for (a checkpoint of that
+        size must carry both signatures). Run with the service stopped: it loads keys once.
+
+        Raises:
+            KeystoreError: no rotation is under way.
+        """
+        if self.next_log_signer() is None:
+            raise KeystoreError("no log key rotation is under way: begin one first")
+        number = 1 + len(list(self.directory.glob("log-retired-*.vkey")))
+        retired = f"log-retired-{number}"
+        for suffix in (".pem", ".vkey"):
+            os.replace(self.directory / f"log{suffix}", self.directory / f"{retired}{suffix}")
+        self._write_private(
+            self.directory / f"{retired}.json", json.dumps({"last_size": last_size}).encode()
+        )
+        for suffix in (".pem", ".vkey"):
+            os.replace(self.directory / f"log-next{suffix}", self.directory / f"log{suffix}")
+        self._loaded.clear()
+        self._checked.clear()
+        return self.log_vkey()
 
     def root_signer(self) -> Ed25519Signer:
         """The registry root key: certifies organisation keys."""

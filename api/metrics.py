@@ -43,3 +43,34 @@ JOURNAL = Counter(
     ["code"],
     registry=REGISTRY,
 )
+WITNESS_UP = Gauge(
+    "chemtrace_witness_up",
+    "1 when the witness answered its last request with a cosignature, 0 while it fails.",
+    ["witness"],
+    registry=REGISTRY,
+)
+WITNESS_SIZE = Gauge(
+    "chemtrace_witness_cosigned_size",
+    "The newest checkpoint size the witness has cosigned, as far as the log knows.",
+    ["witness"],
+    registry=REGISTRY,
+)
+WITNESS_FAILURES = Counter(
+    "chemtrace_witness_failures_total",
+    "add-checkpoint requests that did not return a valid cosignature.",
+    ["witness"],
+    registry=REGISTRY,
+)
+WITNESS_LATENCY = Histogram(
+    "chemtrace_witness_request_seconds",
+    "add-checkpoint round trips that returned a cosignature.",
+    ["witness"],
+    registry=REGISTRY,
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+QUORUM_LAG = Histogram(
+    "chemtrace_checkpoint_quorum_lag_seconds",
+    "From a checkpoint's signing to its witness quorum being attached.",
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.deployment import DEFAULT_DB
@@ -59,6 +59,50 @@ class Settings(BaseSettings):
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
         return [str(ipaddress.ip_network(cidr, strict=False)) for cidr in value]
+
+    witnesses: Annotated[list[str], NoDecode] = []
+    """Witnesses asked to cosign each checkpoint: ``<submission URL> <cosigner vkey>`` items,
+    comma-separated or a JSON list (``api.witnessing``). Empty, the default: none."""
+    witness_quorum: int = 0
+    """How many of ``witnesses`` must cosign before a checkpoint is bundled for inspectors
+    (0: bundles take the newest checkpoint, cosigned or not)."""
+    witness_timeout_s: float = 5.0
+    witness_backoff_s: float = 0.5
+    """The first retry delay after a witness fails (doubling, capped at a minute)."""
+
+    @field_validator("witnesses", mode="before")
+    @classmethod
+    def _split_witnesses(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("witnesses")
+    @classmethod
+    def _parse_witnesses(cls, value: list[str]) -> list[str]:
+        from api.witnessing import WitnessEndpoint
+        from ledger.errors import LedgerError
+
+        names = []
+        for item in value:
+            try:
+                names.append(WitnessEndpoint.parse(item).name)
+            except LedgerError as exc:
+                raise ValueError(f"witness {item!r}: {exc.message}") from exc
+        if len(set(names)) != len(names):
+            raise ValueError("two witnesses share a key name")
+        return value
+
+    @model_validator(mode="after")
+    def _quorum_possible(self) -> Settings:
+        if not 0 <= self.witness_quorum <= len(self.witnesses):
+            raise ValueError(
+                f"witness_quorum {self.witness_quorum} must be in 0..{len(self.witnesses)}"
+            )
+        return self
 
     findings: bool = True
     """Run the online anomaly engine (one process per database holds its lock)."""

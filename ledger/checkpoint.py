@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -89,30 +90,44 @@ class Checkpoint:
         return cls(origin, size, root_hash, tuple(extensions))
 
 
-def sign_checkpoint(checkpoint: Checkpoint, name: str, signer: Signer) -> str:
+def sign_checkpoint(
+    checkpoint: Checkpoint, name: str, signer: Signer, also: Sequence[Signer] = ()
+) -> str:
     """Return ``checkpoint`` as a signed note signed by ``signer`` under key ``name``.
 
+    ``also`` adds signature lines from further keys of the same name: during a log-key
+    rotation every checkpoint carries the old and the new key's signature, so verifiers
+    pinning either accept it.
+
     Raises:
-        NoteError: the name or the signer is unsuitable.
+        NoteError: the name or a signer is unsuitable.
     """
-    return sign_note(checkpoint.to_text(), name, signer)
+    note = sign_note(checkpoint.to_text(), name, signer)
+    for extra in also:
+        line = sign_note(checkpoint.to_text(), name, extra).rsplit("\n\n", 1)[1]
+        note += line
+    return note
 
 
 def open_checkpoint(
-    note: str, verifier: NoteVerifier, expected_origin: str | None = None
+    note: str,
+    verifier: NoteVerifier | Sequence[NoteVerifier],
+    expected_origin: str | None = None,
 ) -> Checkpoint:
     """Verify a signed checkpoint with ``verifier`` and parse its body.
 
     Args:
         note: the signed note.
-        verifier: the log's trusted key; other signatures are ignored.
+        verifier: the log's trusted key (or keys, around a rotation: one must have signed,
+            and every one that signed must verify); other signatures are ignored.
         expected_origin: when given, the origin line must equal it.
 
     Raises:
         NoteError: the note or checkpoint is malformed, the signature fails,
             or the origin differs from ``expected_origin``.
     """
-    checkpoint = Checkpoint.from_text(open_note(note, [verifier]).text)
+    keys = [verifier] if isinstance(verifier, NoteVerifier) else list(verifier)
+    checkpoint = Checkpoint.from_text(open_note(note, keys).text)
     if expected_origin is not None and checkpoint.origin != expected_origin:
         raise NoteError(
             "checkpoint origin differs from the expected log",

@@ -17,7 +17,9 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     ├── VerificationError            a cryptographic or structural check failed
     │   ├── SignatureInvalidError    a signature does not verify
     │   ├── ProofError               an inclusion or consistency proof is wrong
-    │   └── NoteError                a signed note is malformed or unsigned
+    │   ├── TileError                a tlog tile, entry bundle or tile path is malformed
+    │   ├── NoteError                a signed note is malformed or unsigned
+    │   └── QuorumError              (ledger.witness_policy) too few valid cosignatures
     ├── AppendRejectedError          a well-formed event the ledger refuses
     │   ├── UnknownKeyError          the signing key is not registered
     │   ├── KeyNotValidAtLogTimeError  the key was not valid at log time
@@ -35,6 +37,12 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   └── GroupRejectedError       another event touching the same items was rejected
     ├── DuplicateCodeError           (ledger.codes) a code was issued twice
     ├── BundleUnavailableError       (ledger.store.bundles) no checkpointed bundle yet
+    ├── WitnessRefusedError          (ledger.witness) a witness will not cosign
+    │   ├── WitnessRequestError      the add-checkpoint request is malformed
+    │   ├── UnknownOriginError       the witness does not follow this log
+    │   ├── LogSignatureError        no valid signature from a trusted log key
+    │   ├── OldSizeConflictError     the old size is not the size it last cosigned
+    │   └── InconsistentCheckpointError  the checkpoint does not extend its state
     ├── StorageError                 the store failed or disagrees with itself
     │   └── CheckpointConflictError  another signer moved the checkpoint first
     └── FindingError                 the anomaly findings refuse a request
@@ -97,8 +105,20 @@ class ProofError(VerificationError):
     code = "bad_proof"
 
 
+class TileError(VerificationError):
+    """A C2SP tlog tile, entry bundle or tile path is malformed, or asked of a tree without it."""
+
+    code = "bad_tile"
+
+
 class NoteError(VerificationError):
     code = "bad_note"
+
+
+class QuorumError(VerificationError):
+    """A checkpoint without the witness quorum a policy asks for; the context says who."""
+
+    code = "witness_quorum_not_met"
 
 
 class AppendRejectedError(LedgerError):
@@ -170,6 +190,36 @@ class GroupRejectedError(AppendRejectedError):
         super().__init__(
             f"rejected with its connected group because of {cause.code}", cause=cause.code
         )
+
+
+class WitnessRefusedError(LedgerError):
+    code = "witness_refused"
+
+
+class WitnessRequestError(WitnessRefusedError):
+    code = "bad_request"
+
+
+class UnknownOriginError(WitnessRefusedError):
+    code = "unknown_origin"
+
+
+class LogSignatureError(WitnessRefusedError):
+    code = "log_signature_invalid"
+
+
+class OldSizeConflictError(WitnessRefusedError):
+    """The log's old size is not the witness's: ``latest`` is the size it last cosigned."""
+
+    code = "old_size_conflict"
+
+    def __init__(self, *, latest: int, old: int) -> None:
+        super().__init__("old size differs from the latest cosigned size", latest=latest, old=old)
+        self.latest = latest
+
+
+class InconsistentCheckpointError(WitnessRefusedError):
+    code = "inconsistent_checkpoint"
 
 
 class StorageError(LedgerError):

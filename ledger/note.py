@@ -52,7 +52,7 @@ def check_note_chars(text: str) -> None:
         raise NoteError("note contains an ASCII control character", char=hex(ord(bad)))
 
 
-def _check_name(name: str) -> None:
+def check_key_name(name: str) -> None:
     """Key names are non-empty, without Unicode spaces or '+' (C2SP signed-note §Format)."""
     if not name:
         raise NoteError("key name is empty")
@@ -96,7 +96,7 @@ def note_key_id(name: str, public_key: bytes) -> bytes:
     Raises:
         NoteError: the name or the public key is malformed.
     """
-    _check_name(name)
+    check_key_name(name)
     _check_public_key(public_key)
     material = name.encode("utf-8") + b"\n" + ALG_ED25519 + public_key
     return hashlib.sha256(material).digest()[:KEY_ID_SIZE]
@@ -146,7 +146,7 @@ def format_vkey(name: str, public_key: bytes) -> str:
 
 def _parse_key_material(name: str, key_id_text: str, key_text: str, size: int) -> bytes:
     """Check the name and key ID, decode ``0x01 || key`` and return the ``size``-byte key."""
-    _check_name(name)
+    check_key_name(name)
     _parse_key_id(key_id_text)
     raw = decode_base64(key_text, "key")
     if raw[:1] != ALG_ED25519:
@@ -225,7 +225,9 @@ class OpenedNote:
 
 
 @dataclass(frozen=True)
-class _SignatureLine:
+class SignatureLine:
+    """One parsed signature line: key name, 4-byte key ID and the signature bytes after it."""
+
     name: str
     key_id: bytes
     signature: bytes
@@ -245,17 +247,17 @@ def _split_note(note: str) -> tuple[str, list[str]]:
     return text, lines
 
 
-def _parse_line(line: str) -> _SignatureLine:
+def _parse_line(line: str) -> SignatureLine:
     if not line.startswith(SIGNATURE_PREFIX):
         raise NoteError("signature line must start with an em dash and a space")
     name, _, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
-    _check_name(name)
+    check_key_name(name)
     if not encoded:
         raise NoteError("signature line has no signature", name=name)
     raw = decode_base64(encoded, "signature")
     if len(raw) <= KEY_ID_SIZE:
         raise NoteError("signature is shorter than a key id and one byte", name=name)
-    return _SignatureLine(name, raw[:KEY_ID_SIZE], raw[KEY_ID_SIZE:])
+    return SignatureLine(name, raw[:KEY_ID_SIZE], raw[KEY_ID_SIZE:])
 
 
 def _index_verifiers(verifiers: Sequence[NoteVerifier]) -> dict[tuple[str, bytes], NoteVerifier]:
@@ -267,7 +269,7 @@ def _index_verifiers(verifiers: Sequence[NoteVerifier]) -> dict[tuple[str, bytes
     return known
 
 
-def _verify_line(verifier: NoteVerifier, message: bytes, line: _SignatureLine) -> None:
+def _verify_line(verifier: NoteVerifier, message: bytes, line: SignatureLine) -> None:
     context = {"name": line.name, "key_id": line.key_id.hex()}
     if len(line.signature) != ED25519_SIGNATURE_SIZE:
         raise NoteError("signature from a known key is not 64 bytes", **context)
@@ -275,6 +277,19 @@ def _verify_line(verifier: NoteVerifier, message: bytes, line: _SignatureLine) -
         verify_signature(ED25519, verifier.public_key, message, line.signature)
     except VerificationError as exc:
         raise NoteError("signature from a known key does not verify", **context) from exc
+
+
+def split_note(note: str) -> tuple[str, list[SignatureLine]]:
+    """Split a signed note into its text and parsed signature lines, verifying nothing.
+
+    For signature types this module does not verify (cosignatures, :mod:`ledger.cosignature`).
+
+    Raises:
+        NoteError: the note is malformed.
+    """
+    check_note_chars(note)
+    text, lines = _split_note(note)
+    return text, [_parse_line(line) for line in lines]
 
 
 def open_note(note: str, verifiers: Sequence[NoteVerifier]) -> OpenedNote:
@@ -287,9 +302,7 @@ def open_note(note: str, verifiers: Sequence[NoteVerifier]) -> OpenedNote:
         NoteError: the note is malformed, a known key's signature fails, or no
             known key signed it.
     """
-    check_note_chars(note)
-    text, lines = _split_note(note)
-    parsed = [_parse_line(line) for line in lines]
+    text, parsed = split_note(note)
     known = _index_verifiers(verifiers)
     message = text.encode("utf-8")
     verified: list[str] = []

@@ -23,7 +23,7 @@ Keys come from the caller (keystore or flags), never from the database.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -181,12 +181,38 @@ class AuditSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TrustedKeys:
-    """The public keys an auditor pins, from outside the audited database."""
+    """The public keys an auditor pins, from outside the audited database.
+
+    ``retired_logs`` are earlier log keys, each with the last tree size it signed for: after
+    a rotation, entries and checkpoints up to that size may carry its signature instead of
+    the current key's, and nothing beyond it may.
+    """
 
     log: NoteVerifier
     root_algorithm: str
     root_public_key: bytes
     log_algorithm: str = "ed25519"
+    retired_logs: tuple[tuple[NoteVerifier, int], ...] = ()
+
+    def log_keys_at(self, size: int) -> list[NoteVerifier]:
+        """The log keys that may have signed for tree size ``size`` (the current key first)."""
+        return [self.log, *(key for key, last in self.retired_logs if size <= last)]
+
+    def verify_log_signed(self, size: int, verify: Callable[[str, bytes], None]) -> None:
+        """Run ``verify(algorithm, public key)`` with each log key valid at ``size``.
+
+        Raises:
+            LedgerError: no key valid at ``size`` verifies (the current key's error).
+        """
+        first: LedgerError | None = None
+        for key in self.log_keys_at(size):
+            try:
+                verify(self.log_algorithm, key.public_key)
+                return
+            except LedgerError as exc:
+                first = first or exc
+        assert first is not None
+        raise first
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +253,8 @@ class AuditReport:
     checkpoints: int = 0
     head_statements: int = 0
     root_hash: bytes = b""
+    witnessed_size: int | None = None
+    """With a witness policy: the largest stored checkpoint that meets its quorum."""
 
     @property
     def intact(self) -> bool:
@@ -248,6 +276,7 @@ class AuditReport:
             "checkpoints": self.checkpoints,
             "head_statements": self.head_statements,
             "root_hash": format_hash(self.root_hash) if self.root_hash else None,
+            "witnessed_size": self.witnessed_size,
             "faults": [fault.to_json() for fault in self.faults],
         }
 
@@ -389,7 +418,7 @@ class _Auditor:
             signature=stored.receipt_signature,
         )
         try:
-            receipt.verify(self.keys.log_algorithm, self.keys.log.public_key)
+            self.keys.verify_log_signed(entry.index + 1, receipt.verify)
         except LedgerError:
             self.fault(
                 "receipt_signature_invalid",
@@ -582,7 +611,9 @@ class _Auditor:
         self.report.checkpoints += 1
         where = {"index": stored.size}
         try:
-            opened = open_checkpoint(stored.note, self.keys.log, expected_origin=self.origin)
+            opened = open_checkpoint(
+                stored.note, self.keys.log_keys_at(stored.size), expected_origin=self.origin
+            )
         except LedgerError as exc:
             self.fault("checkpoint_signature_invalid", exc.diagnostics(), **where)
             return
@@ -630,7 +661,7 @@ class _Auditor:
             stored.signature,
         )
         try:
-            statement.verify(self.keys.log_algorithm, self.keys.log.public_key)
+            self.keys.verify_log_signed(stored.checkpoint_size, statement.verify)
         except LedgerError:
             self.fault(
                 "head_statement_invalid", "item-head statement is not signed by the log", **where
@@ -778,13 +809,19 @@ def _check_trusted(auditor: _Auditor, trusted: Checkpoint) -> None:
         )
 
 
+def _size_line(note: str) -> int:
+    """The size a note claims (unverified: it only picks which keys may have signed it)."""
+    lines = note.split("\n", 2)
+    return int(lines[1]) if len(lines) > 2 and lines[1].isdigit() else 0
+
+
 def _open_trusted(
     note: str | None, keys: TrustedKeys, origin: str, auditor: _Auditor
 ) -> Checkpoint | None:
     if note is None:
         return None
     try:
-        return open_checkpoint(note, keys.log, expected_origin=origin)
+        return open_checkpoint(note, keys.log_keys_at(_size_line(note)), expected_origin=origin)
     except LedgerError as exc:
         auditor.fault("trusted_checkpoint_invalid", exc.diagnostics())
         return None

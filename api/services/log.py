@@ -5,22 +5,25 @@ from __future__ import annotations
 from api.accel import Accelerator
 from api.deployment import Deployment
 from api.services.errors import NoCheckpointError
+from ledger.store.witnessing import WitnessingStore
 
 
 class LogService:
     """Read-only access to the Merkle log; the latest checkpoint is cached (``accel``)."""
 
-    def __init__(self, deployment: Deployment, accel: Accelerator) -> None:
-        self._deployment, self._accel = deployment, accel
+    def __init__(
+        self, deployment: Deployment, accel: Accelerator, cosignatures: WitnessingStore
+    ) -> None:
+        self._deployment, self._accel, self._cosignatures = deployment, accel, cosignatures
 
     def checkpoint(self) -> str:
-        """The latest checkpoint (a C2SP signed note)."""
+        """The latest checkpoint (a C2SP signed note) with the witness cosignatures it has."""
         note = self._accel.cached_checkpoint()
         if note is None:
             latest = self._deployment.store.latest_checkpoint()
             if latest is None:
                 raise NoCheckpointError
-            note = latest[1]
+            note = self._cosignatures.cosigned_note(*latest)
             self._accel.cache_checkpoint(note)
         return note
 

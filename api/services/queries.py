@@ -22,7 +22,7 @@ from ledger.codes import SignedCode, normalise_code
 from ledger.custody import visible_events
 from ledger.errors import LedgerError
 from ledger.state import ItemState, Projection
-from ledger.store.bundles import build_item_bundle, build_site_bundle
+from ledger.store.bundles import Witnessed, build_item_bundle, build_site_bundle
 from ledger.store.service import LoggedEvent, ServiceStore
 from ledger.timefmt import format_utc
 
@@ -58,10 +58,11 @@ class QueryService:
 
     def __init__(
         self, deployment: Deployment, store: ServiceStore, records: Records,
-        access: AccessService, registry: RegistryService,
+        access: AccessService, registry: RegistryService, witnesses: Witnessed = ((), 0),
     ) -> None:  # fmt: skip
         self._deployment, self._store, self._records = deployment, store, records
         self._access, self._registry = access, registry
+        self._witnesses = witnesses
         self._projection = Projection()
         self._projected_to = -1
         self._projection_lock = threading.Lock()
@@ -184,7 +185,7 @@ class QueryService:
         canonical = self.require_current_party(principal, code)
         return build_item_bundle(self._deployment.store, canonical,
                                  log_signer=self._deployment.keys.log_signer(),
-                                 since_size=since)  # fmt: skip
+                                 since_size=since, witnesses=self._witnesses)  # fmt: skip
 
     def verify_item(self, principal: Principal, code: str) -> dict[str, Any]:
         """The report of verifying the item's bundle against the keys pinned here."""
@@ -205,7 +206,8 @@ class QueryService:
         self.require_custody_reader(principal)
         self._registry.visible_record(principal, "site", site)
         return build_site_bundle(self._deployment.store, site,
-                                 log_signer=self._deployment.keys.log_signer())  # fmt: skip
+                                 log_signer=self._deployment.keys.log_signer(),
+                                 witnesses=self._witnesses)  # fmt: skip
 
 
 def _no_item(code: str) -> NotFoundError:

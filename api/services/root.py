@@ -8,6 +8,7 @@ here decides anything about a request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from api.accel import Accelerator, LocalAccelerator, RedisAccelerator
@@ -22,10 +23,13 @@ from api.services.log import LogService
 from api.services.queries import QueryService
 from api.services.records import Records
 from api.services.registry import RegistryService
+from api.services.tiles import TileService
 from api.settings import Settings
 from api.webhooks import WebhookDispatcher
+from api.witnessing import WitnessEndpoint, Witnessing
 from ledger.store.findings import FindingStore
 from ledger.store.service import ServiceStore
+from ledger.store.witnessing import WitnessingStore
 
 
 @dataclass
@@ -43,6 +47,7 @@ class Service:
     log: LogService
     findings: FindingsService
     integrator: Integrator
+    witnessing: Witnessing
     _store: ServiceStore
     workers: list[Worker] = field(default_factory=list)
     findings_process: FindingsProcess | None = None
@@ -60,8 +65,23 @@ class Service:
         records = Records(deployment.store)
         access = AccessService(store, records)
         registry = RegistryService(deployment, store, records, access, settings.base_url)
-        queries = QueryService(deployment, store, records, access, registry)
+        endpoints = [WitnessEndpoint.parse(text) for text in settings.witnesses]
+        queries = QueryService(
+            deployment,
+            store,
+            records,
+            access,
+            registry,
+            witnesses=([e.name for e in endpoints], settings.witness_quorum),
+        )
         journal = JournalService(store, records, registry, access)
+        cosignatures = WitnessingStore(engine)
+        lock = SingletonLock(settings.db, engine)
+        witnessing = Witnessing(
+            deployment.store, cosignatures, endpoints, accel,
+            quorum=settings.witness_quorum, lock_held=lambda: lock.held,
+            timeout_s=settings.witness_timeout_s, backoff_s=settings.witness_backoff_s,
+        )  # fmt: skip
         return cls(
             settings=settings,
             deployment=deployment,
@@ -71,13 +91,19 @@ class Service:
             queries=queries,
             journal=journal,
             ingest=IngestService(settings, deployment, accel, queries, journal),
-            log=LogService(deployment, accel),
+            log=LogService(deployment, accel, cosignatures),
             findings=FindingsService(FindingStore(engine), deployment.keys.log_vkey),
             integrator=Integrator(
-                store, deployment.checkpoint, SingletonLock(settings.db, engine), accel
+                store, deployment.checkpoint, lock, accel, on_checkpoint=witnessing.wake
             ),
+            witnessing=witnessing,
             _store=store,
         )
+
+    @cached_property
+    def tiles(self) -> TileService:
+        """The log as C2SP tlog-tiles (``/tlog/``), following :attr:`log`'s checkpoint."""
+        return TileService(self.deployment, self.log)
 
     def start(self) -> None:
         """Start the integrator (and the relay when Redis is configured)."""
@@ -87,6 +113,9 @@ class Service:
         self.workers.append(
             Worker("integrator", settings.checkpoint_interval_s, self.integrator.step)
         )
+        if self.witnessing.endpoints:
+            self.workers.append(Worker("witnessing", 1.0, self.witnessing.step,
+                                       wakeup=self.witnessing.wakeup))  # fmt: skip
         if isinstance(self.accel, RedisAccelerator):
             relay = OutboxRelay(self._store, self.accel.client, self.accel.key("entries"))
             self.workers.append(Worker("outbox-relay", settings.relay_interval_s, relay.step))
@@ -115,6 +144,7 @@ class Service:
         if self.findings_process is not None:
             self.findings_process.close()
         self.integrator.close()
+        self.witnessing.close()
         self.deployment.store.engine.dispose()
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
@@ -131,4 +161,8 @@ class Service:
             checks["redis"] = "ok" if self.accel.healthy() else "degraded"
         size, covered = self._store.checkpoint_state() if checks["database"] == "ok" else (0, 0)
         checks.update(log_size=size, checkpoint_size=covered)
+        if self.witnessing.endpoints and checks["database"] == "ok":
+            # A failing witness is visible here but never makes the service unready: ingest
+            # and signing go on, and the cosignatures follow when it is back.
+            checks["witnessing"] = self.witnessing.report()
         return checks["database"] == "ok", checks

@@ -40,7 +40,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, and_, func, select, text
 
@@ -61,8 +61,11 @@ from ledger.statements import ItemHeadStatement
 from ledger.store import schema as t
 from ledger.store.engine import IMMEDIATE
 from ledger.store.repository import SqlLedgerStore
+from ledger.store.witnessing import WitnessingStore
 
 _CHUNK = 500
+Witnessed: TypeAlias = tuple[Sequence[str], int]
+"""Witness key names and how many of them must have cosigned a bundle's checkpoint."""
 _INSERT_STATEMENT = text(
     "INSERT INTO item_head_statement (item_code, checkpoint_size, seq, head_hash, signature)"
     " VALUES (:item_code, :checkpoint_size, :seq, :head_hash, :signature)"
@@ -83,6 +86,7 @@ def build_item_bundle(
     log_signer: Signer,
     since_size: int | None = None,
     now: datetime | None = None,
+    witnesses: Witnessed = ((), 0),
 ) -> dict[str, JsonValue]:
     """Build the offline bundle of one item against the newest checkpoint.
 
@@ -92,12 +96,15 @@ def build_item_bundle(
         log_signer: the log key, to sign item-head statements at the checkpoint.
         since_size: a checkpoint size the verifier saw; adds a consistency proof from it.
         now: the bundle's ``created_at`` (default: the current time).
+        witnesses: the witnesses' key names and how many of them must have cosigned: the
+            bundle takes the newest checkpoint with that quorum, or the newest of all when
+            none has it yet (a verifier's policy then says so). Its cosignatures ride along.
 
     Raises:
         BundleUnavailableError: no checkpoint yet, or the item has no checkpointed event.
         StorageError: the database disagrees with the log's signed statements.
     """
-    return _Builder(store, log_signer).build(("item", code), [code], since_size, now)
+    return _Builder(store, log_signer, witnesses).build(("item", code), [code], since_size, now)
 
 
 def build_site_bundle(
@@ -107,8 +114,10 @@ def build_site_bundle(
     log_signer: Signer,
     since_size: int | None = None,
     now: datetime | None = None,
+    witnesses: Witnessed = ((), 0),
 ) -> dict[str, JsonValue]:
-    """Build the offline bundle of every item at ``site`` as of the newest checkpoint.
+    """Build the offline bundle of every item at ``site`` as of the newest checkpoint
+    (chosen as :func:`build_item_bundle` does).
 
     A site with no item yields a bundle with no items (it still proves the checkpoint).
 
@@ -116,7 +125,7 @@ def build_site_bundle(
         BundleUnavailableError: no checkpoint yet.
         StorageError: the database disagrees with the log's signed statements.
     """
-    builder = _Builder(store, log_signer)
+    builder = _Builder(store, log_signer, witnesses)
     size = builder.checkpoint().size
     with store.engine.connect() as conn:
         codes = _items_at_site(conn, site, size)
@@ -184,20 +193,22 @@ class _Nodes:
 
 
 class _Builder:
-    def __init__(self, store: SqlLedgerStore, log_signer: Signer) -> None:
+    def __init__(self, store: SqlLedgerStore, log_signer: Signer, witnesses: Witnessed) -> None:
         self.store = store
         self.signer = log_signer
+        self._cosignatures = WitnessingStore(store.engine)
+        self._witnesses = witnesses
         self._checkpoint: tuple[Checkpoint, str] | None = None
 
     def checkpoint(self) -> Checkpoint:
         """The newest stored checkpoint, verified with the log key and against the stored tree."""
         if self._checkpoint is None:
+            witnessed = self._cosignatures.newest_with_cosignatures(*self._witnesses)
+            query = select(t.checkpoint.c.size, t.checkpoint.c.note)
+            if witnessed is not None:
+                query = query.where(t.checkpoint.c.size == witnessed)
             with self.store.engine.connect() as conn:
-                row = conn.execute(
-                    select(t.checkpoint.c.size, t.checkpoint.c.note)
-                    .order_by(t.checkpoint.c.size.desc())
-                    .limit(1)
-                ).first()
+                row = conn.execute(query.order_by(t.checkpoint.c.size.desc()).limit(1)).first()
             if row is None or row.size == 0:
                 raise BundleUnavailableError("the log has no checkpoint yet; sign one first")
             origin = self.store.origin
@@ -217,7 +228,7 @@ class _Builder:
                     "the stored tree disagrees with the newest checkpoint; run verify-log",
                     size=row.size,
                 )
-            self._checkpoint = (opened, row.note)
+            self._checkpoint = (opened, self._cosignatures.cosigned_note(row.size, row.note))
         return self._checkpoint[0]
 
     def build(

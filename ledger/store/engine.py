@@ -12,10 +12,12 @@ PostgreSQL-compatible distributed engines.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from ledger.errors import StorageError
@@ -73,3 +75,15 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _begin_sqlite(connection: Any) -> None:
     immediate = connection.get_execution_options().get(IMMEDIATE, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def upsert(
+    conn: Connection, table: Table, row: Mapping[str, Any], keys: list[str], update: list[str]
+) -> Any:
+    """An INSERT of ``row`` that, on a clash on ``keys``, updates ``update`` (none: ignores)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**row)
+    if not update:
+        return statement.on_conflict_do_nothing(index_elements=keys)
+    values = {column: statement.excluded[column] for column in update}
+    return statement.on_conflict_do_update(index_elements=keys, set_=values)

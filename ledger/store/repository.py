@@ -40,7 +40,7 @@ from ledger.merkle import (
     leaf_hash,
     root_at,
 )
-from ledger.note import NoteVerifier
+from ledger.note import NoteVerifier, note_key_id, sign_note, split_note
 from ledger.records import RegistryRecord, record_from_bytes
 from ledger.registry import batch_entry_hash, check_batch
 from ledger.revocations import Revocation, revocation_from_json
@@ -564,7 +564,9 @@ class SqlLedgerStore:
 
     # -- checkpoints ------------------------------------------------------------------------
 
-    def write_checkpoint(self, *, log_signer: Signer, note_name: str) -> str | None:
+    def write_checkpoint(
+        self, *, log_signer: Signer, note_name: str, also_sign: Sequence[Signer] = ()
+    ) -> str | None:
         """Sign and store a checkpoint over the current tree, with item-head statements.
 
         Written as a compare-and-set on the previous checkpoint size, so two
@@ -594,7 +596,7 @@ class SqlLedgerStore:
             root = root_at(_ConnectionNodes(conn), size)
             heads = self._heads_changed(conn, old, size)
         cp = Checkpoint(origin=self.origin, size=size, root_hash=root)
-        note = sign_checkpoint(cp, note_name, log_signer)
+        note = sign_checkpoint(cp, note_name, log_signer, also_sign)
         statements = []
         for code, (seq, head_hash) in heads.items():
             statement = ItemHeadStatement(self.origin, size, root, code, seq, head_hash)
@@ -623,6 +625,29 @@ class SqlLedgerStore:
             if statements:
                 conn.execute(insert(t.item_head_statement), statements)
         return note
+
+    def countersign_latest(self, *, signer: Signer, note_name: str) -> tuple[int, str]:
+        """Add ``signer``'s signature to the newest checkpoint's note, if it lacks one.
+
+        The body, and so every earlier signature, is unchanged: this is how an incoming log
+        key signs the last checkpoint before it takes over (see ``chemtrace log-key``).
+
+        Raises:
+            StorageError: there is no checkpoint yet.
+        """
+        latest = self.latest_checkpoint()
+        if latest is None:
+            raise StorageError("no checkpoint to countersign; sign one first")
+        size, note = latest
+        text = note[: note.rfind("\n\n") + 1]
+        if _has_key_line(note, note_name, signer):
+            return size, note
+        line = sign_note(text, note_name, signer).rsplit("\n\n", 1)[1]
+        with self._write() as conn:
+            conn.execute(
+                update(t.checkpoint).where(t.checkpoint.c.size == size).values(note=note + line)
+            )
+        return size, note + line
 
     def _require_consistent_with(
         self, conn: Connection, newest: Any, old: int, log_signer: Signer, note_name: str
@@ -700,6 +725,18 @@ class SqlLedgerStore:
                 .order_by(t.log_entry.c.idx)
             )
             return [row.leaf_input for row in rows]
+
+    def tile_hashes(self, level8: int, start: int, count: int) -> list[bytes]:
+        """Stored nodes ``(level8, start + i)`` for ``i < count``, in order: one tlog tile's
+        hashes (``ledger.tiles``), read in one primary-key range query; fewer where missing."""
+        node = t.log_node
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(node.c.hash)
+                .where(node.c.level == level8, node.c.idx >= start, node.c.idx < start + count)
+                .order_by(node.c.idx)
+            )
+            return [row.hash for row in rows]
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """An RFC 9162 inclusion proof from stored nodes (O(log n) reads)."""
@@ -849,3 +886,9 @@ def _read_nodes(conn: Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         indices = [index for _, index in wanted]
         rows = conn.execute(_NODES_POSTGRES, {"levels": levels, "idxs": indices})
     return {(row.level, row.idx): row.hash for row in rows}
+
+
+def _has_key_line(note: str, name: str, signer: Signer) -> bool:
+    key_id = note_key_id(name, signer.public_key)
+    _, lines = split_note(note)
+    return any((line.name, line.key_id) == (name, key_id) for line in lines)

@@ -170,6 +170,30 @@ checkpoint = Table(
     Column("created_at", String(32), nullable=False),
 )
 
+checkpoint_cosignature = Table(
+    "checkpoint_cosignature",
+    metadata,
+    Column("size", BigInteger, ForeignKey("checkpoint.size"), primary_key=True),
+    Column("witness", String(200), primary_key=True),
+    Column("key_id", String(8), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("line", Text, nullable=False),
+    Column("received_at", String(32), nullable=False),
+)
+
+witness_status = Table(
+    "witness_status",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_error", String(300)),
+    Column("last_attempt_at", String(32)),
+    Column("last_success_at", String(32)),
+    Column("next_attempt_at", String(32), nullable=False),
+)
+
 item_head_statement = Table(
     "item_head_statement",
     metadata,

@@ -1,0 +1,66 @@
+"""``chemtrace log-key``: rotate the log's signing key without breaking a single old proof.
+
+1. ``begin``: a new key is created beside the old one. From the next checkpoint on, every
+   checkpoint carries both signatures, so verifiers and witnesses pinning either accept it.
+   Give the printed vkey to the witnesses (``witness serve --log-key``, once per key) and to
+   verifiers (a ``log`` line in their witness policy).
+2. ``finish``, with the service stopped: the newest checkpoint is made to cover the whole log
+   and carry both signatures; then the new key becomes ``log.pem`` and the old one is kept as
+   ``log-retired-N`` with the last size it signed for. Audits keep accepting it for entries
+   and checkpoints up to that size, and never beyond.
+
+After a compromise, the same two steps run at once, and the verifiers' policies mark the old
+key ``valid <vkey> until <time of compromise>`` (``docs/witness-policy.md``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from api.deployment import DEFAULT_DB, Deployment
+from api.keystore import DEFAULT_KEYS_DIR, KeystoreError
+from ledger.errors import LedgerError
+from ledger.store.engine import require_existing
+
+app = typer.Typer(help="Rotate the log's signing key.", no_args_is_help=True)
+err = Console(stderr=True)
+Db = Annotated[str, typer.Option("--db", help="Database URL (SQLite file or PostgreSQL).")]
+Keys = Annotated[Path, typer.Option("--keys", help="Keystore folder.")]
+
+
+@app.command("begin")
+def begin(keys: Keys = DEFAULT_KEYS_DIR, db: Db = DEFAULT_DB) -> None:
+    """Create the incoming log key and print its vkey; checkpoints are now signed by both."""
+    try:
+        require_existing(db)
+        deployment = Deployment.open(db, keys)
+        print(deployment.keys.begin_log_rotation())
+    except (KeystoreError, LedgerError) as exc:
+        err.print(f"[red]could not begin the rotation:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command("finish")
+def finish(keys: Keys = DEFAULT_KEYS_DIR, db: Db = DEFAULT_DB) -> None:
+    """With the service stopped: hand over to the incoming key and print its vkey."""
+    try:
+        require_existing(db)
+        deployment = Deployment.open(db, keys)
+        incoming = deployment.keys.next_log_signer()
+        if incoming is None:
+            raise KeystoreError("no log key rotation is under way: run 'log-key begin' first")
+        deployment.checkpoint()  # covers every entry, signed by both keys
+        size, _ = deployment.store.countersign_latest(
+            signer=incoming, note_name=deployment.keys.origin
+        )
+        if size != deployment.store.log_size():
+            raise KeystoreError("the log grew during the handover; stop the service first")
+        print(deployment.keys.finish_log_rotation(size))
+        err.print(f"the retired key signed up to tree size {size}; restart the service")
+    except (KeystoreError, LedgerError) as exc:
+        err.print(f"[red]could not finish the rotation:[/red] {exc}")
+        raise typer.Exit(2) from exc

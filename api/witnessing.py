@@ -1,0 +1,273 @@
+"""The log asks its witnesses to cosign each new checkpoint (C2SP tlog-witness), off ingest.
+
+After the integrator signs a checkpoint it wakes :class:`Witnessing`, which submits the newest
+checkpoint to every configured witness at once, each with a consistency proof from the size
+that witness last cosigned. A ``409`` tells the log that size (``text/x.tlog.size``) and the
+request is made again from it. A cosignature is stored only after it verifies with the
+witness key the operator configured. A witness that fails is retried with exponential
+backoff and jitter; it never holds up ingest or checkpoint signing, and its state is in
+``/readyz`` and the metrics.
+
+Only the process holding the integrator's lock submits, so a deployment with many workers
+asks each witness once per checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from api.accel import Accelerator
+from api.metrics import QUORUM_LAG, WITNESS_FAILURES, WITNESS_LATENCY, WITNESS_SIZE, WITNESS_UP
+from ledger.cosignature import CosignerVerifier, parse_cosigner_vkey, verify_cosignature
+from ledger.errors import LedgerError, NoteError
+from ledger.note import split_note
+from ledger.store.repository import SqlLedgerStore
+from ledger.store.witnessing import StoredCosignature, WitnessingStore, WitnessStatus
+from ledger.timefmt import format_utc, parse_utc
+from ledger.witness import request_body
+
+log = logging.getLogger("chemtrace.witnessing")
+SIZE_MEDIA_TYPE = "text/x.tlog.size"
+
+
+@dataclass(frozen=True)
+class WitnessEndpoint:
+    """A witness the log submits to: its submission prefix and its cosigner key."""
+
+    url: str
+    verifier: CosignerVerifier
+
+    @property
+    def name(self) -> str:
+        return self.verifier.name
+
+    @classmethod
+    def parse(cls, text: str) -> WitnessEndpoint:
+        """Parse ``<submission prefix URL> <cosigner vkey>``.
+
+        Raises:
+            NoteError: the vkey is not a cosignature/v1 key.
+            ValueError: the text is not two fields or the URL is not http(s).
+        """
+        parts = text.split()
+        if len(parts) != 2 or not parts[0].startswith(("http://", "https://")):
+            raise ValueError(f"a witness is '<http(s) URL> <cosigner vkey>', not {text!r}")
+        return cls(parts[0].rstrip("/"), parse_cosigner_vkey(parts[1]))
+
+
+class WitnessFailedError(Exception):
+    """One submission that did not end in a verified cosignature."""
+
+    def __init__(self, message: str, *, witness_size: int | None = None) -> None:
+        super().__init__(message)
+        self.witness_size = witness_size
+
+
+class Witnessing:
+    """Collects cosignatures on the newest checkpoint from every configured witness."""
+
+    def __init__(
+        self,
+        store: SqlLedgerStore,
+        witnessing: WitnessingStore,
+        endpoints: Sequence[WitnessEndpoint],
+        accel: Accelerator,
+        *,
+        quorum: int,
+        lock_held: Callable[[], bool],
+        timeout_s: float = 5.0,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 60.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store, self._witnessing, self._accel = store, witnessing, accel
+        self.endpoints = list(endpoints)
+        self.quorum = quorum
+        self._lock_held = lock_held
+        self._backoff_s, self._max_backoff_s, self._clock = backoff_s, max_backoff_s, clock
+        self._http = httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self._pool = ThreadPoolExecutor(max(1, len(self.endpoints)), "witness")
+        self.wakeup = threading.Event()
+        self._quorum_seen: set[int] = set()
+
+    def wake(self) -> None:
+        """Ask for a round now (the integrator signed a checkpoint)."""
+        self.wakeup.set()
+
+    def step(self) -> int:
+        """Submit the newest checkpoint to each witness that is due; return cosignatures got."""
+        if not self.endpoints or not self._lock_held():
+            return 0
+        latest = self._store.latest_checkpoint()
+        if latest is None:
+            return 0
+        size, note = latest
+        have = {c.witness for c in self._witnessing.cosignatures(size)}
+        known = {s.name: s for s in self._witnessing.statuses()}
+        now = self._clock()
+        due: list[tuple[WitnessEndpoint, WitnessStatus]] = []
+        for endpoint in self.endpoints:
+            status = known.get(endpoint.name) or self._fresh(endpoint, now)
+            WITNESS_SIZE.labels(endpoint.name).set(status.size)
+            if endpoint.name not in have and parse_utc(status.next_attempt_at) <= now:
+                due.append((endpoint, status))
+        got = sum(self._pool.map(lambda pair: self._round(pair[0], pair[1], size, note), due))
+        if got:
+            self._after_cosignatures(size, note)
+        return got
+
+    def _fresh(self, endpoint: WitnessEndpoint, now: datetime) -> WitnessStatus:
+        return WitnessStatus(endpoint.name, endpoint.url, 0, 0, None, None, None, format_utc(now))
+
+    def _round(self, endpoint: WitnessEndpoint, status: WitnessStatus, size: int, note: str) -> int:
+        attempt_at = self._clock()
+        try:
+            cosignature, witness_size = self._submit(endpoint, status.size, size, note)
+        except WitnessFailedError as exc:
+            failures = status.failures + 1
+            delay = min(self._max_backoff_s, self._backoff_s * 2 ** (failures - 1))
+            delay *= random.uniform(0.8, 1.2)
+            self._witnessing.save_status(
+                replace(
+                    status,
+                    url=endpoint.url,
+                    failures=failures,
+                    last_error=str(exc),
+                    last_attempt_at=format_utc(attempt_at),
+                    next_attempt_at=format_utc(attempt_at + timedelta(seconds=delay)),
+                    size=status.size if exc.witness_size is None else exc.witness_size,
+                )
+            )
+            WITNESS_UP.labels(endpoint.name).set(0)
+            WITNESS_FAILURES.labels(endpoint.name).inc()
+            log.warning("witness %s: %s (retry in %.1f s)", endpoint.name, exc, delay)
+            return 0
+        done = self._clock()
+        self._witnessing.add_cosignature(size, cosignature, format_utc(done))
+        self._witnessing.save_status(
+            replace(
+                status,
+                url=endpoint.url,
+                size=witness_size,
+                failures=0,
+                last_error=None,
+                last_attempt_at=format_utc(attempt_at),
+                last_success_at=format_utc(done),
+                next_attempt_at=format_utc(done),
+            )
+        )
+        WITNESS_UP.labels(endpoint.name).set(1)
+        WITNESS_SIZE.labels(endpoint.name).set(witness_size)
+        return 1
+
+    def _submit(
+        self, endpoint: WitnessEndpoint, old: int, size: int, note: str
+    ) -> tuple[StoredCosignature, int]:
+        """One add-checkpoint exchange, again from the witness's size after a 409.
+
+        Raises:
+            WitnessFailedError: the witness is unreachable, refuses, or answers nonsense.
+        """
+        for _ in range(3):
+            if old > size:
+                raise WitnessFailedError(
+                    f"the witness has cosigned size {old}, beyond this log's newest checkpoint "
+                    f"{size}: the log was rolled back or forked",
+                    witness_size=old,
+                )
+            proof = [] if old in (0, size) else self._store.consistency_proof(old, size)
+            started = time.perf_counter()
+            try:
+                response = self._http.post(
+                    f"{endpoint.url}/add-checkpoint", content=request_body(old, proof, note)
+                )
+            except httpx.HTTPError as exc:
+                raise WitnessFailedError(f"unreachable: {type(exc).__name__}: {exc}") from exc
+            if response.status_code == 200:
+                WITNESS_LATENCY.labels(endpoint.name).observe(time.perf_counter() - started)
+                return self._verified(endpoint, note, response.text), size
+            if response.status_code == 409 and response.headers.get("content-type", "").startswith(
+                SIZE_MEDIA_TYPE
+            ):
+                old = _size_of(response.text)
+                continue
+            raise WitnessFailedError(f"HTTP {response.status_code}: {response.text[:200].strip()}")
+        raise WitnessFailedError("the witness keeps answering 409")
+
+    @staticmethod
+    def _verified(endpoint: WitnessEndpoint, note: str, body: str) -> StoredCosignature:
+        """The witness's cosignature line in ``body``, verified with its configured key."""
+        text, _ = split_note(note)
+        for line in body.splitlines():
+            try:
+                _, [parsed] = split_note(f"{text}\n{line}\n")
+            except (LedgerError, ValueError):
+                continue
+            if (parsed.name, parsed.key_id) != (endpoint.name, endpoint.verifier.key_id):
+                continue  # other keys of the same witness, or unknown: ignored (tlog-witness)
+            try:
+                cosigned = verify_cosignature(endpoint.verifier, text, parsed)
+            except NoteError as exc:
+                raise WitnessFailedError(f"its cosignature does not verify: {exc.message}") from exc
+            return StoredCosignature(
+                endpoint.name, endpoint.verifier.key_id.hex(), cosigned.timestamp, line
+            )
+        raise WitnessFailedError("the answer holds no cosignature from its configured key")
+
+    def _after_cosignatures(self, size: int, note: str) -> None:
+        """Serve the cosigned note at once, and time the quorum the first time it is met."""
+        cosigned = self._witnessing.cosigned_note(size, note)
+        latest = self._store.latest_checkpoint()
+        if latest is not None and latest[0] == size:
+            self._accel.cache_checkpoint(cosigned)
+        count = len(self._witnessing.cosignatures(size))
+        if self.quorum and count >= self.quorum and size not in self._quorum_seen:
+            self._quorum_seen.add(size)
+            signed_at = self._witnessing.signed_at(size)
+            if signed_at is not None:
+                lag = (self._clock() - parse_utc(signed_at)).total_seconds()
+                QUORUM_LAG.observe(max(0.0, lag))
+
+    def report(self) -> dict[str, object]:
+        """What ``/readyz`` shows: each witness's state, and whether the newest has a quorum."""
+        statuses = {s.name: s for s in self._witnessing.statuses()}
+        latest = self._store.latest_checkpoint()
+        cosigned = set()
+        if latest is not None:
+            cosigned = {c.witness for c in self._witnessing.cosignatures(latest[0])}
+        witnesses = {}
+        for endpoint in self.endpoints:
+            status = statuses.get(endpoint.name)
+            witnesses[endpoint.name] = {
+                "url": endpoint.url,
+                "state": "ok" if status is None or status.failures == 0 else "failing",
+                "cosigned_size": 0 if status is None else status.size,
+                "failures": 0 if status is None else status.failures,
+                "last_error": None if status is None else status.last_error,
+                "cosigned_newest": endpoint.name in cosigned,
+            }
+        return {
+            "quorum": self.quorum,
+            "newest_has_quorum": len(cosigned) >= self.quorum,
+            "witnesses": witnesses,
+        }
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._http.close()
+
+
+def _size_of(body: str) -> int:
+    text = body.strip()
+    if not text.isdigit() or (len(text) > 1 and text.startswith("0")):
+        raise WitnessFailedError(f"409 without a size: {body[:50]!r}")
+    return int(text)
