@@ -1,12 +1,12 @@
 """The log asks its witnesses to cosign each new checkpoint (C2SP tlog-witness), off ingest.
 
-After the integrator signs a checkpoint it wakes :class:`Witnessing`, which submits the newest
-checkpoint to every configured witness at once, each with a consistency proof from the size
-that witness last cosigned. A ``409`` tells the log that size (``text/x.tlog.size``) and the
-request is made again from it. A cosignature is stored only after it verifies with the
-witness key the operator configured. A witness that fails is retried with exponential
-backoff and jitter; it never holds up ingest or checkpoint signing, and its state is in
-``/readyz`` and the metrics.
+After the integrator signs a checkpoint it wakes :class:`Witnessing`, which hands the newest
+checkpoint to every configured anchor at once. A witness is one (:class:`WitnessAnchor`): it
+gets a consistency proof from the size it last cosigned; a ``409`` tells the log that size
+(``text/x.tlog.size``) and the request is made again from it. A cosignature is stored only
+after it verifies with the witness key the operator configured. An anchor that fails is
+retried with exponential backoff and jitter; it never holds up ingest or checkpoint signing,
+and its state is in ``/readyz`` and the metrics.
 
 Only the process holding the integrator's lock submits, so a deployment with many workers
 asks each witness once per checkpoint.
@@ -27,8 +27,9 @@ import httpx
 
 from api.accel import Accelerator
 from api.metrics import QUORUM_LAG, WITNESS_FAILURES, WITNESS_LATENCY, WITNESS_SIZE, WITNESS_UP
+from ledger.anchor import Anchor, AnchorReceipt, ConsistencyProver
 from ledger.cosignature import CosignerVerifier, parse_cosigner_vkey, verify_cosignature
-from ledger.errors import LedgerError, NoteError
+from ledger.errors import AnchorError, LedgerError, NoteError
 from ledger.note import split_note
 from ledger.store.repository import SqlLedgerStore
 from ledger.store.witnessing import StoredCosignature, WitnessingStore, WitnessStatus
@@ -64,16 +65,74 @@ class WitnessEndpoint:
         return cls(parts[0].rstrip("/"), parse_cosigner_vkey(parts[1]))
 
 
-class WitnessFailedError(Exception):
-    """One submission that did not end in a verified cosignature."""
+class WitnessAnchor:
+    """A C2SP witness as an :class:`ledger.anchor.Anchor`: add-checkpoint over HTTP."""
 
-    def __init__(self, message: str, *, witness_size: int | None = None) -> None:
-        super().__init__(message)
-        self.witness_size = witness_size
+    def __init__(self, endpoint: WitnessEndpoint, http: httpx.Client) -> None:
+        self.endpoint, self._http = endpoint, http
+
+    @property
+    def name(self) -> str:
+        return self.endpoint.name
+
+    @property
+    def location(self) -> str:
+        return self.endpoint.url
+
+    def anchor(self, note: str, known_size: int, prove: ConsistencyProver) -> AnchorReceipt:
+        """One add-checkpoint exchange, made again from the witness's size after a 409.
+
+        Raises:
+            AnchorError: the witness is unreachable, refuses, or answers nonsense.
+        """
+        size = int(note.split("\n", 2)[1])
+        old = known_size
+        for _ in range(3):
+            if old > size:
+                raise AnchorError(
+                    f"the witness has cosigned size {old}, beyond this log's newest checkpoint "
+                    f"{size}: the log was rolled back or forked",
+                    anchored_size=old,
+                )
+            proof = [] if old in (0, size) else prove(old, size)
+            started = time.perf_counter()
+            try:
+                response = self._http.post(
+                    f"{self.endpoint.url}/add-checkpoint", content=request_body(old, proof, note)
+                )
+            except httpx.HTTPError as exc:
+                raise AnchorError(f"unreachable: {type(exc).__name__}: {exc}") from exc
+            if response.status_code == 200:
+                WITNESS_LATENCY.labels(self.name).observe(time.perf_counter() - started)
+                line, timestamp = self._verified(note, response.text)
+                return AnchorReceipt(self.name, size, timestamp, line=line)
+            media = response.headers.get("content-type", "")
+            if response.status_code == 409 and media.startswith(SIZE_MEDIA_TYPE):
+                old = _size_of(response.text)
+                continue
+            raise AnchorError(f"HTTP {response.status_code}: {response.text[:200].strip()}")
+        raise AnchorError("the witness keeps answering 409")
+
+    def _verified(self, note: str, body: str) -> tuple[str, int]:
+        """The witness's cosignature line in ``body``, verified with its configured key."""
+        text, _ = split_note(note)
+        verifier = self.endpoint.verifier
+        for line in body.splitlines():
+            try:
+                _, [parsed] = split_note(f"{text}\n{line}\n")
+            except (LedgerError, ValueError):
+                continue
+            if (parsed.name, parsed.key_id) != (verifier.name, verifier.key_id):
+                continue  # other keys of the same witness, or unknown: ignored (tlog-witness)
+            try:
+                return line, verify_cosignature(verifier, text, parsed).timestamp
+            except NoteError as exc:
+                raise AnchorError(f"its cosignature does not verify: {exc.message}") from exc
+        raise AnchorError("the answer holds no cosignature from its configured key")
 
 
 class Witnessing:
-    """Collects cosignatures on the newest checkpoint from every configured witness."""
+    """Collects cosignatures on the newest checkpoint from every configured anchor."""
 
     def __init__(
         self,
@@ -90,12 +149,12 @@ class Witnessing:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store, self._witnessing, self._accel = store, witnessing, accel
-        self.endpoints = list(endpoints)
+        self._http = httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self.anchors: list[Anchor] = [WitnessAnchor(e, self._http) for e in endpoints]
         self.quorum = quorum
         self._lock_held = lock_held
         self._backoff_s, self._max_backoff_s, self._clock = backoff_s, max_backoff_s, clock
-        self._http = httpx.Client(timeout=timeout_s, follow_redirects=False)
-        self._pool = ThreadPoolExecutor(max(1, len(self.endpoints)), "witness")
+        self._pool = ThreadPoolExecutor(max(1, len(self.anchors)), "witness")
         self.wakeup = threading.Event()
         self._quorum_seen: set[int] = set()
 
@@ -104,8 +163,8 @@ class Witnessing:
         self.wakeup.set()
 
     def step(self) -> int:
-        """Submit the newest checkpoint to each witness that is due; return cosignatures got."""
-        if not self.endpoints or not self._lock_held():
+        """Give the newest checkpoint to each anchor that is due; return receipts got."""
+        if not self.anchors or not self._lock_held():
             return 0
         latest = self._store.latest_checkpoint()
         if latest is None:
@@ -114,50 +173,36 @@ class Witnessing:
         have = {c.witness for c in self._witnessing.cosignatures(size)}
         known = {s.name: s for s in self._witnessing.statuses()}
         now = self._clock()
-        due: list[tuple[WitnessEndpoint, WitnessStatus]] = []
-        for endpoint in self.endpoints:
-            status = known.get(endpoint.name) or self._fresh(endpoint, now)
-            WITNESS_SIZE.labels(endpoint.name).set(status.size)
-            if endpoint.name not in have and parse_utc(status.next_attempt_at) <= now:
-                due.append((endpoint, status))
+        due: list[tuple[Anchor, WitnessStatus]] = []
+        for anchor in self.anchors:
+            status = known.get(anchor.name) or WitnessStatus(
+                anchor.name, anchor.location, 0, 0, None, None, None, format_utc(now)
+            )
+            WITNESS_SIZE.labels(anchor.name).set(status.size)
+            if anchor.name not in have and parse_utc(status.next_attempt_at) <= now:
+                due.append((anchor, status))
         got = sum(self._pool.map(lambda pair: self._round(pair[0], pair[1], size, note), due))
         if got:
-            self._after_cosignatures(size, note)
+            self._after_receipts(size, note)
         return got
 
-    def _fresh(self, endpoint: WitnessEndpoint, now: datetime) -> WitnessStatus:
-        return WitnessStatus(endpoint.name, endpoint.url, 0, 0, None, None, None, format_utc(now))
-
-    def _round(self, endpoint: WitnessEndpoint, status: WitnessStatus, size: int, note: str) -> int:
+    def _round(self, anchor: Anchor, status: WitnessStatus, size: int, note: str) -> int:
         attempt_at = self._clock()
         try:
-            cosignature, witness_size = self._submit(endpoint, status.size, size, note)
-        except WitnessFailedError as exc:
-            failures = status.failures + 1
-            delay = min(self._max_backoff_s, self._backoff_s * 2 ** (failures - 1))
-            delay *= random.uniform(0.8, 1.2)
-            self._witnessing.save_status(
-                replace(
-                    status,
-                    url=endpoint.url,
-                    failures=failures,
-                    last_error=str(exc),
-                    last_attempt_at=format_utc(attempt_at),
-                    next_attempt_at=format_utc(attempt_at + timedelta(seconds=delay)),
-                    size=status.size if exc.witness_size is None else exc.witness_size,
-                )
-            )
-            WITNESS_UP.labels(endpoint.name).set(0)
-            WITNESS_FAILURES.labels(endpoint.name).inc()
-            log.warning("witness %s: %s (retry in %.1f s)", endpoint.name, exc, delay)
+            receipt = anchor.anchor(note, status.size, self._store.consistency_proof)
+        except AnchorError as exc:
+            self._failed(anchor, status, attempt_at, exc)
             return 0
         done = self._clock()
-        self._witnessing.add_cosignature(size, cosignature, format_utc(done))
+        if receipt.line is not None:
+            key_id = split_note(f"{note}{receipt.line}\n")[1][-1].key_id.hex()
+            stored = StoredCosignature(anchor.name, key_id, receipt.timestamp, receipt.line)
+            self._witnessing.add_cosignature(size, stored, format_utc(done))
         self._witnessing.save_status(
             replace(
                 status,
-                url=endpoint.url,
-                size=witness_size,
+                url=anchor.location,
+                size=receipt.anchored_size,
                 failures=0,
                 last_error=None,
                 last_attempt_at=format_utc(attempt_at),
@@ -165,65 +210,32 @@ class Witnessing:
                 next_attempt_at=format_utc(done),
             )
         )
-        WITNESS_UP.labels(endpoint.name).set(1)
-        WITNESS_SIZE.labels(endpoint.name).set(witness_size)
+        WITNESS_UP.labels(anchor.name).set(1)
+        WITNESS_SIZE.labels(anchor.name).set(receipt.anchored_size)
         return 1
 
-    def _submit(
-        self, endpoint: WitnessEndpoint, old: int, size: int, note: str
-    ) -> tuple[StoredCosignature, int]:
-        """One add-checkpoint exchange, again from the witness's size after a 409.
-
-        Raises:
-            WitnessFailedError: the witness is unreachable, refuses, or answers nonsense.
-        """
-        for _ in range(3):
-            if old > size:
-                raise WitnessFailedError(
-                    f"the witness has cosigned size {old}, beyond this log's newest checkpoint "
-                    f"{size}: the log was rolled back or forked",
-                    witness_size=old,
-                )
-            proof = [] if old in (0, size) else self._store.consistency_proof(old, size)
-            started = time.perf_counter()
-            try:
-                response = self._http.post(
-                    f"{endpoint.url}/add-checkpoint", content=request_body(old, proof, note)
-                )
-            except httpx.HTTPError as exc:
-                raise WitnessFailedError(f"unreachable: {type(exc).__name__}: {exc}") from exc
-            if response.status_code == 200:
-                WITNESS_LATENCY.labels(endpoint.name).observe(time.perf_counter() - started)
-                return self._verified(endpoint, note, response.text), size
-            if response.status_code == 409 and response.headers.get("content-type", "").startswith(
-                SIZE_MEDIA_TYPE
-            ):
-                old = _size_of(response.text)
-                continue
-            raise WitnessFailedError(f"HTTP {response.status_code}: {response.text[:200].strip()}")
-        raise WitnessFailedError("the witness keeps answering 409")
-
-    @staticmethod
-    def _verified(endpoint: WitnessEndpoint, note: str, body: str) -> StoredCosignature:
-        """The witness's cosignature line in ``body``, verified with its configured key."""
-        text, _ = split_note(note)
-        for line in body.splitlines():
-            try:
-                _, [parsed] = split_note(f"{text}\n{line}\n")
-            except (LedgerError, ValueError):
-                continue
-            if (parsed.name, parsed.key_id) != (endpoint.name, endpoint.verifier.key_id):
-                continue  # other keys of the same witness, or unknown: ignored (tlog-witness)
-            try:
-                cosigned = verify_cosignature(endpoint.verifier, text, parsed)
-            except NoteError as exc:
-                raise WitnessFailedError(f"its cosignature does not verify: {exc.message}") from exc
-            return StoredCosignature(
-                endpoint.name, endpoint.verifier.key_id.hex(), cosigned.timestamp, line
+    def _failed(
+        self, anchor: Anchor, status: WitnessStatus, attempt_at: datetime, exc: AnchorError
+    ) -> None:
+        failures = status.failures + 1
+        delay = min(self._max_backoff_s, self._backoff_s * 2 ** (failures - 1))
+        delay *= random.uniform(0.8, 1.2)
+        self._witnessing.save_status(
+            replace(
+                status,
+                url=anchor.location,
+                failures=failures,
+                last_error=exc.message,
+                last_attempt_at=format_utc(attempt_at),
+                next_attempt_at=format_utc(attempt_at + timedelta(seconds=delay)),
+                size=status.size if exc.anchored_size is None else exc.anchored_size,
             )
-        raise WitnessFailedError("the answer holds no cosignature from its configured key")
+        )
+        WITNESS_UP.labels(anchor.name).set(0)
+        WITNESS_FAILURES.labels(anchor.name).inc()
+        log.warning("witness %s: %s (retry in %.1f s)", anchor.name, exc.message, delay)
 
-    def _after_cosignatures(self, size: int, note: str) -> None:
+    def _after_receipts(self, size: int, note: str) -> None:
         """Serve the cosigned note at once, and time the quorum the first time it is met."""
         cosigned = self._witnessing.cosigned_note(size, note)
         latest = self._store.latest_checkpoint()
@@ -245,15 +257,15 @@ class Witnessing:
         if latest is not None:
             cosigned = {c.witness for c in self._witnessing.cosignatures(latest[0])}
         witnesses = {}
-        for endpoint in self.endpoints:
-            status = statuses.get(endpoint.name)
-            witnesses[endpoint.name] = {
-                "url": endpoint.url,
+        for anchor in self.anchors:
+            status = statuses.get(anchor.name)
+            witnesses[anchor.name] = {
+                "url": anchor.location,
                 "state": "ok" if status is None or status.failures == 0 else "failing",
                 "cosigned_size": 0 if status is None else status.size,
                 "failures": 0 if status is None else status.failures,
                 "last_error": None if status is None else status.last_error,
-                "cosigned_newest": endpoint.name in cosigned,
+                "cosigned_newest": anchor.name in cosigned,
             }
         return {
             "quorum": self.quorum,
@@ -269,5 +281,5 @@ class Witnessing:
 def _size_of(body: str) -> int:
     text = body.strip()
     if not text.isdigit() or (len(text) > 1 and text.startswith("0")):
-        raise WitnessFailedError(f"409 without a size: {body[:50]!r}")
+        raise AnchorError(f"409 without a size: {body[:50]!r}")
     return int(text)

@@ -8,6 +8,7 @@ ports (:class:`ledger.ingest.EventStore`, :class:`ledger.merkle.NodeReader`, ...
 """
 
 __all__ = [
+    "anchor",  # the seam for anchoring checkpoints with independent parties
     "append",  # what one append transaction writes: heads, custody, leaves, receipts
     "builder",  # how a device links and signs events
     "bundle",  # offline bundles and their verifier
@@ -17,6 +18,7 @@ __all__ = [
     "checkpoint",  # C2SP checkpoints
     "codes",  # trace codes, label signatures, GS1 keys
     "commitments",  # salted commitments to personal data
+    "cosignature",  # C2SP tlog-cosignature/v1 (witness cosignatures)
     "custody",  # who may write and read an item
     "envelope",  # signed event envelopes
     "errors",  # every error the core raises
@@ -35,6 +37,10 @@ __all__ = [
     "state",  # the item-state fold
     "statements",  # receipts and item-head statements
     "store",  # the storage adapters
+    "tiles",  # C2SP tlog-tiles: tile paths, entry bundles, proofs from tiles
     "timefmt",  # RFC 3339 UTC
     "verify",  # the full audit of a log
+    "witness",  # what a C2SP witness decides on add-checkpoint
+    "witness_audit",  # which stored checkpoints a witness policy accepts
+    "witness_policy",  # C2SP tlog-policy: which checkpoints a verifier accepts
 ]

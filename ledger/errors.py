@@ -37,6 +37,7 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   └── GroupRejectedError       another event touching the same items was rejected
     ├── DuplicateCodeError           (ledger.codes) a code was issued twice
     ├── BundleUnavailableError       (ledger.store.bundles) no checkpointed bundle yet
+    ├── AnchorError                  (ledger.anchor) an anchor did not record a checkpoint
     ├── WitnessRefusedError          (ledger.witness) a witness will not cosign
     │   ├── WitnessRequestError      the add-checkpoint request is malformed
     │   ├── UnknownOriginError       the witness does not follow this log
@@ -190,6 +191,19 @@ class GroupRejectedError(AppendRejectedError):
         super().__init__(
             f"rejected with its connected group because of {cause.code}", cause=cause.code
         )
+
+
+class AnchorError(LedgerError):
+    """An anchor (a witness, an external ledger) did not record a checkpoint.
+
+    ``anchored_size`` is the size the anchor says it holds, when it said one.
+    """
+
+    code = "anchor_failed"
+
+    def __init__(self, message: str, *, anchored_size: int | None = None) -> None:
+        super().__init__(message)
+        self.anchored_size = anchored_size
 
 
 class WitnessRefusedError(LedgerError):

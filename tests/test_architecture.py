@@ -131,3 +131,73 @@ def test_the_core_lists_every_public_module_it_has() -> None:
     modules = {p.stem for p in LEDGER.glob("*.py") if p.stem != "__init__"}
     packages = {p.parent.name for p in LEDGER.glob("*/__init__.py")}
     assert set(ledger.__all__) == modules | packages
+
+
+WITNESS = ROOT / "api" / "witness"
+"""The witness (``chemtrace witness``) is run by another party: no code path to the ledger's
+database or service. It may use ``api.witness`` itself, the pure core, and of ``ledger.store``
+only the crash-safe file writes."""
+
+
+def _full_imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, by full dotted name (``from a import b`` gives ``a`` and
+    ``a.b``, since ``b`` may be a submodule); relative imports resolved within its package."""
+    parts = path.relative_to(ROOT).with_suffix("").parts if path.is_relative_to(ROOT) else ()
+    package = ".".join(parts[:-1])
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _witness_may_not_import(name: str) -> bool:
+    """``api`` and ``ledger.store`` themselves are docstring-only package inits."""
+    top = name.split(".")[0]
+    outside_api = top == "api" and name != "api" and not _within(name, "api.witness")
+    database = name.startswith("ledger.store.") and not _within(name, "ledger.store.files")
+    return outside_api or database or top in {"sqlalchemy", "alembic", "psycopg", "redis"}
+
+
+def _within(name: str, module: str) -> bool:
+    return name == module or name.startswith(module + ".")
+
+
+@pytest.mark.parametrize("path", sorted(WITNESS.rglob("*.py")), ids=lambda p: p.name)
+def test_the_witness_shares_no_code_path_with_the_ledger_database(path: Path) -> None:
+    bad = sorted(name for name in _full_imports(path) if _witness_may_not_import(name))
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_the_witness_check_catches_a_store_import(tmp_path: Path) -> None:
+    sneaky = tmp_path / "sneaky.py"
+    sneaky.write_text("from ledger.store import engine\nimport api.deployment\n")
+    assert {"ledger.store.engine", "api.deployment"} <= _full_imports(sneaky)
+    assert all(map(_witness_may_not_import, ["ledger.store.engine", "api.deployment"]))
+    assert not any(map(_witness_may_not_import, ["ledger.store.files", "api.witness.state"]))
+
+
+def test_the_witness_loads_no_database_code_at_all() -> None:
+    """Transitively, at run time: importing every witness module loads no SQL and no service."""
+    import subprocess
+    import sys
+
+    modules = [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in WITNESS.glob("*.py")]
+    script = (
+        "import importlib, sys\n"
+        f"for name in {[m for m in modules if not m.endswith('__main__')]!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print('\\n'.join(sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, check=True, timeout=60)  # fmt: skip
+    loaded = set(done.stdout.split())
+    assert "api.witness.app" in loaded
+    assert not sorted(name for name in loaded if _witness_may_not_import(name))

@@ -113,7 +113,7 @@ class Service:
         self.workers.append(
             Worker("integrator", settings.checkpoint_interval_s, self.integrator.step)
         )
-        if self.witnessing.endpoints:
+        if self.witnessing.anchors:
             self.workers.append(Worker("witnessing", 1.0, self.witnessing.step,
                                        wakeup=self.witnessing.wakeup))  # fmt: skip
         if isinstance(self.accel, RedisAccelerator):
@@ -161,7 +161,7 @@ class Service:
             checks["redis"] = "ok" if self.accel.healthy() else "degraded"
         size, covered = self._store.checkpoint_state() if checks["database"] == "ok" else (0, 0)
         checks.update(log_size=size, checkpoint_size=covered)
-        if self.witnessing.endpoints and checks["database"] == "ok":
+        if self.witnessing.anchors and checks["database"] == "ok":
             # A failing witness is visible here but never makes the service unready: ingest
             # and signing go on, and the cosignatures follow when it is back.
             checks["witnessing"] = self.witnessing.report()
