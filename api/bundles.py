@@ -8,12 +8,18 @@
     a checkpoint the verifier already holds. Exit 0 written, 2 could not run.
 
 ``chemtrace verify-bundle FILE [--root-key FILE] [--log-key FILE] [--keys DIR] [--state FILE]
-[--no-state] [--json]``
+[--no-state] [--witness-policy FILE] [--json]``
     Verifies offline: no database, no network. Trusted keys are C2SP vkeys, from
     ``--root-key`` / ``--log-key`` or else ``root.vkey`` / ``log.vkey`` in the
     keystore folder (``--keys``, default ``var/keys``); no private key is read
     and nothing is created there. Exit 0 verified (warnings allowed), 1 faults,
     2 could not run.
+
+    ``--witness-policy FILE`` (a C2SP tlog-policy file, ``docs/witness-policy.md``) also
+    requires the checkpoint to carry the policy's quorum of witness cosignatures (fault
+    ``checkpoint_unwitnessed`` names who is missing or bad); its ``log`` keys then decide
+    which log keys may have signed, so the pinned log key is only used when it lists
+    none. The report names the witnesses. A missing or malformed policy is exit 2.
 
     The verifier state (the largest checkpoint accepted so far, per log) lives in
     ``var/verifier-state.json`` under the working directory by default, like the
@@ -35,14 +41,15 @@ import typer
 
 from api.deployment import DEFAULT_DB
 from api.keystore import DEFAULT_KEYS_DIR, FileKeystore, KeystoreError, pinned_trust
-from ledger.bundle import BundleReport, VerifierState, verify_bundle
-from ledger.errors import LedgerError
+from ledger.bundle import BundleReport, VerifierState, describe_witnesses, verify_bundle
+from ledger.errors import LedgerError, NoteError
 from ledger.note import NoteVerifier
 from ledger.signing import ED25519
 from ledger.store.bundles import build_item_bundle, build_site_bundle
 from ledger.store.engine import require_existing
 from ledger.store.files import write_bytes_atomic
 from ledger.store.migrate import open_store
+from ledger.witness_policy import WitnessPolicy, parse_policy
 
 DEFAULT_STATE_FILE = Path("var/verifier-state.json")
 EXIT_OK, EXIT_FAULTS, EXIT_CANNOT_RUN = 0, 1, 2
@@ -133,10 +140,18 @@ def verify_bundle_command(
     no_state: Annotated[
         bool, typer.Option("--no-state", help="Neither read nor write a verifier state.")
     ] = False,
+    witness_policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--witness-policy",
+            help="Accept the checkpoint only with this C2SP tlog-policy file's witness quorum.",
+        ),
+    ] = None,
 ) -> None:
     """Verify a bundle offline: exit 0 verified (warnings allowed), 1 faults, 2 could not run."""
     state_path = None if no_state else (state_file or DEFAULT_STATE_FILE)
     try:
+        policy = None if witness_policy is None else _read_policy(witness_policy)
         root_public, log_verifier = _trusted_keys(keys_dir, root_key, log_key)
         bundle = _read_json(file, "bundle")
         if not isinstance(bundle, dict):
@@ -149,6 +164,7 @@ def verify_bundle_command(
             log_verifier=log_verifier,
             state=state,
             now=datetime.now(UTC),
+            policy=policy,
         )
         if report.state_advanced and state_path is not None and report.state is not None:
             _write_json(state_path, report.state.to_json())
@@ -160,6 +176,7 @@ def verify_bundle_command(
         document = {
             **report.to_json(),
             "state_file": None if state_path is None else str(state_path),
+            "witness_policy": None if witness_policy is None else str(witness_policy),
         }
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
     else:
@@ -175,6 +192,19 @@ def _trusted_keys(
     except KeystoreError as exc:
         raise _CannotRunError(str(exc)) from exc
     return trusted.root_public_key, trusted.log
+
+
+def _read_policy(path: Path) -> WitnessPolicy:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise _CannotRunError(f"no witness policy file at {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _CannotRunError(f"cannot read the witness policy {path} ({exc})") from exc
+    try:
+        return parse_policy(text)
+    except NoteError as exc:
+        raise _CannotRunError(f"the witness policy {path} is malformed: {exc.message}") from exc
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -218,6 +248,8 @@ def _print_report(report: BundleReport, state_path: Path | None) -> None:
             typer.echo(f"  FAULT {fault.code}: {fault.message}")
     for warning in report.warnings:
         typer.echo(f"  warning {warning.code}: {warning.message}")
+    if report.witnesses is not None:
+        typer.echo(f"witnesses: {describe_witnesses(report.witnesses)}")
     if state_path is None:
         typer.echo("state: not used (--no-state)")
     elif report.state_advanced:

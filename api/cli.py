@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -24,14 +26,22 @@ if TYPE_CHECKING:  # typer runs on its own vendored click, not the click package
 
 from api.bundles import export_bundle, verify_bundle_command
 from api.cli_findings import app as findings_app
+from api.cli_logkey import app as logkey_app
+from api.cli_tiles import app as tiles_app
 from api.deployment import DEFAULT_DB, Deployment
 from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_trust
 from api.logs import FORMAT_ENV, LogFormat
+from api.tiles_audit import verify_log_tiles
+from api.witness.cli import app as witness_app
 from ledger.checkpoint import open_checkpoint
 from ledger.errors import CheckpointConflictError, LedgerError
+from ledger.note import NoteVerifier, parse_vkey
 from ledger.store.audit import SqlAuditSource
 from ledger.store.engine import make_engine, require_existing
+from ledger.store.witnessing import WitnessingStore
 from ledger.verify import AuditReport, audit
+from ledger.witness_audit import audit_witnessing
+from ledger.witness_policy import parse_policy
 
 
 class _LazyGroups(TyperGroup):
@@ -163,15 +173,54 @@ def verify_log(
             "--trusted-checkpoint", help="A checkpoint saved earlier, outside the database."
         ),
     ] = None,
+    tiles: Annotated[
+        str | None,
+        typer.Option(
+            "--tiles",
+            help="Audit a C2SP tlog-tiles log instead of a database: an "
+            "http(s) prefix (…/tlog), a file:// URL or an exported folder.",
+        ),
+    ] = None,
+    witness_policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--witness-policy",
+            help="A C2SP tlog-policy file: checkpoints count only with its witness quorum.",
+        ),
+    ] = None,
+    retired_log_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--retired-log-key",
+            help="VKEYFILE:SIZE, repeatable: an earlier log key and the last tree size it "
+            "signed for (with --log-key; the keystore's log-retired-N files otherwise).",
+        ),
+    ] = None,
 ) -> None:
     """Audit the whole ledger: exit 0 intact, 1 damage found, 2 could not run."""
+    if tiles is not None:  # the log from its tiles alone (api.tiles_audit)
+        raise typer.Exit(verify_log_tiles(tiles, keys=keys, log_key=log_key,
+                         trusted_checkpoint=trusted_checkpoint, as_json=as_json,
+                         witness_policy=witness_policy))  # fmt: skip
     try:
         require_existing(db)
         trusted = pinned_trust(keys, root_key=root_key, log_key=log_key)
+        if retired_log_key:
+            trusted = replace(trusted, retired_logs=tuple(map(_retired, retired_log_key)))
         note = trusted_checkpoint.read_text() if trusted_checkpoint else None
         if note is not None:
-            open_checkpoint(note, trusted.log)  # a malformed trusted checkpoint: could not run
-        result = audit(SqlAuditSource(make_engine(db)), trusted, trusted_checkpoint=note)
+            # a malformed trusted checkpoint: could not run
+            open_checkpoint(note, trusted.log_keys_at(2**64 - 1))
+        policy = parse_policy(witness_policy.read_text()) if witness_policy else None
+        engine = make_engine(db)
+        source = SqlAuditSource(engine)
+        result = audit(source, trusted, trusted_checkpoint=note)
+        if policy is not None:
+            cosignatures = WitnessingStore(engine)
+            cosigned = [(cp.size, cosignatures.cosigned_note(cp.size, cp.note))
+                        for cp in source.checkpoints()]  # fmt: skip
+            audit_witnessing(result, cosigned, policy, trusted_checkpoint=note,
+                             now=int(time.time()))  # fmt: skip
     except Exception as exc:  # any failure to read keys or database: the audit could not run
         _fail(exc, as_json)
     if as_json:
@@ -239,6 +288,9 @@ def _serve(
 app.command("bundle")(export_bundle)
 app.command("verify-bundle")(verify_bundle_command)
 app.add_typer(findings_app, name="findings")
+app.add_typer(logkey_app, name="log-key")
+app.add_typer(witness_app, name="witness")
+app.add_typer(tiles_app, name="tiles")
 
 
 @app.command()
@@ -258,6 +310,13 @@ def checkpoint(db: DbOption = DEFAULT_DB, keys: KeysOption = DEFAULT_KEYS_DIR) -
         err.print(f"[red]could not sign a checkpoint:[/red] {_message(exc)}")
         raise typer.Exit(1 if isinstance(exc, CheckpointConflictError) else 2) from exc
     print(note or (latest[1] if latest else ""), end="")
+
+
+def _retired(text: str) -> tuple[NoteVerifier, int]:
+    path, _, size = text.rpartition(":")
+    if not path or not size.isdigit():
+        raise KeystoreError(f"--retired-log-key takes VKEYFILE:SIZE, not {text!r}")
+    return parse_vkey(Path(path).read_text(encoding="utf-8").strip()), int(size)
 
 
 def _message(exc: BaseException) -> str:
@@ -281,6 +340,8 @@ def _print_report(result: AuditReport) -> None:
     ):  # fmt: skip
         table.add_row(name.replace("_", " "), str(getattr(result, name)))
     table.add_row("root", result.to_json()["root_hash"] or "-")  # type: ignore[arg-type]
+    if result.witnessed_size is not None:
+        table.add_row("witnessed size", str(result.witnessed_size))
     console.print(table)
     if result.intact:
         console.print(

@@ -156,7 +156,10 @@ class Deployment:
         )
 
     def checkpoint(self) -> str | None:
-        """Sign a checkpoint covering every entry so far."""
+        """Sign a checkpoint covering every entry so far (with both keys during a rotation)."""
+        incoming = self.keys.next_log_signer()
         return self.store.write_checkpoint(
-            log_signer=self.keys.log_signer(), note_name=self.keys.origin
+            log_signer=self.keys.log_signer(),
+            note_name=self.keys.origin,
+            also_sign=() if incoming is None else (incoming,),
         )

@@ -5,21 +5,28 @@ directory): pinned keys, the verifier state and downloaded bundles
 (:mod:`scanners.inspector.kit`).
 
 ``chemtrace scan trust [--root-key FILE] [--log-key FILE] [--server URL --trust-on-first-use]
-[--replace] [--home DIR]``
+[--witness-policy FILE] [--replace] [--home DIR]``
     Pins the registry root key and the log key (C2SP vkey files the registry published).
     The log key can instead be taken from the server (``GET /v1/log/key``): its
     fingerprint is printed, and it is pinned only with ``--trust-on-first-use``. The
     server does not publish the root key, so it always comes from a file. A different
-    key already pinned is refused unless ``--replace``. With no key to pin, prints the
-    pinned keys. Exit 0 pinned (or shown), 2 could not run (or not pinned).
+    key already pinned is refused unless ``--replace``. ``--witness-policy FILE`` pins a
+    C2SP tlog-policy file the same way (``docs/witness-policy.md``): from then on every
+    bundle's checkpoint must carry its quorum of witness cosignatures (fault
+    ``checkpoint_unwitnessed`` otherwise), and verdicts name the witnesses. With nothing
+    to pin, prints what is pinned. Exit 0 pinned (or shown), 2 could not run (or not
+    pinned, or a malformed policy).
 
-``chemtrace scan fetch (--site SITE | --item CODE) --server URL [--token T] [--home DIR] [--json]``
+``chemtrace scan fetch (--site SITE | --item CODE) --server URL [--token T] [--tiles URL]
+[--home DIR] [--json]``
     Downloads a site bundle before an inspection (or one item's bundle), verifies it at
     once with the pinned keys and the saved state, and stores it only if it verifies;
     the state moves forward when the bundle proves it extends the checkpoint the kit
     saw (the proof is fetched from the audit API when the bundle has none). Exit 0
     verified and stored (warnings allowed), 1 faults (refused, nothing stored), 2 could
-    not run (no pinned keys, network, unknown site, bad token).
+    not run (no pinned keys, network, unknown site, bad token). With ``--tiles URL`` (the
+    log's C2SP tlog-tiles: ``SERVER/tlog``, a static copy or an exported folder) every
+    inclusion proof and the consistency proof are computed from the tiles instead.
 
 ``chemtrace scan verify TEXT [--offline] [--json] [--home DIR] [--server URL --token T]``
     Verifies one scanned item: ``TEXT`` is a label URL (its registry signature is
@@ -61,11 +68,13 @@ from scanners.inspector.fetch import TIME_FORMAT, fetch_bundle
 from scanners.inspector.kit import DEFAULT_HOME, InspectorKit
 from scanners.inspector.render import print_fetch, print_trust, print_verdict
 from scanners.inspector.store import Kind
+from scanners.inspector.tiles import open_tiles
 from scanners.inspector.trust import (
     PinnedKey,
     TrustError,
     fingerprint,
     parse_vkey_text,
+    read_policy_file,
     read_vkey_file,
 )
 from scanners.inspector.verdict import EXIT_CANNOT_RUN, EXIT_FAULT, EXIT_GENUINE
@@ -131,8 +140,15 @@ def trust_command(
     replace: Annotated[
         bool, typer.Option("--replace", help="Replace a different key that is already pinned.")
     ] = False,
+    witness_policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--witness-policy",
+            help="Pin this C2SP tlog-policy file: checkpoints need its witnesses' cosignatures.",
+        ),
+    ] = None,
 ) -> None:
-    """Pin the registry root key and the log key, or show the pinned keys."""
+    """Pin the registry root key, the log key and a witness policy, or show what is pinned."""
     console = _console()
     kit = InspectorKit(home)
     stamp = _now().strftime(TIME_FORMAT)
@@ -157,10 +173,15 @@ def trust_command(
                     "then run again with --trust-on-first-use (or pin a file with --log-key)"
                 )
             log = PinnedKey(offered, f"server {server} (trust on first use)", stamp)
-        if root is None and log is None:
+        policy = (
+            None
+            if witness_policy is None
+            else read_policy_file(witness_policy, f"file {witness_policy}", stamp)
+        )
+        if root is None and log is None and policy is None:
             print_trust(console, kit.trust())
             return
-        trust = kit.trust_folder.pin(root=root, log=log, replace=replace)
+        trust = kit.trust_folder.pin(root=root, log=log, policy=policy, replace=replace)
     except _CANNOT_RUN as exc:
         _cannot_run(f"could not pin the keys: {exc}")
     console.print(f"pinned in {kit.trust_folder.folder}:")
@@ -190,6 +211,10 @@ def fetch_command(
     token: TokenOption = None,
     home: HomeOption = DEFAULT_HOME,
     as_json: JsonOption = False,
+    tiles: Annotated[
+        str | None,
+        typer.Option("--tiles", help="Build the proofs from the log's tlog-tiles (URL, folder)."),
+    ] = None,
 ) -> None:
     """Download a site (or item) bundle, verify it at once, and keep it only if it verifies."""
     kit = InspectorKit(home)
@@ -198,10 +223,14 @@ def fetch_command(
     try:
         kind: Kind = "site" if site is not None else "item"
         subject = site if site is not None else normalise_code(code or "")
+        source = None if tiles is None else open_tiles(tiles)
         with ChemtraceClient(server, token=token) as client:
-            outcome = fetch_bundle(
-                kit, client, kind=kind, subject=subject, server=server, now=_now()
-            )
+            try:
+                outcome = fetch_bundle(kit, client, kind=kind, subject=subject, server=server,
+                                       now=_now(), tiles=source)  # fmt: skip
+            finally:
+                if source is not None:
+                    source.close()
     except ApiError as exc:
         _cannot_run(f"the server refused: {exc}", as_json=as_json)
     except httpx.HTTPError as exc:

@@ -59,11 +59,12 @@ _install_servers() {
   fi
   # only the services of the packages installed just now: never a server someone relies on
   for pkg in "$@"; do
-    service "$pkg" stop >/dev/null 2>&1 || true
+    local svc="${pkg%-light}"  # nginx-light installs the nginx service
+    service "$svc" stop >/dev/null 2>&1 || true
     if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
-      systemctl disable --now "$pkg" >/dev/null 2>&1 || true
+      systemctl disable --now "$svc" >/dev/null 2>&1 || true
     elif command -v update-rc.d >/dev/null 2>&1; then
-      update-rc.d "$pkg" disable >/dev/null 2>&1 || true
+      update-rc.d "$svc" disable >/dev/null 2>&1 || true
     fi
   done
   return "$rc"
@@ -74,6 +75,7 @@ _missing=()
 _have_postgres || _missing+=(postgresql)
 _have_redis || _missing+=(redis-server)
 command -v tmux >/dev/null 2>&1 || _missing+=(tmux)
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || _missing+=(nginx-light)
 if ((${#_missing[@]})); then
   if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${_missing[*]} with apt-get (the packaged services are left stopped)"
@@ -82,6 +84,7 @@ if ((${#_missing[@]})); then
     _have_postgres || _missing+=(postgresql)
     _have_redis || _missing+=(redis-server)
     command -v tmux >/dev/null 2>&1 || _missing+=(tmux)
+    command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || _missing+=(nginx-light)
   fi
 fi
 if ((${#_missing[@]})); then

@@ -24,8 +24,28 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+class WitnessState(BaseModel):
+    """One witness as the log knows it."""
+
+    url: str
+    state: str = Field(description="`ok`, or `failing` (retried with backoff)")
+    cosigned_size: int = Field(description="The newest size it cosigned, as far as the log knows")
+    failures: int = Field(description="Failed requests in a row")
+    last_error: str | None
+    cosigned_newest: bool = Field(description="It cosigned the newest checkpoint")
+
+
+class Witnessing(BaseModel):
+    """The witnesses asked to cosign each checkpoint (only when some are configured)."""
+
+    quorum: int
+    newest_has_quorum: bool
+    witnesses: dict[str, WitnessState]
+
+
 class Readiness(BaseModel):
-    """What /readyz checked: ready when the database answers (Redis down only degrades)."""
+    """What /readyz checked: ready when the database answers (Redis down only degrades, and
+    a failing witness never makes the service unready)."""
 
     ready: bool
     database: str = Field(description="`ok`, or `down: <error>`")
@@ -33,6 +53,7 @@ class Readiness(BaseModel):
     redis: str | None = Field(None, description="`ok` or `degraded` (with Redis only)")
     log_size: int
     checkpoint_size: int
+    witnessing: Witnessing | None = None
 
 
 @router.get(

@@ -12,6 +12,7 @@ HTTP status, the problem ``code`` and the extra members (``field``, ``index``,
     │   ├── UnknownDeviceKeyError  no device key of that id
     │   ├── CodeNotFoundError    no code issued (or none within the caller's scope)
     │   ├── ErasedError          a crew member's personal data was erased, or never kept
+    │   ├── TileNotFoundError    no such tlog tile, or none the latest checkpoint has
     │   └── NoCheckpointError    no checkpoint has been signed yet
     ├── ForbiddenError           the caller may not do this
     │   ├── NotDeviceManagerError  the caller may not manage an organisation's devices
@@ -71,6 +72,14 @@ class CodeNotFoundError(NotFoundError):
 class ErasedError(NotFoundError):
     def __init__(self, record_id: str) -> None:
         super().__init__("person", record_id, "this person's data was erased or never kept")
+
+
+class TileNotFoundError(NotFoundError):
+    """A tile path that is malformed, or names a tile the latest checkpoint does not have
+    (beyond it, wider than it, or a partial tile whose full tile exists: C2SP tlog-tiles)."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__("tile", path, detail)
 
 
 class NoCheckpointError(NotFoundError):

@@ -62,7 +62,10 @@ revoked at its log time) vouch for it; each device signature; each item's chain
 (seq contiguous from 0, ``prev`` = hash of the previous event, the link for
 *this* code in multi-item events); no duplicated, reordered, foreign or extra
 events; the head statement's signature, its tie to the checkpoint, and that it
-names the bundle's last event; the label. Against the verifier's
+names the bundle's last event; the label. Given a witness policy (C2SP tlog-policy,
+``docs/witness-policy.md``), the checkpoint must also carry the cosignatures of the
+policy's quorum of witnesses: **fault** ``checkpoint_unwitnessed`` otherwise, naming who
+is missing or bad (:mod:`ledger.bundle.checkpoints`). Against the verifier's
 :class:`VerifierState` it then judges freshness:
 
 * same size, other root, or a failing consistency proof from a remembered
@@ -93,6 +96,7 @@ from ledger.bundle.report import (
     Finding,
     describe_day,
     describe_duration,
+    describe_witnesses,
     item_noun,
 )
 from ledger.bundle.state import HISTORY_LIMIT, STATE_FORMAT, LogView, SeenCheckpoint, VerifierState
@@ -127,6 +131,7 @@ __all__ = [
     "assemble_bundle",
     "describe_day",
     "describe_duration",
+    "describe_witnesses",
     "head_from_json",
     "item_noun",
     "parse_bundle",

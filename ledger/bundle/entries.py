@@ -66,12 +66,13 @@ class EntryChecks:
         checkpoint: Checkpoint,
         report: BundleReport,
         trust: TrustStore,
-        log_key: bytes,
+        log_keys: tuple[bytes, ...],
         focus: str | None = None,
     ) -> None:
         self.wire = wire
         self.focus = focus
-        self.log_key = log_key
+        self.log_keys = log_keys
+        """The log keys trusted for this bundle's head statements (several during a rotation)."""
         self.checkpoint = checkpoint
         self.report = report
         self.trust = trust

@@ -10,6 +10,7 @@ from ledger.canonical import format_hash
 from ledger.codes import SignedCode, verify_code
 from ledger.errors import LedgerError
 from ledger.signing import ED25519
+from ledger.statements import ItemHeadStatement
 
 LEFT_SITE_TYPES: Final = frozenset({"ship", "dispose", "destroy"})
 """Event types after which an item is no longer at the event's site."""
@@ -102,9 +103,7 @@ class BundleChecks(EntryChecks):
                 item=code,
             )
             return
-        try:
-            statement.verify(ED25519, self.log_key)
-        except LedgerError:
+        if not any(_signed_by(statement, key) for key in self.log_keys):
             self.report.fault(
                 "head_statement_invalid",
                 f"{statement_of} is not signed by the log (it was altered or forged)",
@@ -237,3 +236,11 @@ class BundleChecks(EntryChecks):
 
     def chain_of(self, code: str) -> tuple[int, ...] | None:
         return next((item.chain for item in self.wire.items if item.code == code), None)
+
+
+def _signed_by(statement: ItemHeadStatement, log_key: bytes) -> bool:
+    try:
+        statement.verify(ED25519, log_key)
+    except LedgerError:
+        return False
+    return True

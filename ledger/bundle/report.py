@@ -59,7 +59,9 @@ class BundleReport:
     """The outcome of :func:`ledger.bundle.verify_bundle`.
 
     ``state`` is the verifier state to keep: advanced when this bundle moved it
-    forward (``state_advanced``), otherwise the state that was passed in.
+    forward (``state_advanced``), otherwise the state that was passed in. ``witnesses`` is
+    ``None`` when no witness policy was applied, else who cosigned the accepted checkpoint
+    (policy name to the POSIX time of the cosignature; empty under ``quorum none``).
     """
 
     faults: list[BundleFault] = field(default_factory=list)
@@ -74,6 +76,7 @@ class BundleReport:
     certificates: int = 0
     state: VerifierState | None = None
     state_advanced: bool = False
+    witnesses: dict[str, int] | None = None
 
     @property
     def verified(self) -> bool:
@@ -125,6 +128,7 @@ class BundleReport:
             "events": self.events,
             "certificates": self.certificates,
             "state_advanced": self.state_advanced,
+            "witnesses": None if self.witnesses is None else dict(self.witnesses),
             "faults": [fault.to_json() for fault in self.faults],
             "warnings": [warning.to_json() for warning in self.warnings],
         }
@@ -143,6 +147,16 @@ def describe_duration(delta: timedelta) -> str:
     if minutes:
         return _plural(minutes, "minute")
     return "less than a minute"
+
+
+def describe_witnesses(witnesses: Mapping[str, int]) -> str:
+    """Who cosigned, for people: ``police (cosigned 2026-11-20T17:30:00Z), transport (…)``."""
+    if not witnesses:
+        return "none required (the witness policy's quorum is none)"
+    return ", ".join(
+        f"{name} (cosigned {datetime.fromtimestamp(stamp, UTC):%Y-%m-%dT%H:%M:%SZ})"
+        for name, stamp in sorted(witnesses.items())
+    )
 
 
 def _plural(count: int, unit: str) -> str:

@@ -21,13 +21,22 @@ def fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically and durably, readable by the owner only
-    (``mkstemp`` creates the file 0600, and the rename keeps that)."""
+def write_bytes_atomic(
+    path: Path, data: bytes, *, mode: int | None = None, fsync_parent: bool = True
+) -> None:
+    """Replace ``path`` with ``data`` atomically and durably.
+
+    The file is readable by the owner only (``mkstemp`` creates it 0600) unless ``mode`` says
+    otherwise: published files (tiles a web server reads as another user) pass ``0o644``. A
+    caller writing many files into one folder may pass ``fsync_parent=False`` and fsync the
+    folder once (:func:`fsync_folder`) before relying on the renames.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -35,4 +44,5 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    fsync_folder(path.parent)
+    if fsync_parent:
+        fsync_folder(path.parent)

@@ -9,7 +9,9 @@ move the kit's state forward (``consistency_unconfirmed``). When the kit already
 smaller checkpoint of the same log, the proof is fetched from the public audit API
 (``/v1/log/proof/consistency``) and attached before verifying. It is checked against
 the remembered root and the signed checkpoint like any other proof, so a lying server
-gains nothing: a bad proof is a fault (``checkpoint_inconsistent``).
+gains nothing: a bad proof is a fault (``checkpoint_inconsistent``). With ``tiles`` (a
+C2SP tlog-tiles source) the kit computes every inclusion proof and that consistency proof
+from the log's tiles instead (:mod:`scanners.inspector.tiles`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ledger.signing import ED25519
 from scanners.client import ChemtraceClient
 from scanners.inspector.kit import InspectorKit
 from scanners.inspector.store import ItemSummary, Kind, StoreOutcome
+from scanners.inspector.tiles import TiledLog, TileSource, prove_bundle
 from scanners.inspector.trust import PinnedTrust
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -83,7 +86,11 @@ def verify_with_kit(
     now: datetime,
     focus: str | None = None,
 ) -> BundleReport:
-    """:func:`ledger.bundle.verify_bundle` with the kit's pinned keys and state."""
+    """:func:`ledger.bundle.verify_bundle` with the kit's pinned keys, witness policy and state.
+
+    Every bundle the kit accepts, downloaded or stored, goes through here, so a pinned
+    policy applies to each checkpoint it ever trusts.
+    """
     return verify_bundle(
         bundle,
         root_algorithm=ED25519,
@@ -92,6 +99,7 @@ def verify_with_kit(
         state=state,
         now=now,
         focus=focus,
+        policy=trust.policy,
     )
 
 
@@ -120,8 +128,10 @@ def fetch_bundle(
     server: str,
     now: datetime,
     focus: str | None = None,
+    tiles: TileSource | None = None,
 ) -> FetchOutcome:
-    """Download the bundle of a site or an item, then :func:`accept_bundle` it.
+    """Download the bundle of a site or an item, then :func:`accept_bundle` it; with
+    ``tiles``, its proofs are built from the log's tiles first (:func:`prove_bundle`).
 
     Raises:
         scanners.client.ApiError: the server refused (unknown site or item, bad token, …).
@@ -131,7 +141,11 @@ def fetch_bundle(
     trust = kit.trust()
     state = kit.state()
     bundle = client.site_bundle(subject) if kind == "site" else client.item_bundle(subject)
-    proof_fetched = attach_consistency_proof(client, bundle, state, trust.origin)
+    if tiles is None:
+        proof_fetched = attach_consistency_proof(client, bundle, state, trust.origin)
+    else:
+        tiled = TiledLog(tiles, trust.log_verifier)
+        proof_fetched = prove_bundle(tiled, bundle, state, trust.origin).consistency
     return _accept(
         kit, bundle, trust, state, kind=kind, subject=subject, source=server, now=now,
         focus=focus, proof_fetched=proof_fetched,

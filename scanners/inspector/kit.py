@@ -5,7 +5,8 @@
     var/inspector/              the kit home (``--home``; default under the working directory)
       trust/root.vkey           pinned registry root key (C2SP vkey)
       trust/log.vkey            pinned log key; its name is the log's origin
-      trust/pinned.json         where each key came from and when (for people)
+      trust/witness-policy      optional pinned C2SP tlog-policy: the witnesses a checkpoint needs
+      trust/pinned.json         where each key (and the policy) came from and when (for people)
       state.json                the verifier state: the largest checkpoint accepted per log
       bundles/…                 downloaded site and item bundles (:mod:`scanners.inspector.store`)
 

@@ -6,6 +6,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from ledger.bundle import describe_witnesses
+from ledger.bundle.checkpoints import describe_quorum
 from scanners.inspector.fetch import FetchOutcome
 from scanners.inspector.trust import PinnedTrust, fingerprint
 from scanners.inspector.verdict import ScanVerdict
@@ -45,6 +47,8 @@ def print_verdict(console: Console, verdict: ScanVerdict) -> None:
             f"log: checkpoint {verdict.checkpoint_size}, bundle made {verdict.bundle_created_at}",
             highlight=False,
         )
+    if verdict.witnesses is not None:
+        console.print(f"witnesses: {describe_witnesses(verdict.witnesses)}", highlight=False)
     for fault in verdict.faults:
         console.print(f"  [red]FAULT[/] {fault.message}  [dim]({fault.code})[/]", highlight=False)
     for warning in verdict.warnings:
@@ -108,6 +112,8 @@ def print_fetch(console: Console, outcome: FetchOutcome) -> None:
         console.print(
             f"  [yellow]warning[/] {warning.message}  [dim]({warning.code})[/]", highlight=False
         )
+    if report.witnesses is not None:
+        console.print(f"witnesses: {describe_witnesses(report.witnesses)}", highlight=False)
     if outcome.proof_fetched:
         console.print("  the consistency proof from your last checkpoint came from the audit API")
     stored = outcome.stored
@@ -133,3 +139,15 @@ def print_trust(console: Console, trust: PinnedTrust) -> None:
         console.print(f"{name} key: {key.verifier.vkey()}", highlight=False)
         console.print(f"  fingerprint (SHA-256): {fingerprint(key.verifier)}", highlight=False)
         console.print(f"  from: {key.source}{when}", highlight=False)
+    pinned = trust.witness_policy
+    if pinned is None:
+        console.print("witness policy: none pinned (checkpoints need only the log's signature)")
+        return
+    policy, when = pinned.policy, f", pinned {pinned.pinned_at}" if pinned.pinned_at else ""
+    console.print(
+        f"witness policy: {describe_quorum(policy)}; {len(policy.witnesses)} witness key(s), "
+        + (f"{len(policy.logs)} log key(s)" if policy.logs else "the pinned log key"),
+        highlight=False,
+    )
+    console.print(f"  fingerprint (SHA-256): {pinned.fingerprint}", highlight=False)
+    console.print(f"  from: {pinned.source}{when}", highlight=False)

@@ -137,6 +137,9 @@ class ScanVerdict:
     checkpoint_size: int | None = None
     bundle_created_at: str | None = None
     state_advanced: bool = False
+    witnesses: Mapping[str, int] | None = None
+    """Who cosigned the bundle's checkpoint (name to POSIX time), when the kit pins a
+    witness policy and the checkpoint met it; ``None`` otherwise."""
 
     @property
     def exit_code(self) -> int:
@@ -179,6 +182,7 @@ class ScanVerdict:
             "checkpoint_size": self.checkpoint_size,
             "bundle_created_at": self.bundle_created_at,
             "state_advanced": self.state_advanced,
+            "witnesses": None if self.witnesses is None else dict(self.witnesses),
             "standing": self.standing,
             "standing_message": self.standing_message,
             "faults": [finding.to_json() for finding in self.faults],

@@ -265,6 +265,7 @@ class ScanVerifier:
             checkpoint_size=report.checkpoint_size,
             bundle_created_at=report.created_at,
             state_advanced=report.state_advanced,
+            witnesses=report.witnesses,
         )
 
 

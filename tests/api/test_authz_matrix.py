@@ -863,6 +863,9 @@ ENDPOINTS: list[Endpoint] = [
              PUBLIC),
     Endpoint("GET", "/v1/log/proof/consistency",
              get("/v1/log/proof/consistency", first=1, second=2), PUBLIC),
+    Endpoint("GET", "/tlog/checkpoint", get("/tlog/checkpoint"), PUBLIC),
+    Endpoint("GET", "/tlog/tile/{path}", get("/tlog/tile/0/x999/000"),
+             everyone(E(404, "tile_not_found"))),  # a tile no checkpoint needs, to anyone
     Endpoint("GET", "/healthz", get("/healthz"), PUBLIC),
     Endpoint("GET", "/readyz", get("/readyz"),
              everyone(E(200, check=json_at("ready", True)))),
@@ -875,6 +878,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/redoc", get("/redoc"), PUBLIC),
 ]  # fmt: skip
 NOT_IN_OPENAPI = {("GET", p) for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")}
+NOT_IN_OPENAPI |= {("GET", "/tlog/checkpoint"), ("GET", "/tlog/tile/{path}")}  # C2SP's contract
 
 
 def _show(response: httpx.Response) -> str:

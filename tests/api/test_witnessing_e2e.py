@@ -320,3 +320,32 @@ def _root_line_at(city: City, size: int) -> str:
         ).json()
         leaves += [base64.b64decode(entry) for entry in got["entries"]]
     return base64.b64encode(root_from_leaf_hashes(hash_leaf(x) for x in leaves)).decode()
+
+
+def test_tiles_carry_the_quorum_and_verify_log_tiles_holds_the_policy(city: City) -> None:
+    city.commission(1)
+    city.quorum_at_least(city.log_size())
+    served = httpx.get(f"{city.server.base_url}/tlog/checkpoint", timeout=5).text
+    assert judge_checkpoint(served, city.policy, now=int(time.time())).accepted
+    unknown = CityWitness(city.home / "never2", "never2.example", [city.server.keys / "log.vkey"])
+    strict = city.home / "strict-tiles.policy"
+    strict.write_text(
+        policy_text(
+            [(city.server.keys / "log.vkey").read_text().strip()], [*city.witnesses, unknown], 4
+        )
+    )
+    prefix = f"{city.server.base_url}/tlog"
+    for policy, expected in ((city.policy_file, 0), (strict, 1)):
+        done = run_cli(
+            "verify-log",
+            "--tiles",
+            prefix,
+            "--keys",
+            str(city.server.keys),
+            "--witness-policy",
+            str(policy),
+            "--json",
+            cwd=city.home,
+        )
+        assert done.returncode == expected, done.stdout + done.stderr
+    assert "checkpoint_unwitnessed" in done.stdout
