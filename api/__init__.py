@@ -1,1 +1,1 @@
-"""chemtrace's shells around the core: the CLI today, the HTTP service next."""
+"""chemtrace's shells around the core: the HTTP service, its workers, the CLI, and the witness."""

@@ -31,7 +31,6 @@ from api.cli_tiles import app as tiles_app
 from api.deployment import DEFAULT_DB, Deployment
 from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_trust
 from api.logs import FORMAT_ENV, LogFormat
-from api.tiles_audit import verify_log_tiles
 from api.witness.cli import app as witness_app
 from ledger.checkpoint import open_checkpoint
 from ledger.errors import CheckpointConflictError, LedgerError
@@ -198,7 +197,9 @@ def verify_log(
     ] = None,
 ) -> None:
     """Audit the whole ledger: exit 0 intact, 1 damage found, 2 could not run."""
-    if tiles is not None:  # the log from its tiles alone (api.tiles_audit)
+    if tiles is not None:  # the log from its tiles alone, as any outside client sees it
+        from scanners.tiles_audit import verify_log_tiles
+
         raise typer.Exit(verify_log_tiles(tiles, keys=keys, log_key=log_key,
                          trusted_checkpoint=trusted_checkpoint, as_json=as_json,
                          witness_policy=witness_policy))  # fmt: skip

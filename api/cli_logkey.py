@@ -2,12 +2,13 @@
 
 1. ``begin``: a new key is created beside the old one. From the next checkpoint on, every
    checkpoint carries both signatures, so verifiers and witnesses pinning either accept it.
-   Give the printed vkey to the witnesses (``witness serve --log-key``, once per key) and to
-   verifiers (a ``log`` line in their witness policy).
+   Give the printed vkey to the witnesses (``witness serve --log-key old --log-key new``)
+   and to verifiers (a ``log`` line in their witness policy).
 2. ``finish``, with the service stopped: the newest checkpoint is made to cover the whole log
    and carry both signatures; then the new key becomes ``log.pem`` and the old one is kept as
    ``log-retired-N`` with the last size it signed for. Audits keep accepting it for entries
-   and checkpoints up to that size, and never beyond.
+   and checkpoints up to that size, and never beyond. Witnesses drop the old key once they
+   have cosigned a checkpoint carrying both signatures (their state must verify at start).
 
 After a compromise, the same two steps run at once, and the verifiers' policies mark the old
 key ``valid <vkey> until <time of compromise>`` (``docs/witness-policy.md``).

@@ -45,9 +45,10 @@ class Settings(BaseSettings):
     """Reverse proxies (CIDRs, comma-separated or a JSON list) whose X-Forwarded-For names
     the client. Empty, the default: the client is the socket's peer, whatever the header."""
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "webhook_allow_networks", "witnesses", mode="before")
     @classmethod
-    def _split_proxies(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
+        """A list setting from the environment: comma-separated, or a JSON list."""
         if isinstance(value, str):
             text = value.strip()
             return json.loads(text) if text.startswith("[") else [
@@ -69,16 +70,6 @@ class Settings(BaseSettings):
     witness_timeout_s: float = 5.0
     witness_backoff_s: float = 0.5
     """The first retry delay after a witness fails (doubling, capped at a minute)."""
-
-    @field_validator("witnesses", mode="before")
-    @classmethod
-    def _split_witnesses(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
 
     @field_validator("witnesses")
     @classmethod
@@ -118,16 +109,6 @@ class Settings(BaseSettings):
     webhook_allow_networks: Annotated[list[str], NoDecode] = []
     """Private networks webhooks may reach (CIDRs, comma-separated or a JSON list), besides
     public addresses; empty, the default: none (``api.outbound``)."""
-
-    @field_validator("webhook_allow_networks", mode="before")
-    @classmethod
-    def _split_allow_networks(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
 
     @field_validator("webhook_allow_networks")
     @classmethod

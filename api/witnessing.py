@@ -14,12 +14,13 @@ asks each witness once per checkpoint.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -156,14 +157,22 @@ class Witnessing:
         self._backoff_s, self._max_backoff_s, self._clock = backoff_s, max_backoff_s, clock
         self._pool = ThreadPoolExecutor(max(1, len(self.anchors)), "witness")
         self.wakeup = threading.Event()
-        self._quorum_seen: set[int] = set()
+        self._quorum_size = -1
+        """The newest checkpoint size whose quorum lag was timed."""
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
 
     def wake(self) -> None:
         """Ask for a round now (the integrator signed a checkpoint)."""
         self.wakeup.set()
 
-    def step(self) -> int:
-        """Give the newest checkpoint to each anchor that is due; return receipts got."""
+    def step(self, *, wait: bool = True) -> int:
+        """Give the newest checkpoint to each anchor that is due and not still busy.
+
+        With ``wait`` (tests, benchmarks, the CLI) return the receipts got. The worker passes
+        ``wait=False``: each anchor's exchange finishes on its own, so a slow witness delays
+        only itself, and a finished one wakes the worker for the next checkpoint.
+        """
         if not self.anchors or not self._lock_held():
             return 0
         latest = self._store.latest_checkpoint()
@@ -173,18 +182,27 @@ class Witnessing:
         have = {c.witness for c in self._witnessing.cosignatures(size)}
         known = {s.name: s for s in self._witnessing.statuses()}
         now = self._clock()
-        due: list[tuple[Anchor, WitnessStatus]] = []
+        futures = []
         for anchor in self.anchors:
             status = known.get(anchor.name) or WitnessStatus(
                 anchor.name, anchor.location, 0, 0, None, None, None, format_utc(now)
             )
             WITNESS_SIZE.labels(anchor.name).set(status.size)
-            if anchor.name not in have and parse_utc(status.next_attempt_at) <= now:
-                due.append((anchor, status))
-        got = sum(self._pool.map(lambda pair: self._round(pair[0], pair[1], size, note), due))
-        if got:
-            self._after_receipts(size, note)
-        return got
+            if anchor.name in have or parse_utc(status.next_attempt_at) > now:
+                continue
+            with self._busy_lock:
+                if anchor.name in self._busy:
+                    continue
+                self._busy.add(anchor.name)
+            future = self._pool.submit(self._round, anchor, status, size, note)
+            future.add_done_callback(functools.partial(self._done, anchor.name))
+            futures.append(future)
+        return sum(future.result() for future in futures) if wait else 0
+
+    def _done(self, name: str, future: Future[int]) -> None:
+        with self._busy_lock:
+            self._busy.discard(name)
+        self.wakeup.set()  # a newer checkpoint may be waiting for this anchor
 
     def _round(self, anchor: Anchor, status: WitnessStatus, size: int, note: str) -> int:
         attempt_at = self._clock()
@@ -198,6 +216,7 @@ class Witnessing:
             key_id = split_note(f"{note}{receipt.line}\n")[1][-1].key_id.hex()
             stored = StoredCosignature(anchor.name, key_id, receipt.timestamp, receipt.line)
             self._witnessing.add_cosignature(size, stored, format_utc(done))
+            self._after_receipts(size, note)
         self._witnessing.save_status(
             replace(
                 status,
@@ -242,8 +261,11 @@ class Witnessing:
         if latest is not None and latest[0] == size:
             self._accel.cache_checkpoint(cosigned)
         count = len(self._witnessing.cosignatures(size))
-        if self.quorum and count >= self.quorum and size not in self._quorum_seen:
-            self._quorum_seen.add(size)
+        with self._busy_lock:
+            first = bool(self.quorum) and count >= self.quorum and size > self._quorum_size
+            if first:
+                self._quorum_size = size
+        if first:
             signed_at = self._witnessing.signed_at(size)
             if signed_at is not None:
                 lag = (self._clock() - parse_utc(signed_at)).total_seconds()

@@ -16,7 +16,7 @@ a checkpoint over them. Then:
    fsynced and renamed, folders fsynced, the checkpoint last. Then a **no-op re-export**
    (every tile read and compared, nothing written) and, after ``--grow`` more leaves and a
    checkpoint, an **incremental** one with ``--since`` the old size.
-2. **Audit from tiles**: ``api.tiles_audit.audit_tile_log`` over the folder, the work of
+2. **Audit from tiles**: ``scanners.tiles_audit.audit_tile_log`` over the folder, the work of
    ``chemtrace verify-log --tiles DIR``: every entry hashed, every tile folded.
 3. **Proofs from tiles** (the handheld path, ``scanners.inspector.tiles.TiledLog``): for
    ``--proofs`` random leaves, fetch exactly the tiles PATH(index) reads, build the proof
@@ -52,15 +52,14 @@ from api.cli_tiles import ExportReport, export_tiles
 from api.deployment import Deployment
 from api.services.root import Service
 from api.settings import Settings
-from api.tiles_audit import FolderTiles, audit_tile_log
 from bench._machine import header_lines, percentile, results_table
 from ledger.leaf import LeafRecord
 from ledger.merkle import Frontier, frontier_ids, leaf_hash
 from ledger.note import parse_vkey
 from ledger.store import schema as t
 from ledger.store.engine import make_engine
-from scanners.inspector.tiles import FolderTiles as KitFolder
-from scanners.inspector.tiles import HttpTiles, TiledLog, TileSource
+from scanners.inspector.tiles import FolderTiles, HttpTiles, TiledLog, TileSource
+from scanners.tiles_audit import audit_tile_log
 
 CHUNK = 50_000
 LOG_TIME = "2026-11-21T09:00:00Z"
@@ -217,7 +216,7 @@ def run(args: Any, work: Path) -> int:
         rng = random.Random(20261121)
         indices = [rng.randrange(size) for _ in range(args.proofs + 20)]
         leaf_cache = {index: store.leaf_inputs(index, index + 1)[0] for index in indices}
-        runs = [time_proofs(KitFolder(folder), "folder (local disk)", vkey, indices,
+        runs = [time_proofs(FolderTiles(folder), "folder (local disk)", vkey, indices,
                             leaf_cache.__getitem__)]  # fmt: skip
         with http_server(folder, work) as (url, what):
             source = HttpTiles(url)

@@ -29,14 +29,16 @@ SHORT_LIVED: Final = "public, max-age=5"
 CHECKPOINT_CACHE: Final = "no-cache"
 
 
-@router.get("/checkpoint", response_class=PlainTextResponse)
+# HEAD as well: caches and CDN origins ask it before they fetch (Starlette answers it
+# without a body).
+@router.api_route("/checkpoint", methods=["GET", "HEAD"], response_class=PlainTextResponse)
 def checkpoint(request: Request) -> PlainTextResponse:
     """The latest checkpoint (a C2SP signed note), never cached for long."""
     note = service_of(request).tiles.checkpoint()
     return PlainTextResponse(note, headers={"Cache-Control": CHECKPOINT_CACHE})
 
 
-@router.get("/tile/{path:path}")
+@router.api_route("/tile/{path:path}", methods=["GET", "HEAD"])
 def tile(request: Request, path: str) -> Response:
     """A hash tile or entry bundle the latest checkpoint requires."""
     served = service_of(request).tiles.get(f"tile/{path}")

@@ -114,7 +114,8 @@ class Service:
             Worker("integrator", settings.checkpoint_interval_s, self.integrator.step)
         )
         if self.witnessing.anchors:
-            self.workers.append(Worker("witnessing", 1.0, self.witnessing.step,
+            self.workers.append(Worker("witnessing", 1.0,
+                                       lambda: self.witnessing.step(wait=False),
                                        wakeup=self.witnessing.wakeup))  # fmt: skip
         if isinstance(self.accel, RedisAccelerator):
             relay = OutboxRelay(self._store, self.accel.client, self.accel.key("entries"))

@@ -144,7 +144,7 @@ def fetch_bundle(
     if tiles is None:
         proof_fetched = attach_consistency_proof(client, bundle, state, trust.origin)
     else:
-        tiled = TiledLog(tiles, trust.log_verifier)
+        tiled = TiledLog(tiles, trust.log_verifiers)
         proof_fetched = prove_bundle(tiled, bundle, state, trust.origin).consistency
     return _accept(
         kit, bundle, trust, state, kind=kind, subject=subject, source=server, now=now,

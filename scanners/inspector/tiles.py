@@ -22,7 +22,7 @@ This package never imports ``api``: the small HTTP and folder readers live here 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -45,19 +45,25 @@ from ledger.merkle import (
 )
 from ledger.note import NoteVerifier
 from ledger.tiles import Tile, TileNodeReader, checkpoint_of_note, tiles_needed
+from scanners.errors import ScannerError
 
 ENTRY_LISTS: Final = ("certificates", "revocations", "events")
 """The bundle's lists of log entries, each with an ``index`` and an ``inclusion`` proof."""
+
+
+class TileFetchError(ScannerError):
+    """A tile could not be fetched for another reason than not being served (the network, the
+    server, the disk): the command could not run, which is not evidence about the log."""
 
 
 class TileSource(Protocol):
     """Reads ``checkpoint`` and ``tile/…`` under a tiles prefix."""
 
     def get(self, path: str) -> bytes | None:
-        """The resource's bytes, or ``None`` when it is not served (HTTP 404, no file).
+        """The resource's bytes, or ``None`` when it is not served (HTTP 404 or 410, no file).
 
         Raises:
-            httpx.HTTPError, OSError: the fetch failed (the network, the server, the disk).
+            TileFetchError: the fetch failed.
         """
         ...
 
@@ -68,6 +74,8 @@ class FolderTiles:
     """A folder or mounted card holding a ``chemtrace tiles export``."""
 
     def __init__(self, folder: Path) -> None:
+        if not folder.is_dir():
+            raise TileFetchError(f"{folder} is not a folder")
         self.folder = folder
 
     def get(self, path: str) -> bytes | None:
@@ -75,23 +83,33 @@ class FolderTiles:
             return (self.folder / path).read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
+        except OSError as exc:
+            raise TileFetchError(f"cannot read {self.folder / path}: {exc}") from exc
 
     def close(self) -> None:
         return None
 
 
 class HttpTiles:
-    """A tiles prefix over HTTP(S), e.g. ``https://host/tlog`` or a CDN in front of one."""
+    """A tiles prefix over HTTP(S), e.g. ``https://host/tlog`` or a CDN in front of one: 404
+    and 410 mean "not served", anything else but 200 is a failure to fetch."""
 
-    def __init__(self, prefix: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, prefix: str, *, timeout: float = 30.0) -> None:
         self.prefix = prefix.rstrip("/") + "/"
-        self._http = httpx.Client(timeout=timeout, follow_redirects=True)
+        self._http = httpx.Client(
+            timeout=timeout, headers={"Accept-Encoding": "gzip, identity"}, follow_redirects=True
+        )
 
     def get(self, path: str) -> bytes | None:
-        response = self._http.get(self.prefix + path)
+        url = self.prefix + path
+        try:
+            response = self._http.get(url)
+        except httpx.HTTPError as exc:
+            raise TileFetchError(f"cannot fetch {url}: {exc}") from exc
         if response.status_code in (404, 410):
             return None
-        response.raise_for_status()
+        if response.status_code != 200:
+            raise TileFetchError(f"{url} answered {response.status_code}")
         return response.content
 
     def close(self) -> None:
@@ -109,10 +127,12 @@ def open_tiles(location: str) -> TileSource:
 
 
 class TiledLog:
-    """A tiled log seen through the pinned log key; fetched tiles are kept for reuse."""
+    """A tiled log seen through the pinned log key (or the policy's log keys, around a
+    rotation); fetched tiles are kept for reuse."""
 
-    def __init__(self, source: TileSource, verifier: NoteVerifier) -> None:
-        self.source, self.verifier = source, verifier
+    def __init__(self, source: TileSource, verifier: NoteVerifier | Sequence[NoteVerifier]) -> None:
+        self.source = source
+        self.verifiers = [verifier] if isinstance(verifier, NoteVerifier) else list(verifier)
         self.tiles: MutableMapping[Tile, bytes] = {}
         self.fetches = 0
         """Tiles fetched so far (each at most once)."""
@@ -130,7 +150,7 @@ class TiledLog:
             if raw is None:
                 raise TileError("the tiled log serves no checkpoint")
             note = raw.decode("utf-8", errors="replace")
-            self._checkpoint = open_checkpoint(note, self.verifier, self.verifier.name)
+            self._checkpoint = open_checkpoint(note, self.verifiers, self.verifiers[0].name)
         return self._checkpoint
 
     def fetch(self, tiles: Iterable[Tile]) -> TileNodeReader:

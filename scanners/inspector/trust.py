@@ -153,6 +153,18 @@ class PinnedTrust:
     def policy(self) -> WitnessPolicy | None:
         return None if self.witness_policy is None else self.witness_policy.policy
 
+    @property
+    def log_verifiers(self) -> list[NoteVerifier]:
+        """The keys a checkpoint of this log may be signed with: the policy's ``log`` keys
+        for the origin (old and new during a rotation), else the pinned log key."""
+        policy = self.policy
+        listed = (
+            []
+            if policy is None
+            else [log.verifier for log in policy.logs if log.verifier.name == self.origin]
+        )
+        return listed or [self.log_verifier]
+
 
 class TrustFolder:
     """``trust/`` under the kit home."""

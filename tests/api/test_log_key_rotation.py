@@ -120,3 +120,65 @@ def test_the_retired_key_signs_nothing_beyond_its_last_size(tmp_path: Path) -> N
         f["code"] == "checkpoint_signature_invalid" and f["index"] == body.size
         for f in report["faults"]  # type: ignore[union-attr]
     )
+
+
+def test_witnesses_follow_a_rotation_and_refuse_the_retired_key(tmp_path: Path) -> None:
+    """The order that keeps witnesses cosigning: add the new key, see a checkpoint carrying
+    both signatures, then drop the old key; after that the old key alone gets 403."""
+    from api.accel import LocalAccelerator
+    from api.witnessing import WitnessEndpoint, Witnessing
+    from ledger.store.witnessing import WitnessingStore
+    from ledger.witness import request_body
+    from tests.api.witness_procs import CityWitness
+
+    db, keys = f"sqlite:///{tmp_path}/ledger.db", tmp_path / "keys"
+    deployment = Deployment.open(db, keys)
+    (tmp_path / "old.vkey").write_text(deployment.keys.log_vkey() + "\n")
+    witness = CityWitness(tmp_path / "w", "w.city.example", [tmp_path / "old.vkey"]).start()
+
+    def cosigned_newest() -> bool:
+        witnessing = Witnessing(
+            deployment.store,
+            WitnessingStore(deployment.store.engine),
+            [WitnessEndpoint.parse(witness.endpoint)],
+            LocalAccelerator(),
+            quorum=1,
+            lock_held=lambda: True,
+        )
+        try:
+            return witnessing.step() == 1
+        finally:
+            witnessing.close()
+
+    def restart(*vkeys: str) -> None:
+        witness.stop()
+        witness.log_keys = [tmp_path / name for name in vkeys]
+        witness.start()
+
+    try:
+        _grow(deployment, 1, "a")
+        assert cosigned_newest()
+        (tmp_path / "new.vkey").write_text(deployment.keys.begin_log_rotation() + "\n")
+        restart("old.vkey", "new.vkey")
+        _grow(deployment, 1, "b")  # signed by both keys
+        assert cosigned_newest()
+        size, _ = deployment.store.countersign_latest(
+            signer=deployment.keys.next_log_signer(),  # type: ignore[arg-type]
+            note_name=deployment.keys.origin,
+        )
+        deployment.keys.finish_log_rotation(size)
+        deployment.store.engine.dispose()
+        deployment = Deployment.open(db, keys)
+        restart("new.vkey")  # its state carries the new key's signature: it starts
+        after = _grow(deployment, 1, "c")
+        assert len(split_note(after)[1]) == 1
+        assert cosigned_newest()
+
+        retired = FileKeystore(keys).signer("log-retired-1")
+        body = Checkpoint.from_text(split_note(after)[0])
+        forged = sign_checkpoint(body, body.origin, retired)
+        answer = witness.post(request_body(body.size, [], forged))
+        assert answer.status_code == 403, answer.text
+    finally:
+        witness.close()
+        deployment.store.engine.dispose()

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from api.deployment import Deployment
-from api.tiles_audit import verify_log_tiles
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.note import NoteVerifier, parse_vkey
 from ledger.tiles import decode_bundle, tiles_for_size
+from scanners.tiles_audit import verify_log_tiles
 from tests._tiles import append_synthetic
 from tests.api._cli import run_cli
 from tests.api.live import LiveServer

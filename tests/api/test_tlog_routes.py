@@ -38,11 +38,11 @@ class Served:
     app: FastAPI
     service: Service
 
-    def get(self, path: str, **headers: str) -> httpx.Response:
+    def get(self, path: str, method: str = "GET", **headers: str) -> httpx.Response:
         async def go() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
-                return await client.get(path, headers=headers)
+                return await client.request(method, path, headers=headers)
 
         return asyncio.run(go())
 
@@ -82,6 +82,15 @@ def test_the_checkpoint_is_the_audit_apis(served: Served) -> None:
     assert response.text == served.get("/v1/log/checkpoint").text == served.service.log.checkpoint()
     verifier = parse_vkey(served.get("/v1/log/key").text.strip())
     assert open_checkpoint(response.text, verifier).size == SIZE
+
+
+def test_head_answers_like_get_without_a_body(served: Served) -> None:
+    for path in ("/tlog/checkpoint", "/tlog/tile/0/000"):
+        full, head = served.get(path), served.get(path, method="HEAD")
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["cache-control"] == full.headers["cache-control"]
+        assert head.headers["content-length"] == str(len(full.content))
+    assert served.get("/tlog/tile/0/999", method="HEAD").status_code == 404
 
 
 def test_full_tiles_are_immutable_and_exact(served: Served) -> None:

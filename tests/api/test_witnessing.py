@@ -234,3 +234,46 @@ def test_only_the_lock_holder_submits(tmp_path: Path, peer: Peer) -> None:
     finally:
         witnessing.close()
         deployment.store.engine.dispose()
+
+
+def test_a_slow_witness_delays_only_itself(tmp_path: Path, peer: Peer, log: MemoryLog) -> None:
+    """The worker's rounds do not wait: a witness that takes its time is still busy while a
+    fast one cosigns checkpoint after checkpoint."""
+    fast, slow = Peer(), peer
+    fast_signer = Ed25519Signer.generate()
+    fast.answer = _cosigned_by(fast_signer, name="fast.example/w")
+    release = threading.Event()
+
+    def stalled(body: bytes) -> tuple[int, str, str]:
+        release.wait(10)
+        return _cosigned_by(WITNESS)(body)
+
+    slow.answer = stalled
+    deployment = Deployment.open(f"sqlite:///{tmp_path}/l.db", tmp_path / "keys")
+    store = WitnessingStore(deployment.store.engine)
+    endpoints = [
+        WitnessEndpoint(slow.url, WITNESS_VERIFIER),
+        WitnessEndpoint(
+            fast.url, CosignerVerifier.for_key("fast.example/w", fast_signer.public_key)
+        ),
+    ]
+    witnessing = Witnessing(
+        deployment.store, store, endpoints, LocalAccelerator(), quorum=1, lock_held=lambda: True
+    )
+    try:
+        for n in range(3):
+            deployment.certify_org(f"org-{n}")
+            deployment.checkpoint()
+            size = deployment.store.latest_checkpoint()[0]  # type: ignore[index]
+            started = time.monotonic()
+            witnessing.step(wait=False)
+            deadline = started + 5
+            while "fast.example/w" not in {c.witness for c in store.cosignatures(size)}:
+                assert time.monotonic() < deadline, "the fast witness was held up"
+                time.sleep(0.01)
+        assert len(slow.requests) == 1  # still busy with the first checkpoint: not asked again
+    finally:
+        release.set()
+        witnessing.close()
+        fast.close()
+        deployment.store.engine.dispose()

@@ -67,6 +67,16 @@ class City:
 
         return str(wait_for(met, timeout=timeout, interval=0.1))
 
+    def unmeetable_policy(self, name: str) -> Path:
+        """A policy asking for all three witnesses and a fourth that never runs."""
+        never = CityWitness(
+            self.home / f"{name}-w", f"{name}.example", [self.server.keys / "log.vkey"]
+        )
+        path = self.home / f"{name}.policy"
+        log_vkey = (self.server.keys / "log.vkey").read_text().strip()
+        path.write_text(policy_text([log_vkey], [*self.witnesses, never], 4))
+        return path
+
     def log_size(self) -> int:
         return int(httpx.get(f"{self.server.base_url}/readyz", timeout=5).json()["log_size"])
 
@@ -138,13 +148,7 @@ def test_every_checkpoint_gets_the_quorum_and_the_audit_accepts_it(city: City) -
     assert audited.returncode == 0, audited.stdout + audited.stderr
     assert '"witnessed_size"' in audited.stdout
     # a policy no checkpoint can meet: the audit says so (exit 1), it does not pass silently
-    strict = city.home / "strict.policy"
-    unknown = CityWitness(city.home / "never", "never.example", [city.server.keys / "log.vkey"])
-    strict.write_text(
-        policy_text(
-            [(city.server.keys / "log.vkey").read_text().strip()], [*city.witnesses, unknown], 4
-        )
-    )
+    strict = city.unmeetable_policy("strict")
     refused = run_cli(
         "verify-log",
         "--db",
@@ -327,13 +331,35 @@ def test_tiles_carry_the_quorum_and_verify_log_tiles_holds_the_policy(city: City
     city.quorum_at_least(city.log_size())
     served = httpx.get(f"{city.server.base_url}/tlog/checkpoint", timeout=5).text
     assert judge_checkpoint(served, city.policy, now=int(time.time())).accepted
-    unknown = CityWitness(city.home / "never2", "never2.example", [city.server.keys / "log.vkey"])
-    strict = city.home / "strict-tiles.policy"
-    strict.write_text(
-        policy_text(
-            [(city.server.keys / "log.vkey").read_text().strip()], [*city.witnesses, unknown], 4
-        )
+    strict = city.unmeetable_policy("strict-tiles")
+    folder = city.home / f"exported-{uuid.uuid4().hex[:6]}"
+    exported = run_cli(
+        "tiles",
+        "export",
+        str(folder),
+        "--db",
+        city.server.db_url,
+        "--keys",
+        str(city.server.keys),
+        cwd=city.home,
     )
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert judge_checkpoint(
+        (folder / "checkpoint").read_text(), city.policy, now=int(time.time())
+    ).accepted
+    for location in (f"{city.server.base_url}/tlog", str(folder)):
+        done = run_cli(
+            "verify-log",
+            "--tiles",
+            location,
+            "--keys",
+            str(city.server.keys),
+            "--witness-policy",
+            str(city.policy_file),
+            "--json",
+            cwd=city.home,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
     prefix = f"{city.server.base_url}/tlog"
     for policy, expected in ((city.policy_file, 0), (strict, 1)):
         done = run_cli(

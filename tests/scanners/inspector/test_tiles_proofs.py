@@ -207,3 +207,10 @@ def test_fetch_bundle_builds_its_proofs_from_tiles(log: Log, tmp_path: Path) -> 
     assert outcome.proof_fetched and outcome.stored is not None
     proof = outcome.bundle["events"][0]["inclusion"]
     assert all(len(b64decode(node)) == 32 for node in proof) and proof
+
+
+def test_around_a_rotation_either_log_key_opens_the_tiles_checkpoint(log: Log) -> None:
+    current = NoteVerifier.for_key(ORIGIN, log.harness.log.public_key)
+    outgoing = NoteVerifier.for_key(ORIGIN, Ed25519Signer.generate().public_key)
+    tiled = TiledLog(FolderTiles(log.tiles), [outgoing, current])
+    assert tiled.checkpoint().origin == ORIGIN

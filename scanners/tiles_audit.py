@@ -21,19 +21,17 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Protocol
-from urllib.parse import unquote, urlparse
+from typing import Final
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
-from api.keystore import KeystoreError
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.errors import LedgerError
 from ledger.note import NoteVerifier, parse_vkey
 from ledger.tiles import Tile, TileAudit, TileFault, audit_order, audit_tiles
 from ledger.witness_policy import WitnessPolicy, judge_checkpoint, parse_policy
+from scanners.inspector.tiles import TileFetchError, TileSource, open_tiles
 
 PREFETCH: Final = 64
 """Tiles requested ahead of the one being checked (over HTTP, by a few threads)."""
@@ -41,77 +39,6 @@ FETCH_THREADS: Final = 8
 TIMEOUT_S: Final = 30.0
 console = Console()
 err = Console(stderr=True)
-
-
-class TileFetchError(Exception):
-    """A tile could not be fetched for another reason than not being served: the audit
-    could not run (exit 2), which is not evidence about the log."""
-
-
-class TileSource(Protocol):
-    """Reads ``checkpoint`` and ``tile/…`` under a tiles prefix."""
-
-    def get(self, path: str) -> bytes | None:
-        """The resource's bytes, or ``None`` when it is not served (HTTP 404, no file)."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class FolderTiles:
-    """A folder holding an export (``DIR/checkpoint``, ``DIR/tile/…``)."""
-
-    def __init__(self, folder: Path) -> None:
-        if not folder.is_dir():
-            raise TileFetchError(f"{folder} is not a folder")
-        self.folder = folder
-
-    def get(self, path: str) -> bytes | None:
-        try:
-            return (self.folder / path).read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return None
-        except OSError as exc:
-            raise TileFetchError(f"cannot read {self.folder / path}: {exc}") from exc
-
-    def close(self) -> None:
-        return None
-
-
-class HttpTiles:
-    """A tiles prefix over HTTP(S): 404 and 410 mean "not served", anything else but 200
-    is a failure to fetch."""
-
-    def __init__(self, prefix: str, *, timeout: float = TIMEOUT_S) -> None:
-        self.prefix = prefix.rstrip("/") + "/"
-        self._http = httpx.Client(
-            timeout=timeout, headers={"Accept-Encoding": "gzip, identity"}, follow_redirects=True
-        )
-
-    def get(self, path: str) -> bytes | None:
-        url = self.prefix + path
-        try:
-            response = self._http.get(url)
-        except httpx.HTTPError as exc:
-            raise TileFetchError(f"cannot fetch {url}: {exc}") from exc
-        if response.status_code in (404, 410):
-            return None
-        if response.status_code != 200:
-            raise TileFetchError(f"{url} answered {response.status_code}")
-        return response.content
-
-    def close(self) -> None:
-        self._http.close()
-
-
-def open_tiles(location: str) -> TileSource:
-    """The tiles at ``location``: an ``http(s)://`` prefix, a ``file://`` URL or a folder."""
-    parsed = urlparse(location)
-    if parsed.scheme in ("http", "https"):
-        return HttpTiles(location)
-    if parsed.scheme == "file":
-        return FolderTiles(Path(unquote(parsed.path)))
-    return FolderTiles(Path(location))
 
 
 class _Prefetcher:
@@ -224,7 +151,7 @@ def _log_key(keys: Path, log_key: Path | None) -> NoteVerifier:
     :func:`api.keystore.pinned_trust` reads; tiles need no root key, so it is not asked for)."""
     path = log_key or keys / "log.vkey"
     if not path.is_file():
-        raise KeystoreError(f"no trusted key at {path}: pass --log-key FILE (a C2SP vkey)")
+        raise TileFetchError(f"no trusted key at {path}: pass --log-key FILE (a C2SP vkey)")
     return parse_vkey(path.read_text(encoding="utf-8").strip())
 
 
@@ -248,7 +175,7 @@ def verify_log_tiles(
                                     trusted_checkpoint=trusted, policy=policy)  # fmt: skip
         finally:
             source.close()
-    except (TileFetchError, KeystoreError, LedgerError, OSError) as exc:
+    except (TileFetchError, LedgerError, OSError) as exc:
         message = exc.diagnostics() if isinstance(exc, LedgerError) else str(exc)
         if as_json:
             print(json.dumps({"intact": None, "error": message}))
