@@ -28,6 +28,8 @@ from typing import Any, Protocol
 import redis
 
 from api.metrics import REDIS_FALLBACKS
+from ledger.checkpoint import claimed_size
+from ledger.errors import LedgerError
 
 log = logging.getLogger("chemtrace.accel")
 _RECEIPTS_KEPT = 100_000
@@ -125,7 +127,10 @@ class LocalAccelerator:
         return cached[0] if cached and time.monotonic() - cached[1] < CHECKPOINT_TTL_S else None
 
     def cache_checkpoint(self, note: str) -> None:
-        self._checkpoint = (note, time.monotonic())
+        with self._lock:
+            cached = self.cached_checkpoint()
+            if cached is None or _rank(note) >= _rank(cached):
+                self._checkpoint = (note, time.monotonic())
 
     def healthy(self) -> bool:
         return True
@@ -270,10 +275,32 @@ class RedisAccelerator:
                 self._fell_back("checkpoint_cache", exc)
         return self._local.cached_checkpoint()
 
+    # Keep the larger checkpoint, and of one size the longer note (more cosignatures): a
+    # writer that finished late never rolls the served checkpoint back (see ``_rank``).
+    _CACHE_NEWER = """
+local current = redis.call('get', KEYS[1])
+if current then
+  local size = tonumber(string.match(current, '^[^\\n]*\\n(%d+)\\n'))
+  local new = tonumber(ARGV[2])
+  if size and (size > new or (size == new and #current > #ARGV[1])) then return 0 end
+end
+redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[3])
+return 1
+"""
+
     def cache_checkpoint(self, note: str) -> None:
         self._local.cache_checkpoint(note)
         if self._up():
             try:
-                self.client.set(self.key("checkpoint"), note, px=int(CHECKPOINT_TTL_S * 1000))
+                self.client.eval(self._CACHE_NEWER, 1, self.key("checkpoint"), note,
+                                 _rank(note)[0], int(CHECKPOINT_TTL_S * 1000))  # fmt: skip
             except redis.RedisError as exc:
                 self._fell_back("checkpoint_cache", exc)
+
+
+def _rank(note: str) -> tuple[int, int]:
+    """Which of two notes of one log to serve: the larger tree, then the longer note."""
+    try:
+        return claimed_size(note), len(note)
+    except LedgerError:
+        return -1, len(note)

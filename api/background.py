@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from api.accel import Accelerator
 from api.metrics import CHECKPOINT_LAG, CHECKPOINT_SIZE, LOG_SIZE, OUTBOX_PUBLISHED
+from ledger.checkpoint import claimed_size
 from ledger.errors import CheckpointConflictError, LedgerError
 from ledger.store.engine import is_sqlite
 from ledger.store.service import ServiceStore
@@ -156,7 +157,9 @@ class Integrator:
     def step(self) -> None:
         size, covered = self._service.checkpoint_state()
         LOG_SIZE.set(size)
-        if size == covered or not self._lock.acquire():
+        # The lock first, even with nothing to sign: holding it is what lets this process
+        # collect cosignatures for the newest checkpoint after a restart.
+        if not self._lock.acquire() or size == covered:
             return
         oldest = self._service.log_time_of(covered)
         try:
@@ -172,7 +175,7 @@ class Integrator:
             return
         self._accel.cache_checkpoint(note)
         self._on_checkpoint()
-        CHECKPOINT_SIZE.set(int(note.split("\n")[1]))  # the note's size: it may exceed ``size``
+        CHECKPOINT_SIZE.set(claimed_size(note))  # the note's size: it may exceed ``size``
         if oldest is not None:
             CHECKPOINT_LAG.observe((datetime.now(UTC) - parse_utc(oldest)).total_seconds())
 

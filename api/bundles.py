@@ -49,7 +49,7 @@ from ledger.store.bundles import build_item_bundle, build_site_bundle
 from ledger.store.engine import require_existing
 from ledger.store.files import write_bytes_atomic
 from ledger.store.migrate import open_store
-from ledger.witness_policy import WitnessPolicy, parse_policy
+from ledger.witness_policy import WitnessPolicy, parse_policy_bytes
 
 DEFAULT_STATE_FILE = Path("var/verifier-state.json")
 EXIT_OK, EXIT_FAULTS, EXIT_CANNOT_RUN = 0, 1, 2
@@ -196,13 +196,13 @@ def _trusted_keys(
 
 def _read_policy(path: Path) -> WitnessPolicy:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError as exc:
         raise _CannotRunError(f"no witness policy file at {path}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise _CannotRunError(f"cannot read the witness policy {path} ({exc})") from exc
     try:
-        return parse_policy(text)
+        return parse_policy_bytes(data)
     except NoteError as exc:
         raise _CannotRunError(f"the witness policy {path} is malformed: {exc.message}") from exc
 

@@ -32,7 +32,7 @@ from api.deployment import DEFAULT_DB, Deployment
 from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_trust
 from api.logs import FORMAT_ENV, LogFormat
 from api.witness.cli import app as witness_app
-from ledger.checkpoint import open_checkpoint
+from ledger.checkpoint import claimed_size, open_checkpoint
 from ledger.errors import CheckpointConflictError, LedgerError
 from ledger.note import NoteVerifier, parse_vkey
 from ledger.store.audit import SqlAuditSource
@@ -40,7 +40,7 @@ from ledger.store.engine import make_engine, require_existing
 from ledger.store.witnessing import WitnessingStore
 from ledger.verify import AuditReport, audit
 from ledger.witness_audit import audit_witnessing
-from ledger.witness_policy import parse_policy
+from ledger.witness_policy import parse_policy_bytes
 
 
 class _LazyGroups(TyperGroup):
@@ -211,8 +211,8 @@ def verify_log(
         note = trusted_checkpoint.read_text() if trusted_checkpoint else None
         if note is not None:
             # a malformed trusted checkpoint: could not run
-            open_checkpoint(note, trusted.log_keys_at(2**64 - 1))
-        policy = parse_policy(witness_policy.read_text()) if witness_policy else None
+            open_checkpoint(note, trusted.log_keys_at(claimed_size(note)))
+        policy = parse_policy_bytes(witness_policy.read_bytes()) if witness_policy else None
         engine = make_engine(db)
         source = SqlAuditSource(engine)
         result = audit(source, trusted, trusted_checkpoint=note)

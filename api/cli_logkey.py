@@ -22,8 +22,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from api.background import SingletonLock
 from api.deployment import DEFAULT_DB, Deployment
-from api.keystore import DEFAULT_KEYS_DIR, KeystoreError
+from api.keystore import DEFAULT_KEYS_DIR, FileKeystore, KeystoreError
 from ledger.errors import LedgerError
 from ledger.store.engine import require_existing
 
@@ -50,17 +51,28 @@ def finish(keys: Keys = DEFAULT_KEYS_DIR, db: Db = DEFAULT_DB) -> None:
     """With the service stopped: hand over to the incoming key and print its vkey."""
     try:
         require_existing(db)
+        resumed = FileKeystore(keys).resume_log_rotation()
+        if resumed is not None:  # a crash cut the last handover short: it is complete now
+            print(resumed)
+            err.print("completed an interrupted handover; restart the service")
+            return
         deployment = Deployment.open(db, keys)
         incoming = deployment.keys.next_log_signer()
         if incoming is None:
             raise KeystoreError("no log key rotation is under way: run 'log-key begin' first")
-        deployment.checkpoint()  # covers every entry, signed by both keys
-        size, _ = deployment.store.countersign_latest(
-            signer=incoming, note_name=deployment.keys.origin
-        )
-        if size != deployment.store.log_size():
-            raise KeystoreError("the log grew during the handover; stop the service first")
-        print(deployment.keys.finish_log_rotation(size))
+        lock = SingletonLock(db, deployment.store.engine)
+        if not lock.acquire():  # a running service would go on signing with the old key
+            raise KeystoreError("the service is running on this database: stop it first")
+        try:
+            deployment.checkpoint()  # covers every entry, signed by both keys
+            size, _ = deployment.store.countersign_latest(
+                signer=incoming, note_name=deployment.keys.origin
+            )
+            if size != deployment.store.log_size():
+                raise KeystoreError("the log grew during the handover; stop the service first")
+            print(deployment.keys.finish_log_rotation(size))
+        finally:
+            lock.release()
         err.print(f"the retired key signed up to tree size {size}; restart the service")
     except (KeystoreError, LedgerError) as exc:
         err.print(f"[red]could not finish the rotation:[/red] {exc}")

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from ledger.note import NoteVerifier, parse_vkey
 from ledger.signing import ED25519, Ed25519Signer
+from ledger.store.files import fsync_folder, write_bytes_atomic
 from ledger.verify import TrustedKeys
 
 DEFAULT_KEYS_DIR = Path("var/keys")
@@ -116,8 +117,24 @@ class FileKeystore:
         return self._loaded[name]
 
     def log_signer(self) -> Ed25519Signer:
-        """The log key: checkpoints, receipts, item-head statements."""
+        """The log key: checkpoints, receipts, item-head statements.
+
+        Created on first use, but never once a rotation has begun: a missing ``log.pem``
+        beside ``log-next.pem`` or a retired key is a handover cut short, and a fresh key
+        would sign a history nobody can trust.
+
+        Raises:
+            KeystoreError: the log key is missing in the middle of a rotation.
+        """
+        if not (self.directory / "log.pem").exists() and self._rotation_files():
+            raise KeystoreError(
+                f"the log key is missing from {self.directory} in the middle of a rotation: "
+                "run 'chemtrace log-key finish' again to complete it"
+            )
         return self._published("log", "log.vkey", self.origin)
+
+    def _rotation_files(self) -> list[Path]:
+        return [*self.directory.glob("log-next.*"), *self.directory.glob("log-retired-*")]
 
     def log_vkey(self) -> str:
         """The log key's published vkey (what auditors and webhook receivers pin)."""
@@ -149,20 +166,40 @@ class FileKeystore:
         ``last_size`` is the last tree size the outgoing key signed for (a checkpoint of that
         size must carry both signatures). Run with the service stopped: it loads keys once.
 
+        Every step is one rename after the size file is durable, and
+        :meth:`resume_log_rotation` completes a handover a crash cut short.
+
         Raises:
             KeystoreError: no rotation is under way.
         """
         if self.next_log_signer() is None:
             raise KeystoreError("no log key rotation is under way: begin one first")
-        number = 1 + len(list(self.directory.glob("log-retired-*.vkey")))
+        number = 1 + len(list(self.directory.glob("log-retired-*.json")))
+        meta = self.directory / f"log-retired-{number}.json"
+        write_bytes_atomic(meta, json.dumps({"last_size": last_size}).encode())
+        return self._complete_rotation(number)
+
+    def resume_log_rotation(self) -> str | None:
+        """Complete a handover that a crash cut short (its size file is written); the new
+        log vkey, or ``None`` when none is pending."""
+        number = len(list(self.directory.glob("log-retired-*.json")))
         retired = f"log-retired-{number}"
-        for suffix in (".pem", ".vkey"):
-            os.replace(self.directory / f"log{suffix}", self.directory / f"{retired}{suffix}")
-        self._write_private(
-            self.directory / f"{retired}.json", json.dumps({"last_size": last_size}).encode()
+        pending = number > 0 and (
+            not (self.directory / f"{retired}.pem").exists()
+            or (self.directory / "log-next.pem").exists()
         )
+        return self._complete_rotation(number) if pending else None
+
+    def _complete_rotation(self, number: int) -> str:
+        folder, retired = self.directory, f"log-retired-{number}"
         for suffix in (".pem", ".vkey"):
-            os.replace(self.directory / f"log-next{suffix}", self.directory / f"log{suffix}")
+            if (folder / f"log{suffix}").exists() and not (folder / f"{retired}{suffix}").exists():
+                os.replace(folder / f"log{suffix}", folder / f"{retired}{suffix}")
+        fsync_folder(folder)
+        for suffix in (".pem", ".vkey"):
+            if (folder / f"log-next{suffix}").exists():
+                os.replace(folder / f"log-next{suffix}", folder / f"log{suffix}")
+        fsync_folder(folder)
         self._loaded.clear()
         self._checked.clear()
         return self.log_vkey()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ import httpx
 from api.accel import Accelerator
 from api.metrics import QUORUM_LAG, WITNESS_FAILURES, WITNESS_LATENCY, WITNESS_SIZE, WITNESS_UP
 from ledger.anchor import Anchor, AnchorReceipt, ConsistencyProver
+from ledger.checkpoint import claimed_size
 from ledger.cosignature import CosignerVerifier, parse_cosigner_vkey, verify_cosignature
 from ledger.errors import AnchorError, LedgerError, NoteError
 from ledger.note import split_note
@@ -39,6 +41,7 @@ from ledger.witness import request_body
 
 log = logging.getLogger("chemtrace.witnessing")
 SIZE_MEDIA_TYPE = "text/x.tlog.size"
+_SIZE_BODY = re.compile(r"(0|[1-9][0-9]{0,19})\n?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class WitnessAnchor:
         Raises:
             AnchorError: the witness is unreachable, refuses, or answers nonsense.
         """
-        size = int(note.split("\n", 2)[1])
+        size = claimed_size(note)
         old = known_size
         for _ in range(3):
             if old > size:
@@ -211,6 +214,10 @@ class Witnessing:
         except AnchorError as exc:
             self._failed(anchor, status, attempt_at, exc)
             return 0
+        except Exception as exc:  # a bug or a database error: back off all the same
+            log.exception("witness %s: unexpected failure", anchor.name)
+            self._failed(anchor, status, attempt_at, AnchorError(f"{type(exc).__name__}: {exc}"))
+            return 0
         done = self._clock()
         if receipt.line is not None:
             key_id = split_note(f"{note}{receipt.line}\n")[1][-1].key_id.hex()
@@ -255,11 +262,12 @@ class Witnessing:
         log.warning("witness %s: %s (retry in %.1f s)", anchor.name, exc.message, delay)
 
     def _after_receipts(self, size: int, note: str) -> None:
-        """Serve the cosigned note at once, and time the quorum the first time it is met."""
-        cosigned = self._witnessing.cosigned_note(size, note)
-        latest = self._store.latest_checkpoint()
-        if latest is not None and latest[0] == size:
-            self._accel.cache_checkpoint(cosigned)
+        """Serve the cosigned note at once, and time the quorum the first time it is met.
+
+        The cache keeps the larger checkpoint (and, of one size, the one with more lines),
+        so a round finishing late never rolls the served checkpoint back.
+        """
+        self._accel.cache_checkpoint(self._witnessing.cosigned_note(size, note))
         count = len(self._witnessing.cosignatures(size))
         with self._busy_lock:
             first = bool(self.quorum) and count >= self.quorum and size > self._quorum_size
@@ -301,7 +309,6 @@ class Witnessing:
 
 
 def _size_of(body: str) -> int:
-    text = body.strip()
-    if not text.isdigit() or (len(text) > 1 and text.startswith("0")):
+    if not _SIZE_BODY.fullmatch(body):
         raise AnchorError(f"409 without a size: {body[:50]!r}")
-    return int(text)
+    return int(body)

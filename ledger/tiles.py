@@ -118,10 +118,6 @@ class Tile:
         partial = "" if self.full else f".p/{self.width}"
         return f"tile/{kind}/{encode_index(self.index)}{partial}"
 
-    def with_width(self, width: int) -> Tile:
-        """The same tile at another width (the full tile of a partial one, say)."""
-        return Tile(self.level, self.index, width, self.entries)
-
 
 def _require_index_range(index: int) -> None:
     if not 0 <= index <= MAX_TREE_SIZE:

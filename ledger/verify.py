@@ -30,6 +30,7 @@ from typing import Protocol
 from ledger.canonical import format_hash
 from ledger.certificates import TrustStore, certificate_from_json
 from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.checkpoint import claimed_size as size_of_note
 from ledger.codes import SignedCode
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import LedgerError
@@ -809,19 +810,13 @@ def _check_trusted(auditor: _Auditor, trusted: Checkpoint) -> None:
         )
 
 
-def _size_line(note: str) -> int:
-    """The size a note claims (unverified: it only picks which keys may have signed it)."""
-    lines = note.split("\n", 2)
-    return int(lines[1]) if len(lines) > 2 and lines[1].isdigit() else 0
-
-
 def _open_trusted(
     note: str | None, keys: TrustedKeys, origin: str, auditor: _Auditor
 ) -> Checkpoint | None:
     if note is None:
         return None
     try:
-        return open_checkpoint(note, keys.log_keys_at(_size_line(note)), expected_origin=origin)
+        return open_checkpoint(note, keys.log_keys_at(size_of_note(note)), expected_origin=origin)
     except LedgerError as exc:
         auditor.fault("trusted_checkpoint_invalid", exc.diagnostics())
         return None

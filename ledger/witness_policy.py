@@ -252,6 +252,17 @@ class _Parser:
         return WitnessPolicy(tuple(logs), tuple(witnesses), tuple(self.groups), self.quorum)
 
 
+def parse_policy_bytes(data: bytes) -> WitnessPolicy:
+    """Parse a policy file's bytes: octets with the high bit set are opaque to the format
+    (tlog-policy §Structure), so a comment in another encoding is no error; a key or name
+    line with such octets fails as malformed.
+
+    Raises:
+        NoteError: as :func:`parse_policy`.
+    """
+    return parse_policy(data.decode("utf-8", errors="surrogateescape"))
+
+
 def parse_policy(text: str) -> WitnessPolicy:
     """Parse a policy file strictly.
 

@@ -30,7 +30,7 @@ from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.errors import LedgerError
 from ledger.note import NoteVerifier, parse_vkey
 from ledger.tiles import Tile, TileAudit, TileFault, audit_order, audit_tiles
-from ledger.witness_policy import WitnessPolicy, judge_checkpoint, parse_policy
+from ledger.witness_policy import WitnessPolicy, judge_checkpoint, parse_policy_bytes
 from scanners.inspector.tiles import TileFetchError, TileSource, open_tiles
 
 PREFETCH: Final = 64
@@ -123,8 +123,12 @@ def audit_tile_log(
     raw = source.get("checkpoint")
     if raw is None:
         raise TileFetchError(f"{location or 'the tiles'} serve no checkpoint")
+    keys = [log_key]  # with a policy, its log keys too (old and new around a rotation)
+    if policy is not None:
+        keys += [log.verifier for log in policy.logs
+                 if log.verifier.name == log_key.name and log.verifier != log_key]  # fmt: skip
     try:
-        checkpoint = open_checkpoint(raw.decode("utf-8"), log_key)
+        checkpoint = open_checkpoint(raw.decode("utf-8"), keys)
     except (LedgerError, UnicodeDecodeError) as exc:
         detail = exc.diagnostics() if isinstance(exc, LedgerError) else "not UTF-8"
         fault = TileFault("checkpoint_invalid", f"the checkpoint does not verify: {detail}",
@@ -132,7 +136,7 @@ def audit_tile_log(
         return TilesResult(location, None, TileAudit(0, faults=[fault]))
     trusted = None
     if trusted_checkpoint is not None:
-        trusted = open_checkpoint(trusted_checkpoint, log_key, expected_origin=checkpoint.origin)
+        trusted = open_checkpoint(trusted_checkpoint, keys, expected_origin=checkpoint.origin)
     fetch = _Prefetcher(source, audit_order(checkpoint.size), threads)
     try:
         audit = audit_tiles(checkpoint, fetch, trusted)
@@ -168,14 +172,14 @@ def verify_log_tiles(
     try:
         verifier = _log_key(keys, log_key)
         trusted = trusted_checkpoint.read_text(encoding="utf-8") if trusted_checkpoint else None
-        policy = parse_policy(witness_policy.read_text()) if witness_policy else None
+        policy = parse_policy_bytes(witness_policy.read_bytes()) if witness_policy else None
         source = open_tiles(location)
         try:
             result = audit_tile_log(source, verifier, location=location,
                                     trusted_checkpoint=trusted, policy=policy)  # fmt: skip
         finally:
             source.close()
-    except (TileFetchError, LedgerError, OSError) as exc:
+    except (TileFetchError, LedgerError, OSError, ValueError) as exc:
         message = exc.diagnostics() if isinstance(exc, LedgerError) else str(exc)
         if as_json:
             print(json.dumps({"intact": None, "error": message}))

@@ -325,10 +325,6 @@ class Witness:
         """False once a durable write failed: the witness then refuses to cosign."""
         return self._failure is None
 
-    def origins(self) -> list[str]:
-        """The origins this witness follows."""
-        return sorted(self._trusted)
-
     def latest(self, origin: str) -> Cosigned | None:
         """The latest checkpoint cosigned for ``origin``, if any."""
         with self._lock:

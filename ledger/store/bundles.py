@@ -201,22 +201,15 @@ class _Builder:
         self._checkpoint: tuple[Checkpoint, str] | None = None
 
     def checkpoint(self) -> Checkpoint:
-        """The newest stored checkpoint, verified with the log key and against the stored tree."""
+        """The checkpoint to cut from, verified with the log key and against the stored tree:
+        the newest the current key signed that has the witness quorum, else the newest."""
         if self._checkpoint is None:
-            witnessed = self._cosignatures.newest_with_cosignatures(*self._witnesses)
-            query = select(t.checkpoint.c.size, t.checkpoint.c.note)
-            if witnessed is not None:
-                query = query.where(t.checkpoint.c.size == witnessed)
-            with self.store.engine.connect() as conn:
-                row = conn.execute(query.order_by(t.checkpoint.c.size.desc()).limit(1)).first()
+            row = self._witnessed_row() or self._newest_row()
             if row is None or row.size == 0:
                 raise BundleUnavailableError("the log has no checkpoint yet; sign one first")
-            origin = self.store.origin
             try:
                 opened = open_checkpoint(
-                    row.note,
-                    NoteVerifier.for_key(origin, self.signer.public_key),
-                    expected_origin=origin,
+                    row.note, self._verifier(), expected_origin=self.store.origin
                 )
             except LedgerError as exc:
                 raise StorageError(
@@ -230,6 +223,33 @@ class _Builder:
                 )
             self._checkpoint = (opened, self._cosignatures.cosigned_note(row.size, row.note))
         return self._checkpoint[0]
+
+    def _verifier(self) -> NoteVerifier:
+        return NoteVerifier.for_key(self.store.origin, self.signer.public_key)
+
+    def _newest_row(self) -> Any:
+        query = select(t.checkpoint.c.size, t.checkpoint.c.note)
+        with self.store.engine.connect() as conn:
+            return conn.execute(query.order_by(t.checkpoint.c.size.desc()).limit(1)).first()
+
+    def _witnessed_row(self) -> Any:
+        """The newest quorum checkpoint the current key signed: after a log-key rotation the
+        newest witnessed one may carry only the retired key's signature."""
+        sizes = self._cosignatures.sizes_with_cosignatures(*self._witnesses)
+        if not sizes:
+            return None
+        query = select(t.checkpoint.c.size, t.checkpoint.c.note).where(
+            t.checkpoint.c.size.in_(sizes)
+        )
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(query.order_by(t.checkpoint.c.size.desc())).all()
+        for row in rows:
+            try:
+                open_checkpoint(row.note, self._verifier())
+            except LedgerError:
+                continue
+            return row
+        return None
 
     def build(
         self,

@@ -79,20 +79,25 @@ class WitnessingStore:
                 select(t.checkpoint.c.created_at).where(t.checkpoint.c.size == size)
             ).scalar_one_or_none()
 
-    def newest_with_cosignatures(self, witnesses: Sequence[str], quorum: int) -> int | None:
-        """The newest checkpoint size cosigned by at least ``quorum`` of ``witnesses``."""
+    def sizes_with_cosignatures(
+        self, witnesses: Sequence[str], quorum: int, limit: int = 16
+    ) -> list[int]:
+        """The newest ``limit`` checkpoint sizes cosigned by at least ``quorum`` of
+        ``witnesses``, newest first."""
         if quorum <= 0 or not witnesses:
-            return None
+            return []
         c = t.checkpoint_cosignature.c
         with self.engine.connect() as conn:
-            return conn.execute(
-                select(c.size)
-                .where(c.witness.in_(list(witnesses)))
-                .group_by(c.size)
-                .having(func.count() >= quorum)
-                .order_by(c.size.desc())
-                .limit(1)
-            ).scalar_one_or_none()
+            return list(
+                conn.execute(
+                    select(c.size)
+                    .where(c.witness.in_(list(witnesses)))
+                    .group_by(c.size)
+                    .having(func.count() >= quorum)
+                    .order_by(c.size.desc())
+                    .limit(limit)
+                ).scalars()
+            )
 
     def statuses(self) -> list[WitnessStatus]:
         with self.engine.connect() as conn:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
 from api.deployment import Deployment
-from api.keystore import FileKeystore
+from api.keystore import FileKeystore, KeystoreError
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.note import parse_vkey, split_note
 from ledger.store import schema as t
@@ -181,4 +182,104 @@ def test_witnesses_follow_a_rotation_and_refuse_the_retired_key(tmp_path: Path) 
         assert answer.status_code == 403, answer.text
     finally:
         witness.close()
+        deployment.store.engine.dispose()
+
+
+def _begin(tmp_path: Path) -> tuple[str, Path, Deployment]:
+    db, keys = f"sqlite:///{tmp_path}/ledger.db", tmp_path / "keys"
+    deployment = Deployment.open(db, keys)
+    _grow(deployment, 2, "before")
+    deployment.keys.begin_log_rotation()
+    _grow(deployment, 1, "during")
+    return db, keys, deployment
+
+
+def test_a_handover_cut_short_by_a_crash_is_completed_not_replaced(tmp_path: Path) -> None:
+    db, keys, deployment = _begin(tmp_path)
+    size = deployment.store.log_size()
+    deployment.store.engine.dispose()
+    # the crash: the size file is written and the old key moved, the new one not yet in place
+    (keys / "log-retired-1.json").write_text(json.dumps({"last_size": size}))
+    for suffix in (".pem", ".vkey"):
+        (keys / f"log{suffix}").rename(keys / f"log-retired-1{suffix}")
+    with pytest.raises(KeystoreError, match="middle of a rotation"):
+        Deployment.open(db, keys)  # never a fresh log key in its place
+    resumed = run_cli("log-key", "finish", "--db", db, "--keys", str(keys), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (keys / "log.vkey").read_text().strip() == resumed.stdout.strip()
+    assert not list(keys.glob("log-next.*")) and not list(keys.glob("log-retired-2*"))
+    assert _audit(tmp_path, db)[0] == 0
+
+
+def test_a_checkpoint_saved_before_the_rotation_still_anchors_the_audit(tmp_path: Path) -> None:
+    db, keys = f"sqlite:///{tmp_path}/ledger.db", tmp_path / "keys"
+    deployment = Deployment.open(db, keys)
+    saved = tmp_path / "seen.checkpoint"
+    saved.write_text(_grow(deployment, 2, "before"))
+    deployment.store.engine.dispose()
+    for step in ("begin", "finish"):
+        assert (
+            run_cli("log-key", step, "--db", db, "--keys", str(keys), cwd=tmp_path).returncode == 0
+        )
+    code, report = _audit(tmp_path, db, "--trusted-checkpoint", str(saved))
+    assert code == 0, report
+
+
+def test_finish_refuses_while_the_service_holds_the_log(tmp_path: Path) -> None:
+    from api.background import SingletonLock
+
+    db, keys, deployment = _begin(tmp_path)
+    lock = SingletonLock(db, deployment.store.engine)
+    assert lock.acquire()
+    try:
+        refused = run_cli("log-key", "finish", "--db", db, "--keys", str(keys), cwd=tmp_path)
+        assert refused.returncode == 2
+        assert "service is running" in refused.stderr
+        assert (keys / "log-next.pem").exists()
+    finally:
+        lock.release()
+        deployment.store.engine.dispose()
+
+
+def _cosigned(checkpoint: Checkpoint) -> str:
+    from ledger.cosignature import cosign
+    from ledger.signing import Ed25519Signer
+
+    line = cosign(checkpoint.to_text(), "w.example", Ed25519Signer.generate(), 1_800_000_000)
+    return line.rstrip("\n")
+
+
+def test_bundles_after_a_rotation_take_a_checkpoint_the_current_key_signed(
+    tmp_path: Path,
+) -> None:
+    from ledger.store.bundles import build_site_bundle
+    from ledger.store.witnessing import StoredCosignature, WitnessingStore
+
+    db, keys = f"sqlite:///{tmp_path}/ledger.db", tmp_path / "keys"
+    deployment = Deployment.open(db, keys)
+    old_only = Checkpoint.from_text(split_note(_grow(deployment, 2, "before"))[0])
+    # a quorum on the old-key-only checkpoint (the rows a witness round would have stored)
+    WitnessingStore(deployment.store.engine).add_cosignature(
+        old_only.size,
+        StoredCosignature("w.example", "00000000", 1, _cosigned(old_only)),
+        "2026-12-07T00:00:00Z",
+    )
+    deployment.keys.begin_log_rotation()
+    _grow(deployment, 1, "during")  # newer, signed by both keys, but not yet witnessed
+    size, _ = deployment.store.countersign_latest(
+        signer=deployment.keys.next_log_signer(),  # type: ignore[arg-type]
+        note_name=deployment.keys.origin,
+    )
+    deployment.keys.finish_log_rotation(size)
+    deployment.store.engine.dispose()
+    deployment = Deployment.open(db, keys)
+    try:
+        bundle = build_site_bundle(
+            deployment.store,
+            "nowhere",
+            log_signer=deployment.keys.log_signer(),
+            witnesses=(["w.example"], 1),
+        )
+        open_checkpoint(str(bundle["checkpoint"]), parse_vkey(deployment.keys.log_vkey()))
+    finally:
         deployment.store.engine.dispose()

@@ -26,6 +26,7 @@ from ledger.errors import AnchorError
 from ledger.note import split_note
 from ledger.signing import Ed25519Signer
 from ledger.store.witnessing import WitnessingStore
+from ledger.timefmt import parse_utc
 from ledger.witness import parse_request
 from tests.ledger._tlog import MemoryLog
 
@@ -277,3 +278,65 @@ def test_a_slow_witness_delays_only_itself(tmp_path: Path, peer: Peer, log: Memo
         witnessing.close()
         fast.close()
         deployment.store.engine.dispose()
+
+
+def test_a_size_that_is_not_ascii_digits_is_refused(peer: Peer, log: MemoryLog) -> None:
+    peer.answer = lambda body: (409, "text/x.tlog.size", "\u00b2\n")  # '²'.isdigit() is True
+    with pytest.raises(AnchorError, match="409 without a size"):
+        _anchor(peer).anchor(log.note(40), 0, log.proof)
+
+
+class _Broken:
+    """An anchor whose exchange fails with something other than an AnchorError (a bug, a
+    database error): the kind of fault no honest or hostile peer can provoke on purpose."""
+
+    name, location = "broken.example/w", "http://127.0.0.1:9"
+
+    def anchor(self, note: str, known_size: int, prove: object) -> object:
+        raise RuntimeError("the database went away")
+
+
+def test_an_unexpected_failure_backs_off_like_any_other(tmp_path: Path) -> None:
+    deployment = Deployment.open(f"sqlite:///{tmp_path}/l.db", tmp_path / "keys")
+    deployment.certify_org("org-a")
+    deployment.checkpoint()
+    clock = _Clock()
+    store = WitnessingStore(deployment.store.engine)
+    witnessing = Witnessing(
+        deployment.store,
+        store,
+        [],
+        LocalAccelerator(),
+        quorum=1,
+        lock_held=lambda: True,
+        clock=clock,
+    )
+    witnessing.anchors = [_Broken()]  # type: ignore[list-item]
+    try:
+        assert witnessing.step() == 0
+        (status,) = store.statuses()
+        assert status.failures == 1 and "the database went away" in (status.last_error or "")
+        assert parse_utc(status.next_attempt_at) > clock.now  # not asked again at once
+    finally:
+        witnessing.close()
+        deployment.store.engine.dispose()
+
+
+def test_the_integrator_holds_its_lock_with_nothing_new_to_sign(tmp_path: Path) -> None:
+    """After a restart on a checkpointed log, the lock is what lets witnessing run."""
+    from api.background import Integrator, SingletonLock
+    from ledger.store.service import ServiceStore
+
+    db = f"sqlite:///{tmp_path}/l.db"
+    deployment = Deployment.open(db, tmp_path / "keys")
+    deployment.certify_org("org-a")
+    deployment.checkpoint()
+    engine = deployment.store.engine
+    lock = SingletonLock(db, engine)
+    integrator = Integrator(ServiceStore(engine), deployment.checkpoint, lock, LocalAccelerator())
+    try:
+        integrator.step()
+        assert lock.held
+    finally:
+        integrator.close()
+        engine.dispose()

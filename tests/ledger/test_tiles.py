@@ -185,7 +185,7 @@ def test_a_tree_has_the_tiles_the_spec_lists(size: int) -> None:
     assert found == expected
     assert {level: tile_counts(level, size) for level in expected} == expected
     bundles = list(tiles_for_size(size, entries=True))
-    assert [t.with_width(256) for t in bundles] == [
+    assert [Tile(t.level, t.index, 256, t.entries) for t in bundles] == [
         Tile(0, t.index, entries=True) for t in tiles_for_size(size) if t.level == 0
     ]
     assert all(b.entries and b.level == 0 for b in bundles)

@@ -25,6 +25,7 @@ from ledger.witness_policy import (
     Window,
     judge_checkpoint,
     parse_policy,
+    parse_policy_bytes,
     require_quorum,
 )
 from tests.ledger._witnessed import flip_bit
@@ -173,6 +174,13 @@ def test_comments_blank_lines_tabs_and_urls(keys: Keys) -> None:
         ("transport", None),
     ]
     assert policy.quorum == "both" and policy.groups[0].threshold == 2
+
+
+def test_octets_with_the_high_bit_set_are_opaque_in_comments(keys: Keys) -> None:
+    data = f"# caf\xe9 (Latin-1)\nlog {keys.log_vkey()}\nquorum none\n".encode("latin-1")
+    assert parse_policy_bytes(data).quorum == NONE
+    with pytest.raises(NoteError):
+        parse_policy_bytes(f"log {keys.log_vkey()}\xe9\nquorum none\n".encode("latin-1"))
 
 
 def test_valid_lines_set_windows_from_rfc3339_times(keys: Keys) -> None:
