@@ -148,7 +148,12 @@ def test_a_missing_or_unreadable_policy_cannot_run(folder: Folder) -> None:
     missing = folder.run(bundle, "--witness-policy", str(folder.path / "nowhere"))
     assert missing.exit_code == 2
     assert "no witness policy file at" in missing.stderr
+    # bytes with the high bit set are opaque to tlog-policy: here they make an unknown keyword
     (folder.path / "binary").write_bytes(b"\xff\xfe quorum none\n")
     unreadable = folder.run(bundle, "--witness-policy", str(folder.path / "binary"))
     assert unreadable.exit_code == 2
-    assert "cannot read the witness policy" in unreadable.stderr
+    assert "is malformed" in unreadable.stderr and "unknown keyword" in unreadable.stderr
+    folder.path.joinpath("folder-not-file").mkdir()
+    directory = folder.run(bundle, "--witness-policy", str(folder.path / "folder-not-file"))
+    assert directory.exit_code == 2
+    assert "cannot read the witness policy" in directory.stderr
