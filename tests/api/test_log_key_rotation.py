@@ -25,6 +25,17 @@ def _grow(deployment: Deployment, count: int, prefix: str) -> str:
     return note
 
 
+def _finish(deployment: Deployment, db: str, keys: Path) -> Deployment:
+    """``log-key finish`` in process: countersign, hand over, reopen with the new key."""
+    size, _ = deployment.store.countersign_latest(
+        signer=deployment.keys.next_log_signer(),  # type: ignore[arg-type]
+        note_name=deployment.keys.origin,
+    )
+    deployment.keys.finish_log_rotation(size)
+    deployment.store.engine.dispose()
+    return Deployment.open(db, keys)
+
+
 def _audit(home: Path, db: str, *extra: str) -> tuple[int, dict[str, object]]:
     done = run_cli(
         "verify-log", "--db", db, "--keys", str(home / "keys"), "--json", *extra, cwd=home
@@ -96,13 +107,7 @@ def test_the_retired_key_signs_nothing_beyond_its_last_size(tmp_path: Path) -> N
     _grow(deployment, 2, "before")
     deployment.keys.begin_log_rotation()
     _grow(deployment, 1, "during")
-    size, _ = deployment.store.countersign_latest(
-        signer=deployment.keys.next_log_signer(),  # type: ignore[arg-type]
-        note_name=deployment.keys.origin,
-    )
-    deployment.keys.finish_log_rotation(size)
-    deployment.store.engine.dispose()
-    deployment = Deployment.open(db, keys)
+    deployment = _finish(deployment, db, keys)
     after = _grow(deployment, 2, "after")
     deployment.store.engine.dispose()
     assert _audit(tmp_path, db)[0] == 0
@@ -163,13 +168,7 @@ def test_witnesses_follow_a_rotation_and_refuse_the_retired_key(tmp_path: Path) 
         restart("old.vkey", "new.vkey")
         _grow(deployment, 1, "b")  # signed by both keys
         assert cosigned_newest()
-        size, _ = deployment.store.countersign_latest(
-            signer=deployment.keys.next_log_signer(),  # type: ignore[arg-type]
-            note_name=deployment.keys.origin,
-        )
-        deployment.keys.finish_log_rotation(size)
-        deployment.store.engine.dispose()
-        deployment = Deployment.open(db, keys)
+        deployment = _finish(deployment, db, keys)
         restart("new.vkey")  # its state carries the new key's signature: it starts
         after = _grow(deployment, 1, "c")
         assert len(split_note(after)[1]) == 1
@@ -266,13 +265,7 @@ def test_bundles_after_a_rotation_take_a_checkpoint_the_current_key_signed(
     )
     deployment.keys.begin_log_rotation()
     _grow(deployment, 1, "during")  # newer, signed by both keys, but not yet witnessed
-    size, _ = deployment.store.countersign_latest(
-        signer=deployment.keys.next_log_signer(),  # type: ignore[arg-type]
-        note_name=deployment.keys.origin,
-    )
-    deployment.keys.finish_log_rotation(size)
-    deployment.store.engine.dispose()
-    deployment = Deployment.open(db, keys)
+    deployment = _finish(deployment, db, keys)
     try:
         bundle = build_site_bundle(
             deployment.store,

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -66,6 +67,13 @@ class City:
             return note if verdict.accepted and verdict.checkpoint.size >= size else None
 
         return str(wait_for(met, timeout=timeout, interval=0.1))
+
+    def verify_log(self, policy: Path, *source: str) -> subprocess.CompletedProcess[str]:
+        """``chemtrace verify-log`` of ``source`` (``--db URL`` by default) under ``policy``."""
+        where = source or ("--db", self.server.db_url, "--keys", str(self.server.keys))
+        return run_cli(
+            "verify-log", *where, "--witness-policy", str(policy), "--json", cwd=self.home
+        )
 
     def unmeetable_policy(self, name: str) -> Path:
         """A policy asking for all three witnesses and a fourth that never runs."""
@@ -134,32 +142,11 @@ def test_every_checkpoint_gets_the_quorum_and_the_audit_accepts_it(city: City) -
     ready = httpx.get(f"{city.server.base_url}/readyz", timeout=5).json()
     assert ready["witnessing"]["quorum"] == QUORUM
     assert set(ready["witnessing"]["witnesses"]) == {w.name for w in city.witnesses}
-    audited = run_cli(
-        "verify-log",
-        "--db",
-        city.server.db_url,
-        "--keys",
-        str(city.server.keys),
-        "--witness-policy",
-        str(city.policy_file),
-        "--json",
-        cwd=city.home,
-    )
+    audited = city.verify_log(city.policy_file)
     assert audited.returncode == 0, audited.stdout + audited.stderr
     assert '"witnessed_size"' in audited.stdout
     # a policy no checkpoint can meet: the audit says so (exit 1), it does not pass silently
-    strict = city.unmeetable_policy("strict")
-    refused = run_cli(
-        "verify-log",
-        "--db",
-        city.server.db_url,
-        "--keys",
-        str(city.server.keys),
-        "--witness-policy",
-        str(strict),
-        "--json",
-        cwd=city.home,
-    )
+    refused = city.verify_log(city.unmeetable_policy("strict"))
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "log_unwitnessed" in refused.stdout
 
@@ -282,18 +269,14 @@ def test_a_forked_log_gets_no_cosignature_and_no_verifier_accepts_it(city: City)
     # An auditor holding the true, cosigned checkpoint finds the fork.
     trusted = city.home / "trusted.checkpoint"
     trusted.write_text(true_note)
-    found = run_cli(
-        "verify-log",
+    found = city.verify_log(
+        city.policy_file,
         "--db",
         fork_url,
         "--keys",
         str(fork_keys),
         "--trusted-checkpoint",
         str(trusted),
-        "--witness-policy",
-        str(city.policy_file),
-        "--json",
-        cwd=city.home,
     )
     assert found.returncode == 1, found.stdout + found.stderr
 
@@ -347,31 +330,13 @@ def test_tiles_carry_the_quorum_and_verify_log_tiles_holds_the_policy(city: City
     assert judge_checkpoint(
         (folder / "checkpoint").read_text(), city.policy, now=int(time.time())
     ).accepted
-    for location in (f"{city.server.base_url}/tlog", str(folder)):
-        done = run_cli(
-            "verify-log",
-            "--tiles",
-            location,
-            "--keys",
-            str(city.server.keys),
-            "--witness-policy",
-            str(city.policy_file),
-            "--json",
-            cwd=city.home,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
     prefix = f"{city.server.base_url}/tlog"
-    for policy, expected in ((city.policy_file, 0), (strict, 1)):
-        done = run_cli(
-            "verify-log",
-            "--tiles",
-            prefix,
-            "--keys",
-            str(city.server.keys),
-            "--witness-policy",
-            str(policy),
-            "--json",
-            cwd=city.home,
-        )
+    keys = ("--keys", str(city.server.keys))
+    for location, policy, expected in (
+        (prefix, city.policy_file, 0),
+        (str(folder), city.policy_file, 0),
+        (prefix, strict, 1),
+    ):
+        done = city.verify_log(policy, "--tiles", location, *keys)
         assert done.returncode == expected, done.stdout + done.stderr
     assert "checkpoint_unwitnessed" in done.stdout
