@@ -33,11 +33,12 @@ from ledger.anchor import Anchor, AnchorReceipt, ConsistencyProver
 from ledger.checkpoint import claimed_size
 from ledger.cosignature import CosignerVerifier, parse_cosigner_vkey, verify_cosignature
 from ledger.errors import AnchorError, LedgerError, NoteError
-from ledger.note import split_note
+from ledger.note import NoteVerifier, split_note
 from ledger.store.repository import SqlLedgerStore
 from ledger.store.witnessing import StoredCosignature, WitnessingStore, WitnessStatus
 from ledger.timefmt import format_utc, parse_utc
 from ledger.witness import request_body
+from ledger.witness_policy import Group, PolicyLog, PolicyWitness, WitnessPolicy
 
 log = logging.getLogger("chemtrace.witnessing")
 SIZE_MEDIA_TYPE = "text/x.tlog.size"
@@ -67,6 +68,19 @@ class WitnessEndpoint:
         if len(parts) != 2 or not parts[0].startswith(("http://", "https://")):
             raise ValueError(f"a witness is '<http(s) URL> <cosigner vkey>', not {text!r}")
         return cls(parts[0].rstrip("/"), parse_cosigner_vkey(parts[1]))
+
+
+def configured_policy(
+    log: NoteVerifier, endpoints: Sequence[WitnessEndpoint], quorum: int
+) -> WitnessPolicy | None:
+    """The policy this server's own configuration amounts to: its log key, its witnesses and
+    ``quorum`` of them (``None`` without a quorum). What ``/v1/items/{code}/verify`` judges
+    by; outside verifiers hold their own policy file."""
+    if quorum <= 0 or not endpoints:
+        return None
+    witnesses = tuple(PolicyWitness(e.name, e.verifier, e.url) for e in endpoints)
+    group = Group("configured", quorum, tuple(e.name for e in endpoints))
+    return WitnessPolicy((PolicyLog(log),), witnesses, (group,), group.name)
 
 
 class WitnessAnchor:

@@ -25,6 +25,7 @@ from ledger.state import ItemState, Projection
 from ledger.store.bundles import Witnessed, build_item_bundle, build_site_bundle
 from ledger.store.service import LoggedEvent, ServiceStore
 from ledger.timefmt import format_utc
+from ledger.witness_policy import WitnessPolicy
 
 __all__ = ["ItemView", "LoggedEvent", "QueryService"]
 
@@ -59,10 +60,11 @@ class QueryService:
     def __init__(
         self, deployment: Deployment, store: ServiceStore, records: Records,
         access: AccessService, registry: RegistryService, witnesses: Witnessed = ((), 0),
+        policy: WitnessPolicy | None = None,
     ) -> None:  # fmt: skip
         self._deployment, self._store, self._records = deployment, store, records
         self._access, self._registry = access, registry
-        self._witnesses = witnesses
+        self._witnesses, self._policy = witnesses, policy
         self._projection = Projection()
         self._projected_to = -1
         self._projection_lock = threading.Lock()
@@ -188,7 +190,8 @@ class QueryService:
                                  since_size=since, witnesses=self._witnesses)  # fmt: skip
 
     def verify_item(self, principal: Principal, code: str) -> dict[str, Any]:
-        """The report of verifying the item's bundle against the keys pinned here."""
+        """The report of verifying the item's bundle against the keys pinned here and, with
+        witnesses configured, their quorum (:func:`api.witnessing.configured_policy`)."""
         bundle = self.item_bundle(principal, code)
         trusted = self._deployment.trusted_keys()
         report = verify_bundle(
@@ -198,6 +201,7 @@ class QueryService:
             log_verifier=trusted.log,
             state=None,
             now=datetime.now(UTC),
+            policy=self._policy,
         )
         return dict(report.to_json())
 

@@ -26,7 +26,7 @@ from api.services.registry import RegistryService
 from api.services.tiles import TileService
 from api.settings import Settings
 from api.webhooks import WebhookDispatcher
-from api.witnessing import WitnessEndpoint, Witnessing
+from api.witnessing import WitnessEndpoint, Witnessing, configured_policy
 from ledger.store.findings import FindingStore
 from ledger.store.service import ServiceStore
 from ledger.store.witnessing import WitnessingStore
@@ -73,6 +73,9 @@ class Service:
             access,
             registry,
             witnesses=([e.name for e in endpoints], settings.witness_quorum),
+            policy=configured_policy(
+                deployment.trusted_keys().log, endpoints, settings.witness_quorum
+            ),
         )
         journal = JournalService(store, records, registry, access)
         cosignatures = WitnessingStore(engine)

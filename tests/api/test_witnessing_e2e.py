@@ -155,9 +155,14 @@ def test_an_item_bundle_carries_the_quorum(city: City) -> None:
     code = city.world.issue("p-chem", 1)[0]
     city.world.actors["p-chem"].client.submit(city.world.commission("p-chem", code))
     city.quorum_at_least(city.log_size())
-    bundle = city.world.actors["p-chem"].client.item_bundle(code)
+    client = city.world.actors["p-chem"].client
+    bundle = client.item_bundle(code)
     verdict = judge_checkpoint(str(bundle["checkpoint"]), city.policy, now=int(time.time()))
     assert verdict.accepted, verdict.explain()
+    # the server's own verification judges by its configured witnesses and quorum
+    report = client.verify_item(code)
+    assert report["verified"] is True, report
+    assert len(report["witnesses"]) >= QUORUM, report
 
 
 def test_a_killed_witness_never_holds_up_ingest(city: City) -> None:
