@@ -11,6 +11,8 @@ from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.deployment import DEFAULT_DB
+from api.witnessing import WitnessEndpoint
+from ledger.errors import LedgerError
 
 DEFAULT_KEYS_DIR = Path("var/keys")
 
@@ -74,9 +76,6 @@ class Settings(BaseSettings):
     @field_validator("witnesses")
     @classmethod
     def _parse_witnesses(cls, value: list[str]) -> list[str]:
-        from api.witnessing import WitnessEndpoint
-        from ledger.errors import LedgerError
-
         names = []
         for item in value:
             try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,8 +29,8 @@ import httpx
 from api.accel import Accelerator
 from api.metrics import QUORUM_LAG, WITNESS_FAILURES, WITNESS_LATENCY, WITNESS_SIZE, WITNESS_UP
 from ledger.anchor import Anchor, AnchorReceipt, ConsistencyProver
-from ledger.checkpoint import claimed_size
-from ledger.cosignature import CosignerVerifier, parse_cosigner_vkey, verify_cosignature
+from ledger.checkpoint import claimed_size, parse_tree_size
+from ledger.cosignature import CosignerVerifier, attach, parse_cosigner_vkey, verify_cosignature
 from ledger.errors import AnchorError, LedgerError, NoteError
 from ledger.note import NoteVerifier, split_note
 from ledger.store.repository import SqlLedgerStore
@@ -42,7 +41,6 @@ from ledger.witness_policy import Group, PolicyLog, PolicyWitness, WitnessPolicy
 
 log = logging.getLogger("chemtrace.witnessing")
 SIZE_MEDIA_TYPE = "text/x.tlog.size"
-_SIZE_BODY = re.compile(r"(0|[1-9][0-9]{0,19})\n?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -281,8 +279,9 @@ class Witnessing:
         The cache keeps the larger checkpoint (and, of one size, the one with more lines),
         so a round finishing late never rolls the served checkpoint back.
         """
-        self._accel.cache_checkpoint(self._witnessing.cosigned_note(size, note))
-        count = len(self._witnessing.cosignatures(size))
+        lines = [c.line for c in self._witnessing.cosignatures(size)]  # one read for both
+        self._accel.cache_checkpoint(attach(note, lines))
+        count = len(lines)
         with self._busy_lock:
             first = bool(self.quorum) and count >= self.quorum and size > self._quorum_size
             if first:
@@ -323,6 +322,8 @@ class Witnessing:
 
 
 def _size_of(body: str) -> int:
-    if not _SIZE_BODY.fullmatch(body):
-        raise AnchorError(f"409 without a size: {body[:50]!r}")
-    return int(body)
+    """The size in a ``text/x.tlog.size`` body: one size line."""
+    try:
+        return parse_tree_size(body.removesuffix("\n"))
+    except NoteError as exc:
+        raise AnchorError(f"409 without a size: {body[:50]!r}") from exc

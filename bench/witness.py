@@ -28,15 +28,24 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
+from sqlalchemy import select
 
+from api.accel import LocalAccelerator
+from api.deployment import Deployment
+from api.keystore import FileKeystore
+from api.witnessing import WitnessEndpoint, Witnessing
 from bench._machine import header_lines, load_average, percentile, results_table
+from ledger.store import schema as t
+from ledger.store.witnessing import WitnessingStore
+from ledger.timefmt import parse_utc
+from ledger.witness_policy import judge_checkpoint, parse_policy
+from tests.api.live import LiveServer, build_world
+from tests.api.witness_procs import CityWitness, policy_text
 
 console = Console(width=150)
 
 
-def _witnesses(home: Path, log_vkey: Path) -> list:  # type: ignore[type-arg]
-    from tests.api.witness_procs import CityWitness
-
+def _witnesses(home: Path, log_vkey: Path) -> list[CityWitness]:
     return [
         CityWitness(home / f"w{n}", f"witness-{n}.bench.example", [log_vkey]).start()
         for n in range(3)
@@ -45,11 +54,6 @@ def _witnesses(home: Path, log_vkey: Path) -> list:  # type: ignore[type-arg]
 
 def cosigning(home: Path, count: int) -> dict[str, list[float]]:
     """Seconds from checkpoint signed to quorum and to all three cosignatures, per checkpoint."""
-    from api.accel import LocalAccelerator
-    from api.deployment import Deployment
-    from api.witnessing import WitnessEndpoint, Witnessing
-    from ledger.store.witnessing import WitnessingStore
-    from ledger.timefmt import parse_utc
 
     deployment = Deployment.open(f"sqlite:///{home}/ledger.db", home / "keys")
     witnesses = _witnesses(home, home / "keys" / "log.vkey")
@@ -72,10 +76,6 @@ def cosigning(home: Path, count: int) -> dict[str, list[float]]:
             witnessing.step()
             signed = parse_utc(store.signed_at(size) or "")
             with store.engine.connect() as conn:
-                from sqlalchemy import select
-
-                from ledger.store import schema as t
-
                 received = sorted(
                     parse_utc(row)
                     for row in conn.execute(
@@ -98,10 +98,6 @@ def cosigning(home: Path, count: int) -> dict[str, list[float]]:
 
 def lag(home: Path, seconds: float, rate: float) -> dict[str, list[float]]:
     """Seconds from an event's receipt to the first served checkpoint covering it."""
-    from api.keystore import FileKeystore
-    from ledger.witness_policy import judge_checkpoint, parse_policy
-    from tests.api.live import LiveServer, build_world
-    from tests.api.witness_procs import policy_text
 
     keys = home / "var" / "keys"
     log_vkey = FileKeystore(keys).log_vkey()

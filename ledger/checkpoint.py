@@ -38,7 +38,12 @@ def _check_line(what: str, line: str) -> None:
     check_note_chars(line)
 
 
-def _parse_size(line: str) -> int:
+def parse_tree_size(line: str) -> int:
+    """A tree size as C2SP writes it: ASCII decimal, no leading zeros, below ``2**64``.
+
+    Raises:
+        NoteError: the text is not such a size.
+    """
     if not _SIZE_PATTERN.fullmatch(line):
         raise NoteError("checkpoint size must be decimal without leading zeros", size=line)
     return int(line)
@@ -85,7 +90,7 @@ class Checkpoint:
         if len(lines) < 3:
             raise NoteError("checkpoint needs origin, size and root hash lines")
         origin, size_line, root_line, *extensions = lines
-        size = _parse_size(size_line)
+        size = parse_tree_size(size_line)
         root_hash = decode_base64(root_line, "checkpoint root hash")
         return cls(origin, size, root_hash, tuple(extensions))
 
@@ -102,7 +107,7 @@ def claimed_size(note: str) -> int:
     lines = note.split("\n", 2)
     if len(lines) < 3:
         raise NoteError("checkpoint needs origin, size and root hash lines")
-    return _parse_size(lines[1])
+    return parse_tree_size(lines[1])
 
 
 def sign_checkpoint(

@@ -21,12 +21,11 @@ its state, so it never cosigns two different trees of one size.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ledger.checkpoint import Checkpoint
+from ledger.checkpoint import Checkpoint, parse_tree_size
 from ledger.errors import (
     InconsistentCheckpointError,
     LedgerError,
@@ -41,7 +40,6 @@ from ledger.merkle import EMPTY_ROOT, verify_consistency
 from ledger.note import NoteVerifier, decode_base64, open_note, split_note
 
 MAX_PROOF_LINES: Final = 63
-_OLD_LINE: Final = re.compile(r"old (0|[1-9][0-9]{0,19})")
 
 HTTP_STATUS: Final[Mapping[type[WitnessRefusedError], int]] = {
     WitnessRequestError: 400,
@@ -83,8 +81,12 @@ def parse_request(body: bytes) -> AddCheckpoint:
     if not sep:
         raise WitnessRequestError("request has no blank line before the checkpoint")
     lines = head.split("\n")
-    match = _OLD_LINE.fullmatch(lines[0])
-    if match is None:
+    keyword, _, old = lines[0].partition(" ")
+    try:
+        old_size = parse_tree_size(old) if keyword == "old" else -1
+    except NoteError:
+        old_size = -1
+    if old_size < 0:
         raise WitnessRequestError("first line must be 'old <size>' without leading zeros")
     if len(lines) - 1 > MAX_PROOF_LINES:
         raise WitnessRequestError("more than 63 consistency proof lines", lines=len(lines) - 1)
@@ -94,7 +96,7 @@ def parse_request(body: bytes) -> AddCheckpoint:
         raise WitnessRequestError(exc.message) from exc
     if any(len(node) != 32 for node in proof):
         raise WitnessRequestError("a consistency proof hash is not 32 bytes")
-    return AddCheckpoint(int(match.group(1)), proof, note)
+    return AddCheckpoint(old_size, proof, note)
 
 
 def _open(request: AddCheckpoint, trusted: Mapping[str, Sequence[NoteVerifier]]) -> Checkpoint:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,21 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def kill_group(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL a child started with ``start_new_session=True`` and its children: no shutdown
+    hooks, no flushing, like a power cut of the process."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def stop_group(process: subprocess.Popen[bytes] | None, grace: float = 15) -> None:
+    """SIGTERM the child's process group, and SIGKILL it if it is not gone in ``grace`` s."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            kill_group(process)

@@ -4,7 +4,6 @@ with its own key, the log keys it follows and a state folder; restartable and ki
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from ledger.note import NoteVerifier
+from tests.api._cli import kill_group, stop_group
 from tests.servers import pick_free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,19 +109,11 @@ class WitnessProcess:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flushing; like pulling the plug on the process."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        kill_group(self.process)
         self.process = None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        stop_group(self.process)
         self.process = None
 
     def close(self) -> None:

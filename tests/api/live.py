@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -25,7 +24,7 @@ from ledger.builder import DeviceSession
 from ledger.commitments import disclose
 from ledger.signing import Ed25519Signer
 from scanners.client import ChemtraceClient
-from tests.api._cli import chemtrace_command
+from tests.api._cli import chemtrace_command, kill_group, stop_group
 from tests.servers import pick_free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,9 +84,7 @@ class LiveServer:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no flushing, like a power cut of the process."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        kill_group(self.process)
         self.process = None
 
     def close(self) -> None:
@@ -96,13 +93,7 @@ class LiveServer:
             client.close()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        stop_group(self.process)
         self.process = None
 
     def restart(self) -> LiveServer:
