@@ -32,6 +32,9 @@ class Finding:
     district: str | None = None
     chemical: str | None = None
     item: str | None = None
+    supersedes: tuple[str, ...] = ()
+    """Ids of findings this one replaces (a deadline breach a late-synced event explains):
+    the store moves each to ``superseded`` through a workflow transition, never deletes it."""
 
     @property
     def id(self) -> str:
@@ -45,6 +48,7 @@ class Finding:
             "at": self.at, "message": self.message, "evidence": list(self.evidence),
             "org": self.org, "site": self.site, "district": self.district,
             "chemical": self.chemical, "item": self.item,
+            "supersedes": list(self.supersedes),
         }  # fmt: skip
 
     @classmethod
@@ -55,6 +59,7 @@ class Finding:
             rule=str(raw["rule"]), key=str(raw["key"]),
             severity=_severity(raw["severity"]), at=str(raw["at"]),
             message=str(raw["message"]), evidence=tuple(str(e) for e in evidence),
+            supersedes=tuple(str(s) for s in _list(raw.get("supersedes"))),
             **{name: _optional(raw.get(name)) for name in _WHERE},
         )  # fmt: skip
 
@@ -64,6 +69,10 @@ _WHERE: Final = ("org", "site", "district", "chemical", "item")
 
 def _optional(value: JsonValue) -> str | None:
     return None if value is None else str(value)
+
+
+def _list(value: JsonValue) -> list[JsonValue]:
+    return value if isinstance(value, list) else []
 
 
 def _severity(value: JsonValue) -> Severity:
