@@ -54,6 +54,7 @@ RULES: Final = (
     "city.prohibited",
     "city.restricted_bulk",
     "dormancy.idle",
+    "device.late_sync",
 )
 """Every rule the engine implements; the config must give each a severity."""
 
@@ -114,9 +115,17 @@ class LicenceRules(_Strict):
 class PermitRules(_Strict):
     toxic_categories: list[Token]
     filing_days: PositiveDecimal
+    """Whole days, counted as the Civil Code counts them (:mod:`ledger.localtime`)."""
     individual_banned: list[Token]
     precursor_permit_categories: list[Token]
     precursor_filing_categories: list[Token]
+
+    @field_validator("filing_days")
+    @classmethod
+    def _whole_days(cls, days: Decimal) -> Decimal:
+        if days != days.to_integral_value():
+            raise ValueError("filing_days counts whole days")
+        return days
 
 
 class StorageGroup(_Strict):
@@ -162,6 +171,11 @@ class DormancyRules(_Strict):
     days_by_status: dict[Token, PositiveDecimal]
 
 
+class DeviceRules(_Strict):
+    clock_trust_hours: Annotated[Decimal, Field(ge=0)]
+    """How long before its log time a device's signed time is still believed (offline sync)."""
+
+
 class RulesConfig(_Strict):
     version: Token
     severity: dict[str, Severity]
@@ -173,6 +187,7 @@ class RulesConfig(_Strict):
     storage: StorageRules
     city: CityRules
     dormancy: DormancyRules
+    device: DeviceRules
 
     @field_validator("severity")
     @classmethod
@@ -223,6 +238,7 @@ _DECIMAL_FIELDS: Final = frozenset({
     "arrival_radius_km", "max_speed_kmh", "min_distance_km", "transform_tolerance",
     "count_tolerance", "growth_tolerance", "org_tolerance", "org_min_kg", "default_kg_per_nm3",
     "hazard_warn", "hazard_alert", "bulk_limit_kg", "filing_days",
+    "clock_trust_hours",
 })  # fmt: skip
 _DECIMAL_MAPS: Final = frozenset({"gas_kg_per_nm3", "days_by_status"})
 

@@ -1,10 +1,12 @@
 """The anomaly engine: ledger facts in log order in, findings out. Pure and deterministic.
 
-The engine's clock is the log's clock. Before each entry it fires every deadline due at
-or before that entry's log time; :meth:`Engine.advance` fires those due by a later
-moment (the as-of time of a batch run, or "now" for an idle online worker). So the same
-ledger read up to the same as-of time gives the same findings, however the reading was
-split into pieces: that is the online/batch parity the service relies on.
+The engine's clock is the log's clock. Before each entry it fires every deadline due
+strictly before that entry's log time; :meth:`Engine.advance` fires those due strictly
+before a later moment (the as-of time of a batch run, or "now" for an idle online
+worker). A deadline due at an instant is met by an act at that instant, so it fires only
+once the clock has passed it: every entry logged at that very instant is judged first,
+however many there are and however the reading was split. So the same ledger read up to
+the same as-of time gives the same findings: the online/batch parity the service relies on.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ledger.rules import (
     permits,
     signals,
     storage,
+    sync,
     transport,
 )
 from ledger.rules.config import RulesConfig
@@ -72,11 +75,12 @@ class Engine:
         self.clock = 0.0
         self.position = -1
         """The log index of the last entry fed."""
+        self._trust_s = float(config.device.clock_trust_hours) * 3600
 
     # -- input -------------------------------------------------------------------------------
 
     def feed(self, fact: LedgerFact) -> list[Finding]:
-        """Fire the deadlines due by the entry's log time, then judge the entry."""
+        """Fire the deadlines due before the entry's log time, then judge the entry."""
         found = self.advance(when(fact.log_time).timestamp())
         self.position = fact.index
         match fact:
@@ -100,11 +104,11 @@ class Engine:
         return list(_kept(signals.on_journal(self.state, entry)))
 
     def advance(self, moment: float | datetime) -> list[Finding]:
-        """Fire every deadline due at or before ``moment`` (epoch seconds or a datetime)."""
+        """Fire every deadline due before ``moment`` (epoch seconds or a datetime)."""
         now = moment.timestamp() if isinstance(moment, datetime) else moment
         self.clock = max(self.clock, now)
         timers, found = self.state.timers, list[Finding]()
-        while timers and timers[0][0] <= self.clock:
+        while timers and timers[0][0] < self.clock:
             due, _, kind, key = heapq.heappop(timers)
             found.extend(_kept(TIMERS[kind](self.state, key, due)))
         return found
@@ -120,11 +124,13 @@ class Engine:
         items = self.state.projection.items
         before = {link.code: items.get(link.code) or ItemState(code=link.code)
                   for link in body.items}  # fmt: skip
-        view = EventView(fact, when(body.time), before, {}, self._chemicals(body, before))
+        view = EventView(fact, when(body.time), before, {}, self._chemicals(body, before),
+                         clock_trust_s=self._trust_s)  # fmt: skip
         yield from lifecycle.before(st, view)
         yield from storage.before(st, view)
         yield from licensing.check(st, view)
         yield from self._by_type(view)
+        yield from sync.check(st, view)
         self.state.projection.apply(body)
         view.after = {code: items[code] for code in before}
         if any(c is None for c in view.chemicals.values()):

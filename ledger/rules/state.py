@@ -49,6 +49,11 @@ class OpenShip:
     total: int
     waypoints: list[float] = field(default_factory=list)
     checked_track: bool = False
+    raised: str | None = None
+    """The ``custody.transit_overdue`` finding its deadline raised, while a late-synced
+    receive may still show it was met."""
+    unexplained: set[str] = field(default_factory=set)
+    """The items missing when it was raised, not yet received in time since."""
 
 
 @dataclass(slots=True)
@@ -63,6 +68,13 @@ class OpenSale:
     buyer_filed: bool
     chemical: str | None
     site: str | None
+    time: float = 0.0
+    """When the sale was made (its trusted time), which the filing period counts from."""
+    due: float = 0.0
+    """24:00 Beijing of the filing period's last day (Civil Code arts. 201, 203)."""
+    raised: str | None = None
+    """The ``permit.toxic_filing_missing`` finding its deadline raised, while a late-synced
+    filing may still show it was met."""
 
 
 Held = tuple[str, frozenset[str]]

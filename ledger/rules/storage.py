@@ -9,7 +9,9 @@
 - ``storage.two_person`` (R-TOX-5): store-in or store-out of a highly toxic chemical
   without two distinct signers (actor and co-actor).
 - ``storage.cylinder_overdue`` (R-CYL-1/2): a cylinder filled with an inspection date
-  already past, or filled or used after its last known inspection date.
+  already past, or filled or used after its last known inspection date. Dates are
+  Beijing dates (:mod:`ledger.localtime`) of the event's trusted time; the inspection
+  date itself is still within the period.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 from ledger.events import Fill
+from ledger.localtime import local_date
 from ledger.rules.config import RulesConfig
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
@@ -48,7 +51,7 @@ def before(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
 
 def _cylinders(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     body = ev.body
-    today = body.time[:10]
+    today = local_date(ev.trusted).isoformat()
     for link in body.items:
         state = ev.before[link.code]
         if state.packaging not in st.config.storage.cylinder_packaging:
