@@ -5,7 +5,9 @@ Plant to lab is 38.9 km: 54.5 km by road at 40 km/h plus 6 h slack allows 7 h 21
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tests.ledger.rules.scenario import City
 
@@ -40,8 +42,9 @@ def test_a_late_arrival_is_overdue() -> None:
     city, shipped = _shipped("DRUM-1")
     start = city.clock
     city.track(["DRUM-1"], shipped, start, [*EVERY_20_MIN, 440.0])
-    received = city.receive(["DRUM-1"], shipped, at=start + ALLOWANCE + timedelta(minutes=5),
-                            log_at=start + ALLOWANCE - timedelta(seconds=1))  # fmt: skip
+    # signed after the allowance, logged before the deadline timer (5 s after it) fires
+    received = city.receive(["DRUM-1"], shipped, at=start + ALLOWANCE + timedelta(seconds=2),
+                            log_at=start + ALLOWANCE + timedelta(seconds=3))  # fmt: skip
 
     found = city.only("custody.transit_overdue")
     assert found.evidence == (shipped, received)
@@ -190,3 +193,47 @@ def test_a_return_received_by_someone_else_is_the_wrong_receiver() -> None:
     city.at(hours=3)
     received = city.receive(["CYL-1"], returned, org="store", site="depot")
     assert city.only("custody.wrong_receiver").evidence == (returned, received)
+
+
+# -- the deadline's own instant --------------------------------------------------------------
+# The ship is logged 5 s after it is signed, so its timer is due 5 s after the allowance
+# ends (the allowance is 26505 s: 7 h 21 min 45 s).
+
+
+def _deadline(city: City) -> tuple[datetime, datetime]:
+    """The shipment's due time (signed time plus allowance) and its timer (5 s later)."""
+    due, kind, _ = city.engine.pending()[0]
+    assert kind == "transit"
+    timer = datetime.fromtimestamp(due, UTC)
+    return timer - timedelta(seconds=5), timer
+
+
+@pytest.mark.parametrize(("signed", "late"), [(-1, False), (0, False), (1, True)])
+def test_a_receive_logged_at_the_deadlines_instant_is_judged_before_it(
+    signed: int, late: bool
+) -> None:
+    city, shipped = _shipped("DRUM-1")
+    due, timer = _deadline(city)
+    city.track(["DRUM-1"], shipped, city.clock, EVERY_20_MIN)
+    city.receive(["DRUM-1"], shipped, at=due + timedelta(seconds=signed), log_at=timer)
+    city.advance(days=3)
+    assert city.rules() == (["custody.transit_overdue"] if late else []), city.describe()
+
+
+def test_every_entry_logged_at_the_deadlines_instant_is_judged_before_it() -> None:
+    city, shipped = _shipped("DRUM-1")
+    due, timer = _deadline(city)
+    city.track(["DRUM-1"], shipped, city.clock, EVERY_20_MIN)
+    city.commission("DRUM-9", at=timer, log_at=timer)  # another entry at the same instant first
+    city.receive(["DRUM-1"], shipped, at=due, log_at=timer)
+    city.advance(days=3)
+    city.clean()
+
+
+def test_advancing_to_exactly_the_deadline_does_not_fire_it() -> None:
+    city, _ = _shipped("DRUM-1")
+    _, timer = _deadline(city)
+    city.found += city.engine.advance(timer)
+    city.clean()
+    city.found += city.engine.advance(timer + timedelta(seconds=1))
+    assert city.rules() == ["custody.transit_overdue"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
 from tests.ledger.rules.scenario import ACTOR, CO_ACTOR, City
 
 
@@ -193,3 +197,51 @@ def test_groups_two_chemicals_share_do_not_clash() -> None:
     _arrive_in_turn("8.1", "8.1").clean()  # a chemical in two groups is not its own hazard
     _arrive_in_turn("8.1", "21.1").clean()  # ethylene oxide and H2S: both toxic and flammable
     _arrive_in_turn("8.1", "6.1").clean()  # ethylene oxide is flammable itself
+
+
+# Beijing dates: 2026-03-10T15:59:59Z is 23:59:59 on the 10th, 16:00:00Z is 00:00 on the 11th.
+
+
+def _cylinder_at_lab(due: str) -> City:
+    city = City()
+    _cylinder(city, due)
+    city.deliver(["CYL-1"])
+    city.clean()
+    return city
+
+
+@pytest.mark.parametrize(
+    ("used", "overdue"),
+    [
+        ("2026-03-10T15:59:59Z", False),  # 23:59:59 Beijing on its inspection date
+        ("2026-03-10T16:00:00Z", True),  # 00:00:00 Beijing on the 11th, UTC still the 10th
+        ("2026-03-10T23:59:59Z", True),  # 07:59:59 Beijing on the 11th
+        ("2026-03-11T00:00:00Z", True),
+    ],
+)
+def test_a_cylinder_is_judged_on_the_beijing_date(used: str, overdue: bool) -> None:
+    city = _cylinder_at_lab("2026-03-10")
+    moment = datetime.fromisoformat(used.replace("Z", "+00:00"))
+    city.use("CYL-1", "1", at=moment, log_at=moment + timedelta(seconds=5))
+    assert city.rules() == (["storage.cylinder_overdue"] if overdue else []), city.describe()
+
+
+def test_a_use_in_the_small_hours_is_on_the_beijing_day() -> None:
+    city = _cylinder_at_lab("2026-03-09")
+    moment = datetime(2026, 3, 9, 17, 0, tzinfo=UTC)  # 01:00 Beijing on the 10th
+    city.use("CYL-1", "1", at=moment)
+    assert "on 2026-03-10" in city.only("storage.cylinder_overdue").message
+
+
+def test_a_cylinder_use_synced_late_is_judged_on_its_signed_date() -> None:
+    city = _cylinder_at_lab("2026-03-10")
+    moment = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 23:00 Beijing on its date
+    city.use("CYL-1", "1", at=moment, log_at=moment + timedelta(hours=72))
+    city.clean()
+
+
+def test_a_cylinder_use_backdated_beyond_the_trust_window_is_judged_at_its_edge() -> None:
+    city = _cylinder_at_lab("2026-03-10")
+    moment = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+    city.use("CYL-1", "1", at=moment, log_at=moment + timedelta(hours=73))
+    assert city.rules() == ["storage.cylinder_overdue", "device.late_sync"], city.describe()
