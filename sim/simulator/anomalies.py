@@ -122,6 +122,18 @@ def _dormant(w: World) -> Process:
     w.label("custody.transit_overdue", item.code, "a return never received")
 
 
+def _late_sync(w: World) -> Process:
+    """A handheld offline for four days: the count it signed a day after the delivery syncs
+    beyond the 72-hour device clock trust window."""
+    org, site = _customer(w, outer=True)
+    item = yield from _deliver(w, NEUTRAL, org, site)
+    yield w.now + 5 * DAY
+    w.writer.event(org.id, "stock_count", [item.code], {
+        "count_id": f"SC-LATE-{item.code}", "quantity": {"value": str(item.kg), "unit": "kg"},
+    }, w.now - 4 * DAY, site=site.id)  # fmt: skip
+    w.label("device.late_sync", item.code, f"{org.id}'s count synced four days after it was signed")
+
+
 def _filler_of(w: World, site: Site) -> str:
     return w.nearest(w.city.fillers, "oxidizing", site.point)[0].id
 
@@ -365,6 +377,7 @@ STORIES: dict[str, Callable[[World], Process]] = {
     "city.prohibited": _prohibited,
     "city.restricted_bulk": _restricted,
     "dormancy.idle": _dormant,
+    "device.late_sync": _late_sync,
 }  # fmt: skip
 EARLY: dict[str, int] = {"dormancy.idle": 17 * DAY, "permit.toxic_filing_missing": 7 * DAY}
 """How long before the end a deadline story must start (the org balance: before a window end)."""
