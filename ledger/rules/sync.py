@@ -1,6 +1,6 @@
 """``device.late_sync``: an event that reached the ledger late. Pure.
 
-Handhelds work offline and sync later (domain-rules §3: offline capture with later
+Handhelds work offline and sync later (domain-rules §5: offline capture with later
 sync), so deadlines judge an event by its signed time, believed back to
 ``device.clock_trust_hours`` before its log time (:attr:`EventView.trusted`). This rule
 reports, at low severity and never as a breach of the deadline itself:
