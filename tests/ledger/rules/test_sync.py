@@ -10,7 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from ledger.events import EventBody
+from ledger.rules.facts import EventFact, EventView
+from ledger.timefmt import format_utc
 from tests.ledger.rules.scenario import DRIVER, ESCORT, City, rules_config
 
 WINDOW = timedelta(hours=72)
@@ -180,3 +185,30 @@ def test_the_trust_window_is_configured() -> None:
     city.use("DRUM-1", "1", org="maker", site="plant", at=city.clock,
              log_at=city.clock + timedelta(hours=1, seconds=1))  # fmt: skip
     assert "beyond the 1-hour" in city.only("device.late_sync").message
+
+
+@given(lag_s=st.integers(-10 * 86400, 10 * 86400), window_s=st.integers(0, 10 * 86400))
+def test_the_trusted_time_is_the_signed_time_clamped_into_the_window(
+    lag_s: int, window_s: int
+) -> None:
+    """``lag_s``: how long after it was signed the event was logged (negative: clock ahead)."""
+    logged = datetime(2026, 3, 4, 16, 0, tzinfo=UTC)
+    signed = logged - timedelta(seconds=lag_s)
+    fact = EventFact(1, format_utc(logged), "sha256:" + "0" * 64, _any_body())
+    view = EventView(fact, signed, {}, {}, {}, clock_trust_s=float(window_s))
+    trusted = view.trusted
+    assert logged.timestamp() - window_s <= trusted <= logged.timestamp() == view.known
+    if 0 <= lag_s <= window_s:
+        assert trusted == signed.timestamp()
+    elif lag_s < 0:
+        assert trusted == logged.timestamp()
+    else:
+        assert trusted == logged.timestamp() - window_s
+
+
+def _any_body() -> EventBody:
+    city = City()
+    city.commission("DRUM-1")
+    fact = city.facts[-1]
+    assert isinstance(fact, EventFact)
+    return fact.body
