@@ -54,6 +54,10 @@ RULES: Final = (
     "city.prohibited",
     "city.restricted_bulk",
     "dormancy.idle",
+    "custody.unshipped_move",
+    "transport.route_deviation",
+    "transport.toxic_pass_missing",
+    "transport.track_lost",
 )
 """Every rule the engine implements; the config must give each a severity."""
 
@@ -162,6 +166,20 @@ class DormancyRules(_Strict):
     days_by_status: dict[Token, PositiveDecimal]
 
 
+class ShippingRules(_Strict):
+    """Movement between places: unshipped moves, the planned route, the pass, a lost track."""
+
+    unshipped_move_km: PositiveDecimal
+    """Two places of one holder closer than this are one premises (no road trip between)."""
+    corridor_m: PositiveDecimal
+    """A route's corridor half-width when its waybill names none."""
+    track_silence_hours: PositiveDecimal
+    pass_categories: list[Token]
+    """Categories whose road transport needs a pass (R-TOX-7: highly toxic)."""
+    pass_kinds: Annotated[list[Token], Field(min_length=1)]
+    """Permit record kinds that are such a pass."""
+
+
 class RulesConfig(_Strict):
     version: Token
     severity: dict[str, Severity]
@@ -173,6 +191,7 @@ class RulesConfig(_Strict):
     storage: StorageRules
     city: CityRules
     dormancy: DormancyRules
+    shipping: ShippingRules
 
     @field_validator("severity")
     @classmethod
@@ -223,6 +242,7 @@ _DECIMAL_FIELDS: Final = frozenset({
     "arrival_radius_km", "max_speed_kmh", "min_distance_km", "transform_tolerance",
     "count_tolerance", "growth_tolerance", "org_tolerance", "org_min_kg", "default_kg_per_nm3",
     "hazard_warn", "hazard_alert", "bulk_limit_kg", "filing_days",
+    "unshipped_move_km", "corridor_m", "track_silence_hours",
 })  # fmt: skip
 _DECIMAL_MAPS: Final = frozenset({"gas_kg_per_nm3", "days_by_status"})
 

@@ -36,9 +36,13 @@ from ledger.rules import (
     lifecycle,
     mass,
     permits,
+    route,
     signals,
     storage,
+    toxic_pass,
+    track,
     transport,
+    unshipped,
 )
 from ledger.rules.config import RulesConfig
 from ledger.rules.facts import (
@@ -60,6 +64,7 @@ TIMERS: Final[dict[str, Fire]] = {
     permits.FILING: permits.fire_filing,
     mass.WINDOW: mass.fire_window,
     dormancy.IDLE: dormancy.fire_idle,
+    track.SILENCE: track.fire_silence,
 }
 
 
@@ -131,6 +136,7 @@ class Engine:
             view.chemicals = self._chemicals(body, view.after)
         yield from lifecycle.after(st, view)
         yield from lifecycle.travel(st, view)
+        yield from unshipped.check(st, view)
         yield from city.check(st, view)
         yield from storage.incompatible(st, view)
         yield from storage.after(st, view)
@@ -142,10 +148,15 @@ class Engine:
             case Ship():
                 yield from transport.on_ship(st, view)
                 custody.on_ship(st, view)
+                route.on_ship(st, view)
+                track.on_ship(st, view)
+                yield from toxic_pass.on_ship(st, view)
             case Receive():
                 yield from custody.on_receive(st, view)
             case Waypoint():
                 custody.on_waypoint(st, view)
+                yield from route.on_waypoint(st, view)
+                track.on_waypoint(st, view)
             case Return():
                 custody.on_return(st, view)
             case Sell():

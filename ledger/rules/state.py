@@ -49,6 +49,15 @@ class OpenShip:
     total: int
     waypoints: list[float] = field(default_factory=list)
     checked_track: bool = False
+    received_any: bool = False
+    """Someone (the consignee or not) signed a receive against it: the goods are located."""
+    route: tuple[tuple[float, float], ...] = ()
+    """The waybill's planned route, (lat, lon) vertices; empty when none was planned."""
+    corridor_m: float = 0.0
+    last_fix: float = 0.0
+    """When the track was last heard from: the ship time, then the newest waypoint's."""
+    silence_due: float = 0.0
+    """When the track counts as lost if nothing is heard (the one armed silence timer)."""
 
 
 @dataclass(slots=True)

@@ -27,10 +27,11 @@ def _shipped(*codes: str) -> tuple[City, str]:
 def test_a_shipment_never_received_is_overdue_with_no_further_event() -> None:
     city, shipped = _shipped("DRUM-1")
     city.advance(hours=7, minutes=21)
-    city.clean()
+    assert city.rules() == ["transport.track_lost"]  # no fix at all for over 2 h
     city.advance(minutes=1)
 
-    found = city.only("custody.transit_overdue")
+    assert city.rules() == ["transport.track_lost", "custody.transit_overdue"]
+    found = city.of("custody.transit_overdue")[0]
     assert found.evidence == (shipped,)
     assert (found.org, found.site, found.item) == ("carrier", "lab", "DRUM-1")
     assert found.severity == "high"
