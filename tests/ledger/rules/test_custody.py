@@ -5,7 +5,7 @@ Plant to lab is 38.9 km: 54.5 km by road at 40 km/h plus 6 h slack allows 7 h 21
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests.ledger.rules.scenario import City
 
@@ -62,7 +62,7 @@ def test_a_receive_logged_before_the_deadline_disarms_it() -> None:
     city, shipped = _shipped("DRUM-1")
     start = city.clock
     city.track(["DRUM-1"], shipped, start, [20.0 * step for step in range(1, 9)])
-    city.receive(["DRUM-1"], shipped, at=start + timedelta(hours=3))
+    city.receive(["DRUM-1"], shipped, at=start + timedelta(hours=2, minutes=5))
     city.advance(days=10)
     city.clean()
 
@@ -191,3 +191,47 @@ def test_a_return_received_by_someone_else_is_the_wrong_receiver() -> None:
     city.at(hours=3)
     received = city.receive(["CYL-1"], returned, org="store", site="depot")
     assert city.only("custody.wrong_receiver").evidence == (returned, received)
+
+
+# -- custody.wrong_receiver does not deliver (issue 13, class 9) --------------------------------
+
+
+def _receive_by_other_then_wait(org: str, site: str) -> tuple[City, str, str, datetime]:
+    city, shipped = _shipped("DRUM-1")
+    start = city.clock
+    city.track(["DRUM-1"], shipped, start, [20.0, 40.0, 60.0, 80.0, 100.0])
+    wrong = city.receive(["DRUM-1"], shipped, org=org, site=site, at=start + timedelta(hours=2))
+    return city, shipped, wrong, start
+
+
+def test_a_receive_by_the_sender_leaves_the_consignee_s_receive_overdue() -> None:
+    city, shipped, wrong, start = _receive_by_other_then_wait("maker", "plant")
+    city.advance(seconds=(start + ALLOWANCE - city.clock).total_seconds() - 60)
+    assert city.rules() == ["custody.wrong_receiver"]
+    assert city.found[0].evidence == (shipped, wrong)
+    assert city.found[0].org == "maker"
+    # the projection records who signed for the goods; the shipment to the consignee stays open
+    assert city.engine.state.projection.items["DRUM-1"].holder == "maker"
+    assert city.engine.state.ships[shipped].pending == {"DRUM-1"}
+    city.advance(minutes=2)
+
+    assert city.rules() == ["custody.wrong_receiver", "custody.transit_overdue"]
+    overdue = city.of("custody.transit_overdue")[0]
+    assert overdue.evidence == (shipped,)
+    assert (overdue.org, overdue.site, overdue.item) == ("carrier", "lab", "DRUM-1")
+    assert "user" in overdue.message
+
+
+def test_a_receive_by_the_carrier_leaves_the_consignee_s_receive_overdue() -> None:
+    city, shipped, _, _ = _receive_by_other_then_wait("carrier", "yard")
+    city.advance(hours=8)
+    assert city.rules() == ["custody.wrong_receiver", "custody.transit_overdue"]
+
+
+def test_the_consignee_receiving_after_a_wrong_receive_in_time_is_not_overdue() -> None:
+    # the carrier signs at the consignee's gate, then the consignee signs for the goods
+    city, shipped, _, start = _receive_by_other_then_wait("carrier", "lab")
+    city.receive(["DRUM-1"], shipped, at=start + timedelta(hours=2, minutes=5))
+    city.advance(days=2)
+    assert city.rules() == ["custody.wrong_receiver"]
+    assert city.engine.state.ships == {}
