@@ -59,12 +59,13 @@ def check(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         if km <= limit or _cloned(st, f"{link.code}:{ev.hash}"):
             continue
         where = body.site or f"({here[0]:.4f}, {here[1]:.4f})"
+        chem = ev.chemicals.get(link.code)
         yield st.finding(
             "custody.unshipped_move", f"{link.code}:{ev.hash}", body.time,
             f"{body.org} recorded {body.type} on item {link.code} at {where}, {km:.1f} km "
             f"from site {state.site} where it was, with no shipment between",
             tuple(h for h in (st.items[link.code].last_event, ev.hash) if h), org=body.org,
-            site=body.site, item=link.code, chemical=state.chemical,
+            site=body.site, item=link.code, chemical=chem.seq if chem else state.chemical,
         )  # fmt: skip
 
 
