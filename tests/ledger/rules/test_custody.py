@@ -223,7 +223,7 @@ def test_a_receive_by_the_sender_leaves_the_consignee_s_receive_overdue() -> Non
 
 
 def test_a_receive_by_the_carrier_leaves_the_consignee_s_receive_overdue() -> None:
-    city, shipped, _, _ = _receive_by_other_then_wait("carrier", "yard")
+    city, _, _, _ = _receive_by_other_then_wait("carrier", "yard")
     city.advance(hours=8)
     assert city.rules() == ["custody.wrong_receiver", "custody.transit_overdue"]
 

@@ -44,7 +44,12 @@ def test_a_track_silent_for_just_over_2_h_with_nothing_received_is_lost(start: d
 
     found = city.only(RULE)
     assert found.evidence == (shipped,)
-    assert (found.org, found.site, found.item, found.chemical) == ("carrier", "lab", "DRUM-1", "33.1")
+    assert (found.org, found.site, found.item, found.chemical) == (
+        "carrier",
+        "lab",
+        "DRUM-1",
+        "33.1",
+    )
     assert found.severity == "high"
     assert "1 of 1" in found.message
 

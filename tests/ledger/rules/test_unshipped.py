@@ -45,7 +45,12 @@ def test_the_holder_using_an_item_at_its_other_site_is_judged_at_half_a_km(
         return
     found = city.only(RULE)
     assert found.evidence == (received, used)
-    assert (found.org, found.site, found.item, found.chemical) == ("user", "store-b", "DRUM-1", "33")
+    assert (found.org, found.site, found.item, found.chemical) == (
+        "user",
+        "store-b",
+        "DRUM-1",
+        "33",
+    )
     assert "site lab" in found.message
 
 
