@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from tests.ledger.rules.scenario import City
 
 ALLOWANCE = timedelta(hours=7, minutes=21, seconds=46)
@@ -204,8 +206,9 @@ def _receive_by_other_then_wait(org: str, site: str) -> tuple[City, str, str, da
     return city, shipped, wrong, start
 
 
-def test_a_receive_by_the_sender_leaves_the_consignee_s_receive_overdue() -> None:
-    city, shipped, wrong, start = _receive_by_other_then_wait("maker", "plant")
+@pytest.mark.parametrize("site", ["plant", "lab"])
+def test_a_receive_by_the_sender_leaves_the_consignee_s_receive_overdue(site: str) -> None:
+    city, shipped, wrong, start = _receive_by_other_then_wait("maker", site)
     city.advance(seconds=(start + ALLOWANCE - city.clock).total_seconds() - 60)
     assert city.rules() == ["custody.wrong_receiver"]
     assert city.found[0].evidence == (shipped, wrong)
