@@ -141,3 +141,25 @@ def test_a_route_needs_two_points_and_a_decimal_corridor() -> None:
     with pytest.raises(MalformedEventError) as negative:
         parse_body(_body(2, {**_route(), "corridor_m": "-5"}))
     assert negative.value.context["field"] == "ship.data.route.corridor_m"
+
+
+def test_the_builder_signs_a_routed_ship_as_v2_and_anything_else_as_v1() -> None:
+    from ledger.builder import DeviceSession
+    from ledger.signing import Ed25519Signer
+
+    session = DeviceSession(Ed25519Signer.generate(), "maker", "sha256:" + "a" * 64, "2026-draft.1")
+    for code in ("DRUM-1", "DRUM-2", "DRUM-3"):
+        session.learn(code, 3, b"\x01" * 32)
+    data: dict[str, Any] = {"carrier": "carrier", "consignee": "user", "consignee_site": "lab"}
+    routed = session.event(
+        "ship", ["DRUM-1"], {**data, "route": _route()}, time="2026-03-02T08:00:00Z"
+    )
+    plain = session.event("ship", ["DRUM-2"], data, time="2026-03-02T08:00:00Z")
+    used = session.event("use", ["DRUM-3"], {"quantity": {"value": "1", "unit": "kg"}},
+                         time="2026-03-02T08:00:00Z")  # fmt: skip
+    bodies = [envelope["body"] for envelope in (routed, plain, used)]
+    assert all(isinstance(body, dict) for body in bodies)
+    assert [body["v"] for body in bodies if isinstance(body, dict)] == [2, 1, 1]
+    first = bodies[0]
+    assert isinstance(first, dict)
+    assert isinstance(parse_body(first), Ship)

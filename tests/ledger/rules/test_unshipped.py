@@ -29,7 +29,8 @@ def _site(city: City, name: str, metres: float, org: str = "user") -> None:
     lat, lon = _north(metres)
     city.record("site", name, org=org, name=name, address="2 Road", district="haidian",
                 lat=lat, lon=lon, capacity_t="10", major_hazard=False)  # fmt: skip
-    km = distance_km(tuple(map(float, site_point("lab"))), (float(lat), float(lon)))  # type: ignore[arg-type]
+    lab_lat, lab_lon = site_point("lab")
+    km = distance_km((float(lab_lat), float(lab_lon)), (float(lat), float(lon)))
     assert metres / 1000 - 1e-6 < km <= metres / 1000
 
 
