@@ -7,7 +7,9 @@
   carrier included), or against a shipment the item is not part of. A receive by anyone
   but the consignee does not deliver: the shipment stays open to the consignee, so its
   missing receive still raises ``custody.transit_overdue`` (R-TRN-1: the waybill names
-  the consignee the goods are owed to).
+  the consignee the goods are owed to). The ledger's custody follows the signed receive
+  (``ledger.custody.advance``: the receiver holds, the consignee's involvement ends), so
+  the goods reach the consignee only by a new shipment, and the old one is overdue once.
 - ``transport.gps_gap``: a gap between the trip's start, its waypoints and its end
   longer than the configured threshold.
 - ``transport.arrival_far``: a receive further than the radius from the consignee's site.

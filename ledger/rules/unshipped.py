@@ -44,14 +44,15 @@ def check(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     body = ev.body
     if body.type not in PLACING:
         return
-    here = _place(st, ev)
     limit = float(st.config.shipping.unshipped_move_km)
+    here: tuple[float, float] | None = None
     for link in body.items:
         state = ev.before[link.code]
         if link.seq == 0 or link.role == "output" or state.status != "active":
             continue
         if state.holder != body.org or state.site is None or state.site == body.site:
             continue
+        here = here or _place(st, ev)
         there = st.registry.site_point(state.site)
         if here is None or there is None:
             continue
