@@ -62,8 +62,11 @@ class DeviceSession:
                     "prev": None if head is None else format_hash(head.head_hash),
                 }
             )
+        # The oldest body version that carries these fields (v2: a ship's planned route),
+        # so a body that needs nothing new stays readable by v1 verifiers.
+        version = 2 if event_type == "ship" and "route" in data else 1
         body: dict[str, JsonValue] = {
-            "v": 1,
+            "v": version,
             "type": event_type,
             "time": time,
             "org": self.org,

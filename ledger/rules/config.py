@@ -55,6 +55,10 @@ RULES: Final = (
     "city.restricted_bulk",
     "dormancy.idle",
     "device.late_sync",
+    "custody.unshipped_move",
+    "transport.route_deviation",
+    "transport.toxic_pass_missing",
+    "transport.track_lost",
 )
 """Every rule the engine implements; the config must give each a severity."""
 
@@ -174,6 +178,18 @@ class DormancyRules(_Strict):
 class DeviceRules(_Strict):
     clock_trust_hours: Annotated[Decimal, Field(ge=0)]
     """How long before its log time a device's signed time is still believed (offline sync)."""
+class ShippingRules(_Strict):
+    """Movement between places: unshipped moves, the planned route, the pass, a lost track."""
+
+    unshipped_move_km: PositiveDecimal
+    """Two places of one holder closer than this are one premises (no road trip between)."""
+    corridor_m: PositiveDecimal
+    """A route's corridor half-width when its waybill names none."""
+    track_silence_hours: PositiveDecimal
+    pass_categories: list[Token]
+    """Categories whose road transport needs a pass (R-TOX-7: highly toxic)."""
+    pass_kinds: Annotated[list[Token], Field(min_length=1)]
+    """Permit record kinds that are such a pass."""
 
 
 class RulesConfig(_Strict):
@@ -188,6 +204,7 @@ class RulesConfig(_Strict):
     city: CityRules
     dormancy: DormancyRules
     device: DeviceRules
+    shipping: ShippingRules
 
     @field_validator("severity")
     @classmethod
@@ -239,6 +256,7 @@ _DECIMAL_FIELDS: Final = frozenset({
     "count_tolerance", "growth_tolerance", "org_tolerance", "org_min_kg", "default_kg_per_nm3",
     "hazard_warn", "hazard_alert", "bulk_limit_kg", "filing_days",
     "clock_trust_hours",
+    "unshipped_move_km", "corridor_m", "track_silence_hours",
 })  # fmt: skip
 _DECIMAL_MAPS: Final = frozenset({"gas_kg_per_nm3", "days_by_status"})
 

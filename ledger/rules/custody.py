@@ -6,8 +6,13 @@
   the shipment and the receive are judged at their trusted (signed) times, so a receive
   signed in time but synced after the deadline fired supersedes that finding
   (``device.late_sync``).
-- ``custody.wrong_receiver``: a receive by anyone but the consignee, or against a shipment
-  the item is not part of.
+- ``custody.wrong_receiver``: a receive by anyone but the consignee (the sender and the
+  carrier included), or against a shipment the item is not part of. A receive by anyone
+  but the consignee does not deliver: the shipment stays open to the consignee, so its
+  missing receive still raises ``custody.transit_overdue`` (R-TRN-1: the waybill names
+  the consignee the goods are owed to). The ledger's custody follows the signed receive
+  (``ledger.custody.advance``: the receiver holds, the consignee's involvement ends), so
+  the goods reach the consignee only by a new shipment, and the old one is overdue once.
 - ``transport.gps_gap``: a gap between the trip's start, its waypoints and its end
   longer than the configured threshold.
 - ``transport.arrival_far``: a receive further than the radius from the consignee's site.
@@ -93,8 +98,22 @@ def on_receive(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
             chemical=chemical,
         )  # fmt: skip
         return
+    if body.org != ship.consignee:
+        # Not a delivery: the goods are still owed to the consignee, so the shipment stays
+        # open and its transit deadline still runs (the projection records the receiver
+        # as holder, because that is who signed for the goods; the finding says it is not
+        # the right one). The track and arrival checks belong to the consignee's receive.
+        ship.received_any = True
+        yield st.finding(
+            "custody.wrong_receiver", ev.hash, body.time,
+            f"{body.org} received a shipment consigned to {ship.consignee}",
+            (ship.hash, ev.hash), org=body.org, site=body.site, item=min(codes & ship.pending),
+            chemical=chemical,
+        )  # fmt: skip
+        return
     received = codes & ship.pending
     ship.pending -= received
+    ship.received_any = True
     for code in received:
         st.items[code].consignee = None
     stray = sorted(code for code in codes - received
@@ -105,13 +124,6 @@ def on_receive(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
             f"{body.org} received item(s) {', '.join(stray)} against a shipment they are "
             "not part of",
             (ship.hash, ev.hash), org=body.org, site=body.site, item=stray[0],
-            chemical=chemical,
-        )  # fmt: skip
-    if body.org != ship.consignee:
-        yield st.finding(
-            "custody.wrong_receiver", ev.hash, body.time,
-            f"{body.org} received a shipment consigned to {ship.consignee}",
-            (ship.hash, ev.hash), org=body.org, site=body.site, item=min(received),
             chemical=chemical,
         )  # fmt: skip
     now = ev.trusted

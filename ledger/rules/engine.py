@@ -38,10 +38,14 @@ from ledger.rules import (
     lifecycle,
     mass,
     permits,
+    route,
     signals,
     storage,
     sync,
+    toxic_pass,
+    track,
     transport,
+    unshipped,
 )
 from ledger.rules.config import RulesConfig
 from ledger.rules.facts import (
@@ -63,6 +67,7 @@ TIMERS: Final[dict[str, Fire]] = {
     permits.FILING: permits.fire_filing,
     mass.WINDOW: mass.fire_window,
     dormancy.IDLE: dormancy.fire_idle,
+    track.SILENCE: track.fire_silence,
 }
 
 
@@ -137,6 +142,7 @@ class Engine:
             view.chemicals = self._chemicals(body, view.after)
         yield from lifecycle.after(st, view)
         yield from lifecycle.travel(st, view)
+        yield from unshipped.check(st, view)
         yield from city.check(st, view)
         yield from storage.incompatible(st, view)
         yield from storage.after(st, view)
@@ -148,10 +154,16 @@ class Engine:
             case Ship():
                 yield from transport.on_ship(st, view)
                 custody.on_ship(st, view)
+                route.on_ship(st, view)
+                track.on_ship(st, view)
+                yield from toxic_pass.on_ship(st, view)
             case Receive():
+                track.on_receive(st, view)
                 yield from custody.on_receive(st, view)
             case Waypoint():
                 custody.on_waypoint(st, view)
+                yield from route.on_waypoint(st, view)
+                track.on_waypoint(st, view)
             case Return():
                 custody.on_return(st, view)
             case Sell():

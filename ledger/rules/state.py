@@ -54,6 +54,19 @@ class OpenShip:
     receive may still show it was met."""
     unexplained: set[str] = field(default_factory=set)
     """The items missing when it was raised, not yet received in time since."""
+    received_any: bool = False
+    """Someone (the consignee or not) signed a receive against it: the goods are located."""
+    route: tuple[tuple[float, float], ...] = ()
+    """The waybill's planned route, (lat, lon) vertices; empty when none was planned."""
+    corridor_m: float = 0.0
+    last_fix: float = 0.0
+    """When the track was last heard from: the ship time, then the newest waypoint's."""
+    silence_due: float = 0.0
+    """When the track counts as lost if nothing is heard (the one armed silence timer)."""
+    last_point: tuple[float, float] | None = None
+    """Where the newest waypoint was, (lat, lon), when it carried a position."""
+    track_raised: str | None = None
+    """The ``transport.track_lost`` finding raised, while a late-synced receive may explain it."""
 
 
 @dataclass(slots=True)

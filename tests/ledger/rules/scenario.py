@@ -131,6 +131,8 @@ class City:
             self.record("crew", crew, org="carrier", role=role, person=person,
                         certificate_no=f"YS-{crew}", valid_from="2026-01-01T00:00:00Z",
                         valid_until="2029-01-01T00:00:00Z")  # fmt: skip
+        # R-TOX-7: the producer's standing road transport pass for what it ships.
+        self.permit("pass-maker", kind="transport_permit", org="maker", chemicals=["all"])
 
     def _feed(self, fact: LedgerFact) -> None:
         self.facts.append(fact)

@@ -29,10 +29,11 @@ def _shipped(*codes: str) -> tuple[City, str]:
 def test_a_shipment_never_received_is_overdue_with_no_further_event() -> None:
     city, shipped = _shipped("DRUM-1")
     city.advance(hours=7, minutes=21)
-    city.clean()
+    assert city.rules() == ["transport.track_lost"]  # no fix at all for over 2 h
     city.advance(minutes=1)
 
-    found = city.only("custody.transit_overdue")
+    assert city.rules() == ["transport.track_lost", "custody.transit_overdue"]
+    found = city.of("custody.transit_overdue")[0]
     assert found.evidence == (shipped,)
     assert (found.org, found.site, found.item) == ("carrier", "lab", "DRUM-1")
     assert found.severity == "high"
@@ -64,7 +65,7 @@ def test_a_receive_logged_before_the_deadline_disarms_it() -> None:
     city, shipped = _shipped("DRUM-1")
     start = city.clock
     city.track(["DRUM-1"], shipped, start, [20.0 * step for step in range(1, 9)])
-    city.receive(["DRUM-1"], shipped, at=start + timedelta(hours=3))
+    city.receive(["DRUM-1"], shipped, at=start + timedelta(hours=2, minutes=5))
     city.advance(days=10)
     city.clean()
 
@@ -202,8 +203,7 @@ def test_a_return_received_by_someone_else_is_the_wrong_receiver() -> None:
 
 def _deadline(city: City) -> tuple[datetime, datetime]:
     """The shipment's due time (signed time plus allowance) and its timer (5 s later)."""
-    due, kind, _ = city.engine.pending()[0]
-    assert kind == "transit"
+    due = next(due for due, kind, _ in city.engine.pending() if kind == "transit")
     timer = datetime.fromtimestamp(due, UTC)
     return timer - timedelta(seconds=5), timer
 
@@ -234,6 +234,49 @@ def test_advancing_to_exactly_the_deadline_does_not_fire_it() -> None:
     city, _ = _shipped("DRUM-1")
     _, timer = _deadline(city)
     city.found += city.engine.advance(timer)
-    city.clean()
+    assert city.of("custody.transit_overdue") == []
     city.found += city.engine.advance(timer + timedelta(seconds=1))
-    assert city.rules() == ["custody.transit_overdue"]
+    assert len(city.of("custody.transit_overdue")) == 1
+# -- custody.wrong_receiver does not deliver (issue 13, class 9) --------------------------------
+
+
+def _receive_by_other_then_wait(org: str, site: str) -> tuple[City, str, str, datetime]:
+    city, shipped = _shipped("DRUM-1")
+    start = city.clock
+    city.track(["DRUM-1"], shipped, start, [20.0, 40.0, 60.0, 80.0, 100.0])
+    wrong = city.receive(["DRUM-1"], shipped, org=org, site=site, at=start + timedelta(hours=2))
+    return city, shipped, wrong, start
+
+
+@pytest.mark.parametrize("site", ["plant", "lab"])
+def test_a_receive_by_the_sender_leaves_the_consignee_s_receive_overdue(site: str) -> None:
+    city, shipped, wrong, start = _receive_by_other_then_wait("maker", site)
+    city.advance(seconds=(start + ALLOWANCE - city.clock).total_seconds() - 60)
+    assert city.rules() == ["custody.wrong_receiver"]
+    assert city.found[0].evidence == (shipped, wrong)
+    assert city.found[0].org == "maker"
+    # the projection records who signed for the goods; the shipment to the consignee stays open
+    assert city.engine.state.projection.items["DRUM-1"].holder == "maker"
+    assert city.engine.state.ships[shipped].pending == {"DRUM-1"}
+    city.advance(minutes=2)
+
+    assert city.rules() == ["custody.wrong_receiver", "custody.transit_overdue"]
+    overdue = city.of("custody.transit_overdue")[0]
+    assert overdue.evidence == (shipped,)
+    assert (overdue.org, overdue.site, overdue.item) == ("carrier", "lab", "DRUM-1")
+    assert "user" in overdue.message
+
+
+def test_a_receive_by_the_carrier_leaves_the_consignee_s_receive_overdue() -> None:
+    city, _, _, _ = _receive_by_other_then_wait("carrier", "yard")
+    city.advance(hours=8)
+    assert city.rules() == ["custody.wrong_receiver", "custody.transit_overdue"]
+
+
+def test_the_consignee_receiving_after_a_wrong_receive_in_time_is_not_overdue() -> None:
+    # the carrier signs at the consignee's gate, then the consignee signs for the goods
+    city, shipped, _, start = _receive_by_other_then_wait("carrier", "lab")
+    city.receive(["DRUM-1"], shipped, at=start + timedelta(hours=2, minutes=5))
+    city.advance(days=2)
+    assert city.rules() == ["custody.wrong_receiver"]
+    assert city.engine.state.ships == {}

@@ -28,7 +28,8 @@ def _shipment(*codes: str, city: City | None = None) -> tuple[City, str, datetim
     for code in codes:
         city.commission(code)
     shipped = city.ship(list(codes))
-    due = datetime.fromtimestamp(city.engine.pending()[0][0], UTC) - timedelta(seconds=5)
+    transit = next(due for due, kind, _ in city.engine.pending() if kind == "transit")
+    due = datetime.fromtimestamp(transit, UTC) - timedelta(seconds=5)
     city.track(list(codes), shipped, city.clock, [20.0 * step for step in range(1, 23)])
     return city, shipped, due
 
