@@ -49,4 +49,8 @@ def load_registry(*directories: Path) -> CatalogRegistry:
 
 def load_rules(path: Path = DEFAULT_RULES) -> RulesConfig:
     """Read a rules configuration file (see :func:`ledger.rules.parse_rules`)."""
-    return parse_rules(path.read_text(encoding="utf-8"), source=str(path))
+    return parse_rules(
+        path.read_text(encoding="utf-8"),
+        source=str(path),
+        include=lambda name: (path.parent / name).read_text(encoding="utf-8"),
+    )

@@ -81,7 +81,7 @@ def family_of(form: str) -> str:
 def clash(config: RulesConfig, arriving: frozenset[str], present: frozenset[str]) -> bool:
     """Whether goods of groups ``arriving`` may not share a store with ``present`` (as
     ``ledger.rules.storage.clash`` judges it: through groups the two do not share)."""
-    return storage.clash(config.storage.incompatible, arriving, present) is not None
+    return storage.clash(config.storage.segregation, arriving, present) is not None
 
 
 def _facts(chemistry: Chemistry, form: str) -> ChemicalFacts:

@@ -65,7 +65,9 @@ def test_acid_arriving_where_cyanide_is_kept_is_found() -> None:
     found = city.only("storage.incompatible")
     assert found.evidence == (received,)
     assert (found.org, found.site, found.item, found.chemical) == ("user", "lab", "JUG-1", "31")
-    assert "(acid)" in found.message and "cyanide" in found.message
+    assert found.key == "lab|25+31"
+    # the strictest cell is named: sodium cyanide is 剧毒 (a separate store of its own)
+    assert "chemical 25 (highly_toxic): separate room" in found.message
 
 
 def test_acid_and_cyanide_made_and_delivered_together_are_found_at_both_sites() -> None:
@@ -130,7 +132,9 @@ def test_cyanide_stored_by_two_signers_and_acetone_by_one_are_fine() -> None:
     city.commission("DRUM-2")
     city.deliver(["DRUM-2"], to="store", to_site="depot")
     city.event("store_in", "store", ["DRUM-2"], {}, site="depot")
-    city.clean()
+    # acetone beside the cyanide is a segregation finding (剧毒 need a store of their own),
+    # but one signer for acetone is fine
+    assert city.rules() == ["storage.incompatible"]
 
 
 # -- storage.cylinder_overdue ------------------------------------------------------------------
