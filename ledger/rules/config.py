@@ -20,7 +20,6 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
-    ValidationInfo,
     field_validator,
 )
 
@@ -217,7 +216,9 @@ def _include_matrix(raw: object, include: Callable[[str], str]) -> None:
         return
     assert isinstance(storage, dict)
     if _INCLUDE.fullmatch(name) is None or ".." in name.split("/"):
-        raise _FieldError("storage.segregation", f"not a .json path under the rules folder: {name!r}")
+        raise _FieldError(
+            "storage.segregation", f"not a .json path under the rules folder: {name!r}"
+        )
     try:
         storage["segregation"] = json.loads(include(name), parse_float=_Float)
     except OSError as exc:

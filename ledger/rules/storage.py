@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 
 from ledger.events import Fill
 from ledger.rules.config import RulesConfig
@@ -146,7 +146,10 @@ def _hazard(st: RuleState, ev: EventView, site: str) -> Iterator[Finding | None]
     previous, st.unit_levels[(org, unit)] = st.unit_levels.get((org, unit), 0), level
     if level <= previous:
         return
-    unregistered = [s for s in sorted(unit) if not _registered(st, s)]
+    # a registration covers its own sites; a unit is judged when an unregistered member
+    # holds part of the sum (an empty neighbour does not make a registered plant a finding)
+    unregistered = [s for s in sorted(unit) if not _registered(st, s)
+                    and s in st.sites and st.sites[s].ratio > 0]  # fmt: skip
     if not unregistered:
         return
     label = "reaches the major-hazard threshold" if level == 2 else "nears the threshold"
