@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Final
 
 from pydantic import (
@@ -175,22 +174,17 @@ class RulesConfig(_Strict):
         return severity
 
 
-SHIPPED_RULES_DIR: Final = Path(__file__).resolve().parents[2] / "catalogs" / "rules"
 _INCLUDE: Final = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_.-]+)*\.json$")
 
 
-def shipped_file(name: str) -> str:
-    """A file under the shipped ``catalogs/rules`` folder."""
-    return (SHIPPED_RULES_DIR / name).read_text(encoding="utf-8")
-
-
 def parse_rules(
-    text: str, *, source: str = "rules", include: Callable[[str], str] = shipped_file
+    text: str, *, source: str = "rules", include: Callable[[str], str] | None = None
 ) -> RulesConfig:
     """Parse a rules configuration; decimals are JSON strings.
 
     ``include`` reads a file the configuration names by a relative path (the segregation
-    matrix): by default from the shipped rules folder.
+    matrix), e.g. from the folder the configuration came from; without it such a
+    configuration is refused (the core reads no files itself).
 
     Raises:
         InvalidInputError: the text is not a valid configuration (the field is named).
@@ -209,7 +203,7 @@ def parse_rules(
         raise InvalidInputError(f"{source}: {exc}") from None
 
 
-def _include_matrix(raw: object, include: Callable[[str], str]) -> None:
+def _include_matrix(raw: object, include: Callable[[str], str] | None) -> None:
     storage = raw.get("storage") if isinstance(raw, dict) else None
     name = storage.get("segregation") if isinstance(storage, dict) else None
     if not isinstance(name, str):
@@ -219,6 +213,8 @@ def _include_matrix(raw: object, include: Callable[[str], str]) -> None:
         raise _FieldError(
             "storage.segregation", f"not a .json path under the rules folder: {name!r}"
         )
+    if include is None:
+        raise _FieldError("storage.segregation", f"names {name}, but no file reader was given")
     try:
         storage["segregation"] = json.loads(include(name), parse_float=_Float)
     except OSError as exc:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from api.catalogs import DEFAULT_RULES, load_rules
+from api.catalogs import DEFAULT_RULES, load_rules, rules_reader
 from ledger.errors import InvalidInputError
 from ledger.rules import RULES, parse_rules
 
@@ -20,7 +20,7 @@ def _raw() -> dict[str, Any]:
 
 def _refused(text: str) -> InvalidInputError:
     with pytest.raises(InvalidInputError) as caught:
-        parse_rules(text, source="test.json")
+        parse_rules(text, source="test.json", include=rules_reader())
     return caught.value
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from api.catalogs import DEFAULT_RULES, load_rules
+from api.catalogs import DEFAULT_RULES, load_rules, rules_reader
 from ledger.catalog import CatalogError, load_catalog
 from ledger.catalog.ghs import GhsParseError, parse_ghs
 from ledger.errors import InvalidInputError
@@ -41,7 +41,7 @@ def _cell(a: str, b: str, level: str = "segregated") -> dict[str, Any]:
 
 def _refused(matrix: dict[str, Any] | str) -> InvalidInputError:
     with pytest.raises(InvalidInputError) as caught:
-        parse_rules(_config(matrix), source="test.json")
+        parse_rules(_config(matrix), source="test.json", include=rules_reader())
     return caught.value
 
 
@@ -147,7 +147,7 @@ def test_a_matrix_listing_a_pair_both_ways_with_one_level_is_symmetrised() -> No
     matrix = _matrix()
     matrix["cells"].append({"between": ["flammable", "oxidizer"], "level": "segregated",
                             "source": "listed both ways"})  # fmt: skip
-    parsed = parse_rules(_config(matrix)).storage.segregation
+    parsed = parse_rules(_config(matrix), include=rules_reader()).storage.segregation
     assert parsed.level("flammable", "oxidizer") == parsed.level("oxidizer", "flammable")
 
 
@@ -204,3 +204,9 @@ def test_a_replacement_matrix_beside_the_config_is_used_without_a_code_change(
     assert replaced.name == "stricter"
     assert _between(replaced, _facts("16.1"), _facts("15.1")) == ["keep_distance"]
     assert _between(load_rules().storage.segregation, _facts("16.1"), _facts("15.1")) == []
+
+
+def test_a_config_naming_a_matrix_file_needs_a_reader() -> None:
+    with pytest.raises(InvalidInputError, match="no file reader") as caught:
+        parse_rules(DEFAULT_RULES.read_text(encoding="utf-8"))
+    assert caught.value.context["field"] == "storage.segregation"
