@@ -127,7 +127,8 @@ class StorageRules(_Strict):
     hazard_warn_severity: Severity
     """``storage.major_hazard`` below the alert level; at it, the rule's own severity."""
     unit_distance_m: PositiveDecimal
-    """GB 18218-2018: one enterprise's facilities less than this far apart are one unit."""
+    """R-MHI-1 (GB 18218-2009 §3.5 unit): one enterprise's facilities less than this far
+    apart are one unit of assessment."""
     two_person_categories: list[Token]
     cylinder_packaging: list[Token]
     segregation: SegregationMatrix

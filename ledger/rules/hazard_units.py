@@ -1,7 +1,9 @@
-"""GB 18218-2018 units of assessment: one enterprise's sites less than 500 m apart. Pure.
+"""GB 18218 units of assessment: one enterprise's sites less than 500 m apart. Pure.
 
-GB 18218-2018 §3 counts a production or storage facility, or several facilities of one
-enterprise whose edges are less than 500 m apart, as one unit. The ledger knows each
+R-MHI-1 (domain-rules §2.4) counts a production or storage facility, or several
+facilities of one enterprise whose edges are less than 500 m apart, as one unit; the
+reference takes that definition from the 2009 edition (GB 18218-2009 §3.5), and the
+2018 edition's own wording of the unit is still to be confirmed. The ledger knows each
 site by one registered point, not its edge, so the distance between points stands in
 for the edge distance (a conservative reading for large sites would need their
 outlines). "Several facilities less than 500 m apart" is read transitively (single

@@ -1,9 +1,10 @@
 """Storage: major-hazard sum, segregation, two-person custody, cylinder inspection. Pure.
 
-- ``storage.major_hazard`` (R-MHI-1, GB 18218-2018 §3-4): Σ qᵢ/Qᵢ over the live inventory
-  of one unit of assessment (one enterprise's sites less than ``unit_distance_m`` apart,
-  see :mod:`ledger.rules.hazard_units`) not wholly registered as a major hazard source
-  reaches the warning level (0.8) or 1; one finding per upward crossing of each level.
+- ``storage.major_hazard`` (R-MHI-1; GB 18218-2018 §4 for S = Σ qᵢ/Qᵢ, the unit as
+  GB 18218-2009 §3.5): S over the live inventory of one unit of assessment (one
+  enterprise's sites less than ``unit_distance_m`` apart, :mod:`ledger.rules.hazard_units`)
+  reaches the warning level (0.8) or 1 while a site holding part of it is not registered
+  as a major hazard source; one finding per upward crossing of each level.
   Key ``{org}|{site}+{site}...:{level}:{log index}``; the subject is ``{org}|{sites}``.
 - ``storage.incompatible`` (R-TOX-5, GB 15603, 危险化学品安全管理条例 art. 24): an item
   arrives at a site holding another chemical that the configured segregation matrix
