@@ -140,7 +140,7 @@ def _unit(st: RuleState, site: str, actor: str) -> tuple[str, frozenset[str]]:
 
 def _hazard(st: RuleState, ev: EventView, site: str) -> Iterator[Finding | None]:
     org, unit = _unit(st, site, ev.body.org)
-    ratio = sum(st.sites[s].ratio for s in unit if s in st.sites)
+    ratio = sum(st.sites[s].ratio for s in sorted(unit) if s in st.sites)
     rules = st.config.storage
     level = 2 if ratio >= float(rules.hazard_alert) - 1e-9 else (
         1 if ratio >= float(rules.hazard_warn) - 1e-9 else 0)  # fmt: skip
