@@ -8,6 +8,7 @@ and ``chemical-forms.csv``; see ``catalogs/2026-draft.1/README.md``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ledger.catalog import (
@@ -47,6 +48,14 @@ def load_registry(*directories: Path) -> CatalogRegistry:
     return CatalogRegistry(load_version(folder) for folder in folders)
 
 
+def rules_reader(folder: Path = DEFAULT_RULES.parent) -> Callable[[str], str]:
+    """Reads the files a rules configuration names (its segregation matrix) from ``folder``."""
+    return lambda name: (folder / name).read_text(encoding="utf-8")
+
+
 def load_rules(path: Path = DEFAULT_RULES) -> RulesConfig:
-    """Read a rules configuration file (see :func:`ledger.rules.parse_rules`)."""
-    return parse_rules(path.read_text(encoding="utf-8"), source=str(path))
+    """Read a rules configuration file (see :func:`ledger.rules.parse_rules`); the files it
+    names are read from its own folder."""
+    return parse_rules(
+        path.read_text(encoding="utf-8"), source=str(path), include=rules_reader(path.parent)
+    )

@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Final
 
+from ledger.catalog.ghs import GhsParseError, parse_ghs
 from ledger.catalog.meta import META_FILE
 from ledger.catalog.model import (
     CATEGORY_TOKENS,
@@ -245,6 +246,11 @@ def _parse_chemical(check: _Check) -> Chemical:
     density = check.positive_decimal("density_kg_per_l")
     if density is not None and density > MAX_DENSITY_KG_PER_L:
         check.fail("density_kg_per_l", f"{density} kg/L is implausible (kg/m³ instead of kg/L?)")
+    ghs_hazards = check.text("ghs_hazards", required=False)
+    try:
+        parse_ghs(ghs_hazards)
+    except GhsParseError as exc:
+        check.fail("ghs_hazards", str(exc))
     return Chemical(
         seq=seq,
         name_cn=name_cn,
@@ -254,7 +260,7 @@ def _parse_chemical(check: _Check) -> Chemical:
         categories=categories,
         categories_unverified=unverified,
         provenance=provenance,
-        ghs_hazards=check.text("ghs_hazards", required=False),
+        ghs_hazards=ghs_hazards,
         typical_packaging=check.text("typical_packaging", required=False),
         density_kg_per_l=density,
         source=check.text("source"),

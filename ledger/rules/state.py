@@ -100,7 +100,6 @@ class SiteStock:
     items: dict[str, tuple[float, Held]] = field(default_factory=dict)
     chemicals: Counter[Held] = field(default_factory=Counter)
     """Items held, by chemical and its storage groups."""
-    level: int = 0
 
 
 @dataclass(slots=True)
@@ -132,6 +131,10 @@ class RuleState:
     windows: dict[tuple[str, str, int], OrgWindow] = field(default_factory=dict)
     groups_of: dict[str, frozenset[str]] = field(default_factory=dict)
     """Storage groups by chemical code (a cache: the config never changes in a run)."""
+    units: dict[str, tuple[int, str, frozenset[str]]] = field(default_factory=dict)
+    """GB 18218 unit by site: (registry site epoch, org, the unit's sites) (a cache)."""
+    unit_levels: dict[tuple[str, frozenset[str]], int] = field(default_factory=dict)
+    """The Σq/Q level (0, 1 warn, 2 alert) last seen for each (org, unit)."""
     emitted: set[str] = field(default_factory=set)
     timers: list[tuple[float, int, str, str]] = field(default_factory=list)
     timer_seq: int = 0

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from ledger.catalog import Catalog, CatalogError, CatalogRegistry, UnknownChemicalError
+from ledger.catalog.ghs import parse_ghs
 from ledger.licences import Licence
 from ledger.records import RegistryRecord
 from ledger.rules.config import RulesConfig
@@ -55,6 +56,8 @@ class ChemicalFacts:
     critical_t: Decimal | None
     density_kg_per_l: Decimal
     kg_per_nm3: Decimal
+    ghs: frozenset[str] = frozenset()
+    """GHS hazard classes of the chemical (``ledger.catalog.ghs``), for segregation."""
 
     def in_any(self, categories: Iterable[str]) -> bool:
         return not self.categories.isdisjoint(categories)
@@ -108,6 +111,7 @@ class Chemistry:
             kg_per_nm3=self._config.mass.gas_kg_per_nm3.get(
                 seq, self._config.mass.default_kg_per_nm3
             ),
+            ghs=parse_ghs(chemical.ghs_hazards),
         )
 
     @staticmethod
@@ -141,10 +145,19 @@ class Registry:
     vehicles_by_plate: dict[str, str] = field(default_factory=dict)
     crew_by_person: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     permits_by_org: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    sites_by_org: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    site_epoch: int = 0
+    """Bumped whenever a site record changes (its org or place), to refresh derived units."""
 
     def apply_record(self, record: RegistryRecord) -> None:
         key = (record.kind, record.record_id)
         first = key not in self.records
+        if record.kind == "site":
+            old = self.records.get(key)
+            if old is not None:
+                self.sites_by_org[str(old.attrs["org"])].discard(record.record_id)
+            self.sites_by_org[str(record.attrs["org"])].add(record.record_id)
+            self.site_epoch += 1
         self.records[key] = record
         if record.kind == "vehicle":
             self.vehicles_by_plate[str(record.attrs["plate"])] = record.record_id

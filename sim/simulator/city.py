@@ -81,16 +81,16 @@ PROFILES: dict[str, tuple[str, list[tuple[str, tuple[str, ...]]], bool]] = {
     "hospital": ("end_user", [("oxidizing", ("15.1", "16.1", "17.1")), ("toxic_gas", ("8.1",))],
                  True),
     "water-plant": ("end_user", [("oxidizing", ("1.1",))], False),
-    "ice-rink": ("end_user", [("oxidizing", ("2.1",))], True),
+    "ice-rink": ("end_user", [("flammable", ("2.1",))], True),
     "factory": ("end_user", [("flammable", ("9.1", "4.1", "18.1", "16.1", "6.1", "10.1",
                                             "33.1", "5.1", "12.1"))], False),
     "chem-works": ("end_user", [("oxidizing", ("15.1", "27.2", "31.1", "32.1", "17.1"))], False),
-    "fab": ("end_user", [("toxic_gas", ("24.1", "22.1", "21.1", "16.1")),
+    "fab": ("end_user", [("toxic_gas", ("22.1", "21.1", "16.1")), ("cyanide", ("24.1",)),
                          ("flammable", ("23.1", "4.1"))], False),
-    "plating": ("end_user", [("cyanide", ("25.1", "17.1"))], False),
-    "school-lab": ("laboratory", [("flammable", ("33.1", "35.1", "34.1", "31.1", "32.1", "26.2",
+    "plating": ("end_user", [("cyanide", ("25.1",))], False),
+    "school-lab": ("laboratory", [("flammable", ("33.1", "35.1", "34.1", "31.1", "32.1",
                                                 "10.1", "6.1")),
-                                  ("oxidizing", ("27.2", "30.1"))], True),
+                                  ("oxidizing", ("27.2", "30.1", "26.2"))], True),
 }  # fmt: skip
 PROFILE_WEIGHTS = {"hospital": 3, "water-plant": 1, "ice-rink": 1, "factory": 4,
                    "chem-works": 2, "fab": 1, "plating": 1, "school-lab": 5}  # fmt: skip
@@ -145,7 +145,7 @@ def build(writer: LedgerWriter, rng: random.Random, at: int, items: int) -> City
     b = Builder(writer, rng, at)
     city = b.city
     scale = max(1, items // 2000)
-    gas_families = ["flammable", "oxidizing", "toxic_gas"]
+    gas_families = ["flammable", "oxidizing", "toxic_gas", "cyanide"]
     for n, district in enumerate(("daxing", "fangshan", "changping", "shunyi", "tongzhou",
                                   "fengtai")[: 2 + min(4, scale)]):  # fmt: skip
         filler = b.sited_org(f"gas-filler-{n + 1}", "filler", district, gas_families, major=True)
@@ -156,8 +156,8 @@ def build(writer: LedgerWriter, rng: random.Random, at: int, items: int) -> City
          ("5.1", "6.1", "10.1", "12.1", "33.1", "35.1", "34.1", PROHIBITED_FORM)),
         ("jingxi-chemical", "daxing", "oxidizing",
          ("27.2", "29.1", "30.1", "26.2", "31.1", "32.1")),
-        ("huabei-fine-chem", "changping", "flammable", ("26.2", "31.1", "32.1", "33.1", "6.1")),
-        ("beijing-cyanide-works", "fangshan", "cyanide", ("25.1", "34.1")),
+        ("huabei-fine-chem", "changping", "flammable", ("31.1", "32.1", "33.1", "6.1")),
+        ("beijing-cyanide-works", "fangshan", "cyanide", ("25.1",)),
     ]  # fmt: skip
     for org_id, district, family, forms in plants:
         producer = b.sited_org(org_id, "producer", district, [family], major=True)

@@ -59,11 +59,11 @@ BOTTLE_KG: Final = {
 
 FAMILIES: Final[dict[str, tuple[str, ...]]] = {
     "flammable": ("4.1", "5.1", "6.1", "9.1", "10.1", "12.1", "13.1", "18.1", "23.1", "33.1",
-                  "35.1", "16.1", "17.1", "31.1", "32.1", "26.2", "34.1", "7.1"),
-    "oxidizing": ("15.1", "27.2", "29.1", "30.1", "1.1", "2.1", "16.1", "17.1", "31.1", "32.1",
+                  "35.1", "16.1", "17.1", "31.1", "32.1", "2.1", "34.1", "7.1"),
+    "oxidizing": ("15.1", "27.2", "29.1", "30.1", "1.1", "16.1", "17.1", "31.1", "32.1",
                   "26.2"),
-    "toxic_gas": ("8.1", "21.1", "22.1", "24.1", "16.1", "17.1"),
-    "cyanide": ("25.1", "34.1", "16.1", "17.1"),
+    "toxic_gas": ("8.1", "21.1", "22.1", "16.1", "17.1"),
+    "cyanide": ("25.1", "24.1"),
 }  # fmt: skip
 PROHIBITED_FORM: Final = "7.1"
 """Acrylonitrile: on the simulation-only prohibited list (``catalogs/rules/simulation.json``)."""
@@ -81,7 +81,7 @@ def family_of(form: str) -> str:
 def clash(config: RulesConfig, arriving: frozenset[str], present: frozenset[str]) -> bool:
     """Whether goods of groups ``arriving`` may not share a store with ``present`` (as
     ``ledger.rules.storage.clash`` judges it: through groups the two do not share)."""
-    return storage.clash(config.storage.incompatible, arriving, present) is not None
+    return storage.clash(config.storage.segregation, arriving, present) is not None
 
 
 def _facts(chemistry: Chemistry, form: str) -> ChemicalFacts:

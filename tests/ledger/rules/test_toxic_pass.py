@@ -41,7 +41,9 @@ def test_cyanide_shipped_with_no_pass_is_critical() -> None:
 
 
 def test_a_chemical_that_is_not_highly_toxic_needs_no_pass() -> None:
-    city = _city()
+    city = City()  # no cyanide at the plant: 剧毒 beside other goods is a segregation finding
+    city.permit("pass-maker", kind="transport_permit", org="maker", chemicals=["all"],
+                status="revoked")  # fmt: skip
     city.commission("DRUM-2", chemical="33.1")
     city.ship(["DRUM-2"])
     city.clean()
