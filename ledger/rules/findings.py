@@ -43,6 +43,12 @@ class Finding:
         return f"f-{digest[:32]}"
 
     def to_json(self) -> dict[str, JsonValue]:
+        raw = self._fields()
+        if not self.supersedes:
+            del raw["supersedes"]
+        return raw
+
+    def _fields(self) -> dict[str, JsonValue]:
         return {
             "id": self.id, "rule": self.rule, "key": self.key, "severity": self.severity,
             "at": self.at, "message": self.message, "evidence": list(self.evidence),
