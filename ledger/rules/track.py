@@ -67,7 +67,10 @@ def on_receive(st: RuleState, ev: EventView) -> None:
 
 def fire_silence(st: RuleState, key: str, due: float) -> Iterator[Finding | None]:
     ship = st.ships.get(key)
-    if ship is None or not ship.pending or ship.received_any or due != ship.silence_due:
+    if ship is None or not ship.pending or ship.received_any:
+        return
+    if due < ship.silence_due:  # a fix came since it was armed: one timer, moved on lazily
+        st.schedule(ship.silence_due, SILENCE, ship.hash)
         return
     if _at_the_gate(st, ship):
         return
@@ -97,5 +100,7 @@ def _at_the_gate(st: RuleState, ship: OpenShip) -> bool:
 def _rearm(st: RuleState, ship: OpenShip, fix: float, known: float) -> None:
     ship.last_fix = fix
     silence = float(st.config.shipping.track_silence_hours) * 3600
+    armed = ship.silence_due > 0
     ship.silence_due = max(fix, known) + silence
-    st.schedule(ship.silence_due, SILENCE, ship.hash)
+    if not armed:
+        st.schedule(ship.silence_due, SILENCE, ship.hash)
