@@ -27,6 +27,7 @@ __all__ = [
     "ingest",  # the ingest path and its storage port
     "leaf",  # the log's leaf records
     "licences",  # licence records
+    "localtime",  # Beijing dates and Civil Code periods
     "merkle",  # the RFC 9162 tree and proofs
     "note",  # C2SP signed notes
     "records",  # registry records
