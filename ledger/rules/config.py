@@ -169,6 +169,8 @@ class DormancyRules(_Strict):
 class DeviceRules(_Strict):
     clock_trust_hours: Annotated[Decimal, Field(ge=0)]
     """How long before its log time a device's signed time is still believed (offline sync)."""
+
+
 class ShippingRules(_Strict):
     """Movement between places: unshipped moves, the planned route, the pass, a lost track."""
 

@@ -237,6 +237,8 @@ def test_advancing_to_exactly_the_deadline_does_not_fire_it() -> None:
     assert city.of("custody.transit_overdue") == []
     city.found += city.engine.advance(timer + timedelta(seconds=1))
     assert len(city.of("custody.transit_overdue")) == 1
+
+
 # -- custody.wrong_receiver does not deliver (issue 13, class 9) --------------------------------
 
 

@@ -251,6 +251,8 @@ def test_a_cylinder_use_backdated_beyond_the_trust_window_is_judged_at_its_edge(
     moment = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
     city.use("CYL-1", "1", at=moment, log_at=moment + timedelta(hours=73))
     assert city.rules() == ["storage.cylinder_overdue", "device.late_sync"], city.describe()
+
+
 # -- storage.incompatible: GHS classes through the GB 15603 matrix ----------------------------
 
 

@@ -30,7 +30,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Path, Evalua
     return first, labels, scored, second, again
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the old simulator has no stories for the rules added in this issue; the independent simulator on branch i13-sim replaces it")
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 13: the old simulator has no stories for the rules added in this issue; the independent simulator on branch i13-sim replaces it",
+)
 def test_every_rule_is_labelled(runs: tuple[Report, Path, Evaluation, Report, Path]) -> None:
     first, labels, *_ = runs
     assert {label["rule"] for label in read_labels(labels)} == set(RULES)
@@ -38,7 +41,10 @@ def test_every_rule_is_labelled(runs: tuple[Report, Path, Evaluation, Report, Pa
     assert first.events >= first.items * 5
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the old simulator has no stories for the rules added in this issue; the independent simulator on branch i13-sim replaces it")
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 13: the old simulator has no stories for the rules added in this issue; the independent simulator on branch i13-sim replaces it",
+)
 def test_engine_finds_exactly_the_labels(
     runs: tuple[Report, Path, Evaluation, Report, Path],
 ) -> None:
