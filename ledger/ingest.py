@@ -24,6 +24,7 @@ from ledger.errors import (
 from ledger.events import Commission
 from ledger.signing import Signer
 from ledger.timefmt import parse_utc
+from ledger.units import CatalogUnits, check_event_units
 
 _KEY_ERRORS: tuple[type[LedgerError], ...] = (UnknownKeyError, KeyNotValidAtLogTimeError)
 
@@ -65,6 +66,7 @@ class Ingestor:
         self._loaded_keys: set[str] = set()
         self._lock = threading.Lock()
         self._catalogs = catalogs
+        self._units = None if catalogs is None else CatalogUnits(catalogs)
 
     def submit(self, raw_events: Sequence[object]) -> list[Outcome]:
         r"""Append a batch; each event gets an outcome, in order.
@@ -154,13 +156,14 @@ class Ingestor:
             return self._trust
 
     def _check_catalog(self, event: SignedEvent) -> None:
-        if self._catalogs is None:
+        if self._catalogs is None or self._units is None:
             return
         catalog = self._catalogs.check_event_version(
             event.body.catalog_version, at=parse_utc(event.body.time).date()
         )
         if isinstance(event.body, Commission):
             catalog.resolve(event.body.data.chemical)
+        check_event_units(event.body, self._units, {})
 
     def _verify(self, event: SignedEvent, trust: TrustStore) -> None:
         self._check_catalog(event)

@@ -54,6 +54,7 @@ RULES: Final = (
     "city.prohibited",
     "city.restricted_bulk",
     "dormancy.idle",
+    "quantity.unit_unknown",
 )
 """Every rule the engine implements; the config must give each a severity."""
 
