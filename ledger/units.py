@@ -26,7 +26,13 @@ from typing import Final, Literal, get_args
 
 import pint
 
-from ledger.catalog import Catalog, CatalogError, CatalogRegistry, UnknownChemicalError
+from ledger.catalog import (
+    Catalog,
+    CatalogError,
+    CatalogRegistry,
+    UnknownCatalogVersionError,
+    UnknownChemicalError,
+)
 from ledger.errors import AppendRejectedError
 from ledger.events import Commission, EventBody, Quantity, TransformData, Unit
 
@@ -162,6 +168,7 @@ def mass_units() -> Mapping[str, Decimal]:
 
 def _plain(number: Decimal) -> Decimal:
     """``1E+3`` as ``1000``: the same value, written as a quantity is (no exponent)."""
+    number = number.normalize()
     return number.quantize(Decimal(1)) if number.as_tuple().exponent > 0 else number  # type: ignore[operator]
 
 
@@ -197,7 +204,7 @@ class CatalogUnits:
         if key not in self._cache:
             try:
                 self._cache[key] = measure_of(self._catalogs.get(version), code, self.units)
-            except (UnknownChemicalError, CatalogError, LookupError):
+            except (UnknownChemicalError, UnknownCatalogVersionError, CatalogError, LookupError):
                 self._cache[key] = None
         return self._cache[key]
 
