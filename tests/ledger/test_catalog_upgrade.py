@@ -73,7 +73,9 @@ def test_how_many_forms_have_a_density() -> None:
     new = REGISTRY.get(NEW)
     by_volume = [f.form_id for f in new.forms if f.density_kg_per_l is not None]
     by_normal = [f.form_id for f in new.forms if f.kg_per_nm3 is not None]
-    mass_only = [f.form_id for f in new.forms if f.density_kg_per_l is None and f.kg_per_nm3 is None]
+    mass_only = [
+        f.form_id for f in new.forms if f.density_kg_per_l is None and f.kg_per_nm3 is None
+    ]
     assert (len(new.forms), len(by_volume), len(by_normal), len(mass_only)) == (49, 13, 14, 26)
     sourced = [f for f in new.forms if f.density_kg_per_l is not None
                and not f.density_source.startswith("unverified")]  # fmt: skip
@@ -109,7 +111,7 @@ def test_the_measure_columns_come_all_together() -> None:
         line.rsplit(",", 1)[0] if not line.endswith('"') else line[: line.rindex(',"')]
         for line in rest
     ]) + "\n"  # fmt: skip
-    with pytest.raises(CatalogError, match="density_source.*missing column"):
+    with pytest.raises(CatalogError, match=r"density_source.*missing column"):
         _load(cut)
 
 

@@ -96,9 +96,10 @@ def test_a_liquefied_gas_in_litres_is_reported_under_the_new_catalog_too() -> No
                     catalog_version=NEW)  # fmt: skip
     city.deliver(["CYL-1"])
     city.use("CYL-1", "2", unit="L", catalog_version=NEW)
-    assert "a liquefied gas is filled and measured by mass" in city.only(
-        "quantity.unit_unknown"
-    ).message
+    assert (
+        "a liquefied gas is filled and measured by mass"
+        in city.only("quantity.unit_unknown").message
+    )
     assert _held(city, "CYL-1") == (Decimal("15"), "kg")
 
 
