@@ -22,10 +22,10 @@ from ledger.codes import SignedCode, normalise_code
 from ledger.custody import visible_events
 from ledger.errors import LedgerError
 from ledger.state import ItemState, Projection
-from ledger.units import CatalogUnits
 from ledger.store.bundles import Witnessed, build_item_bundle, build_site_bundle
 from ledger.store.service import LoggedEvent, ServiceStore
 from ledger.timefmt import format_utc
+from ledger.units import CatalogUnits
 from ledger.witness_policy import WitnessPolicy
 
 __all__ = ["ItemView", "LoggedEvent", "QueryService"]

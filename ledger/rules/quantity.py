@@ -24,9 +24,10 @@ def check(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     """``quantity.unit_unknown``: a quantity in a unit its item's form has no conversion for.
 
     Source: Regulations on the Safe Management of Hazardous Chemicals (State Council
-    Decree 591, 2013 rev.), Art. 24 and 25 (storage and use records with quantities) and
-    Art. 41 (剧毒/易制爆 quantities recorded and reported): a quantity the ledger cannot
-    express as a mass cannot be balanced (domain-rules §2, R-TOX-6), so it is reported.
+    Decree 591, 2013 rev.) Art. 25 (storage in/out verified and registered) and Art. 41
+    (product, quantity and flow recorded and filed); R-TOX-6 (quantities and flows of
+    剧毒/易制爆 kept, any loss reported); MPS Order 154 Art. 6 (易制爆 tracking records flow
+    and volume); domain-rules §2. A quantity the ledger cannot weigh defeats all of them.
     """
     body = ev.body
     for codes, quantity in event_quantities(body):
