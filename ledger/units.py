@@ -17,7 +17,7 @@ factor per convertible unit, so the fold and the rules multiply decimals only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -34,7 +34,7 @@ from ledger.catalog import (
     UnknownChemicalError,
 )
 from ledger.errors import AppendRejectedError
-from ledger.events import Commission, EventBody, Quantity, TransformData, Unit
+from ledger.events import Commission, EventBody, Quantity, Transform, TransformData, Unit
 
 Measure = Literal[
     "liquid",
@@ -286,3 +286,20 @@ def check_event_units(
             if chemical is not None:
                 value = Decimal(quantity.value)
                 units.require(body.catalog_version, chemical, value, quantity.unit)
+
+
+GENESIS_DEPTH: Final = 16
+"""How many transforms back an item's chemical is looked for (a decant of a decant...)."""
+
+
+def chemical_of(code: str, genesis: Callable[[str], EventBody | None]) -> str | None:
+    """An item's chemical code from its first event: a commission names it, a transform's
+    output has its first input's; ``None`` when unknown (a pallet, an unknown item)."""
+    for _ in range(GENESIS_DEPTH):
+        body = genesis(code)
+        if isinstance(body, Commission):
+            return body.data.chemical
+        if not isinstance(body, Transform):
+            return None
+        code = body.data.inputs[0].code
+    return None

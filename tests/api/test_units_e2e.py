@@ -47,3 +47,18 @@ def test_kilograms_of_chlorine_are_accepted(world: World) -> None:
     (code,) = world.issue("p-chem", 1)
     receipt = world.actors["p-chem"].client.submit(_commission(world, code, "50", "kg"))
     assert receipt["index"] >= 0
+
+
+def test_a_use_in_litres_of_a_logged_chlorine_cylinder_is_refused(world: World) -> None:
+    producer = world.actors["p-chem"]
+    (code,) = world.issue("p-chem", 1)
+    producer.client.submit(_commission(world, code, "500", "kg"))
+    head = producer.device.heads[code]
+    litres = world.event("p-chem", "use", [code], {"quantity": {"value": "50", "unit": "L"}})
+    with pytest.raises(ApiError) as caught:
+        producer.client.submit(litres)
+    assert (caught.value.status, caught.value.code) == (422, "unit_not_convertible")
+    assert caught.value.problem["form"] == "1.1"
+    producer.device.heads[code] = head  # the refused event never moved the log's head
+    kilograms = world.event("p-chem", "use", [code], {"quantity": {"value": "50", "unit": "kg"}})
+    assert producer.client.submit(kilograms)["index"] >= 0

@@ -19,6 +19,7 @@ from ledger.units import (
     UnitNotConvertibleError,
     Units,
     check_event_units,
+    chemical_of,
 )
 
 OLD, NEW = "2026-draft.1", "2027-draft.1"
@@ -181,3 +182,21 @@ def test_the_ingest_check_judges_other_events_where_the_chemical_is_known() -> N
     check_event_units(use, CATALOGS, {"CT-1": "33.1"})
     with pytest.raises(UnitNotConvertibleError, match=r"form 2\.1 "):
         check_event_units(use, CATALOGS, {"CT-1": "2.1"})
+
+
+def test_an_items_chemical_is_found_back_through_its_transforms() -> None:
+    decant = parse_body({
+        "v": 1, "type": "transform", "time": "2027-02-01T08:00:00Z", "org": "org-1",
+        "device_key": "0" * 32, "actor": HASH, "catalog_version": NEW,
+        "items": [{"code": "DRUM-1", "seq": 3, "prev": HASH, "role": "input"},
+                  {"code": "BOT-1", "seq": 0, "prev": None, "role": "output"}],
+        "data": {"kind": "decant",
+                 "inputs": [{"code": "DRUM-1", "quantity": {"value": "5", "unit": "kg"}}],
+                 "outputs": [{"code": "BOT-1", "quantity": {"value": "5", "unit": "kg"}}]},
+    })  # fmt: skip
+    firsts = {"DRUM-1": _commission("33.1", "160", "kg"), "BOT-1": decant}
+    assert chemical_of("BOT-1", firsts.get) == "33.1"
+    assert chemical_of("DRUM-1", firsts.get) == "33.1"
+    assert chemical_of("NONE-1", firsts.get) is None
+    looping = {"BOT-1": decant, "DRUM-1": decant}  # a malformed history cannot loop forever
+    assert chemical_of("BOT-1", looping.get) is None
