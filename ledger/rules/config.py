@@ -61,6 +61,7 @@ RULES: Final = (
     "transport.route_deviation",
     "transport.toxic_pass_missing",
     "transport.track_lost",
+    "quantity.unit_unknown",
 )
 """Every rule the engine implements; the config must give each a severity."""
 

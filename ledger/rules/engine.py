@@ -38,6 +38,7 @@ from ledger.rules import (
     lifecycle,
     mass,
     permits,
+    quantity,
     route,
     signals,
     storage,
@@ -77,6 +78,7 @@ class Engine:
     def __init__(self, config: RulesConfig, catalogs: CatalogRegistry) -> None:
         self.config = config
         self.state = RuleState(config=config, chemistry=Chemistry(catalogs, config))
+        self.state.projection.kilograms = self.state.chemistry.convert
         self.clock = 0.0
         self.position = -1
         """The log index of the last entry fed."""
@@ -141,6 +143,7 @@ class Engine:
         if any(c is None for c in view.chemicals.values()):
             view.chemicals = self._chemicals(body, view.after)
         yield from lifecycle.after(st, view)
+        yield from quantity.check(st, view)
         yield from lifecycle.travel(st, view)
         yield from unshipped.check(st, view)
         yield from city.check(st, view)

@@ -22,6 +22,7 @@ from ledger.licences import Licence
 from ledger.records import RegistryRecord
 from ledger.rules.config import RulesConfig
 from ledger.timefmt import parse_utc
+from ledger.units import CatalogUnits, FormMeasure, mass_units
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -54,8 +55,8 @@ class ChemicalFacts:
     """Transport class and subsidiary risks of the form (of every form for a bare seq)."""
     transport_class: str | None
     critical_t: Decimal | None
-    density_kg_per_l: Decimal
-    kg_per_nm3: Decimal
+    measure: FormMeasure
+    """How its quantities become kilograms (exact factors, built with pint at catalog load)."""
     ghs: frozenset[str] = frozenset()
     """GHS hazard classes of the chemical (``ledger.catalog.ghs``), for segregation."""
 
@@ -74,6 +75,8 @@ class Chemistry:
     def __init__(self, catalogs: CatalogRegistry, config: RulesConfig) -> None:
         self._catalogs = catalogs
         self._config = config
+        self.units = CatalogUnits(catalogs)
+        """The one pint registry of this engine, and every form's measure."""
         self._cache: dict[tuple[str, str], ChemicalFacts | None] = {}
 
     def facts(self, version: str, code: str | None) -> ChemicalFacts | None:
@@ -99,6 +102,9 @@ class Chemistry:
             if f.major_hazard_threshold_t is not None and f.in_major_hazard_scope
         ]
         seq = str(chemical.seq)
+        measure = self.units.measure(version, code)
+        if measure is None:
+            return None
         return ChemicalFacts(
             code=code,
             seq=seq,
@@ -107,33 +113,26 @@ class Chemistry:
             classes=classes,
             transport_class=forms[0].transport_class if forms else None,
             critical_t=min(thresholds) if thresholds else None,
-            density_kg_per_l=chemical.density_kg_per_l or Decimal(1),
-            kg_per_nm3=self._config.mass.gas_kg_per_nm3.get(
-                seq, self._config.mass.default_kg_per_nm3
-            ),
+            measure=measure,
             ghs=parse_ghs(chemical.ghs_hazards),
         )
 
+    def convert(self, version: str, code: str | None, value: Decimal, unit: str) -> Decimal | None:
+        """The item fold's conversion (:data:`ledger.state.Kilograms`): ``None`` if impossible."""
+        return self.units.kilograms(version, code, value, unit)
+
     @staticmethod
     def kilograms(value: Decimal, unit: str, chem: ChemicalFacts | None) -> Decimal | None:
-        """The mass of ``value unit`` of ``chem``; ``None`` when it cannot be known (pieces)."""
-        density = chem.density_kg_per_l if chem else Decimal(1)
-        match unit:
-            case "kg":
-                return value
-            case "g":
-                return value / 1000
-            case "t":
-                return value * 1000
-            case "L":
-                return value * density
-            case "mL":
-                return value * density / 1000
-            case "m3":
-                return value * density * 1000
-            case "Nm3":
-                return value * (chem.kg_per_nm3 if chem else Decimal("1.3"))
-        return None
+        """The mass of ``value unit`` of ``chem``; ``None`` when it cannot be known.
+
+        A volume needs the form's density, normal cubic metres its normal density, and a
+        piece a fill rule; an unknown chemical converts nothing but a mass. There is no
+        default density: the rule ``quantity.unit_unknown`` reports what cannot be converted.
+        """
+        if chem is not None:
+            return chem.measure.kilograms(value, unit)
+        factor = mass_units().get(unit)
+        return None if factor is None else value * factor
 
 
 @dataclass(slots=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +56,7 @@ def _argon() -> ChemicalFacts:
     return ChemicalFacts(
         code="argon", seq="argon", name="Argon", categories=nitrogen.categories,
         classes=frozenset({"2.2"}), transport_class="2.2", critical_t=None,
-        density_kg_per_l=Decimal(1), kg_per_nm3=Decimal("1.784"),
-        ghs=parse_ghs("Press. gas (compressed)"),
+        measure=nitrogen.measure, ghs=parse_ghs("Press. gas (compressed)"),
     )  # fmt: skip
 
 
