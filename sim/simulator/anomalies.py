@@ -83,13 +83,6 @@ def _growth(w: World, org: Org, item: Item) -> str:
     return "stock count 20% above the book quantity"
 
 
-def _litres_of_gas(w: World, org: Org, item: Item) -> str:
-    """A use of compressed nitrogen written in litres: a cylinder's water capacity, no mass."""
-    w.writer.event(org.id, "use", [item.code], {"quantity": {"value": "10", "unit": "L"}},
-                   w.now, site=item.site.id if item.site else None)  # fmt: skip
-    return "use of compressed nitrogen recorded as 10 L, which no density turns into kg"
-
-
 def _shortfall(w: World, org: Org, item: Item) -> str:
     w.count(org, item, (item.kg * Decimal("0.8")).quantize(Decimal("0.001")))
     return "stock count 20% below the book quantity"
@@ -385,7 +378,6 @@ STORIES: dict[str, Callable[[World], Process]] = {
     "city.restricted_bulk": _restricted,
     "dormancy.idle": _dormant,
     "device.late_sync": _late_sync,
-    "quantity.unit_unknown": _after_delivery("quantity.unit_unknown", _litres_of_gas),
 }  # fmt: skip
 EARLY: dict[str, int] = {"dormancy.idle": 17 * DAY, "permit.toxic_filing_missing": 7 * DAY}
 """How long before the end a deadline story must start (the org balance: before a window end)."""
