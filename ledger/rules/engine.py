@@ -78,7 +78,7 @@ class Engine:
     def __init__(self, config: RulesConfig, catalogs: CatalogRegistry) -> None:
         self.config = config
         self.state = RuleState(config=config, chemistry=Chemistry(catalogs, config))
-        self.state.projection.kilograms = self.state.chemistry.convert
+        self.state.projection.kilograms = self.state.chemistry.units.kilograms
         self.clock = 0.0
         self.position = -1
         """The log index of the last entry fed."""

@@ -117,10 +117,6 @@ class Chemistry:
             ghs=parse_ghs(chemical.ghs_hazards),
         )
 
-    def convert(self, version: str, code: str | None, value: Decimal, unit: str) -> Decimal | None:
-        """The item fold's conversion (:data:`ledger.state.Kilograms`): ``None`` if impossible."""
-        return self.units.kilograms(version, code, value, unit)
-
     @staticmethod
     def kilograms(value: Decimal, unit: str, chem: ChemicalFacts | None) -> Decimal | None:
         """The mass of ``value unit`` of ``chem``; ``None`` when it cannot be known.
