@@ -68,10 +68,10 @@ class ItemState:
 class Projection:
     """Item states folded from events; feed events in log order."""
 
+    kilograms: Kilograms
+    """Converts a use or transform in another unit than the item's. Required: a fold
+    that could not convert would silently leave 160 kg in a drum after 100 L were used."""
     items: dict[str, ItemState] = field(default_factory=dict)
-    kilograms: Kilograms | None = None
-    """Converts a use or transform in another unit than the item's; without it, only a
-    quantity in the item's own unit is subtracted."""
 
     def apply(self, body: EventBody) -> None:
         """Fold one event into every item it touches."""
@@ -89,9 +89,7 @@ class Projection:
         return self
 
 
-def fold_item(
-    code: str, bodies: Iterable[EventBody], kilograms: Kilograms | None = None
-) -> ItemState:
+def fold_item(code: str, bodies: Iterable[EventBody], kilograms: Kilograms) -> ItemState:
     """One item's state from its own events, in chain order."""
     projection = Projection(kilograms=kilograms)
     return projection.apply_all(bodies).items.get(code, ItemState(code=code))
@@ -109,9 +107,8 @@ def _with_quantity(state: ItemState, q: object) -> ItemState:
 
 
 def _less(
-    state: ItemState, used: tuple[Decimal, str] | None, body: EventBody,
-    kilograms: Kilograms | None,
-) -> ItemState:  # fmt: skip
+    state: ItemState, used: tuple[Decimal, str] | None, body: EventBody, kilograms: Kilograms
+) -> ItemState:
     """``state`` less ``used``, in the item's unit if it is the same, else both in kg.
 
     A quantity that cannot be converted (no density, an unknown chemical) leaves the item
@@ -121,8 +118,6 @@ def _less(
         return state
     if state.unit == used[1]:
         return replace(state, quantity=max(state.quantity - used[0], Decimal(0)))
-    if kilograms is None:
-        return state
     version = body.catalog_version
     have = kilograms(version, state.chemical, state.quantity, state.unit)
     taken = kilograms(version, state.chemical, used[0], used[1])
@@ -133,7 +128,7 @@ def _less(
 
 def _step(
     state: ItemState, body: EventBody, role: str, known: dict[str, ItemState],
-    kilograms: Kilograms | None = None,
+    kilograms: Kilograms,
 ) -> ItemState:  # fmt: skip
     taken = replace(state, holder=body.org, site=body.site or state.site)
     # Only a transfer (commission, receive, recovery, a transform's output) moves custody;

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
 from types import MappingProxyType
 from typing import Final, Literal, get_args
 
@@ -160,10 +159,20 @@ class Units:
         return FormMeasure(form, measure, factors, reasons)
 
 
-@cache
-def mass_units() -> Mapping[str, Decimal]:
-    """The kilograms in one of each unit of mass (for a quantity of no known chemical)."""
-    return MappingProxyType(Units().measure("-", "solid").kg_per_unit)
+_KG_PER_MASS_UNIT: Final = {"kg": Decimal(1), "g": Decimal("0.001"), "t": Decimal(1000)}
+MASS_ONLY: Final = FormMeasure(
+    "-",
+    None,
+    MappingProxyType(_KG_PER_MASS_UNIT),
+    MappingProxyType(
+        dict.fromkeys(
+            (u for u in UNITS if u not in _KG_PER_MASS_UNIT), "the item's chemical is not known"
+        )
+    ),
+)
+"""The measure of a quantity of no known chemical: a mass is a mass (the SI definitions of
+the gram and the tonne, checked against pint in the tests); nothing else can be weighed.
+The item fold and the rules both use it, so neither weighs what the other cannot."""
 
 
 def _plain(number: Decimal) -> Decimal:
@@ -211,9 +220,11 @@ class CatalogUnits:
     def kilograms(
         self, version: str, code: str | None, value: Decimal, unit: str
     ) -> Decimal | None:
-        """``value unit`` of ``code`` in kg; ``None`` when it cannot be converted."""
-        measure = self.measure(version, code)
-        return None if measure is None else measure.kilograms(value, unit)
+        """``value unit`` of ``code`` in kg; ``None`` when it cannot be converted.
+
+        A code the catalog does not know converts only a mass (:data:`MASS_ONLY`).
+        """
+        return (self.measure(version, code) or MASS_ONLY).kilograms(value, unit)
 
     def require(self, version: str, code: str, value: Decimal, unit: str) -> Decimal:
         """``value unit`` of ``code`` in kg, or :class:`UnitNotConvertibleError`."""

@@ -6,8 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ["tests.servers"]
+
+# A per-example deadline is a timing test, and timing on a shared 2-core CI machine is
+# noise: speed is measured in bench/. Every property test runs without one.
+settings.register_profile("chemtrace", deadline=None)
+settings.load_profile("chemtrace")
 
 SHARED_DIR = Path(__file__).resolve().parent.parent.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -222,7 +222,7 @@ def _render(
     except LedgerError:
         rows.append((t["advice"], advice_for("", lang)))
     events = service.queries.item_events(signed.code)
-    state = fold_item(signed.code, (e.event.body for e in events))
+    state = fold_item(signed.code, (e.event.body for e in events), service.queries.units.kilograms)
     return HTMLResponse(_page(lang, signed.code, _standing(state.status, events), rows, switch))
 
 

@@ -60,7 +60,7 @@ from ledger.rules.facts import (
 from ledger.rules.findings import Finding
 from ledger.rules.state import RuleState
 from ledger.rules.world import ChemicalFacts, Chemistry, when
-from ledger.state import ItemState
+from ledger.state import ItemState, Projection
 
 Fire = Callable[[RuleState, str, float], Iterator[Finding | None]]
 TIMERS: Final[dict[str, Fire]] = {
@@ -77,8 +77,12 @@ class Engine:
 
     def __init__(self, config: RulesConfig, catalogs: CatalogRegistry) -> None:
         self.config = config
-        self.state = RuleState(config=config, chemistry=Chemistry(catalogs, config))
-        self.state.projection.kilograms = self.state.chemistry.units.kilograms
+        chemistry = Chemistry(catalogs, config)
+        self.state = RuleState(
+            config=config,
+            chemistry=chemistry,
+            projection=Projection(kilograms=chemistry.units.kilograms),
+        )
         self.clock = 0.0
         self.position = -1
         """The log index of the last entry fed."""

@@ -118,9 +118,9 @@ class RuleState:
 
     config: RulesConfig
     chemistry: Chemistry
-    registry: Registry = field(default_factory=Registry)
-    projection: Projection = field(default_factory=Projection)
+    projection: Projection
     """Every item's holder, place, status and quantity (the same fold the API reads)."""
+    registry: Registry = field(default_factory=Registry)
     items: dict[str, ItemTrack] = field(default_factory=lambda: defaultdict(ItemTrack))
     ships: dict[str, OpenShip] = field(default_factory=dict)
     sales: dict[str, OpenSale] = field(default_factory=dict)

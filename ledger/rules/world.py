@@ -22,7 +22,7 @@ from ledger.licences import Licence
 from ledger.records import RegistryRecord
 from ledger.rules.config import RulesConfig
 from ledger.timefmt import parse_utc
-from ledger.units import CatalogUnits, FormMeasure, mass_units
+from ledger.units import MASS_ONLY, CatalogUnits, FormMeasure
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -125,10 +125,7 @@ class Chemistry:
         piece a fill rule; an unknown chemical converts nothing but a mass. There is no
         default density: the rule ``quantity.unit_unknown`` reports what cannot be converted.
         """
-        if chem is not None:
-            return chem.measure.kilograms(value, unit)
-        factor = mass_units().get(unit)
-        return None if factor is None else value * factor
+        return (MASS_ONLY if chem is None else chem.measure).kilograms(value, unit)
 
 
 @dataclass(slots=True)

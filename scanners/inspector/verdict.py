@@ -27,7 +27,7 @@ from ledger.bundle import Finding, item_noun
 from ledger.codes import CodeFacts, SignedCode
 from ledger.errors import LedgerError
 from ledger.events import ReportLoss, parse_body
-from ledger.state import Projection
+from ledger.state import Kilograms, Projection
 
 VerdictKind = Literal[
     "genuine", "stale", "reported_lost", "reported_stolen", "retired", "fault", "unknown_item"
@@ -192,7 +192,7 @@ class ScanVerdict:
         }
 
 
-def custody_timeline(bundle: Mapping[str, Any], code: str) -> list[Step]:
+def custody_timeline(bundle: Mapping[str, Any], code: str, kilograms: Kilograms) -> list[Step]:
     """The item's events in ``bundle`` as steps, folding holder, place and quantity.
 
     Reads the bundle's JSON as the verifier already judged it, parsing only the event
@@ -200,7 +200,7 @@ def custody_timeline(bundle: Mapping[str, Any], code: str) -> list[Step]:
     would double the cost of a scan). Best effort: a part that does not parse ends the
     timeline; the verdict says what is wrong with it.
     """
-    projection, steps = Projection(), []
+    projection, steps = Projection(kilograms=kilograms), []
     try:
         item = next(item for item in bundle["items"] if item["code"] == code)
         entries = {entry["index"]: entry for entry in bundle["events"]}

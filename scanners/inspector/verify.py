@@ -41,6 +41,8 @@ from ledger.bundle import BundleReport, Finding
 from ledger.codes import SignedCode, verify_code
 from ledger.errors import LedgerError
 from ledger.signing import ED25519
+from ledger.store.catalog_files import load_registry
+from ledger.units import CatalogUnits
 from scanners.client import ApiError, ChemtraceClient
 from scanners.files import KitFileError, read_json
 from scanners.inspector.fetch import TIME_FORMAT, fetch_bundle, verify_with_kit
@@ -76,9 +78,14 @@ class OnlineAccess:
 class ScanVerifier:
     """Verifies scans with one kit."""
 
-    def __init__(self, kit: InspectorKit, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, kit: InspectorKit, *, clock: Clock = utc_now, units: CatalogUnits | None = None
+    ) -> None:
         self.kit = kit
         self.clock = clock
+        self.units = units or CatalogUnits(load_registry())
+        """The catalogs shipped with the handheld: the timeline weighs a 50 L use of a
+        drum recorded in kg as the server does."""
 
     def verify(self, text: str, *, online: OnlineAccess | None = None) -> ScanVerdict:
         """The verdict for one scan's text (see :meth:`verify_scan`).
@@ -251,7 +258,9 @@ class ScanVerifier:
         verdict: VerdictKind = "fault" if report.faults else "genuine"
         if verdict == "genuine" and "bundle_stale" in report.warning_codes():
             verdict = "stale"
-        steps = custody_timeline(bundle, code) if isinstance(bundle, dict) else []
+        steps = (
+            custody_timeline(bundle, code, self.units.kilograms) if isinstance(bundle, dict) else []
+        )
         return ScanVerdict(
             verdict=in_standing(verdict, steps),
             scanned=scan.describe(),

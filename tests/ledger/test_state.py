@@ -7,6 +7,10 @@ from typing import Any
 
 from ledger.events import parse_body
 from ledger.state import Projection
+from ledger.store.catalog_files import load_registry
+from ledger.units import CatalogUnits
+
+KILOGRAMS = CatalogUnits(load_registry()).kilograms
 
 HASH = "sha256:" + "ab" * 32
 
@@ -34,7 +38,7 @@ def kg(value: str) -> dict[str, str]:
 
 
 def test_a_cylinder_is_followed_from_filler_to_user_to_disposal() -> None:
-    p = Projection()
+    p = Projection(kilograms=KILOGRAMS)
     p.apply(body("commission", "gas", [link("CYL-1", 0)],
                  {"chemical": "1", "quantity": kg("40"), "lot": "L", "packaging": "cylinder"},
                  site="fill"))  # fmt: skip
@@ -65,7 +69,7 @@ def test_a_cylinder_is_followed_from_filler_to_user_to_disposal() -> None:
 
 
 def test_decanted_bottles_inherit_the_drums_chemical_and_the_drum_loses_the_amount() -> None:
-    p = Projection()
+    p = Projection(kilograms=KILOGRAMS)
     p.apply(body("commission", "acme", [link("DRUM-1", 0)],
                  {"chemical": "32", "quantity": kg("200"), "lot": "L", "packaging": "drum"}))  # fmt: skip
     p.apply(body("transform", "acme", [link("DRUM-1", 1, "input"), link("BOTL-1", 0, "output")], {
@@ -76,10 +80,22 @@ def test_decanted_bottles_inherit_the_drums_chemical_and_the_drum_loses_the_amou
 
 
 def test_a_loss_and_a_recovery() -> None:
-    p = Projection()
+    p = Projection(kilograms=KILOGRAMS)
     p.apply(body("commission", "acme", [link("BOX-1", 0)],
                  {"chemical": "33", "quantity": kg("25"), "lot": "L", "packaging": "box"}, site="store-1"))  # fmt: skip
     p.apply(body("report_loss", "acme", [link("BOX-1", 1)], {"kind": "theft"}))
     assert p.items["BOX-1"].status == "lost" and p.items["BOX-1"].site == "store-1"
     p.apply(body("recover", "acme", [link("BOX-1", 2)], {"report": HASH}, site="store-2"))
     assert (p.items["BOX-1"].status, p.items["BOX-1"].site) == ("active", "store-2")
+
+
+def test_an_item_of_no_known_chemical_is_still_weighed_by_mass_and_only_by_mass() -> None:
+    # Catalog version "x" is unknown: 500 g is still 0.5 kg, and 2 L cannot be weighed (the
+    # engine says so, quantity.unit_unknown) so it leaves the item as it was.
+    p = Projection(kilograms=KILOGRAMS)
+    p.apply(body("commission", "acme", [link("BOX-2", 0)],
+                 {"chemical": "33", "quantity": kg("10"), "lot": "L", "packaging": "box"}))  # fmt: skip
+    p.apply(body("use", "acme", [link("BOX-2", 1)], {"quantity": {"value": "500", "unit": "g"}}))
+    assert (p.items["BOX-2"].quantity, p.items["BOX-2"].unit) == (Decimal("9.500"), "kg")
+    p.apply(body("use", "acme", [link("BOX-2", 2)], {"quantity": {"value": "2", "unit": "L"}}))
+    assert p.items["BOX-2"].quantity == Decimal("9.500")

@@ -13,6 +13,7 @@ from ledger.catalog.loader import MEASURES as LOADER_MEASURES
 from ledger.events import parse_body
 from ledger.store.catalog_files import load_registry
 from ledger.units import (
+    MASS_ONLY,
     MEASURES,
     CatalogUnits,
     FormMeasure,
@@ -115,6 +116,14 @@ def test_an_unknown_chemical_or_version_is_unconvertible() -> None:
     assert CATALOGS.measure("1999.1", "1") is None
     with pytest.raises(UnitNotConvertibleError):
         CATALOGS.require(NEW, "99", Decimal(1), "kg")
+
+
+def test_an_unknown_chemical_converts_a_mass_and_nothing_else() -> None:
+    assert MASS_ONLY.kg_per_unit == UNITS.measure("-", "solid").kg_per_unit  # pint agrees
+    assert CATALOGS.kilograms(NEW, "99", Decimal(500), "g") == Decimal("0.500")
+    assert CATALOGS.kilograms("1999.1", None, Decimal(2), "t") == Decimal(2000)
+    for unit in ("L", "mL", "m3", "Nm3", "piece"):
+        assert CATALOGS.kilograms(NEW, "99", Decimal(1), unit) is None
 
 
 def test_each_units_object_has_its_own_registry() -> None:

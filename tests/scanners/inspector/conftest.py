@@ -122,7 +122,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     shipped = format_hash(open_envelope(chain[-1]).event_hash)
     chain += [
         _event(h, org_b, "receive", main, {"ship": shipped, **_quantity("37.5")}, "site-b"),
-        _event(h, org_b, "use", main, _quantity("1"), "site-b"),
+        # In grams: the timeline must weigh it as the server does (36.5 kg left, not 37.5).
+        _event(h, org_b, "use", main, {"quantity": {"value": "1000", "unit": "g"}}, "site-b"),
         _commission(h, org_b, resident, "site-b"),
         _event(h, org_b, "use", resident, _quantity("4"), "site-b"),
         _commission(h, org_a, elsewhere, "site-a"),

@@ -30,9 +30,9 @@ def test_a_scanned_label_gives_the_verified_custody_chain(stocked: Kit, world: W
         (1, "use", "org-a", "site-a", "37.5", "kg", "active"),
         (2, "ship", "org-c", None, "37.5", "kg", "in_transit"),
         (3, "receive", "org-b", "site-b", "37.5", "kg", "active"),
-        (4, "use", "org-b", "site-b", "36.5", "kg", "active"),
-        (5, "use", "org-b", "site-b", "36.0", "kg", "active"),
-        (6, "use", "org-b", "site-b", "35.5", "kg", "active"),
+        (4, "use", "org-b", "site-b", "36.500", "kg", "active"),  # 1000 g
+        (5, "use", "org-b", "site-b", "36.000", "kg", "active"),
+        (6, "use", "org-b", "site-b", "35.500", "kg", "active"),
     ]
     chain = next(i for i in world.new_site_b["items"] if i["code"] == world.main)["chain"]
     assert [step.index for step in verdict.steps] == chain

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from ledger.store.catalog_files import load_registry
+from ledger.units import CatalogUnits
 from scanners.device.home import DeviceHome
 from scanners.inspector.verdict import custody_timeline
 from scanners.tui.verify import when
@@ -49,7 +51,7 @@ def test_a_genuine_cylinder_shows_its_custody_chain_and_an_altered_one_is_a_faul
     pane.wait_for("GENUINE", f"cylinder {world.main} (a chemtrace label (QR))",
                   "source: verified offline from the site bundle of site-b downloaded at",
                   "custody chain", "when what who held it where how much")  # fmt: skip
-    steps = custody_timeline(world.new_site_b, world.main)
+    steps = custody_timeline(world.new_site_b, world.main, CatalogUnits(load_registry()).kilograms)
     assert len(steps) == world.main_events == 7
     for step in steps:
         pane.wait_for(" ".join(filter(None, [str(step.seq), when(step.time), step.type,
