@@ -4,10 +4,17 @@
   inputs by more than the tolerance (in kilograms, through the catalog's density), or
   that takes more from an input than the input held.
 - ``mass.stock_shortfall``: a stock count below the book quantity by more than the
-  tolerance; for highly toxic and explosive-precursor chemicals any shortfall, critical.
-- ``mass.org_balance``: over each window (30 days by default), the use and disposal an
-  organisation declared of a chemical exceeds what its containers held by more than the
-  tolerance. A deadline at the window's end judges it.
+  tolerance; for highly toxic and explosive-precursor chemicals any shortfall, at the
+  strict severity (:mod:`ledger.rules.loss`; a return short of the book:
+  :mod:`ledger.rules.receipt`).
+- ``mass.org_balance``: an organisation declared more use or disposal of a chemical than
+  its containers held. Ordinary chemicals are judged over each window (30 days by
+  default) against max(``org_min_kg``, ``org_tolerance`` × what was declared), by a
+  deadline at the window's end (Art. 25 出入库核查、登记: a reconciliation, where scale
+  error evens out). 剧毒 and 易制爆 are judged at the very use or disposal, with zero
+  tolerance and the strict severity: R-TOX-6 (domain-rules §2.2) asks for the records of
+  their quantities to be true and a loss to be reported at once, so an amount the books
+  did not hold cannot wait for a window to close.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from ledger.events import Dispose, StockCount, Transform, Use
+from ledger.rules import loss
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
 from ledger.rules.state import OrgWindow, RuleState
@@ -71,41 +79,46 @@ def on_count(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         counted = Chemistry.kilograms(
             Decimal(body.data.quantity.value), body.data.quantity.unit, chem
         )
-        if book is None or counted is None or counted >= book:
+        if book is None or counted is None:
             continue
-        strict = chem is not None and chem.in_any(rules.strict_categories)
-        if not strict and book - counted <= book * rules.count_tolerance:
+        found = loss.loss(rules, book, counted, rules.count_tolerance, (chem,))
+        if found is None:
             continue
         yield st.finding(
             "mass.stock_shortfall", f"{link.code}:{ev.hash}", body.time,
             f"stock count {body.data.count_id} at {body.site or body.org} found "
             f"{counted} kg of item {link.code}; the books say {book} kg "
-            f"({book - counted} kg short)",
+            f"({found.missing} kg short)",
             tuple(h for h in (st.items[link.code].last_event, ev.hash) if h), org=body.org,
             site=body.site or state.site, item=link.code,
             chemical=chem.seq if chem else state.chemical,
-            severity=rules.strict_severity if strict else None,
+            severity=loss.severity(rules, found),
         )  # fmt: skip
 
 
-def on_consume(st: RuleState, ev: EventView) -> None:
-    """Add declared use or disposal, and any amount beyond what the container held."""
+def on_consume(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
+    """Judge a strict chemical's overdraw now; add any other's to its organisation's window."""
     body = ev.body
     assert isinstance(body, (Use, Dispose))
     declared = body.data.quantity
     if declared is None or len(body.items) > 1:
         return
-    days = st.config.mass.org_window_days
-    span = days * 86400.0
+    rules = st.config.mass
+    span = rules.org_window_days * 86400.0
     start = (ev.time.timestamp() // span) * span
     for link in body.items:
         state, chem = ev.before[link.code], ev.chemicals[link.code]
         want = Chemistry.kilograms(Decimal(declared.value), declared.unit, chem)
         if want is None or chem is None:
             continue
-        held = Decimal(0)
+        held: Decimal | None = Decimal(0)
         if state.quantity is not None and state.unit is not None:
-            held = Chemistry.kilograms(state.quantity, state.unit, chem) or Decimal(0)
+            held = Chemistry.kilograms(state.quantity, state.unit, chem)
+        if loss.strict(rules, (chem,)):
+            if held is not None and want > held:  # an unknown book: quantity.unit_unknown
+                yield _strict_overdraw(st, ev, link.code, want, held, chem.seq)
+            continue
+        held = held or Decimal(0)
         key = (body.org, chem.seq, int(start))
         window = st.windows.get(key)
         if window is None:
@@ -120,6 +133,20 @@ def on_consume(st: RuleState, ev: EventView) -> None:
             window.overdraw_kg += want - held
             if len(window.evidence) < 20:
                 window.evidence.append(ev.hash)
+
+
+def _strict_overdraw(
+    st: RuleState, ev: EventView, code: str, want: Decimal, held: Decimal, seq: str
+) -> Finding | None:
+    body = ev.body
+    return st.finding(
+        "mass.org_balance", f"{body.org}|{seq}|{code}:{ev.hash}", body.time,
+        f"{body.org} declared {want} kg of chemical {seq} {body.type}d from item {code}, "
+        f"{want - held} kg more than it held ({held} kg)",
+        tuple(h for h in (st.items[code].last_event, ev.hash) if h), org=body.org,
+        site=body.site or ev.before[code].site, item=code, chemical=seq,
+        severity=st.config.mass.strict_severity,
+    )  # fmt: skip
 
 
 def fire_window(st: RuleState, key: str, due: float) -> Iterator[Finding | None]:
