@@ -11,32 +11,30 @@
   container is returned whole, so what it no longer holds went nowhere the ledger knows;
   judged as a count is (``mass.count_tolerance``, zero for the strict categories).
 
-A quantity on a many-item receive or return is their total (as :mod:`ledger.state` reads
-it), so it is judged against the items' summed book. A quantity that cannot be converted
-to kg is not judged here (``quantity.unit_unknown`` reports it).
+A quantity on a many-item receive or return is their total, judged against the items'
+summed book (:func:`ledger.rules.loss.judge`). A quantity that cannot be converted to kg
+is not judged here (``quantity.unit_unknown`` reports it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 
-from ledger.events import Quantity, Receive, Return
+from ledger.events import Receive, Return
 from ledger.rules import loss
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
 from ledger.rules.state import RuleState
-from ledger.rules.world import ChemicalFacts, Chemistry
 
 
 def on_receive(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     body = ev.body
     assert isinstance(body, Receive)
     rules = st.config.mass
-    judged = _judge(st, ev, body.data.quantity, rules.receive_tolerance)
-    if judged is None:
+    found = loss.judge(st, ev, body.data.quantity, rules.receive_tolerance)
+    if found is None:
         return
-    found, chem = judged
+    chem = found.chemical
     codes = [link.code for link in body.items]
     yield st.finding(
         "mass.receive_shortfall", ev.hash, body.time,
@@ -52,10 +50,10 @@ def on_return(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     body = ev.body
     assert isinstance(body, Return)
     rules = st.config.mass
-    judged = _judge(st, ev, body.data.quantity, rules.count_tolerance)
-    if judged is None:
+    found = loss.judge(st, ev, body.data.quantity, rules.count_tolerance)
+    if found is None:
         return
-    found, chem = judged
+    chem = found.chemical
     code = body.items[0].code
     yield st.finding(
         "mass.stock_shortfall", f"{code}:{ev.hash}", body.time,
@@ -67,28 +65,3 @@ def on_return(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         chemical=chem.seq if chem else ev.before[code].chemical,
         severity=loss.severity(rules, found),
     )  # fmt: skip
-
-
-def _judge(
-    st: RuleState, ev: EventView, recorded: Quantity | None, tolerance: Decimal
-) -> tuple[loss.Loss, ChemicalFacts | None] | None:
-    """The loss ``recorded`` shows against the event's items' book, and their one chemical."""
-    if recorded is None:
-        return None
-    chemicals = [ev.chemicals[link.code] for link in ev.body.items]
-    # a total over different chemicals is a mass only when written as one
-    chem = chemicals[0] if len({c.code if c else None for c in chemicals}) == 1 else None
-    book = Decimal(0)
-    for link in ev.body.items:
-        state = ev.before[link.code]
-        if state.quantity is None or state.unit is None:
-            return None
-        held = Chemistry.kilograms(state.quantity, state.unit, ev.chemicals[link.code])
-        if held is None:
-            return None
-        book += held
-    got = Chemistry.kilograms(Decimal(recorded.value), recorded.unit, chem)
-    if got is None:
-        return None
-    found = loss.loss(st.config.mass, book, got, tolerance, chemicals)
-    return None if found is None else (found, chem)

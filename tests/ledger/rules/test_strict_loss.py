@@ -265,3 +265,93 @@ def test_an_ordinary_overdraw_one_gram_over_the_minimum_waits_for_the_window() -
     city.clean()  # not at once: an ordinary balance is a reconciliation over the window
     city.advance(days=60)
     assert city.only("mass.org_balance").severity == "medium"
+
+
+# -- totals over many items -------------------------------------------------------------------------
+
+
+def _two(chemical: str = "25.1", value: str = "50") -> City:
+    """DRUM-1 and DRUM-2, ``value`` kg each, delivered together to the lab."""
+    city = City()
+    for code in ("DRUM-1", "DRUM-2"):
+        city.commission(code, chemical=chemical, value=value)
+    city.deliver(["DRUM-1", "DRUM-2"])
+    city.clean()
+    return city
+
+
+def _count_both(city: City, value: str, unit: str = "kg") -> str:
+    return city.event("stock_count", "user", ["DRUM-1", "DRUM-2"], {
+        "count_id": "C-2", "quantity": {"value": value, "unit": unit}}, site="lab")  # fmt: skip
+
+
+def _use_both(city: City, value: str) -> str:
+    return city.event("use", "user", ["DRUM-1", "DRUM-2"],
+                      {"quantity": {"value": value, "unit": "kg"}}, site="lab")  # fmt: skip
+
+
+@pytest.mark.parametrize("counted", [("99.999", "kg"), ("99999", "g")])
+def test_a_count_of_two_cyanide_drums_one_gram_short_in_all_is_found(
+    counted: tuple[str, str],
+) -> None:
+    city = _two()
+    counted_at = _count_both(city, *counted)
+    found = city.only("mass.stock_shortfall")
+    assert (found.severity, found.item, found.evidence[-1]) == ("critical", "DRUM-1", counted_at)
+
+
+@pytest.mark.parametrize("counted", [("100", "kg"), ("0.1", "t")])
+def test_a_count_of_two_cyanide_drums_matching_their_books_is_fine(
+    counted: tuple[str, str],
+) -> None:
+    city = _two()
+    _count_both(city, *counted)
+    city.clean()
+
+
+def test_an_ordinary_total_count_is_judged_with_the_tolerance() -> None:
+    city = _two("33.1", "20")
+    _count_both(city, "39.6")  # 40 kg less 1 %
+    city.clean()
+    _count_both(city, "39.599")
+    assert city.only("mass.stock_shortfall").severity == "high"
+
+
+def test_a_use_declared_over_two_cyanide_drums_explains_their_counts() -> None:
+    city = _two()
+    _use_both(city, "10")
+    city.count("DRUM-1", "45")
+    city.count("DRUM-2", "45")
+    city.clean()
+
+
+def test_a_use_over_two_drums_all_from_one_explains_it() -> None:
+    city = _two()
+    _use_both(city, "10")
+    city.count("DRUM-1", "40")
+    city.count("DRUM-2", "50")
+    city.clean()
+
+
+def test_a_shared_use_explains_no_more_than_was_declared() -> None:
+    city = _two()
+    _use_both(city, "10")
+    city.count("DRUM-1", "45")  # 5 kg of the 10 accounted for
+    city.count("DRUM-2", "44.999")  # 5.001 kg gone: 1 g unexplained
+    found = city.only("mass.stock_shortfall")
+    assert (found.item, found.severity) == ("DRUM-2", "critical")
+    assert "0.001 kg short" in found.message
+
+
+def test_a_use_over_two_cyanide_drums_of_more_than_both_held_is_found_at_once() -> None:
+    city = _two()
+    _use_both(city, "100.001")
+    found = city.only("mass.org_balance")
+    assert (found.severity, found.item, found.chemical) == ("critical", "DRUM-1", "25")
+
+
+def test_a_use_over_two_cyanide_drums_of_exactly_both_is_fine() -> None:
+    city = _two()
+    _use_both(city, "100")
+    city.advance(days=60)
+    city.clean()
