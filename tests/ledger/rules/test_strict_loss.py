@@ -355,3 +355,18 @@ def test_a_use_over_two_cyanide_drums_of_exactly_both_is_fine() -> None:
     _use_both(city, "100")
     city.advance(days=60)
     city.clean()
+
+
+def test_a_shared_use_does_not_shrink_what_one_drum_may_give() -> None:
+    city = _two()
+    _use_both(city, "10")  # perhaps all from DRUM-2
+    city.use("DRUM-1", "50")
+    city.clean()
+
+
+def test_a_strict_use_from_a_book_that_cannot_be_weighed_is_left_to_unit_unknown() -> None:
+    city = City()
+    city.commission("DRUM-1", chemical="25.1", value="40", unit="L")  # a solid: no density
+    city.deliver(["DRUM-1"])
+    city.use("DRUM-1", "1")
+    assert set(city.rules()) == {"quantity.unit_unknown"}
