@@ -40,6 +40,7 @@ RULES: Final = (
     "mass.transform_imbalance",
     "mass.stock_shortfall",
     "mass.org_balance",
+    "mass.receive_shortfall",
     "licence.missing",
     "permit.toxic_sale_unpermitted",
     "permit.toxic_filing_missing",
@@ -92,6 +93,8 @@ class CloneRules(_Strict):
 class MassRules(_Strict):
     transform_tolerance: Fraction
     count_tolerance: Fraction
+    receive_tolerance: Fraction
+    """A receive short of what was shipped by more than this fraction (not strict)."""
     growth_tolerance: Fraction
     strict_categories: list[Token]
     strict_severity: Severity
@@ -280,6 +283,7 @@ _DECIMAL_FIELDS: Final = frozenset({
     "count_tolerance", "growth_tolerance", "org_tolerance", "org_min_kg", "default_kg_per_nm3",
     "hazard_warn", "hazard_alert", "bulk_limit_kg", "filing_days", "unit_distance_m",
     "clock_trust_hours",
+    "receive_tolerance",
     "unshipped_move_km", "corridor_m", "track_silence_hours",
 })  # fmt: skip
 _DECIMAL_MAPS: Final = frozenset({"gas_kg_per_nm3", "days_by_status"})

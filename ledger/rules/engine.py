@@ -39,6 +39,7 @@ from ledger.rules import (
     mass,
     permits,
     quantity,
+    receipt,
     route,
     signals,
     storage,
@@ -167,12 +168,14 @@ class Engine:
             case Receive():
                 track.on_receive(st, view)
                 yield from custody.on_receive(st, view)
+                yield from receipt.on_receive(st, view)
             case Waypoint():
                 custody.on_waypoint(st, view)
                 yield from route.on_waypoint(st, view)
                 track.on_waypoint(st, view)
             case Return():
                 custody.on_return(st, view)
+                yield from receipt.on_return(st, view)
             case Sell():
                 yield from permits.on_sell(st, view)
             case Buy():
@@ -182,7 +185,7 @@ class Engine:
             case StockCount():
                 yield from mass.on_count(st, view)
             case Use() | Dispose():
-                mass.on_consume(st, view)
+                yield from mass.on_consume(st, view)
 
     def _track(self, view: EventView) -> None:
         body = view.body

@@ -4,10 +4,17 @@
   inputs by more than the tolerance (in kilograms, through the catalog's density), or
   that takes more from an input than the input held.
 - ``mass.stock_shortfall``: a stock count below the book quantity by more than the
-  tolerance; for highly toxic and explosive-precursor chemicals any shortfall, critical.
-- ``mass.org_balance``: over each window (30 days by default), the use and disposal an
-  organisation declared of a chemical exceeds what its containers held by more than the
-  tolerance. A deadline at the window's end judges it.
+  tolerance; for highly toxic and explosive-precursor chemicals any shortfall, at the
+  strict severity (:mod:`ledger.rules.loss`; a return short of the book:
+  :mod:`ledger.rules.receipt`).
+- ``mass.org_balance``: an organisation declared more use or disposal of a chemical than
+  its containers held. Ordinary chemicals are judged over each window (30 days by
+  default) against max(``org_min_kg``, ``org_tolerance`` × what was declared), by a
+  deadline at the window's end (Art. 25 出入库核查、登记: a reconciliation, where scale
+  error evens out). 剧毒 and 易制爆 are judged at the very use or disposal, with zero
+  tolerance and the strict severity: R-TOX-6 (domain-rules §2.2) asks for the records of
+  their quantities to be true and a loss to be reported at once, so an amount the books
+  did not hold cannot wait for a window to close.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from ledger.events import Dispose, StockCount, Transform, Use
+from ledger.events import Dispose, Quantity, StockCount, Transform, Use
+from ledger.rules import loss
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
 from ledger.rules.state import OrgWindow, RuleState
@@ -61,51 +69,52 @@ def on_count(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     body = ev.body
     assert isinstance(body, StockCount)
     rules = st.config.mass
-    if len(body.items) > 1:
-        return  # one count over many containers is a total: no one container's quantity
-    for link in body.items:
-        state, chem = ev.before[link.code], ev.chemicals[link.code]
-        if state.quantity is None or state.unit is None:
-            continue
-        book = Chemistry.kilograms(state.quantity, state.unit, chem)
-        counted = Chemistry.kilograms(
-            Decimal(body.data.quantity.value), body.data.quantity.unit, chem
-        )
-        if book is None or counted is None or counted >= book:
-            continue
-        strict = chem is not None and chem.in_any(rules.strict_categories)
-        if not strict and book - counted <= book * rules.count_tolerance:
-            continue
-        yield st.finding(
-            "mass.stock_shortfall", f"{link.code}:{ev.hash}", body.time,
-            f"stock count {body.data.count_id} at {body.site or body.org} found "
-            f"{counted} kg of item {link.code}; the books say {book} kg "
-            f"({book - counted} kg short)",
-            tuple(h for h in (st.items[link.code].last_event, ev.hash) if h), org=body.org,
-            site=body.site or state.site, item=link.code,
-            chemical=chem.seq if chem else state.chemical,
-            severity=rules.strict_severity if strict else None,
-        )  # fmt: skip
+    # one count over many containers is their total: it is judged against their summed book
+    found = loss.judge(st, ev, body.data.quantity, rules.count_tolerance)
+    if found is None:
+        return
+    codes = [link.code for link in body.items]
+    code, state = codes[0], ev.before[codes[0]]
+    yield st.finding(
+        "mass.stock_shortfall", f"{code}:{ev.hash}", body.time,
+        f"stock count {body.data.count_id} at {body.site or body.org} found "
+        f"{found.recorded} kg of item(s) {', '.join(codes)}; the books say {found.book} kg "
+        f"({found.missing} kg short)",
+        (*(h for c in codes if (h := st.items[c].last_event)), ev.hash), org=body.org,
+        site=body.site or state.site, item=code,
+        chemical=found.chemical.seq if found.chemical else state.chemical,
+        severity=loss.severity(rules, found),
+    )  # fmt: skip
 
 
-def on_consume(st: RuleState, ev: EventView) -> None:
-    """Add declared use or disposal, and any amount beyond what the container held."""
+def on_consume(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
+    """Judge a strict chemical's overdraw now; add any other's to its organisation's window."""
     body = ev.body
     assert isinstance(body, (Use, Dispose))
     declared = body.data.quantity
-    if declared is None or len(body.items) > 1:
+    if declared is None:
         return
-    days = st.config.mass.org_window_days
-    span = days * 86400.0
+    rules = st.config.mass
+    if len(body.items) > 1:
+        yield from _shared(st, ev, declared)
+        return
+    span = rules.org_window_days * 86400.0
     start = (ev.time.timestamp() // span) * span
     for link in body.items:
         state, chem = ev.before[link.code], ev.chemicals[link.code]
         want = Chemistry.kilograms(Decimal(declared.value), declared.unit, chem)
         if want is None or chem is None:
             continue
-        held = Decimal(0)
+        held: Decimal | None = Decimal(0)
         if state.quantity is not None and state.unit is not None:
-            held = Chemistry.kilograms(state.quantity, state.unit, chem) or Decimal(0)
+            held = Chemistry.kilograms(state.quantity, state.unit, chem)
+        if loss.strict(rules, (chem,)):
+            # a shared use may have come from the item's partners, so it leaves held as is;
+            # an unknown book is quantity.unit_unknown's
+            if held is not None and want > held:
+                yield _strict_overdraw(st, ev, want, held, chem.seq)
+            continue
+        held = held or Decimal(0)
         key = (body.org, chem.seq, int(start))
         window = st.windows.get(key)
         if window is None:
@@ -120,6 +129,37 @@ def on_consume(st: RuleState, ev: EventView) -> None:
             window.overdraw_kg += want - held
             if len(window.evidence) < 20:
                 window.evidence.append(ev.hash)
+
+
+def _shared(st: RuleState, ev: EventView, declared: Quantity) -> Iterator[Finding | None]:
+    """A total over many items: kept to explain their shortfalls; for the strict categories,
+    more than they held together is an overdraw at once."""
+    books = loss.book(st, ev)
+    want = None if books is None else books.kilograms(declared)
+    if books is None or want is None:
+        return
+    if ev.body.type == "use":
+        loss.share(st, ev, want)
+    rules = st.config.mass
+    strict = [c for c in books.chemicals if c is not None and c.in_any(rules.strict_categories)]
+    if strict and want > books.held:
+        yield _strict_overdraw(st, ev, want, books.held, strict[0].seq)
+
+
+def _strict_overdraw(
+    st: RuleState, ev: EventView, want: Decimal, held: Decimal, seq: str
+) -> Finding | None:
+    body = ev.body
+    codes = [link.code for link in body.items]
+    code = codes[0]
+    return st.finding(
+        "mass.org_balance", f"{body.org}|{seq}|{code}:{ev.hash}", body.time,
+        f"{body.org} declared {want} kg of chemical {seq} {body.type}d from item(s) "
+        f"{', '.join(codes)}, {want - held} kg more than they held ({held} kg)",
+        (*(h for c in codes if (h := st.items[c].last_event)), ev.hash), org=body.org,
+        site=body.site or ev.before[code].site, item=code, chemical=seq,
+        severity=st.config.mass.strict_severity,
+    )  # fmt: skip
 
 
 def fire_window(st: RuleState, key: str, due: float) -> Iterator[Finding | None]:

@@ -113,6 +113,14 @@ class OrgWindow:
 
 
 @dataclass(slots=True)
+class SharedUse:
+    """A use or disposal declared as one total over many items (the fold moves none of
+    them): the part of it no single-item record has yet taken off a book."""
+
+    remaining_kg: Decimal
+
+
+@dataclass(slots=True)
 class RuleState:
     """All mutable state; rule modules read and update it through the engine."""
 
@@ -129,6 +137,8 @@ class RuleState:
     sites: dict[str, SiteStock] = field(default_factory=lambda: defaultdict(SiteStock))
     placement: dict[str, str] = field(default_factory=dict)
     windows: dict[tuple[str, str, int], OrgWindow] = field(default_factory=dict)
+    shared_uses: dict[str, list[SharedUse]] = field(default_factory=lambda: defaultdict(list))
+    """By item code: the many-item uses it was part of, which explain a later shortfall."""
     groups_of: dict[str, frozenset[str]] = field(default_factory=dict)
     """Storage groups by chemical code (a cache: the config never changes in a run)."""
     units: dict[str, tuple[int, str, frozenset[str]]] = field(default_factory=dict)
