@@ -516,7 +516,7 @@ def _imbalance(w: World, n: int) -> Process:
     sign = 1 if n % 4 < 2 else -1  # both directions: mass gained and mass lost
     taken = amount(drum.product, Decimal(20))
     out_base = (Decimal(20) * (1 + sign * tol * f)).quantize(MILLI, rounding=ROUND_DOWN)
-    per = (out_base / 4).quantize(MILLI, rounding=ROUND_DOWN)
+    per = (out_base / 4).quantize(Decimal("0.00001"), rounding=ROUND_DOWN)
     total = amount(drum.product, per * 4)
     codes = [w.writer.code(org.id, form, "bottle", w.now) for _ in range(4)]
     w.writer.event(org.id, "transform", [(drum.code, "input"), *[(c, "output") for c in codes]], {
