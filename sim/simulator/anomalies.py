@@ -17,12 +17,12 @@ from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from sim.simulator import params, regulation
-from sim.simulator.city import TOXIC, Org, Site
+from sim.simulator.city import Org, Site
 from sim.simulator.draws import factor
 from sim.simulator.geo import CORE, OUTER, distance_km, nearby, scatter, text
 from sim.simulator.products import FAMILIES, GASES, PACKAGED, PROHIBITED_FORM, family_of, product
 from sim.simulator.units import amount, in_base
-from sim.simulator.world import DAY, HOUR, MINUTE, Flaw, Item, Process, World
+from sim.simulator.world import DAY, HOUR, Flaw, Item, Process, World
 
 Story = Callable[[World, int], Process]
 MILLI = Decimal("0.001")
@@ -538,16 +538,19 @@ def _sale(kind: str) -> Story:
     """Controlled sales gone wrong: no permit, an individual, no precursor filing."""
 
     def story(w: World, n: int) -> Process:
+        want: Callable[[str], bool]
         if kind == "sold_to_individual":
             want = regulation.is_strict
         elif kind == "precursor_bought_unfiled":
-            def want(f: str) -> bool:
+            def precursor(f: str) -> bool:
                 cats = regulation.categories(f)
                 return bool({"drug_precursor_cat2", "drug_precursor_cat3"} & cats) and not (
                     cats & regulation.STRICT)
+            want = precursor
         else:
-            def want(f: str) -> bool:
+            def explosive(f: str) -> bool:
                 return regulation.is_strict(f) and "highly_toxic" not in regulation.categories(f)
+            want = explosive
         maker, plant, form = _producer(w, want)
         item = w.commission(maker, plant, form)
         yield w.now + HOUR

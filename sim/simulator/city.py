@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from sim.simulator import regulation
 from sim.simulator.geo import CORE, OUTER, Point, nearby, scatter, text

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
+import chinese_calendar  # type: ignore[import-untyped]
 
 CATALOG_DIR: Final = Path(__file__).resolve().parents[2] / "catalogs" / "2026-draft.1"
 BEIJING: Final = ZoneInfo("Asia/Shanghai")

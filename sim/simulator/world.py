@@ -18,7 +18,7 @@ from decimal import Decimal
 from ledger.canonical import JsonValue
 from sim.simulator import params, regulation
 from sim.simulator.city import TOXIC, Carrier, City, Org, Site
-from sim.simulator.geo import Point, along, distance_km, nearby, offset, trip_seconds
+from sim.simulator.geo import Point, along, distance_km, offset, trip_seconds
 from sim.simulator.products import Product, product
 from sim.simulator.units import written
 from sim.simulator.writer import LedgerWriter
