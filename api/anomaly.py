@@ -51,7 +51,8 @@ def rescan(
     """Every finding the ledger supports as of ``as_of``, in the order the engine made them.
 
     Reads every entry logged at or before ``as_of`` and the security journal up to it, then
-    fires the deadlines due by ``as_of``.
+    fires the deadlines due before ``as_of`` (one due at exactly ``as_of`` is still met by an
+    act at that instant).
     """
     until = format_utc(as_of)
     return replay(store, engine, until_time=until, clock=as_of, journal_until=until,

@@ -53,6 +53,7 @@ class Deployment:
             root_algorithm=ED25519,
             root_public_key=root.public_key,
             catalogs=catalogs,
+            genesis=store.item_genesis,
         )
         return cls(store=store, keys=keys, ingestor=ingestor, catalogs=catalogs)
 

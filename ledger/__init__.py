@@ -27,6 +27,7 @@ __all__ = [
     "ingest",  # the ingest path and its storage port
     "leaf",  # the log's leaf records
     "licences",  # licence records
+    "localtime",  # Beijing dates and Civil Code periods
     "merkle",  # the RFC 9162 tree and proofs
     "note",  # C2SP signed notes
     "records",  # registry records
@@ -39,6 +40,7 @@ __all__ = [
     "store",  # the storage adapters
     "tiles",  # C2SP tlog-tiles: tile paths, entry bundles, proofs from tiles
     "timefmt",  # RFC 3339 UTC
+    "units",  # quantities with units: pint at the edge, exact kg decimals inside
     "verify",  # the full audit of a log
     "witness",  # what a C2SP witness decides on add-checkpoint
     "witness_audit",  # which stored checkpoints a witness policy accepts

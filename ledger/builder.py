@@ -8,11 +8,12 @@ share one ``heads`` dict to model handoffs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ledger.canonical import JsonValue, canonical_bytes, format_hash
 from ledger.envelope import event_hash_of, sign_body
+from ledger.events import EventBody, parse_body
 from ledger.signing import Signer
 
 
@@ -44,11 +45,13 @@ class DeviceSession:
         site: str | None = None,
         geo: Mapping[str, str] | None = None,
         co_actor: str | None = None,
+        check: Callable[[EventBody], None] | None = None,
     ) -> dict[str, JsonValue]:
         """Return a signed envelope linking each item to its known head.
 
         ``items`` are codes, or ``(code, role)`` pairs for multi-role events.
-        Items this session has never seen start a new chain (seq 0).
+        Items this session has never seen start a new chain (seq 0). ``check``, when given,
+        judges the strictly parsed body before anything is signed (and may raise).
         """
         links: list[JsonValue] = []
         for item in items:
@@ -62,8 +65,11 @@ class DeviceSession:
                     "prev": None if head is None else format_hash(head.head_hash),
                 }
             )
+        # The oldest body version that carries these fields (v2: a ship's planned route),
+        # so a body that needs nothing new stays readable by v1 verifiers.
+        version = 2 if event_type == "ship" and "route" in data else 1
         body: dict[str, JsonValue] = {
-            "v": 1,
+            "v": version,
             "type": event_type,
             "time": time,
             "org": self.org,
@@ -77,6 +83,8 @@ class DeviceSession:
         if geo is not None:
             optional["geo"] = dict(geo)
         body.update({key: value for key, value in optional.items() if value is not None})
+        if check is not None:
+            check(parse_body(body))
         envelope = sign_body(body, self.signer)
         digest = event_hash_of(canonical_bytes(envelope))
         for link in links:

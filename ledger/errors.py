@@ -31,6 +31,7 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   ├── UnknownChemicalError     (ledger.catalog) the catalog has no such chemical
     │   ├── UnknownCatalogVersionError  (ledger.catalog) no such catalog version
     │   ├── CatalogVersionNotInForceError  (ledger.catalog) the version was not in force
+    │   ├── UnitNotConvertibleError  (ledger.units) a quantity its form cannot weigh
     │   ├── CodeIssuedToAnotherOrgError  a chain started on a code issued to someone else
     │   ├── ItemExistsError          a chain-starting event names an existing item
     │   ├── StaleHeadError           the event's prev is not the item's head (conflict)

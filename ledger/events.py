@@ -37,7 +37,10 @@ from ledger.canonical import JsonValue, require_nfc
 from ledger.errors import InvalidInputError, MalformedEventError
 from ledger.timefmt import UTC_PATTERN, parse_utc
 
-BODY_VERSION = 1
+BODY_VERSION = 2
+"""The newest body version. v2 adds ``ship.data.route`` (the waybill's planned route); a
+v1 body is still valid, and a v1 body carrying a v2 field is refused, so the bytes a
+device signed always say which schema they follow."""
 
 _HASH_PATTERN = r"^sha256:[0-9a-f]{64}$"
 _DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,9})?$")
@@ -149,7 +152,7 @@ class CodeQuantity(_Strict):
 class _Body(_Strict):
     """Fields every event carries: who, where, when, what and the chain links."""
 
-    v: Annotated[int, Field(ge=BODY_VERSION, le=BODY_VERSION)]
+    v: Annotated[int, Field(ge=1, le=BODY_VERSION)]
     time: UtcTime
     org: EntityId
     device_key: KeyId
@@ -289,6 +292,14 @@ class Buy(_Body):
     data: TradeData
 
 
+class PlannedRoute(_Strict):
+    """The waybill's route (R-TRN-4 e-waybill "trip: route"): a polyline and its corridor."""
+
+    points: Annotated[list[Geo], Field(min_length=2, max_length=1000)]
+    corridor_m: DecimalString | None = None
+    """How far (m) either side of the line the vehicle may be; absent: the rules' default."""
+
+
 class ShipData(_Strict):
     carrier: EntityId
     consignee: EntityId
@@ -298,11 +309,19 @@ class ShipData(_Strict):
     escort: Commitment | None = None
     waybill_no: DocumentNo | None = None
     expected_arrival: UtcTime | None = None
+    route: PlannedRoute | None = None
+    """Since body version 2."""
 
 
 class Ship(_Body):
     type: Literal["ship"]
     data: ShipData
+
+    @model_validator(mode="after")
+    def _route_needs_v2(self) -> Ship:
+        if self.data.route is not None and self.v < 2:
+            raise ValueError("data.route needs body version 2")
+        return self
 
 
 class WaypointData(_Strict):

@@ -8,7 +8,7 @@ the log time inside one transaction (see :mod:`ledger.append`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from ledger.append import AppendPlan, Outcome, Rejected, connected_groups, reject_group
@@ -21,10 +21,12 @@ from ledger.errors import (
     SignatureInvalidError,
     UnknownKeyError,
 )
-from ledger.events import Commission
+from ledger.events import Commission, EventBody
 from ledger.signing import Signer
 from ledger.timefmt import parse_utc
+from ledger.units import CatalogUnits, check_event_units, chemical_of, event_quantities
 
+_CHEMICALS_CACHED = 100_000
 _KEY_ERRORS: tuple[type[LedgerError], ...] = (UnknownKeyError, KeyNotValidAtLogTimeError)
 
 
@@ -57,14 +59,21 @@ class Ingestor:
         root_algorithm: str,
         root_public_key: bytes,
         catalogs: CatalogRegistry | None = None,
+        genesis: Callable[[str], EventBody | None] | None = None,
     ) -> None:
-        """``catalogs``, when given, must know every event's catalog version and chemical."""
+        """``catalogs``, when given, must know every event's catalog version and chemical,
+        and every quantity must convert to kilograms of its item's form. ``genesis`` gives
+        an item's first logged event, so a use or count is judged by its item's chemical."""
         self._store = store
         self._log_signer = log_signer
         self._trust = TrustStore(root_algorithm, root_public_key)
         self._loaded_keys: set[str] = set()
         self._lock = threading.Lock()
         self._catalogs = catalogs
+        self._units = None if catalogs is None else CatalogUnits(catalogs)
+        self._genesis = genesis
+        self._chemicals: dict[str, str | None] = {}
+        """Items' chemicals as logged: a logged first event never changes."""
 
     def submit(self, raw_events: Sequence[object]) -> list[Outcome]:
         r"""Append a batch; each event gets an outcome, in order.
@@ -154,13 +163,36 @@ class Ingestor:
             return self._trust
 
     def _check_catalog(self, event: SignedEvent) -> None:
-        if self._catalogs is None:
+        if self._catalogs is None or self._units is None:
             return
         catalog = self._catalogs.check_event_version(
             event.body.catalog_version, at=parse_utc(event.body.time).date()
         )
         if isinstance(event.body, Commission):
             catalog.resolve(event.body.data.chemical)
+        check_event_units(event.body, self._units, self._known_chemicals(event.body))
+
+    def _known_chemicals(self, body: EventBody) -> dict[str, str | None]:
+        """The logged chemical of each item ``body`` continues (not of one it starts).
+
+        Only what the log holds is cached, never an unverified event's claim; an item not
+        logged yet (its commission in the same batch) is left to the engine.
+        """
+        if self._genesis is None or not event_quantities(body):
+            return {}
+        found: dict[str, str | None] = {}
+        for link in body.items:
+            if link.seq == 0:
+                continue
+            if link.code not in self._chemicals:
+                chemical = chemical_of(link.code, self._genesis)
+                if chemical is None:
+                    continue
+                if len(self._chemicals) >= _CHEMICALS_CACHED:
+                    self._chemicals.clear()
+                self._chemicals[link.code] = chemical
+            found[link.code] = self._chemicals[link.code]
+        return found
 
     def _verify(self, event: SignedEvent, trust: TrustStore) -> None:
         self._check_catalog(event)

@@ -7,7 +7,7 @@ disagree about an item's holder, place or quantity.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
@@ -27,6 +27,10 @@ from ledger.events import (
     Transform,
     Use,
 )
+
+Kilograms = Callable[[str, str | None, Decimal, str], Decimal | None]
+"""``(catalog_version, chemical, value, unit)`` to kg, or ``None`` when it cannot be made
+(:meth:`ledger.units.CatalogUnits.kilograms`)."""
 
 Status = Literal["active", "in_transit", "disposed", "destroyed", "lost"]
 GONE: frozenset[str] = frozenset({"disposed", "destroyed"})
@@ -65,12 +69,15 @@ class Projection:
     """Item states folded from events; feed events in log order."""
 
     items: dict[str, ItemState] = field(default_factory=dict)
+    kilograms: Kilograms | None = None
+    """Converts a use or transform in another unit than the item's; without it, only a
+    quantity in the item's own unit is subtracted."""
 
     def apply(self, body: EventBody) -> None:
         """Fold one event into every item it touches."""
         for link in body.items:
             before = self.items.get(link.code, ItemState(code=link.code))
-            after = _step(before, body, link.role, self.items)
+            after = _step(before, body, link.role, self.items, self.kilograms)
             self.items[link.code] = replace(
                 after, last_event=body.type, last_time=body.time, seq=link.seq
             )
@@ -82,9 +89,12 @@ class Projection:
         return self
 
 
-def fold_item(code: str, bodies: Iterable[EventBody]) -> ItemState:
+def fold_item(
+    code: str, bodies: Iterable[EventBody], kilograms: Kilograms | None = None
+) -> ItemState:
     """One item's state from its own events, in chain order."""
-    return Projection().apply_all(bodies).items.get(code, ItemState(code=code))
+    projection = Projection(kilograms=kilograms)
+    return projection.apply_all(bodies).items.get(code, ItemState(code=code))
 
 
 def _quantity(q: object) -> tuple[Decimal, str] | None:
@@ -98,7 +108,33 @@ def _with_quantity(state: ItemState, q: object) -> ItemState:
     return state if parsed is None else replace(state, quantity=parsed[0], unit=parsed[1])
 
 
-def _step(state: ItemState, body: EventBody, role: str, known: dict[str, ItemState]) -> ItemState:
+def _less(
+    state: ItemState, used: tuple[Decimal, str] | None, body: EventBody,
+    kilograms: Kilograms | None,
+) -> ItemState:  # fmt: skip
+    """``state`` less ``used``, in the item's unit if it is the same, else both in kg.
+
+    A quantity that cannot be converted (no density, an unknown chemical) leaves the item
+    as it was: the engine reports it (``quantity.unit_unknown``) rather than guess.
+    """
+    if used is None or state.quantity is None or state.unit is None:
+        return state
+    if state.unit == used[1]:
+        return replace(state, quantity=max(state.quantity - used[0], Decimal(0)))
+    if kilograms is None:
+        return state
+    version = body.catalog_version
+    have = kilograms(version, state.chemical, state.quantity, state.unit)
+    taken = kilograms(version, state.chemical, used[0], used[1])
+    if have is None or taken is None:
+        return state
+    return replace(state, quantity=max(have - taken, Decimal(0)), unit="kg")
+
+
+def _step(
+    state: ItemState, body: EventBody, role: str, known: dict[str, ItemState],
+    kilograms: Kilograms | None = None,
+) -> ItemState:  # fmt: skip
     taken = replace(state, holder=body.org, site=body.site or state.site)
     # Only a transfer (commission, receive, recovery, a transform's output) moves custody;
     # anyone else's act (an irregular one the custody policy accepted, and the rules flag)
@@ -127,10 +163,7 @@ def _step(state: ItemState, body: EventBody, role: str, known: dict[str, ItemSta
                     status="active",
                 )
                 return _with_quantity(here, amounts[state.code])
-            used = _quantity(amounts[state.code])
-            if used is not None and here.quantity is not None and here.unit == used[1]:
-                return replace(here, quantity=max(here.quantity - used[0], Decimal(0)))
-            return here
+            return _less(here, _quantity(amounts[state.code]), body, kilograms)
         case Ship():
             return replace(state, holder=body.data.carrier, site=None, status="in_transit",
                            destination=body.data.consignee_site)  # fmt: skip
@@ -138,10 +171,7 @@ def _step(state: ItemState, body: EventBody, role: str, known: dict[str, ItemSta
             here = replace(taken, status="active", destination=None)
             return _with_quantity(here, body.data.quantity if one else None)
         case Use():
-            used = _quantity(body.data.quantity) if one else None
-            if used is not None and here.quantity is not None and here.unit == used[1]:
-                return replace(here, quantity=max(here.quantity - used[0], Decimal(0)))
-            return here
+            return _less(here, _quantity(body.data.quantity) if one else None, body, kilograms)
         case StockCount():
             return _with_quantity(here, body.data.quantity if one else None)
         case Return():

@@ -28,7 +28,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from ledger.errors import LedgerError
+from ledger.store.catalog_files import load_registry
 from ledger.timefmt import format_utc
+from ledger.units import CatalogUnits
 from scanners.client import ApiError, ChemtraceClient
 from scanners.device.enrol import author, client_of, enrol
 from scanners.device.home import DEFAULT_HOME, DeviceError, DeviceHome
@@ -142,6 +144,7 @@ def record_command(
                 author(device), event_type, items, fields,
                 time=when or format_utc(datetime.now(UTC).replace(microsecond=0)),
                 site=site or profile.site, geo=geo, co_actor=co_actor,
+                units=CatalogUnits(load_registry()),
             )  # fmt: skip
     except DeviceError as exc:
         _fail(f"{exc} ({exc.code})", 2 if exc.code == "not_enrolled" else 1)

@@ -100,7 +100,8 @@ def get_item(request: Request, code: Code, principal: Caller) -> ItemOut:
     service = service_of(request)
     view = service.queries.visible_item(principal, code)
     canonical = view.code
-    state = fold_item(canonical, (logged.event.body for logged in view.known_prefix))
+    bodies = (logged.event.body for logged in view.known_prefix)
+    state = fold_item(canonical, bodies, service.queries.units.kilograms)
     signed = service.registry.signed_code(canonical)
     head = service.queries.item_head(view)
     return ItemOut(
@@ -129,7 +130,7 @@ def get_chain(request: Request, code: Code, principal: Caller) -> Chain:
     queries.require_custody_reader(principal)
     view = queries.visible_item(principal, code)
     canonical = view.code
-    projection, steps = Projection(), []
+    projection, steps = Projection(kilograms=queries.units.kilograms), []
     for logged, shown in zip(view.events, view.visible, strict=True):
         body = logged.event.body
         projection.apply(body)

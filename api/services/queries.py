@@ -25,6 +25,7 @@ from ledger.state import ItemState, Projection
 from ledger.store.bundles import Witnessed, build_item_bundle, build_site_bundle
 from ledger.store.service import LoggedEvent, ServiceStore
 from ledger.timefmt import format_utc
+from ledger.units import CatalogUnits
 from ledger.witness_policy import WitnessPolicy
 
 __all__ = ["ItemView", "LoggedEvent", "QueryService"]
@@ -65,7 +66,9 @@ class QueryService:
         self._deployment, self._store, self._records = deployment, store, records
         self._access, self._registry = access, registry
         self._witnesses, self._policy = witnesses, policy
-        self._projection = Projection()
+        self.units = CatalogUnits(deployment.catalogs)
+        """The catalog's measures: every fold here converts units as the engine's does."""
+        self._projection = Projection(kilograms=self.units.kilograms)
         self._projected_to = -1
         self._projection_lock = threading.Lock()
 
@@ -150,7 +153,7 @@ class QueryService:
     def projection(self, at: str | None = None) -> dict[str, ItemState]:
         """Every item's state now (incrementally maintained) or at time ``at`` (replayed)."""
         if at is not None:
-            projection = Projection()
+            projection = Projection(kilograms=self.units.kilograms)
             projection.apply_all(e.event.body for e in self._store.all_events(until_time=at))
             return projection.items
         with self._projection_lock:

@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Final
 
+from ledger.catalog.ghs import GhsParseError, parse_ghs
 from ledger.catalog.meta import META_FILE
 from ledger.catalog.model import (
     CATEGORY_TOKENS,
@@ -42,6 +43,18 @@ FORM_COLUMNS: Final = (
     "chemical_seq", "form_id", "form", "un_number", "transport_class", "subsidiary_risks",
     "packing_group", "major_hazard_threshold_t", "threshold_basis", "threshold_verified",
 )  # fmt: skip
+
+MEASURE_COLUMNS: Final = (
+    "measure", "density_kg_per_l", "kg_per_nm3", "density_condition", "density_source",
+)  # fmt: skip
+"""Per-form measurement columns, from catalog format 2 (2027) on: all of them or none."""
+MEASURES: Final = frozenset({
+    "liquid", "solid", "solution_band", "liquefied_gas", "dissolved_gas", "compressed_gas",
+    "refrigerated_liquid",
+})  # fmt: skip
+"""The same names as ``ledger.units.Measure`` (kept equal by a test)."""
+MAX_KG_PER_NM3: Final = Decimal(10)
+"""Denser than any gas at 0 °C and 101.325 kPa (WF6 is about 13 g/L but is no catalog gas)."""
 
 UN_NUMBER_MAX: Final = 3599
 """A sanity bound, not the list of assigned numbers (the highest assigned are in the 3500s)."""
@@ -155,7 +168,9 @@ class _Check:
         return tokens
 
 
-def _read_table(text: str, name: str, columns: Sequence[str], check: _Check) -> list[_Row]:
+def _read_table(
+    text: str, name: str, columns: Sequence[str], check: _Check, optional: Sequence[str] = ()
+) -> list[_Row]:
     check.file, check.row = name, _Row(1, {})
     chunks = text.removeprefix("\ufeff").split("\n")
     lines = [chunk + "\n" for chunk in chunks[:-1]] + ([chunks[-1]] if chunks[-1] else [])
@@ -174,6 +189,8 @@ def _read_table(text: str, name: str, columns: Sequence[str], check: _Check) -> 
                 continue
             if header is None:
                 header = cells
+                if optional and not set(optional).isdisjoint(header):
+                    columns = (*columns, *optional)
                 _check_header(header, columns, check)
                 continue
             check.row = _Row(start, {})
@@ -245,6 +262,11 @@ def _parse_chemical(check: _Check) -> Chemical:
     density = check.positive_decimal("density_kg_per_l")
     if density is not None and density > MAX_DENSITY_KG_PER_L:
         check.fail("density_kg_per_l", f"{density} kg/L is implausible (kg/m³ instead of kg/L?)")
+    ghs_hazards = check.text("ghs_hazards", required=False)
+    try:
+        parse_ghs(ghs_hazards)
+    except GhsParseError as exc:
+        check.fail("ghs_hazards", str(exc))
     return Chemical(
         seq=seq,
         name_cn=name_cn,
@@ -254,7 +276,7 @@ def _parse_chemical(check: _Check) -> Chemical:
         categories=categories,
         categories_unverified=unverified,
         provenance=provenance,
-        ghs_hazards=check.text("ghs_hazards", required=False),
+        ghs_hazards=ghs_hazards,
         typical_packaging=check.text("typical_packaging", required=False),
         density_kg_per_l=density,
         source=check.text("source"),
@@ -289,6 +311,9 @@ def _parse_form(check: _Check) -> ChemicalForm:
         check.fail("threshold_verified", f"{verified!r} is not one of {choices}")
     elif verified not in {"", "no"} and (basis == "unverified" or basis.endswith("_unverified")):
         check.fail("threshold_verified", f"must be 'no' when threshold_basis is {basis!r}")
+    measure, density, normal = (
+        _parse_measure(check) if "measure" in check.row.cells else (None, None, None)
+    )
     return ChemicalForm(
         chemical_seq=seq,
         form_id=form_id,
@@ -300,7 +325,38 @@ def _parse_form(check: _Check) -> ChemicalForm:
         major_hazard_threshold_t=threshold,
         threshold_basis=basis,
         threshold_verified=verified,
+        measure=measure,
+        density_kg_per_l=density,
+        kg_per_nm3=normal,
+        density_condition=check.text("density_condition", required=False),
+        density_source=check.text("density_source", required=False),
     )
+
+
+def _parse_measure(check: _Check) -> tuple[str | None, Decimal | None, Decimal | None]:
+    """How the form is measured, checked against the densities its row gives."""
+    measure = check.text("measure")
+    if measure and measure not in MEASURES:
+        check.fail("measure", f"{measure!r} is not one of {', '.join(sorted(MEASURES))}")
+        return None, None, None
+    density = check.positive_decimal("density_kg_per_l")
+    normal = check.positive_decimal("kg_per_nm3")
+    if density is not None and density > MAX_DENSITY_KG_PER_L:
+        check.fail("density_kg_per_l", f"{density} kg/L is implausible (kg/m³ instead of kg/L?)")
+    if normal is not None and normal > MAX_KG_PER_NM3:
+        check.fail("kg_per_nm3", f"{normal} kg/Nm³ is implausible for a gas")
+    by_volume = measure in {"liquid", "refrigerated_liquid"}
+    if measure == "liquid" and density is None:
+        check.fail("density_kg_per_l", "a liquid is measured by volume: give its density")
+    if density is not None and not by_volume:
+        check.fail("density_kg_per_l", f"a {measure} is measured by mass: leave it empty")
+    if normal is not None and measure not in {"compressed_gas", "refrigerated_liquid"}:
+        check.fail("kg_per_nm3", f"a {measure} is not measured in Nm3: leave it empty")
+    if (density or normal) and not check.text("density_condition", required=False):
+        check.fail("density_condition", "a density needs its reference condition")
+    if not check.text("density_source", required=False):
+        check.fail("density_source", "say where the density or the measuring rule comes from")
+    return measure or None, density, normal
 
 
 def _cross_check(
@@ -369,7 +425,7 @@ def load_catalog(
         check.row = row
         chemicals.append((row.line, _parse_chemical(check)))
     forms: list[tuple[int, ChemicalForm]] = []
-    for row in _read_table(forms_csv, forms_name, FORM_COLUMNS, check):
+    for row in _read_table(forms_csv, forms_name, FORM_COLUMNS, check, MEASURE_COLUMNS):
         check.row = row
         forms.append((row.line, _parse_form(check)))
     _cross_check(check, chemicals, forms, (chemicals_name, forms_name))

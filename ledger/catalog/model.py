@@ -199,6 +199,15 @@ class ChemicalForm:
     major_hazard_threshold_t: Decimal | None
     threshold_basis: str
     threshold_verified: str
+    measure: str | None = None
+    """How the form's quantity is measured (``ledger.units.Measure``); ``None`` before 2027."""
+    density_kg_per_l: Decimal | None = None
+    """At ``density_condition``; only where the form may be measured by volume."""
+    kg_per_nm3: Decimal | None = None
+    """Mass of one normal cubic metre (0 °C, 101.325 kPa) of the gas."""
+    density_condition: str = ""
+    density_source: str = ""
+    """Where the densities come from, or ``unverified``."""
 
     @property
     def un(self) -> str:
@@ -225,8 +234,12 @@ class ChemicalForm:
         return ("major_hazard_threshold_t",) if self.threshold_unverified else ()
 
     def to_json(self) -> dict[str, JsonValue]:
-        """Return a JSON-ready mapping; the threshold is a decimal string or null."""
-        return {
+        """Return a JSON-ready mapping; the threshold is a decimal string or null.
+
+        The measure and densities appear only for catalogs that carry them (2027 on), so an
+        old version reads exactly as it always did.
+        """
+        entry: dict[str, JsonValue] = {
             "form_id": self.form_id,
             "chemical_seq": self.chemical_seq,
             "form": self.form,
@@ -239,6 +252,15 @@ class ChemicalForm:
             "threshold_verified": self.threshold_verified,
             "unverified": list(self.unverified_fields()),
         }
+        if self.measure is not None:
+            entry |= {
+                "measure": self.measure,
+                "density_kg_per_l": _decimal_json(self.density_kg_per_l),
+                "kg_per_nm3": _decimal_json(self.kg_per_nm3),
+                "density_condition": self.density_condition,
+                "density_source": self.density_source,
+            }
+        return entry
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ so a typo cannot silently switch a rule off.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Final
 
@@ -17,12 +19,12 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
-    ValidationInfo,
     field_validator,
 )
 
 from ledger.errors import InvalidInputError
 from ledger.rules.findings import Severity
+from ledger.rules.segregation import SegregationMatrix
 
 RULES: Final = (
     "lifecycle.use_before_receipt",
@@ -54,6 +56,12 @@ RULES: Final = (
     "city.prohibited",
     "city.restricted_bulk",
     "dormancy.idle",
+    "device.late_sync",
+    "custody.unshipped_move",
+    "transport.route_deviation",
+    "transport.toxic_pass_missing",
+    "transport.track_lost",
+    "quantity.unit_unknown",
 )
 """Every rule the engine implements; the config must give each a severity."""
 
@@ -114,15 +122,17 @@ class LicenceRules(_Strict):
 class PermitRules(_Strict):
     toxic_categories: list[Token]
     filing_days: PositiveDecimal
+    """Whole days, counted as the Civil Code counts them (:mod:`ledger.localtime`)."""
     individual_banned: list[Token]
     precursor_permit_categories: list[Token]
     precursor_filing_categories: list[Token]
 
-
-class StorageGroup(_Strict):
-    classes: list[Token] = []
-    """Transport classes or subsidiary risks; ``2`` matches ``2.1`` as well."""
-    chemicals: list[Token] = []
+    @field_validator("filing_days")
+    @classmethod
+    def _whole_days(cls, days: Decimal) -> Decimal:
+        if days != days.to_integral_value():
+            raise ValueError("filing_days counts whole days")
+        return days
 
 
 class StorageRules(_Strict):
@@ -130,19 +140,14 @@ class StorageRules(_Strict):
     hazard_alert: PositiveDecimal
     hazard_warn_severity: Severity
     """``storage.major_hazard`` below the alert level; at it, the rule's own severity."""
+    unit_distance_m: PositiveDecimal
+    """R-MHI-1 (GB 18218-2009 §3.5 unit): one enterprise's facilities less than this far
+    apart are one unit of assessment."""
     two_person_categories: list[Token]
     cylinder_packaging: list[Token]
-    groups: dict[Token, StorageGroup]
-    incompatible: list[Annotated[list[Token], Field(min_length=2, max_length=2)]]
-
-    @field_validator("incompatible")
-    @classmethod
-    def _pairs_name_groups(cls, pairs: list[list[str]], info: ValidationInfo) -> list[list[str]]:
-        groups = info.data.get("groups")
-        unknown = {name for pair in pairs for name in pair} - set(groups or ())
-        if groups is not None and unknown:
-            raise ValueError(f"incompatible names unknown storage groups: {sorted(unknown)}")
-        return pairs
+    segregation: SegregationMatrix
+    """Named in the file by its path under the rules folder, e.g.
+    ``segregation/gb15603-provisional.json``; :func:`parse_rules` reads it in."""
 
 
 class Prohibition(_Strict):
@@ -162,6 +167,25 @@ class DormancyRules(_Strict):
     days_by_status: dict[Token, PositiveDecimal]
 
 
+class DeviceRules(_Strict):
+    clock_trust_hours: Annotated[Decimal, Field(ge=0)]
+    """How long before its log time a device's signed time is still believed (offline sync)."""
+
+
+class ShippingRules(_Strict):
+    """Movement between places: unshipped moves, the planned route, the pass, a lost track."""
+
+    unshipped_move_km: PositiveDecimal
+    """Two places of one holder closer than this are one premises (no road trip between)."""
+    corridor_m: PositiveDecimal
+    """A route's corridor half-width when its waybill names none."""
+    track_silence_hours: PositiveDecimal
+    pass_categories: list[Token]
+    """Categories whose road transport needs a pass (R-TOX-7: highly toxic)."""
+    pass_kinds: Annotated[list[Token], Field(min_length=1)]
+    """Permit record kinds that are such a pass."""
+
+
 class RulesConfig(_Strict):
     version: Token
     severity: dict[str, Severity]
@@ -173,6 +197,8 @@ class RulesConfig(_Strict):
     storage: StorageRules
     city: CityRules
     dormancy: DormancyRules
+    device: DeviceRules
+    shipping: ShippingRules
 
     @field_validator("severity")
     @classmethod
@@ -184,14 +210,24 @@ class RulesConfig(_Strict):
         return severity
 
 
-def parse_rules(text: str, *, source: str = "rules") -> RulesConfig:
+_INCLUDE: Final = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_.-]+)*\.json$")
+
+
+def parse_rules(
+    text: str, *, source: str = "rules", include: Callable[[str], str] | None = None
+) -> RulesConfig:
     """Parse a rules configuration; decimals are JSON strings.
+
+    ``include`` reads a file the configuration names by a relative path (the segregation
+    matrix), e.g. from the folder the configuration came from; without it such a
+    configuration is refused (the core reads no files itself).
 
     Raises:
         InvalidInputError: the text is not a valid configuration (the field is named).
     """
     try:
         raw = json.loads(text, parse_float=_Float)
+        _include_matrix(raw, include)
         return RulesConfig.model_validate(_decimals(raw), strict=False)
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -201,6 +237,26 @@ def parse_rules(text: str, *, source: str = "rules") -> RulesConfig:
         raise InvalidInputError(f"{source}: {exc.where}: {exc}", field=exc.where) from None
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(f"{source}: {exc}") from None
+
+
+def _include_matrix(raw: object, include: Callable[[str], str] | None) -> None:
+    storage = raw.get("storage") if isinstance(raw, dict) else None
+    name = storage.get("segregation") if isinstance(storage, dict) else None
+    if not isinstance(name, str):
+        return
+    assert isinstance(storage, dict)
+    if _INCLUDE.fullmatch(name) is None or ".." in name.split("/"):
+        raise _FieldError(
+            "storage.segregation", f"not a .json path under the rules folder: {name!r}"
+        )
+    if include is None:
+        raise _FieldError("storage.segregation", f"names {name}, but no file reader was given")
+    try:
+        storage["segregation"] = json.loads(include(name), parse_float=_Float)
+    except OSError as exc:
+        raise _FieldError("storage.segregation", f"cannot read {name}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise _FieldError("storage.segregation", f"{name} is not JSON: {exc.msg}") from None
 
 
 class _Float:
@@ -222,7 +278,9 @@ _DECIMAL_FIELDS: Final = frozenset({
     "speed_kmh", "slack_hours", "road_factor", "default_transit_hours", "gps_gap_minutes",
     "arrival_radius_km", "max_speed_kmh", "min_distance_km", "transform_tolerance",
     "count_tolerance", "growth_tolerance", "org_tolerance", "org_min_kg", "default_kg_per_nm3",
-    "hazard_warn", "hazard_alert", "bulk_limit_kg", "filing_days",
+    "hazard_warn", "hazard_alert", "bulk_limit_kg", "filing_days", "unit_distance_m",
+    "clock_trust_hours",
+    "unshipped_move_km", "corridor_m", "track_silence_hours",
 })  # fmt: skip
 _DECIMAL_MAPS: Final = frozenset({"gas_kg_per_nm3", "days_by_status"})
 

@@ -2,9 +2,17 @@
 
 - ``custody.transit_overdue``: a shipment not (fully) received within the expected transit
   time, from the road distance between the origin and the consignee's site at a
-  configured speed, plus slack. A deadline fires it when no receive arrives at all.
-- ``custody.wrong_receiver``: a receive by anyone but the consignee, or against a shipment
-  the item is not part of.
+  configured speed, plus slack. A deadline fires it when no receive arrives at all. Both
+  the shipment and the receive are judged at their trusted (signed) times, so a receive
+  signed in time but synced after the deadline fired supersedes that finding
+  (``device.late_sync``).
+- ``custody.wrong_receiver``: a receive by anyone but the consignee (the sender and the
+  carrier included), or against a shipment the item is not part of. A receive by anyone
+  but the consignee does not deliver: the shipment stays open to the consignee, so its
+  missing receive still raises ``custody.transit_overdue`` (R-TRN-1: the waybill names
+  the consignee the goods are owed to). The ledger's custody follows the signed receive
+  (``ledger.custody.advance``: the receiver holds, the consignee's involvement ends), so
+  the goods reach the consignee only by a new shipment, and the old one is overdue once.
 - ``transport.gps_gap``: a gap between the trip's start, its waypoints and its end
   longer than the configured threshold.
 - ``transport.arrival_far``: a receive further than the radius from the consignee's site.
@@ -36,13 +44,12 @@ def on_ship(st: RuleState, ev: EventView) -> None:
     else:
         road_km = distance_km(origin, target) * float(rules.road_factor)
         hours = road_km / float(rules.speed_kmh) + float(rules.slack_hours)
-    start = ev.time.timestamp()
     allowance = math.ceil(hours * 3600)
     codes = {link.code for link in body.items}
     ship = OpenShip(
-        hash=ev.hash, time=start, org=body.org, carrier=data.carrier,
+        hash=ev.hash, time=ev.time.timestamp(), org=body.org, carrier=data.carrier,
         consignee=data.consignee, consignee_site=data.consignee_site,
-        due=start + allowance, pending=codes, total=len(codes),
+        due=ev.trusted + allowance, pending=codes, total=len(codes),
     )  # fmt: skip
     st.ships[ev.hash] = ship
     for code in codes:
@@ -56,11 +63,10 @@ def on_return(st: RuleState, ev: EventView) -> None:
     body = ev.body
     assert isinstance(body, Return)
     codes = {link.code for link in body.items}
-    start = ev.time.timestamp()
     allowance = math.ceil(float(st.config.transport.default_transit_hours) * 3600)
     st.ships[ev.hash] = OpenShip(
-        hash=ev.hash, time=start, org=body.org, carrier=body.org,
-        consignee=body.data.to_org, consignee_site=None, due=start + allowance,
+        hash=ev.hash, time=ev.time.timestamp(), org=body.org, carrier=body.org,
+        consignee=body.data.to_org, consignee_site=None, due=ev.trusted + allowance,
         pending=codes, total=len(codes), checked_track=True,
     )  # fmt: skip
     for code in codes:
@@ -92,8 +98,22 @@ def on_receive(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
             chemical=chemical,
         )  # fmt: skip
         return
+    if body.org != ship.consignee:
+        # Not a delivery: the goods are still owed to the consignee, so the shipment stays
+        # open and its transit deadline still runs (the projection records the receiver
+        # as holder, because that is who signed for the goods; the finding says it is not
+        # the right one). The track and arrival checks belong to the consignee's receive.
+        ship.received_any = True
+        yield st.finding(
+            "custody.wrong_receiver", ev.hash, body.time,
+            f"{body.org} received a shipment consigned to {ship.consignee}",
+            (ship.hash, ev.hash), org=body.org, site=body.site, item=min(codes & ship.pending),
+            chemical=chemical,
+        )  # fmt: skip
+        return
     received = codes & ship.pending
     ship.pending -= received
+    ship.received_any = True
     for code in received:
         st.items[code].consignee = None
     stray = sorted(code for code in codes - received
@@ -106,14 +126,8 @@ def on_receive(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
             (ship.hash, ev.hash), org=body.org, site=body.site, item=stray[0],
             chemical=chemical,
         )  # fmt: skip
-    if body.org != ship.consignee:
-        yield st.finding(
-            "custody.wrong_receiver", ev.hash, body.time,
-            f"{body.org} received a shipment consigned to {ship.consignee}",
-            (ship.hash, ev.hash), org=body.org, site=body.site, item=min(received),
-            chemical=chemical,
-        )  # fmt: skip
-    now = ev.time.timestamp()
+    now = ev.trusted
+    _explain(ship, ev, received, late=now > ship.due)
     if now > ship.due:
         yield st.finding(
             "custody.transit_overdue", ship.hash, body.time,
@@ -122,7 +136,7 @@ def on_receive(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
             (ship.hash, ev.hash), org=ship.carrier, site=ship.consignee_site,
             item=min(received), chemical=chemical,
         )  # fmt: skip
-    yield from _track(st, ev, ship, now, chemical)
+    yield from _track(st, ev, ship, ev.time.timestamp(), chemical)
     yield from _arrival(st, ev, ship, chemical)
     if not ship.pending:
         del st.ships[ship.hash]
@@ -133,12 +147,30 @@ def fire_transit(st: RuleState, key: str, due: float) -> Iterator[Finding | None
     if ship is None or not ship.pending:
         return
     missing = len(ship.pending)
-    yield st.finding(
+    found = st.finding(
         "custody.transit_overdue", ship.hash, due,
         f"{missing} of {ship.total} item(s) shipped by {ship.org} to {ship.consignee} at "
         f"{utc_text(ship.time)} were not received within the expected transit time",
         (ship.hash,), org=ship.carrier, site=ship.consignee_site, item=min(ship.pending),
     )  # fmt: skip
+    if found is not None:
+        ship.raised, ship.unexplained = found.id, set(ship.pending)
+    yield found
+
+
+def _explain(ship: OpenShip, ev: EventView, received: set[str], *, late: bool) -> None:
+    """A receive synced after the deadline fired, but signed in time by the consignee,
+    explains the items it names; once every missing item is explained, the finding is
+    superseded. A late or misdirected receive leaves it standing for good."""
+    if ship.raised is None:
+        return
+    if late or ev.body.org != ship.consignee:
+        ship.raised = None
+        return
+    ship.unexplained -= received
+    if not ship.unexplained:
+        ev.supersedes.append(ship.raised)
+        ship.raised = None
 
 
 def _track(

@@ -1,10 +1,12 @@
 """The anomaly engine: ledger facts in log order in, findings out. Pure and deterministic.
 
-The engine's clock is the log's clock. Before each entry it fires every deadline due at
-or before that entry's log time; :meth:`Engine.advance` fires those due by a later
-moment (the as-of time of a batch run, or "now" for an idle online worker). So the same
-ledger read up to the same as-of time gives the same findings, however the reading was
-split into pieces: that is the online/batch parity the service relies on.
+The engine's clock is the log's clock. Before each entry it fires every deadline due
+strictly before that entry's log time; :meth:`Engine.advance` fires those due strictly
+before a later moment (the as-of time of a batch run, or "now" for an idle online
+worker). A deadline due at an instant is met by an act at that instant, so it fires only
+once the clock has passed it: every entry logged at that very instant is judged first,
+however many there are and however the reading was split. So the same ledger read up to
+the same as-of time gives the same findings: the online/batch parity the service relies on.
 """
 
 from __future__ import annotations
@@ -36,9 +38,15 @@ from ledger.rules import (
     lifecycle,
     mass,
     permits,
+    quantity,
+    route,
     signals,
     storage,
+    sync,
+    toxic_pass,
+    track,
     transport,
+    unshipped,
 )
 from ledger.rules.config import RulesConfig
 from ledger.rules.facts import (
@@ -60,6 +68,7 @@ TIMERS: Final[dict[str, Fire]] = {
     permits.FILING: permits.fire_filing,
     mass.WINDOW: mass.fire_window,
     dormancy.IDLE: dormancy.fire_idle,
+    track.SILENCE: track.fire_silence,
 }
 
 
@@ -69,14 +78,16 @@ class Engine:
     def __init__(self, config: RulesConfig, catalogs: CatalogRegistry) -> None:
         self.config = config
         self.state = RuleState(config=config, chemistry=Chemistry(catalogs, config))
+        self.state.projection.kilograms = self.state.chemistry.units.kilograms
         self.clock = 0.0
         self.position = -1
         """The log index of the last entry fed."""
+        self._trust_s = float(config.device.clock_trust_hours) * 3600
 
     # -- input -------------------------------------------------------------------------------
 
     def feed(self, fact: LedgerFact) -> list[Finding]:
-        """Fire the deadlines due by the entry's log time, then judge the entry."""
+        """Fire the deadlines due before the entry's log time, then judge the entry."""
         found = self.advance(when(fact.log_time).timestamp())
         self.position = fact.index
         match fact:
@@ -100,11 +111,11 @@ class Engine:
         return list(_kept(signals.on_journal(self.state, entry)))
 
     def advance(self, moment: float | datetime) -> list[Finding]:
-        """Fire every deadline due at or before ``moment`` (epoch seconds or a datetime)."""
+        """Fire every deadline due before ``moment`` (epoch seconds or a datetime)."""
         now = moment.timestamp() if isinstance(moment, datetime) else moment
         self.clock = max(self.clock, now)
         timers, found = self.state.timers, list[Finding]()
-        while timers and timers[0][0] <= self.clock:
+        while timers and timers[0][0] < self.clock:
             due, _, kind, key = heapq.heappop(timers)
             found.extend(_kept(TIMERS[kind](self.state, key, due)))
         return found
@@ -120,17 +131,21 @@ class Engine:
         items = self.state.projection.items
         before = {link.code: items.get(link.code) or ItemState(code=link.code)
                   for link in body.items}  # fmt: skip
-        view = EventView(fact, when(body.time), before, {}, self._chemicals(body, before))
+        view = EventView(fact, when(body.time), before, {}, self._chemicals(body, before),
+                         clock_trust_s=self._trust_s)  # fmt: skip
         yield from lifecycle.before(st, view)
         yield from storage.before(st, view)
         yield from licensing.check(st, view)
         yield from self._by_type(view)
+        yield from sync.check(st, view)
         self.state.projection.apply(body)
         view.after = {code: items[code] for code in before}
         if any(c is None for c in view.chemicals.values()):
             view.chemicals = self._chemicals(body, view.after)
         yield from lifecycle.after(st, view)
+        yield from quantity.check(st, view)
         yield from lifecycle.travel(st, view)
+        yield from unshipped.check(st, view)
         yield from city.check(st, view)
         yield from storage.incompatible(st, view)
         yield from storage.after(st, view)
@@ -142,10 +157,16 @@ class Engine:
             case Ship():
                 yield from transport.on_ship(st, view)
                 custody.on_ship(st, view)
+                route.on_ship(st, view)
+                track.on_ship(st, view)
+                yield from toxic_pass.on_ship(st, view)
             case Receive():
+                track.on_receive(st, view)
                 yield from custody.on_receive(st, view)
             case Waypoint():
                 custody.on_waypoint(st, view)
+                yield from route.on_waypoint(st, view)
+                track.on_waypoint(st, view)
             case Return():
                 custody.on_return(st, view)
             case Sell():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeAlias
 
@@ -66,15 +66,38 @@ class EventView:
     before: dict[str, ItemState]
     after: dict[str, ItemState]
     chemicals: dict[str, ChemicalFacts | None]
+    clock_trust_s: float = 0.0
+    """How far before its log time the event's signed time is still believed."""
+    supersedes: list[str] = field(default_factory=list)
+    """Ids of deadline findings this event, synced late but signed in time, explains."""
+
+    @property
+    def logged(self) -> float:
+        """The event's log time, in epoch seconds."""
+        return when(self.fact.log_time).timestamp()
 
     @property
     def known(self) -> float:
-        """When the ledger learned of the event: the later of its time and its log time.
+        """When the ledger learned of the event: its log time.
 
-        Deadlines run from here: nothing can be expected in answer to an event before the
-        ledger holds it, so a backfill or a late offline sync does not fire them at once.
+        Deadlines are armed from here: nothing can be expected in answer to an event before
+        the ledger holds it, so a backfill or a late offline sync does not fire them at once.
         """
-        return max(self.time.timestamp(), when(self.fact.log_time).timestamp())
+        return self.logged
+
+    @property
+    def trusted(self) -> float:
+        """When the event happened, as far as timeliness is judged: its signed time, bounded.
+
+        A handheld signs offline and syncs later, so its signed time is believed back to
+        ``clock_trust_s`` before the log time; a time signed earlier than that counts as
+        that bound (the sync is late, :mod:`ledger.rules.sync`), and a time signed after
+        the log time (a clock running ahead) counts as the log time, since the ledger held
+        the event by then. So no device clock can move an act earlier than the window or
+        later than the moment it was logged.
+        """
+        logged = self.logged
+        return min(logged, max(self.time.timestamp(), logged - self.clock_trust_s))
 
     @property
     def body(self) -> EventBody:

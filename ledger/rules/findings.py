@@ -43,13 +43,15 @@ class Finding:
         return f"f-{digest[:32]}"
 
     def to_json(self) -> dict[str, JsonValue]:
-        return {
+        raw: dict[str, JsonValue] = {
             "id": self.id, "rule": self.rule, "key": self.key, "severity": self.severity,
             "at": self.at, "message": self.message, "evidence": list(self.evidence),
             "org": self.org, "site": self.site, "district": self.district,
             "chemical": self.chemical, "item": self.item,
-            "supersedes": list(self.supersedes),
         }  # fmt: skip
+        if self.supersedes:
+            raw["supersedes"] = list(self.supersedes)
+        return raw
 
     @classmethod
     def from_json(cls, raw: dict[str, JsonValue]) -> Finding:

@@ -9,9 +9,15 @@ Judged on ``sell`` events (the seller's record of the sale); ``buy`` events and
   buyer with neither a purchase permit registry record nor a production, trading or use
   licence covering them. The permit number a sale cites is the seller's note; only a
   registry record proves the permit.
-- ``permit.toxic_filing_missing``: five days (configurable) after such a sale, the seller
-  and the buyer have not **both** recorded a police filing: a number on the sell or buy
-  event, or a ``police_filing`` registry record naming the other party. A deadline.
+- ``permit.toxic_filing_missing``: within five days (configurable) of such a sale
+  (Decree 344 art. 41), the seller and the buyer have not **both** recorded a police
+  filing: a number on the sell or buy event, or a ``police_filing`` registry record
+  naming the other party. The days are counted as Civil Code arts. 201 and 203 count
+  them (:func:`ledger.localtime.days_after`): from the Beijing day after the sale, to
+  24:00 Beijing of the last day, moved past statutory rest days. A deadline. A buyer's
+  filing signed in time but synced after it fired supersedes the finding
+  (``device.late_sync``); a registry record counts only as logged, so a record logged
+  after the deadline does not.
 - ``permit.precursor_purchase``: a category 1 drug precursor sold without the buyer's
   purchase permit, or a category 2/3 one without the buyer's filing made before the sale.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ledger.events import Buy, Sell
+from ledger.localtime import days_after
 from ledger.records import RegistryRecord
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
@@ -88,8 +95,12 @@ def on_buy(st: RuleState, ev: EventView) -> None:
             sale.buyer == body.org
             and sale.seller == seller
             and sale.codes & {link.code for link in body.items}
+            and ev.trusted <= sale.due
         ):
             sale.buyer_filed = True
+            if sale.raised is not None and sale.seller_filed:
+                ev.supersedes.append(sale.raised)
+                _close(st, sale)
 
 
 def on_record(st: RuleState, record: RegistryRecord) -> None:
@@ -100,6 +111,8 @@ def on_record(st: RuleState, record: RegistryRecord) -> None:
     org, other = str(attrs["org"]), attrs.get("counterparty")
     for sale_hash in list(st.sales_by_org.get(org, ())):
         sale = st.sales[sale_hash]
+        if sale.raised is not None:
+            continue  # logged after the deadline: too late, whatever its dates say
         if not any(covers_chemical(attrs["chemicals"], chem) for chem in sale.chemicals):
             continue
         if sale.seller == org and other in (None, sale.buyer):
@@ -109,11 +122,14 @@ def on_record(st: RuleState, record: RegistryRecord) -> None:
 
 
 def fire_filing(st: RuleState, key: str, due: float) -> Iterator[Finding | None]:
-    sale = st.sales.pop(key, None)
+    """At the deadline, judge the filings; a breach stays open for late syncs as long as
+    an event signed in time can still arrive (the device clock trust window)."""
+    sale = st.sales.get(key)
     if sale is None:
         return
-    for org in (sale.seller, sale.buyer):
-        st.sales_by_org[org].discard(key)
+    if sale.raised is not None:
+        _close(st, sale)
+        return
     missing = [
         name
         for name, filed in (
@@ -122,19 +138,42 @@ def fire_filing(st: RuleState, key: str, due: float) -> Iterator[Finding | None]
         )
         if not filed
     ]
-    if missing:
-        days = st.config.permits.filing_days
-        yield st.finding(
-            "permit.toxic_filing_missing",
-            key,
-            due,
-            f"no police filing by the {' and the '.join(missing)} within {days} days of the sale",
-            (key,),
-            org=sale.seller,
-            site=sale.site,
-            item=min(sale.codes),
-            chemical=sale.chemical,
-        )
+    if not missing:
+        _close(st, sale)
+        return
+    days = st.config.permits.filing_days
+    period = days_after(sale.time, int(days))
+    last = period.last.isoformat()
+    if period.extended:
+        last += f", moved from {period.nominal.isoformat()} past the rest days"
+    if not period.official:
+        last += "; provisional: no official holiday data for that year, weekends only"
+    found = st.finding(
+        "permit.toxic_filing_missing",
+        key,
+        due,
+        f"no police filing by the {' and the '.join(missing)} within {days} days of the sale "
+        f"(by 24:00 Beijing on {last})",
+        (key,),
+        org=sale.seller,
+        site=sale.site,
+        item=min(sale.codes),
+        chemical=sale.chemical,
+    )
+    if found is None:
+        _close(st, sale)
+        return
+    sale.raised = found.id
+    # an event signed by the deadline is believed until the trust window after it
+    trust_s = float(st.config.device.clock_trust_hours) * 3600
+    st.schedule(max(due, sale.due + trust_s), FILING, key)
+    yield found
+
+
+def _close(st: RuleState, sale: OpenSale) -> None:
+    st.sales.pop(sale.hash, None)
+    for org in (sale.seller, sale.buyer):
+        st.sales_by_org[org].discard(sale.hash)
 
 
 def _may_buy(st: RuleState, ev: EventView, buyer: str, chem: ChemicalFacts) -> bool:
@@ -162,6 +201,7 @@ def _open_sale(
     buyer_filed = any((buyer, seller, code) in st.filed_buys for code in codes) or any(
         registry.permit(buyer, ("police_filing",), c, ev.time, counterparty=seller) for c in toxic
     )
+    period = days_after(ev.trusted, int(st.config.permits.filing_days))
     sale = OpenSale(
         hash=ev.hash,
         seller=seller,
@@ -172,12 +212,13 @@ def _open_sale(
         buyer_filed=buyer_filed,
         chemical=toxic[0].seq,
         site=ev.body.site,
+        due=period.ends.timestamp(),
+        time=ev.trusted,
     )
     st.sales[ev.hash] = sale
     st.sales_by_org[seller].add(ev.hash)
     st.sales_by_org[buyer].add(ev.hash)
-    days = float(st.config.permits.filing_days)
-    st.schedule(ev.known + days * 86400, FILING, ev.hash)
+    st.schedule(max(sale.due, ev.known), FILING, ev.hash)
 
 
 def _precursors(

@@ -49,6 +49,24 @@ class OpenShip:
     total: int
     waypoints: list[float] = field(default_factory=list)
     checked_track: bool = False
+    raised: str | None = None
+    """The ``custody.transit_overdue`` finding its deadline raised, while a late-synced
+    receive may still show it was met."""
+    unexplained: set[str] = field(default_factory=set)
+    """The items missing when it was raised, not yet received in time since."""
+    received_any: bool = False
+    """Someone (the consignee or not) signed a receive against it: the goods are located."""
+    route: tuple[tuple[float, float], ...] = ()
+    """The waybill's planned route, (lat, lon) vertices; empty when none was planned."""
+    corridor_m: float = 0.0
+    last_fix: float = 0.0
+    """When the track was last heard from: the ship time, then the newest waypoint's."""
+    silence_due: float = 0.0
+    """When the track counts as lost if nothing is heard (the one armed silence timer)."""
+    last_point: tuple[float, float] | None = None
+    """Where the newest waypoint was, (lat, lon), when it carried a position."""
+    track_raised: str | None = None
+    """The ``transport.track_lost`` finding raised, while a late-synced receive may explain it."""
 
 
 @dataclass(slots=True)
@@ -63,6 +81,13 @@ class OpenSale:
     buyer_filed: bool
     chemical: str | None
     site: str | None
+    time: float = 0.0
+    """When the sale was made (its trusted time), which the filing period counts from."""
+    due: float = 0.0
+    """24:00 Beijing of the filing period's last day (Civil Code arts. 201, 203)."""
+    raised: str | None = None
+    """The ``permit.toxic_filing_missing`` finding its deadline raised, while a late-synced
+    filing may still show it was met."""
 
 
 Held = tuple[str, frozenset[str]]
@@ -75,7 +100,6 @@ class SiteStock:
     items: dict[str, tuple[float, Held]] = field(default_factory=dict)
     chemicals: Counter[Held] = field(default_factory=Counter)
     """Items held, by chemical and its storage groups."""
-    level: int = 0
 
 
 @dataclass(slots=True)
@@ -107,6 +131,10 @@ class RuleState:
     windows: dict[tuple[str, str, int], OrgWindow] = field(default_factory=dict)
     groups_of: dict[str, frozenset[str]] = field(default_factory=dict)
     """Storage groups by chemical code (a cache: the config never changes in a run)."""
+    units: dict[str, tuple[int, str, frozenset[str]]] = field(default_factory=dict)
+    """GB 18218 unit by site: (registry site epoch, org, the unit's sites) (a cache)."""
+    unit_levels: dict[tuple[str, frozenset[str]], int] = field(default_factory=dict)
+    """The Σq/Q level (0, 1 warn, 2 alert) last seen for each (org, unit)."""
     emitted: set[str] = field(default_factory=set)
     timers: list[tuple[float, int, str, str]] = field(default_factory=list)
     timer_seq: int = 0

@@ -1,28 +1,37 @@
 """Storage: major-hazard sum, segregation, two-person custody, cylinder inspection. Pure.
 
-- ``storage.major_hazard`` (R-MHI-1): Σ qᵢ/Qᵢ over the live inventory at a site not
-  registered as a major hazard source reaches the warning level (0.8) or 1; one finding
-  per upward crossing of each level.
-- ``storage.incompatible`` (R-TOX-5, GB 15603): an item arrives at a site holding another
-  chemical that the configured group matrix says must be kept apart from it, judged on the
-  groups the two do not share (see :func:`clash`); every such arrival is a finding.
+- ``storage.major_hazard`` (R-MHI-1; GB 18218-2018 §4 for S = Σ qᵢ/Qᵢ, the unit as
+  GB 18218-2009 §3.5): S over the live inventory of one unit of assessment (one
+  enterprise's sites less than ``unit_distance_m`` apart, :mod:`ledger.rules.hazard_units`)
+  reaches the warning level (0.8) or 1 while a site holding part of it is not registered
+  as a major hazard source; one finding per upward crossing of each level.
+  Key ``{org}|{site}+{site}...:{level}:{log index}``; the subject is ``{org}|{sites}``.
+- ``storage.incompatible`` (R-TOX-5, GB 15603, 危险化学品安全管理条例 art. 24): an item
+  arrives at a site holding another chemical that the configured segregation matrix
+  (GHS classes and categories, :mod:`ledger.rules.segregation`) says must be kept apart
+  from it. One finding per site and chemical pair: key ``{site}|{seq}+{seq}`` (sorted).
 - ``storage.two_person`` (R-TOX-5): store-in or store-out of a highly toxic chemical
   without two distinct signers (actor and co-actor).
 - ``storage.cylinder_overdue`` (R-CYL-1/2): a cylinder filled with an inspection date
-  already past, or filled or used after its last known inspection date.
+  already past, or filled or used after its last known inspection date. Dates are
+  Beijing dates (:mod:`ledger.localtime`) of the event's trusted time; the inspection
+  date itself is still within the period.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 
 from ledger.events import Fill
+from ledger.localtime import local_date
 from ledger.rules.config import RulesConfig
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
+from ledger.rules.hazard_units import unit_of
+from ledger.rules.segregation import SegregationMatrix
 from ledger.rules.state import Held, RuleState
-from ledger.rules.world import ChemicalFacts, Chemistry, class_matches
+from ledger.rules.world import ChemicalFacts, Chemistry, distance_km
 from ledger.state import ItemState
 
 TWO_PERSON_EVENTS = frozenset({"store_in", "store_out"})
@@ -48,7 +57,7 @@ def before(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
 
 def _cylinders(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     body = ev.body
-    today = body.time[:10]
+    today = local_date(ev.trusted).isoformat()
     for link in body.items:
         state = ev.before[link.code]
         if state.packaging not in st.config.storage.cylinder_packaging:
@@ -102,12 +111,8 @@ def _place(st: RuleState, code: str, state: ItemState, chem: ChemicalFacts | Non
 
 
 def storage_groups(config: RulesConfig, chem: ChemicalFacts) -> frozenset[str]:
-    """The configured storage groups a chemical belongs to (by code, seq or class)."""
-    return frozenset(
-        name for name, group in config.storage.groups.items()
-        if chem.seq in group.chemicals or chem.code in group.chemicals
-        or any(class_matches(c, chem.classes) for c in group.classes)
-    )  # fmt: skip
+    """The segregation groups a chemical belongs to under the configured matrix."""
+    return config.storage.segregation.groups_of(chem)
 
 
 def _groups(st: RuleState, chem: ChemicalFacts) -> frozenset[str]:
@@ -117,41 +122,77 @@ def _groups(st: RuleState, chem: ChemicalFacts) -> frozenset[str]:
     return known
 
 
+def _unit(st: RuleState, site: str, actor: str) -> tuple[str, frozenset[str]]:
+    """The (org, unit) of ``site``; an unregistered site is its own unit, of ``actor``."""
+    registry = st.registry
+    cached = st.units.get(site)
+    if cached is not None and cached[0] == registry.site_epoch:
+        return cached[1], cached[2]
+    attrs = registry.attrs("site", site)
+    if attrs is None:
+        return actor, frozenset((site,))
+    org = str(attrs["org"])
+    unit = unit_of(
+        site, registry.sites_by_org.get(org, ()), registry.site_point, distance_km,
+        float(st.config.storage.unit_distance_m) / 1000,
+    )  # fmt: skip
+    for member in unit:
+        st.units[member] = (registry.site_epoch, org, unit)
+    return org, unit
+
+
 def _hazard(st: RuleState, ev: EventView, site: str) -> Iterator[Finding | None]:
-    stock = st.sites[site]
+    org, unit = _unit(st, site, ev.body.org)
+    ratio = sum(st.sites[s].ratio for s in sorted(unit) if s in st.sites)
     rules = st.config.storage
-    level = 2 if stock.ratio >= float(rules.hazard_alert) - 1e-9 else (
-        1 if stock.ratio >= float(rules.hazard_warn) - 1e-9 else 0)  # fmt: skip
-    previous, stock.level = stock.level, level
-    attrs = st.registry.attrs("site", site)
-    if level <= previous or attrs is None or attrs["major_hazard"]:
+    level = 2 if ratio >= float(rules.hazard_alert) - 1e-9 else (
+        1 if ratio >= float(rules.hazard_warn) - 1e-9 else 0)  # fmt: skip
+    previous, st.unit_levels[(org, unit)] = st.unit_levels.get((org, unit), 0), level
+    if level <= previous:
+        return
+    # a registration covers its own sites; a unit is judged when an unregistered member
+    # holds part of the sum (an empty neighbour does not make a registered plant a finding)
+    unregistered = [s for s in sorted(unit) if not _registered(st, s)
+                    and s in st.sites and st.sites[s].ratio > 0]  # fmt: skip
+    if not unregistered:
         return
     label = "reaches the major-hazard threshold" if level == 2 else "nears the threshold"
+    members = "+".join(sorted(unit))
+    if st.registry.site_point(site) is None:
+        where = f"site {site} (no registered location: assessed as its own unit)"
+    elif len(unit) == 1:
+        where = f"site {site}"
+    else:
+        where = (f"the unit of {org}'s sites {', '.join(sorted(unit))} (less than "
+                 f"{rules.unit_distance_m} m apart)")  # fmt: skip
     yield st.finding(
-        "storage.major_hazard", f"{site}:{level}:{ev.fact.index}", ev.body.time,
-        f"site {site} holds Σq/Q = {stock.ratio:.2f} and {label} (GB 18218), but is not "
-        "registered as a major hazard source", (ev.hash,), org=str(attrs["org"]), site=site,
-        severity=None if level == 2 else rules.hazard_warn_severity,
+        "storage.major_hazard", f"{org}|{members}:{level}:{ev.fact.index}", ev.body.time,
+        f"{where} holds Σq/Q = {ratio:.2f} and {label} (GB 18218-2018), but "
+        f"{', '.join(unregistered)} is not registered as a major hazard source", (ev.hash,),
+        org=org, site=site, severity=None if level == 2 else rules.hazard_warn_severity,
     )  # fmt: skip
 
 
+def _registered(st: RuleState, site: str) -> bool:
+    attrs = st.registry.attrs("site", site)
+    return attrs is not None and bool(attrs["major_hazard"])
+
+
 def clash(
-    pairs: Iterable[Sequence[str]], mine: frozenset[str], theirs: frozenset[str]
+    matrix: SegregationMatrix, mine: frozenset[str], theirs: frozenset[str]
 ) -> tuple[str, str] | None:
-    """The incompatible pair between two chemicals' storage groups, from groups they do not
-    share: ethylene oxide (toxic gas, flammable) clashes with chlorine (toxic gas, oxidizer)
-    through flammable/oxidizer, but not with hydrogen sulfide (toxic gas, flammable)."""
-    only_mine, only_theirs = mine - theirs, theirs - mine
-    for a, b in pairs:
-        for own, other in ((a, b), (b, a)):
-            if own in only_mine and other in only_theirs:
-                return own, other
-    return None
+    """The strictest non-compatible cell between two chemicals' segregation groups."""
+    cells = matrix.between(mine, theirs)
+    return (cells[0][0], cells[0][1]) if cells else None
+
+
+def _pair(a: str, b: str) -> str:
+    return "+".join(sorted((a, b), key=lambda seq: (len(seq), seq)))
 
 
 def incompatible(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     """Judged before the items are placed: what arrives against what is already there."""
-    pairs = st.config.storage.incompatible
+    matrix = st.config.storage.segregation
     arriving: dict[str, Counter[Held]] = {}
     for code, state in ev.after.items():
         chem = ev.chemicals[code]
@@ -162,13 +203,14 @@ def incompatible(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         held = st.sites[state.site].chemicals + arriving.setdefault(state.site, Counter())
         mine = _groups(st, chem)
         arriving[state.site][(chem.seq, mine)] += 1
-        found = {pair for (seq, theirs), count in held.items() if count > 0 and seq != chem.seq
-                 and (pair := clash(pairs, mine, theirs)) is not None}  # fmt: skip
-        for own, other in sorted(found):
+        found = {seq: cells for (seq, theirs), count in held.items() if count > 0
+                 and seq != chem.seq and (cells := matrix.between(mine, theirs))}  # fmt: skip
+        for seq, cells in sorted(found.items()):
+            own, other, level = cells[0]
             yield st.finding(
-                "storage.incompatible", f"{state.site}:{own}+{other}:{code}:{ev.hash}",
-                ev.body.time,
-                f"item {code} ({own}) was put at {state.site}, which already holds "
-                f"{other} goods that must be stored apart", (ev.hash,),
+                "storage.incompatible", f"{state.site}|{_pair(chem.seq, seq)}", ev.body.time,
+                f"item {code} (chemical {chem.seq}, {own}) was put at {state.site}, which "
+                f"already holds chemical {seq} ({other}): {level.replace('_', ' ')} under "
+                f"{matrix.name}", (ev.hash,),
                 org=ev.body.org, site=state.site, item=code, chemical=chem.seq,
             )  # fmt: skip

@@ -17,10 +17,12 @@ from functools import lru_cache
 from typing import Any
 
 from ledger.catalog import Catalog, CatalogError, CatalogRegistry, UnknownChemicalError
+from ledger.catalog.ghs import parse_ghs
 from ledger.licences import Licence
 from ledger.records import RegistryRecord
 from ledger.rules.config import RulesConfig
 from ledger.timefmt import parse_utc
+from ledger.units import CatalogUnits, FormMeasure, mass_units
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -53,8 +55,10 @@ class ChemicalFacts:
     """Transport class and subsidiary risks of the form (of every form for a bare seq)."""
     transport_class: str | None
     critical_t: Decimal | None
-    density_kg_per_l: Decimal
-    kg_per_nm3: Decimal
+    measure: FormMeasure
+    """How its quantities become kilograms (exact factors, built with pint at catalog load)."""
+    ghs: frozenset[str] = frozenset()
+    """GHS hazard classes of the chemical (``ledger.catalog.ghs``), for segregation."""
 
     def in_any(self, categories: Iterable[str]) -> bool:
         return not self.categories.isdisjoint(categories)
@@ -71,6 +75,8 @@ class Chemistry:
     def __init__(self, catalogs: CatalogRegistry, config: RulesConfig) -> None:
         self._catalogs = catalogs
         self._config = config
+        self.units = CatalogUnits(catalogs)
+        """The one pint registry of this engine, and every form's measure."""
         self._cache: dict[tuple[str, str], ChemicalFacts | None] = {}
 
     def facts(self, version: str, code: str | None) -> ChemicalFacts | None:
@@ -96,6 +102,9 @@ class Chemistry:
             if f.major_hazard_threshold_t is not None and f.in_major_hazard_scope
         ]
         seq = str(chemical.seq)
+        measure = self.units.measure(version, code)
+        if measure is None:
+            return None
         return ChemicalFacts(
             code=code,
             seq=seq,
@@ -104,32 +113,22 @@ class Chemistry:
             classes=classes,
             transport_class=forms[0].transport_class if forms else None,
             critical_t=min(thresholds) if thresholds else None,
-            density_kg_per_l=chemical.density_kg_per_l or Decimal(1),
-            kg_per_nm3=self._config.mass.gas_kg_per_nm3.get(
-                seq, self._config.mass.default_kg_per_nm3
-            ),
+            measure=measure,
+            ghs=parse_ghs(chemical.ghs_hazards),
         )
 
     @staticmethod
     def kilograms(value: Decimal, unit: str, chem: ChemicalFacts | None) -> Decimal | None:
-        """The mass of ``value unit`` of ``chem``; ``None`` when it cannot be known (pieces)."""
-        density = chem.density_kg_per_l if chem else Decimal(1)
-        match unit:
-            case "kg":
-                return value
-            case "g":
-                return value / 1000
-            case "t":
-                return value * 1000
-            case "L":
-                return value * density
-            case "mL":
-                return value * density / 1000
-            case "m3":
-                return value * density * 1000
-            case "Nm3":
-                return value * (chem.kg_per_nm3 if chem else Decimal("1.3"))
-        return None
+        """The mass of ``value unit`` of ``chem``; ``None`` when it cannot be known.
+
+        A volume needs the form's density, normal cubic metres its normal density, and a
+        piece a fill rule; an unknown chemical converts nothing but a mass. There is no
+        default density: the rule ``quantity.unit_unknown`` reports what cannot be converted.
+        """
+        if chem is not None:
+            return chem.measure.kilograms(value, unit)
+        factor = mass_units().get(unit)
+        return None if factor is None else value * factor
 
 
 @dataclass(slots=True)
@@ -141,10 +140,19 @@ class Registry:
     vehicles_by_plate: dict[str, str] = field(default_factory=dict)
     crew_by_person: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     permits_by_org: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    sites_by_org: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    site_epoch: int = 0
+    """Bumped whenever a site record changes (its org or place), to refresh derived units."""
 
     def apply_record(self, record: RegistryRecord) -> None:
         key = (record.kind, record.record_id)
         first = key not in self.records
+        if record.kind == "site":
+            old = self.records.get(key)
+            if old is not None:
+                self.sites_by_org[str(old.attrs["org"])].discard(record.record_id)
+            self.sites_by_org[str(record.attrs["org"])].add(record.record_id)
+            self.site_epoch += 1
         self.records[key] = record
         if record.kind == "vehicle":
             self.vehicles_by_plate[str(record.attrs["plate"])] = record.record_id

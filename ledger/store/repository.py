@@ -29,6 +29,7 @@ from ledger.custody import DEFAULT_POLICY, WRITER_KINDS, Custody, CustodyPolicy,
 from ledger.custody import fold as fold_custody
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import CheckpointConflictError, LedgerError, StorageError
+from ledger.events import EventBody
 from ledger.leaf import EntryKind, LeafRecord
 from ledger.licences import Licence, licence_from_json
 from ledger.merkle import (
@@ -751,6 +752,18 @@ class SqlLedgerStore:
         with self.engine.connect() as conn:
             rows = conn.execute(item_chain(code))
             return [(row.seq, row.log_index, row.envelope) for row in rows]
+
+    def item_genesis(self, code: str) -> EventBody | None:
+        """The body of an item's first event (seq 0), or ``None`` for an unknown item."""
+        ev, ei = t.event, t.event_item
+        query = (
+            select(ev.c.envelope)
+            .join(ei, ev.c.event_hash == ei.c.event_hash)
+            .where(ei.c.item_code == code, ei.c.seq == 0)
+        )
+        with self.engine.connect() as conn:
+            envelope = conn.execute(query).scalar()
+        return None if envelope is None else open_envelope(json.loads(envelope)).body
 
     def item_head(self, code: str) -> ItemHead | None:
         """An item's current chain head."""

@@ -32,9 +32,10 @@ from ledger.builder import DeviceSession, Head
 from ledger.canonical import JsonValue, canonical_bytes, format_hash, parse_hash
 from ledger.envelope import event_hash_of, open_envelope
 from ledger.errors import LedgerError
-from ledger.events import may_start_chain
+from ledger.events import EventBody, may_start_chain
 from ledger.signing import Signer
 from ledger.timefmt import format_utc
+from ledger.units import CatalogUnits, check_event_units
 from scanners.device.home import DeviceError
 
 State = Literal["pending", "sent", "conflict", "rejected", "superseded", "discarded"]
@@ -177,16 +178,30 @@ class Outbox:
         site: str | None = None,
         geo: Mapping[str, str] | None = None,
         co_actor: str | None = None,
+        units: CatalogUnits | None = None,
+        chemicals: Mapping[str, str | None] | None = None,
     ) -> OutboxEvent:
         """Sign an event linking each item to the device's view of its head, and keep it.
+
+        With ``units`` (the device's catalogs), a quantity its form cannot weigh is refused
+        before anything is signed, by the server's own check
+        (:func:`ledger.units.check_event_units`; ``chemicals`` is what the device knows of
+        each item's chemical), so no event is queued that the server would refuse.
 
         An item whose head this device has never seen starts a chain (seq 0); that is only
         valid where the event may start one (a commission, a decant's outputs, a new pallet).
 
         Raises:
             DeviceError: ``head_unknown`` for an item that needs its head and has none here.
-            LedgerError: the event is invalid (validated exactly as the server will).
+            LedgerError: the event is invalid (validated exactly as the server will),
+                ``unit_not_convertible`` among them.
         """
+        known = dict(chemicals or {})
+
+        def check(body: EventBody) -> None:
+            if units is not None:
+                check_event_units(body, units, known)
+
         links = [(item, "subject") if isinstance(item, str) else item for item in items]
         codes = [code for code, _ in links]
         with self._write() as db:
@@ -202,7 +217,7 @@ class Outbox:
             session = DeviceSession(author.signer, author.org, author.actor,
                                     author.catalog_version, heads=heads)  # fmt: skip
             envelope = session.event(event_type, items, data, time=time, site=site, geo=geo,
-                                     co_actor=co_actor)  # fmt: skip
+                                     co_actor=co_actor, check=check)  # fmt: skip
             open_envelope(envelope)  # the server's own validation, before anything is kept
             row_id, _ = self._insert(db, envelope, state="pending")
             self._save_heads(db, {code: session.heads[code] for code in codes}, "device")

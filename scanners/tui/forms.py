@@ -164,8 +164,10 @@ def _form(body: type[events._Body]) -> EventForm | None:
     assert isinstance(model, type)
     assert issubclass(model, BaseModel)
     specs = [_field_spec(name, info) for name, info in model.model_fields.items()]
-    if any(spec is None for spec in specs):
+    if any(spec is None and info.is_required() for spec, info in
+           zip(specs, model.model_fields.values(), strict=True)):  # fmt: skip
         return None
+    # An optional field no form field holds (a planned route) comes from an ERP, not a thumb.
     ordered = sorted((spec for spec in specs if spec is not None), key=lambda s: not s.required)
     starts_chain = "subject" in body.genesis_roles
     return EventForm(event_type, model, tuple(ordered), starts_chain=starts_chain)

@@ -256,7 +256,12 @@ class LedgerWriter:
         if not self.pending:
             return
         self.clock.now = max(self.clock.now + 1, self.pending_last + LOG_LAG)
-        self.ingest.put((self.clock.now, self.pending))
+        while True:  # a full inbox may mean the ingest process stopped on an error: read it
+            try:
+                self.ingest.put((self.clock.now, self.pending), timeout=1)
+                break
+            except queue.Full:
+                self._drain(block=False)
         self.sent += 1
         self.in_flight.append(self.clock.now)
         self.pending = []

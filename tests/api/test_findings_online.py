@@ -4,6 +4,7 @@ and parity with a batch rescan of the same ledger as of the same time."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,10 +24,11 @@ TRANSIT_S = 4
 
 @pytest.fixture
 def quick_rules(tmp_path: Path) -> Path:
-    """The shipped rules with a transit allowance of a few seconds."""
+    """The shipped rules with a transit allowance of a few seconds, beside the files they name."""
+    folder = shutil.copytree(DEFAULT_RULES.parent, tmp_path / "rules")
     raw = json.loads(DEFAULT_RULES.read_text())
     raw["transport"].update(speed_kmh="1000000", slack_hours=f"{TRANSIT_S / 3600:.6f}")
-    path = tmp_path / "quick-rules.json"
+    path = folder / "quick-rules.json"
     path.write_text(json.dumps(raw))
     return path
 

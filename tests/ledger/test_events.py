@@ -305,7 +305,7 @@ STRICT_CASES: list[tuple[str, str, tuple[str | int, ...], object, str]] = [
     ("string-v", "use", ("v",), "1", "v"),
     ("bool-v", "use", ("v",), True, "v"),
     ("false-string-v", "use", ("v",), "false", "v"),
-    ("v-2", "use", ("v",), 2, "v"),
+    ("v-3", "use", ("v",), 3, "v"),  # v2 is the newest body version (ship.data.route)
     ("v-0", "use", ("v",), 0, "v"),
     ("string-seq", "use", ("items", 0, "seq"), "1", "items.0.seq"),
     ("bool-seq", "use", ("items", 0, "seq"), True, "items.0.seq"),

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from api.catalogs import DEFAULT_RULES, load_registry, load_rules
+from api.catalogs import DEFAULT_RULES, load_registry, load_rules, rules_reader
 from ledger.events import parse_body
 from ledger.licences import Licence
 from ledger.records import RegistryRecord, check_attributes
@@ -79,7 +79,7 @@ def rules_config(**changes: Any) -> RulesConfig:
     raw = json.loads(DEFAULT_RULES.read_text(encoding="utf-8"))
     for section, values in changes.items():
         raw[section] = {**raw[section], **copy.deepcopy(values)}
-    return parse_rules(json.dumps(raw))
+    return parse_rules(json.dumps(raw), include=rules_reader())
 
 
 def site_point(site: str) -> tuple[Decimal, Decimal]:
@@ -131,6 +131,8 @@ class City:
             self.record("crew", crew, org="carrier", role=role, person=person,
                         certificate_no=f"YS-{crew}", valid_from="2026-01-01T00:00:00Z",
                         valid_until="2029-01-01T00:00:00Z")  # fmt: skip
+        # R-TOX-7: the producer's standing road transport pass for what it ships.
+        self.permit("pass-maker", kind="transport_permit", org="maker", chemicals=["all"])
 
     def _feed(self, fact: LedgerFact) -> None:
         self.facts.append(fact)

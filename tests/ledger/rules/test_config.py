@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from api.catalogs import DEFAULT_RULES, load_rules
+from api.catalogs import DEFAULT_RULES, load_rules, rules_reader
 from ledger.errors import InvalidInputError
 from ledger.rules import RULES, parse_rules
 
@@ -20,7 +20,7 @@ def _raw() -> dict[str, Any]:
 
 def _refused(text: str) -> InvalidInputError:
     with pytest.raises(InvalidInputError) as caught:
-        parse_rules(text, source="test.json")
+        parse_rules(text, source="test.json", include=rules_reader())
     return caught.value
 
 
@@ -85,11 +85,16 @@ def test_an_unknown_severity_level_is_refused() -> None:
     assert _refused(json.dumps(raw)).context["field"] == "severity.dormancy.idle"
 
 
-def test_an_incompatible_pair_naming_an_unknown_group_is_refused_by_name() -> None:
+def test_a_segregation_cell_naming_an_unknown_group_is_refused_by_name() -> None:
     raw = _raw()
-    raw["storage"]["incompatible"].append(["oxidizer", "reducer"])
+    matrix = json.loads(
+        (DEFAULT_RULES.parent / raw["storage"]["segregation"]).read_text(encoding="utf-8")
+    )
+    matrix["cells"].append({"between": ["oxidizer", "reducer"], "level": "segregated",
+                            "source": "test"})  # fmt: skip
+    raw["storage"]["segregation"] = matrix
     error = _refused(json.dumps(raw))
-    assert error.context["field"] == "storage.incompatible"
+    assert error.context["field"] == "storage.segregation"
     assert "reducer" in error.message
 
 

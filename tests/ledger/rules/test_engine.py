@@ -41,6 +41,8 @@ def test_a_clean_controlled_sale_finds_nothing() -> None:
     city.deliver(["DRUM-1"], to="store", to_site="depot")
     city.event("store_in", "store", ["DRUM-1"], {}, site="depot", co_actor=CO_ACTOR)
     city.event("store_out", "store", ["DRUM-1"], {}, site="depot", co_actor=CO_ACTOR)
+    city.permit("pass-store", kind="transport_permit", org="store", chemicals=["25"],
+                counterparty="user", quantity="50")  # fmt: skip
     city.deliver(["DRUM-1"], org="store", site="depot")
     city.use("DRUM-1", "50")
     city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "method": "neutralised"},
@@ -52,13 +54,16 @@ def test_a_clean_controlled_sale_finds_nothing() -> None:
 def test_the_engine_knows_every_configured_rule() -> None:
     config = load_rules()
     assert set(config.severity) == set(RULES)
-    assert len(RULES) == 29
+    assert len(RULES) == 35
 
 
 # -- parity --------------------------------------------------------------------------------------
 
 CHEMICALS = ("33.1", "25.1", "6.1")
-OPS = ("commission", "ship", "waypoint", "receive", "use", "count", "sell", "idle")
+OPS = ("commission", "ship", "waypoint", "receive", "use", "count", "sell", "idle", "late")
+"""``late``: a receive (or a buyer's filing) signed ``gap`` minutes before it is logged,
+as an offline handheld syncs: inside or beyond the trust window, before or after the
+deadline it answers has fired."""
 Gap = st.one_of(st.integers(1, 240), st.integers(1, 200).map(lambda days: days * 1440))
 Step = st.tuples(st.sampled_from(OPS), st.integers(0, 2), Gap, st.booleans())
 
@@ -70,6 +75,7 @@ class _Item:
     holder: str = "maker"
     site: str = "plant"
     ship: str | None = None
+    shipped_at: datetime | None = None
     to: tuple[str, str] = ("user", "lab")
     made: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -89,14 +95,24 @@ def _flow(steps: list[tuple[str, int, int, bool]]) -> City:
         elif item.ship is not None and op == "waypoint":
             (lat0, lon0), (lat1, lon1) = site_point(item.site), site_point(item.to[1])
             city.waypoint([item.code], item.ship, moment, geo((lat0 + lat1) / 2, (lon0 + lon1) / 2))
-        elif item.ship is not None and op in ("receive", "use", "count"):
-            org, site = item.to if op == "receive" or flag else ("clinic", "ward")
-            city.receive([item.code], item.ship, org=org, site=site, at=moment)
+        elif item.ship is not None and op in ("receive", "use", "count", "late"):
+            org, site = item.to if op in ("receive", "late") or flag else ("clinic", "ward")
+            signed = moment
+            if op == "late" and item.shipped_at is not None:
+                signed = max(item.shipped_at, moment - timedelta(minutes=gap))
+            city.receive([item.code], item.ship, org=org, site=site, at=signed,
+                         log_at=moment + city.lag)  # fmt: skip
             item.holder, item.site, item.ship = org, site, None
+        elif op == "late" and item.holder == "user":
+            signed = moment - timedelta(minutes=gap)
+            city.event("buy", "user", [item.code], {"counterparty": "maker",
+                       "police_filing_no": "PF-2"}, site=item.site, at=signed,
+                       log_at=moment + city.lag)  # fmt: skip
         elif item.ship is None and op == "ship":
             to = ("maker", "plant") if item.holder != "maker" else ("user", "lab")
             item.ship = city.ship([item.code], org=item.holder, to=to[0], to_site=to[1],
                                   site=item.site, escort=None if flag else "sha256:" + "e" * 64)  # fmt: skip
+            item.shipped_at = city.clock
             item.to = to
         elif item.ship is None and op == "use":
             city.use(item.code, "60" if flag else "1", org=item.holder, site=item.site, at=moment)
@@ -154,3 +170,22 @@ def test_replaying_a_ledger_gives_the_same_finding_ids() -> None:
     again = replay.feed_all(city.facts) + replay.advance(city.clock + timedelta(seconds=0))
     assert _seen(again) == _seen(city.found)
     assert city.found
+
+
+def test_an_entry_logged_at_a_deadlines_instant_is_judged_first_online_and_in_batch() -> None:
+    city = City()
+    city.commission("DRUM-1")
+    shipped = city.ship(["DRUM-1"])
+    timer = datetime.fromtimestamp(city.engine.pending()[0][0], tz=city.clock.tzinfo)
+    city.receive(["DRUM-1"], shipped, at=timer - timedelta(seconds=5), log_at=timer)
+    facts = city.facts
+    end = timer + timedelta(days=400)
+
+    batch = Engine(city.config, CATALOGS)
+    all_at_once = batch.feed_all(facts) + batch.advance(end)
+    online = Engine(city.config, CATALOGS)
+    piecewise = online.feed_all(facts[:-1]) + online.advance(timer)  # idle up to the instant
+    piecewise += online.feed(facts[-1]) + online.advance(end)
+
+    assert _seen(piecewise) == _seen(all_at_once)
+    assert "custody.transit_overdue" not in {f.rule for f in all_at_once}
