@@ -81,6 +81,8 @@ def write_labels(path: Path, labels: list[Label], near: list[Label]) -> None:
                                       "description": label.description, "at": utc_text(label.at)}
             if near_miss:
                 row["near_miss"] = True
+            if label.refused is not None:
+                row["refused"] = label.refused
             handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
 
 

@@ -174,7 +174,7 @@ def _far(w: World, n: int) -> Process:
 
 def _detour(w: World, n: int) -> Process:
     org, site, form = _gas_customer(w)
-    corridor = float(params.get("transport.route_corridor_km"))
+    corridor = float(params.get("shipping.corridor_m")) / 1000  # km
     f = _side(w, n)
     item = yield from _deliver(w, form, org, site, Flaw("detour", corridor * f))
     _record(w, "route_deviation", f, f > 1, item.code,
@@ -343,10 +343,12 @@ def _unit(w: World, n: int) -> Process:
     """A use written in ``piece`` (no mass) on a liquid drum; near miss: in m³."""
     item, org = yield from _delivered(w, strict=False)
     bad = n % 2 == 0
-    if bad:
-        w.writer.event(org.id, "use", [item.code], {"quantity": {"value": "1", "unit": "piece"}},
-                       w.now, site=item.site.id if item.site else None)  # fmt: skip
-        w.label("unit_not_convertible", item.code, f"{item.form} used in pieces")
+    if bad and item.site is not None:
+        refused = w.writer.attempt(org.id, "use", item.code,
+                                   {"quantity": {"value": "1", "unit": "piece"}}, w.now,
+                                   item.site.id, item.site.district)  # fmt: skip
+        w.label("unit_not_convertible", item.code, f"{item.form} used in pieces",
+                refused=refused)  # fmt: skip
     else:
         w.use(org, item, _counted(item, Decimal("0.25")))
         w.near_miss("unit_not_convertible", item.code)
@@ -462,7 +464,7 @@ def _two_person(w: World, n: int) -> Process:
     forms = [f for f in regulation.forms() if "highly_toxic" in regulation.categories(f)]
     form = forms[n % len(forms)]
     _, site, _ = _gas_customer(w)
-    org, home, item = _fresh(w, form, site)
+    org, _, item = _fresh(w, form, site)
     bad = n % 2 == 0
     w.store(org, [item], "store_in", two=not bad)
     if bad:
@@ -631,7 +633,7 @@ def _hazard(w: World, n: int) -> Process:
     org, site = _new_org(w, "oxidizing", [_seq(form)])
     f = Decimal(str(round(_side(w, n), 5)))
     total = (q * 1000 * f).quantize(MILLI, rounding=ROUND_DOWN)
-    item = yield from _deliver(w, form, org, site, quantity=total)
+    yield from _deliver(w, form, org, site, quantity=total)
     s = regulation.hazard_sum({form: total})
     _record(w, "major_hazard_unit", float(s), s >= regulation.MHI_LIMIT, site.id,
             f"S = {s} at an unregistered site")
@@ -650,7 +652,7 @@ def _hazard_unit(w: World, n: int) -> Process:
     metres = regulation.distance_m(first.point, second.point)
     each = (q * 1000 * Decimal("0.6")).quantize(MILLI)
     for target in (first, second):
-        item = yield from _deliver(w, form, org, target, quantity=each)
+        yield from _deliver(w, form, org, target, quantity=each)
     ratio = metres / regulation.MHI_UNIT_M
     _record(w, "major_hazard_across_sites", ratio, ratio < 1, f"{first.id}|{second.id}",
             f"two sites {metres:.1f} m apart, S = 0.6 each")

@@ -15,6 +15,9 @@ the rules catalog it ran with) is marked ``gap``: its labels are all FN, never a
 **Per rule.** TP and FN summed over its kinds; FP: distinct (rule, subject) findings that
 match no label of any kind of that rule (near misses and background flows alike).
 
+**Refused at ingest.** A kind whose rule is ``ingest.CODE`` is matched by the label's own
+``refused`` field: TP when ingest refused the event with ``CODE``, FN otherwise.
+
 Advisory findings are not scored: :data:`ADVISORY` lists per rule the severities that
 are an early warning rather than a breach (GB 18218's S ≥ 0.8 warning).
 """
@@ -80,6 +83,13 @@ def read_labels(path: Path) -> list[dict[str, str]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+INGEST: Final = "ingest."
+
+
+def _known(rule: str, known: set[str]) -> bool:
+    return rule in known or rule.startswith(INGEST)
+
+
 def _subject(finding: FindingLike, what: str) -> str | None:
     value: str | None = getattr(finding, what)
     return value
@@ -96,7 +106,7 @@ def score(findings: Iterable[FindingLike], labels: Sequence[dict[str, str]],
             value = _subject(f, what)
             if value is not None:
                 found.setdefault((f.rule, what, value), f)
-    kinds = {name: Score(name, kind.rule, gap=kind.rule not in known)
+    kinds = {name: Score(name, kind.rule, gap=not _known(kind.rule, known))
              for name, kind in KINDS.items()}  # fmt: skip
     claimed: set[tuple[str, str, str]] = set()
     for label in labels:
@@ -108,6 +118,12 @@ def score(findings: Iterable[FindingLike], labels: Sequence[dict[str, str]],
                 if key in found and key not in claimed:
                     entry.fp += 1
                     entry.false_positives.append(f"{key[2]}: {found[key].message}")
+            continue
+        if kind.rule.startswith(INGEST):
+            refused = label.get("refused") == kind.rule.removeprefix(INGEST)
+            entry.tp, entry.fn = entry.tp + refused, entry.fn + (not refused)
+            if not refused:
+                entry.false_negatives.append(f"{label['subject']}: {label['description']}")
             continue
         hits = [key for key in keys if key in found]
         claimed.update(hits or keys)

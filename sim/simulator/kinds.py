@@ -7,6 +7,9 @@ regulation it breaks. ``rule`` is the engine rule id expected to report it and
 catalog the engine ran with) is kept here on purpose: the evaluation shows it as a
 recall gap. Ids marked PROPOSED are the names issue 13 asks for; the integrator aligns
 them with the rules as they land, here and nowhere else.
+
+A rule id ``ingest.CODE`` means the anomaly must never reach the ledger: ingest refuses it
+with the problem code ``CODE``, and the evaluation counts the refusal the writer saw.
 """
 
 from __future__ import annotations
@@ -50,9 +53,9 @@ KINDS: Final[dict[str, Kind]] = {
                                 "a return travels as a shipment and must be received"),
     "count_by_former_holder": _k("custody.double_holder", "item",
                                  "一物一码: one holder at a time"),
-    "offline_receipt_synced_late": _k("custody.late_sync", "item",  # PROPOSED
+    "offline_receipt_synced_late": _k("device.late_sync", "item",
                                       "issue 13: sync beyond the device-clock trust window"),
-    "item_at_unshipped_site": _k("custody.unshipped_move", "item",  # PROPOSED
+    "item_at_unshipped_site": _k("custody.unshipped_move", "item",
                                  "R-TRN-1: goods move between sites only under a waybill"),
     # clones and forgeries
     "cloned_label_impossible_trip": _k("clone.impossible_travel", "item",
@@ -78,12 +81,13 @@ KINDS: Final[dict[str, Kind]] = {
                         "Art. 25: an organisation's in/out/held balance, fixture tolerance"),
     "toxic_org_imbalance": _k("mass.org_balance", "org",
                               "R-TOX-6: zero tolerance for an organisation's 剧毒/易制爆 balance"),
-    "unit_not_convertible": _k("quantity.unit_unknown", "item",  # PROPOSED
+    "unit_not_convertible": _k("ingest.unit_not_convertible", "item",
                                "issue 13: a quantity whose unit the form cannot take"),
     # licences and permits
     "produced_without_licence": _k("licence.missing", "item", "R-LIC-1 安全生产许可证"),
-    "unlicensed_holder_receives": _k("licence.missing", "item",
-                                     "R-TOX-1 / R-PRE-1: a holder of 剧毒/易制爆/易制毒 is licensed"),
+    "unlicensed_holder_receives": _k(
+        "licence.missing", "item", "R-TOX-1 / R-PRE-1: a holder of 剧毒/易制爆/易制毒 is licensed"
+    ),
     "unlicensed_holder_uses": _k("licence.missing", "item",
                                  "R-TOX-1 / R-PRE-1: a user of 剧毒/易制爆/易制毒 is licensed"),
     "disposed_to_non_disposer": _k("waste.disposer_unlicensed", "item",  # PROPOSED
@@ -98,16 +102,17 @@ KINDS: Final[dict[str, Kind]] = {
     "sold_to_individual": _k("permit.individual_buyer", "item", "R-TOX-2 Art. 40"),
     "precursor_bought_unfiled": _k("permit.precursor_purchase", "item", "R-PRE-1 Art. 17"),
     # transport
-    "shipped_without_escort": _k("transport.documents_missing", "item", "R-LIC-5, 交通部令2019年42号"),
+    "shipped_without_escort": _k("transport.documents_missing", "item",
+                                 "R-LIC-5, 交通部令2019年42号"),
     "vehicle_class_not_permitted": _k("transport.vehicle_not_licensed", "item", "R-LIC-4"),
     "gps_silence": _k("transport.gps_gap", "item", "R-TRN-5; gap length from the fixture"),
     "received_away_from_site": _k("transport.arrival_far", "item",
                                   "R-TRN-5: the track ends at the consignee; radius from fixture"),
-    "route_deviation": _k("transport.route_deviation", "item",  # PROPOSED
+    "route_deviation": _k("transport.route_deviation", "item",
                           "R-TRN-4 waybill route; corridor width from the fixture"),
-    "gps_track_stops": _k("transport.track_stopped", "item",  # PROPOSED
+    "gps_track_stops": _k("transport.track_lost", "item",
                           "R-TRN-5: a track that ends away from the consignee with no receive"),
-    "toxic_road_without_pass": _k("transport.toxic_pass_missing", "item",  # PROPOSED
+    "toxic_road_without_pass": _k("transport.toxic_pass_missing", "item",
                                   "R-TOX-7 Art. 50: 剧毒化学品道路运输通行证"),
     # storage
     "major_hazard_unit": _k("storage.major_hazard", "site", "GB 18218 R-MHI-1: S ≥ 1"),
@@ -130,8 +135,10 @@ KINDS: Final[dict[str, Kind]] = {
                                "R-BJ-1 small packages in 东城/西城; size from the fixture"),
     # dormancy and keys
     "return_never_collected": _k("dormancy.idle", "item", "fixture dormancy days"),
-    "backdated_key_revocation": _k("keys.backdated_revocation", "org",  # PROPOSED
-                                   "key hierarchy: events signed after a key's effective revocation"),
+    "backdated_key_revocation": _k(  # PROPOSED
+        "keys.backdated_revocation", "org",
+        "key hierarchy: events signed after a key's effective revocation",
+    ),
 }  # fmt: skip
 
 

@@ -58,6 +58,8 @@ class Label:
     subject: str
     description: str
     at: int
+    refused: str | None = None
+    """The problem code ingest refused the anomalous event with (an ``ingest.*`` kind)."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,10 @@ class World:
                 continue
             self.spawn(process, max(wake, at))
 
-    def label(self, kind: str, subject: str, description: str) -> None:
-        self.labels.append(Label(kind, subject, description, self.now))
+    def label(
+        self, kind: str, subject: str, description: str, *, refused: str | None = None
+    ) -> None:
+        self.labels.append(Label(kind, subject, description, self.now, refused))
 
     def near_miss(self, kind: str, subject: str) -> None:
         self.near_misses.append(Label(kind, subject, "near miss", self.now))
@@ -266,8 +270,10 @@ class World:
         ]
         return self.rng.choice(fits)
 
-    def trip(self, items: list[Item], sender: Org, origin: Site, receiver: Org, target: Site,
-             flaw: Flaw | None = None, *, carrier: Carrier | None = None) -> Iterator[int]:  # fmt: skip
+    def trip(
+        self, items: list[Item], sender: Org, origin: Site, receiver: Org, target: Site,
+        flaw: Flaw | None = None, *, carrier: Carrier | None = None,
+    ) -> Iterator[int]:  # fmt: skip
         """Ship, waypoints every ≤ 20 minutes, receive at the consignee's site."""
         carrier = carrier or self.rng.choice(self.city.carriers)
         self.waybills += 1
@@ -334,11 +340,8 @@ class World:
                               site=target.id)  # fmt: skip
             first.kg -= first.kg / 100
             yield self.now + 60
-        if what in ("receiver", "sender-receives"):
-            # the carrier (named in the shipment) signs the receive; the consignee never does
-            signer = mover
-        else:
-            signer = receiver
+        # "receiver": the carrier (named in the shipment) signs the receive, not the consignee
+        signer = mover if what in ("receiver", "sender-receives") else receiver
         data: dict[str, JsonValue] = {"ship": ship}
         if what == "short":  # received ``size`` kg less than shipped, in another unit
             first = items[0]
@@ -346,7 +349,7 @@ class World:
             first.kg -= Decimal(str(size))
         logged_at = None
         if what == "sync":  # signed on arrival, synced ``size`` × the trust window later
-            trust = int(params.get("sync.device_clock_trust_hours")) * HOUR
+            trust = int(params.get("device.clock_trust_hours")) * HOUR
             logged_at = self.now + int(trust * size)
         self.writer.event(signer.id, "receive", codes, data, self.now, site=target.id,
                           geo=goal if what == "far" else None, logged_at=logged_at)  # fmt: skip
