@@ -60,9 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"[bold]{result.entries_per_second:,.0f} entries/s[/bold] "
                   f"(target ≥ {RESCAN_TARGET:,}/s: {verdict})")  # fmt: skip
         out.print(evaluation_table(result))
-        total = result.scores[-1]
+        total = result.scores.rules[-1]
         out.print(f"overall precision {total.precision:.3f}, recall {total.recall:.3f}")
-        for s in result.scores[:-1]:
+        for s in result.scores.rules[:-1]:
             for example in (s.false_positives + s.false_negatives)[:3]:
                 out.print(f"  [red]{s.rule}[/red]: {example}")
     return 0

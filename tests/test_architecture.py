@@ -201,3 +201,31 @@ def test_the_witness_loads_no_database_code_at_all() -> None:
     loaded = set(done.stdout.split())
     assert "api.witness.app" in loaded
     assert not sorted(name for name in loaded if _witness_may_not_import(name))
+
+
+SIM = ROOT / "sim"
+ENGINE_RUNNER = SIM / "simulator" / "engine_run.py"
+"""The one simulator module that may import ``api.anomaly``, and only to run the engine."""
+
+
+def _full_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_simulator_shares_no_code_with_the_engine() -> None:
+    """Issue 13: the simulator encodes the regulations itself; it never imports the rules."""
+    modules = sorted(SIM.rglob("*.py"))
+    assert len(modules) >= 10
+    for path in modules:
+        for name in _full_imports(path):
+            assert not (name == "ledger.rules" or name.startswith("ledger.rules.")), (path, name)
+            if path != ENGINE_RUNNER:
+                assert not name.startswith("api.anomaly"), (path, name)

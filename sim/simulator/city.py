@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from decimal import Decimal
 
+from sim.simulator import regulation
 from sim.simulator.geo import CORE, OUTER, Point, nearby, scatter, text
 from sim.simulator.products import FAMILIES, GASES, PACKAGED, PROHIBITED_FORM
 from sim.simulator.writer import LedgerWriter
 
-PRECURSORS = ("10", "30", "31", "32", "33", "34", "35")
-TOXIC = ("24", "25", "26", "27", "29", "30")
+PRECURSORS = tuple(sorted(
+    c.seq for c in regulation.chemicals().values()
+    if any(cat.startswith("drug_precursor") for cat in c.categories)
+))  # fmt: skip
+TOXIC = tuple(sorted(
+    c.seq for c in regulation.chemicals().values() if c.categories & regulation.STRICT
+))  # fmt: skip
+"""剧毒 and 易制爆: sales and purchases filed with the police (R-TOX-4)."""
+TOXIC_ROAD = tuple(sorted(
+    c.seq for c in regulation.chemicals().values() if "highly_toxic" in c.categories
+))  # fmt: skip
+"""剧毒: road transport needs a 剧毒化学品道路运输通行证 (R-TOX-7)."""
 VEHICLE_CLASSES = {
     "gas": ["2"], "tanker": ["3", "8"], "general": ["3", "4.1", "5.1", "6.1", "8", "9"],
-    "toxic": ["2.3", "6.1"],
+    "toxic": ["2.3", "6.1"], "explosive": ["1", "5.1"],
 }  # fmt: skip
 
 
@@ -74,26 +84,36 @@ class City:
     """Buyers holding no permits or filings (used only by injected anomalies)."""
     orgs: dict[str, Org] = field(default_factory=dict)
     sites: dict[str, Site] = field(default_factory=dict)
+    covered: set[str] = field(default_factory=set)
+    """Forms some account already stands for (every form gets at least one)."""
+    unpassed: Carrier | None = None
+    """A carrier with no 剧毒 road transport pass (used only by injected anomalies)."""
 
 
 PROFILES: dict[str, tuple[str, list[tuple[str, tuple[str, ...]]], bool]] = {
     # profile: (org type, [(family, forms)], may sit in the capital core)
-    "hospital": ("end_user", [("oxidizing", ("15.1", "16.1", "17.1")), ("toxic_gas", ("8.1",))],
-                 True),
+    "hospital": ("end_user", [("oxidizing", ("15.1", "16.1", "17.1", "15.2")),
+                              ("flammable", ("8.1",))], True),
     "water-plant": ("end_user", [("oxidizing", ("1.1",))], False),
     "ice-rink": ("end_user", [("flammable", ("2.1",))], True),
-    "factory": ("end_user", [("flammable", ("9.1", "4.1", "18.1", "16.1", "6.1", "10.1",
-                                            "33.1", "5.1", "12.1"))], False),
-    "chem-works": ("end_user", [("oxidizing", ("15.1", "27.2", "31.1", "32.1", "17.1"))], False),
-    "fab": ("end_user", [("toxic_gas", ("22.1", "21.1", "16.1")), ("cyanide", ("24.1",)),
-                         ("flammable", ("23.1", "4.1"))], False),
-    "plating": ("end_user", [("cyanide", ("25.1",))], False),
-    "school-lab": ("laboratory", [("flammable", ("33.1", "35.1", "34.1", "31.1", "32.1",
-                                                "10.1", "6.1")),
-                                  ("oxidizing", ("27.2", "30.1", "26.2"))], True),
+    "factory": ("end_user", [("flammable", ("9.1", "4.1", "18.1", "16.1", "6.1", "10.1", "33.1",
+                                            "5.1", "12.1", "3.1", "19.1", "20.1", "11.1",
+                                            "14.1", "22.1"))], False),
+    "chem-works": ("end_user", [("oxidizing", ("15.1", "27.1", "27.2", "27.3", "31.1", "31.2",
+                                               "32.1", "17.1", "26.1", "26.3", "28.1", "28.3",
+                                               "29.1", "32.2"))], False),
+    "cryo-user": ("end_user", [("flammable", ("4.2", "11.2", "14.2", "16.2")),
+                               ("oxidizing", ("15.2", "17.2"))], False),
+    "quarry": ("end_user", [("oxidizing", ("28.2", "28.3"))], False),
+    "fab": ("end_user", [("toxic-24", ("24.1",)), ("flammable", ("23.1", "4.1", "21.1", "22.1"))],
+            False),
+    "plating": ("end_user", [("toxic-25", ("25.1",)), ("oxidizing", ("17.1", "32.1"))], False),
+    "school-lab": ("laboratory", [("flammable", ("33.1", "35.1", "34.1", "10.1", "6.1")),
+                                  ("oxidizing", ("27.2", "30.1", "31.1", "32.1", "26.2"))], True),
 }  # fmt: skip
 PROFILE_WEIGHTS = {"hospital": 3, "water-plant": 1, "ice-rink": 1, "factory": 4,
-                   "chem-works": 2, "fab": 1, "plating": 1, "school-lab": 5}  # fmt: skip
+                   "chem-works": 2, "cryo-user": 1, "quarry": 1, "fab": 1, "plating": 1,
+                   "school-lab": 5}  # fmt: skip
 T_SETUP = "2026-01-01T00:00:00Z"
 
 
@@ -145,7 +165,7 @@ def build(writer: LedgerWriter, rng: random.Random, at: int, items: int) -> City
     b = Builder(writer, rng, at)
     city = b.city
     scale = max(1, items // 2000)
-    gas_families = ["flammable", "oxidizing", "toxic_gas", "cyanide"]
+    gas_families = ["flammable", "oxidizing", "toxic-24"]
     for n, district in enumerate(("daxing", "fangshan", "changping", "shunyi", "tongzhou",
                                   "fengtai")[: 2 + min(4, scale)]):  # fmt: skip
         filler = b.sited_org(f"gas-filler-{n + 1}", "filler", district, gas_families, major=True)
@@ -154,17 +174,19 @@ def build(writer: LedgerWriter, rng: random.Random, at: int, items: int) -> City
     plants = [
         ("yanshan-petrochem", "fangshan", "flammable",
          ("5.1", "6.1", "10.1", "12.1", "33.1", "35.1", "34.1", PROHIBITED_FORM)),
+        ("yanshan-refinery", "fangshan", "flammable", ("3.1", "4.2", "11.2", "14.2", "16.2")),
         ("jingxi-chemical", "daxing", "oxidizing",
-         ("27.2", "29.1", "30.1", "26.2", "31.1", "32.1")),
-        ("huabei-fine-chem", "changping", "flammable", ("31.1", "32.1", "33.1", "6.1")),
-        ("beijing-cyanide-works", "fangshan", "cyanide", ("25.1",)),
+         ("27.1", "27.2", "27.3", "28.1", "28.2", "28.3", "29.1", "30.1", "26.1", "26.2", "26.3",
+          "31.1", "31.2", "32.1", "15.2", "17.2")),
+        ("huabei-fine-chem", "changping", "flammable", ("33.1", "6.1", "35.1")),
+        ("beijing-cyanide-works", "fangshan", "toxic-25", ("25.1",)),
     ]  # fmt: skip
     for org_id, district, family, forms in plants:
         producer = b.sited_org(org_id, "producer", district, [family], major=True)
         seqs = sorted({f.split(".")[0] for f in forms})
         b.licence(producer, "production", ["produce", "sell", "store"], seqs)
         city.producers.append((producer, forms))
-    hub_families = ["flammable", "oxidizing", "cyanide"]
+    hub_families = ["flammable", "oxidizing", "toxic-25"]
     for n, (district, kind) in enumerate((("tongzhou", "warehouse"), ("fengtai", "trader"),
                                           ("changping", "warehouse"), ("daxing", "trader"))
                                          [: 2 + min(2, scale)]):  # fmt: skip
@@ -181,13 +203,13 @@ def build(writer: LedgerWriter, rng: random.Random, at: int, items: int) -> City
         disposer = b.sited_org(f"waste-{n + 1}", "disposer", district, list(FAMILIES), major=True)
         b.licence(disposer, "disposal", ["receive", "dispose"], ["all"])
         city.disposers.append(disposer)
-    for n in range(3 + min(9, scale)):
+    for n in range(4 + min(9, scale)):
         district = OUTER[(n * 5) % len(OUTER)]
         org = b.sited_org(f"carrier-{n + 1}", "carrier", district, [], major=False)
         b.licence(org, "transport", ["ship"], ["all"])
         carrier = Carrier(org, [], [], [])
         for v in range(8 + scale):
-            kind = ("gas", "general", "tanker", "toxic")[v % 4]
+            kind = ("gas", "general", "tanker", "toxic", "explosive")[v % 5]
             plate = f"京A·{n + 1:02d}{v:03d}"
             vid = f"{org.id}-v{v:03d}"
             writer.record("vehicle", vid, at, org=org.id, plate=plate,
@@ -205,6 +227,13 @@ def build(writer: LedgerWriter, rng: random.Random, at: int, items: int) -> City
                               person=person.commitment, certificate_no=f"YS-{n}-{role[0]}-{p:04d}",
                               valid_from=T_SETUP, valid_until="2029-01-01T00:00:00Z")  # fmt: skip
                 people.append(person.commitment)
+        if n == 0:
+            city.unpassed = carrier
+            continue
+        writer.record("permit", f"pass-{org.id}", at, kind="transport_permit",
+                      number=f"GA-TX-{n + 1:05d}", org=org.id,
+                      chemicals=sorted(TOXIC_ROAD), valid_from=T_SETUP,
+                      valid_until="2027-01-01T00:00:00Z")  # fmt: skip
         city.carriers.append(carrier)
     _customers(b, items)
     return city
@@ -219,31 +248,13 @@ def _customers(b: Builder, items: int) -> None:
     n = 0
     while budget > 0:
         n += 1
-        profile = rng.choices(profiles, weights)[0]
-        kind, lines, core_ok = PROFILES[profile]
-        district = rng.choice(CORE) if core_ok and rng.random() < 0.2 else rng.choice(OUTER)
-        org = b.sited_org(f"{profile}-{n}", kind, district, [f for f, _ in lines], major=False)
-        toxic = sorted({f.split(".")[0] for _, forms in lines for f in forms} & set(TOXIC))
-        seqs = sorted({f.split(".")[0] for _, forms in lines for f in forms})
-        if kind == "end_user":
-            b.licence(org, "safe_use", ["buy", "use", "store"], seqs)
-        elif toxic:
-            b.permit(org, "purchase_permit", toxic)
-        precursors = sorted(set(seqs) & set(PRECURSORS))
-        if precursors:
-            b.permit(org, "precursor_filing", precursors)
-        for family, forms in lines:
-            site = org.sites[family]
-            for form in forms:
-                if rng.random() < 0.35 and len(forms) > 2:
-                    continue
-                if form in GASES:
-                    count = 1 if GASES[form].kg >= 50 else rng.randint(1, 4)
-                    city.gas_accounts.append(Account(org, site, form, count))
-                    budget -= count * 1.0
-                elif form in PACKAGED:
-                    city.packaged_accounts.append(Account(org, site, form, 1))
-                    budget -= 4.0
+        budget -= _customer(b, rng.choices(profiles, weights)[0], n)
+    wanted = {f for _, lines, _ in PROFILES.values() for _, forms in lines for f in forms}
+    for profile in profiles:  # every form of the catalogue has at least one account
+        if any(f not in city.covered for _, forms in PROFILES[profile][1] for f in forms):
+            n += 1
+            _customer(b, profile, n)
+    assert wanted <= city.covered, sorted(wanted - city.covered)
     households = max(2, int(items * 0.1))
     for h in range(households):
         station = city.distributors[h % len(city.distributors)]
@@ -257,5 +268,33 @@ def _customers(b: Builder, items: int) -> None:
         city.rogues[family] = rogue
 
 
-def kg(value: Decimal) -> dict[str, str]:
-    return {"value": format(value.normalize(), "f"), "unit": "kg"}
+def _customer(b: Builder, profile: str, n: int) -> float:
+    """One end user of ``profile`` with its accounts; returns the items it stands for."""
+    city, rng = b.city, b.rng
+    budget = 0.0
+    kind, lines, core_ok = PROFILES[profile]
+    district = rng.choice(CORE) if core_ok and rng.random() < 0.2 else rng.choice(OUTER)
+    org = b.sited_org(f"{profile}-{n}", kind, district, [f for f, _ in lines], major=False)
+    toxic = sorted({f.split(".")[0] for _, forms in lines for f in forms} & set(TOXIC))
+    seqs = sorted({f.split(".")[0] for _, forms in lines for f in forms})
+    if kind == "end_user":
+        b.licence(org, "safe_use", ["buy", "use", "store"], seqs)
+    elif toxic:
+        b.permit(org, "purchase_permit", toxic)
+    precursors = sorted(set(seqs) & set(PRECURSORS))
+    if precursors:
+        b.permit(org, "precursor_filing", precursors)
+    for family, forms in lines:
+        site = org.sites[family]
+        for form in forms:
+            if form in city.covered and rng.random() < 0.35 and len(forms) > 2:
+                continue
+            city.covered.add(form)
+            if form in GASES:
+                count = 1 if GASES[form].kg >= 50 else rng.randint(1, 4)
+                city.gas_accounts.append(Account(org, site, form, count))
+                budget += count * 1.0
+            elif form in PACKAGED:
+                city.packaged_accounts.append(Account(org, site, form, 1))
+                budget += 4.0
+    return budget

@@ -5,14 +5,18 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sim.simulator.city import Account
-from sim.simulator.products import BOTTLE_KG, FAMILIES, family_of, product
+from sim.simulator.products import BOTTLE_KG, FAMILIES, family_of
+from sim.simulator.units import amount
 from sim.simulator.world import DAY, HOUR, Item, Process, World
 
 
-def _portions(rng_fraction: list[float], total: Decimal) -> list[Decimal]:
-    """Split at most ``total`` into portions by the given fractions (each rounded down)."""
-    return [(total * Decimal(str(f))).quantize(Decimal("0.001"), rounding="ROUND_DOWN")
-            for f in rng_fraction]  # fmt: skip
+def _portion(item: Item, fraction: float) -> Decimal:
+    """kg of ``fraction`` of a full package, rounded down to 0.1 of its base unit (L or kg)."""
+    made = item.product
+    base = (made.kg / made.per_unit_kg * Decimal(str(fraction))).quantize(
+        Decimal("0.1"), rounding="ROUND_DOWN"
+    )
+    return amount(made, base)
 
 
 def _uses(w: World, org_items: list[Item], org_id: str) -> Process:
@@ -23,9 +27,9 @@ def _uses(w: World, org_items: list[Item], org_id: str) -> Process:
     for portion in range(rounds):
         yield w.now + int(w.rng.uniform(2, 7) * DAY)
         for item in org_items:
-            amount = _portions([share[portion]], product(item.form).kg)[0]
-            if 0 < amount <= item.kg:
-                w.use(org, item, amount)
+            taken = _portion(item, share[portion])
+            if 0 < taken <= item.kg:
+                w.use(org, item, taken)
 
 
 def gas_account(w: World, acc: Account) -> Process:
@@ -51,10 +55,7 @@ def gas_account(w: World, acc: Account) -> Process:
         yield w.now + int(w.rng.uniform(1, 20) * HOUR)
         if w.rng.random() < 0.3:
             for cylinder in cylinders:
-                w.writer.event(filler.id, "inspect", [cylinder.code], {
-                    "outcome": "pass",
-                    "inspector": w.writer.disclosure("person", f"{filler.id} inspector").commitment,
-                }, w.now, site=home.id)  # fmt: skip
+                w.inspect(filler, cylinder, "pass")
 
 
 def lpg_account(w: World, acc: Account) -> Process:
@@ -126,7 +127,7 @@ def packaged_account(w: World, acc: Account) -> Process:
 
 def _decant(w: World, drum: Item, hub_id: str) -> list[Item]:
     hub = w.city.orgs[hub_id]
-    size = Decimal(BOTTLE_KG[drum.form])
+    size = amount(drum.product, Decimal(BOTTLE_KG[drum.form]))
     count = min(int(drum.kg / size), w.rng.randint(4, 12))
     site = drum.site
     assert site is not None
@@ -134,8 +135,8 @@ def _decant(w: World, drum: Item, hub_id: str) -> list[Item]:
     taken = size * count
     w.writer.event(hub.id, "transform", [(drum.code, "input"), *[(c, "output") for c in codes]], {
         "kind": "decant",
-        "inputs": [{"code": drum.code, "quantity": {"value": str(taken), "unit": "kg"}}],
-        "outputs": [{"code": c, "quantity": {"value": str(size), "unit": "kg"}} for c in codes],
+        "inputs": [{"code": drum.code, "quantity": w.q(drum, taken)}],
+        "outputs": [{"code": c, "quantity": w.q(drum, size)} for c in codes],
     }, w.now, site=site.id)  # fmt: skip
     drum.kg -= taken
     bottles = [Item(c, drum.form, "bottle", size, hub.id, None) for c in codes]

@@ -6,7 +6,7 @@ import math
 import random
 from typing import Final
 
-from ledger.rules.world import distance_km
+from sim.simulator.regulation import distance_m
 
 Point = tuple[float, float]
 
@@ -45,6 +45,21 @@ def nearby(point: Point, rng: random.Random, km: float) -> Point:
     dlat = km / 111.0 * math.sin(angle)
     dlon = km / (111.0 * math.cos(math.radians(point[0]))) * math.cos(angle)
     return round(point[0] + dlat, 5), round(point[1] + dlon, 5)
+
+
+def distance_km(a: Point, b: Point) -> float:
+    return distance_m(a, b) / 1000
+
+
+def offset(a: Point, b: Point, where: Point, km: float) -> Point:
+    """``where`` moved ``km`` sideways, perpendicular to the line from ``a`` to ``b``."""
+    dlat, dlon = b[0] - a[0], (b[1] - a[1]) * math.cos(math.radians(a[0]))
+    norm = math.hypot(dlat, dlon) or 1.0
+    side_lat, side_lon = -dlon / norm, dlat / norm
+    return (
+        round(where[0] + side_lat * km / 111.0, 5),
+        round(where[1] + side_lon * km / (111.0 * math.cos(math.radians(where[0]))), 5),
+    )
 
 
 def text(value: float) -> str:

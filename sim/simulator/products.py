@@ -1,9 +1,9 @@
-"""What the simulated city handles: chemical forms, their packages, and storage families.
+"""What the simulated city handles: every form of the 35 chemicals, its package and units.
 
-A *family* is a set of forms that may share a store under the rules' segregation matrix
-(``storage.groups`` / ``storage.incompatible``); every simulated site holds one family
-only, so compliant flows never co-store incompatible groups. :func:`check_families` proves
-that against the configuration at start-up.
+A *family* is a set of forms that may share a store by the simulator's own reading of
+GB 15603 / GHS (:func:`sim.simulator.regulation.may_share_store`); every simulated site
+holds one family, so compliant flows never co-store what the regulation keeps apart.
+:func:`check_families` proves that at start-up.
 """
 
 from __future__ import annotations
@@ -12,11 +12,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
-from ledger.rules import storage
-from ledger.rules.config import RulesConfig
-from ledger.rules.world import ChemicalFacts, Chemistry
+from sim.simulator import regulation
 
 CATALOG: Final = "2026-draft.1"
+
+GAS_FILL_KG: Final[dict[str, str]] = {
+    "1": "50", "2": "400", "4": "0.6", "8": "20", "9": "7", "11": "10", "13": "15", "14": "8",
+    "15": "8", "16": "7", "17": "25", "18": "40", "19": "30", "20": "40", "21": "5", "22": "5",
+    "23": "10", "24": "2", "32": "20",
+}  # fmt: skip
+"""Typical fill of one cylinder (kg) per chemical: an engineering figure, not a rule."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,53 +29,70 @@ class Product:
     form: str
     packaging: str
     kg: Decimal
-    """A full package."""
+    """A full package, in kg (the simulator's own canonical mass)."""
+    unit: str
+    """The unit its commission and most of its events are written in."""
+    per_unit_kg: Decimal
+    """kg per one ``unit`` (exact: litres × the catalog's density)."""
 
 
-def _p(form: str, packaging: str, kg: str) -> Product:
-    return Product(form, packaging, Decimal(kg))
+def _product(form_id: str) -> Product:
+    form = regulation.forms()[form_id]
+    seq, density = form.chemical.seq, form.chemical.density_kg_per_l
+    if form.transport_class.startswith("2") and "refrigerated" not in form.description:
+        return Product(form_id, "cylinder", Decimal(GAS_FILL_KG.get(seq, "10")), "kg", Decimal(1))
+    if form.transport_class.startswith("2"):
+        return Product(form_id, "tank", Decimal(500), "kg", Decimal(1))
+    if density is not None:  # a liquid with a catalog density: written in litres
+        return Product(form_id, "drum", Decimal(200) * density, "L", density)
+    solid = "solid" in form.description or seq in ("28", "29", "30")
+    return Product(form_id, "bag" if solid else "drum", Decimal(25 if solid else 160), "kg",
+                   Decimal(1))  # fmt: skip
 
 
-GASES: Final = {
-    p.form: p
-    for p in (
-        _p("1.1", "cylinder", "50"), _p("2.1", "cylinder", "400"), _p("4.1", "cylinder", "0.6"),
-        _p("8.1", "cylinder", "20"), _p("9.1", "cylinder", "7"), _p("13.1", "cylinder", "15"),
-        _p("15.1", "cylinder", "8"), _p("16.1", "cylinder", "7"), _p("17.1", "cylinder", "25"),
-        _p("18.1", "cylinder", "40"), _p("21.1", "cylinder", "5"), _p("22.1", "cylinder", "5"),
-        _p("23.1", "cylinder", "10"), _p("24.1", "cylinder", "2"),
-    )
-}  # fmt: skip
-PACKAGED: Final = {
-    p.form: p
-    for p in (
-        _p("5.1", "drum", "180"), _p("6.1", "drum", "160"), _p("10.1", "drum", "170"),
-        _p("12.1", "drum", "180"), _p("25.1", "bag", "50"), _p("26.2", "drum", "250"),
-        _p("27.2", "drum", "200"), _p("29.1", "bag", "25"), _p("30.1", "drum", "50"),
-        _p("31.1", "drum", "250"), _p("32.1", "drum", "240"), _p("33.1", "drum", "160"),
-        _p("34.1", "drum", "250"), _p("35.1", "drum", "140"), _p("7.1", "drum", "160"),
-    )
-}  # fmt: skip
+PRODUCTS: Final[dict[str, Product]] = {f: _product(f) for f in regulation.forms()}
+GASES: Final = {f: p for f, p in PRODUCTS.items() if p.packaging == "cylinder"}
+PACKAGED: Final = {f: p for f, p in PRODUCTS.items() if p.packaging != "cylinder"}
 BOTTLE_KG: Final = {
-    "26.2": "2.5", "27.2": "2.5", "30.1": "0.5", "31.1": "2.5", "32.1": "2.5", "33.1": "2",
-    "34.1": "2.5", "35.1": "0.5", "10.1": "2", "6.1": "2",
-}  # fmt: skip
-"""Forms decanted into laboratory bottles at distribution hubs, and the bottle size."""
+    f: "2.5" for f, p in PACKAGED.items() if p.packaging == "drum" and p.unit == "L"
+}
+"""Liquids decanted into laboratory bottles at distribution hubs (2.5 L bottles)."""
 
-FAMILIES: Final[dict[str, tuple[str, ...]]] = {
-    "flammable": ("4.1", "5.1", "6.1", "9.1", "10.1", "12.1", "13.1", "18.1", "23.1", "33.1",
-                  "35.1", "16.1", "17.1", "31.1", "32.1", "2.1", "34.1", "7.1"),
-    "oxidizing": ("15.1", "27.2", "29.1", "30.1", "1.1", "16.1", "17.1", "31.1", "32.1",
-                  "26.2"),
-    "toxic_gas": ("8.1", "21.1", "22.1", "16.1", "17.1"),
-    "cyanide": ("25.1", "24.1"),
-}  # fmt: skip
+
+def _family(form_id: str) -> str:
+    groups = regulation.storage_groups(form_id)
+    if "highly_toxic" in groups:
+        return f"toxic-{regulation.forms()[form_id].chemical.seq}"
+    if "oxidizer" in groups:
+        return "oxidizing"
+    if "flammable" in groups:
+        return "flammable"
+    if "cyanide" in groups:
+        return "toxic-25"
+    return ""
+
+
+def _families() -> dict[str, tuple[str, ...]]:
+    own = {f: _family(f) for f in PRODUCTS}
+    named = sorted({v for v in own.values() if v})
+    neutral = [f for f, v in own.items() if not v]  # no §2.8 group: storable with any family
+    out: dict[str, tuple[str, ...]] = {}
+    for name in named:
+        members = tuple(f for f, v in own.items() if v == name)
+        extra = tuple(
+            f for f in neutral if all(regulation.may_share_store(f, m) for m in members)
+        )
+        out[name] = members + extra
+    return out
+
+
+FAMILIES: Final[dict[str, tuple[str, ...]]] = _families()
 PROHIBITED_FORM: Final = "7.1"
 """Acrylonitrile: on the simulation-only prohibited list (``catalogs/rules/simulation.json``)."""
 
 
 def product(form: str) -> Product:
-    return GASES.get(form) or PACKAGED[form]
+    return PRODUCTS[form]
 
 
 def family_of(form: str) -> str:
@@ -78,23 +100,10 @@ def family_of(form: str) -> str:
     return next(name for name, forms in FAMILIES.items() if form in forms)
 
 
-def clash(config: RulesConfig, arriving: frozenset[str], present: frozenset[str]) -> bool:
-    """Whether goods of groups ``arriving`` may not share a store with ``present`` (as
-    ``ledger.rules.storage.clash`` judges it: through groups the two do not share)."""
-    return storage.clash(config.storage.segregation, arriving, present) is not None
-
-
-def _facts(chemistry: Chemistry, form: str) -> ChemicalFacts:
-    found = chemistry.facts(CATALOG, form)
-    assert found is not None, form
-    return found
-
-
-def check_families(config: RulesConfig, chemistry: Chemistry) -> None:
-    """Raise unless every two different forms of each family may share a store."""
+def check_families() -> None:
+    """Raise unless every two forms of each family may share a store (by §2.8)."""
     for name, forms in FAMILIES.items():
-        groups = {f: storage.storage_groups(config, _facts(chemistry, f)) for f in forms}
         for a in forms:
             for b in forms:
-                if a != b and clash(config, groups[a], groups[b]):
+                if a != b and not regulation.may_share_store(a, b):
                     raise ValueError(f"family {name}: {a} and {b} must be stored apart")

@@ -11,6 +11,7 @@ log times stay close to event times and deadline rules judge simulated time.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import multiprocessing
 import queue
 import random
@@ -28,10 +29,11 @@ from ledger.canonical import JsonValue, format_hash
 from ledger.codes import generate_code
 from ledger.commitments import Disclosure
 from ledger.licences import issue_licence
-from ledger.rules.state import utc_text
+from ledger.revocations import issue_revocation
 from ledger.signing import Ed25519Signer
 from ledger.store.service import ServiceStore
 from sim.simulator.products import CATALOG
+from sim.simulator.regulation import utc_text
 
 MAX_BATCH = 4000
 MAX_BATCH_SPAN = 30 * 60
@@ -86,6 +88,10 @@ class LedgerWriter:
     logged_until: int = 0
     in_flight: deque[int] = field(default_factory=deque)
     on_flush: Callable[[int], None] | None = None
+    spares: dict[str, DeviceSession] = field(default_factory=dict)
+    """Extra handhelds, by key id."""
+    deferred: list[tuple[int, int, dict[str, JsonValue]]] = field(default_factory=list)
+    """Envelopes signed offline, by the time they are synced (an offline handheld)."""
 
     @classmethod
     def open(cls, db_url: str, keys_dir: Path, seed: int) -> LedgerWriter:
@@ -124,6 +130,32 @@ class LedgerWriter:
         actor = self.disclosure("person", f"{org} duty officer").commitment
         self.sessions[org] = DeviceSession(signer=device, org=org, actor=actor,
                                            catalog_version=CATALOG, heads=self.heads)  # fmt: skip
+
+    def second_device(self, org: str, name: str) -> str:
+        """Certify one more handheld of ``org`` (by its org key); return its key id."""
+        self.sync()
+        org_key = self.derived_signer(f"org-{org}")
+        device = self.derived_signer(f"device-{org}-{name}")
+        self.deployment.certify_key("device", org, device.public_key, org_key,
+                                    (CERT_FROM, CERT_UNTIL))  # fmt: skip
+        actor = self.disclosure("person", f"{org} duty officer").commitment
+        self.spares[device.key_id] = DeviceSession(signer=device, org=org, actor=actor,
+                                                   catalog_version=CATALOG, heads=self.heads)
+        return device.key_id
+
+    def revoke(self, org: str, key_id: str, effective: int, at: int) -> None:
+        """Log a revocation of ``key_id`` by ``org``'s key, effective from ``effective``."""
+        self.sync()
+        self._registry_time(at)
+        issuer = self.derived_signer(f"org-{org}")
+        root = self.deployment.keys.root_signer()
+        revocation = issue_revocation(issuer, key_id=key_id, org=org,
+                                      effective_from=utc_text(effective), reason="compromised")
+        self.deployment.store.append_revocation(
+            revocation, root=(root.algorithm, root.public_key),
+            log_signer=self.deployment.keys.log_signer(),
+        )  # fmt: skip
+        self.clock.now = self.saved
 
     def record(self, record_kind: str, record_id: str, at: int, **attrs: Any) -> None:
         self._registry_time(at)
@@ -178,8 +210,16 @@ class LedgerWriter:
         site: str | None = None,
         geo: tuple[float, float] | None = None,
         co_actor: str | None = None,
+        logged_at: int | None = None,
+        device: str | None = None,
     ) -> str:
-        """Sign one event and queue it; return its hash (``sha256:…``)."""
+        """Sign one event and queue it; return its hash (``sha256:…``).
+
+        With ``logged_at``, the event is signed at ``at`` but held back (an offline handheld)
+        and queued once the simulation reaches ``logged_at``: nothing else may touch its
+        items meanwhile.
+        """
+        self._release(at)
         if self.pending and (
             len(self.pending) >= MAX_BATCH or at - self.pending_since > MAX_BATCH_SPAN
         ):
@@ -187,13 +227,29 @@ class LedgerWriter:
         if not self.pending:
             self.pending_since = at
         point = None if geo is None else {"lat": f"{geo[0]:.5f}", "lon": f"{geo[1]:.5f}"}
-        envelope = self.sessions[org].event(kind, items, data, time=utc_text(at), site=site,
+        session = self.spares[device] if device else self.sessions[org]
+        envelope = session.event(kind, items, data, time=utc_text(at), site=site,
                                             geo=point, co_actor=co_actor)  # fmt: skip
-        self.pending.append(envelope)
-        self.pending_last = at
-        self.clock.now = max(self.clock.now, at)
+        if logged_at is not None:
+            heapq.heappush(self.deferred, (logged_at, len(self.deferred), envelope))
+        else:
+            self.pending.append(envelope)
+            self.pending_last = at
+            self.clock.now = max(self.clock.now, at)
         first = items[0] if isinstance(items[0], str) else items[0][0]
         return format_hash(self.heads[first].head_hash)
+
+    def _release(self, until: int) -> None:
+        """Queue the offline envelopes whose sync time has come (in sync-time order)."""
+        while self.deferred and self.deferred[0][0] <= until:
+            logged_at, _, envelope = heapq.heappop(self.deferred)
+            if self.pending and logged_at - self.pending_since > MAX_BATCH_SPAN:
+                self.flush()
+            if not self.pending:
+                self.pending_since = logged_at
+            self.pending.append(envelope)
+            self.pending_last = max(self.pending_last, logged_at)
+            self.clock.now = max(self.clock.now, logged_at)
 
     def flush(self) -> None:
         """Hand the queued events to the ingest process, logged just after the newest."""
@@ -233,6 +289,8 @@ class LedgerWriter:
 
     def close(self) -> None:
         """Flush, wait for the ingest process to append everything, and stop it."""
+        if self.deferred:
+            self._release(max(t for t, _, _ in self.deferred))
         self.flush()
         self.ingest.put(None)
         while self._drain(block=True):
