@@ -198,12 +198,8 @@ def _arrival(
 ) -> Iterator[Finding | None]:
     body = ev.body
     here = (float(body.geo.lat), float(body.geo.lon)) if body.geo else None
-    here = here or st.registry.site_point(body.site)
-    target = st.registry.site_point(ship.consignee_site)
-    if here is None or target is None:
-        return
-    km = distance_km(here, target)
-    if km > float(st.config.transport.arrival_radius_km):
+    km = st.registry.km_to_site(here or st.registry.site_point(body.site), ship.consignee_site)
+    if km is not None and km > float(st.config.transport.arrival_radius_km):
         yield st.finding(
             "transport.arrival_far", ev.hash, body.time,
             f"received {km:.1f} km from the consignee's site {ship.consignee_site}",

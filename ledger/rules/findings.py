@@ -38,9 +38,8 @@ class Finding:
 
     @property
     def id(self) -> str:
-        """Stable across runs: ``f-`` and 32 hex digits of SHA-256(rule, key)."""
-        digest = hashlib.sha256(f"{self.rule}\x00{self.key}".encode()).hexdigest()
-        return f"f-{digest[:32]}"
+        """Stable across runs (:func:`finding_id`)."""
+        return finding_id(self.rule, self.key)
 
     def to_json(self) -> dict[str, JsonValue]:
         raw: dict[str, JsonValue] = {
@@ -82,3 +81,9 @@ def _severity(value: JsonValue) -> Severity:
         case "low" | "medium" | "high" | "critical":
             return value
     raise ValueError(f"unknown severity {value!r}")
+
+
+def finding_id(rule: str, key: str) -> str:
+    """``f-`` and 32 hex digits of SHA-256(rule, key): the same finding in every run."""
+    digest = hashlib.sha256(f"{rule}\x00{key}".encode()).hexdigest()
+    return f"f-{digest[:32]}"

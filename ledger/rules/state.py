@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from ledger.rules.config import RulesConfig
-from ledger.rules.findings import Finding, Severity
+from ledger.rules.findings import Finding, Severity, finding_id
 from ledger.rules.world import ChemicalFacts, Chemistry, Registry
 from ledger.state import Projection
 from ledger.timefmt import format_utc
@@ -180,6 +180,10 @@ class RuleState:
             return None
         self.emitted.add(made.id)
         return made
+
+    def found(self, rule: str, key: str) -> bool:
+        """Whether ``rule`` already found ``key`` in this run."""
+        return finding_id(rule, key) in self.emitted
 
 
 def utc_text(seconds: float) -> str:

@@ -33,7 +33,6 @@ from ledger.events import Receive, Waypoint
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
 from ledger.rules.state import OpenShip, RuleState, utc_text
-from ledger.rules.world import distance_km
 
 SILENCE = "track_silence"
 
@@ -91,10 +90,9 @@ def fire_silence(st: RuleState, key: str, due: float) -> Iterator[Finding | None
 
 
 def _at_the_gate(st: RuleState, ship: OpenShip) -> bool:
-    target = st.registry.site_point(ship.consignee_site)
-    if ship.last_point is None or target is None:
-        return False
-    return distance_km(ship.last_point, target) <= float(st.config.transport.arrival_radius_km)
+    """Within the arrival radius of the consignee's site, as a receive may be."""
+    km = st.registry.km_to_site(ship.last_point, ship.consignee_site)
+    return km is not None and km <= float(st.config.transport.arrival_radius_km)
 
 
 def _rearm(st: RuleState, ship: OpenShip, fix: float, known: float) -> None:

@@ -57,7 +57,7 @@ def check(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         if here is None or there is None:
             continue
         km = distance_km(there, here)
-        if km <= limit or _cloned(st, f"{link.code}:{ev.hash}"):
+        if km <= limit or st.found("clone.impossible_travel", f"{link.code}:{ev.hash}"):
             continue
         where = body.site or f"({here[0]:.4f}, {here[1]:.4f})"
         chem = ev.chemicals.get(link.code)
@@ -77,8 +77,3 @@ def _place(st: RuleState, ev: EventView) -> tuple[float, float] | None:
     if body.geo is not None:
         return float(body.geo.lat), float(body.geo.lon)
     return None
-
-
-def _cloned(st: RuleState, key: str) -> bool:
-    clone = Finding("clone.impossible_travel", key, "low", "", "", ())
-    return clone.id in st.emitted

@@ -175,6 +175,11 @@ class Registry:
         attrs = self.attrs("site", site)
         return None if attrs is None else (float(attrs["lat"]), float(attrs["lon"]))
 
+    def km_to_site(self, point: tuple[float, float] | None, site: str | None) -> float | None:
+        """Great-circle km from ``point`` to ``site``; ``None`` if either is not known."""
+        target = self.site_point(site)
+        return None if point is None or target is None else distance_km(point, target)
+
     def district_of(self, site: str | None, org: str | None) -> str | None:
         for kind, record_id in (("site", site), ("org", org)):
             attrs = self.attrs(kind, record_id)
