@@ -102,8 +102,6 @@ class MassRules(_Strict):
     org_window_days: Annotated[int, Field(ge=1, le=366)]
     org_tolerance: Fraction
     org_min_kg: PositiveDecimal
-    gas_kg_per_nm3: dict[Token, PositiveDecimal]
-    default_kg_per_nm3: PositiveDecimal
 
 
 class LicenceRequirement(_Strict):
@@ -280,13 +278,13 @@ class _FieldError(ValueError):
 _DECIMAL_FIELDS: Final = frozenset({
     "speed_kmh", "slack_hours", "road_factor", "default_transit_hours", "gps_gap_minutes",
     "arrival_radius_km", "max_speed_kmh", "min_distance_km", "transform_tolerance",
-    "count_tolerance", "growth_tolerance", "org_tolerance", "org_min_kg", "default_kg_per_nm3",
+    "count_tolerance", "growth_tolerance", "org_tolerance", "org_min_kg",
     "hazard_warn", "hazard_alert", "bulk_limit_kg", "filing_days", "unit_distance_m",
     "clock_trust_hours",
     "receive_tolerance",
     "unshipped_move_km", "corridor_m", "track_silence_hours",
 })  # fmt: skip
-_DECIMAL_MAPS: Final = frozenset({"gas_kg_per_nm3", "days_by_status"})
+_DECIMAL_MAPS: Final = frozenset({"days_by_status"})
 
 
 def _decimals(raw: object, path: tuple[str, ...] = ()) -> object:
