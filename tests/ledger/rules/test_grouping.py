@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -104,7 +105,7 @@ def test_an_organisation_s_balance_windows_of_one_chemical_are_one_group() -> No
 @pytest.mark.parametrize(
     "change", [{"org": "other-co"}, {"district": "d2"}], ids=["org", "district"]
 )
-def test_a_group_never_spans_two_organisations_or_districts(change: dict[str, str]) -> None:
+def test_a_group_never_spans_two_organisations_or_districts(change: dict[str, Any]) -> None:
     # scoping judges a group by its org and district: an enterprise must not see, inside
     # its own group, another organisation's occurrence
     mine = occurrence("device.late_sync", "sha256:" + "1" * 64)

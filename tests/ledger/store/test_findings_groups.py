@@ -3,15 +3,27 @@ of occurrences; the workflow and webhooks act on the group, and saving is idempo
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine as Engine_
 
-from ledger.rules import Finding, Severity
+from ledger.rules import Engine, Finding, Severity
+from ledger.rules.grouping import group_findings
+from ledger.rules.world import when
 from ledger.store.engine import make_engine
 from ledger.store.findings import FindingFilter, FindingStore, StoredFinding
 from ledger.store.migrate import upgrade
+from tests.ledger.rules.scenario import CATALOGS
+from tests.ledger.rules.test_engine import Step, _flow
+from tests.ledger.rules.test_sync import _shipment, _until
 
 LATE = "device.late_sync"
 
@@ -40,7 +52,7 @@ def overdue(n: int) -> Finding:
                    item=f"ITEM-{n}")  # fmt: skip
 
 
-def only(store: FindingStore, rule: str = LATE, **where: str) -> StoredFinding:
+def only(store: FindingStore, rule: str = LATE, **where: Any) -> StoredFinding:
     (found,) = store.search(FindingFilter(rule=rule, **where))
     return found
 
@@ -267,3 +279,64 @@ def test_a_group_superseded_in_the_save_that_made_it_is_not_announced(
     (raised,) = store.search(FindingFilter(rule="custody.transit_overdue"))
     assert raised.status == "superseded"
     assert store.deliveries(raised.finding.id) == []
+
+
+# -- online == rescan, grouped -----------------------------------------------------------------
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(Step, min_size=1, max_size=30), data=st.data())
+def test_saving_as_the_worker_does_groups_as_a_rescan_does(
+    steps: list[tuple[str, int, int, bool]], data: st.DataObject
+) -> None:
+    """The online worker saves small batches as deadlines fire and late syncs supersede
+    them; a rescan saves everything at once. Both end with the same groups and states."""
+    city = _flow(steps)
+    facts = city.facts
+    end = when(facts[-1].log_time).timestamp() + 400 * 86400
+    batch = Engine(city.config, CATALOGS)
+    everything = batch.feed_all(facts) + batch.advance(end)
+    online = Engine(city.config, CATALOGS)
+    rounds: list[list[Finding]] = []
+    for fact in facts:
+        found = online.feed(fact) + online.advance(when(fact.log_time).timestamp())
+        if data.draw(st.booleans(), label="replayed") and rounds:
+            found = rounds[-1] + found  # a restarted worker saves a batch again
+        rounds.append(found)
+    rounds.append(online.advance(end))
+    with tempfile.TemporaryDirectory() as home:
+        worker, rescan = (FindingStore(_migrated(f"sqlite:///{home}/{n}.db")) for n in "ab")
+        for found in rounds:
+            worker.save(found)
+        rescan.save(everything)
+        assert worker.all_groups() == rescan.all_groups() == group_findings(everything)
+        states = [{s.finding.id: s.status for s in store.search(FindingFilter(), limit=10**4)}
+                  for store in (worker, rescan)]  # fmt: skip
+        assert states[0] == states[1]
+        for store in (worker, rescan):
+            store.engine.dispose()
+
+
+def _migrated(url: str) -> Engine_:
+    upgrade(url)
+    return make_engine(url)
+
+
+def test_a_deadline_superseded_online_is_superseded_in_a_rescan(tmp_path: Path) -> None:
+    city, shipped, due = _shipment("DRUM-1")
+    synced = due + timedelta(days=2)
+    _until(city, synced)
+    raised = city.found[:]  # the worker saves the breach when its timer fires
+    city.receive(["DRUM-1"], shipped, at=due - timedelta(minutes=1), log_at=synced)
+    _until(city, synced + timedelta(days=3))
+    replay = Engine(city.config, CATALOGS)
+    everything = replay.feed_all(city.facts) + replay.advance(city.clock)
+    worker = FindingStore(_migrated(f"sqlite:///{tmp_path}/worker.db"))
+    rescan = FindingStore(_migrated(f"sqlite:///{tmp_path}/rescan.db"))
+    worker.save(raised)
+    worker.save(city.found[len(raised) :])
+    rescan.save(everything)
+    for store in (worker, rescan):
+        (breach,) = store.search(FindingFilter(rule="custody.transit_overdue"))
+        assert breach.status == "superseded"
+    assert worker.all_groups() == rescan.all_groups()
