@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine as Engine_
 
 from ledger.rules import Engine, Finding, Severity
-from ledger.rules.grouping import group_findings
 from ledger.rules.world import when
 from ledger.store.engine import make_engine
 from ledger.store.findings import FindingFilter, FindingStore, StoredFinding
@@ -291,6 +290,8 @@ def test_saving_as_the_worker_does_groups_as_a_rescan_does(
 ) -> None:
     """The online worker saves small batches as deadlines fire and late syncs supersede
     them; a rescan saves everything at once. Both end with the same groups and states."""
+    from ledger.rules.grouping import group_findings
+
     city = _flow(steps)
     facts = city.facts
     end = when(facts[-1].log_time).timestamp() + 400 * 86400
