@@ -291,6 +291,9 @@ def transition_finding(
     request: Request, finding_id: FindingId, payload: TransitionIn, principal: Principal = OVERSIGHT
 ) -> TransitionOut:
     """open → acknowledged → resolved | false_positive; open → resolved | false_positive.
+    Only the engine reopens a closed finding (on a new occurrence) or moves one to
+    `superseded` (every occurrence explained by a late-synced event); asking for either
+    is a 409 `invalid_transition`.
 
     Errors: 400 `invalid_status` (an unknown status or expected_status) or
     `invalid_comment` (empty);
