@@ -218,7 +218,9 @@ SCOPES = {
 @pytest.mark.parametrize("role", sorted(SCOPES))
 def test_each_role_sees_exactly_its_scope(setup: Setup, role: str) -> None:
     body = setup.listing(role, **OCTOBER)
-    seen = {name for name, f in setup.base.items() if group_of(f) in {x["id"] for x in body["findings"]}}
+    seen = {
+        name for name, f in setup.base.items() if group_of(f) in {x["id"] for x in body["findings"]}
+    }
     assert seen == SCOPES[role]
     assert body["total"] == len(SCOPES[role])
     for name, f in setup.base.items():
@@ -386,3 +388,45 @@ def test_only_admins_and_regulators_in_scope_may_transition(
 def test_a_transition_of_a_missing_finding_is_not_found(setup: Setup) -> None:
     for ident in (MISSING, "not-a-finding"):
         _problem(_move(setup, "admin", ident, "acknowledged"), 404, "finding_not_found")
+
+
+# -- grouped findings ---------------------------------------------------------------------------
+
+MARCH = {"since": "2027-03-01T00:00:00Z", "until": "2027-03-31T23:59:59Z"}
+
+
+def _late(day: int, org: str, district: str, item: str) -> Finding:
+    """One more late sync at ``org``'s site: an occurrence of one finding per site."""
+    return Finding(rule="device.late_sync", key=uuid.uuid4().hex, severity="low",
+                   at=f"2027-03-{day:02d}T08:00:00Z", message=f"late sync {day} of {item}",
+                   evidence=("sha256:" + "ab" * 32,), org=org, site=f"{org}-site",
+                   district=district, chemical="1", item=item)  # fmt: skip
+
+
+def test_a_site_s_many_occurrences_are_listed_as_one_finding_with_a_count(setup: Setup) -> None:
+    made = [_late(day, "t-trade", "d1", f"IT-{day}") for day in (3, 1, 2)]
+    seed(setup.server, *made)
+    seed(setup.server, _late(4, "u-lab", "d2", "IT-4"))
+    body = setup.listing("admin", rule="device.late_sync", **MARCH)
+    assert body["total"] == 2
+    mine = next(f for f in body["findings"] if f["org"] == "t-trade")
+    assert (mine["count"], mine["first_seen"], mine["last_seen"], mine["at"]) == (
+        3, "2027-03-01T08:00:00Z", "2027-03-03T08:00:00Z", "2027-03-01T08:00:00Z"
+    )  # fmt: skip
+    # a filter on what occurrences differ in finds the group through any of them
+    assert setup.ids(item="IT-3", **MARCH) == [mine["id"]]
+    assert setup.ids(item="IT-9", **MARCH) == []
+    page = setup.call("admin", "GET", f"/v1/findings/{mine['id']}",
+                      params={"occurrences_limit": 2}).json()  # fmt: skip
+    assert page["occurrences_total"] == 3
+    assert [o["id"] for o in page["occurrences"]] == [made[0].id, made[2].id]
+    rest = setup.call("admin", "GET", f"/v1/findings/{mine['id']}",
+                      params={"occurrences_limit": 2, "occurrences_offset": 2}).json()  # fmt: skip
+    assert [o["id"] for o in rest["occurrences"]] == [made[1].id]
+    # scope holds for groups and their occurrences
+    assert setup.ids("t_trade", rule="device.late_sync", **MARCH) == [mine["id"]]
+    assert setup.ids("u_lab", rule="device.late_sync", **MARCH) != [mine["id"]]
+    hidden = setup.call("u_lab", "GET", f"/v1/findings/{mine['id']}")
+    _problem(hidden, 404, "finding_not_found")
+    seen = setup.call("reg_d1", "GET", f"/v1/findings/{mine['id']}").json()
+    assert seen["occurrences_total"] == 3
