@@ -67,8 +67,10 @@ SUBJECTS: Final[Mapping[str, Subject]] = {
     "storage.two_person": _fields("site", "chemical"),
     # key "org|chemical|window start": one organisation's balance of one chemical
     "mass.org_balance": _key_head("|", 2),
-    # key "code:event": one item whose counts fall short of its books
-    "mass.stock_shortfall": _fields("item"),
+    # key "code:event": one site's counts of one chemical falling short of its books
+    "mass.stock_shortfall": _fields("site", "chemical"),
+    # key "event": one site's transforms of one chemical (the rule's) not balancing
+    "mass.transform_imbalance": _fields("site", "chemical"),
     # key "event:org": one organisation acting on one chemical without a licence (the
     # occurrences' messages name each activity)
     "licence.missing": _fields("chemical"),

@@ -20,11 +20,11 @@ UNGROUPED = frozenset({
     "clone.unissued_code", "city.prohibited", "city.restricted_bulk",
     "permit.toxic_filing_missing",
     # one event each, and each is its own legal act to answer for (a sale, a shipment, a
-    # receive, a transform): reviewed one by one
+    # receive): reviewed one by one
     "custody.wrong_receiver", "permit.toxic_sale_unpermitted", "permit.individual_buyer",
     "permit.precursor_purchase", "transport.documents_missing",
     "transport.vehicle_not_licensed", "transport.arrival_far",
-    "transport.toxic_pass_missing", "mass.transform_imbalance",
+    "transport.toxic_pass_missing",
 })  # fmt: skip
 """The rules reviewed to keep subject = key. A new rule fails this test until it is added
 here or to ``SUBJECTS``: it cannot silently go ungrouped."""
@@ -121,3 +121,13 @@ def test_grouping_depends_on_the_set_of_occurrences_only() -> None:
     random.Random(7).shuffle(shuffled)
     assert group_findings(shuffled) == group_findings(made)
     assert sum(g.count for g in group_findings(shuffled).values()) == len(made)
+
+
+@pytest.mark.parametrize("rule", ["mass.stock_shortfall", "mass.transform_imbalance"])
+def test_a_site_s_shortfalls_of_one_chemical_are_one_group(rule: str) -> None:
+    one = occurrence(rule, "ITEM-1:sha256:" + "1" * 64)
+    two = occurrence(rule, "ITEM-2:sha256:" + "2" * 64, item="ITEM-2")
+    other_chemical = occurrence(rule, "ITEM-3:sha256:" + "3" * 64, chemical="18")
+    other_site = occurrence(rule, "ITEM-4:sha256:" + "4" * 64, site="yard")
+    groups = group_findings([one, two, other_chemical, other_site])
+    assert len(groups) == 3 and groups[group_of(one)].count == 2
