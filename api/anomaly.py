@@ -110,7 +110,8 @@ class FindingsWorker:
         self._journal_at = EPOCH
 
     def step(self) -> int:
-        """One round: read, judge, save. Returns how many findings were new."""
+        """One round: read, judge, save. Returns how many occurrences were new (each joins
+        its group, one per rule and subject: see :meth:`FindingStore.save`)."""
         if self._lock is not None and not self._lock.acquire():
             self.engine = None  # another process runs the engine; rebuild if we take over
             return 0

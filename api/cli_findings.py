@@ -23,6 +23,7 @@ from api.background import SingletonLock
 from api.deployment import DEFAULT_DB
 from api.logs import FORMAT_ENV, LogFormat, configure
 from ledger.errors import InvalidInputError, LedgerError
+from ledger.rules.grouping import group_findings
 from ledger.store.engine import make_engine, require_existing
 from ledger.store.findings import FindingStore
 from ledger.timefmt import format_utc, parse_utc
@@ -50,12 +51,14 @@ def rescan_command(
         bool, typer.Option("--save", help="Store findings not stored yet (ids are stable).")
     ] = False,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print every finding as JSON lines.")
+        bool, typer.Option("--json", help="Print every occurrence as JSON lines.")
     ] = False,
 ) -> None:
     """Re-evaluate every rule over the whole ledger, as of a time, with a progress bar.
 
-    Given the same ledger and as-of time this prints exactly what the online engine found.
+    Given the same ledger and as-of time this prints exactly what the online engine found:
+    per rule, the findings (groups, one per rule and subject) and their occurrences.
+    ``--save`` stores the occurrences not stored yet ("new saved" counts them).
     """
     try:
         require_existing(db)
@@ -79,14 +82,17 @@ def rescan_command(
         for finding in sorted(found, key=lambda f: f.id):
             print(json.dumps(finding.to_json(), ensure_ascii=False, sort_keys=True))
         return
+    groups = group_findings(found)
     table = Table(title=f"Findings as of {format_utc(moment)} (rules {engine.config.version})")
     table.add_column("rule")
     table.add_column("findings", justify="right")
+    table.add_column("occurrences", justify="right")
+    per_rule = Counter(g.rule for g in groups.values())
     for rule, count in sorted(Counter(f.rule for f in found).items()):
-        table.add_row(rule, str(count))
+        table.add_row(rule, str(per_rule[rule]), str(count))
     console.print(table)
-    console.print(f"{len(found)} findings over {last + 1} log entries in {elapsed:.1f} s "
-                  f"({(last + 1) / max(elapsed, 1e-9):,.0f} entries/s)"
+    console.print(f"{len(groups)} findings ({len(found)} occurrences) over {last + 1} log "
+                  f"entries in {elapsed:.1f} s ({(last + 1) / max(elapsed, 1e-9):,.0f} entries/s)"
                   + (f"; {saved} new saved" if save else ""))  # fmt: skip
 
 
@@ -141,7 +147,7 @@ def worker_command(
         while not stopping.is_set():
             new = worker.step()
             if new:
-                log.info("%d new finding(s)", new, extra={"new_findings": new})
+                log.info("%d new occurrence(s) of findings", new, extra={"new_findings": new})
             stopping.wait(interval)
     except KeyboardInterrupt:
         pass

@@ -14,7 +14,7 @@ The request
 the headers::
 
     Content-Type: application/json
-    Chemtrace-Delivery: <webhook id>/<finding id>
+    Chemtrace-Delivery: <webhook id>/<finding id>[/<opening>]
     Chemtrace-Signature: t=<unix seconds>,key_id=<hex>,ed25519=<base64 signature>
 
 The signature is Ed25519, by the deployment's log key, over the bytes::
@@ -25,7 +25,11 @@ where ``t`` is the decimal text of the ``t=`` field and ``body`` the exact reque
 ``key_id`` is the log key's C2SP note key ID (the hex middle part of the vkey served at
 ``GET /v1/log/key``, also returned when subscribing), so a receiver pins the vkey once and
 checks every delivery with :func:`verify_webhook`. A receiver should reject a stale ``t``
-(a replay) and deduplicate on ``Chemtrace-Delivery``: delivery is at least once.
+(a replay) and deduplicate on ``Chemtrace-Delivery``: delivery is at least once. A finding
+is a group of occurrences: it is delivered when it is created, again when a new
+occurrence reopens it (``/<opening>``, 2 for the first reopening, is then appended to
+the header, and the body's ``finding.openings`` says the same), and when its severity
+rises to the hook's ``min_severity``; not for each further occurrence.
 
 Retries
 -------
@@ -178,6 +182,7 @@ class _Attempt:
     attempt: int
     url: str
     body: bytes
+    opening: int = 1
 
 
 class WebhookDispatcher:
@@ -242,7 +247,10 @@ class WebhookDispatcher:
                 "delivery": {"webhook": row["webhook_id"], "attempt": attempt},
             }
             body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-            prepared.append(_Attempt(row["webhook_id"], finding_id, attempt, row["url"], body))
+            opening = int(findings[finding_id].get("openings", 1))
+            prepared.append(
+                _Attempt(row["webhook_id"], finding_id, attempt, row["url"], body, opening)
+            )
         return prepared
 
     def _send(self, client: httpx.Client, attempt: _Attempt) -> bool:
@@ -250,7 +258,8 @@ class WebhookDispatcher:
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: signature_header(self._signer, self.key_id, timestamp, attempt.body),
-            DELIVERY_HEADER: f"{attempt.webhook_id}/{attempt.finding_id}",
+            DELIVERY_HEADER: f"{attempt.webhook_id}/{attempt.finding_id}"
+            + (f"/{attempt.opening}" if attempt.opening > 1 else ""),
         }
         error: str | None
         try:

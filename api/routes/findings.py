@@ -2,9 +2,13 @@
 
 An admin sees every finding; a regulator or inspector the findings of its districts; an
 enterprise the findings about its own organisation. A finding outside the caller's scope
-is answered exactly like a missing one. Only admins and regulators move findings through
-the workflow (open → acknowledged → resolved | false_positive, or open → resolved |
-false_positive); every move is appended with who, when and why, never overwritten.
+is answered exactly like a missing one. A finding is a group: one per rule and subject
+(e.g. one storage clash at one depot), with its occurrences, when first and last seen, and
+a count. Only admins and regulators move findings through the workflow (open →
+acknowledged → resolved | false_positive, or open → resolved | false_positive); every move
+is appended with who, when and why, never overwritten. The engine itself (user `engine`)
+reopens a closed finding that has a new occurrence, and moves one whose every occurrence
+a late-synced event explains to `superseded`.
 """
 
 from __future__ import annotations
@@ -33,11 +37,37 @@ OVERSIGHT = Depends(require("admin", "regulator"))
 
 
 class FindingOut(BaseModel):
+    """A group of occurrences: its subject, worst severity and state, and its first
+    occurrence's message, evidence and place."""
+
+    id: str
+    rule: str
+    key: str = Field(description="the group's subject (for most rules, the occurrence's key)")
+    severity: str = Field(description="the worst severity of its occurrences")
+    status: str
+    at: str = Field(description="when first seen (as `first_seen`)")
+    message: str
+    evidence: list[str]
+    org: str | None
+    site: str | None
+    district: str | None
+    chemical: str | None
+    item: str | None
+    log_position: int
+    found_at: str
+    first_seen: str
+    last_seen: str
+    count: int = Field(description="how many occurrences the group has")
+    openings: int = Field(description="1, plus one per reopening by a new occurrence")
+
+
+class OccurrenceOut(BaseModel):
+    """One occurrence, as the engine found it."""
+
     id: str
     rule: str
     key: str
     severity: str
-    status: str
     at: str
     message: str
     evidence: list[str]
@@ -46,6 +76,8 @@ class FindingOut(BaseModel):
     district: str | None
     chemical: str | None
     item: str | None
+    supersedes: list[str] = Field(default_factory=list)
+    superseded_by: str | None
     log_position: int
     found_at: str
 
@@ -65,6 +97,10 @@ class TransitionOut(BaseModel):
     user_id: str
     at: str
     comment: str
+    occurrence: str | None = Field(
+        default=None,
+        description="the occurrence the engine reopened or superseded the finding for",
+    )
 
 
 class DeliveryOut(BaseModel):
@@ -78,6 +114,8 @@ class DeliveryOut(BaseModel):
 
 class FindingDetail(BaseModel):
     finding: FindingOut
+    occurrences: list[OccurrenceOut] = Field(description="a page of them, newest first")
+    occurrences_total: int = Field(description="how many occurrences, over all pages")
     transitions: list[TransitionOut]
     deliveries: list[DeliveryOut] | None = Field(
         description="webhook deliveries (admins: all; regulators: their own hooks'); "
@@ -181,7 +219,7 @@ def _time(value: str | None, name: str) -> str | None:
     "/findings",
     response_model=FindingList,
     responses=responses(400, 401, 422),
-    summary="Findings in your scope, newest first, filtered and paged.",
+    summary="Findings (groups of occurrences) in your scope, last seen first, filtered and paged.",
 )
 def list_findings(
     request: Request,
@@ -193,8 +231,8 @@ def list_findings(
     chemical: Annotated[str | None, plain_query()] = None,
     status: Annotated[str | None, enum_query(STATUSES)] = None,
     item: Annotated[str | None, plain_query()] = None,
-    since: Annotated[str | None, time_query("RFC 3339 UTC; `at` on or after")] = None,
-    until: Annotated[str | None, time_query("RFC 3339 UTC; `at` on or before")] = None,
+    since: Annotated[str | None, time_query("RFC 3339 UTC; last seen on or after")] = None,
+    until: Annotated[str | None, time_query("RFC 3339 UTC; first seen on or before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> FindingList:
@@ -216,17 +254,26 @@ def list_findings(
     "/findings/{finding_id:segment}",
     response_model=FindingDetail,
     responses=responses(401, 404),
-    summary="A finding with its workflow history and its webhook deliveries.",
+    summary="A finding with its occurrences, workflow history and webhook deliveries.",
 )
 def get_finding(
-    request: Request, finding_id: FindingId, principal: Principal = ANY_USER
+    request: Request,
+    finding_id: FindingId,
+    principal: Principal = ANY_USER,
+    occurrences_limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    occurrences_offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> FindingDetail:
     """Errors: 404 `finding_not_found` (also for a finding outside your scope)."""
     findings = _findings(request)
     stored, history = findings.visible(principal, finding_id)
+    page, total = findings.occurrences(
+        principal, finding_id, limit=occurrences_limit, offset=occurrences_offset
+    )
     deliveries = findings.deliveries(principal, finding_id)
     return FindingDetail(
         finding=_out(stored),
+        occurrences=[OccurrenceOut(**o.to_json()) for o in page],
+        occurrences_total=total,
         transitions=[TransitionOut(finding_id=finding_id, **t.to_json()) for t in history],
         deliveries=None
         if deliveries is None
@@ -244,6 +291,9 @@ def transition_finding(
     request: Request, finding_id: FindingId, payload: TransitionIn, principal: Principal = OVERSIGHT
 ) -> TransitionOut:
     """open → acknowledged → resolved | false_positive; open → resolved | false_positive.
+    Only the engine reopens a closed finding (on a new occurrence) or moves one to
+    `superseded` (every occurrence explained by a late-synced event); asking for either
+    is a 409 `invalid_transition`.
 
     Errors: 400 `invalid_status` (an unknown status or expected_status) or
     `invalid_comment` (empty);

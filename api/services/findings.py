@@ -2,7 +2,9 @@
 
 An admin sees every finding; a regulator or inspector the findings of its districts; an
 enterprise the findings about its own organisation. A finding (or a webhook) outside the
-caller's scope is answered exactly like a missing one.
+caller's scope is answered exactly like a missing one. A finding is a group of occurrences
+(one per rule and subject); a group's occurrences share its organisation and district,
+and are filtered by the same scope again when listed.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from ledger.store.findings import (
     FindingFilter,
     FindingStore,
     StoredFinding,
+    StoredOccurrence,
     Transition,
 )
 
 __all__ = ["STATUSES", "Delivery", "FindingFilter", "FindingsService", "StoredFinding",
-           "Transition"]  # fmt: skip
+           "StoredOccurrence", "Transition"]  # fmt: skip
 FINDING_ID = re.compile(r"f-[0-9a-f]{32}")
 WEBHOOK_ID = re.compile(r"wh-[0-9a-f]{24}")
 DeliveryState = Literal["pending", "delivered", "failed"]
@@ -82,6 +85,14 @@ class FindingsService:
         if not self.scope_of(principal).in_scope(stored.finding):
             raise UnknownFindingError("no such finding", finding=finding_id)
         return stored, history
+
+    def occurrences(
+        self, principal: Principal, finding_id: str, *, limit: int, offset: int
+    ) -> tuple[list[StoredOccurrence], int]:
+        """A page of a visible group's occurrences within scope, and how many there are."""
+        self.visible(principal, finding_id)
+        scope = self.scope_of(principal)
+        return self._store.occurrences(finding_id, scope=scope, limit=limit, offset=offset)
 
     def deliveries(self, principal: Principal, finding_id: str) -> list[Delivery] | None:
         """The finding's webhook deliveries: an admin's all, a regulator's to its own

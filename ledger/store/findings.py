@@ -1,9 +1,24 @@
 """Storage for the anomaly engine: reading ledger facts in log order, and findings.
 
-Findings are derived data: inserted only if their id is new (so a replayed stream message
-or an overlapping rescan never duplicates one), and each status change is a new
-``finding_transition`` row, never an update of history. Saving a batch of findings, the
-webhook deliveries they trigger, and the engine's cursor is one transaction.
+The engine emits occurrences; a ``finding`` row is a group of them, one per (rule, subject)
+(:mod:`ledger.rules.grouping`), with its first and last time seen, its worst severity and
+a count. Occurrences are derived data: inserted only if their id is new (so a replayed
+stream message, an overlapping rescan or a restarted worker never counts one twice).
+Workflow and webhooks act on the group. Each status change is a new ``finding_transition``
+row, never an update of history; the engine makes two of its own (user ``engine``):
+
+- a resolved, false-positive or superseded group that receives a new occurrence is
+  reopened, the transition naming that occurrence;
+- an open or acknowledged group whose every occurrence is superseded (a deadline breach
+  a late-synced event explains) becomes ``superseded``. A group a reviewer has closed
+  keeps the reviewer's decision.
+
+A webhook delivery is queued when a group is created, when it is reopened (the group's
+delivery to that hook is queued again: the body's ``openings`` tells the receiver it is a
+new one), and when its severity rises to a hook's ``min_severity``; a group that merely
+counts one more occurrence sends nothing, so a depot's 300th clash is not 300 calls.
+Saving a batch of occurrences, what they do to their groups, the deliveries and the
+engine's cursor is one transaction.
 """
 
 from __future__ import annotations
@@ -11,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
@@ -30,18 +45,26 @@ from ledger.rules import (
     LicenceFact,
     RecordFact,
 )
+from ledger.rules.grouping import Group, group_of, latest, subject_of, worst
 from ledger.store import schema as t
 from ledger.store.engine import IMMEDIATE, is_sqlite
 from ledger.store.repository import Clock, utc_now
-from ledger.timefmt import format_utc
+from ledger.timefmt import format_utc, parse_utc
 
-STATUSES: Final = ("open", "acknowledged", "resolved", "false_positive")
+STATUSES: Final = ("open", "acknowledged", "resolved", "false_positive", "superseded")
 TRANSITIONS: Final = {
     "open": frozenset({"acknowledged", "resolved", "false_positive"}),
     "acknowledged": frozenset({"resolved", "false_positive"}),
     "resolved": frozenset(),
     "false_positive": frozenset(),
+    "superseded": frozenset(),
 }
+"""The moves a reviewer may make; only the engine reopens or supersedes a group."""
+CLOSED: Final = frozenset({"resolved", "false_positive", "superseded"})
+"""A new occurrence reopens a group in one of these states."""
+ENGINE: Final = "engine"
+"""The user id of the engine's own transitions."""
+_CHUNK: Final = 500
 EPOCH: Final = "1970-01-01T00:00:00Z"
 GAVE_UP_AT: Final = "9999-12-31T00:00:00Z"
 """The next attempt of a webhook delivery that will not be tried again."""
@@ -69,10 +92,17 @@ class FactPage:
 
 @dataclass(frozen=True, slots=True)
 class StoredFinding:
+    """A group as stored: its first occurrence (with the group's subject as ``key``, its
+    worst severity, and when first seen as ``at``), its state, and what it adds up to."""
+
     finding: Finding
     status: str
     log_position: int
     found_at: str
+    last_seen: str = ""
+    count: int = 1
+    openings: int = 1
+    """1, plus one for each time the engine reopened the group."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +110,30 @@ class StoredFinding:
             "status": self.status,
             "log_position": self.log_position,
             "found_at": self.found_at,
+            "first_seen": self.finding.at,
+            "last_seen": self.last_seen,
+            "count": self.count,
+            "openings": self.openings,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOccurrence:
+    """One occurrence of a group, as the engine produced it, and what superseded it."""
+
+    finding: Finding
+    group_id: str
+    log_position: int
+    found_at: str
+    superseded_by: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.finding.to_json(),
+            "group_id": self.group_id,
+            "log_position": self.log_position,
+            "found_at": self.found_at,
+            "superseded_by": self.superseded_by,
         }
 
 
@@ -91,6 +145,7 @@ class Transition:
     user_id: str
     at: str
     comment: str
+    occurrence: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -244,53 +299,156 @@ class FindingStore:
     # -- saving ------------------------------------------------------------------------------
 
     def save(self, findings: Sequence[Finding], cursor: Cursor | None = None) -> list[str]:
-        """Insert the new findings (ignoring known ids), queue their webhook deliveries, and
-        move the cursor, in one transaction. Returns the ids that were new."""
+        """Insert the new occurrences (ignoring known ids) into their groups, reopen or
+        supersede groups, queue webhook deliveries, and move the cursor, in one
+        transaction. Returns the occurrence ids that were new."""
         now = format_utc(self._clock())
         position = cursor.log_position if cursor else -1
         with self._write() as conn:
-            fresh = self._insert_new(conn, findings, position, now)
+            fresh = self._unknown(conn, findings)
             if fresh:
-                self._queue_deliveries(conn, [f for f in findings if f.id in fresh], now)
+                notify = self._add_to_groups(conn, fresh, position, now)
+                occurrences = [_occurrence_row(f, position, now) for f in fresh]
+                conn.execute(self._insert_ignore(t.finding_occurrence), occurrences)
+                superseded = self._supersede(conn, fresh, now)
+                self._queue_deliveries(conn, notify, superseded, now)
             if cursor is not None:
                 self._move_cursor(conn, cursor)
-        return sorted(fresh)
+        return sorted(f.id for f in fresh)
 
-    def _insert_new(
-        self, conn: Connection, findings: Sequence[Finding], position: int, now: str
-    ) -> set[str]:
+    def _unknown(self, conn: Connection, findings: Sequence[Finding]) -> list[Finding]:
+        """The occurrences among ``findings`` not stored yet, each once."""
         unique = {f.id: f for f in findings}
-        if not unique:
+        oc = t.finding_occurrence
+        known: set[str] = set()
+        ids = list(unique)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            known.update(conn.execute(select(oc.c.id).where(oc.c.id.in_(chunk))).scalars())
+        return [f for fid, f in unique.items() if fid not in known]
+
+    def _add_to_groups(
+        self, conn: Connection, fresh: list[Finding], position: int, now: str
+    ) -> list[_Notice]:
+        """Create or update the groups of ``fresh`` occurrences; what to tell webhooks."""
+        members: dict[str, list[Finding]] = {}
+        for f in fresh:
+            members.setdefault(group_of(f), []).append(f)
+        existing: dict[str, Any] = {}
+        gids = list(members)
+        for start in range(0, len(gids), _CHUNK):
+            query = select(t.finding).where(t.finding.c.id.in_(gids[start : start + _CHUNK]))
+            existing.update({row.id: row for row in conn.execute(self._for_update(query))})
+        notices: list[_Notice] = []
+        new_rows: list[dict[str, Any]] = []
+        for gid, found in members.items():
+            first = min(found, key=_first_key)
+            severity = first.severity
+            for f in found:
+                severity = worst(severity, f.severity)
+            last_seen = max((f.at for f in found), key=parse_utc)
+            row = existing.get(gid)
+            if row is None:
+                new_rows.append(
+                    _group_row(gid, first, severity, last_seen, len(found), position, now)
+                )
+                notices.append(_Notice(gid, replace(first, severity=severity), "created"))
+                continue
+            values: dict[str, Any] = {
+                "occurrences": row.occurrences + len(found),
+                "last_seen": latest(row.last_seen, last_seen) if row.last_seen else last_seen,
+                "severity": worst(row.severity, severity),
+            }
+            if self._earlier_than_first(conn, gid, row, first):
+                values.update(_first_fields(first))
+            conn.execute(update(t.finding).where(t.finding.c.id == gid).values(**values))
+            scope = _stored(row).finding
+            grown = replace(scope, severity=values["severity"])
+            if row.status in CLOSED:
+                newest = max(found, key=_first_key)
+                self._engine_move(
+                    conn, gid, row.status, "open", now, occurrence=newest.id,
+                    comment=f"reopened by a new occurrence {newest.id} at {newest.at}: "
+                    f"{newest.message}"[:2000],
+                )  # fmt: skip
+                notices.append(_Notice(gid, grown, "reopened"))
+            elif values["severity"] != row.severity:
+                notices.append(_Notice(gid, grown, "escalated", row.severity))
+        if new_rows:
+            conn.execute(insert(t.finding), new_rows)
+        return notices
+
+    def _earlier_than_first(self, conn: Connection, gid: str, row: Any, candidate: Finding) -> bool:
+        """Whether ``candidate`` comes before the group's first occurrence (by time, then
+        by id), so that which occurrence represents a group never depends on batching."""
+        at, first_at = parse_utc(candidate.at), parse_utc(row.at)
+        if at != first_at:
+            return at < first_at
+        oc = t.finding_occurrence
+        ids = conn.execute(
+            select(oc.c.id, oc.c.at).where(oc.c.group_id == gid, oc.c.id != candidate.id)
+        ).all()
+        ties = [r.id for r in ids if parse_utc(r.at) == first_at]
+        return not ties or candidate.id < min(ties)
+
+    def _supersede(self, conn: Connection, fresh: list[Finding], now: str) -> set[str]:
+        """Mark the occurrences ``fresh`` ones supersede; move each open or acknowledged
+        group all of whose occurrences are now superseded to ``superseded``. Returns the
+        ids of the groups moved."""
+        oc = t.finding_occurrence
+        by_target = {target: f for f in fresh for target in f.supersedes}
+        if not by_target:
             return set()
-        known = set(
-            conn.execute(select(t.finding.c.id).where(t.finding.c.id.in_(list(unique)))).scalars()
+        touched: dict[str, Finding] = {}
+        targets = list(by_target)
+        for start in range(0, len(targets), _CHUNK):
+            chunk = targets[start : start + _CHUNK]
+            rows = conn.execute(
+                select(oc.c.id, oc.c.group_id).where(oc.c.id.in_(chunk),
+                                                     oc.c.superseded_by.is_(None))
+            ).all()  # fmt: skip
+            for row in rows:
+                by = by_target[row.id]
+                conn.execute(update(oc).where(oc.c.id == row.id).values(superseded_by=by.id))
+                touched[row.group_id] = by
+        moved: set[str] = set()
+        for gid, by in sorted(touched.items()):
+            standing = conn.execute(
+                select(func.count())
+                .select_from(oc)
+                .where(oc.c.group_id == gid, oc.c.superseded_by.is_(None))
+            ).scalar_one()
+            status = conn.execute(
+                self._for_update(select(t.finding.c.status).where(t.finding.c.id == gid))
+            ).scalar_one()
+            if standing == 0 and status in ("open", "acknowledged"):
+                self._engine_move(
+                    conn, gid, status, "superseded", now, occurrence=by.id,
+                    comment=f"superseded by {by.id} ({by.rule}): {by.message}"[:2000],
+                )  # fmt: skip
+                moved.add(gid)
+        return moved
+
+    def _engine_move(
+        self, conn: Connection, gid: str, current: str, to_status: str, now: str, *,
+        comment: str, occurrence: str,
+    ) -> None:  # fmt: skip
+        self._append_transition(
+            conn, gid, Transition(0, current, to_status, ENGINE, now, comment, occurrence)
         )
-        fresh = [f for fid, f in unique.items() if fid not in known]
-        if fresh:
+
+    def _append_transition(self, conn: Connection, gid: str, made: Transition) -> Transition:
+        ft = t.finding_transition
+        seq = (
             conn.execute(
-                self._insert_ignore(t.finding),
-                [
-                    {
-                        "id": f.id,
-                        "rule": f.rule,
-                        "key": f.key[:300],
-                        "severity": f.severity,
-                        "status": "open",
-                        "at": f.at,
-                        "org": f.org,
-                        "site": f.site,
-                        "district": f.district,
-                        "chemical": f.chemical,
-                        "item": f.item,
-                        "message": f.message,
-                        "evidence": json.dumps(list(f.evidence)),
-                        "log_position": position,
-                        "found_at": now,
-                    }
-                    for f in fresh
-                ],
-            )
-        return {f.id for f in fresh}
+                select(func.coalesce(func.max(ft.c.seq), 0)).where(ft.c.finding_id == gid)
+            ).scalar_one()
+            + 1
+        )
+        made = replace(made, seq=seq)
+        conn.execute(insert(ft).values(finding_id=gid, **made.to_json()))
+        conn.execute(update(t.finding).where(t.finding.c.id == gid).values(status=made.to_status))
+        return made
 
     def _insert_ignore(self, table: Any) -> Any:
         dialect = sqlite if self._sqlite else postgresql
@@ -320,11 +478,11 @@ class FindingStore:
     def search(
         self, where: FindingFilter, *, limit: int = 100, offset: int = 0
     ) -> list[StoredFinding]:
-        """Findings matching ``where``, newest first."""
-        query = select(t.finding).where(*_conditions(where))
-        query = query.order_by(t.finding.c.at.desc(), t.finding.c.id).limit(limit).offset(offset)
+        """Groups matching ``where``, most recently seen first."""
+        query = select(t.finding, _openings()).where(*_conditions(where))
+        query = query.order_by(t.finding.c.last_seen.desc(), t.finding.c.id)
         with self.engine.connect() as conn:
-            return [_stored(row) for row in conn.execute(query)]
+            return [_stored(row) for row in conn.execute(query.limit(limit).offset(offset))]
 
     def count(self, where: FindingFilter) -> int:
         query = select(func.count()).select_from(t.finding).where(*_conditions(where))
@@ -332,21 +490,42 @@ class FindingStore:
             return int(conn.execute(query).scalar_one())
 
     def all_findings(self) -> list[Finding]:
-        """Every stored finding (as the engine produced it), in id order."""
+        """Every stored occurrence (as the engine produced it), in id order."""
+        oc = t.finding_occurrence
         with self.engine.connect() as conn:
-            return [
-                _stored(row).finding
-                for row in conn.execute(select(t.finding).order_by(t.finding.c.id))
-            ]
+            return [_occurrence(row).finding for row in conn.execute(select(oc).order_by(oc.c.id))]
+
+    def all_groups(self) -> dict[str, Group]:
+        """Every group, by id, as :func:`ledger.rules.grouping.group_findings` would make it
+        from the stored occurrences (for parity checks)."""
+        oc = t.finding_occurrence
+        with self.engine.connect() as conn:
+            members: dict[str, list[str]] = {}
+            for row in conn.execute(select(oc.c.id, oc.c.group_id)):
+                members.setdefault(row.group_id, []).append(row.id)
+            return {
+                row.id: Group(
+                    id=row.id,
+                    rule=row.rule,
+                    subject=row.key,
+                    severity=row.severity,
+                    first_seen=row.at,
+                    last_seen=row.last_seen,
+                    count=row.occurrences,
+                    occurrences=tuple(sorted(members.get(row.id, ()))),
+                )
+                for row in conn.execute(select(t.finding))
+            }
 
     def get(self, finding_id: str) -> tuple[StoredFinding, list[Transition]]:
-        """One finding and its transitions, oldest first.
+        """One group and its transitions, oldest first.
 
         Raises:
             UnknownFindingError: no such finding.
         """
         with self.engine.connect() as conn:
-            row = conn.execute(select(t.finding).where(t.finding.c.id == finding_id)).first()
+            query = select(t.finding, _openings()).where(t.finding.c.id == finding_id)
+            row = conn.execute(query).first()
             if row is None:
                 raise UnknownFindingError("no such finding", finding=finding_id)
             ft = t.finding_transition
@@ -354,9 +533,23 @@ class FindingStore:
                 select(ft).where(ft.c.finding_id == finding_id).order_by(ft.c.seq)
             ).all()
         return _stored(row), [
-            Transition(r.seq, r.from_status, r.to_status, r.user_id, r.at, r.comment)
+            Transition(r.seq, r.from_status, r.to_status, r.user_id, r.at, r.comment, r.occurrence)
             for r in history
         ]
+
+    def occurrences(
+        self, finding_id: str, *, scope: FindingFilter | None = None, limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[StoredOccurrence], int]:  # fmt: skip
+        """A page of a group's occurrences within ``scope`` (its districts and own org),
+        newest first (by time as written, then id), and how many there are in all."""
+        oc = t.finding_occurrence
+        where = [oc.c.group_id == finding_id, *_scope(oc, scope or FindingFilter())]
+        query = select(oc).where(*where).order_by(oc.c.at.desc(), oc.c.id)
+        with self.engine.connect() as conn:
+            page = [_occurrence(row) for row in conn.execute(query.limit(limit).offset(offset))]
+            total = conn.execute(select(func.count()).select_from(oc).where(*where)).scalar_one()
+        return page, int(total)
 
     # -- workflow ----------------------------------------------------------------------------
 
@@ -369,7 +562,8 @@ class FindingStore:
         comment: str,
         expected: str | None = None,
     ) -> Transition:
-        """Move a finding to ``to_status``, appending who, when and why.
+        """Move a group to ``to_status``, appending who, when and why (a reviewer's move:
+        :data:`TRANSITIONS`; reopening and superseding are the engine's).
 
         Raises:
             UnknownFindingError: no such finding.
@@ -397,21 +591,8 @@ class FindingStore:
                 raise TransitionRefusedError(
                     f"a finding that is {current} cannot become {to_status}", status=current
                 )
-            ft = t.finding_transition
-            seq = (
-                conn.execute(
-                    select(func.coalesce(func.max(ft.c.seq), 0)).where(
-                        ft.c.finding_id == finding_id
-                    )
-                ).scalar_one()
-                + 1
-            )
-            made = Transition(seq, current, to_status, user_id, now, comment)
-            conn.execute(insert(ft).values(finding_id=finding_id, **made.to_json()))
-            conn.execute(
-                update(t.finding).where(t.finding.c.id == finding_id).values(status=to_status)
-            )
-        return made
+            made = Transition(0, current, to_status, user_id, now, comment)
+            return self._append_transition(conn, finding_id, made)
 
     def _for_update(self, query: Any) -> Any:
         return query if self._sqlite else query.with_for_update()
@@ -464,24 +645,57 @@ class FindingStore:
             if done.rowcount != 1:
                 raise UnknownFindingError("no such webhook", webhook=webhook_id)
 
-    def _queue_deliveries(self, conn: Connection, findings: Sequence[Finding], now: str) -> None:
+    def _queue_deliveries(
+        self, conn: Connection, notices: list[_Notice], superseded: set[str], now: str
+    ) -> None:
+        """A delivery per matching hook for each group created, reopened or escalated;
+        none for a group that this same save superseded (it was explained before anyone
+        was told)."""
         wh = t.webhook
+        notices = [n for n in notices if n.group_id not in superseded]
+        if not notices:
+            return
         hooks = conn.execute(
             select(wh.c.id, wh.c.min_severity, wh.c.districts, wh.c.org).where(
                 wh.c.disabled_at.is_(None)
             )
         ).all()
-        if not hooks:
-            return
-        rows = [
-            {"webhook_id": hook.id, "finding_id": f.id, "attempts": 0, "next_attempt_at": now}
-            for f in findings
-            for hook in hooks
-            if SEVERITIES.index(f.severity) >= SEVERITIES.index(hook.min_severity)
-            and _hook_scope(hook.districts, hook.org).in_scope(f)
-        ]
-        if rows:
-            conn.execute(insert(t.webhook_delivery), rows)
+        fresh: list[dict[str, Any]] = []
+        again: list[dict[str, Any]] = []
+        for notice in notices:
+            rank = SEVERITIES.index(notice.scope.severity)
+            for hook in hooks:
+                wanted = SEVERITIES.index(hook.min_severity)
+                if rank < wanted or not _hook_scope(hook.districts, hook.org).in_scope(
+                    notice.scope
+                ):
+                    continue
+                if notice.why == "escalated" and SEVERITIES.index(notice.was) >= wanted:
+                    continue  # the hook heard of this group already
+                row = {
+                    "webhook_id": hook.id,
+                    "finding_id": notice.group_id,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "delivered_at": None,
+                    "last_error": None,
+                }
+                (again if notice.why == "reopened" else fresh).append(row)
+        dialect = sqlite if self._sqlite else postgresql
+        if fresh:
+            conn.execute(dialect.insert(t.webhook_delivery).on_conflict_do_nothing(), fresh)
+        if again:
+            statement = dialect.insert(t.webhook_delivery)
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["webhook_id", "finding_id"],
+                    set_={
+                        name: statement.excluded[name]
+                        for name in ("attempts", "next_attempt_at", "delivered_at", "last_error")
+                    },
+                ),
+                again,
+            )
 
     def due_deliveries(self, *, limit: int = 100) -> list[dict[str, Any]]:
         """Undelivered deliveries whose next attempt is due, with the hook and the finding."""
@@ -534,25 +748,105 @@ def _hook_scope(districts: str | None, org: str | None) -> FindingFilter:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Notice:
+    """A group webhooks may need to hear of, and why."""
+
+    group_id: str
+    scope: Finding
+    """The group's first occurrence with the group's severity (what hooks are matched on)."""
+    why: str
+    was: str = "low"
+    """For ``escalated``: the severity hooks were matched on before."""
+
+
 def _conditions(where: FindingFilter) -> list[Any]:
-    f = t.finding
+    f, oc = t.finding, t.finding_occurrence
     conditions: list[Any] = []
-    for name in ("rule", "severity", "district", "org", "chemical", "status", "item"):
+    for name in ("rule", "severity", "district", "org", "status"):
         value = getattr(where, name)
         if value is not None:
             conditions.append(f.c[name] == value)
+    # what may differ between a group's occurrences matches if any occurrence has it
+    for name in ("chemical", "item"):
+        value = getattr(where, name)
+        if value is not None:
+            conditions.append(f.c.id.in_(select(oc.c.group_id).where(oc.c[name] == value)))
     if where.since is not None:
-        conditions.append(f.c.at >= where.since)
+        conditions.append(f.c.last_seen >= where.since)
     if where.until is not None:
         conditions.append(f.c.at <= where.until)
-    if where.districts is not None or where.own_org is not None:
-        scope: list[Any] = []
-        if where.districts is not None:
-            scope.append(f.c.district.in_(sorted(where.districts)))
-        if where.own_org is not None:
-            scope.append(f.c.org == where.own_org)
-        conditions.append(or_(*scope) if len(scope) > 1 else scope[0])
-    return conditions
+    return conditions + _scope(f, where)
+
+
+def _scope(table: Any, where: FindingFilter) -> list[Any]:
+    """The SQL of :meth:`FindingFilter.in_scope` over ``table`` (groups or occurrences)."""
+    if where.districts is None and where.own_org is None:
+        return []
+    scope: list[Any] = []
+    if where.districts is not None:
+        scope.append(table.c.district.in_(sorted(where.districts)))
+    if where.own_org is not None:
+        scope.append(table.c.org == where.own_org)
+    return [or_(*scope) if len(scope) > 1 else scope[0]]
+
+
+def _first_key(f: Finding) -> tuple[Any, str]:
+    return parse_utc(f.at), f.id
+
+
+def _first_fields(first: Finding) -> dict[str, Any]:
+    """The group columns its first occurrence fills."""
+    return {
+        "at": first.at,
+        "site": first.site,
+        "chemical": first.chemical,
+        "item": first.item,
+        "message": first.message,
+        "evidence": json.dumps(list(first.evidence)),
+    }
+
+
+def _group_row(
+    gid: str, first: Finding, severity: str, last_seen: str, count: int, position: int,
+    now: str,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "id": gid,
+        "rule": first.rule,
+        "key": subject_of(first)[:300],
+        "severity": severity,
+        "status": "open",
+        "org": first.org,
+        "district": first.district,
+        "log_position": position,
+        "found_at": now,
+        "last_seen": last_seen,
+        "occurrences": count,
+        **_first_fields(first),
+    }
+
+
+def _occurrence_row(f: Finding, position: int, now: str) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "group_id": group_of(f),
+        "rule": f.rule,
+        "key": f.key[:300],
+        "severity": f.severity,
+        "at": f.at,
+        "org": f.org,
+        "site": f.site,
+        "district": f.district,
+        "chemical": f.chemical,
+        "item": f.item,
+        "message": f.message,
+        "evidence": json.dumps(list(f.evidence)),
+        "supersedes": json.dumps(list(f.supersedes)) if f.supersedes else None,
+        "superseded_by": None,
+        "log_position": position,
+        "found_at": now,
+    }
 
 
 def _stored(row: Any) -> StoredFinding:
@@ -569,4 +863,34 @@ def _stored(row: Any) -> StoredFinding:
         chemical=row.chemical,
         item=row.item,
     )
-    return StoredFinding(finding, row.status, row.log_position, row.found_at)
+    openings = int(getattr(row, "openings", 0) or 0) + 1
+    return StoredFinding(finding, row.status, row.log_position, row.found_at,
+                         row.last_seen or row.at, row.occurrences, openings)  # fmt: skip
+
+
+def _openings() -> Any:
+    """How often the engine reopened each group, as a column of a ``finding`` query."""
+    ft = t.finding_transition
+    reopened = select(func.count()).where(
+        ft.c.finding_id == t.finding.c.id, ft.c.to_status == "open", ft.c.user_id == ENGINE
+    )
+    return reopened.scalar_subquery().label("openings")
+
+
+def _occurrence(row: Any) -> StoredOccurrence:
+    finding = Finding(
+        rule=row.rule,
+        key=row.key,
+        severity=row.severity,
+        at=row.at,
+        message=row.message,
+        evidence=tuple(json.loads(row.evidence)),
+        org=row.org,
+        site=row.site,
+        district=row.district,
+        chemical=row.chemical,
+        item=row.item,
+        supersedes=tuple(json.loads(row.supersedes)) if row.supersedes else (),
+    )
+    return StoredOccurrence(finding, row.group_id, row.log_position, row.found_at,
+                            row.superseded_by)  # fmt: skip

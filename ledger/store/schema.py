@@ -293,6 +293,32 @@ finding = Table(
     Column("evidence", Text, nullable=False),
     Column("log_position", BigInteger, nullable=False),
     Column("found_at", String(32), nullable=False),
+    # a row is a group of occurrences (ledger.rules.grouping): ``key`` its subject, ``at``
+    # when first seen, ``severity`` the worst, message and evidence the first occurrence's
+    Column("last_seen", String(32), nullable=False, index=True, server_default=""),
+    Column("occurrences", Integer, nullable=False, server_default="1"),
+)
+
+finding_occurrence = Table(
+    "finding_occurrence",
+    metadata,
+    Column("id", String(34), primary_key=True),
+    Column("group_id", String(34), ForeignKey("finding.id"), nullable=False, index=True),
+    Column("rule", String(48), nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("org", String(64)),
+    Column("site", String(64)),
+    Column("district", String(32)),
+    Column("chemical", String(8)),
+    Column("item", String(64), index=True),
+    Column("message", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("supersedes", Text),
+    Column("superseded_by", String(34)),
+    Column("log_position", BigInteger, nullable=False),
+    Column("found_at", String(32), nullable=False),
 )
 
 finding_transition = Table(
@@ -305,6 +331,9 @@ finding_transition = Table(
     Column("user_id", String(64), nullable=False),
     Column("at", String(32), nullable=False),
     Column("comment", Text, nullable=False),
+    # the occurrence that made the engine reopen or supersede the group, or (migrated from
+    # before grouping, revision 0012) the finding whose review this transition was
+    Column("occurrence", String(34)),
 )
 
 rule_cursor = Table(

@@ -298,7 +298,9 @@ def _seed(m: Matrix) -> None:
 
 
 def matrix_finding(org: str, district: str) -> Finding:
-    return Finding(rule="licence.missing", key=uuid.uuid4().hex, severity="low",
+    """A finding that is its own group (``transport.documents_missing`` keeps subject = key,
+    so each call makes a fresh open one)."""
+    return Finding(rule="transport.documents_missing", key=uuid.uuid4().hex, severity="low",
                    at="2026-10-02T08:00:00Z", message=f"matrix finding of {org}",
                    evidence=("sha256:" + "ef" * 32,), org=org, site=f"{org}-site",
                    district=district, chemical="1")  # fmt: skip

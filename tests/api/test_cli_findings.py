@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ledger.store.engine import make_engine
-from ledger.store.findings import FindingStore
+from ledger.store.findings import FindingFilter, FindingStore
 from tests.api._cli import run_cli
 
 
@@ -49,6 +49,9 @@ def test_saving_twice_stores_each_finding_once(demo_db: str, tmp_path: Path) -> 
     assert first.returncode == 0, first.stderr
     stored = len(store.all_findings())
     assert stored > 0 and f"; {stored} new saved" in first.stdout
+    # the table counts findings (groups, as stored) and their occurrences
+    groups = store.count(FindingFilter())
+    assert 0 < groups < stored and f"{groups} findings ({stored} occurrences)" in first.stdout
     again = run_cli("findings", "rescan", "--db", demo_db, "--save", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "; 0 new saved" in again.stdout

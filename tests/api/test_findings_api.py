@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from ledger.rules import Finding, Severity
+from ledger.rules.grouping import group_of
 from ledger.store.engine import make_engine
 from ledger.store.findings import FindingStore
 from ledger.timefmt import parse_utc
@@ -40,9 +41,11 @@ def finding(
 
 
 def seed(server: LiveServer, *findings: Finding) -> list[str]:
+    """Save ``findings`` as the engine would; the ids of the groups they made new."""
     engine = make_engine(server.db_url)
     try:
-        return FindingStore(engine).save(list(findings))
+        new = set(FindingStore(engine).save(list(findings)))
+        return [group_of(f) for f in findings if f.id in new]
     finally:
         engine.dispose()
 
@@ -84,7 +87,7 @@ class Setup:
         return [f["id"] for f in self.listing(role, **params)["findings"]]
 
     def base_ids(self, *names: str) -> list[str]:
-        return [self.base[name].id for name in names]
+        return [group_of(self.base[name]) for name in names]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -107,7 +110,7 @@ def setup(
             "F5": finding("mass.org_balance", "medium", "2026-10-06T08:00:00Z",
                           org="p-chem", district=None),
         }  # fmt: skip
-        assert sorted(seed(server, *base.values())) == sorted(f.id for f in base.values())
+        assert sorted(seed(server, *base.values())) == sorted(map(group_of, base.values()))
         with httpx.Client(base_url=server.base_url, timeout=30) as http:
             yield Setup(server, world, http, role_tokens(server, world), base)
 
@@ -130,7 +133,8 @@ def test_the_listing_is_newest_first_with_a_total(setup: Setup) -> None:
     first = body["findings"][-1]
     f1 = setup.base["F1"]
     assert first == {**f1.to_json(), "status": "open", "log_position": -1,
-                     "found_at": first["found_at"]}  # fmt: skip
+                     "found_at": first["found_at"], "first_seen": f1.at, "last_seen": f1.at,
+                     "count": 1, "openings": 1}  # fmt: skip
     parse_utc(first["found_at"])
 
 
@@ -214,14 +218,16 @@ SCOPES = {
 @pytest.mark.parametrize("role", sorted(SCOPES))
 def test_each_role_sees_exactly_its_scope(setup: Setup, role: str) -> None:
     body = setup.listing(role, **OCTOBER)
-    seen = {name for name, f in setup.base.items() if f.id in {x["id"] for x in body["findings"]}}
+    seen = {
+        name for name, f in setup.base.items() if group_of(f) in {x["id"] for x in body["findings"]}
+    }
     assert seen == SCOPES[role]
     assert body["total"] == len(SCOPES[role])
     for name, f in setup.base.items():
-        response = setup.call(role, "GET", f"/v1/findings/{f.id}")
+        response = setup.call(role, "GET", f"/v1/findings/{group_of(f)}")
         if name in SCOPES[role]:
             assert response.status_code == 200, response.text
-            assert response.json()["finding"]["id"] == f.id
+            assert response.json()["finding"]["id"] == group_of(f)
         else:
             _problem(response, 404, "finding_not_found")
 
@@ -234,7 +240,7 @@ def test_a_filter_cannot_widen_the_scope(setup: Setup, role: str) -> None:
 
 @pytest.mark.parametrize("role", ["reg_d2", "u_lab", "t_trade"])
 def test_out_of_scope_looks_exactly_like_missing(setup: Setup, role: str) -> None:
-    hidden = setup.base["F1"].id
+    hidden = group_of(setup.base["F1"])
     answers = []
     for ident in (hidden, MISSING):
         response = setup.call(role, "GET", f"/v1/findings/{ident}")
@@ -244,15 +250,15 @@ def test_out_of_scope_looks_exactly_like_missing(setup: Setup, role: str) -> Non
 
 
 def test_no_token_is_unauthenticated(setup: Setup) -> None:
-    for path in ("/v1/findings", f"/v1/findings/{setup.base['F1'].id}"):
+    for path in ("/v1/findings", f"/v1/findings/{group_of(setup.base['F1'])}"):
         _problem(setup.call("anon", "GET", path), 401, "unauthenticated")
-    response = setup.call("anon", "POST", f"/v1/findings/{setup.base['F1'].id}:transition",
+    response = setup.call("anon", "POST", f"/v1/findings/{group_of(setup.base['F1'])}:transition",
                           json={"status": "acknowledged", "comment": "x"})  # fmt: skip
     _problem(response, 401, "unauthenticated")
 
 
 def test_deliveries_are_shown_to_admins_and_regulators_only(setup: Setup) -> None:
-    f1 = setup.base["F1"].id
+    f1 = group_of(setup.base["F1"])
     for role, shown in (("admin", True), ("reg_d1", True), ("inspector", False),
                         ("p_chem", False)):  # fmt: skip
         detail = setup.call(role, "GET", f"/v1/findings/{f1}").json()
@@ -293,7 +299,7 @@ def test_transitions_are_recorded_with_who_when_and_why_and_never_rewritten(
     t1 = first.json()
     assert {k: v for k, v in t1.items() if k != "at"} == {
         "finding_id": fid, "seq": 1, "from_status": "open", "to_status": "acknowledged",
-        "user_id": "reg-d1", "comment": "seen; inspector sent",
+        "user_id": "reg-d1", "comment": "seen; inspector sent", "occurrence": None,
     }  # fmt: skip
     assert before <= parse_utc(t1["at"]) <= datetime.now(UTC)
     detail = _detail(setup, fid)
@@ -382,3 +388,45 @@ def test_only_admins_and_regulators_in_scope_may_transition(
 def test_a_transition_of_a_missing_finding_is_not_found(setup: Setup) -> None:
     for ident in (MISSING, "not-a-finding"):
         _problem(_move(setup, "admin", ident, "acknowledged"), 404, "finding_not_found")
+
+
+# -- grouped findings ---------------------------------------------------------------------------
+
+MARCH = {"since": "2027-03-01T00:00:00Z", "until": "2027-03-31T23:59:59Z"}
+
+
+def _late(day: int, org: str, district: str, item: str) -> Finding:
+    """One more late sync at ``org``'s site: an occurrence of one finding per site."""
+    return Finding(rule="device.late_sync", key=uuid.uuid4().hex, severity="low",
+                   at=f"2027-03-{day:02d}T08:00:00Z", message=f"late sync {day} of {item}",
+                   evidence=("sha256:" + "ab" * 32,), org=org, site=f"{org}-site",
+                   district=district, chemical="1", item=item)  # fmt: skip
+
+
+def test_a_site_s_many_occurrences_are_listed_as_one_finding_with_a_count(setup: Setup) -> None:
+    made = [_late(day, "t-trade", "d1", f"IT-{day}") for day in (3, 1, 2)]
+    seed(setup.server, *made)
+    seed(setup.server, _late(4, "u-lab", "d2", "IT-4"))
+    body = setup.listing("admin", rule="device.late_sync", **MARCH)
+    assert body["total"] == 2
+    mine = next(f for f in body["findings"] if f["org"] == "t-trade")
+    assert (mine["count"], mine["first_seen"], mine["last_seen"], mine["at"]) == (
+        3, "2027-03-01T08:00:00Z", "2027-03-03T08:00:00Z", "2027-03-01T08:00:00Z"
+    )  # fmt: skip
+    # a filter on what occurrences differ in finds the group through any of them
+    assert setup.ids(item="IT-3", **MARCH) == [mine["id"]]
+    assert setup.ids(item="IT-9", **MARCH) == []
+    page = setup.call("admin", "GET", f"/v1/findings/{mine['id']}",
+                      params={"occurrences_limit": 2}).json()  # fmt: skip
+    assert page["occurrences_total"] == 3
+    assert [o["id"] for o in page["occurrences"]] == [made[0].id, made[2].id]
+    rest = setup.call("admin", "GET", f"/v1/findings/{mine['id']}",
+                      params={"occurrences_limit": 2, "occurrences_offset": 2}).json()  # fmt: skip
+    assert [o["id"] for o in rest["occurrences"]] == [made[1].id]
+    # scope holds for groups and their occurrences
+    assert setup.ids("t_trade", rule="device.late_sync", **MARCH) == [mine["id"]]
+    assert setup.ids("u_lab", rule="device.late_sync", **MARCH) != [mine["id"]]
+    hidden = setup.call("u_lab", "GET", f"/v1/findings/{mine['id']}")
+    _problem(hidden, 404, "finding_not_found")
+    seen = setup.call("reg_d1", "GET", f"/v1/findings/{mine['id']}").json()
+    assert seen["occurrences_total"] == 3

@@ -14,6 +14,7 @@ import pytest
 from api.anomaly import new_engine, rescan
 from api.catalogs import DEFAULT_RULES
 from ledger.rules import Finding
+from ledger.rules.grouping import group_findings
 from ledger.store.engine import make_engine
 from ledger.store.findings import FindingFilter, FindingStore
 from ledger.timefmt import parse_utc
@@ -72,6 +73,7 @@ def test_a_missing_receive_is_found_with_no_further_event_and_matches_a_rescan(
         batch = rescan(FindingStore(make_engine(server.db_url)), new_engine(quick_rules),
                        as_of=parse_utc(cursor.clock))  # fmt: skip
         assert {f.id: f for f in batch} == {f.id: f for f in store.all_findings()}
+        assert group_findings(batch) == store.all_groups()
     finally:
         world.close()
 

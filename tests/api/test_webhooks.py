@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from api.webhooks import MAX_ATTEMPTS, WebhookDispatcher, verify_webhook
 from ledger.note import parse_vkey
 from ledger.rules import Finding, Severity
+from ledger.rules.grouping import group_of
 from ledger.signing import Ed25519Signer
 from ledger.store.engine import make_engine
 from ledger.store.findings import FindingStore
@@ -236,6 +237,41 @@ def test_a_critical_finding_is_pushed_once_signed_by_the_log_key(
     (record,) = setup.detail(made.id)["deliveries"]
     assert record["webhook_id"] == hook["id"]
     assert (record["state"], record["attempts"], record["last_error"]) == ("delivered", 1, None)
+
+
+def late_sync(day: int, site: str) -> Finding:
+    """The ``day``-th late sync at ``site``: each one more occurrence of one finding."""
+    return Finding(rule="device.late_sync", key=f"sha256:{uuid.uuid4().hex:0>64}",
+                   severity="critical", at=f"2026-10-{day:02d}T08:00:00Z",
+                   message=f"late sync {day}", evidence=("sha256:" + "cd" * 32,),
+                   org="p-chem", site=site, district="d1", chemical="1")  # fmt: skip
+
+
+def test_a_finding_is_pushed_when_made_and_when_reopened_not_per_occurrence(
+    setup: Setup, receiver: Callable[..., Receiver]
+) -> None:
+    inbox = receiver()
+    hook = setup.subscribe("admin", inbox.url)
+    site = f"site-{uuid.uuid4().hex[:8]}"
+    setup.seed(late_sync(1, site))
+    gid = group_of(late_sync(1, site))
+    delivery = f"{hook['id']}/{gid}"
+    (first,) = wait_for(lambda: inbox.of(delivery), timeout=10)
+    assert first.json()["finding"]["count"] == 1
+    setup.seed(late_sync(2, site), late_sync(3, site))  # counted, not pushed
+    _quiet()
+    assert len(inbox.requests) == 1 and setup.detail(gid)["finding"]["count"] == 3
+    moved = setup.call("admin", "POST", f"/v1/findings/{gid}:transition",
+                       json={"status": "resolved", "comment": "handheld replaced"})  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    setup.seed(late_sync(4, site))
+    (again,) = wait_for(lambda: inbox.of(f"{delivery}/2"), timeout=10)
+    _check_signed(again, setup.vkey)
+    body = again.json()["finding"]
+    assert (body["status"], body["count"], body["openings"]) == ("open", 4, 2)
+    detail = setup.detail(gid)
+    assert [t["user_id"] for t in detail["transitions"]] == ["admin", "engine"]
+    assert detail["occurrences_total"] == 4 and len(detail["occurrences"]) == 4
 
 
 def test_a_failing_receiver_is_retried_with_backoff_and_delivered_once(

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from api.catalogs import load_rules
 from ledger.rules import RULES, Engine, Finding, LedgerFact
+from ledger.rules.grouping import group_findings
 from ledger.rules.world import when
 from tests.ledger.rules.scenario import CATALOGS, CO_ACTOR, City, geo, site_point
 
@@ -159,6 +160,7 @@ def test_findings_do_not_depend_on_when_deadlines_are_advanced(
 
     assert _seen(piecewise) == _seen(all_at_once)
     assert len(piecewise) == len(all_at_once)
+    assert group_findings(piecewise) == group_findings(all_at_once)
     assert _seen(city.found + city.engine.advance(end)) == _seen(all_at_once)
 
 
