@@ -57,8 +57,9 @@ def _fields(*names: str) -> Subject:
 
 
 SUBJECTS: Final[Mapping[str, Subject]] = {
-    # key "site|clash pair": the depot and the pair of chemicals that must not meet
-    "storage.incompatible": _fields("key"),
+    # key "site|group pair|chemical pair": one depot's clash of two segregation groups (the
+    # matrix cell: oxidizer beside flammable), whichever chemicals of them meet there
+    "storage.incompatible": _key_tail_dropped("|", 1),
     # key "org|unit members:level:log index": one GB 18218 unit of assessment, any level
     "storage.major_hazard": _key_tail_dropped(":", 2),
     # key "code:event": one cylinder past its inspection date, however often it is used
@@ -71,6 +72,8 @@ SUBJECTS: Final[Mapping[str, Subject]] = {
     "mass.stock_shortfall": _fields("site", "chemical"),
     # key "event": one site's transforms of one chemical (the rule's) not balancing
     "mass.transform_imbalance": _fields("site", "chemical"),
+    # key "code:event": one site's receives of one chemical recording less than was shipped
+    "mass.receive_shortfall": _fields("site", "chemical"),
     # key "event:org": one organisation acting on one chemical without a licence (the
     # occurrences' messages name each activity)
     "licence.missing": _fields("chemical"),

@@ -208,7 +208,9 @@ def incompatible(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         for seq, cells in sorted(found.items()):
             own, other, level = cells[0]
             yield st.finding(
-                "storage.incompatible", f"{state.site}|{_pair(chem.seq, seq)}", ev.body.time,
+                "storage.incompatible",
+                f"{state.site}|{'+'.join(sorted((own, other)))}|{_pair(chem.seq, seq)}",
+                ev.body.time,
                 f"item {code} (chemical {chem.seq}, {own}) was put at {state.site}, which "
                 f"already holds chemical {seq} ({other}): {level.replace('_', ' ')} under "
                 f"{matrix.name}", (ev.hash,),

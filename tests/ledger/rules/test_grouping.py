@@ -52,12 +52,14 @@ def test_an_ungrouped_rule_s_occurrence_is_its_own_group_with_its_own_id() -> No
     assert group_of(found) == found.id
 
 
-def test_one_depot_s_clash_of_one_pair_is_one_group_another_pair_another() -> None:
-    pair = occurrence("storage.incompatible", "depot|18+30")
-    other_pair = occurrence("storage.incompatible", "depot|6+26", item="ITEM-2")
-    other_depot = occurrence("storage.incompatible", "yard|18+30", site="yard")
-    groups = group_findings([pair, other_pair, other_depot])
+def test_one_depot_s_clash_of_two_groups_is_one_group_whichever_chemicals_meet() -> None:
+    pair = occurrence("storage.incompatible", "depot|flammable+oxidizer|18+30")
+    other_pair = occurrence("storage.incompatible", "depot|flammable+oxidizer|6+26", item="I-2")
+    other_clash = occurrence("storage.incompatible", "depot|acid+cyanide|25+32", item="I-3")
+    other_depot = occurrence("storage.incompatible", "yard|flammable+oxidizer|18+30", site="yard")
+    groups = group_findings([pair, other_pair, other_clash, other_depot])
     assert len(groups) == 3
+    assert groups[group_of(pair)].count == 2 and group_of(pair) == group_of(other_pair)
 
 
 def test_late_syncs_at_one_site_are_one_group_with_count_first_and_last_seen() -> None:
@@ -116,7 +118,7 @@ def test_a_group_never_spans_two_organisations_or_districts(change: dict[str, An
 def test_grouping_depends_on_the_set_of_occurrences_only() -> None:
     made = [occurrence("device.late_sync", f"sha256:{n:064x}", f"2026-10-{n:02d}T08:00:00Z",
                        severity=("low", "medium")[n % 2]) for n in range(1, 20)]  # fmt: skip
-    made += [occurrence("storage.incompatible", f"depot|{n}+30") for n in range(1, 5)]
+    made += [occurrence("storage.incompatible", f"depot|a+b|{n}+30") for n in range(1, 5)]
     shuffled = made * 2  # a replayed stream gives each occurrence twice
     random.Random(7).shuffle(shuffled)
     assert group_findings(shuffled) == group_findings(made)

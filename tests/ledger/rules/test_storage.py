@@ -71,7 +71,7 @@ def test_acid_arriving_where_cyanide_is_kept_is_found() -> None:
     found = city.only("storage.incompatible")
     assert found.evidence == (received,)
     assert (found.org, found.site, found.item, found.chemical) == ("user", "lab", "JUG-1", "31")
-    assert found.key == "lab|25+31"
+    assert found.key == "lab|highly_toxic+not_highly_toxic|25+31"
     # the strictest cell is named: sodium cyanide is 剧毒 (a separate store of its own)
     assert "chemical 25 (highly_toxic): separate room" in found.message
 
@@ -273,7 +273,7 @@ def test_chlorine_put_beside_ammonia_is_found_once_per_site_and_pair() -> None:
 
     (found,) = city.of("storage.incompatible")
     assert (found.key, found.site, found.org, found.item, found.chemical, found.evidence) == (
-        "lab|1+2", "lab", "user", "CL2-1", "1", (received,))  # fmt: skip
+        "lab|flammable+oxidizer|1+2", "lab", "user", "CL2-1", "1", (received,))  # fmt: skip
     assert "(chemical 1, oxidizer)" in found.message and "chemical 2 (flammable)" in found.message
     assert "segregated under gb15603-provisional" in found.message
 
@@ -282,7 +282,7 @@ def test_ammonia_put_beside_chlorine_is_the_same_sorted_pair() -> None:
     city = City()
     _gas_at_lab(city, "CL2-1", "1.1")
     _gas_at_lab(city, "NH3-1", "2.1")
-    assert _segregation(city) == [("lab|1+2", "lab", "2")]
+    assert _segregation(city) == [("lab|flammable+oxidizer|1+2", "lab", "2")]
 
 
 def test_oxygen_beside_ammonia_is_a_new_pair_but_beside_chlorine_is_fine() -> None:
@@ -290,7 +290,10 @@ def test_oxygen_beside_ammonia_is_a_new_pair_but_beside_chlorine_is_fine() -> No
     _gas_at_lab(city, "NH3-1", "2.1")
     _gas_at_lab(city, "CL2-1", "1.1")
     _gas_at_lab(city, "O2-1", "15.1")  # both oxidizing gases: no cell between them
-    assert _segregation(city) == [("lab|1+2", "lab", "1"), ("lab|2+15", "lab", "15")]
+    assert _segregation(city) == [
+        ("lab|flammable+oxidizer|1+2", "lab", "1"),
+        ("lab|flammable+oxidizer|2+15", "lab", "15"),
+    ]
 
 
 def test_hydrogen_beside_oxygen_is_found_and_beside_ammonia_is_fine() -> None:
@@ -299,7 +302,10 @@ def test_hydrogen_beside_oxygen_is_found_and_beside_ammonia_is_fine() -> None:
     _gas_at_lab(city, "H2-1", "4.1")  # flammable beside flammable
     assert _segregation(city) == []
     _gas_at_lab(city, "O2-1", "15.1")
-    assert _segregation(city) == [("lab|2+15", "lab", "15"), ("lab|4+15", "lab", "15")]
+    assert _segregation(city) == [
+        ("lab|flammable+oxidizer|2+15", "lab", "15"),
+        ("lab|flammable+oxidizer|4+15", "lab", "15"),
+    ]
 
 
 def test_nitrogen_beside_carbon_dioxide_and_oxygen_is_fine() -> None:
@@ -317,7 +323,10 @@ def test_a_highly_toxic_gas_beside_another_highly_toxic_chemical_needs_no_other_
     _gas_at_lab(city, "PH3-1", "24.1")  # phosphine, 剧毒 and flammable: no cell with NaCN
     assert _segregation(city) == []
     _gas_at_lab(city, "N2-1", "16.1")  # anything not 剧毒 beside them is
-    assert _segregation(city) == [("lab|16+24", "lab", "16"), ("lab|16+25", "lab", "16")]
+    assert _segregation(city) == [
+        ("lab|highly_toxic+not_highly_toxic|16+24", "lab", "16"),
+        ("lab|highly_toxic+not_highly_toxic|16+25", "lab", "16"),
+    ]
 
 
 def test_the_same_pair_at_two_sites_is_two_findings() -> None:
@@ -327,7 +336,10 @@ def test_the_same_pair_at_two_sites_is_two_findings() -> None:
             city.commission(f"{code}-{site.upper()}", chemical=form, value="50",
                            packaging="cylinder")  # fmt: skip
             city.deliver([f"{code}-{site.upper()}"], to_site=site)
-    assert _segregation(city) == [("lab-annex|1+2", "lab-annex", "1"), ("lab|1+2", "lab", "1")]
+    assert _segregation(city) == [
+        ("lab-annex|flammable+oxidizer|1+2", "lab-annex", "1"),
+        ("lab|flammable+oxidizer|1+2", "lab", "1"),
+    ]
 
 
 # -- storage.major_hazard: the GB 18218 unit of assessment ------------------------------------
