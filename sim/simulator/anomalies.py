@@ -72,7 +72,7 @@ def _fresh(w: World, form: str, near: Site, *, quantity: Decimal | None = None,
     org, home = _supplier(w, form, near)
     if form in GASES:
         item = w.commission(org, home, form, empty=True)
-        w.fill(org, item, due)
+        w.fill(org, item, due, quantity)
     else:
         item = w.commission(org, home, form, quantity=quantity)
     return org, home, item

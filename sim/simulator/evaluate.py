@@ -18,6 +18,9 @@ match no label of any kind of that rule (near misses and background flows alike)
 **Refused at ingest.** A kind whose rule is ``ingest.CODE`` is matched by the label's own
 ``refused`` field: TP when ingest refused the event with ``CODE``, FN otherwise.
 
+A finding a later one supersedes (a deadline breach that a late-synced event, signed in
+time, explains) is not scored: a regulator sees it as superseded, not as a breach.
+
 Advisory findings are not scored: :data:`ADVISORY` lists per rule the severities that
 are an early warning rather than a breach (GB 18218's S ≥ 0.8 warning).
 """
@@ -50,6 +53,10 @@ class FindingLike(Protocol):
     def site(self) -> str | None: ...
     @property
     def org(self) -> str | None: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def supersedes(self) -> tuple[str, ...]: ...
 
 
 @dataclass
@@ -99,7 +106,10 @@ def score(findings: Iterable[FindingLike], labels: Sequence[dict[str, str]],
           known_rules: Iterable[str]) -> Scores:  # fmt: skip
     """Per kind and per rule scores; ``known_rules`` are the rules the engine has."""
     known = set(known_rules)
-    scored = [f for f in findings if f.severity not in ADVISORY.get(f.rule, frozenset())]
+    listed = list(findings)
+    superseded = {old for f in listed for old in f.supersedes}
+    scored = [f for f in listed if f.severity not in ADVISORY.get(f.rule, frozenset())
+              and f.id not in superseded]  # fmt: skip
     found: dict[tuple[str, str, str], FindingLike] = {}
     for f in scored:
         for what in ("item", "site", "org"):

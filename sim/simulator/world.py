@@ -171,9 +171,12 @@ class World:
         self.items += 1
         return item
 
-    def fill(self, org: Org, item: Item, due: str | None = None) -> None:
+    def fill(
+        self, org: Org, item: Item, due: str | None = None, kg: Decimal | None = None
+    ) -> None:
+        """Fill to the product's full mass, or to ``kg`` (a tank or a ton container)."""
         due = due or f"{2027 + self.rng.randint(0, 2)}-{self.rng.randint(1, 12):02d}-15"
-        full = item.product.kg
+        full = item.product.kg if kg is None else kg
         self.writer.event(org.id, "fill", [item.code], {
             "quantity": self.q(item, full), "lot": f"F{self.now // DAY}", "inspection_due": due,
         }, self.now, site=item.site.id if item.site else None)  # fmt: skip
