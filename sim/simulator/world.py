@@ -315,26 +315,18 @@ class World:
             allowed = int(params.get("transport.gps_gap_minutes")) * MINUTE
             seconds = max(seconds, int(allowed * size) + 2 * step)
             gap_at = int(allowed * size)
-        k = 1
-        while step * k < seconds:
-            moment = step * k
-            if gap_at > 0 and step < moment < step + gap_at:
-                k += 1
-                continue
+        moments = list(range(step, seconds, step))
+        if gap_at > 0:  # the first fix, then silence, then a fix every step again
+            moments = [step, *range(step + gap_at, seconds, step)]
+        for moment in moments:
             yield start + moment
             fraction = moment / seconds
             where = along(origin.point, goal, fraction)
             if what == "detour" and 0.3 < fraction < 0.7:
                 where = offset(origin.point, goal, where, size)
             self.writer.event(mover.id, "waypoint", codes, {"ship": ship}, self.now, geo=where)
-            k += 1
             if what == "stops" and fraction > 0.5:
                 return  # the track stops; nobody ever receives
-        if gap_at > 0:
-            yield start + step + gap_at
-            self.writer.event(mover.id, "waypoint", codes, {"ship": ship}, self.now,
-                              geo=along(origin.point, goal, 0.9))  # fmt: skip
-            seconds = max(seconds, step + gap_at + 5 * MINUTE)
         yield start + seconds
         if what == "early-use":
             first = items[0]
