@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Final
-from urllib.parse import unquote
 
 CANONICAL_STEM: Final = "https://id.gs1.org"
 _LITERAL: Final = frozenset(
@@ -65,6 +64,16 @@ _DL_KEYS: Final = frozenset(
 )
 _DL_QUALIFIERS: Final = frozenset({"22", "10", "21", "235", "254", "7040", "8011", "8019"})
 _GS1_DL_PATH: Final = re.compile(r"^https?://[^/?#]+/[^?#]*(?:[?#].*)?$")
+
+
+_PERCENT: Final = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+def unquote(text: str) -> str:
+    """RFC 3986 percent-decoding (UTF-8); urllib is an I/O package the core does not import."""
+    return _PERCENT.sub(
+        lambda m: bytes.fromhex(m.group(0).replace("%", "")).decode("utf-8", "replace"), text
+    )
 
 
 def check_digit(digits: str) -> str:
