@@ -14,8 +14,9 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   ├── CatalogError             (ledger.catalog) a catalog file is malformed
     │   ├── BundleFormatError        (ledger.bundle) an offline bundle is malformed
     │   ├── ExternalIdError          (ledger.external_ids) an external id is malformed
-    │   └── EpcisError               (ledger.epcis) an EPCIS document chemtrace cannot take
-    │       └── EpcisFormatError     it breaks the EPCIS 2.0 / CBV 2.0 syntax
+    │   ├── EpcisError               (ledger.epcis) an EPCIS document chemtrace cannot take
+    │   │   └── EpcisFormatError     it breaks the EPCIS 2.0 / CBV 2.0 syntax
+    │   └── IdentifierError          (ledger.epcis) a GS1 key, Digital Link or EPC is invalid
     ├── VerificationError            a cryptographic or structural check failed
     │   ├── SignatureInvalidError    a signature does not verify
     │   ├── ProofError               an inclusion or consistency proof is wrong
