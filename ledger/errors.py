@@ -15,7 +15,10 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   ├── BundleFormatError        (ledger.bundle) an offline bundle is malformed
     │   ├── ExternalIdError          (ledger.external_ids) an external id is malformed
     │   ├── EpcisError               (ledger.epcis) an EPCIS document chemtrace cannot take
-    │   │   └── EpcisFormatError     it breaks the EPCIS 2.0 / CBV 2.0 syntax
+    │   │   ├── EpcisFormatError     it breaks the EPCIS 2.0 / CBV 2.0 syntax
+    │   │   ├── EpcisNoCounterpartError  content chemtrace has no place for, or a fact it lacks
+    │   │   ├── EpcisSensorDataError     it carries sensor data, which no event can sign
+    │   │   └── UnissuedIdentifierError  an EPC, location or party the registry never issued
     │   └── IdentifierError          (ledger.epcis) a GS1 key, Digital Link or EPC is invalid
     ├── VerificationError            a cryptographic or structural check failed
     │   ├── SignatureInvalidError    a signature does not verify

@@ -101,3 +101,26 @@ class IdentifierError(InvalidInputError):
             raise ValueError(f"unknown identifier error code {code!r}")
         super().__init__(message, **context)
         self.code = code
+
+
+class EpcisNoCounterpartError(EpcisError):
+    """The EPCIS event says something chemtrace has no place for, or lacks a fact chemtrace needs.
+
+    ``field`` names the EPCIS property (``bizStep``, ``ilmd.example:grade``, ``quantityList``)
+    or, for a missing fact, the ``chemtrace:`` extension that would carry it.
+    """
+
+    code = "epcis_no_counterpart"
+
+
+class EpcisSensorDataError(EpcisError):
+    """The event carries ``sensorElementList``: no chemtrace event has signed measurement fields,
+    so sensor data is refused rather than kept unsigned or dropped."""
+
+    code = "epcis_sensor_data"
+
+
+class UnissuedIdentifierError(EpcisError):
+    """An EPC, location or party that this registry did not issue or register."""
+
+    code = "epcis_unissued_identifier"
