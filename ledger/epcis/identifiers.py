@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import Final, Protocol
 
 from ledger.epcis.epc_uri import canonical_identifier, digital_link_path, epc_urn_path
@@ -82,7 +81,6 @@ def _placeholder(prefix: str, identifier: str, length: int) -> str:
     return prefix + hashlib.sha256(identifier.encode()).hexdigest()[:length]
 
 
-@dataclass(frozen=True, slots=True)
 class DryRunLookup:
     """A registry that has issued every well-formed GS1 identifier: for checking foreign documents.
 

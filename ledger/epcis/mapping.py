@@ -160,7 +160,7 @@ def to_epcis(body: EventBody, *, corrected: Mapping[str, Any] | None = None) -> 
     if data:
         event[DATA] = data
     if exact:
-        event[EXACT] = exact
+        event[EXACT] = [{"epcClass": k, "quantity": v} for k, v in sorted(exact.items())]
     return event
 
 
@@ -247,7 +247,10 @@ def _correction_to_epcis(raw: dict[str, JsonValue], corrected: Mapping[str, Any]
     event = copy.deepcopy(dict(corrected))
     if "errorDeclaration" in event:
         raise ValueError("the corrected event is itself an error declaration")
-    envelope: dict[str, JsonValue] = {k: raw[k] for k in _ENVELOPE_FIELDS if k in raw}
+    # The declaration repeats the corrected event (EPCIS 2.0 §7.4.1.2), so the correction's own
+    # site and position travel with its signer, not in bizLocation/readPoint.
+    fields = (*_ENVELOPE_FIELDS, "site", "geo")
+    envelope: dict[str, JsonValue] = {k: raw[k] for k in fields if k in raw}
     envelope["items"] = [
         {k: v for k, v in link.items() if v is not None}
         for link in cast("list[dict[str, JsonValue]]", raw["items"])
@@ -289,6 +292,14 @@ def _decimal_text(value: object) -> str:
         raise EpcisFormatError(f"not a number: {value!r}", field="quantity") from exc
     text = format(number.normalize(), "f")
     return "0" if text in ("0", "-0") else text
+
+
+def _same_number(exact: object, number: object) -> bool:
+    """Whether the exact decimal text is the one the (binary) JSON number was rounded from."""
+    try:
+        return float(Decimal(str(exact))) == float(Decimal(str(number)))
+    except (InvalidOperation, ValueError):
+        return False
 
 
 def utc_time(text: object, field: str) -> str:
@@ -564,7 +575,9 @@ def _read_transformation_id(reader: _Reader, native: str, derived: dict[str, Any
             field="transformationID",
         )
     if derived.setdefault("lot", ident[len(FILL_LOT) :]) != ident[len(FILL_LOT) :]:
-        raise EpcisFormatError("transformationID names another lot than ilmd", field="transformationID")
+        raise EpcisFormatError(
+            "transformationID names another lot than ilmd", field="transformationID"
+        )
 
 
 def _read_ilmd(reader: _Reader, native: str, derived: dict[str, Any]) -> None:
@@ -590,7 +603,11 @@ def _read_quantities(
     reader: _Reader, native: str, roles: list[tuple[str, str]], derived: dict[str, Any]
 ) -> None:
     event = reader.event
-    exact = reader.extension("exactQuantities") or {}
+    exact = {
+        str(e.get("epcClass")): e.get("quantity")
+        for e in reader.extension("exactQuantities") or []
+        if isinstance(e, dict)
+    }
     sides = {
         "transform": (
             ("inputQuantityList", "input", "inputs"),
@@ -627,8 +644,8 @@ def _read_quantities(
                 raise EpcisNoCounterpartError(
                     "a container's quantity is required", field=f"{field}.quantity"
                 )
-            value = exact.get(epc_class) if isinstance(exact, dict) else None
-            if value is None or Decimal(str(value)) != Decimal(str(entry["quantity"])):
+            value = exact.get(str(epc_class))
+            if value is None or not _same_number(value, entry["quantity"]):
                 value = _decimal_text(entry["quantity"])
             found[code] = {"value": str(value), "unit": unit}
         missing = [c for c in codes if c not in found]
@@ -804,7 +821,9 @@ def _correction_from_epcis(reader: _Reader, context: CaptureContext | None) -> E
             )
     if isinstance(correction, dict):
         envelope = dict(correction.get("envelope") or {})
-        raw: dict[str, Any] = {k: envelope[k] for k in _ENVELOPE_FIELDS if k in envelope}
+        raw: dict[str, Any] = {
+            k: envelope[k] for k in (*_ENVELOPE_FIELDS, "site", "geo") if k in envelope
+        }
         raw["items"] = [{**link, "prev": link.get("prev")} for link in envelope.get("items", [])]
         raw.update(
             type="correct", time=declaration.get("declarationTime"), data=correction.get("data")
