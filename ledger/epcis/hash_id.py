@@ -290,6 +290,8 @@ class _Writer:
 
     def extension(self, key: str, value: Json, *, nested: bool = False) -> list[str]:
         name = self.extension_key(key, nested=nested)
+        if value is None:
+            return []  # JSON-LD drops a null value: it states nothing
         if isinstance(value, list):
             return [part for member in value for part in self.extension(key, member, nested=nested)]
         if isinstance(value, dict):

@@ -183,3 +183,9 @@ def test_the_hash_id_form() -> None:
     hash_id = event_hash_id(BASE)
     assert hash_id.startswith("ni:///sha-256;") and hash_id.endswith("?ver=CBV2.0")
     assert len(hash_id) == len("ni:///sha-256;") + 64 + len("?ver=CBV2.0")
+
+
+def test_a_null_extension_states_nothing() -> None:
+    namespaces = {"x": "https://x.example/"}
+    assert pre_hash(_with(**{"x:note": None}), namespaces) == pre_hash(BASE, namespaces)
+    assert pre_hash(_with(**{"x:note": ""}), namespaces) != pre_hash(BASE, namespaces)

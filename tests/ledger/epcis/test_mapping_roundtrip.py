@@ -15,15 +15,15 @@ from ledger.epcis.table import NAMESPACE, PREFIX
 from ledger.events import EventType, body_to_json, parse_body
 from tests.ledger.epcis.strategies import bodies
 
-ALL_TYPES: list[str] = sorted(typing.get_args(EventType))
+ALL_TYPES: list[EventType] = sorted(typing.get_args(EventType))
 NAMESPACES = namespaces_of([{PREFIX: NAMESPACE}])
 _SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("event_type", [t for t in ALL_TYPES if t != "correct"])
-def test_native_to_epcis_to_native_is_the_identity(event_type: str) -> None:
+def test_native_to_epcis_to_native_is_the_identity(event_type: EventType) -> None:
     @_SETTINGS
-    @given(bodies(typing.cast("EventType", event_type)))
+    @given(bodies(event_type))
     def check(raw: dict[str, object]) -> None:
         body = parse_body(raw)
         event = to_epcis(body)
@@ -36,7 +36,7 @@ def test_native_to_epcis_to_native_is_the_identity(event_type: str) -> None:
 
 @_SETTINGS
 @given(
-    st.sampled_from([t for t in ALL_TYPES if t != "correct"]).flatmap(lambda t: bodies(t)),
+    st.sampled_from([t for t in ALL_TYPES if t != "correct"]).flatmap(bodies),
     bodies("correct"),
 )
 def test_a_correction_round_trips_and_keeps_the_corrected_hash_id(
