@@ -297,7 +297,7 @@ def to_digital_link(
     if key is None:
         raise IdentifierError("no_gs1_key", "a Digital Link needs a GS1 key AI, like (01) or (00)")
     path_order = _best_path_sequence(key, [element.ai for element in checked])
-    uri = (stem or CANONICAL_STEM).removesuffix("/")
+    uri = _without_default_port(stem or CANONICAL_STEM).removesuffix("/")
     for ai in path_order:
         element = next((e for e in checked if e.ai == ai), None)
         if element is not None:  # the chosen sequence may name a qualifier that is absent
@@ -319,6 +319,15 @@ def to_digital_link(
             written.add(element.ai)
             parameters.append(f"{element.ai}={_escape(element.value, query=True)}")
     return uri + ("?" + "&".join(parameters) if parameters else "")
+
+
+def _without_default_port(stem: str) -> str:
+    """RFC 3986 §6.2.3: the scheme's default port is left out (``https://a:443/x`` is ``https://a/x``)."""
+    for scheme, port in (("https://", ":443"), ("http://", ":80")):
+        if stem.lower().startswith(scheme):
+            host, slash, path = stem[len(scheme) :].partition("/")
+            return stem[: len(scheme)] + host.removesuffix(port) + slash + path
+    return stem
 
 
 def _best_path_sequence(key: str, present: Sequence[str]) -> tuple[str, ...]:
