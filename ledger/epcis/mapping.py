@@ -740,7 +740,14 @@ def _where(reader: _Reader) -> dict[str, Any]:
             )
         ident = point.get("id")
         if isinstance(ident, str) and ident.startswith("geo:"):
-            lat, _, lon = ident[4:].partition(";")[0].partition(",")
+            position, _, parameters = ident[4:].partition(";")
+            lat, _, lon = position.partition(",")
+            if parameters or "," in lon:
+                raise EpcisNoCounterpartError(
+                    "chemtrace keeps a latitude and longitude only (no altitude, CRS or "
+                    "uncertainty)",
+                    field="readPoint.id",
+                )
             out["geo"] = {"lat": lat, "lon": lon}
         else:
             site = reader.site(ident, "readPoint.id")
@@ -873,6 +880,10 @@ def _parse(raw: dict[str, Any]) -> EventBody:
     except MalformedEventError as exc:
         field = str(exc.context.get("field", "$"))
         path = field.split(".", 1)[1] if "." in field else field
+        if "a waypoint needs geo" in exc.message:
+            raise EpcisNoCounterpartError(
+                "a transporting event needs its position as a geo: read point", field="readPoint"
+            ) from exc
         if exc.message == "Field required" and path.startswith("data."):
             raise EpcisNoCounterpartError(
                 f"the event does not say {path[5:]!r}, which a {raw.get('type')} needs "

@@ -102,6 +102,13 @@ def _extension_value(element: ET.Element) -> object:
     attributes = _qualified_attributes(element)
     if not children and not attributes:
         return _text(element)
+    if attributes and not children and _text(element):
+        # JSON-LD has no form for text and attributes on one element; dropping either would
+        # change the event silently.
+        raise EpcisFormatError(
+            f"{_extension_key(element.tag)} has both attributes and text",
+            field=_extension_key(element.tag),
+        )
     out: JsonObject = dict(attributes)
     for child in children:
         _add(out, _extension_key(child.tag), _extension_value(child))

@@ -337,3 +337,22 @@ def test_a_decant_exports_quantity_lists_in_un_cefact_units() -> None:
         {"epcClass": "urn:chemtrace:contents:DRUM-0001", "quantity": 25, "uom": "KGM"}
     ]
     assert event["bizStep"] == "urn:chemtrace:bizstep:decanting"
+
+
+def _waypoint(**changes: Any) -> dict[str, Any]:
+    return _event(bizStep="transporting", disposition="in_transit", **changes)
+
+
+def test_a_position_is_a_latitude_and_longitude_only() -> None:
+    assert _map(_waypoint(readPoint={"id": "geo:39.9042,116.4074"}))["geo"] == {
+        "lat": "39.9042",
+        "lon": "116.4074",
+    }
+    for uri in ("geo:39.9042,116.4074;u=30", "geo:39.9042,116.4074,45"):
+        refused = _refusal(EpcisNoCounterpartError, _waypoint(readPoint={"id": uri}))
+        assert refused.context["field"] == "readPoint.id"
+
+
+def test_a_transporting_event_needs_its_position() -> None:
+    refused = _refusal(EpcisNoCounterpartError, _waypoint())
+    assert refused.context["field"] == "readPoint"
