@@ -21,6 +21,7 @@ __all__ = [
     "cosignature",  # C2SP tlog-cosignature/v1 (witness cosignatures)
     "custody",  # who may write and read an item
     "envelope",  # signed event envelopes
+    "epcis",  # GS1 EPCIS 2.0 / CBV 2.0: event hash IDs, Digital Link, the event mapping
     "errors",  # every error the core raises
     "events",  # the 21 typed events
     "external_ids",  # external identifier schemes

@@ -13,7 +13,13 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   ├── InvalidCodeError         (ledger.codes) a trace code or label is malformed
     │   ├── CatalogError             (ledger.catalog) a catalog file is malformed
     │   ├── BundleFormatError        (ledger.bundle) an offline bundle is malformed
-    │   └── ExternalIdError          (ledger.external_ids) an external id is malformed
+    │   ├── ExternalIdError          (ledger.external_ids) an external id is malformed
+    │   ├── EpcisError               (ledger.epcis) an EPCIS document chemtrace cannot take
+    │   │   ├── EpcisFormatError     it breaks the EPCIS 2.0 / CBV 2.0 syntax
+    │   │   ├── EpcisNoCounterpartError  content chemtrace has no place for, or a fact it lacks
+    │   │   ├── EpcisSensorDataError     it carries sensor data, which no event can sign
+    │   │   └── UnissuedIdentifierError  an EPC, location or party the registry never issued
+    │   └── IdentifierError          (ledger.epcis) a GS1 key, Digital Link or EPC is invalid
     ├── VerificationError            a cryptographic or structural check failed
     │   ├── SignatureInvalidError    a signature does not verify
     │   ├── ProofError               an inclusion or consistency proof is wrong

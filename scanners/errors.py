@@ -1,14 +1,13 @@
 """The one root of every exception ``scanners`` defines: :class:`ScannerError`.
 
 Each class keeps its own module, name and ``code``; this root only lets an edge (a command,
-a screen) catch "anything the client side refused" in one clause. Two of them are also
+a screen) catch "anything the client side refused" in one clause. One of them is also
 :class:`ledger.errors.InvalidInputError` (malformed input, nothing written), so code that
 catches ledger errors keeps catching them.
 
 ::
 
     ScannerError                          scanners.errors
-    ├── ScanError                         identifiers.errors  (and ledger InvalidInputError)
     ├── ImageDecodeError                  images              (and ledger InvalidInputError)
     ├── ApiError                          client
     ├── DeviceError                       device.home
@@ -23,7 +22,11 @@ catches ledger errors keeps catching them.
     ├── ScanLookupError                   tui.actions
     └── FormError                         tui.forms
 
-Classes that also derive from a ledger error list it first (``class ScanError(
+``scanners.identifiers.ScanError`` is not under this root: it is the core's
+``ledger.epcis.errors.IdentifierError`` (the GS1 parsing moved into ``ledger``), a ledger
+``InvalidInputError``, which every catch-all here catches alongside ``ScannerError``.
+
+Classes that also derive from a ledger error list it first (``class ImageDecodeError(
 InvalidInputError, ScannerError)``), so the ledger's ``__init__``, ``message`` and
 ``diagnostics()`` stay theirs. This module imports nothing, so any module may import it.
 """

@@ -37,55 +37,16 @@ code                       meaning
 ``invalid_epc``            an EPC that is not a valid TDS encoding
 =========================  =====================================================
 
-Every ``ScanError`` is an :class:`ledger.errors.InvalidInputError` (the input is
-malformed and nothing was written) and a :class:`scanners.errors.ScannerError`.
+``ScanError`` is :class:`ledger.epcis.errors.IdentifierError`: the parsing it reports moved
+into the core (``ledger.epcis``) so the EPCIS mapping, the resolver and the scanners share
+one implementation, and the core cannot derive from :class:`scanners.errors.ScannerError`.
+It is an :class:`ledger.errors.InvalidInputError` (the input is malformed and nothing was
+written), which every catch-all in ``scanners`` catches alongside ``ScannerError``.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from ledger.epcis.errors import IDENTIFIER_ERROR_CODES as SCAN_ERROR_CODES
+from ledger.epcis.errors import IdentifierError as ScanError
 
-from ledger.errors import InvalidInputError
-from scanners.errors import ScannerError
-
-SCAN_ERROR_CODES: Final = frozenset(
-    {
-        "empty_scan",
-        "too_long",
-        "control_character",
-        "multiple_reads",
-        "stray_text",
-        "unsupported_symbology",
-        "symbology_mismatch",
-        "unsupported_format",
-        "unrecognised",
-        "invalid_code",
-        "invalid_label",
-        "truncated_read",
-        "unknown_ai",
-        "bad_value",
-        "value_too_long",
-        "empty_value",
-        "bad_check_digit",
-        "bad_date",
-        "conflicting_ai",
-        "duplicate_ai",
-        "invalid_uri",
-        "no_gs1_key",
-        "bad_key_qualifiers",
-        "not_dl_attribute",
-        "invalid_epc",
-    }
-)
-
-
-class ScanError(InvalidInputError, ScannerError):
-    """A scanner read that is not a valid identifier; ``code`` says which rule it broke."""
-
-    code = "invalid_scan"
-
-    def __init__(self, code: str, message: str, /, **context: object) -> None:
-        if code not in SCAN_ERROR_CODES:
-            raise ValueError(f"unknown scan error code {code!r}")
-        super().__init__(message, **context)
-        self.code = code
+__all__ = ["SCAN_ERROR_CODES", "ScanError"]
