@@ -51,13 +51,19 @@ def _fields(*names: str) -> Callable[[Any], tuple[str, ...]]:
 
 
 _SUBJECTS: dict[str, Callable[[Any], tuple[str, ...]]] = {
-    "storage.incompatible": _fields("key"),
+    # "site|groups|chemicals" keys group per (site, groups); a row written before the key
+    # named the groups ("site|chemicals") cannot be regrouped without the catalog: its pair
+    # stays its own group
+    "storage.incompatible": lambda row: (
+        (row.key.rsplit("|", 1)[0],) if row.key.count("|") >= 2 else (row.key,)
+    ),
     "storage.major_hazard": lambda row: (row.key.rsplit(":", 2)[0],),
     "storage.cylinder_overdue": _fields("item"),
     "storage.two_person": _fields("site", "chemical"),
     "mass.org_balance": lambda row: tuple(row.key.split("|")[:2]),
     "mass.stock_shortfall": _fields("site", "chemical"),
     "mass.transform_imbalance": _fields("site", "chemical"),
+    "mass.receive_shortfall": _fields("site", "chemical"),
     "licence.missing": _fields("chemical"),
     "lifecycle.quantity_growth": _fields("item"),
     "clone.impossible_travel": _fields("item"),

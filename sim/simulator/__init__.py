@@ -108,6 +108,7 @@ def simulate(
     world.run()
     writer.close()
     end = max(writer.clock.now, world.now) + 60
+    world.label_left_in_transit(end)
     write_labels(labels, world.labels, world.near_misses)
     stats = writer.stats
     writer.deployment.store.engine.dispose()

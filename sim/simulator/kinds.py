@@ -135,6 +135,7 @@ KINDS: Final[dict[str, Kind]] = {
                                "R-BJ-1 small packages in 东城/西城; size from the fixture"),
     # dormancy and keys
     "return_never_collected": _k("dormancy.idle", "item", "fixture dormancy days"),
+    "left_in_transit": _k("dormancy.idle", "item", "fixture dormancy days, in transit"),
     "backdated_key_revocation": _k(  # PROPOSED
         "keys.backdated_revocation", "org",
         "key hierarchy: events signed after a key's effective revocation",

@@ -99,6 +99,7 @@ class World:
     queue: list[tuple[int, int, Process]] = field(default_factory=list)
     seq: int = 0
     at_site: dict[str, dict[str, Item]] = field(default_factory=dict)
+    in_transit: dict[str, Item] = field(default_factory=dict)
     labels: list[Label] = field(default_factory=list)
     near_misses: list[Label] = field(default_factory=list)
     """Stories that stayed (just) compliant: the engine must leave their subjects quiet."""
@@ -130,6 +131,16 @@ class World:
     ) -> None:
         self.labels.append(Label(kind, subject, description, self.now, refused))
 
+    def label_left_in_transit(self, end: int) -> None:
+        """Goods still in transit with no event for the fixture's dormancy period at ``end``
+        are dormant, whatever story left them there (unless a story labelled it already)."""
+        idle = int(params.get("dormancy.in_transit_days")) * DAY
+        labelled = {x.subject for x in self.labels if x.kind == "return_never_collected"}
+        for code in sorted(self.in_transit):
+            last = self.writer.last_event.get(code)
+            if last is not None and end - last > idle and code not in labelled:
+                self.label("left_in_transit", code, "in transit, no event for the dormancy period")
+
     def near_miss(self, kind: str, subject: str) -> None:
         self.near_misses.append(Label(kind, subject, "near miss", self.now))
 
@@ -146,6 +157,10 @@ class World:
         if item.site is not None:
             self.at_site.get(item.site.id, {}).pop(item.code, None)
         item.holder, item.site, item.status = holder, site, status
+        if status == "in_transit":
+            self.in_transit[item.code] = item
+        else:
+            self.in_transit.pop(item.code, None)
         if site is not None and status == "active":
             self.at_site.setdefault(site.id, {})[item.code] = item
 

@@ -92,6 +92,8 @@ class LedgerWriter:
     """Extra handhelds, by key id."""
     deferred: list[tuple[int, int, dict[str, JsonValue]]] = field(default_factory=list)
     """Envelopes signed offline, by the time they are synced (an offline handheld)."""
+    last_event: dict[str, int] = field(default_factory=dict)
+    """The signed time of each code's newest event."""
 
     @classmethod
     def open(cls, db_url: str, keys_dir: Path, seed: int) -> LedgerWriter:
@@ -236,8 +238,10 @@ class LedgerWriter:
             self.pending.append(envelope)
             self.pending_last = at
             self.clock.now = max(self.clock.now, at)
-        first = items[0] if isinstance(items[0], str) else items[0][0]
-        return format_hash(self.heads[first].head_hash)
+        codes = [item if isinstance(item, str) else item[0] for item in items]
+        for code in codes:
+            self.last_event[code] = max(at, self.last_event.get(code, at))
+        return format_hash(self.heads[codes[0]].head_hash)
 
     def _release(self, until: int) -> None:
         """Queue the offline envelopes whose sync time has come (in sync-time order)."""
