@@ -12,7 +12,10 @@ activities nor a permit record of one of its kinds covering the chemical, at the
 time, is ``licence.missing`` as well, so a holder with no recorded sale is still found.
 A chemical of several categories (KMnO₄ is 易制毒 and 易制爆) needs what each asks. A
 receive by the shipment's own carrier is not judged: it carries under its transport
-licence, and ``custody.wrong_receiver`` judges that receive.
+licence, and ``custody.wrong_receiver`` judges that receive. A purchase permit or filing
+authorises one acquisition, not a period of holding: goods received under one may be used
+after it lapsed (while the organisation is active). A licence authorises while it is
+valid, so goods held on a licence are judged against it at every use.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ledger.events import Receive, Ship
+from ledger.rules.config import HolderRequirement
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
 from ledger.rules.state import RuleState
+from ledger.rules.world import ChemicalFacts
 
 
 def check(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
@@ -74,18 +79,22 @@ def _holder(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     if registry.org_type(org) in rules.exempt_org_types or _own_carriage(st, ev):
         return
     status = (registry.attrs("org", org) or {}).get("status", "active")
-    lacking: dict[str, list[str]] = {}
-    for chem in ev.chemicals.values():
+    lacking: dict[str, set[str]] = {}
+    for code, chem in ev.chemicals.items():
         if chem is None:
             continue
-        for category in sorted(chem.categories & rules.holders.keys()):
-            need = rules.holders[category]
-            if status == "active" and (
-                registry.licensed(org, need.activities, chem, ev.time)
-                or registry.permit(org, need.permits, chem, ev.time) is not None
-            ):
-                continue
-            lacking.setdefault(chem.seq, []).append(category)
+        regulated = sorted(chem.categories & rules.holders.keys())
+        if not regulated or (status == "active" and (code, org) in st.permit_held):
+            continue
+        if status != "active":
+            lacking.setdefault(chem.seq, set()).update(regulated)
+            continue
+        by = {c: _authority(st, org, rules.holders[c], chem, ev) for c in regulated}
+        missing = {c for c, authority in by.items() if authority is None}
+        if missing:
+            lacking.setdefault(chem.seq, set()).update(missing)
+        elif "permit" in by.values():
+            st.permit_held.add((code, org))
     if not lacking:
         return
     seq = min(lacking)
@@ -93,7 +102,7 @@ def _holder(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         f"{org} is {status}"
         if status != "active"
         else f"{org} holds no licence or permit to hold "
-        + "; ".join(f"chemical {s} ({', '.join(c)})" for s, c in sorted(lacking.items()))
+        + "; ".join(f"chemical {s} ({', '.join(sorted(c))})" for s, c in sorted(lacking.items()))
     )
     yield st.finding(
         "licence.missing",
@@ -106,6 +115,16 @@ def _holder(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         item=body.items[0].code,
         chemical=seq,
     )
+
+
+def _authority(
+    st: RuleState, org: str, need: HolderRequirement, chem: ChemicalFacts, ev: EventView
+) -> str | None:
+    """What lets ``org`` hold ``chem`` now: ``licence``, ``permit`` or nothing (``None``)."""
+    registry = st.registry
+    if registry.licensed(org, need.activities, chem, ev.time):
+        return "licence"
+    return "permit" if registry.permit(org, need.permits, chem, ev.time) else None
 
 
 def _own_carriage(st: RuleState, ev: EventView) -> bool:

@@ -148,6 +148,8 @@ class RuleState:
     """Transfer manifest number → (transferor, disposer, Beijing date, first event hash)."""
     inspections: dict[str, tuple[str, float, str]] = field(default_factory=dict)
     """A cylinder's latest inspection: (outcome, trusted epoch seconds, event hash)."""
+    permit_held: set[tuple[str, str]] = field(default_factory=set)
+    """(item, org): regulated goods the org acquired under a purchase permit or filing."""
     key_logs: dict[str, KeyLog] = field(default_factory=dict)
     """Per device key, the events it signed (``keys.backdated_revocation``)."""
     device_issuers: dict[str, set[str]] = field(default_factory=dict)

@@ -3,7 +3,7 @@ activity and chemical at the event's time, as the log stood when the event was l
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -212,3 +212,24 @@ def test_a_licensed_holder_and_a_regulator_are_quiet() -> None:
     city.record("org", "inspectorate", name="Inspectorate", type="regulator", district="chaoyang")
     city.use("DRUM-1", "1", org="inspectorate")
     assert "licence.missing" not in city.rules(), city.describe()
+
+
+def test_goods_received_under_a_purchase_permit_may_be_used_after_it_lapsed() -> None:
+    city = City()
+    city.revoke("user")
+    city.permit("p-user", kind="purchase_permit", org="user", chemicals=["25"],
+                valid_until="2026-03-03T00:00:00Z")  # fmt: skip
+    city.commission("DRUM-1", chemical="25.1", value="20")
+    city.commission("DRUM-2", chemical="25.1", value="20")
+    city.deliver(["DRUM-1"])
+    city.use("DRUM-1", "1", at=datetime(2026, 3, 10, 8, tzinfo=UTC))  # the permit has lapsed
+    city.clean()
+    # what it receives after the permit lapsed is not held under it
+    city.clock = datetime(2026, 3, 11, 8, tzinfo=UTC)
+    received = city.deliver(["DRUM-2"]).receive
+    assert [f.evidence for f in city.of("licence.missing")] == [(received,)]
+    # and an organisation suspended since may not use even what it received lawfully
+    city.record("org", "user", name="User", type="laboratory", district="chaoyang",
+                status="suspended")  # fmt: skip
+    city.use("DRUM-1", "1")
+    assert "user is suspended" in city.of("licence.missing")[-1].message

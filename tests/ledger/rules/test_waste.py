@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from ledger.errors import InvalidInputError
 from ledger.events import Dispose, parse_body
-from tests.ledger.rules.scenario import ACTOR, MANIFEST, City
+from tests.ledger.rules.scenario import ACTOR, MANIFEST, City, rules_config
 
 
 def _city(codes: tuple[str, ...] = ("DRUM-1",), chemical: str = "33.1") -> City:
@@ -171,3 +172,9 @@ def test_a_v1_dispose_without_a_manifest_field_still_parses() -> None:
         "data": {"disposer": "disposer", "method": "burn"},
     })  # fmt: skip
     assert isinstance(body, Dispose) and body.data.manifest_no is None
+
+
+def test_a_manifest_pattern_that_is_not_a_regex_is_refused_by_name() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        rules_config(waste={"manifest_pattern": "([0-9]"})
+    assert caught.value.context["field"] == "waste.manifest_pattern"
