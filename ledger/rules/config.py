@@ -144,6 +144,9 @@ class WasteRules(_Strict):
     disposer_activities: Annotated[list[Token], Field(min_length=1)]
     manifest_pattern: Annotated[str, StringConstraints(min_length=2, max_length=200)]
     """A well-formed transfer manifest (转移联单) number, as a full-match regex."""
+    manifest_record_kinds: list[Token]
+    """Permit record kinds that are a filed manifest; a transferor that files any must cite
+    one of its own, for this disposer and this waste."""
 
     @field_validator("manifest_pattern")
     @classmethod

@@ -14,8 +14,11 @@ in force 2022-01-01); domain-rules §2.6 (R-WST-1). A ``dispose`` names its disp
   or with a number already used for another transfer. One manifest is filled per vehicle
   trip per waste class (1999 measures Art. 5; the 2021 measures keep one manifest per
   transfer), so a number seen before between other parties, or on another Beijing day,
-  is reused. A disposer disposing of what it already holds transfers nothing, and needs
-  no manifest.
+  is reused. A transferor that files its manifests as registry records
+  (``waste.manifest_record_kinds``) must cite one of its own, for this disposer, covering
+  the waste and valid at the event's time; one that files none is judged on the number
+  alone. A disposer disposing of what it already holds transfers nothing, and needs no
+  manifest.
 """
 
 from __future__ import annotations
@@ -94,6 +97,8 @@ def _manifest(st: RuleState, ev: EventView, body: Dispose) -> Iterator[Finding |
         why = "no transfer manifest (转移联单) number"
     elif re.fullmatch(st.config.waste.manifest_pattern, number) is None:
         why = f"manifest number {number!r} is not of the manifest form"
+    elif not _filed(st, ev, body, number):
+        why = f"manifest number {number}, which matches no filed manifest of {body.org} for it"
     else:
         seen = st.manifests.get(number)
         if seen is None:
@@ -107,6 +112,20 @@ def _manifest(st: RuleState, ev: EventView, body: Dispose) -> Iterator[Finding |
         "waste.manifest_missing", ev.hash, body.time,
         f"{body.org} handed waste to {disposer} with {why}", evidence,
         org=body.org, site=body.site, item=body.items[0].code, chemical=_first(ev),
+    )  # fmt: skip
+
+
+def _filed(st: RuleState, ev: EventView, body: Dispose, number: str) -> bool:
+    """True unless the transferor files manifests as records and none covers this transfer."""
+    registry, kinds = st.registry, st.config.waste.manifest_record_kinds
+    files = any(
+        registry.records[("permit", permit_id)].attrs["kind"] in kinds
+        for permit_id in registry.permits_by_org.get(body.org, ())
+    )
+    return not files or all(
+        registry.permit(body.org, kinds, chem, ev.time, counterparty=body.data.disposer,
+                        number=number) is not None
+        for chem in ev.chemicals.values()
     )  # fmt: skip
 
 

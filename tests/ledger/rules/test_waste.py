@@ -178,3 +178,45 @@ def test_a_manifest_pattern_that_is_not_a_regex_is_refused_by_name() -> None:
     with pytest.raises(InvalidInputError) as caught:
         rules_config(waste={"manifest_pattern": "([0-9]"})
     assert caught.value.context["field"] == "waste.manifest_pattern"
+
+
+def _filed(city: City, number: str = MANIFEST, **attrs: Any) -> None:
+    fields = {"kind": "waste_manifest", "org": "user", "counterparty": "disposer",
+              "chemicals": ["33"], "number": number, **attrs}  # fmt: skip
+    city.permit(f"m-{number}".lower(), **fields)
+
+
+def test_a_transferor_that_files_manifests_must_cite_its_own() -> None:
+    city = _city(("DRUM-1", "DRUM-2"))
+    _filed(city)
+    _dispose(city)
+    city.clean()
+    unfiled = _dispose(city, "DRUM-2", manifest_no="20261101050009")
+    found = city.only("waste.manifest_missing")
+    assert found.evidence == (unfiled,)
+    assert "matches no filed manifest of user" in found.message
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"counterparty": "kiln-co"},
+        {"chemicals": ["25"]},
+        {"status": "revoked"},
+        {"valid_until": "2026-03-02T09:00:00Z"},
+    ],
+)
+def test_a_filed_manifest_for_other_parties_waste_or_times_does_not_match(
+    attrs: dict[str, Any],
+) -> None:
+    city = _city()
+    _filed(city, **attrs)
+    _dispose(city)
+    assert city.rules() == ["waste.manifest_missing"], city.describe()
+
+
+def test_a_transferor_that_files_no_manifests_is_judged_on_the_number_alone() -> None:
+    city = _city()
+    _filed(city, org="maker")  # another organisation's filing
+    _dispose(city)
+    city.clean()
