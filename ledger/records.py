@@ -90,7 +90,12 @@ class CrewAttrs(_Strict):
 
 
 class PermitAttrs(_Strict):
-    kind: Literal["purchase_permit", "police_filing", "precursor_filing", "transport_permit"]
+    kind: Literal[
+        "purchase_permit", "police_filing", "precursor_filing", "transport_permit",
+        "waste_manifest",
+    ]  # fmt: skip
+    """``waste_manifest``: a hazardous-waste transfer manifest (转移联单) as filed: ``org`` the
+    transferor, ``counterparty`` the receiving disposer, ``number`` the manifest number."""
     number: DocumentNo
     org: EntityId
     counterparty: EntityId | None = None

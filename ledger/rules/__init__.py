@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from ledger.rules.config import RULES, RulesConfig, parse_rules
 from ledger.rules.engine import Engine
-from ledger.rules.facts import EventFact, JournalFact, LedgerFact, LicenceFact, RecordFact
+from ledger.rules.facts import (
+    CertificateFact,
+    EventFact,
+    JournalFact,
+    LedgerFact,
+    LicenceFact,
+    RecordFact,
+    RevocationFact,
+)
 from ledger.rules.findings import SEVERITIES, Finding, Severity
 
 __all__ = [
-    "RULES", "SEVERITIES", "Engine", "EventFact", "Finding", "JournalFact",
-    "LedgerFact", "LicenceFact", "RecordFact", "RulesConfig", "Severity",
+    "RULES", "SEVERITIES", "CertificateFact", "Engine", "EventFact", "Finding", "JournalFact",
+    "LedgerFact", "LicenceFact", "RecordFact", "RevocationFact", "RulesConfig", "Severity",
     "parse_rules",
 ]  # fmt: skip

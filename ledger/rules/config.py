@@ -63,6 +63,10 @@ RULES: Final = (
     "transport.toxic_pass_missing",
     "transport.track_lost",
     "quantity.unit_unknown",
+    "waste.disposer_unlicensed",
+    "waste.manifest_missing",
+    "storage.cylinder_failed_fill",
+    "keys.backdated_revocation",
 )
 """Every rule the engine implements; the config must give each a severity."""
 
@@ -112,12 +116,58 @@ class LicenceRequirement(_Strict):
     party: Annotated[str, StringConstraints(pattern=r"^(actor|carrier)$")] = "actor"
 
 
+class HolderRequirement(_Strict):
+    """What lets an organisation hold (receive, use) goods of one regulated category."""
+
+    activities: list[Token]
+    """A licence for any one of these activities covering the chemical will do."""
+    permits: list[Token]
+    """Or a permit record of one of these kinds covering it (a purchase permit, a filing)."""
+
+
 class LicenceRules(_Strict):
     required: dict[Token, LicenceRequirement]
     """Event type → the licence activity it needs."""
     exempt_org_types: list[Token]
     buyer_licence_activities: list[Token]
     """Activities whose licence lets a buyer take highly toxic goods without a permit."""
+    holder_events: list[Token]
+    """Event types by which an organisation holds goods (receive, use): see ``holders``."""
+    holders: dict[Token, HolderRequirement]
+    """Category → what its holder needs; a chemical of several categories needs each."""
+
+
+class WasteRules(_Strict):
+    """Hazardous waste handed to a disposer (R-WST-1, 危险废物转移管理办法 2021)."""
+
+    disposer_licence_kinds: Annotated[list[Token], Field(min_length=1)]
+    """Licence record kinds that are a hazardous-waste business licence (危险废物经营许可证)."""
+    disposer_activities: Annotated[list[Token], Field(min_length=1)]
+    manifest_pattern: Annotated[str, StringConstraints(min_length=2, max_length=200)]
+    """A well-formed transfer manifest (转移联单) number, as a full-match regex."""
+    manifest_record_kinds: list[Token]
+    """Permit record kinds that are a filed manifest; a transferor that files any must cite
+    one of its own, for this disposer and this waste."""
+
+    @field_validator("manifest_pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"manifest_pattern is not a regex: {exc}") from None
+        return pattern
+
+
+class InspectionRules(_Strict):
+    failed_outcomes: Annotated[list[Token], Field(min_length=1)]
+    """``inspect`` outcomes after which a cylinder may not be filled until it passes again."""
+
+
+class KeyRules(_Strict):
+    evidence_limit: Annotated[int, Field(ge=1, le=1000)]
+    """How many affected events a backdated-revocation finding names (the newest); it
+    always states how many there are and over which log times."""
 
 
 class PermitRules(_Strict):
@@ -200,6 +250,9 @@ class RulesConfig(_Strict):
     dormancy: DormancyRules
     device: DeviceRules
     shipping: ShippingRules
+    waste: WasteRules
+    inspection: InspectionRules
+    keys: KeyRules
 
     @field_validator("severity")
     @classmethod

@@ -21,6 +21,8 @@ from ledger.events import (
     Buy,
     Dispose,
     EventBody,
+    Fill,
+    Inspect,
     Receive,
     Return,
     Sell,
@@ -33,7 +35,9 @@ from ledger.events import (
 from ledger.rules import (
     city,
     custody,
+    cylinders,
     dormancy,
+    keys,
     licensing,
     lifecycle,
     mass,
@@ -48,15 +52,18 @@ from ledger.rules import (
     track,
     transport,
     unshipped,
+    waste,
 )
 from ledger.rules.config import RulesConfig
 from ledger.rules.facts import (
+    CertificateFact,
     EventFact,
     EventView,
     JournalFact,
     LedgerFact,
     LicenceFact,
     RecordFact,
+    RevocationFact,
 )
 from ledger.rules.findings import Finding
 from ledger.rules.state import RuleState
@@ -98,11 +105,18 @@ class Engine:
         match fact:
             case EventFact():
                 found.extend(_kept(self._event(fact)))
+                # the log clock, not the raw log time: KeyLog.times stays sorted for bisect
+                keys.on_event(self.state, fact.body.device_key, self.clock, fact.event_hash)
             case RecordFact():
                 self.state.registry.apply_record(fact.record)
                 permits.on_record(self.state, fact.record)
             case LicenceFact():
                 self.state.registry.apply_licence(fact.licence)
+            case CertificateFact():
+                keys.on_certificate(self.state, fact.certificate)
+            case RevocationFact():
+                found.extend(_kept(keys.on_revocation(self.state, fact.revocation, fact.index,
+                                                      fact.log_time)))  # fmt: skip
         return found
 
     def feed_all(self, facts: Iterable[LedgerFact]) -> list[Finding]:
@@ -186,6 +200,13 @@ class Engine:
                 yield from mass.on_count(st, view)
             case Use() | Dispose():
                 yield from mass.on_consume(st, view)
+        match body:
+            case Dispose():
+                yield from waste.on_dispose(st, view)
+            case Fill():
+                yield from cylinders.on_fill(st, view)
+            case Inspect():
+                cylinders.on_inspect(st, view)
 
     def _track(self, view: EventView) -> None:
         body = view.body

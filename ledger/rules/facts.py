@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeAlias
 
+from ledger.certificates import Certificate
 from ledger.events import EventBody
 from ledger.licences import Licence
 from ledger.records import RegistryRecord
+from ledger.revocations import Revocation
 from ledger.rules.world import ChemicalFacts, when
 from ledger.state import ItemState
 
@@ -36,7 +38,25 @@ class LicenceFact:
     licence: Licence
 
 
-LedgerFact: TypeAlias = EventFact | RecordFact | LicenceFact
+@dataclass(frozen=True, slots=True)
+class CertificateFact:
+    """A logged key certificate: which organisation key certified which device key."""
+
+    index: int
+    log_time: str
+    certificate: Certificate
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationFact:
+    """A logged key revocation (``keys.backdated_revocation`` judges its effective time)."""
+
+    index: int
+    log_time: str
+    revocation: Revocation
+
+
+LedgerFact: TypeAlias = EventFact | RecordFact | LicenceFact | CertificateFact | RevocationFact
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ any restart.
 from __future__ import annotations
 
 import heapq
-from collections import Counter, defaultdict
+from array import array
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -121,6 +122,14 @@ class SharedUse:
 
 
 @dataclass(slots=True)
+class KeyLog:
+    """The log times of the events one device key signed, and the newest of their hashes."""
+
+    times: array[float] = field(default_factory=lambda: array("d"))
+    recent: deque[tuple[float, str]] = field(default_factory=deque)
+
+
+@dataclass(slots=True)
 class RuleState:
     """All mutable state; rule modules read and update it through the engine."""
 
@@ -145,6 +154,18 @@ class RuleState:
     """GB 18218 unit by site: (registry site epoch, org, the unit's sites) (a cache)."""
     unit_levels: dict[tuple[str, frozenset[str]], int] = field(default_factory=dict)
     """The Σq/Q level (0, 1 warn, 2 alert) last seen for each (org, unit)."""
+    manifests: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
+    """Transfer manifest number → (transferor, disposer, Beijing date, first event hash)."""
+    inspections: dict[str, tuple[str, float, str]] = field(default_factory=dict)
+    """A cylinder's latest inspection: (outcome, trusted epoch seconds, event hash)."""
+    permit_held: set[tuple[str, str]] = field(default_factory=set)
+    """(item, org): regulated goods the org acquired under a purchase permit or filing."""
+    key_logs: dict[str, KeyLog] = field(default_factory=dict)
+    """Per device key, the events it signed (``keys.backdated_revocation``)."""
+    device_issuers: dict[str, set[str]] = field(default_factory=dict)
+    """Device key → the organisation keys that certified it."""
+    revoked: dict[str, float] = field(default_factory=dict)
+    """Key → its earliest revocation's effective time, epoch seconds."""
     emitted: set[str] = field(default_factory=set)
     timers: list[tuple[float, int, str, str]] = field(default_factory=list)
     timer_seq: int = 0

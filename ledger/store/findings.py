@@ -32,18 +32,22 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ledger.certificates import certificate_from_json
 from ledger.errors import InvalidInputError, TransitionRefusedError, UnknownFindingError
 from ledger.events import _BODY_ADAPTER
 from ledger.licences import licence_from_json
 from ledger.records import record_from_bytes
+from ledger.revocations import revocation_from_json
 from ledger.rules import (
     SEVERITIES,
+    CertificateFact,
     EventFact,
     Finding,
     JournalFact,
     LedgerFact,
     LicenceFact,
     RecordFact,
+    RevocationFact,
 )
 from ledger.rules.grouping import Group, group_of, latest, subject_of, worst
 from ledger.store import schema as t
@@ -197,8 +201,9 @@ class FindingStore:
         self, after: int, *, limit: int = 5000, until_time: str | None = None,
         until_index: int | None = None,
     ) -> FactPage:  # fmt: skip
-        """Events, registry records and licences among the next ``limit`` log entries after
-        index ``after``, in log order (certificates and code batches are not rule facts).
+        """Events, registry records, licences, certificates and revocations among the next
+        ``limit`` log entries after index ``after``, in log order (code batches are not rule
+        facts).
 
         ``until_time`` stops at the first entry logged later (a batch run's as-of time);
         ``until_index`` at that index (a restarted worker's cursor).
@@ -244,6 +249,19 @@ class FindingStore:
             if row.log_index in times:
                 licence = licence_from_json(json.loads(row.body))
                 found[row.log_index] = LicenceFact(row.log_index, times[row.log_index], licence)
+        ce, rv = t.certificate, t.revocation
+        for row in conn.execute(select(ce.c.log_index, ce.c.body)
+                                .where(ce.c.log_index.between(low, high))):  # fmt: skip
+            if row.log_index in times:
+                cert = certificate_from_json(json.loads(row.body))
+                found[row.log_index] = CertificateFact(row.log_index, times[row.log_index], cert)
+        for row in conn.execute(select(rv.c.log_index, rv.c.body)
+                                .where(rv.c.log_index.between(low, high))):  # fmt: skip
+            if row.log_index in times:
+                revocation = revocation_from_json(json.loads(row.body))
+                found[row.log_index] = RevocationFact(
+                    row.log_index, times[row.log_index], revocation
+                )
         return found
 
     def all_facts(

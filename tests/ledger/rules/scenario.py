@@ -17,10 +17,13 @@ from decimal import Decimal
 from typing import Any
 
 from api.catalogs import DEFAULT_RULES, load_registry, load_rules, rules_reader
+from ledger.certificates import Certificate, CertRole
 from ledger.events import parse_body
 from ledger.licences import Licence
 from ledger.records import RegistryRecord, check_attributes
+from ledger.revocations import Revocation
 from ledger.rules import (
+    CertificateFact,
     Engine,
     EventFact,
     Finding,
@@ -28,6 +31,7 @@ from ledger.rules import (
     LedgerFact,
     LicenceFact,
     RecordFact,
+    RevocationFact,
     RulesConfig,
     parse_rules,
 )
@@ -40,6 +44,8 @@ CO_ACTOR = "sha256:" + "b" * 64
 DRIVER = "sha256:" + "d" * 64
 ESCORT = "sha256:" + "e" * 64
 INSPECTOR = "sha256:" + "f" * 64
+MANIFEST = "20261101050001"
+"""A well-formed transfer manifest (转移联单) number: year, Beijing division code, serial."""
 CATALOGS = load_registry()
 
 SITES = {
@@ -120,7 +126,9 @@ class City:
         for org, (kind, activities) in ORGS.items():
             self.record("org", org, name=org.title(), type=kind, district="chaoyang")
             if activities:
-                self.licence_nos[org] = self.licence(org, activities)
+                # a disposer's licence is a hazardous-waste business licence (危险废物经营许可证)
+                licence_kind = "disposal" if kind == "disposer" else "business"
+                self.licence_nos[org] = self.licence(org, activities, kind=licence_kind)
         for site, (org, district, lat, lon, major) in SITES.items():
             self.record("site", site, org=org, name=site, address="1 Road", district=district,
                         lat=lat, lon=lon, capacity_t="500", major_hazard=major)  # fmt: skip
@@ -174,6 +182,24 @@ class City:
         attrs.setdefault("valid_until", "2027-01-01T00:00:00Z")
         attrs.setdefault("number", permit_id.upper())
         self.record("permit", permit_id, **attrs)
+
+    def certificate(self, public_key: bytes, *, org: str, issuer: str,
+                    role: CertRole = "device") -> str:  # fmt: skip
+        """Log a key certificate (unsigned: the engine judges flows); return the key's id."""
+        self.index += 1
+        cert = Certificate(role=role, algorithm="ed25519", public_key=public_key, org=org,
+                           valid_from="2026-01-01T00:00:00Z", valid_until="2029-01-01T00:00:00Z",
+                           issuer=issuer)  # fmt: skip
+        self._feed(CertificateFact(self.index, self._log_time(), cert))
+        return cert.key_id
+
+    def revocation(self, key_id: str, *, org: str, effective_from: datetime,
+                   log_at: datetime | None = None) -> None:  # fmt: skip
+        """Log a revocation of ``key_id`` effective from ``effective_from``."""
+        self.index += 1
+        revocation = Revocation(key_id=key_id, org=org, effective_from=format_utc(effective_from),
+                                reason="key compromise", issuer="root")  # fmt: skip
+        self._feed(RevocationFact(self.index, self._log_time(log_at), revocation))
 
     # -- events ------------------------------------------------------------------------------
 

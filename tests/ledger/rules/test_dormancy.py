@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.ledger.rules.scenario import delivered
+from tests.ledger.rules.scenario import MANIFEST, delivered
 
 
 def test_an_item_idle_181_days_is_found_with_no_further_event() -> None:
@@ -32,7 +32,8 @@ def test_each_event_restarts_the_clock() -> None:
 
 def test_a_disposed_item_is_never_idle() -> None:
     city, _ = delivered()
-    city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "method": "burn"},
+    city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "manifest_no": MANIFEST,
+               "method": "burn"},
                site="lab")  # fmt: skip
     city.advance(days=400)
     city.clean()

@@ -14,7 +14,7 @@ from api.catalogs import load_rules
 from ledger.rules import RULES, Engine, Finding, LedgerFact
 from ledger.rules.grouping import group_findings
 from ledger.rules.world import when
-from tests.ledger.rules.scenario import CATALOGS, CO_ACTOR, City, geo, site_point
+from tests.ledger.rules.scenario import CATALOGS, CO_ACTOR, MANIFEST, City, geo, site_point
 
 
 def test_a_clean_complete_flow_finds_nothing() -> None:
@@ -25,7 +25,8 @@ def test_a_clean_complete_flow_finds_nothing() -> None:
     city.event("store_out", "user", ["DRUM-1"], {}, site="lab", at=city.at(days=3))
     city.use("DRUM-1", "12")
     city.count("DRUM-1", "8")
-    city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "method": "incineration",
+    city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "manifest_no": MANIFEST,
+               "method": "incineration",
                "quantity": {"value": "8", "unit": "kg"}}, site="lab")  # fmt: skip
     city.advance(days=400)
     city.clean()
@@ -46,7 +47,8 @@ def test_a_clean_controlled_sale_finds_nothing() -> None:
                 counterparty="user", quantity="50")  # fmt: skip
     city.deliver(["DRUM-1"], org="store", site="depot")
     city.use("DRUM-1", "50")
-    city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "method": "neutralised"},
+    city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "manifest_no": MANIFEST,
+               "method": "neutralised"},
                site="lab", co_actor=CO_ACTOR)  # fmt: skip
     city.advance(days=400)
     city.clean()
@@ -55,7 +57,7 @@ def test_a_clean_controlled_sale_finds_nothing() -> None:
 def test_the_engine_knows_every_configured_rule() -> None:
     config = load_rules()
     assert set(config.severity) == set(RULES)
-    assert len(RULES) == 36
+    assert len(RULES) == 40
 
 
 # -- parity --------------------------------------------------------------------------------------

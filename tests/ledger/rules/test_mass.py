@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.ledger.rules.scenario import City, delivered
+from tests.ledger.rules.scenario import MANIFEST, City, delivered
 
 
 def _decant(city: City, outputs: dict[str, str], taken: str = "20") -> str:
@@ -99,7 +99,8 @@ def test_an_overdraw_within_the_minimum_is_fine() -> None:
 def test_use_then_disposal_of_the_rest_balances() -> None:
     city, _ = delivered()
     city.use("DRUM-1", "15")
-    city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "method": "burn",
+    city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "manifest_no": MANIFEST,
+               "method": "burn",
                "quantity": {"value": "5", "unit": "kg"}}, site="lab")  # fmt: skip
     city.advance(days=60)
     city.clean()

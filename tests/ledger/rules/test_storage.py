@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ledger.rules.world import distance_km
-from tests.ledger.rules.scenario import ACTOR, CO_ACTOR, City, site_point
+from tests.ledger.rules.scenario import ACTOR, CO_ACTOR, MANIFEST, City, site_point
 
 
 def _tank(city: City, code: str, tonnes: str, to: str = "store", to_site: str = "depot") -> str:
@@ -99,7 +99,8 @@ def test_an_oxidizer_after_the_flammables_were_used_up_and_disposed_is_fine() ->
     city = City()
     city.commission("DRUM-1")  # acetone, class 3
     city.deliver(["DRUM-1"])
-    city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "method": "burn"},
+    city.event("dispose", "user", ["DRUM-1"], {"disposer": "disposer", "manifest_no": MANIFEST,
+               "method": "burn"},
                site="lab")  # fmt: skip
     city.commission("BAG-1", chemical="30.1", value="5", packaging="bag")  # KMnO4, 5.1
     city.deliver(["BAG-1"])
