@@ -64,6 +64,8 @@ SUBJECTS: Final[Mapping[str, Subject]] = {
     "storage.major_hazard": _key_tail_dropped(":", 2),
     # key "code:event": one cylinder past its inspection date, however often it is used
     "storage.cylinder_overdue": _fields("item"),
+    # one cylinder filled again and again after it failed its inspection
+    "storage.cylinder_failed_fill": _fields("item"),
     # key "event": one site where toxic stock moves with one signature, per chemical
     "storage.two_person": _fields("site", "chemical"),
     # key "org|chemical|window start": one organisation's balance of one chemical

@@ -59,6 +59,7 @@ _SUBJECTS: dict[str, Callable[[Any], tuple[str, ...]]] = {
     ),
     "storage.major_hazard": lambda row: (row.key.rsplit(":", 2)[0],),
     "storage.cylinder_overdue": _fields("item"),
+    "storage.cylinder_failed_fill": _fields("item"),
     "storage.two_person": _fields("site", "chemical"),
     "mass.org_balance": lambda row: tuple(row.key.split("|")[:2]),
     "mass.stock_shortfall": _fields("site", "chemical"),
