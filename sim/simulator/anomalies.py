@@ -403,11 +403,11 @@ def _waste(kind: str) -> Story:
         item, org = yield from _delivered(w, strict=False)
         assert item.site is not None
         if kind == "disposed_to_non_disposer":
-            hub, store = w.nearest(w.city.hubs, family_of(item.form), item.site.point)
-            yield from w.trip([item], org, item.site, hub, store)
+            hub, _ = w.nearest(w.city.hubs, family_of(item.form), item.site.point)
             yield w.now + HOUR
-            w.dispose(hub, item)
-            w.label(kind, item.code, f"disposed by {hub.id}, which holds no disposal licence")
+            w.dispose(org, item, disposer=hub.id)
+            w.label(kind, item.code, f"handed for disposal to {hub.id}, which holds no "
+                    "hazardous-waste licence")  # fmt: skip
             return
         disposer, bin_ = w.nearest(w.city.disposers, family_of(item.form), item.site.point)
         yield from w.trip([item], org, item.site, disposer, bin_)
