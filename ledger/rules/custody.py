@@ -116,6 +116,7 @@ def on_receive(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     ship.received_any = True
     for code in received:
         st.items[code].consignee = None
+        st.items[code].handed_by = ship.org
     stray = sorted(code for code in codes - received
                    if (track := st.items.get(code)) is None or track.ship != ship.hash)  # fmt: skip
     if stray:

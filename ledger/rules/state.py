@@ -35,6 +35,9 @@ class ItemTrack:
     """The hash of the item's newest event (its holder, place and time: the projection)."""
     dormant_due: float | None = None
     queued_due: float | None = None
+    handed_by: str | None = None
+    """The organisation whose shipment its holder received it from (``None``: never
+    received, the holder made it): a disposal of it is the end of a waste transfer."""
 
 
 @dataclass(slots=True)

@@ -17,8 +17,9 @@ in force 2022-01-01); domain-rules §2.6 (R-WST-1). A ``dispose`` names its disp
   is reused. A transferor that files its manifests as registry records
   (``waste.manifest_record_kinds``) must cite one of its own, for this disposer, covering
   the waste and valid at the event's time; one that files none is judged on the number
-  alone. A disposer disposing of what it already holds transfers nothing, and needs no
-  manifest.
+  alone. A disposer disposing of waste it made itself transfers nothing and needs no
+  manifest; one disposing of waste it received from another organisation's shipment
+  ends a transfer, and cites its manifest.
 """
 
 from __future__ import annotations
@@ -39,8 +40,17 @@ def on_dispose(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     body = ev.body
     assert isinstance(body, Dispose)
     yield from _disposer(st, ev, body)
-    if body.data.disposer != body.org:
+    if body.data.disposer != body.org or _transferred(st, body):
         yield from _manifest(st, ev, body)
+
+
+def _transferred(st: RuleState, body: Dispose) -> bool:
+    """Whether the disposer received the waste from another organisation: the transfer the
+    manifest travels with, even though the disposal itself names no one else."""
+    return any(
+        (track := st.items.get(link.code)) is not None and track.handed_by not in (None, body.org)
+        for link in body.items
+    )
 
 
 def _disposer(st: RuleState, ev: EventView, body: Dispose) -> Iterator[Finding | None]:
@@ -110,9 +120,18 @@ def _manifest(st: RuleState, ev: EventView, body: Dispose) -> Iterator[Finding |
         return
     yield st.finding(
         "waste.manifest_missing", ev.hash, body.time,
-        f"{body.org} handed waste to {disposer} with {why}", evidence,
+        f"{_transfer(st, body)} with {why}", evidence,
         org=body.org, site=body.site, item=body.items[0].code, chemical=_first(ev),
     )  # fmt: skip
+
+
+def _transfer(st: RuleState, body: Dispose) -> str:
+    disposer = body.data.disposer
+    if disposer != body.org:
+        return f"{body.org} handed waste to {disposer}"
+    senders = sorted({t.handed_by for link in body.items
+                      if (t := st.items.get(link.code)) is not None and t.handed_by})  # fmt: skip
+    return f"{disposer} disposed of waste shipped to it by {', '.join(senders)}"
 
 
 def _filed(st: RuleState, ev: EventView, body: Dispose, number: str) -> bool:

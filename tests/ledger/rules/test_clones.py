@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.ledger.rules.scenario import INSPECTOR, City, delivered, north_of
+from tests.ledger.rules.scenario import INSPECTOR, MANIFEST, City, delivered, north_of
 
 # -- clone.impossible_travel -----------------------------------------------------------------
 
@@ -83,7 +83,8 @@ def test_an_inspection_of_a_disposed_item_is_not_a_clone() -> None:
     city = City()
     city.commission("DRUM-1")
     city.deliver(["DRUM-1"], to="disposer", to_site="kiln")
-    city.event("dispose", "disposer", ["DRUM-1"], {"disposer": "disposer", "method": "burn"},
+    city.event("dispose", "disposer", ["DRUM-1"],
+               {"disposer": "disposer", "manifest_no": MANIFEST, "method": "burn"},
                site="kiln")  # fmt: skip
     city.event("inspect", "disposer", ["DRUM-1"], {"outcome": "pass", "inspector": INSPECTOR},
                site="kiln")  # fmt: skip

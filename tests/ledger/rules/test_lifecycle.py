@@ -3,7 +3,7 @@ no growth without a fill, nothing after disposal but an inspection."""
 
 from __future__ import annotations
 
-from tests.ledger.rules.scenario import INSPECTOR, City, delivered
+from tests.ledger.rules.scenario import INSPECTOR, MANIFEST, City, delivered
 
 # -- lifecycle.second_commission ---------------------------------------------------------------
 
@@ -61,7 +61,8 @@ def test_consignee_storing_after_receipt_is_fine() -> None:
 def _disposed() -> tuple[City, str]:
     city, _ = delivered(to="disposer", to_site="kiln")
     disposed = city.event("dispose", "disposer", ["DRUM-1"],
-                          {"disposer": "disposer", "method": "incineration"}, site="kiln")  # fmt: skip
+                          {"disposer": "disposer", "manifest_no": MANIFEST, "method": "incineration"},
+                          site="kiln")  # fmt: skip
     city.clean()
     return city, disposed
 

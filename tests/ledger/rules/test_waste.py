@@ -94,7 +94,7 @@ def test_a_disposer_s_own_disposal_is_left_to_licence_missing() -> None:
     city.commission("DRUM-1", value="20")
     city.deliver(["DRUM-1"], to="disposer", to_site="kiln")
     city.revoke("disposer")
-    _dispose(city, org="disposer", site="kiln", manifest_no=None)
+    _dispose(city, org="disposer", site="kiln")
     assert city.rules() == ["licence.missing"], city.describe()
 
 
@@ -180,11 +180,23 @@ def test_one_number_serves_one_trip_a_beijing_day(
     assert city.rules() == (["waste.manifest_missing"] if flagged else []), city.describe()
 
 
-def test_a_disposer_disposing_of_what_it_holds_needs_no_manifest() -> None:
+def test_a_disposer_disposing_of_waste_shipped_to_it_without_a_manifest_is_found() -> None:
+    # the transfer (maker → disposer) is what the manifest travels with, though the
+    # disposal itself names no other organisation
     city = City()
     city.commission("DRUM-1", value="20")
     city.deliver(["DRUM-1"], to="disposer", to_site="kiln")
-    _dispose(city, org="disposer", site="kiln", manifest_no=None)
+    disposed = _dispose(city, org="disposer", site="kiln", manifest_no=None)
+    found = city.only("waste.manifest_missing")
+    assert found.evidence == (disposed,) and found.org == "disposer"
+    assert "disposer disposed of waste shipped to it by maker" in found.message
+
+
+def test_a_disposer_citing_the_transfer_s_manifest_is_quiet() -> None:
+    city = City()
+    city.commission("DRUM-1", value="20")
+    city.deliver(["DRUM-1"], to="disposer", to_site="kiln")
+    _dispose(city, org="disposer", site="kiln")
     city.clean()
 
 
