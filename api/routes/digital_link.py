@@ -13,9 +13,9 @@ tag) are ignored, as the Digital Link syntax says.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -132,7 +132,12 @@ def _linkset(request: Request, link: DigitalLink, signed: SignedCode) -> dict[st
     }
 
 
-def resolve(request: Request) -> Response:
+def resolve(
+    request: Request,
+    rest: Annotated[
+        str, Path(description="the key's value, then its qualifiers: `/21/<serial>`, …")
+    ],
+) -> Response:
     link = _parsed(request)
     gs1_key = _key_of(link)
     registry = service_of(request).registry
@@ -159,7 +164,7 @@ for _ai in ITEM_KEYS:
         name=f"resolve_{_ai}",
     )
 
-_COMPRESSED_RESPONSES: Final = responses(400)
+_COMPRESSED_RESPONSES: Final = responses(400, 404)
 
 
 @router.get(
@@ -168,7 +173,16 @@ _COMPRESSED_RESPONSES: Final = responses(400)
     responses=_COMPRESSED_RESPONSES,
     summary="A compressed GS1 Digital Link: refused, compression is not supported.",
 )
-def compressed(compressed: str) -> Response:
+def compressed(
+    compressed: Annotated[
+        str,
+        Path(
+            description="a compressed Digital Link (base64url, 20 characters or more); a "
+            "shorter segment is no route (404)",
+            pattern=f"^{_CompressedConvertor.regex}$",
+        ),
+    ],
+) -> Response:
     raise ProblemError(
         400,
         "compressed_digital_link",

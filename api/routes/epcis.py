@@ -63,8 +63,39 @@ EpcFormatHeader = Annotated[
         alias="GS1-EPC-Format",
         description="`No_Preference` (the default: as the ledger states them), "
         "`Always_GS1_Digital_Link`, `Always_EPC_URN` or `Never_Translates`",
+        json_schema_extra={"enum": list(EPC_FORMATS)},
     ),
 ]
+
+
+_DESCRIPTIONS: Final = {
+    "eventType": "ObjectEvent, AggregationEvent, TransformationEvent, AssociationEvent or "
+    "TransactionEvent",
+    "EQ_bizStep": "CBV bizStep: a bare term (`shipping`), its URN or its web URI",
+    "EQ_disposition": "CBV disposition: a bare term, its URN or its web URI",
+    "EQ_action": "ADD, OBSERVE or DELETE",
+    "MATCH_epc": "an EPC in epcList or childEPCs (any GS1 spelling: Digital Link, EPC URN, "
+    "or the `urn:chemtrace:code:` URN); no patterns",
+    "MATCH_parentID": "the parentID of an AggregationEvent",
+    "MATCH_inputEPC": "an EPC in inputEPCList",
+    "MATCH_outputEPC": "an EPC in outputEPCList",
+    "MATCH_anyEPC": "an EPC anywhere: epcList, childEPCs, parentID, inputs or outputs",
+    "EQ_bizLocation": "the bizLocation id (`urn:chemtrace:site:…`, an SGLN)",
+    "EQ_readPoint": "the readPoint id",
+    "GE_eventTime": "eventTime at or after (RFC 3339 with a zone)",
+    "LT_eventTime": "eventTime before",
+    "GE_recordTime": "recordTime (the log time) at or after",
+    "LT_recordTime": "recordTime before",
+    "perPage": f"events per page, 1 to {MAX_PER_PAGE} (default {DEFAULT_PER_PAGE})",
+    "nextPageToken": "the opaque token of the next page (from the `Link` header)",
+}
+QUERY_PARAMETERS: Final = [
+    {"name": name, "in": "query", "required": False, "description": text,
+     "schema": {"type": "string"}}
+    for name, text in _DESCRIPTIONS.items()
+]  # fmt: skip
+"""The SimpleEventQuery parameters, for the OpenAPI document (the route reads them itself, so
+that one it does not know is refused rather than ignored)."""
 
 
 def _refusal(parameter: str, detail: str) -> ProblemError:
@@ -160,6 +191,7 @@ def _answer(document: dict[str, Any], epc_format: str, link: str | None = None) 
     response_class=JSONResponse,
     responses=QUERY_RESPONSES,
     summary="EPCIS 2.0 SimpleEventQuery over the events in your scope, with log proofs.",
+    openapi_extra={"parameters": QUERY_PARAMETERS},
 )
 def query_events(
     request: Request, principal: Caller, gs1_epc_format: EpcFormatHeader = "No_Preference"
