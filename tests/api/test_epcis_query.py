@@ -11,8 +11,12 @@ import httpx
 import jsonschema
 import pytest
 
-from ledger.canonical import b64decode, parse_hash
+from ledger.canonical import b64decode, format_hash, parse_hash
 from ledger.checkpoint import open_checkpoint
+from ledger.envelope import open_envelope
+from ledger.epcis.identifiers import DryRunLookup
+from ledger.epcis.mapping import from_epcis
+from ledger.events import body_to_json
 from ledger.leaf import LeafRecord
 from ledger.merkle import leaf_hash, verify_inclusion
 from ledger.note import parse_vkey
@@ -201,6 +205,12 @@ def test_every_exported_event_verifies_against_the_named_checkpoint(
         verify_inclusion(leaf_hash(leaf), log["index"], checkpoint.size, proof,
                          checkpoint.root_hash)  # fmt: skip
         assert event["eventID"].startswith("ni:///sha-256;")
+        # the body back from the EPCIS event, with the signature: the entry the log committed to
+        stated = {k: v for k, v in event.items() if k != "chemtrace:log"}  # log metadata
+        body = from_epcis(stated, DryRunLookup())
+        signed = open_envelope({"body": body_to_json(body), "signature": log["signature"]})
+        assert format_hash(signed.event_hash) == log["hash"]
+        signed.verify(world.actors[body.org].device.signer.public_key)
         if log["index"] in native:
             assert native[log["index"]]["event_hash"] == log["hash"]
     tampered = dict(events[0]["chemtrace:log"])
