@@ -18,7 +18,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
@@ -179,14 +179,14 @@ class EpcisService:
         """One page of the events in scope that match ``query``, in log order."""
         self._queries.require_custody_reader(principal)
         visibility = _Visibility(self._queries, principal)
-        exporter = _Exporter(self, epc_format)
+        exporter = _Exporter(self, epc_format, visibility.sees)
         chosen: list[tuple[LoggedEvent, Event]] = []
         more = False
         for logged in self._scan(query.after):
             if not visibility.sees(logged):
                 continue
             event = exporter.standard(logged)
-            if not _matches(event, logged, query, exporter):
+            if event is None or not _matches(event, logged, query, exporter):
                 continue
             if len(chosen) == query.per_page:
                 more = True
@@ -200,8 +200,10 @@ class EpcisService:
         out of scope answers exactly like a missing one)."""
         self._queries.require_custody_reader(principal)
         view = self._queries.visible_item(principal, code)
-        exporter = _Exporter(self, epc_format)
-        return exporter.document([(logged, exporter.standard(logged)) for logged in view.seen])
+        seen = {logged.event.event_hash for logged in view.seen}
+        exporter = _Exporter(self, epc_format, lambda logged: logged.event.event_hash in seen)
+        exported = [(logged, exporter.standard(logged)) for logged in view.seen]
+        return exporter.document([(logged, e) for logged, e in exported if e is not None])
 
     def _scan(self, after: int) -> Iterator[LoggedEvent]:
         while page := self._store.events_since(after, limit=_SCAN_PAGE):
@@ -236,8 +238,10 @@ class EpcisService:
 class _Exporter:
     """One request's EPCIS rendering: the standard form, the EPC format, the proofs."""
 
-    def __init__(self, service: EpcisService, epc_format: EpcFormat) -> None:
-        self._service, self._format = service, epc_format
+    def __init__(
+        self, service: EpcisService, epc_format: EpcFormat, sees: Callable[[LoggedEvent], bool]
+    ) -> None:
+        self._service, self._format, self._sees = service, epc_format, sees
         self._keys: dict[str, str | None] = {}
 
     def gs1_identity(self, code: str) -> str | None:
@@ -247,13 +251,20 @@ class _Exporter:
             self._keys[code] = None if key is None else to_digital_link(key)
         return self._keys[code]
 
-    def standard(self, logged: LoggedEvent) -> Event:
-        """The event as the ledger states it (chemtrace URNs), with its CBV hash ID."""
+    def standard(self, logged: LoggedEvent) -> Event | None:
+        """The event as the ledger states it (chemtrace URNs), with its CBV hash ID.
+
+        None for a correction the caller may not see in full: an EPCIS errorDeclaration
+        repeats the corrected event (§7.4.1.2), so it is exported only to a caller who may see
+        that event too, and only when that event is not itself a correction.
+        """
         body = logged.event.body
         corrected = None
         if body.type == "correct":
             earlier = self._service.corrected(logged)
-            corrected = None if earlier is None else to_epcis(earlier.event.body)
+            if earlier is None or earlier.event.body.type == "correct" or not self._sees(earlier):
+                return None
+            corrected = to_epcis(earlier.event.body)
         event = to_epcis(body, corrected=corrected)
         event["eventID"] = event_hash_id(event, _NAMESPACES)
         event["recordTime"] = logged.log_time

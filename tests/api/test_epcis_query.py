@@ -69,7 +69,10 @@ def scenario(world: World) -> Scenario:
     world.actors["t-trade"].client.submit(world.commission("t-trade", private))
     paged = world.issue("p-chem", PAGED)
     for code in paged:
-        producer.client.submit(world.commission("p-chem", code))
+        receipt = producer.client.submit(world.commission("p-chem", code))
+    producer.client.submit(world.event("p-chem", "correct", [paged[-1]], {
+        "corrects": receipt["entry_hash"], "reason": "typo", "changes": {"lot": "L2"},
+    }))  # fmt: skip
     wait_for(lambda: _covered(world))
     return Scenario(shipped, private, paged)
 
@@ -139,7 +142,7 @@ def test_the_scope_bites(world: World, scenario: Scenario) -> None:
     assert not any(f"urn:chemtrace:code:{scenario.private}" in e.get("epcList", []) for e in lab)
     assert len(_events(_query(world, "d2"))) == 3  # the lab's district: the shipped item, whole
     every = _events(_query(world, "admin", perPage="1000"))
-    assert len(every) == 3 + 1 + PAGED
+    assert len(every) == 3 + 1 + PAGED + 1  # the correction too
 
 
 def test_a_guessed_epc_answers_like_one_that_does_not_exist(
@@ -156,7 +159,7 @@ def test_a_guessed_epc_answers_like_one_that_does_not_exist(
 
 def test_pages_are_complete_disjoint_and_tamper_safe(world: World, scenario: Scenario) -> None:
     whole = _indices(_events(_query(world, "p-chem", EQ_bizStep="commissioning")))
-    assert len(whole) == 1 + PAGED
+    assert len(whole) == 1 + PAGED + 1  # the error declaration repeats a commissioning
     seen: list[int] = []
     answer = _query(world, "p-chem", EQ_bizStep="commissioning", perPage="2")
     while True:
@@ -262,7 +265,7 @@ def test_the_standard_filters(world: World, scenario: Scenario) -> None:
                      MATCH_anyEPC=DIGITAL_LINK)  # fmt: skip
     assert _events(located) == [commission, ship]  # both at the producer's site
     assert _events(_query(world, "admin", eventType="AggregationEvent")) == []
-    assert len(_events(_query(world, "admin", eventType="ObjectEvent", perPage="1000"))) == 9
+    assert len(_events(_query(world, "admin", eventType="ObjectEvent", perPage="1000"))) == 10
     if "disposition" in ship:
         assert ship in _events(_query(world, "admin", EQ_disposition=ship["disposition"]))
 
@@ -293,3 +296,15 @@ def test_a_bad_parameter_is_an_epcis_query_parameter_exception(
 def test_a_query_needs_a_token(world: World) -> None:
     answer = httpx.get(world.server.base_url + "/epcis/events")
     assert answer.status_code == 401
+
+
+def test_a_correction_is_an_error_declaration_on_the_corrected_event(
+    world: World, scenario: Scenario
+) -> None:
+    chain = _events(_get(world, "p-chem", f"/epcis/items/{scenario.paged[-1]}/events"))
+    commission, correction = chain
+    declaration = correction["errorDeclaration"]
+    assert declaration["reason"] == "incorrect_data"
+    assert declaration["chemtrace:correction"]["data"]["changes"] == {"lot": "L2"}
+    assert correction["eventID"] == commission["eventID"]  # CBV: the declaration names it
+    assert correction["eventTime"] == commission["eventTime"]
