@@ -79,7 +79,10 @@ def _key_of(link: DigitalLink) -> str:
 
 def _parsed(request: Request) -> DigitalLink:
     query = request.url.query
-    uri = f"https://{request.url.netloc or 'localhost'}{request.url.path}"
+    # The raw path: a serial may hold an escaped "/" (%2F), which the decoded path splits.
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else request.url.path
+    uri = f"https://{request.url.netloc or 'localhost'}{path}"
     try:
         return parse_digital_link(uri + ("?" + query if query else ""))
     except IdentifierError as exc:

@@ -14,8 +14,10 @@ from tests.conftest import SHARED_DIR
 
 world = world_fixture("resolver")
 GTIN: Final = "09506000134352"
-KEYS: Final = [f"(01){GTIN}(21)DL-1", f"(8003){GTIN}DL-2", "(00)095060001343520017"]
-PATHS: Final = [f"/01/{GTIN}/21/DL-1", f"/8003/{GTIN}DL-2", "/00/095060001343520017"]
+KEYS: Final = [f"(01){GTIN}(21)DL-1", f"(8003){GTIN}DL-2", "(00)095060001343520017",
+               f"(01){GTIN}(21)DL/4"]  # fmt: skip
+PATHS: Final = [f"/01/{GTIN}/21/DL-1", f"/8003/{GTIN}DL-2", "/00/095060001343520017",
+                f"/01/{GTIN}/21/DL%2F4"]  # fmt: skip
 VECTORS: Final = SHARED_DIR / "conformance/gs1/derived/gs1-syntax-engine_dl-uri-vectors.json"
 _ON_RESOLVER: Final = re.compile(r"^https?://[A-Za-z0-9.-]+(/(?:01|00|8003)/[^#]*)")
 
@@ -23,7 +25,7 @@ _ON_RESOLVER: Final = re.compile(r"^https?://[A-Za-z0-9.-]+(/(?:01|00|8003)/[^#]
 @pytest.fixture(scope="module")
 def issued(world: World) -> dict[str, str]:
     """GS1 key → trace code, for the three primary keys the registry issues."""
-    codes = world.admin.issue_codes(org="p-chem", form="1.1", packaging="cylinder", count=3,
+    codes = world.admin.issue_codes(org="p-chem", form="1.1", packaging="cylinder", count=4,
                                     batch="DL1", gs1_keys=KEYS)  # fmt: skip
     return {key: entry["code"] for key, entry in zip(KEYS, codes, strict=True)}
 
