@@ -315,16 +315,13 @@ class _Exporter:
         opened = self._service.checkpoint() if events else None
         checkpoint = None if opened is None else opened[0]
         exported = [self.exported(logged, event, checkpoint) for logged, event in events]
-        document = epcis_document(exported, created=self._service_now())
+        document = epcis_document(exported, created=QueryService.now())
         body = document.pop("epcisBody")
         document["type"] = "EPCISQueryDocument"
         document["epcisBody"] = {"queryResults": {"queryName": QUERY_NAME, "resultsBody": body}}
         if opened is not None:
             document[CHECKPOINT] = opened[1]
         return document
-
-    def _service_now(self) -> str:
-        return QueryService.now()
 
 
 def _term_matches(values: frozenset[str], actual: object) -> bool:
@@ -341,13 +338,11 @@ def _matches(event: Event, logged: LoggedEvent, query: EventQuery, exporter: _Ex
             term = _VOCABULARIES[parameter].expand(actual) if isinstance(actual, str) else None
             if not _term_matches(values, term):
                 return False
-        elif parameter in ("EQ_action", "EQ_readPoint"):
-            actual = event.get(parameter.removeprefix("EQ_"))
-            actual = actual.get("id") if isinstance(actual, dict) else actual
-            if not _term_matches(values, actual):
+        elif parameter == "EQ_action":
+            if not _term_matches(values, event.get("action")):
                 return False
-        elif parameter == "EQ_bizLocation":
-            location = (event.get("bizLocation") or {}).get("id")
+        elif parameter in ("EQ_bizLocation", "EQ_readPoint"):
+            location = (event.get(parameter.removeprefix("EQ_")) or {}).get("id")
             if not isinstance(location, str) or canonical_identifier(location) not in values:
                 return False
         elif parameter in _MATCH_FIELDS:

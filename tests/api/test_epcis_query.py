@@ -265,6 +265,15 @@ def test_the_standard_filters(world: World, scenario: Scenario) -> None:
                      MATCH_anyEPC=DIGITAL_LINK)  # fmt: skip
     assert _events(located) == [commission, ship]  # both at the producer's site
     assert _events(_query(world, "admin", eventType="AggregationEvent")) == []
+    assert (commission["action"], ship["action"], receive["action"]) == (
+        "ADD",
+        "OBSERVE",
+        "OBSERVE",
+    )
+    assert _events(_query(world, "admin", EQ_action="OBSERVE", MATCH_epc=DIGITAL_LINK)) == [
+        ship,
+        receive,
+    ]
     assert len(_events(_query(world, "admin", eventType="ObjectEvent", perPage="1000"))) == 10
     if "disposition" in ship:
         assert ship in _events(_query(world, "admin", EQ_disposition=ship["disposition"]))
