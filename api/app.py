@@ -15,7 +15,19 @@ from api import openapi_schema, problems
 from api.limits import RequestLimits
 from api.logs import RequestContext
 from api.metrics import REQUESTS
-from api.routes import codes, events, findings, items, log, ops, public, registry, tlog
+from api.routes import (
+    codes,
+    digital_link,
+    epcis,
+    events,
+    findings,
+    items,
+    log,
+    ops,
+    public,
+    registry,
+    tlog,
+)
 from api.routes._common import client_of
 from api.services.root import Service
 from api.settings import Settings
@@ -49,9 +61,10 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     if service is not None:
         app.state.service = service
     problems.install(app)
-    for module in (events, items, codes, registry, findings, log, ops, public):
+    for module in (events, items, codes, registry, findings, log, ops, public, epcis):
         app.include_router(module.router)
     app.include_router(tlog.router)  # the log as C2SP tlog-tiles, public like /v1/log
+    app.include_router(digital_link.router)  # last: its compressed-link route takes one segment
 
     @app.middleware("http")
     async def timing(

@@ -16,6 +16,7 @@ from api.anomaly import FindingsProcess, worker_command
 from api.background import Integrator, OutboxRelay, SingletonLock, Worker
 from api.deployment import Deployment
 from api.services.access import AccessService
+from api.services.epcis import EpcisService
 from api.services.findings import FindingsService
 from api.services.ingest import IngestService
 from api.services.journal import JournalService
@@ -102,6 +103,11 @@ class Service:
             witnessing=witnessing,
             _store=store,
         )
+
+    @cached_property
+    def epcis(self) -> EpcisService:
+        """EPCIS 2.0 queries (``/epcis/``), scoped like :attr:`queries`, with log proofs."""
+        return EpcisService(self.deployment, self._store, self.queries, self.registry, self.log)
 
     @cached_property
     def tiles(self) -> TileService:

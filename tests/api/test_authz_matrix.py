@@ -671,6 +671,26 @@ ITEM_LISTING = authed(
     reg_other=E(200, sees=("item:B",), hides=("item:A",), only=D2_ORGS),
     inspector=E(200, sees=("item:A",), hides=("item:B",), only=D1_ORGS),
 )
+
+
+def _epcis_codes(body: Any) -> set[str]:
+    """The trace codes named by the events of an EPCIS query document."""
+    events = body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    fields = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
+    epcs = [epc for event in events for name in fields for epc in event.get(name, [])]
+    return {epc.removeprefix("urn:chemtrace:code:") for epc in epcs}
+
+
+def redirects_to_label(m: Matrix, call: Call, response: httpx.Response) -> None:
+    """The resolver's redirect opens the keyed code's genuine label page."""
+    page = m.http.get(response.headers["location"])
+    verdict("genuine")(m, call, page)
+    assert m.ref("gs1-code:A") in page.text
+
+
+ITEM_LISTING_EPCIS = {  # the events of the items in scope: no holder to check "only" against
+    role: replace(expect, only=None) for role, expect in ITEM_LISTING.items()
+}
 ORG_LISTING = authed(  # registries, licences and devices: owners are organisations
     admin=E(200, sees=("p-chem", "u-lab")),
     ent_own=E(200, sees=("p-chem",), only=("p-chem",)),
@@ -857,6 +877,19 @@ ENDPOINTS: list[Endpoint] = [
         admin=E(204, check=hook_kept(False)), ent_own=_HOOK_STAYS, ent_other=_HOOK_STAYS,
         reg_own=E(204, check=hook_kept(False)),
         reg_other=E(404, "webhook_not_found", check=hook_kept(True)), inspector=_HOOK_STAYS)),
+    # -- EPCIS 2.0 query and the GS1 Digital Link resolver ------------------------------------
+    Endpoint("GET", "/epcis/events", get("/epcis/events", perPage="1000"), ITEM_LISTING_EPCIS,
+             keys=_epcis_codes),
+    Endpoint("GET", "/epcis/items/{code}/events", get("/epcis/items/{item:A}/events"),
+             item_read()),
+    Endpoint("GET", "/01/{rest}", get("/01/09506000134352/21/MATRIX-A"),
+             everyone(E(307, check=redirects_to_label))),  # public like the label page
+    Endpoint("GET", "/00/{rest}", get("/00/095060001343520017"),
+             everyone(E(404, "unknown_code"))),
+    Endpoint("GET", "/8003/{rest}", get("/8003/09506000134352X"),
+             everyone(E(404, "unknown_code"))),
+    Endpoint("GET", "/{compressed}", get("/AQnYUc1gmi0Ajl5a0XzJYQ"),
+             everyone(E(400, "compressed_digital_link"))),
     # -- public: the audit API, operations, label pages, API docs ----------------------------
     Endpoint("GET", "/v1/log/checkpoint", get("/v1/log/checkpoint"), PUBLIC),
     Endpoint("GET", "/v1/log/key", get("/v1/log/key"), PUBLIC),

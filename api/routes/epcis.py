@@ -1,0 +1,223 @@
+"""EPCIS 2.0 REST query: ``GET /epcis/events`` and ``GET /epcis/items/{code}/events``.
+
+The SimpleEventQuery parameters travel as query parameters (EPCIS 2.0 §12.5); a list-valued
+one takes several values separated by commas or repeated (any one matches). Pages are
+``perPage`` long; the next one is named by an opaque ``nextPageToken``, in a ``Link`` header
+with ``rel="next"``. ``GS1-EPC-Format`` chooses how EPCs are written. A parameter this
+repository does not answer is a 400 ``QueryParameterException``, never silently ignored:
+a filter left out would widen the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any, Final, cast
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from api.auth import Caller, Principal
+from api.problems import ProblemError, responses
+from api.routes._common import service_of
+from api.routes._params import Code
+from api.services.epcis import (
+    EPC_FORMATS,
+    EpcFormat,
+    EpcisQueryError,
+    EventQuery,
+    open_page_token,
+    page_token,
+)
+from ledger.epcis.epc_uri import canonical_identifier
+from ledger.epcis.vocabulary import Vocabulary
+
+router = APIRouter(prefix="/epcis", tags=["epcis"])
+LD_JSON: Final = "application/ld+json"
+MAX_PER_PAGE: Final = 1000
+DEFAULT_PER_PAGE: Final = 100
+EVENT_TYPES: Final = frozenset(
+    {"ObjectEvent", "AggregationEvent", "TransformationEvent", "AssociationEvent",
+     "TransactionEvent"}
+)  # fmt: skip
+_IDENTIFIERS: Final = (
+    "MATCH_epc", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC", "MATCH_anyEPC",
+    "EQ_bizLocation", "EQ_readPoint",
+)  # fmt: skip
+_TERMS: Final = ("eventType", "EQ_bizStep", "EQ_disposition", "EQ_action", *_IDENTIFIERS)
+_TIMES: Final = ("GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime")
+_PAGING: Final = ("perPage", "nextPageToken")
+_ACTIONS: Final = frozenset({"ADD", "OBSERVE", "DELETE"})
+HEADERS: Final = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
+QUERY_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "description": "An EPCISQueryDocument (JSON-LD); each event with `chemtrace:log`",
+        "content": {LD_JSON: {"schema": {"type": "object"}}},
+    },
+    **responses(400, 401, 403),
+}
+EpcFormatHeader = Annotated[
+    str,
+    Header(
+        alias="GS1-EPC-Format",
+        description="`No_Preference` (the default: as the ledger states them), "
+        "`Always_GS1_Digital_Link`, `Always_EPC_URN` or `Never_Translates`",
+        json_schema_extra={"enum": list(EPC_FORMATS)},
+    ),
+]
+
+
+_DESCRIPTIONS: Final = {
+    "eventType": "ObjectEvent, AggregationEvent, TransformationEvent, AssociationEvent or "
+    "TransactionEvent",
+    "EQ_bizStep": "CBV bizStep: a bare term (`shipping`), its URN or its web URI",
+    "EQ_disposition": "CBV disposition: a bare term, its URN or its web URI",
+    "EQ_action": "ADD, OBSERVE or DELETE",
+    "MATCH_epc": "an EPC in epcList or childEPCs (any GS1 spelling: Digital Link, EPC URN, "
+    "or the `urn:chemtrace:code:` URN); no patterns",
+    "MATCH_parentID": "the parentID of an AggregationEvent",
+    "MATCH_inputEPC": "an EPC in inputEPCList",
+    "MATCH_outputEPC": "an EPC in outputEPCList",
+    "MATCH_anyEPC": "an EPC anywhere: epcList, childEPCs, parentID, inputs or outputs",
+    "EQ_bizLocation": "the bizLocation id (`urn:chemtrace:site:…`, an SGLN)",
+    "EQ_readPoint": "the readPoint id",
+    "GE_eventTime": "eventTime at or after (RFC 3339 with a zone)",
+    "LT_eventTime": "eventTime before",
+    "GE_recordTime": "recordTime (the log time) at or after",
+    "LT_recordTime": "recordTime before",
+    "perPage": f"events per page, 1 to {MAX_PER_PAGE} (default {DEFAULT_PER_PAGE})",
+    "nextPageToken": "the opaque token of the next page (from the `Link` header)",
+}
+QUERY_PARAMETERS: Final = [
+    {"name": name, "in": "query", "required": False, "description": text,
+     "schema": {"type": "string"}}
+    for name, text in _DESCRIPTIONS.items()
+]  # fmt: skip
+"""The SimpleEventQuery parameters, for the OpenAPI document (the route reads them itself, so
+that one it does not know is refused rather than ignored)."""
+
+
+def _refusal(parameter: str, detail: str) -> ProblemError:
+    return ProblemError(
+        400, "query_parameter_exception", detail, field=parameter,
+        type="epcisException:QueryParameterException",
+    )  # fmt: skip
+
+
+def _epc_format(value: str) -> EpcFormat:
+    if value not in EPC_FORMATS:
+        raise _refusal("GS1-EPC-Format", f"GS1-EPC-Format is one of {', '.join(EPC_FORMATS)}")
+    return cast("EpcFormat", value)
+
+
+def _values(parameter: str, raw: list[str]) -> frozenset[str]:
+    values = [value for text in raw for value in text.split(",")]
+    if not values or any(not value for value in values):
+        raise _refusal(parameter, f"{parameter} has an empty value")
+    if parameter == "eventType" and (unknown := set(values) - EVENT_TYPES):
+        raise _refusal(parameter, f"eventType {sorted(unknown)[0]!r} is not an EPCIS event type")
+    if parameter == "EQ_action" and (unknown := set(values) - _ACTIONS):
+        raise _refusal(parameter, f"action {sorted(unknown)[0]!r} is not ADD, OBSERVE or DELETE")
+    if parameter in ("EQ_bizStep", "EQ_disposition"):
+        vocabulary = Vocabulary.BIZ_STEP if parameter == "EQ_bizStep" else Vocabulary.DISPOSITION
+        return frozenset(vocabulary.expand(value) for value in values)
+    if parameter in _IDENTIFIERS:
+        if any("*" in value for value in values):
+            raise _refusal(parameter, f"{parameter}: EPC patterns (with *) are not supported")
+        try:
+            return frozenset(canonical_identifier(value) for value in values)
+        except ValueError as exc:
+            raise _refusal(parameter, f"{parameter}: {exc}") from exc
+    return frozenset(values)
+
+
+def _time(parameter: str, raw: list[str]) -> datetime:
+    if len(raw) != 1:
+        raise _refusal(parameter, f"{parameter} is given {len(raw)} times")
+    try:
+        stamp = datetime.fromisoformat(raw[0].replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise _refusal(parameter, f"{parameter} is not an RFC 3339 time: {raw[0]!r}") from exc
+    if stamp.tzinfo is None:
+        raise _refusal(parameter, f"{parameter} needs a time zone (Z or ±hh:mm)")
+    return stamp
+
+
+def _per_page(raw: list[str]) -> int:
+    text = raw[-1] if raw else str(DEFAULT_PER_PAGE)
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PER_PAGE:
+        raise _refusal("perPage", f"perPage is a whole number from 1 to {MAX_PER_PAGE}")
+    return int(text)
+
+
+def _fingerprint(principal: Principal, request: Request) -> str:
+    kept = sorted((k, v) for k, v in request.query_params.multi_items() if k not in _PAGING)
+    text = "\n".join([principal.user_id, *(f"{k}={v}" for k, v in kept)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_query(request: Request, principal: Principal, secret: bytes) -> EventQuery:
+    """The query's parameters, checked; an unknown, repeated or malformed one is refused."""
+    given: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        given.setdefault(key, []).append(value)
+    for key in given:
+        if key not in (*_TERMS, *_TIMES, *_PAGING):
+            raise _refusal(key, f"{key} is not a query parameter this repository answers")
+    token = given.get("nextPageToken", [])
+    fingerprint = _fingerprint(principal, request)
+    try:
+        after = open_page_token(secret, fingerprint, token[-1]) if token else -1
+    except EpcisQueryError as exc:
+        raise _refusal(exc.parameter, exc.detail) from exc
+    return EventQuery(
+        terms={k: _values(k, v) for k, v in given.items() if k in _TERMS},
+        times={k: _time(k, v) for k, v in given.items() if k in _TIMES},
+        per_page=_per_page(given.get("perPage", [])),
+        after=after,
+    )
+
+
+def _answer(document: dict[str, Any], epc_format: str, link: str | None = None) -> JSONResponse:
+    headers = {**HEADERS, "GS1-EPC-Format": epc_format}
+    if link is not None:
+        headers["Link"] = f'<{link}>; rel="next"'
+    return JSONResponse(document, media_type=LD_JSON, headers=headers)
+
+
+@router.get(
+    "/events",
+    response_class=JSONResponse,
+    responses=QUERY_RESPONSES,
+    summary="EPCIS 2.0 SimpleEventQuery over the events in your scope, with log proofs.",
+    openapi_extra={"parameters": QUERY_PARAMETERS},
+)
+def query_events(
+    request: Request, principal: Caller, gs1_epc_format: EpcFormatHeader = "No_Preference"
+) -> JSONResponse:
+    epc_format = _epc_format(gs1_epc_format)
+    service = service_of(request).epcis
+    query = parse_query(request, principal, service.secret())
+    page = service.query(principal, query, epc_format)
+    link = None
+    if page.after is not None:
+        token = page_token(service.secret(), _fingerprint(principal, request), page.after)
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
+        link = f"{request.url.path}?{urlencode([*kept, ('nextPageToken', token)])}"
+    return _answer(page.document, epc_format, link)
+
+
+@router.get(
+    "/items/{code}/events",
+    response_class=JSONResponse,
+    responses={**QUERY_RESPONSES, **responses(404)},
+    summary="One item's custody chain (what you may see of it) as one EPCIS 2.0 document.",
+)
+def item_events(
+    request: Request, code: Code, principal: Caller,
+    gs1_epc_format: EpcFormatHeader = "No_Preference",
+) -> JSONResponse:  # fmt: skip
+    epc_format = _epc_format(gs1_epc_format)
+    document = service_of(request).epcis.item_chain(principal, code, epc_format)
+    return _answer(document, epc_format)
