@@ -121,6 +121,9 @@ class HolderRequirement(_Strict):
 
     activities: list[Token]
     """A licence for any one of these activities covering the chemical will do."""
+    use_activities: list[Token]
+    """For a ``use``, only these: a licence to store or to trade lets one hold the goods,
+    not consume them (a purchase permit or filing is for lawful use, so it still does)."""
     permits: list[Token]
     """Or a permit record of one of these kinds covering it (a purchase permit, a filing)."""
 

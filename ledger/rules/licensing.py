@@ -15,7 +15,9 @@ receive by the shipment's own carrier is not judged: it carries under its transp
 licence, and ``custody.wrong_receiver`` judges that receive. A purchase permit or filing
 authorises one acquisition, not a period of holding: goods received under one may be used
 after it lapsed (while the organisation is active). A licence authorises while it is
-valid, so goods held on a licence are judged against it at every use.
+valid, so goods held on a licence are judged against it at every use, and a use needs a
+licence to use or produce them (``use_activities``): a storage or trading licence lets an
+organisation hold regulated goods, not consume them (Decree 591 Arts. 29 and 38).
 """
 
 from __future__ import annotations
@@ -122,7 +124,8 @@ def _authority(
 ) -> str | None:
     """What lets ``org`` hold ``chem`` now: ``licence``, ``permit`` or nothing (``None``)."""
     registry = st.registry
-    if registry.licensed(org, need.activities, chem, ev.time):
+    activities = need.use_activities if ev.body.type == "use" else need.activities
+    if registry.licensed(org, activities, chem, ev.time):
         return "licence"
     return "permit" if registry.permit(org, need.permits, chem, ev.time) else None
 

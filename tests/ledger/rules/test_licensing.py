@@ -233,3 +233,19 @@ def test_goods_received_under_a_purchase_permit_may_be_used_after_it_lapsed() ->
                 status="suspended")  # fmt: skip
     city.use("DRUM-1", "1")
     assert "user is suspended" in city.of("licence.missing")[-1].message
+
+
+@pytest.mark.parametrize(("activities", "flagged"), [(["buy", "store"], True),
+                                                     (["buy", "store", "use"], False)])  # fmt: skip
+def test_a_licence_to_store_lets_a_holder_hold_regulated_goods_not_use_them(
+    activities: list[str], flagged: bool
+) -> None:
+    # NH4NO3 (易制爆): the laboratory's licence is replaced by one to buy and store only
+    city = City()
+    city.revoke("user")
+    city.licence("user", activities, ["28"])
+    city.commission("DRUM-1", chemical="28.1", value="20")
+    city.deliver(["DRUM-1"])
+    city.clean()  # holding it is covered
+    used = city.use("DRUM-1", "1")
+    assert [f.evidence for f in city.of("licence.missing")] == ([(used,)] if flagged else [])
