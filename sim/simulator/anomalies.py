@@ -182,7 +182,13 @@ def _detour(w: World, n: int) -> Process:
 
 
 def _stops(w: World, n: int) -> Process:
-    org, site, form = _gas_customer(w)
+    """The track ends halfway, away from the consignee (beyond the arrival radius: a track
+    ending at the gate is a delivery nobody signed for, not a lost track)."""
+    radius = float(params.get("transport.arrival_radius_km"))
+    far = [a for a in w.city.gas_accounts if a.site.district in OUTER and distance_km(
+        _supplier(w, a.form, a.site)[1].point, a.site.point) > 4 * radius]  # fmt: skip
+    acc = far[w.rng.randrange(len(far))]
+    org, site, form = acc.org, acc.site, acc.form
     item = yield from _deliver(w, form, org, site, Flaw("stops"))
     w.label("gps_track_stops", item.code, "the GPS track stops halfway; nobody receives")
     w.label("shipment_never_received", item.code, "the shipment is never received")

@@ -172,16 +172,17 @@ def beijing_midnight(day: date) -> int:
 
 
 def filing_deadline(epoch: int, days: int = FILING_DAYS) -> int:
-    """The last second of a period of ``days`` days starting at ``epoch`` (Beijing).
+    """The end of a period of ``days`` days starting at ``epoch`` (Beijing): 24:00 of its
+    last day, an instant at which an act is still in time.
 
     Civil Code art. 201: the day of the act is not counted; art. 203: the last day runs to
     24:00 and a last day that is a statutory holiday moves to the next working day
-    (chinese-calendar's official holiday data).
+    (chinese-calendar's official holiday data). Issue 13: exactly on time is on time.
     """
     last = beijing_date(epoch) + timedelta(days=days)
     while chinese_calendar.is_holiday(last):
         last += timedelta(days=1)
-    return beijing_midnight(last + timedelta(days=1)) - 1
+    return beijing_midnight(last + timedelta(days=1))
 
 
 def utc_text(epoch: int) -> str:
