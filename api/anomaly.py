@@ -296,8 +296,9 @@ def _set_parent_death_signal(signum: int) -> None:
 
 
 def worker_command(
-    db: str, rules: Path | None, redis_url: str | None, namespace: str, interval: float
-) -> list[str]:
+    db: str, rules: Path | None, redis_url: str | None, namespace: str, interval: float,
+    *, snapshots: Path | None = None, keys: Path | None = None,
+) -> list[str]:  # fmt: skip
     """The command line of a findings worker for this deployment."""
     # ``chemtrace findings worker``, through its own module: a (re)started worker need not
     # import every other command of the CLI first
@@ -307,4 +308,8 @@ def worker_command(
         command += ["--rules", str(rules)]
     if redis_url is not None:
         command += ["--redis", redis_url, "--namespace", namespace]
+    if snapshots is not None:
+        command += ["--snapshots", str(snapshots)]
+        if keys is not None:
+            command += ["--keys", str(keys)]
     return command
