@@ -288,3 +288,33 @@ def test_the_snapshot_key_is_private_and_stable(tmp_path: Path) -> None:
     assert len(key) == 32 and keys.secret(KEY_NAME) == key
     assert (tmp_path / "keys" / f"{KEY_NAME}.key").stat().st_mode & 0o077 == 0
     assert FileKeystore(tmp_path / "other").secret(KEY_NAME) != key
+
+
+def test_verify_snapshot_on_the_cli_passes_a_true_one_and_fails_a_tampered_one(
+    ledger: Sql, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli_findings import app
+
+    keys, folder = tmp_path / "keys", tmp_path / "snaps"
+    store = FindingStore(ledger)
+    _run(_worker(store, _clock(store), folder, key=FileKeystore(keys).secret(KEY_NAME)), steps=3)
+    args = ["verify-snapshot", "--db", str(ledger.url), "--snapshots", str(folder),
+            "--keys", str(keys)]  # fmt: skip
+    passed = CliRunner().invoke(app, args)
+    assert passed.exit_code == 0, passed.output
+    assert "1 of 1 snapshot(s) match" in passed.output
+    _flip_every(folder, -1)
+    failed = CliRunner().invoke(app, args)
+    assert failed.exit_code == 1 and "0 of 1" in failed.output
+    assert not list(folder.glob("engine-*.snap"))
+
+
+def test_the_server_passes_the_snapshot_folder_and_keystore_to_its_worker(tmp_path: Path) -> None:
+    from api.anomaly import worker_command
+
+    command = worker_command("sqlite:///x.db", None, None, "ns", 0.25,
+                             snapshots=tmp_path / "s", keys=tmp_path / "k")  # fmt: skip
+    assert command[-4:] == ["--snapshots", str(tmp_path / "s"), "--keys", str(tmp_path / "k")]
+    assert "--snapshots" not in worker_command("sqlite:///x.db", None, None, "ns", 0.25)
