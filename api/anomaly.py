@@ -135,8 +135,8 @@ class FindingsWorker:
         if self._snapshots is not None:
             try:
                 self._snapshots.after_save(engine, self._journal_at, self._make_engine)
-            except OSError as exc:  # a full disk must not stop the findings
-                log.warning("could not write an engine snapshot: %s", exc)
+            except Exception as exc:  # a full disk (or any snapshot fault) must not stop findings
+                log.warning("could not write an engine snapshot: %s", exc, exc_info=True)
         return new
 
     def _rebuild(self) -> Engine:

@@ -148,7 +148,8 @@ def _dump_state(engine: Engine) -> bytes:
 
 def _shared(engine: Engine) -> dict[str, object]:
     chemistry = engine.state.chemistry
-    return {"config": engine.config, "chemistry": chemistry, "units": chemistry.units}
+    return {"config": engine.config, "chemistry": chemistry, "units": chemistry.units,
+            "kilograms": engine.state.projection.kilograms}  # fmt: skip
 
 
 class _Pickler(pickle.Pickler):
@@ -161,7 +162,7 @@ class _Pickler(pickle.Pickler):
 
 
 _ALLOWED: Final = {
-    "builtins": frozenset({"set", "frozenset", "getattr", "dict", "list", "tuple"}),
+    "builtins": frozenset({"set", "frozenset", "dict", "list", "tuple"}),
     "collections": frozenset({"defaultdict", "Counter", "OrderedDict", "deque"}),
     "decimal": frozenset({"Decimal"}),
     "datetime": frozenset({"datetime", "date", "timedelta", "timezone"}),
@@ -180,8 +181,13 @@ class _Unpickler(pickle.Unpickler):
         return self._shared[pid]
 
     def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("ledger.") or name in _ALLOWED.get(module, ()):
+        if name in _ALLOWED.get(module, ()):
             return super().find_class(module, name)
+        if module.startswith("ledger.") and "." not in name:
+            found = super().find_class(module, name)
+            # a class of the ledger's own, not anything its modules happen to import
+            if isinstance(found, type) and found.__module__ == module:
+                return found
         raise SnapshotRefusedError("format", f"type {module}.{name} is not engine state")
 
 

@@ -318,3 +318,15 @@ def test_the_server_passes_the_snapshot_folder_and_keystore_to_its_worker(tmp_pa
                              snapshots=tmp_path / "s", keys=tmp_path / "k")  # fmt: skip
     assert command[-4:] == ["--snapshots", str(tmp_path / "s"), "--keys", str(tmp_path / "k")]
     assert "--snapshots" not in worker_command("sqlite:///x.db", None, None, "ns", 0.25)
+
+
+def test_a_failed_snapshot_write_does_not_stop_the_worker(
+    ledger: Sql, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FindingStore(ledger)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the snapshot folder should be")
+    worker = _worker(store, _clock(store), blocked)
+    _run(worker, steps=3)
+    assert "could not write an engine snapshot" in caplog.text
+    assert store.cursor().log_position == 299

@@ -196,3 +196,11 @@ def test_a_snapshot_carries_no_copy_of_the_rules_or_catalogs() -> None:
     sealed = seal(engine, _binding(engine), KEY)
     assert b"RulesConfig" not in sealed and b"CatalogUnits" not in sealed
     assert engine.state.timers
+
+
+def test_an_authentic_snapshot_cannot_reach_a_module_a_ledger_module_imports() -> None:
+    """``ledger.store.files.os`` is importable through ``ledger.``, and still refused."""
+    engine = _delivered_city().engine
+    evil = b"\x80\x04cledger.store.files\nos\n."  # GLOBAL 'ledger.store.files os'
+    with pytest.raises(SnapshotRefusedError, match="is not engine state"):
+        restore(Engine(engine.config, CATALOGS), evil)
