@@ -114,10 +114,10 @@ def worker_command(
     keys: KeysOption = DEFAULT_KEYS_DIR,
     snapshot_every: Annotated[
         int, typer.Option("--snapshot-every", help="Snapshot after this many log entries.")
-    ] = 100_000,
+    ] = 50_000,
     snapshot_seconds: Annotated[
         float, typer.Option("--snapshot-seconds", help="...or after this many seconds.")
-    ] = 600.0,
+    ] = 300.0,
     verify_every: Annotated[
         int,
         typer.Option("--verify-every", help="Check every Nth snapshot by a full replay (0: off)."),

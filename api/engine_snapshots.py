@@ -45,9 +45,10 @@ class SnapshotPolicy:
     """When the worker writes a snapshot, and how often it checks one against a rescan."""
 
     folder: Path
-    every_entries: int = 100_000
-    """Write once the engine has judged this many entries since the last snapshot..."""
-    every_seconds: float = 600.0
+    every_entries: int = 50_000
+    """Write once the engine has judged this many entries since the last snapshot (a
+    restart replays at most about this many: ~10 s at 5k entries/s)..."""
+    every_seconds: float = 300.0
     """...or this long has passed with at least one new entry."""
     keep: int = 3
     verify_every: int = 0
