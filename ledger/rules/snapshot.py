@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-import io
 import json
 import pickle
 import struct
@@ -133,17 +132,43 @@ def check_inputs(binding: Binding, engine: Engine) -> None:
 
 def restore(engine: Engine, state: bytes) -> None:
     """Replace a fresh ``engine``'s running state by an opened snapshot's."""
-    loaded = _Unpickler(io.BytesIO(state), _shared(engine)).load()
+    loaded = _Unpickler(_Reader(state), _shared(engine)).load()
     if not isinstance(loaded, dict) or set(loaded) != set(vars(engine)) - set(_SHARED):
         raise SnapshotRefusedError("format", "the engine's fields differ")
     vars(engine).update(loaded)
 
 
 def _dump_state(engine: Engine) -> bytes:
-    out = io.BytesIO()
+    out = _Writer()
     fields = {name: value for name, value in vars(engine).items() if name not in _SHARED}
     _Pickler(out, _shared(engine)).dump(fields)
-    return out.getvalue()
+    return b"".join(out.parts)
+
+
+class _Writer:
+    """An in-memory sink for the pickler (this module does no I/O, not even ``io``)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self._bytes, self._data, self._at = data, memoryview(data), 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._data) if size < 0 else self._at + size
+        chunk = self._data[self._at : end].tobytes()
+        self._at += len(chunk)
+        return chunk
+
+    def readline(self) -> bytes:
+        end = self._bytes.find(b"\n", self._at)
+        return self.read(-1 if end < 0 else end + 1 - self._at)
 
 
 def _shared(engine: Engine) -> dict[str, object]:
@@ -153,7 +178,7 @@ def _shared(engine: Engine) -> dict[str, object]:
 
 
 class _Pickler(pickle.Pickler):
-    def __init__(self, out: io.BytesIO, shared: dict[str, object]) -> None:
+    def __init__(self, out: _Writer, shared: dict[str, object]) -> None:
         super().__init__(out, protocol=pickle.HIGHEST_PROTOCOL)
         self._refs = {id(value): name for name, value in shared.items()}
 
@@ -171,7 +196,7 @@ _ALLOWED: Final = {
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, data: io.BytesIO, shared: dict[str, object]) -> None:
+    def __init__(self, data: _Reader, shared: dict[str, object]) -> None:
         super().__init__(data)
         self._shared = shared
 
