@@ -182,10 +182,6 @@ def worker_command(
         worker.close()
 
 
-if __name__ == "__main__":
-    app()  # the findings worker's own entry point: it needs none of the other commands
-
-
 @app.command("verify-snapshot")
 def verify_snapshot_command(
     snapshots: Annotated[Path, typer.Option("--snapshots", help="Folder of engine snapshots.")],
@@ -213,3 +209,7 @@ def verify_snapshot_command(
     console.print(f"{len(good)} of {len(paths)} snapshot(s) match a full replay")
     if len(good) != len(paths):
         raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()  # the findings worker's own entry point: it needs none of the other commands

@@ -99,6 +99,7 @@ class EngineSnapshots:
             rules_hash=rules_digest(engine.config),
             catalog_hash=catalog_digest(engine.state.chemistry.catalogs),
         )  # fmt: skip
+        self.policy.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.policy.folder / f"engine-{engine.position:012d}{SUFFIX}"
         write_bytes_atomic(path, seal(engine, binding, self._key))
         self._last_position, self._last_time = engine.position, self._clock()
