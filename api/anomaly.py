@@ -24,6 +24,7 @@ import redis
 
 from api.background import SingletonLock
 from api.catalogs import DEFAULT_RULES, load_registry, load_rules
+from api.engine_snapshots import EngineSnapshots
 from ledger.catalog import CatalogRegistry
 from ledger.rules import Engine, Finding, RulesConfig
 from ledger.rules.state import utc_text
@@ -62,19 +63,20 @@ def rescan(
 def replay(
     store: FindingStore, engine: Engine, *, until_time: str | None = None,
     until_index: int | None = None, clock: datetime, journal_until: str,
-    progress: Progress | None = None,
+    journal_since: str = EPOCH, progress: Progress | None = None,
 ) -> list[Finding]:  # fmt: skip
-    """Feed ``engine`` the log (up to ``until_time`` / ``until_index``), fire the deadlines
-    due by ``clock``, then judge the security journal up to ``journal_until``: a batch
-    rescan, and a restarted worker rebuilding its engine, both read the ledger so."""
+    """Feed ``engine`` the log after its position (up to ``until_time`` / ``until_index``),
+    fire the deadlines due by ``clock``, then judge the security journal from
+    ``journal_since`` up to ``journal_until``: a batch rescan, and a restarted worker
+    rebuilding its engine (from nothing, or from a snapshot), both read the ledger so."""
     found: list[Finding] = []
-    facts = store.all_facts(until_time=until_time, until_index=until_index)
+    facts = store.all_facts(until_time=until_time, until_index=until_index, after=engine.position)
     for number, fact in enumerate(facts):
         found.extend(engine.feed(fact))
         if progress is not None and number % 5000 == 0:
             progress(fact.index + 1)
     found.extend(engine.advance(clock))
-    for entry in store.journal(until=journal_until):
+    for entry in store.journal(since=journal_since, until=journal_until):
         found.extend(engine.journal(entry))
     return found
 
@@ -102,8 +104,10 @@ class FindingsWorker:
         grace_s: float = 2.0,
         clock: Callable[[], datetime] = utc_now,
         page: int = 2000,
+        snapshots: EngineSnapshots | None = None,
     ) -> None:
         self._store, self._make_engine, self._lock = store, make_engine, lock
+        self._snapshots = snapshots
         self._wait = wait_for_entries
         self._grace, self._clock, self._page = grace_s, clock, page
         self.engine: Engine | None = None
@@ -128,17 +132,31 @@ class FindingsWorker:
             if self._wait is not None:
                 self._wait(engine.position, 1.0)
             return 0
-        return len(self._store.save(found, self._cursor(engine)))
+        new = len(self._store.save(found, self._cursor(engine)))
+        if self._snapshots is not None:
+            try:
+                self._snapshots.after_save(engine, self._journal_at, self._make_engine)
+            except Exception as exc:  # a full disk (or any snapshot fault) must not stop findings
+                log.warning("could not write an engine snapshot: %s", exc, exc_info=True)
+        return new
 
     def _rebuild(self) -> Engine:
         cursor = self._store.cursor()
-        engine = self._make_engine()
+        loaded = None
+        if self._snapshots is not None:
+            loaded = self._snapshots.newest(self._make_engine, at_most=cursor.log_position)
+        engine = loaded.engine if loaded is not None else self._make_engine()
+        journal_since = loaded.binding.journal_at if loaded is not None else EPOCH
+        if loaded is not None:
+            log.info("engine restored from snapshot %s at log position %d; replaying to %d",
+                     loaded.path.name, engine.position, cursor.log_position)  # fmt: skip
         if cursor.rules_version and cursor.rules_version != engine.config.version:
             log.warning("rules changed from %s to %s: findings from now on use the new rules; "
                         "run `chemtrace findings rescan --save` to re-judge the past",
                         cursor.rules_version, engine.config.version)  # fmt: skip
         replay(self._store, engine, until_index=cursor.log_position,
-               clock=parse_utc(cursor.clock), journal_until=cursor.journal_at)  # fmt: skip
+               clock=parse_utc(cursor.clock), journal_until=cursor.journal_at,
+               journal_since=journal_since)  # fmt: skip
         self._journal_at = cursor.journal_at
         self.engine = engine
         return engine
@@ -279,8 +297,9 @@ def _set_parent_death_signal(signum: int) -> None:
 
 
 def worker_command(
-    db: str, rules: Path | None, redis_url: str | None, namespace: str, interval: float
-) -> list[str]:
+    db: str, rules: Path | None, redis_url: str | None, namespace: str, interval: float,
+    *, snapshots: Path | None = None, keys: Path | None = None,
+) -> list[str]:  # fmt: skip
     """The command line of a findings worker for this deployment."""
     # ``chemtrace findings worker``, through its own module: a (re)started worker need not
     # import every other command of the CLI first
@@ -290,4 +309,8 @@ def worker_command(
         command += ["--rules", str(rules)]
     if redis_url is not None:
         command += ["--redis", redis_url, "--namespace", namespace]
+    if snapshots is not None:
+        command += ["--snapshots", str(snapshots)]
+        if keys is not None:
+            command += ["--keys", str(keys)]
     return command

@@ -21,6 +21,8 @@ from rich.table import Table
 from api.anomaly import FindingsWorker, exit_with_parent, new_engine, redis_waiter, rescan
 from api.background import SingletonLock
 from api.deployment import DEFAULT_DB
+from api.engine_snapshots import KEY_NAME, EngineSnapshots, SnapshotPolicy
+from api.keystore import DEFAULT_KEYS_DIR, FileKeystore, KeystoreError
 from api.logs import FORMAT_ENV, LogFormat, configure
 from ledger.errors import InvalidInputError, LedgerError
 from ledger.rules.grouping import group_findings
@@ -38,6 +40,15 @@ DbOption = Annotated[str, typer.Option("--db", help="Database URL (SQLite file o
 RulesOption = Annotated[
     Path | None, typer.Option("--rules", help="Rules configuration (default: the shipped one).")
 ]
+SnapshotsOption = Annotated[
+    Path | None,
+    typer.Option("--snapshots", help="Folder of engine snapshots (restart without a replay)."),
+]
+KeysOption = Annotated[Path, typer.Option("--keys", help="Keystore holding the snapshot MAC key.")]
+
+
+def _snapshots(store: FindingStore, keys: Path, policy: SnapshotPolicy) -> EngineSnapshots:
+    return EngineSnapshots(store, policy, FileKeystore(keys).secret(KEY_NAME))
 
 
 @app.command("rescan")
@@ -105,6 +116,18 @@ def worker_command(
         str | None, typer.Option("--redis", help="Redis URL: wake on the relay's entry stream.")
     ] = None,
     namespace: Annotated[str, typer.Option("--namespace", help="Redis key prefix.")] = "chemtrace",
+    snapshots: SnapshotsOption = None,
+    keys: KeysOption = DEFAULT_KEYS_DIR,
+    snapshot_every: Annotated[
+        int, typer.Option("--snapshot-every", help="Snapshot after this many log entries.")
+    ] = 50_000,
+    snapshot_seconds: Annotated[
+        float, typer.Option("--snapshot-seconds", help="...or after this many seconds.")
+    ] = 300.0,
+    verify_every: Annotated[
+        int,
+        typer.Option("--verify-every", help="Check every Nth snapshot by a full replay (0: off)."),
+    ] = 0,
     parent_fd: Annotated[
         int | None,
         typer.Option("--parent-fd", hidden=True, help="Pipe from the server: stop at its end."),
@@ -136,11 +159,21 @@ def worker_command(
         waiter = None
         if redis_url is not None:
             waiter = redis_waiter(redis.Redis.from_url(redis_url), f"{namespace}:entries")
-        worker = FindingsWorker(FindingStore(engine), lambda: new_engine(rules),
+        store = FindingStore(engine)
+        saved = None
+        if snapshots is not None:
+            policy = SnapshotPolicy(
+                snapshots, snapshot_every, snapshot_seconds, verify_every=verify_every
+            )
+            saved = _snapshots(store, keys, policy)
+        worker = FindingsWorker(store, lambda: new_engine(rules),
                                 lock=SingletonLock(db, engine, name="findings"),
-                                wait_for_entries=waiter)  # fmt: skip
+                                wait_for_entries=waiter, snapshots=saved)  # fmt: skip
     except (LedgerError, InvalidInputError) as exc:
         log.error("cannot start: %s", exc.diagnostics())
+        raise typer.Exit(2) from exc
+    except KeystoreError as exc:
+        log.error("cannot start: %s", exc)
         raise typer.Exit(2) from exc
     log.info("findings worker running; Ctrl-C to stop")
     try:
@@ -153,6 +186,35 @@ def worker_command(
         pass
     finally:
         worker.close()
+
+
+@app.command("verify-snapshot")
+def verify_snapshot_command(
+    snapshots: Annotated[Path, typer.Option("--snapshots", help="Folder of engine snapshots.")],
+    db: DbOption = DEFAULT_DB,
+    rules: RulesOption = None,
+    keys: KeysOption = DEFAULT_KEYS_DIR,
+) -> None:
+    """Replay the ledger from zero to each snapshot's position and compare the engine states
+    byte for byte; a snapshot that differs or fails a check is reported and deleted.
+
+    Exits 1 if any snapshot was discarded."""
+    configure(LogFormat.auto)
+    try:
+        require_existing(db)
+        store = FindingStore(make_engine(db))
+        saved = _snapshots(store, keys, SnapshotPolicy(snapshots))
+    except LedgerError as exc:
+        err.print(f"[red]cannot verify:[/red] {exc.diagnostics()}")
+        raise typer.Exit(2) from exc
+    except KeystoreError as exc:
+        err.print(f"[red]cannot verify:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    paths = saved.paths()
+    good = [path for path in paths if saved.verify(path, lambda: new_engine(rules))]
+    console.print(f"{len(good)} of {len(paths)} snapshot(s) match a full replay")
+    if len(good) != len(paths):
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

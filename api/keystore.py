@@ -10,9 +10,11 @@ A production deployment replaces this with an HSM or KMS signer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -115,6 +117,22 @@ class FileKeystore:
             raise KeystoreError(f"{path} is not an Ed25519 key")
         self._loaded[name] = Ed25519Signer(loaded)
         return self._loaded[name]
+
+    def secret(self, name: str, size: int = 32) -> bytes:
+        """A symmetric key called ``name`` (created on first use), e.g. the findings worker's
+        snapshot MAC key: only this deployment's processes can read it."""
+        if not _NAME.fullmatch(name):
+            raise KeystoreError(f"bad key name {name!r}")
+        path = self.directory / f"{name}.key"
+        if not path.exists():
+            with contextlib.suppress(FileExistsError):  # another process made it first
+                self._write_private(path, secrets.token_bytes(size))
+        if path.stat().st_mode & 0o077:
+            raise KeystoreError(f"{path} is readable by others; chmod 600 it")
+        data = path.read_bytes()
+        if len(data) < size:
+            raise KeystoreError(f"{path} holds {len(data)} bytes, not {size}")
+        return data
 
     def log_signer(self) -> Ed25519Signer:
         """The log key: checkpoints, receipts, item-head statements.

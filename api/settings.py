@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     rules: Path | None = None
     """The rules configuration file (default: the shipped ``catalogs/rules/2026.1.json``)."""
     findings_interval_s: float = 0.25
+    findings_snapshots: Path | None = None
+    """Folder of the findings worker's engine snapshots (``api.engine_snapshots``), sealed
+    with a key in ``keys``; a restarted worker then replays only what came after. None: off."""
     background: bool = True
     """Run the checkpoint integrator and the outbox relay in this process."""
     webhook_interval_s: float = 0.5

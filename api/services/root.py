@@ -132,7 +132,8 @@ class Service:
         if settings.findings:
             self.findings_process = FindingsProcess(worker_command(
                 settings.db, settings.rules, settings.redis_url, settings.redis_namespace,
-                settings.findings_interval_s))  # fmt: skip
+                settings.findings_interval_s, snapshots=settings.findings_snapshots,
+                keys=settings.keys))  # fmt: skip
             self.workers.append(Worker("findings-supervisor", 1.0, self.findings_process.step))
         # -- webhooks: push new findings to subscribers (api/webhooks.py) --
         engine = self.deployment.store.engine

@@ -79,6 +79,11 @@ class Chemistry:
         """The one pint registry of this engine, and every form's measure."""
         self._cache: dict[tuple[str, str], ChemicalFacts | None] = {}
 
+    @property
+    def catalogs(self) -> CatalogRegistry:
+        """The catalog versions it reads (a snapshot is bound to them)."""
+        return self._catalogs
+
     def facts(self, version: str, code: str | None) -> ChemicalFacts | None:
         """The facts of ``code`` under catalog ``version``; ``None`` if unknown."""
         if code is None:
