@@ -868,22 +868,19 @@ def _occurrence_row(f: Finding, position: int, now: str) -> dict[str, Any]:
 
 
 def _stored(row: Any) -> StoredFinding:
-    finding = Finding(
-        rule=row.rule,
-        key=row.key,
-        severity=row.severity,
-        at=row.at,
-        message=row.message,
-        evidence=tuple(json.loads(row.evidence)),
-        org=row.org,
-        site=row.site,
-        district=row.district,
-        chemical=row.chemical,
-        item=row.item,
-    )
+    finding = _finding(row, supersedes=())
     openings = int(getattr(row, "openings", 0) or 0) + 1
     return StoredFinding(finding, row.status, row.log_position, row.found_at,
                          row.last_seen or row.at, row.occurrences, openings)  # fmt: skip
+
+
+def _finding(row: Any, supersedes: tuple[str, ...]) -> Finding:
+    """A finding (a group's first occurrence, or an occurrence) from its stored row."""
+    return Finding(
+        rule=row.rule, key=row.key, severity=row.severity, at=row.at, message=row.message,
+        evidence=tuple(json.loads(row.evidence)), org=row.org, site=row.site,
+        district=row.district, chemical=row.chemical, item=row.item, supersedes=supersedes,
+    )  # fmt: skip
 
 
 def _openings() -> Any:
@@ -896,19 +893,6 @@ def _openings() -> Any:
 
 
 def _occurrence(row: Any) -> StoredOccurrence:
-    finding = Finding(
-        rule=row.rule,
-        key=row.key,
-        severity=row.severity,
-        at=row.at,
-        message=row.message,
-        evidence=tuple(json.loads(row.evidence)),
-        org=row.org,
-        site=row.site,
-        district=row.district,
-        chemical=row.chemical,
-        item=row.item,
-        supersedes=tuple(json.loads(row.supersedes)) if row.supersedes else (),
-    )
+    finding = _finding(row, tuple(json.loads(row.supersedes)) if row.supersedes else ())
     return StoredOccurrence(finding, row.group_id, row.log_position, row.found_at,
                             row.superseded_by)  # fmt: skip
