@@ -25,6 +25,7 @@ import redis
 from api.background import SingletonLock
 from api.catalogs import DEFAULT_RULES, load_registry, load_rules
 from api.engine_snapshots import EngineSnapshots
+from api.replay import Progress, replay
 from ledger.catalog import CatalogRegistry
 from ledger.rules import Engine, Finding, RulesConfig
 from ledger.rules.state import utc_text
@@ -33,9 +34,6 @@ from ledger.store.repository import utc_now
 from ledger.timefmt import format_utc, parse_utc
 
 log = logging.getLogger("chemtrace.findings")
-
-Progress = Callable[[int], None]
-"""Called now and then with the number of log entries read so far."""
 
 
 def new_engine(
@@ -58,27 +56,6 @@ def rescan(
     until = format_utc(as_of)
     return replay(store, engine, until_time=until, clock=as_of, journal_until=until,
                   progress=progress)  # fmt: skip
-
-
-def replay(
-    store: FindingStore, engine: Engine, *, until_time: str | None = None,
-    until_index: int | None = None, clock: datetime, journal_until: str,
-    journal_since: str = EPOCH, progress: Progress | None = None,
-) -> list[Finding]:  # fmt: skip
-    """Feed ``engine`` the log after its position (up to ``until_time`` / ``until_index``),
-    fire the deadlines due by ``clock``, then judge the security journal from
-    ``journal_since`` up to ``journal_until``: a batch rescan, and a restarted worker
-    rebuilding its engine (from nothing, or from a snapshot), both read the ledger so."""
-    found: list[Finding] = []
-    facts = store.all_facts(until_time=until_time, until_index=until_index, after=engine.position)
-    for number, fact in enumerate(facts):
-        found.extend(engine.feed(fact))
-        if progress is not None and number % 5000 == 0:
-            progress(fact.index + 1)
-    found.extend(engine.advance(clock))
-    for entry in store.journal(since=journal_since, until=journal_until):
-        found.extend(engine.journal(entry))
-    return found
 
 
 class FindingsWorker:

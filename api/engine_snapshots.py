@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.replay import replay
 from ledger.rules import Engine
 from ledger.rules.snapshot import (
     Binding,
@@ -179,7 +180,6 @@ class EngineSnapshots:
     def verify(self, path: Path, make_engine: Callable[[], Engine]) -> bool:
         """Replay the ledger from zero to the snapshot's position and compare the states
         byte for byte; a snapshot that differs (or fails a check) is logged and deleted."""
-        from api.anomaly import replay  # the worker module imports this one
 
         try:
             loaded = self.open(path, make_engine)

@@ -39,8 +39,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from api.anomaly import FindingsWorker, new_engine, replay
+from api.anomaly import FindingsWorker, new_engine
 from api.engine_snapshots import EngineSnapshots, SnapshotPolicy
+from api.replay import replay
 from bench._machine import header_lines
 from ledger.rules.snapshot import canonical_state
 from ledger.rules.state import utc_text

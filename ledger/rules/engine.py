@@ -85,7 +85,7 @@ class Engine:
 
     def __init__(self, config: RulesConfig, catalogs: CatalogRegistry) -> None:
         self.config = config
-        chemistry = Chemistry(catalogs, config)
+        chemistry = Chemistry(catalogs)
         self.state = RuleState(
             config=config,
             chemistry=chemistry,

@@ -32,6 +32,8 @@ import hmac
 import json
 import pickle
 import struct
+from array import array
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -189,6 +191,7 @@ class _Pickler(pickle.Pickler):
 _ALLOWED: Final = {
     "builtins": frozenset({"set", "frozenset", "dict", "list", "tuple"}),
     "collections": frozenset({"defaultdict", "Counter", "OrderedDict", "deque"}),
+    "array": frozenset({"array", "_array_reconstructor"}),  # a key's log times (KeyLog)
     "decimal": frozenset({"Decimal"}),
     "datetime": frozenset({"datetime", "date", "timedelta", "timezone"}),
     "copyreg": frozenset({"_reconstructor"}),
@@ -274,6 +277,10 @@ class _Canon:
             return ["map", sorted(pairs, key=_order)]
         if isinstance(value, (set, frozenset)):
             return ["set", sorted((self.walk(v) for v in value), key=_order)]
+        if isinstance(value, array):
+            return ["a", value.typecode, [self.walk(v) for v in value]]
+        if isinstance(value, deque):
+            return ["q", [self.walk(v) for v in value]]
         if isinstance(value, (list, tuple)):
             items = [self.walk(v) for v in value]
             if id(value) in self._heaps:

@@ -20,7 +20,6 @@ from ledger.catalog import Catalog, CatalogError, CatalogRegistry, UnknownChemic
 from ledger.catalog.ghs import parse_ghs
 from ledger.licences import Licence
 from ledger.records import RegistryRecord
-from ledger.rules.config import RulesConfig
 from ledger.timefmt import parse_utc
 from ledger.units import MASS_ONLY, CatalogUnits, FormMeasure
 
@@ -72,9 +71,8 @@ def class_matches(pattern: str, classes: Iterable[str]) -> bool:
 class Chemistry:
     """Chemical facts by (catalog version, code), and quantity conversion to kilograms."""
 
-    def __init__(self, catalogs: CatalogRegistry, config: RulesConfig) -> None:
+    def __init__(self, catalogs: CatalogRegistry) -> None:
         self._catalogs = catalogs
-        self._config = config
         self.units = CatalogUnits(catalogs)
         """The one pint registry of this engine, and every form's measure."""
         self._cache: dict[tuple[str, str], ChemicalFacts | None] = {}

@@ -77,8 +77,12 @@ def build_world(writer: LedgerWriter, *, items: int, seed: int, anomaly_rate: fl
 def write_labels(path: Path, labels: list[Label], near: list[Label]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for label, near_miss in [*((x, False) for x in labels), *((x, True) for x in near)]:
-            row: dict[str, object] = {"kind": label.kind, "subject": label.subject,
-                                      "description": label.description, "at": utc_text(label.at)}
+            row: dict[str, object] = {
+                "kind": label.kind,
+                "subject": label.subject,
+                "description": label.description,
+                "at": utc_text(label.at),
+            }
             if near_miss:
                 row["near_miss"] = True
             if label.refused is not None:

@@ -148,8 +148,14 @@ def _late(w: World, n: int) -> Process:
     org, site, form = _gas_customer(w)
     f = _side(w, n)
     item = yield from _deliver(w, form, org, site, Flaw("late", f))
-    _record(w, "receipt_after_deadline", f, f > 1, item.code,
-            f"received at {f:.4f} × the transit allowance")
+    _record(
+        w,
+        "receipt_after_deadline",
+        f,
+        f > 1,
+        item.code,
+        f"received at {f:.4f} × the transit allowance",
+    )
 
 
 def _gps(w: World, n: int) -> Process:
@@ -168,8 +174,14 @@ def _far(w: World, n: int) -> Process:
     km = distance_km(goal, site.point)
     item = yield from _deliver(w, form, org, site, Flaw("far", point=goal))
     ratio = km / radius
-    _record(w, "received_away_from_site", ratio, ratio > 1, item.code,
-            f"received {km:.4f} km from the consignee's site")
+    _record(
+        w,
+        "received_away_from_site",
+        ratio,
+        ratio > 1,
+        item.code,
+        f"received {km:.4f} km from the consignee's site",
+    )
 
 
 def _detour(w: World, n: int) -> Process:
@@ -177,8 +189,14 @@ def _detour(w: World, n: int) -> Process:
     corridor = float(params.get("shipping.corridor_m")) / 1000  # km
     f = _side(w, n)
     item = yield from _deliver(w, form, org, site, Flaw("detour", corridor * f))
-    _record(w, "route_deviation", f, f > 1, item.code,
-            f"waypoints {corridor * f:.3f} km off the planned corridor")
+    _record(
+        w,
+        "route_deviation",
+        f,
+        f > 1,
+        item.code,
+        f"waypoints {corridor * f:.3f} km off the planned corridor",
+    )
 
 
 def _stops(w: World, n: int) -> Process:
@@ -198,8 +216,14 @@ def _sync(w: World, n: int) -> Process:
     org, site, form = _gas_customer(w)
     f = _side(w, n)
     item = yield from _deliver(w, form, org, site, Flaw("sync", f))
-    _record(w, "offline_receipt_synced_late", f, f > 1, item.code,
-            f"receive signed on time, synced {f:.4f} × the trust window later")
+    _record(
+        w,
+        "offline_receipt_synced_late",
+        f,
+        f > 1,
+        item.code,
+        f"receive signed on time, synced {f:.4f} × the trust window later",
+    )
 
 
 def _wrong_receiver(w: World, n: int) -> Process:
@@ -214,7 +238,8 @@ def _toxic_pass(w: World, n: int) -> Process:
     form = w.rng.choice([f for f in PACKAGED if "highly_toxic" in regulation.categories(f)]
                         or ["25.1"])  # fmt: skip
     options = [a for a in w.city.packaged_accounts if a.form == form] or [
-        a for a in w.city.gas_accounts if "highly_toxic" in regulation.categories(a.form)]
+        a for a in w.city.gas_accounts if "highly_toxic" in regulation.categories(a.form)
+    ]
     acc = options[w.rng.randrange(len(options))]
     supplier, home, item = _fresh(w, acc.form, acc.site)
     yield w.now + HOUR
@@ -257,8 +282,14 @@ def _growth(w: World, n: int) -> Process:
     counted = _counted(item, 1 + tol * f)
     ratio = float((counted - item.kg) / item.kg / tol)
     w.count(org, item, counted)
-    _record(w, "count_above_book", ratio, ratio > 1, item.code,
-            f"counted {ratio:.4f} × the growth tolerance above the book")
+    _record(
+        w,
+        "count_above_book",
+        ratio,
+        ratio > 1,
+        item.code,
+        f"counted {ratio:.4f} × the growth tolerance above the book",
+    )
 
 
 def _shortfall(w: World, n: int) -> Process:
@@ -268,8 +299,14 @@ def _shortfall(w: World, n: int) -> Process:
     counted = _counted(item, 1 - tol * f)
     ratio = float((item.kg - counted) / item.kg / tol)
     w.count(org, item, counted)
-    _record(w, "count_short", ratio, ratio > 1, item.code,
-            f"counted {ratio:.4f} × the count tolerance below the book")
+    _record(
+        w,
+        "count_short",
+        ratio,
+        ratio > 1,
+        item.code,
+        f"counted {ratio:.4f} × the count tolerance below the book",
+    )
 
 
 def _toxic_count(w: World, n: int) -> Process:
@@ -314,8 +351,11 @@ def _double_holder(w: World, n: int) -> Process:
     w.writer.event(filler.id, "stock_count", [item.code], {
         "count_id": f"SC-OFF-{item.code}", "quantity": w.q(item, item.kg),
     }, item.shipped_at - 600)  # fmt: skip
-    w.label("count_by_former_holder", item.code,
-            f"{filler.id}'s offline count, signed before it shipped, synced after delivery")
+    w.label(
+        "count_by_former_holder",
+        item.code,
+        f"{filler.id}'s offline count, signed before it shipped, synced after delivery",
+    )
 
 
 def _travel(w: World, n: int) -> Process:
@@ -335,8 +375,14 @@ def _travel(w: World, n: int) -> Process:
         "outcome": "observation",
         "inspector": w.writer.disclosure("person", "roadside inspector").commitment,
     }, w.now, geo=far)  # fmt: skip
-    _record(w, "cloned_label_impossible_trip", ratio, ratio > 1, item.code,
-            f"scanned {km:.1f} km away at {ratio:.4f} × the maximum speed")
+    _record(
+        w,
+        "cloned_label_impossible_trip",
+        ratio,
+        ratio > 1,
+        item.code,
+        f"scanned {km:.1f} km away at {ratio:.4f} × the maximum speed",
+    )
 
 
 def _early_use(w: World, n: int) -> Process:
@@ -491,8 +537,11 @@ def _overdue(w: World, n: int) -> Process:
     due = (today - timedelta(days=1) if bad else today).isoformat()
     _, _, item = _fresh(w, form, site, due=due)
     if bad:
-        w.label("cylinder_filled_past_inspection", item.code,
-                f"filled {regulation.utc_text(at)} (Beijing {today}) with inspection due {due}")
+        w.label(
+            "cylinder_filled_past_inspection",
+            item.code,
+            f"filled {regulation.utc_text(at)} (Beijing {today}) with inspection due {due}",
+        )
     else:
         w.near_miss("cylinder_filled_past_inspection", item.code)
 
@@ -535,8 +584,14 @@ def _imbalance(w: World, n: int) -> Process:
     w.items += 4
     drum.kg -= taken
     ratio = float(abs(total - taken) / taken / tol)
-    _record(w, "decant_mass_mismatch", ratio, ratio > 1, drum.code,
-            f"decant out/in off by {ratio:.4f} × the transform tolerance")
+    _record(
+        w,
+        "decant_mass_mismatch",
+        ratio,
+        ratio > 1,
+        drum.code,
+        f"decant out/in off by {ratio:.4f} × the transform tolerance",
+    )
 
 
 # -- permits and licences -----------------------------------------------------------------
@@ -550,14 +605,19 @@ def _sale(kind: str) -> Story:
         if kind == "sold_to_individual":
             want = regulation.is_strict
         elif kind == "precursor_bought_unfiled":
+
             def precursor(f: str) -> bool:
                 cats = regulation.categories(f)
                 return bool({"drug_precursor_cat2", "drug_precursor_cat3"} & cats) and not (
-                    cats & regulation.STRICT)
+                    cats & regulation.STRICT
+                )
+
             want = precursor
         else:
+
             def explosive(f: str) -> bool:
                 return regulation.is_strict(f) and "highly_toxic" not in regulation.categories(f)
+
             want = explosive
         maker, plant, form = _producer(w, want)
         item = w.commission(maker, plant, form)
@@ -567,8 +627,11 @@ def _sale(kind: str) -> Story:
             w.sell(maker, buyer, [item], individual=True)
             w.label(kind, item.code, f"{form} sold to {buyer.id}")
             return
-        rogue = w.city.rogues[plant.family] if plant.family in w.city.rogues else next(
-            iter(w.city.rogues.values()))
+        rogue = (
+            w.city.rogues[plant.family]
+            if plant.family in w.city.rogues
+            else next(iter(w.city.rogues.values()))
+        )
         target = next(iter(rogue.sites.values()))
         w.sell(maker, rogue, [item])
         yield from w.trip([item], maker, plant, rogue, target)
@@ -583,7 +646,8 @@ def _sale(kind: str) -> Story:
 def _filing(w: World, n: int) -> Process:
     """R-TOX-4: the buyer files (its ``buy`` with the police number) around day 5's 24:00."""
     org, site, form = _packaged_customer(
-        w, lambda f: regulation.is_strict(f) and "highly_toxic" not in regulation.categories(f))
+        w, lambda f: regulation.is_strict(f) and "highly_toxic" not in regulation.categories(f)
+    )
     maker, plant = _supplier(w, form, site)
     item = w.commission(maker, plant, form)
     w.sell(maker, org, [item])
@@ -597,8 +661,14 @@ def _filing(w: World, n: int) -> Process:
     w.buy(org, maker, [item])
     bad = delta > 0
     ratio = (deadline + delta - sold) / (deadline - sold)
-    _record(w, "toxic_purchase_filed_late", ratio, bad, item.code,
-            f"buyer filed {delta:+d} s from the deadline {regulation.utc_text(deadline)}")
+    _record(
+        w,
+        "toxic_purchase_filed_late",
+        ratio,
+        bad,
+        item.code,
+        f"buyer filed {delta:+d} s from the deadline {regulation.utc_text(deadline)}",
+    )
 
 
 def _holder(kind: str) -> Story:
@@ -606,8 +676,13 @@ def _holder(kind: str) -> Story:
 
     def story(w: World, n: int) -> Process:
         def want(f: str) -> bool:
-            return regulation.needs_holder_licence(f) and "highly_toxic" not in (
-                regulation.categories(f)) and f in PACKAGED and f != PROHIBITED_FORM
+            return (
+                regulation.needs_holder_licence(f)
+                and "highly_toxic" not in (regulation.categories(f))
+                and f in PACKAGED
+                and f != PROHIBITED_FORM
+            )
+
         options = [f for f in PACKAGED if want(f)]
         form = options[w.rng.randrange(len(options))]
         bad = n % 2 == 0
@@ -641,8 +716,14 @@ def _hazard(w: World, n: int) -> Process:
     total = (q * 1000 * f).quantize(MILLI, rounding=ROUND_DOWN)
     yield from _deliver(w, form, org, site, quantity=total)
     s = regulation.hazard_sum({form: total})
-    _record(w, "major_hazard_unit", float(s), s >= regulation.MHI_LIMIT, site.id,
-            f"S = {s} at an unregistered site")
+    _record(
+        w,
+        "major_hazard_unit",
+        float(s),
+        s >= regulation.MHI_LIMIT,
+        site.id,
+        f"S = {s} at an unregistered site",
+    )
 
 
 def _hazard_unit(w: World, n: int) -> Process:
@@ -653,15 +734,26 @@ def _hazard_unit(w: World, n: int) -> Process:
     org, first = _new_org(w, "oxidizing", [_seq(form)])
     f = _side(w, n)
     f = 0.995 if f == 1.0 else f
-    second = _new_site(w, org, "oxidizing", first.district,
-                       nearby(first.point, w.rng, regulation.MHI_UNIT_M * f / 1000))
+    second = _new_site(
+        w,
+        org,
+        "oxidizing",
+        first.district,
+        nearby(first.point, w.rng, regulation.MHI_UNIT_M * f / 1000),
+    )
     metres = regulation.distance_m(first.point, second.point)
     each = (q * 1000 * Decimal("0.6")).quantize(MILLI)
     for target in (first, second):
         yield from _deliver(w, form, org, target, quantity=each)
     ratio = metres / regulation.MHI_UNIT_M
-    _record(w, "major_hazard_across_sites", ratio, ratio < 1, f"{first.id}|{second.id}",
-            f"two sites {metres:.1f} m apart, S = 0.6 each")
+    _record(
+        w,
+        "major_hazard_across_sites",
+        ratio,
+        ratio < 1,
+        f"{first.id}|{second.id}",
+        f"two sites {metres:.1f} m apart, S = 0.6 each",
+    )
 
 
 def _clash(kind: str, first: str, second: tuple[str, ...], neutral: str) -> Story:
@@ -698,8 +790,14 @@ def _restricted(w: World, n: int) -> Process:
     org, site = _new_org(w, family_of(form), [_seq(form)], district=w.rng.choice(CORE))
     item = yield from _deliver(w, form, org, site, quantity=kg)
     ratio = float(kg / limit)
-    _record(w, "bulk_in_capital_core", ratio, kg > limit, item.code,
-            f"{kg} kg package of {form} in {site.district}")
+    _record(
+        w,
+        "bulk_in_capital_core",
+        ratio,
+        kg > limit,
+        item.code,
+        f"{kg} kg package of {form} in {site.district}",
+    )
 
 
 def _dormant(w: World, n: int) -> Process:

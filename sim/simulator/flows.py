@@ -155,5 +155,6 @@ def stock_counts(w: World) -> Process:
             if site is None or w.city.orgs[site.org].type in ("individual", "disposer"):
                 continue
             for item in list(w.at_site[site_id].values()):
-                if item.holder == site.org and item.status == "active":
+                if (item.holder == site.org and item.status == "active"
+                        and not w.writer.offline[item.code]):  # fmt: skip
                     w.count(w.city.orgs[site.org], item)

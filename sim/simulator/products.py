@@ -79,9 +79,7 @@ def _families() -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for name in named:
         members = tuple(f for f, v in own.items() if v == name)
-        extra = tuple(
-            f for f in neutral if all(regulation.may_share_store(f, m) for m in members)
-        )
+        extra = tuple(f for f in neutral if all(regulation.may_share_store(f, m) for m in members))
         out[name] = members + extra
     return out
 

@@ -81,8 +81,10 @@ def transit_deadline_s(a: Point, b: Point) -> int:
 
 def class_within(transport_class: str, allowed: str) -> bool:
     """R-LIC-4: a vehicle permitted class ``2`` carries 2.1–2.3; ``1`` carries 1.1D."""
-    return transport_class == allowed or transport_class.startswith(allowed + ".") or (
-        allowed == "1" and transport_class.startswith("1")
+    return (
+        transport_class == allowed
+        or transport_class.startswith(allowed + ".")
+        or (allowed == "1" and transport_class.startswith("1"))
     )
 
 
@@ -186,9 +188,7 @@ class World:
         self.items += 1
         return item
 
-    def fill(
-        self, org: Org, item: Item, due: str | None = None, kg: Decimal | None = None
-    ) -> None:
+    def fill(self, org: Org, item: Item, due: str | None = None, kg: Decimal | None = None) -> None:
         """Fill to the product's full mass, or to ``kg`` (a tank or a ton container)."""
         due = due or f"{2027 + self.rng.randint(0, 2)}-{self.rng.randint(1, 12):02d}-15"
         full = item.product.kg if kg is None else kg

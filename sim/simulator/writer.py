@@ -15,7 +15,7 @@ import heapq
 import multiprocessing
 import queue
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,6 +94,8 @@ class LedgerWriter:
     """Envelopes signed offline, by the time they are synced (an offline handheld)."""
     last_event: dict[str, int] = field(default_factory=dict)
     """The signed time of each code's newest event."""
+    offline: Counter[str] = field(default_factory=Counter)
+    """Codes with an event signed offline and not yet synced: nothing else may touch them."""
 
     @classmethod
     def open(cls, db_url: str, keys_dir: Path, seed: int) -> LedgerWriter:
@@ -141,8 +143,9 @@ class LedgerWriter:
         self.deployment.certify_key("device", org, device.public_key, org_key,
                                     (CERT_FROM, CERT_UNTIL))  # fmt: skip
         actor = self.disclosure("person", f"{org} duty officer").commitment
-        self.spares[device.key_id] = DeviceSession(signer=device, org=org, actor=actor,
-                                                   catalog_version=CATALOG, heads=self.heads)
+        self.spares[device.key_id] = DeviceSession(
+            signer=device, org=org, actor=actor, catalog_version=CATALOG, heads=self.heads
+        )
         return device.key_id
 
     def revoke(self, org: str, key_id: str, effective: int, at: int) -> None:
@@ -151,8 +154,9 @@ class LedgerWriter:
         self._registry_time(at)
         issuer = self.derived_signer(f"org-{org}")
         root = self.deployment.keys.root_signer()
-        revocation = issue_revocation(issuer, key_id=key_id, org=org,
-                                      effective_from=utc_text(effective), reason="compromised")
+        revocation = issue_revocation(
+            issuer, key_id=key_id, org=org, effective_from=utc_text(effective), reason="compromised"
+        )
         self.deployment.store.append_revocation(
             revocation, root=(root.algorithm, root.public_key),
             log_signer=self.deployment.keys.log_signer(),
@@ -229,16 +233,19 @@ class LedgerWriter:
         if not self.pending:
             self.pending_since = at
         point = None if geo is None else {"lat": f"{geo[0]:.5f}", "lon": f"{geo[1]:.5f}"}
+        codes = [item if isinstance(item, str) else item[0] for item in items]
+        if busy := [code for code in codes if self.offline[code]]:
+            raise RuntimeError(f"{kind} on {busy} while an offline event on it is unsynced")
         session = self.spares[device] if device else self.sessions[org]
         envelope = session.event(kind, items, data, time=utc_text(at), site=site,
                                             geo=point, co_actor=co_actor)  # fmt: skip
         if logged_at is not None:
             heapq.heappush(self.deferred, (logged_at, len(self.deferred), envelope))
+            self.offline.update(codes)
         else:
             self.pending.append(envelope)
             self.pending_last = at
             self.clock.now = max(self.clock.now, at)
-        codes = [item if isinstance(item, str) else item[0] for item in items]
         for code in codes:
             self.last_event[code] = max(at, self.last_event.get(code, at))
         return format_hash(self.heads[codes[0]].head_hash)
@@ -247,6 +254,7 @@ class LedgerWriter:
         """Queue the offline envelopes whose sync time has come (in sync-time order)."""
         while self.deferred and self.deferred[0][0] <= until:
             logged_at, _, envelope = heapq.heappop(self.deferred)
+            self.offline.subtract(str(link["code"]) for link in _links(envelope))
             if self.pending and logged_at - self.pending_since > MAX_BATCH_SPAN:
                 self.flush()
             if not self.pending:
@@ -370,3 +378,11 @@ def _ingest(db_url: str, keys_dir: Path, inbox: Any, reports: Any) -> None:
         reports.put(("done", 0))
     except Exception as exc:  # report any failure to the parent instead of dying silently
         reports.put(("error", repr(exc)))
+
+
+def _links(envelope: dict[str, JsonValue]) -> list[dict[str, JsonValue]]:
+    body = envelope["body"]
+    assert isinstance(body, dict)
+    links = body["items"]
+    assert isinstance(links, list)
+    return [link for link in links if isinstance(link, dict)]

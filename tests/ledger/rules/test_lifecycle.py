@@ -59,7 +59,7 @@ def test_consignee_storing_after_receipt_is_fine() -> None:
 
 
 def _disposed() -> tuple[City, str]:
-    city, _ = delivered(to="disposer", to_site="kiln")
+    city, _ = delivered(to="disposer", to_site="kiln", chemical="6.1")  # methanol: no 易制毒
     disposed = city.event("dispose", "disposer", ["DRUM-1"],
                           {"disposer": "disposer", "manifest_no": MANIFEST, "method": "incineration"},
                           site="kiln")  # fmt: skip

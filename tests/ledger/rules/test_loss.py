@@ -14,7 +14,7 @@ from ledger.rules.world import ChemicalFacts, Chemistry
 from tests.ledger.rules.scenario import CATALOGS
 
 RULES = load_rules().mass
-CHEMISTRY = Chemistry(CATALOGS, load_rules())
+CHEMISTRY = Chemistry(CATALOGS)
 
 
 def _facts(code: str) -> ChemicalFacts | None:

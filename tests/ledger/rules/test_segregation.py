@@ -45,7 +45,7 @@ def _refused(matrix: dict[str, Any] | str) -> InvalidInputError:
 
 
 def _facts(code: str) -> ChemicalFacts:
-    facts = Chemistry(CATALOGS, load_rules()).facts(CATALOG, code)
+    facts = Chemistry(CATALOGS).facts(CATALOG, code)
     assert facts is not None
     return facts
 

@@ -50,6 +50,7 @@ def test_leaving_and_crossing_again_is_a_new_finding() -> None:
     city = City()
     _tank(city, "TANK-1", "400")
     assert city.rules() == ["storage.major_hazard"]
+    city.licence("store", ["store", "use"])  # the depot may draw the tank down (use)
     city.use("TANK-1", "10", unit="t", org="store", site="depot")  # 0.78
     city.use("TANK-1", "1", unit="t", org="store", site="depot")  # 0.778, still below
     _tank(city, "TANK-2", "10")  # 0.798: not yet
