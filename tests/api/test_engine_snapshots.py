@@ -261,11 +261,6 @@ def test_the_periodic_check_keeps_a_true_snapshot_and_discards_a_false_one(
     assert "DIFFERS FROM A FULL REPLAY" in caplog.text and not true_one.exists()
 
 
-@pytest.mark.skip(
-    reason="OPEN DEFECT (issue 13): run after the other tests of this module in one process, "
-    "the worker's snapshot at 399 holds 133 registry records where a full replay to 399 holds "
-    "134, so the periodic check discards it; alone the test passes. Not yet explained."
-)
 def test_the_worker_checks_every_nth_snapshot_when_asked(
     ledger: Sql, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
