@@ -62,17 +62,7 @@ def check(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         else f"{org} holds no valid licence to {' or '.join(need.activities)} "
         f"chemical {', '.join(uncovered)}"
     )
-    yield st.finding(
-        "licence.missing",
-        f"{ev.hash}:{org}",
-        body.time,
-        f"{body.type}: {why}",
-        (ev.hash,),
-        org=org,
-        site=body.site,
-        item=body.items[0].code,
-        chemical=next((c.seq for c in ev.chemicals.values() if c), None),
-    )
+    yield _missing(st, ev, org, why, next((c.seq for c in ev.chemicals.values() if c), None))
 
 
 def _holder(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
@@ -106,17 +96,18 @@ def _holder(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         else f"{org} holds no licence or permit to hold "
         + "; ".join(f"chemical {s} ({', '.join(sorted(c))})" for s, c in sorted(lacking.items()))
     )
-    yield st.finding(
-        "licence.missing",
-        f"{ev.hash}:{org}",
-        body.time,
-        f"{body.type}: {why}",
-        (ev.hash,),
-        org=org,
-        site=body.site,
-        item=body.items[0].code,
-        chemical=seq,
-    )
+    yield _missing(st, ev, org, why, seq)
+
+
+def _missing(
+    st: RuleState, ev: EventView, org: str, why: str, chemical: str | None
+) -> Finding | None:
+    """One ``licence.missing`` per event and organisation, whichever check found it."""
+    body = ev.body
+    return st.finding(
+        "licence.missing", f"{ev.hash}:{org}", body.time, f"{body.type}: {why}", (ev.hash,),
+        org=org, site=body.site, item=body.items[0].code, chemical=chemical,
+    )  # fmt: skip
 
 
 def _authority(
