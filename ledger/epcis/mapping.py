@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -338,31 +338,26 @@ class _Reader:
         return None
 
     def item(self, epc: object, field: str) -> str:
-        if not isinstance(epc, str):
-            raise EpcisFormatError(f"{field} must be a URI", field=field)
-        own = private_id(epc, "code")
-        code = own if own is not None else self.lookup.item(canonical_identifier(epc))
-        if code is None:
-            raise UnissuedIdentifierError(f"{epc} names no item this registry issued", field=field)
-        return code
+        return self._resolve(epc, field, "code", self.lookup.item, "item this registry issued")
 
     def site(self, location: object, field: str) -> str:
-        if not isinstance(location, str):
-            raise EpcisFormatError(f"{field} must be a URI", field=field)
-        own = private_id(location, "site")
-        site = own if own is not None else self.lookup.site(canonical_identifier(location))
-        if site is None:
-            raise UnissuedIdentifierError(f"{location} names no registered site", field=field)
-        return site
+        return self._resolve(location, field, "site", self.lookup.site, "registered site")
 
     def party(self, party: object, field: str) -> str:
-        if not isinstance(party, str):
+        return self._resolve(party, field, "org", self.lookup.party, "registered organisation")
+
+    @staticmethod
+    def _resolve(
+        uri: object, field: str, kind: str, look_up: Callable[[str], str | None], what: str
+    ) -> str:
+        """A chemtrace private URN of ``kind`` names itself; a GS1 identifier is looked up."""
+        if not isinstance(uri, str):
             raise EpcisFormatError(f"{field} must be a URI", field=field)
-        own = private_id(party, "org")
-        org = own if own is not None else self.lookup.party(canonical_identifier(party))
-        if org is None:
-            raise UnissuedIdentifierError(f"{party} names no registered organisation", field=field)
-        return org
+        own = private_id(uri, kind)
+        found = own if own is not None else look_up(canonical_identifier(uri))
+        if found is None:
+            raise UnissuedIdentifierError(f"{uri} names no {what}", field=field)
+        return found
 
 
 _STANDARD: Final = frozenset(
