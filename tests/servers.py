@@ -540,6 +540,48 @@ class PostgresServer:
         state = "running" if self.running else "stopped"
         return f"<PostgresServer 127.0.0.1:{self.port} {state} {self.data_dir}>"
 
+    @classmethod
+    def restore(
+        cls,
+        base_dir: Path,
+        base_backup: Path,
+        settings: dict[str, str],
+        *,
+        bindir: Path | None = None,
+        startup_timeout: float = _STARTUP_TIMEOUT,
+    ) -> PostgresServer:
+        """A new server on a copy of ``base_backup`` (``pg_basebackup`` output), recovering
+        with ``settings`` (``restore_command``, a recovery target...) on a free port."""
+        found = bindir or find_postgres_bindir()
+        if found is None:
+            raise RuntimeError("PostgreSQL server binaries not found (see find_postgres_bindir)")
+        base_dir.mkdir(parents=True, exist_ok=True)
+        server = cls(base_dir, found)
+        _register(server)
+        try:
+            server._prepare_dirs()
+            shutil.copytree(base_backup, server.data_dir)
+            with (server.data_dir / "postgresql.auto.conf").open("a") as conf:
+                conf.writelines(f"{key} = '{value}'\n" for key, value in settings.items())
+            (server.data_dir / "recovery.signal").touch()
+            for path in (server.data_dir, *server.data_dir.rglob("*")):
+                server._chown(path)
+            server.data_dir.chmod(0o700)
+            last_error: RuntimeError | None = None
+            for _ in range(_PORT_ATTEMPTS):
+                server.port = pick_free_port()
+                try:
+                    server._launch(startup_timeout)
+                except _PortTakenError as exc:
+                    last_error = exc
+                    continue
+                return server
+            raise RuntimeError("PostgreSQL could not bind a port") from last_error
+        except BaseException:
+            with contextlib.suppress(Exception):  # keep the original error
+                server.close()
+            raise
+
     # ---- URLs and databases
 
     def url(self, dbname: str = "postgres") -> str:
