@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import time
 import warnings
 from dataclasses import replace
@@ -25,10 +26,11 @@ if TYPE_CHECKING:  # typer runs on its own vendored click, not the click package
     from typer._click import Command, Context
 
 from api.bundles import export_bundle, verify_bundle_command
+from api.cli_failover import app as failover_app
 from api.cli_findings import app as findings_app
 from api.cli_logkey import app as logkey_app
 from api.cli_tiles import app as tiles_app
-from api.deployment import DEFAULT_DB, Deployment
+from api.deployment import DEFAULT_DB, REPLICA_ENV, Deployment
 from api.keystore import DEFAULT_KEYS_DIR, KeystoreError, pinned_trust
 from api.logs import FORMAT_ENV, LogFormat
 from api.witness.cli import app as witness_app
@@ -83,6 +85,22 @@ LogFormatOption = Annotated[
         "CHEMTRACE_LOG_LEVEL (default INFO).",
     ),
 ]  # fmt: skip
+ReplicaOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--replica-db",
+        help="A PostgreSQL standby of --db (repeatable; default: CHEMTRACE_REPLICA_DB, "
+        "comma-separated). A primary that finds one of them promoted after it refuses writes "
+        "(docs/operations.md, fencing).",
+    ),
+]
+
+
+def _name_replicas(urls: list[str] | None) -> None:
+    """Pass ``--replica-db`` on through the environment, so that every process this one
+    starts (server workers, the findings worker) fences with the same cluster."""
+    if urls:
+        os.environ[REPLICA_ENV] = ",".join(urls)
 
 
 @app.command()
@@ -242,8 +260,10 @@ def serve(
     ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
     log_format: LogFormatOption = LogFormat.auto,
+    replica_db: ReplicaOption = None,
 ) -> None:
     """Run the HTTP service (default: SQLite under ./var, no Redis, dev keys on first use)."""
+    _name_replicas(replica_db)
     _serve(db, keys, host, port, redis_url, workers, log_format)
 
 
@@ -292,14 +312,18 @@ app.add_typer(findings_app, name="findings")
 app.add_typer(logkey_app, name="log-key")
 app.add_typer(witness_app, name="witness")
 app.add_typer(tiles_app, name="tiles")
+app.add_typer(failover_app, name="failover")
 
 
 @app.command()
-def checkpoint(db: DbOption = DEFAULT_DB, keys: KeysOption = DEFAULT_KEYS_DIR) -> None:
+def checkpoint(
+    db: DbOption = DEFAULT_DB, keys: KeysOption = DEFAULT_KEYS_DIR, replica_db: ReplicaOption = None
+) -> None:
     """Print a checkpoint covering every entry (a C2SP signed note), signing one if needed.
 
     Save the output outside the database: it is what ``verify-log --trusted-checkpoint`` takes.
     """
+    _name_replicas(replica_db)
     try:
         require_existing(db)
         if not (keys / "log.pem").exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,14 @@ from ledger.store.repository import Clock, SqlLedgerStore, utc_now
 from ledger.verify import TrustedKeys
 
 DEFAULT_DB = "sqlite:///var/chemtrace.db"
+REPLICA_ENV = "CHEMTRACE_REPLICA_DB"
+
+
+def replica_urls() -> list[str]:
+    """The standbys named in ``CHEMTRACE_REPLICA_DB`` (comma-separated URLs)."""
+    return [url.strip() for url in os.environ.get(REPLICA_ENV, "").split(",") if url.strip()]
+
+
 CERT_FROM = "2020-01-01T00:00:00Z"
 CERT_UNTIL = "2036-01-01T00:00:00Z"
 
@@ -39,12 +48,23 @@ class Deployment:
 
     @classmethod
     def open(
-        cls, db_url: str, keys_dir: Path, *, clock: Clock = utc_now, migrate: bool = True
+        cls,
+        db_url: str,
+        keys_dir: Path,
+        *,
+        clock: Clock = utc_now,
+        migrate: bool = True,
+        replicas: Sequence[str] | None = None,
     ) -> Deployment:
         """Open (migrating and initialising as needed) the ledger at ``db_url``; ``clock``
-        gives the log times of appends (a simulation runs its own)."""
+        gives the log times of appends (a simulation runs its own). ``replicas``, the
+        cluster's other nodes (default: ``CHEMTRACE_REPLICA_DB``), fence a former primary:
+        every chemtrace process that writes opens its ledger here."""
         keys = FileKeystore(keys_dir)
-        store = open_store(db_url, origin=keys.origin, clock=clock, migrate=migrate)
+        peers = replica_urls() if replicas is None else replicas
+        store = open_store(
+            db_url, origin=keys.origin, clock=clock, migrate=migrate, fence_peers=peers
+        )
         root = keys.root_signer()
         catalogs = load_registry()
         ingestor = Ingestor(

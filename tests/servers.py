@@ -547,11 +547,13 @@ class PostgresServer:
         base_backup: Path,
         settings: dict[str, str],
         *,
+        standby: bool = False,
         bindir: Path | None = None,
         startup_timeout: float = _STARTUP_TIMEOUT,
     ) -> PostgresServer:
         """A new server on a copy of ``base_backup`` (``pg_basebackup`` output), recovering
-        with ``settings`` (``restore_command``, a recovery target...) on a free port."""
+        with ``settings`` (``restore_command``, a recovery target...) on a free port; with
+        ``standby``, it stays a standby (``primary_conninfo`` in ``settings``)."""
         found = bindir or find_postgres_bindir()
         if found is None:
             raise RuntimeError("PostgreSQL server binaries not found (see find_postgres_bindir)")
@@ -563,7 +565,7 @@ class PostgresServer:
             shutil.copytree(base_backup, server.data_dir)
             with (server.data_dir / "postgresql.auto.conf").open("a") as conf:
                 conf.writelines(f"{key} = '{value}'\n" for key, value in settings.items())
-            (server.data_dir / "recovery.signal").touch()
+            (server.data_dir / ("standby.signal" if standby else "recovery.signal")).touch()
             for path in (server.data_dir, *server.data_dir.rglob("*")):
                 server._chown(path)
             server.data_dir.chmod(0o700)
@@ -581,6 +583,10 @@ class PostgresServer:
             with contextlib.suppress(Exception):  # keep the original error
                 server.close()
             raise
+
+    def promote(self) -> None:
+        """``pg_ctl promote``: a standby becomes a primary (waits until it is)."""
+        self._run([self._tool("pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", "promote"])
 
     # ---- URLs and databases
 

@@ -369,3 +369,13 @@ webhook_delivery = Table(
     Column("delivered_at", String(32)),
     Column("last_error", String(300)),
 )
+
+fence = Table(
+    "fence",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    # raised by every promotion (``chemtrace failover promote``): a node whose generation is
+    # below another primary's is a former primary and must not take writes
+    Column("generation", BigInteger, nullable=False),
+    Column("since", String(32), nullable=False),
+)
