@@ -15,6 +15,7 @@ from api import openapi_schema, problems
 from api.limits import RequestLimits
 from api.logs import RequestContext
 from api.metrics import REQUESTS
+from api.replicas import ReadAfter
 from api.routes import (
     codes,
     digital_link,
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         )
         return response
 
+    app.add_middleware(ReadAfter)  # replica reads that must see a given log entry
     # Outermost but for the request id: before authentication, routing and body parsing.
     app.add_middleware(
         RequestLimits,

@@ -47,7 +47,14 @@ class Settings(BaseSettings):
     """Reverse proxies (CIDRs, comma-separated or a JSON list) whose X-Forwarded-For names
     the client. Empty, the default: the client is the socket's peer, whatever the header."""
 
-    @field_validator("trusted_proxies", "webhook_allow_networks", "witnesses", mode="before")
+    replica_db: Annotated[list[str], NoDecode] = []
+    """PostgreSQL standbys of ``db`` (comma-separated or a JSON list): read-only queries go
+    to one that has replayed what they need (``api.replicas``), and a primary that finds
+    one of them promoted after it refuses writes (``ledger.store.fencing``)."""
+
+    @field_validator(
+        "trusted_proxies", "webhook_allow_networks", "witnesses", "replica_db", mode="before"
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         """A list setting from the environment: comma-separated, or a JSON list."""

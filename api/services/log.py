@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from api.accel import Accelerator
 from api.deployment import Deployment
+from api.replicas import needing
 from api.services.errors import NoCheckpointError
+from ledger.store.repository import SqlLedgerStore
 from ledger.store.witnessing import WitnessingStore
 
 
@@ -12,9 +14,16 @@ class LogService:
     """Read-only access to the Merkle log; the latest checkpoint is cached (``accel``)."""
 
     def __init__(
-        self, deployment: Deployment, accel: Accelerator, cosignatures: WitnessingStore
+        self,
+        deployment: Deployment,
+        accel: Accelerator,
+        cosignatures: WitnessingStore,
+        reads: SqlLedgerStore | None = None,
     ) -> None:
         self._deployment, self._accel, self._cosignatures = deployment, accel, cosignatures
+        self._reads = reads or deployment.store
+        """Leaves and proofs: a standby that has replayed the tree asked about, else the
+        primary (``api.replicas``)."""
 
     def checkpoint(self) -> str:
         """The latest checkpoint (a C2SP signed note) with the witness cosignatures it has."""
@@ -36,10 +45,13 @@ class LogService:
 
     def leaf_inputs(self, start: int, end: int) -> list[bytes]:
         """The leaf inputs of ``start <= i < end`` (fewer where the log ends first)."""
-        return self._deployment.store.leaf_inputs(start, end)
+        with needing(end):
+            return self._reads.leaf_inputs(start, end)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        return self._deployment.store.inclusion_proof(index, size)
+        with needing(size):
+            return self._reads.inclusion_proof(index, size)
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
-        return self._deployment.store.consistency_proof(first, second)
+        with needing(second):
+            return self._reads.consistency_proof(first, second)

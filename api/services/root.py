@@ -15,6 +15,7 @@ from api.accel import Accelerator, LocalAccelerator, RedisAccelerator
 from api.anomaly import FindingsProcess, worker_command
 from api.background import Integrator, OutboxRelay, SingletonLock, Worker
 from api.deployment import Deployment
+from api.replicas import ReadRouter
 from api.services.access import AccessService
 from api.services.epcis import EpcisService
 from api.services.findings import FindingsService
@@ -28,7 +29,9 @@ from api.services.tiles import TileService
 from api.settings import Settings
 from api.webhooks import WebhookDispatcher
 from api.witnessing import WitnessEndpoint, Witnessing, configured_policy
+from ledger.store.engine import make_engine
 from ledger.store.findings import FindingStore
+from ledger.store.repository import SqlLedgerStore
 from ledger.store.service import ServiceStore
 from ledger.store.witnessing import WitnessingStore
 
@@ -50,14 +53,22 @@ class Service:
     integrator: Integrator
     witnessing: Witnessing
     _store: ServiceStore
+    _reads: ServiceStore
+    router: ReadRouter
     workers: list[Worker] = field(default_factory=list)
     findings_process: FindingsProcess | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Service:
-        deployment = Deployment.open(settings.db, settings.keys)
+        deployment = Deployment.open(settings.db, settings.keys, replicas=settings.replica_db)
         engine = deployment.store.engine
         store = ServiceStore(engine)
+        # reads that may lag go through ``router`` (api.replicas); auth, writes and heads
+        # use ``store`` and ``deployment.store``, the primary's
+        router = ReadRouter.of(engine, [make_engine(url) for url in settings.replica_db])
+        reads = ServiceStore(router.engine()) if settings.replica_db else store
+        log_reads = (SqlLedgerStore(router.engine(), origin=deployment.keys.origin)
+                     if settings.replica_db else deployment.store)  # fmt: skip
         accel: Accelerator = (
             RedisAccelerator(settings.redis_url, namespace=settings.redis_namespace)
             if settings.redis_url
@@ -69,7 +80,7 @@ class Service:
         endpoints = [WitnessEndpoint.parse(text) for text in settings.witnesses]
         queries = QueryService(
             deployment,
-            store,
+            reads,
             records,
             access,
             registry,
@@ -95,19 +106,21 @@ class Service:
             queries=queries,
             journal=journal,
             ingest=IngestService(settings, deployment, accel, queries, journal),
-            log=LogService(deployment, accel, cosignatures),
+            log=LogService(deployment, accel, cosignatures, log_reads),
             findings=FindingsService(FindingStore(engine), deployment.keys.log_vkey),
             integrator=Integrator(
                 store, deployment.checkpoint, lock, accel, on_checkpoint=witnessing.wake
             ),
             witnessing=witnessing,
             _store=store,
+            _reads=reads,
+            router=router,
         )
 
     @cached_property
     def epcis(self) -> EpcisService:
         """EPCIS 2.0 queries (``/epcis/``), scoped like :attr:`queries`, with log proofs."""
-        return EpcisService(self.deployment, self._store, self.queries, self.registry, self.log)
+        return EpcisService(self.deployment, self._reads, self.queries, self.registry, self.log)
 
     @cached_property
     def tiles(self) -> TileService:
@@ -156,6 +169,7 @@ class Service:
             self.findings_process.close()
         self.integrator.close()
         self.witnessing.close()
+        self.router.dispose()
         self.deployment.store.engine.dispose()
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -95,6 +96,15 @@ def test_kill_9_the_primary_promote_the_standby_and_fence_the_old_one(tmp_path: 
         sender = threading.Thread(target=load)
         sender.start()
         wait_for(lambda: len(acknowledged) >= 40, timeout=120)
+        # reads go to the standby; one naming a receipt's index sees that write, wherever
+        # replay has got to (api/replicas.py)
+        for number in range(len(acknowledged) - 5, len(acknowledged)):
+            seen = httpx.get(
+                f"{server.base_url}/v1/items/{codes[number]}", timeout=10,
+                headers={"Authorization": f"Bearer {producer.client.token}",
+                         "Chemtrace-Read-After": str(acknowledged[number]["index"])},
+            )  # fmt: skip
+            assert seen.status_code == 200 and seen.json()["events"] == 1, seen.text
         saved = tmp_path / "before-failover.note"
         wait_for(lambda: int(producer.client.checkpoint().splitlines()[1]) > 0, timeout=30)
         saved.write_text(producer.client.checkpoint())

@@ -1,0 +1,75 @@
+"""Read replicas (``--replica-db``, api/replicas.py) on a real server process.
+
+The "standby" here is a frozen copy of the primary, so it lags by exactly what was written
+after the copy: reads that may lag are served from it, a read that names a receipt's
+index (``Chemtrace-Read-After``) and a proof for a tree it has not replayed go to the
+primary, and authentication never reads it. The same on streaming replication is in
+tests/api/test_failover.py (slow tier).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from api.backup import backup
+from ledger.canonical import parse_hash
+from ledger.merkle import leaf_hash, root_from_leaf_hashes, verify_inclusion
+from tests.api.live import LiveServer, build_world
+
+
+def _get(server: LiveServer, path: str, token: str, **headers: str) -> httpx.Response:
+    return httpx.get(server.base_url + path, timeout=10,
+                     headers={"Authorization": f"Bearer {token}", **headers})  # fmt: skip
+
+
+def test_reads_go_to_the_replica_unless_they_must_see_a_newer_entry(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    primary = f"sqlite:///{home}/var/chemtrace.db"
+    server = LiveServer(home, primary).start()
+    try:
+        world = build_world(server)
+        producer = world.actors["p-chem"]
+        old, new = world.issue("p-chem", 2)
+        producer.client.submit(world.commission("p-chem", old))
+        regulator = world.regulators["d1"]
+        revoked_user = "reg-d1"
+        server.stop()
+        backup(primary, tmp_path / "standby.db")  # the standby stops replaying here
+
+        server.env["CHEMTRACE_REPLICA_DB"] = f"sqlite:///{tmp_path / 'standby.db'}"
+        server.start()
+        admin = server.admin_token
+        receipt = producer.client.submit(world.commission("p-chem", new))
+
+        assert _get(server, f"/v1/items/{old}", admin).json()["events"] == 1
+        lagging = _get(server, f"/v1/items/{new}", admin)  # issued before the copy, no events
+        assert lagging.status_code == 200
+        assert lagging.json()["events"] == 0, "the read did not go to the (stale) replica"
+        own_write = _get(server, f"/v1/items/{new}", admin,
+                         **{"Chemtrace-Read-After": str(receipt["index"])})  # fmt: skip
+        assert own_write.status_code == 200
+        assert own_write.json()["events"] == 1
+
+        bad = _get(server, f"/v1/items/{new}", admin, **{"Chemtrace-Read-After": "-1"})
+        assert bad.status_code == 422 and bad.json()["code"] == "invalid_read_after"
+
+        # a proof for a tree the replica has not replayed comes from the primary, and holds
+        size = receipt["index"] + 1
+        proof = producer.client.inclusion_proof(receipt["index"], size)
+        leaves = world.admin.entries(0, size)  # served past the replica's size too
+        assert len(leaves) == size
+        root = root_from_leaf_hashes(leaf_hash(entry) for entry in leaves)
+        verify_inclusion(parse_hash(receipt["leaf_hash"]), receipt["index"], size, proof, root)
+
+        # authentication reads the primary: a token revoked after the copy is refused,
+        # though the replica still holds it
+        assert _get(server, "/v1/items?limit=1", str(regulator.token)).status_code == 200
+        world.admin.revoke_tokens(revoked_user)
+        refused = _get(server, "/v1/items?limit=1", str(regulator.token))
+        assert refused.status_code == 401
+        world.close()
+    finally:
+        server.close()
