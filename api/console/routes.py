@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import secrets
 from typing import Annotated, Any
@@ -319,10 +318,6 @@ def map_json(request: Request, session: Live) -> Response:
     return Response(json.dumps(data, ensure_ascii=False), media_type="application/json")
 
 
-def _emergency_available() -> bool:
-    return importlib.util.find_spec("api.services.emergency") is not None
-
-
 @router.get("/emergency", response_class=HTMLResponse)
 def emergency(
     request: Request,
@@ -335,7 +330,7 @@ def emergency(
     answer: dict[str, Any] | None = None
     service = service_of(request)
     # the emergency service lands from another branch (team contract): looked up, not imported
-    nearby: Any = getattr(service, "emergency", None) if _emergency_available() else None
+    nearby: Any = getattr(service, "emergency", None)
     available = nearby is not None
     if nearby is not None and lat is not None and lon is not None:
         found = nearby.nearby(session.principal, lat=lat, lon=lon, radius_m=radius_m)

@@ -92,7 +92,8 @@
       if (points.length) {
         L.polyline(points, { color: "#0b5cad", weight: 3 }).addTo(built.map);
         points.forEach(function (p, i) { L.circleMarker(p, { radius: 5, color: "#0b5cad" }).bindTooltip(String(i + 1)).addTo(built.map); });
-        built.map.fitBounds(L.latLngBounds(points).pad(0.3));
+        if (points.length === 1) built.map.setView(points[0], 13);
+        else built.map.fitBounds(L.latLngBounds(points).pad(0.3));
       }
       node.dataset.loaded = "1";
     });

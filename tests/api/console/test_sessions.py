@@ -60,8 +60,9 @@ def logged_out(response: object) -> bool:
 def test_login_sets_a_host_cookie_that_is_httponly_secure_and_strict(demo: Demo) -> None:
     client = demo.browser()
     form = client.get("/console/login")
-    done = client.post("/console/login", data={"token": demo.admin_token,
-                                               "csrf": csrf_of(form.text)})
+    done = client.post(
+        "/console/login", data={"token": demo.admin_token, "csrf": csrf_of(form.text)}
+    )
     assert done.status_code == 303
     header = next(v for v in done.headers.get_list("set-cookie") if v.startswith(COOKIE + "="))
     morsel = SimpleCookie(header)[COOKIE]
@@ -86,8 +87,9 @@ def test_the_database_keeps_only_a_hash_of_the_session_id(demo: Demo) -> None:
 def test_a_bad_token_opens_no_session(demo: Demo) -> None:
     client = demo.browser()
     form = client.get("/console/login")
-    done = client.post("/console/login", data={"token": "ct_not-a-token",
-                                               "csrf": csrf_of(form.text)})
+    done = client.post(
+        "/console/login", data={"token": "ct_not-a-token", "csrf": csrf_of(form.text)}
+    )
     assert done.headers["location"] == "/console/login?failed=1"
     assert COOKIE not in client.cookies
     assert logged_out(client.get("/console/dashboard"))
@@ -240,7 +242,7 @@ def test_a_district_regulator_sees_its_district(demo: Demo) -> None:
 
 
 def test_a_responder_reads_no_custody_chain(demo: Demo) -> None:
-    user_id, token = fresh_user(demo, role="responder", org=None)
+    _, token = fresh_user(demo, role="responder", org=None)
     client = login(demo.browser(), token)
     admin = login(demo.browser(), demo.admin_token)
     site = admin.get("/console/sites/tongzhou-depot").text
