@@ -199,40 +199,65 @@ def demo_server() -> Iterator[DemoServer]:
 def long_item(base_url: str, admin_token: str, events: int = 100) -> str:
     """An item with ``events`` events (a commission, then stock counts), made through the
     API by a fresh laboratory with its own enrolled device; its code."""
+    import base64
+
+    import httpx
+
     from ledger.builder import DeviceSession
     from ledger.commitments import disclose
     from ledger.signing import Ed25519Signer
-    from scanners.client import ChemtraceClient
 
-    admin = ChemtraceClient(base_url, token=admin_token)
-    org = "bench-lab"
-    admin.put_org(org, name="Bench laboratory", type="laboratory", district="haidian")
-    admin.put_site(
-        "bench-lab-site",
-        org=org,
-        name="Bench laboratory store",
-        address="1 Test Rd",
-        district="haidian",
-        lat="39.99",
-        lon="116.31",
-        capacity_t="10",
-        major_hazard=False,
-    )
-    admin.put_user("bench-lab-ops", role="enterprise", org=org, name="Bench operator")
-    signer = Ed25519Signer.generate()
-    admin.enrol_device(
-        org,
-        signer.public_key,
-        valid_from="2026-01-01T00:00:00Z",
-        valid_until="2030-01-01T00:00:00Z",
-    )
-    client = admin.with_token(admin.issue_token("bench-lab-ops"))
-    (code,) = [
-        entry["code"]
-        for entry in admin.issue_codes(
-            org=org, form="1.1", packaging="cylinder", count=1, batch="BENCH"
+    def call(token: str, path: str, body: dict[str, Any]) -> Any:
+        answer = httpx.post(
+            base_url + path, json=body, timeout=60, headers={"Authorization": f"Bearer {token}"}
         )
-    ]
+        answer.raise_for_status()
+        return answer.json()
+
+    org, site = "bench-lab", "bench-lab-site"
+    call(
+        admin_token,
+        "/v1/orgs",
+        {"id": org, "name": "Bench laboratory", "type": "laboratory", "district": "haidian"},
+    )
+    call(
+        admin_token,
+        "/v1/sites",
+        {
+            "id": site,
+            "org": org,
+            "name": "Bench laboratory store",
+            "address": "1 Test Road",
+            "district": "haidian",
+            "lat": "39.99",
+            "lon": "116.31",
+            "capacity_t": "10",
+            "major_hazard": False,
+        },
+    )
+    call(
+        admin_token,
+        "/v1/users",
+        {"id": "bench-lab-ops", "role": "enterprise", "org": org, "name": "Bench operator"},
+    )
+    signer = Ed25519Signer.generate()
+    call(
+        admin_token,
+        "/v1/devices",
+        {
+            "org": org,
+            "public_key": base64.b64encode(signer.public_key).decode(),
+            "valid_from": "2026-01-01T00:00:00Z",
+            "valid_until": "2030-01-01T00:00:00Z",
+        },
+    )
+    token = str(call(admin_token, "/v1/users/bench-lab-ops/tokens", {})["token"])
+    issued = call(
+        admin_token,
+        "/v1/codes:issue",
+        {"org": org, "form": "1.1", "packaging": "cylinder", "batch": "BENCH", "count": 1},
+    )
+    code = str(issued["codes"][0]["code"])
     session = DeviceSession(
         signer=signer,
         org=org,
@@ -250,25 +275,24 @@ def long_item(base_url: str, admin_token: str, events: int = 100) -> str:
                 "packaging": "cylinder",
             },
             time="2026-10-01T00:00:00Z",
-            site="bench-lab-site",
+            site=site,
         )
     ]
     for n in range(1, events):
+        data: dict[str, Any] = {"count_id": f"C{n:04d}", "quantity": {"value": "40", "unit": "kg"}}
         envelopes.append(
             session.event(
                 "stock_count",
                 [code],
-                {"count_id": f"C{n:04d}", "quantity": {"value": "40", "unit": "kg"}},
+                data,
+                site=site,
                 time=f"2026-10-{1 + n // 24:02d}T{n % 24:02d}:00:00Z",
-                site="bench-lab-site",
             )
         )
-    outcome = client.submit_batch(envelopes)
-    if outcome.rejected:
-        raise RuntimeError(f"the long item's events were refused: {outcome}")
-    admin.close()
-    client.close()
-    return str(code)
+    outcome = call(token, "/v1/events:batch", {"events": envelopes})
+    if outcome["rejected"]:
+        raise RuntimeError(f"the long item's events were refused: {outcome['results'][:3]}")
+    return code
 
 
 # -- the pages ---------------------------------------------------------------------------------
