@@ -108,7 +108,7 @@
       if (circle) circle.remove();
       circle = L.circle(latlng, { radius: Number(radius.value) || 500, color: "#c62828" }).addTo(built.map);
     }
-    if (centre) { built.map.setView(centre, 14); show(centre); }
+    if (centre) { show(centre); built.map.fitBounds(circle.getBounds().pad(0.3)); }
     built.map.on("click", function (e) {
       lat.value = e.latlng.lat.toFixed(6);
       lon.value = e.latlng.lng.toFixed(6);
