@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
-from api import openapi_schema, problems
+from api import console, openapi_schema, problems
 from api.limits import RequestLimits
 from api.logs import RequestContext
 from api.metrics import REQUESTS
@@ -58,13 +58,15 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             if owned:
                 running.close()
 
-    app = FastAPI(title="chemtrace", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="chemtrace", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # served offline by api.console
     if service is not None:
         app.state.service = service
     problems.install(app)
     for module in (events, items, codes, registry, findings, log, ops, public, epcis):
         app.include_router(module.router)
     app.include_router(tlog.router)  # the log as C2SP tlog-tiles, public like /v1/log
+    console.install(app)  # /console, /docs and /redoc from local assets, and / (its login)
     app.include_router(digital_link.router)  # last: its compressed-link route takes one segment
 
     @app.middleware("http")

@@ -124,3 +124,16 @@ class Settings(BaseSettings):
     def _allow_networks(cls, value: list[str]) -> list[str]:
         # strict: host bits set (10.0.0.1/8) are more likely a typo than the network meant
         return [str(ipaddress.ip_network(cidr.strip(), strict=True)) for cidr in value]
+
+    # -- console (api/console): server-side web sessions and offline assets --
+    console_idle_timeout_s: float = 30 * 60
+    """A console session ends after this long without a request."""
+    console_session_max_s: float = 8 * 3600
+    """A console session ends this long after login, however busy."""
+    console_assets: Path | None = None
+    """The npm assets' node_modules (default: var/console-assets/node_modules in the repo)."""
+    console_tile_url: str | None = None
+    """An online tile server for the console's map (``https://…/{z}/{x}/{y}.png``); None, the
+    default: the offline district base map only. Its origin is added to the CSP's img-src."""
+    console_tile_datum: str = "WGS-84"
+    """The datum of those tiles, shown on the map (``GCJ-02`` for most Chinese tile servers)."""

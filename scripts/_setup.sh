@@ -76,6 +76,10 @@ _have_postgres || _missing+=(postgresql)
 _have_redis || _missing+=(redis-server)
 command -v tmux >/dev/null 2>&1 || _missing+=(tmux)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || _missing+=(nginx-light)
+# the console's browser tests: Debian's chromium (driven by Playwright) and CJK fonts
+[[ -x /usr/bin/chromium ]] || _missing+=(chromium)
+[[ -d /usr/share/fonts/opentype/noto ]] || _missing+=(fonts-noto-cjk)
+command -v npm >/dev/null 2>&1 || _missing+=(nodejs npm)
 if ((${#_missing[@]})); then
   if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${_missing[*]} with apt-get (the packaged services are left stopped)"
@@ -85,6 +89,9 @@ if ((${#_missing[@]})); then
     _have_redis || _missing+=(redis-server)
     command -v tmux >/dev/null 2>&1 || _missing+=(tmux)
     command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || _missing+=(nginx-light)
+    [[ -x /usr/bin/chromium ]] || _missing+=(chromium)
+    [[ -d /usr/share/fonts/opentype/noto ]] || _missing+=(fonts-noto-cjk)
+    command -v npm >/dev/null 2>&1 || _missing+=(nodejs npm)
   fi
 fi
 if ((${#_missing[@]})); then

@@ -35,3 +35,29 @@ else
   echo ".venv is up to date with pyproject.toml"
 fi
 unset _stamp _want
+
+# The console's browser assets (Leaflet, ECharts, Swagger UI, Redoc, Beijing's districts):
+# npm packages pinned in api/console/assets/package-lock.json, installed with `npm ci` into
+# var/console-assets (gitignored) and served by the app itself, so nothing loads from a CDN.
+section "Console browser assets (npm ci into var/console-assets)"
+if ! command -v npm >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  echo "installing nodejs and npm with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+_assets=var/console-assets
+_lock_sum="$(sha256sum api/console/assets/package-lock.json | cut -d' ' -f1)"
+if [[ -f "$_assets/.installed" && "$(cat "$_assets/.installed")" == "$_lock_sum" ]]; then
+  echo "console assets are up to date with api/console/assets/package-lock.json"
+elif command -v npm >/dev/null 2>&1; then
+  mkdir -p "$_assets"
+  cp api/console/assets/package.json api/console/assets/package-lock.json "$_assets/"
+  if npm ci --prefix "$_assets" --ignore-scripts --no-audit --no-fund --loglevel=error; then
+    printf '%s\n' "$_lock_sum" >"$_assets/.installed"
+  else
+    echo "WARNING: npm ci failed: the console and /docs will say their assets are missing" >&2
+  fi
+else
+  echo "WARNING: npm not found: the console and /docs will say their assets are missing" >&2
+fi
+unset _assets _lock_sum

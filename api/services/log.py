@@ -40,6 +40,12 @@ class LogService:
         """The log's verifier key (a C2SP vkey)."""
         return self._deployment.keys.log_vkey()
 
+    def checkpoint_freshness(self) -> tuple[int, int, str | None]:
+        """The log's size, the newest checkpoint's size and when it was signed."""
+        latest = self._deployment.store.latest_checkpoint_at()
+        size = self._deployment.store.log_size()
+        return (size, 0, None) if latest is None else (size, latest[0], latest[1])
+
     def size(self) -> int:
         return self._deployment.store.log_size()
 

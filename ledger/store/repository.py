@@ -717,6 +717,16 @@ class SqlLedgerStore:
             ).first()
         return None if row is None else (row.size, row.note)
 
+    def latest_checkpoint_at(self) -> tuple[int, str] | None:
+        """The newest checkpoint's size and when it was signed (RFC 3339 UTC)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.checkpoint.c.size, t.checkpoint.c.created_at)
+                .order_by(t.checkpoint.c.size.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else (row.size, row.created_at)
+
     def leaf_inputs(self, start: int, end: int) -> list[bytes]:
         """Leaf inputs for indices ``start <= i < end``."""
         with self.engine.connect() as conn:

@@ -379,3 +379,17 @@ fence = Table(
     Column("generation", BigInteger, nullable=False),
     Column("since", String(32), nullable=False),
 )
+
+console_session = Table(
+    # The web console's server-side sessions (api/console/sessions.py): the cookie's value
+    # is never stored, only its SHA-256; the bearer token it was opened with, by its hash.
+    "console_session",
+    metadata,
+    Column("id_hash", LargeBinary(32), primary_key=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("token_hash", LargeBinary(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger),
+    Column("ended_why", String(16)),
+)
