@@ -20,6 +20,11 @@ out = Console()
 err = Console(stderr=True)
 
 
+@app.callback()
+def epcis() -> None:
+    """GS1 EPCIS 2.0: capture documents with this device's key."""
+
+
 def _fail(message: str, code: int) -> NoReturn:
     err.print(message, markup=False, highlight=False)
     raise typer.Exit(code)

@@ -39,8 +39,8 @@ from api.settings import Settings
 from ledger.append import Accepted, Rejected
 from ledger.canonical import format_hash
 from ledger.epcis.errors import EpcisError
-from ledger.epcis.hash_id import document_events, event_hash_id, namespaces_of
-from ledger.epcis.mapping import from_epcis
+from ledger.epcis.hash_id import document_events, namespaces_of
+from ledger.epcis.mapping import event_id, from_epcis
 from ledger.epcis.table import NAMESPACE, PREFIX
 from ledger.errors import LedgerError, StaleHeadError
 from ledger.events import body_to_json
@@ -195,7 +195,7 @@ class EpcisCaptureService:
             key = _signature_key(raw, namespaces)
             signature = raw.pop(key) if key is not None else None
             try:
-                event.hash_id = event_hash_id(raw, namespaces)
+                event.hash_id = event_id(raw, namespaces)
             except (EpcisError, ValueError) as exc:
                 event.error = epcis_problem(400, "epcis_malformed", str(exc), index=event.index)
                 continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
@@ -20,8 +21,10 @@ from ledger.epcis.mapping import CaptureContext, epcis_document, to_epcis
 from ledger.events import may_start_chain, parse_body
 from ledger.store.epcis_schema import SCHEMA_PATH
 from scanners.client import ChemtraceClient
+from scanners.device.home import DeviceHome, Profile
 from scanners.epcis_push import SIGNATURE, ServerLookup, push, sign_document
-from tests.api.live import CATALOG, World, wait_for, world_fixture
+from tests.api._cli import run_cli
+from tests.api.live import CATALOG, VALID, World, wait_for, world_fixture
 from tests.conftest import SHARED_DIR
 
 LIMIT: Final = 60
@@ -194,8 +197,9 @@ def test_capture_query_export_gives_the_same_events_and_hash_ids(
     exported = answer["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     assert [(e["chemtrace:log"]["index"], e["eventID"]) for e in exported] == sorted(captured)
     namespaces = namespaces_of(answer["@context"])
-    for event in exported:  # the ID is the CBV hash of the exported event itself
-        bare = {k: v for k, v in event.items() if k not in ("chemtrace:log", "eventID")}
+    for event in exported:  # the ID is the CBV hash of what happened, without the signer's
+        bare = {k: v for k, v in event.items()
+                if k not in ("chemtrace:log", "chemtrace:envelope", "eventID")}  # fmt: skip
         assert event_hash_id(bare, namespaces) == event["eventID"]
 
 
@@ -366,3 +370,33 @@ def test_the_integrator_covers_captured_events(world: World, custody_chain: Chai
         return all("inclusion" in e["chemtrace:log"] for e in events)
 
     assert wait_for(covered)
+
+
+def test_the_push_command_signs_with_the_device_keystore(world: World, tmp_path: Path) -> None:
+    home = DeviceHome(tmp_path / "device")
+    signer = home.generate_key()
+    world.admin.enrol_device("p-chem", signer.public_key, **VALID)
+    home.save_profile(Profile(server=world.server.base_url, org="p-chem",
+                              actor=world.actors["p-chem"].device.actor, key_id=signer.key_id,
+                              valid_until=VALID["valid_until"], catalog_version=CATALOG))  # fmt: skip
+    (code,) = world.issue("p-chem", 1)
+    erp = tmp_path / "erp.jsonld"
+    erp.write_text(json.dumps(erp_document([commissioning(world, "p-chem", code)])))
+    token = world.actors["p-chem"].client.token
+    assert token is not None
+    done = run_cli("epcis", "push", str(erp), "--server", world.server.base_url, "--token",
+                   token, "--home", str(home.root), "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["captured"] == 1
+    (step,) = chain(world, code)
+    assert step["device_key"] == signer.key_id
+    again = run_cli("epcis", "push", str(erp), "--server", world.server.base_url, "--token",
+                    token, "--home", str(home.root), "--json", cwd=tmp_path)  # fmt: skip
+    assert again.returncode == 1  # the same document again: the same occurrence, a 409
+    assert json.loads(again.stdout)["rejected"][0]["error"]["code"] == "epcis_duplicate"
+    assert len(chain(world, code)) == 1
+    erp.write_text(json.dumps({"type": "EPCISDocument"}))
+    invalid = run_cli("epcis", "push", str(erp), "--token", token, "--home", str(home.root),
+                      cwd=tmp_path)  # fmt: skip
+    assert invalid.returncode == 2
+    assert "epcis_schema" in invalid.stderr
