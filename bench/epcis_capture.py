@@ -97,7 +97,7 @@ def bench_database(name: str, home: Path, url: str, count: int, rounds: int) -> 
     native = Row(name, "native POST /v1/events:batch")
     client_row = Row(name, "chemtrace epcis push (end to end, 1 run)")
     try:
-        server.start()
+        server.start(timeout=180)  # the machine may be shared and loaded
         world = build_world(server)
         token = world.actors["p-chem"].client.token
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/ld+json"}

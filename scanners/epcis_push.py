@@ -26,11 +26,11 @@ from typing import Any, Final
 
 from ledger.canonical import format_hash
 from ledger.envelope import open_envelope, sign_body
-from ledger.epcis.errors import EpcisError
 from ledger.epcis.gs1_keys import gs1_item_key
 from ledger.epcis.hash_id import document_events, namespaces_of
 from ledger.epcis.mapping import CaptureContext, epcis_document, from_epcis, to_epcis
 from ledger.epcis.table import PREFIX
+from ledger.errors import LedgerError
 from ledger.events import body_to_json
 from ledger.signing import Signer
 from ledger.store.epcis_schema import first_error
@@ -122,7 +122,7 @@ def sign_document(
     for index in wanted:
         try:
             body = from_epcis(events[index], lookup, context, namespaces)
-        except EpcisError as exc:
+        except LedgerError as exc:  # EpcisError, and IdentifierError naming the GS1 rule
             field_name = exc.context.get("field", "$")
             raise PushError(
                 f"event {index} does not map ({exc.code}, {field_name}): {exc.message}",

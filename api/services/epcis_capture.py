@@ -32,6 +32,7 @@ from typing import Any, Final, Literal
 from api.problems import ProblemError, problem_of
 from api.services.access import Principal
 from api.services.epcis_lookup import RegistryLookup
+from api.services.errors import ServiceError
 from api.services.ingest import IngestService
 from api.services.queries import QueryService
 from api.services.registry import RegistryService
@@ -182,9 +183,13 @@ class EpcisCaptureService:
                     f"failed ({cause.code}) and the capture rolls back",
                 )  # fmt: skip
             good = []
+        refusal = None
         if good:
-            self._append(principal, good, client, atomic=behaviour == "rollback")
-        return self._finish(job, judged)
+            refusal = self._append(principal, good, client, atomic=behaviour == "rollback")
+        finished = self._finish(job, judged)
+        if refusal is not None:  # over a rate: the job says so, and the answer is the 429
+            raise refusal
+        return finished
 
     def _prepare(
         self, principal: Principal, events: list[dict[str, Any]], namespaces: dict[str, str]
@@ -224,7 +229,9 @@ class EpcisCaptureService:
     ) -> ProblemError | None:
         try:
             body = from_epcis(raw, self._lookup, None, namespaces)
-        except EpcisError as exc:
+        except ValueError as exc:  # an identifier's own syntax (the mapping names the rest)
+            return epcis_problem(400, "epcis_malformed", str(exc), index=event.index)
+        except LedgerError as exc:  # EpcisError, and IdentifierError naming the GS1 rule
             field = str(exc.context.get("field", "$"))
             if exc.code == "epcis_no_counterpart" and field == "chemtrace:envelope":
                 return epcis_problem(
@@ -240,12 +247,6 @@ class EpcisCaptureService:
                 "the event has no chemtrace:signature (the device's Ed25519 signature of its body)",
                 index=event.index, field=SIGNATURE,
             )  # fmt: skip
-        if principal.role == "enterprise" and body.org != principal.org:
-            return epcis_problem(
-                403, "org_mismatch",
-                f"the event is signed for {body.org}, the token belongs to {principal.org}",
-                index=event.index, field="chemtrace:envelope.org",
-            )  # fmt: skip
         event.envelope = {"body": body_to_json(body), "signature": signature}
         return None
 
@@ -258,18 +259,17 @@ class EpcisCaptureService:
 
     def _append(
         self, principal: Principal, good: Sequence[_Event], client: str | None, *, atomic: bool
-    ) -> None:
+    ) -> ProblemError | None:
+        """Append the good events; a refusal of the whole request (429) is returned."""
         envelopes = [e.envelope for e in good]
         try:
             outcomes = self._ingest.submit(envelopes, principal, client, atomic=atomic)
-        except ProblemError:
-            raise
-        except LedgerError as exc:
-            problem = problem_of(exc)
+        except (LedgerError, ServiceError) as exc:  # the request's own refusal (org_mismatch,
+            problem = problem_of(exc)  # journalled by the ingest service; rates): every event
             for event in good:
                 event.error = epcis_problem(problem.status, problem.code, problem.detail,
                                             index=event.index)  # fmt: skip
-            return
+            return problem if problem.status == 429 else None
         for event, outcome in zip(good, outcomes, strict=True):
             if isinstance(outcome, Accepted) and outcome.duplicate:
                 event.error = self._duplicate(event, outcome.receipt.entry_hash)
@@ -279,6 +279,7 @@ class EpcisCaptureService:
             else:
                 assert isinstance(outcome, Rejected)
                 event.error = self._refusal(principal, event, outcome.error)
+        return None
 
     def _refusal(self, principal: Principal, event: _Event, error: LedgerError) -> ProblemError:
         if isinstance(error, StaleHeadError):
