@@ -157,6 +157,8 @@ def main() -> None:
         (tmp / "sqlite").mkdir()
         db = f"sqlite:///{tmp / 'sqlite' / 'var' / 'chemtrace.db'}"
         rows += bench_database("SQLite", tmp / "sqlite", db, args.events, args.rounds)
+        for row in rows:  # at once, in case a later database fails
+            out.print(f"{row.database} {row.path}: {row.seconds} s", markup=False)
         pg = contextlib.nullcontext((None, "--no-postgres")) if args.no_postgres else postgres(tmp)
         with pg as (pg_server, reason):
             if pg_server is None:
@@ -166,8 +168,11 @@ def main() -> None:
                              "(fsync=off: not durable)")  # fmt: skip
                 (tmp / "postgres").mkdir()
                 url = pg_server.create_database("bench_epcis")
-                rows += bench_database("PostgreSQL", tmp / "postgres", url, args.events,
-                                       args.rounds)  # fmt: skip
+                try:
+                    rows += bench_database("PostgreSQL", tmp / "postgres", url, args.events,
+                                           args.rounds)  # fmt: skip
+                except (httpx.HTTPError, RuntimeError, AssertionError) as exc:
+                    notes.append(f"PostgreSQL: failed: {type(exc).__name__}: {exc}"[:300])
     table = results_table(
         f"EPCIS capture vs native batch, {args.events} events per request",
         ["database", "target", "rounds", "median s", "min s", "events/s", "vs native"],

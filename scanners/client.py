@@ -248,7 +248,9 @@ class ChemtraceClient:
         """``POST /epcis/capture`` a document of signed EPCIS events; the finished capture job."""
         headers = {"GS1-Capture-Error-Behaviour": behaviour, "GS1-EPCIS-Version": "2.0.0",
                    "Content-Type": "application/ld+json"}  # fmt: skip
-        return dict(self._json("POST", "/epcis/capture", json=document, headers=headers))
+        # a document of thousands of events is judged within the request: allow it minutes
+        return dict(self._json("POST", "/epcis/capture", json=document, headers=headers,
+                               timeout=300))  # fmt: skip
 
     def sign_and_submit(
         self,

@@ -314,7 +314,7 @@ def test_a_captured_event_obeys_the_signature_and_the_token(world: World) -> Non
     job = post(world, "p-chem", "/epcis/capture", tampered).json()
     assert job["events"][0]["error"]["code"] == "bad_signature"
     job = post(world, "t-trade", "/epcis/capture", document).json()  # another org's token
-    assert job["events"][0]["error"]["code"] == "org_mismatch"
+    assert job["events"][0]["error"]["code"] == "forbidden"  # as on /v1/events, journalled
     assert job["errors"][0]["type"] == EXCEPTION + "SecurityException"
     assert chain(world, code) == []
     bare = copy.deepcopy(document)
