@@ -61,6 +61,11 @@ _DOCUMENT_BODY: Final = {
 _JOB: Final[dict[str, Any]] = {"content": {"application/json": {"schema": {"type": "object"}}}}
 
 
+_JOBS: Final[dict[str, Any]] = {
+    "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}
+}
+
+
 def limits_headers(request: Request) -> dict[str, str]:
     capture = service_of(request).epcis_capture
     return {
@@ -187,7 +192,7 @@ async def capture_event(
 
 @router.get(
     "/capture",
-    responses={200: {"description": "Capture jobs, newest first", **_JOB}, **responses(401, 403)},
+    responses={200: {"description": "Capture jobs, newest first", **_JOBS}, **responses(401, 403)},
     summary="Your organisation's capture jobs (an admin's: everyone's), newest first.",
 )
 def capture_jobs(
