@@ -20,6 +20,7 @@ from api.routes import (
     codes,
     digital_link,
     epcis,
+    epcis_capture,
     events,
     findings,
     items,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     problems.install(app)
     for module in (events, items, codes, registry, findings, log, ops, public, epcis):
         app.include_router(module.router)
+    app.include_router(epcis_capture.router)  # EPCIS capture (POST), beside the EPCIS query
     app.include_router(tlog.router)  # the log as C2SP tlog-tiles, public like /v1/log
     console.install(app)  # /console, /docs and /redoc from local assets, and / (its login)
     app.include_router(digital_link.router)  # last: its compressed-link route takes one segment

@@ -50,7 +50,8 @@ class _LazyGroups(TyperGroup):
     parsing and the TUI, and ``simulate`` the city generator; ``serve`` and the others start
     without them."""
 
-    lazy: Final = {"scan": "scanners.cli", "simulate": "sim.simulator.cli"}
+    lazy: Final = {"scan": "scanners.cli", "simulate": "sim.simulator.cli",
+                   "epcis": "scanners.cli_epcis"}  # fmt: skip
 
     def list_commands(self, ctx: Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})

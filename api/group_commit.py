@@ -6,24 +6,28 @@ requests are merged into one ``Ingestor.submit`` call. That is safe because a su
 atomic per *connected group of items*, never across groups: merged requests that share no
 item cannot affect each other's outcome. Requests that do share an item are never merged;
 the later one waits for the next round, so its outcome is exactly what it would have been
-alone.
+alone. An atomic request (one group whatever its items) is never merged at all.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ledger.append import Outcome
 
-Submit = Callable[[Sequence[object]], list[Outcome]]
+
+class Submit(Protocol):
+    def __call__(self, events: Sequence[object], /, *, atomic: bool = ...) -> list[Outcome]: ...
 
 
 @dataclass
 class _Waiter:
     events: list[object]
     codes: frozenset[str]
+    atomic: bool = False
     done: bool = False
     result: list[Outcome] | None = None
     error: BaseException | None = None
@@ -38,9 +42,14 @@ class GroupCommit:
         self._pending: list[_Waiter] = []
         self._busy = False
 
-    def submit(self, events: Sequence[object], codes: frozenset[str]) -> list[Outcome]:
-        """Append ``events`` (touching ``codes``); the outcomes are those of a lone call."""
-        me = _Waiter(list(events), codes)
+    def submit(
+        self, events: Sequence[object], codes: frozenset[str], *, atomic: bool = False
+    ) -> list[Outcome]:
+        """Append ``events`` (touching ``codes``); the outcomes are those of a lone call.
+
+        ``atomic``: all of ``events`` land or none does; such a request runs in a round alone.
+        """
+        me = _Waiter(list(events), codes, atomic)
         with self._cond:
             self._pending.append(me)
         while True:
@@ -63,7 +72,9 @@ class GroupCommit:
         seen: set[str] = set()
         count = 0
         for waiter in self._pending:  # arrival order; the leader is always among them
-            fits = not take or count + len(waiter.events) <= self._max
+            fits = not take or (
+                count + len(waiter.events) <= self._max and not waiter.atomic and not take[0].atomic
+            )
             if fits and not waiter.codes & seen:
                 take.append(waiter)
                 seen |= waiter.codes
@@ -75,7 +86,8 @@ class GroupCommit:
 
     def _run(self, take: list[_Waiter]) -> None:
         try:
-            outcomes = self._submit([event for waiter in take for event in waiter.events])
+            events = [event for waiter in take for event in waiter.events]
+            outcomes = self._submit(events, atomic=True) if take[0].atomic else self._submit(events)
             first = 0
             for waiter in take:
                 waiter.result = outcomes[first : first + len(waiter.events)]

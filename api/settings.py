@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     max_header_bytes: int = 32 * 1024
     """The most bytes of header fields (names and values) a request may carry."""
     max_batch_events: int = 5000
+    epcis_capture_limit: int = 5000
+    """The most events one EPCIS capture may hold (``GS1-EPCIS-Capture-Limit``)."""
+    epcis_capture_file_size_limit: int = 16 * 1024 * 1024
+    """The largest EPCIS capture body in bytes (``GS1-EPCIS-Capture-File-Size-Limit``)."""
     checkpoint_interval_s: float = 0.5
     relay_interval_s: float = 0.2
     rate_limit_per_minute: int = 60_000

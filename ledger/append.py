@@ -156,13 +156,22 @@ def connected_groups(events: Sequence[SignedEvent]) -> list[list[int]]:
 
 
 def plan_append(
-    events: Sequence[SignedEvent], context: AppendContext, log_signer: Signer
+    events: Sequence[SignedEvent],
+    context: AppendContext,
+    log_signer: Signer,
+    *,
+    atomic: bool = False,
 ) -> AppendPlan:
-    """Decide the rows and outcomes for ``events`` (signatures already verified)."""
+    """Decide the rows and outcomes for ``events`` (signatures already verified).
+
+    ``atomic`` makes the whole batch one group: written whole or not at all (an EPCIS
+    capture with ``GS1-Capture-Error-Behaviour: rollback``).
+    """
     outcomes: list[Outcome | None] = [None] * len(events)
     plan = AppendPlan(outcomes=[], next_index=context.next_index)
     log_moment = parse_utc(context.log_time)
-    for group in connected_groups(events):
+    groups = [list(range(len(events)))] if atomic and events else connected_groups(events)
+    for group in groups:
         group_heads: dict[str, ItemHead] = {}
         group_custody: dict[str, Custody] = {}
         staged: list[tuple[int, SignedEvent]] = []

@@ -42,7 +42,12 @@ class EventStore(Protocol):
         ...
 
     def append_events(
-        self, events: Sequence[SignedEvent], *, trust: TrustStore, log_signer: Signer
+        self,
+        events: Sequence[SignedEvent],
+        *,
+        trust: TrustStore,
+        log_signer: Signer,
+        atomic: bool = False,
     ) -> AppendPlan:
         """Append atomically and return what was written."""
         ...
@@ -75,13 +80,14 @@ class Ingestor:
         self._chemicals: dict[str, str | None] = {}
         """Items' chemicals as logged: a logged first event never changes."""
 
-    def submit(self, raw_events: Sequence[object]) -> list[Outcome]:
+    def submit(self, raw_events: Sequence[object], *, atomic: bool = False) -> list[Outcome]:
         r"""Append a batch; each event gets an outcome, in order.
 
         Items are raw envelopes (JSON objects) or already opened :class:`SignedEvent`\ s.
 
         The atomic unit is the connected group of items events touch together: one failure,
-        before or inside the store, rejects its whole group and nothing else.
+        before or inside the store, rejects its whole group and nothing else. ``atomic``
+        makes the whole batch one group: one failure rejects every event.
         """
         outcomes: list[Outcome | None] = [None] * len(raw_events)
         parsed: list[tuple[int, SignedEvent]] = []
@@ -91,12 +97,21 @@ class Ingestor:
                 parsed.append((position, opened))
             except LedgerError as exc:
                 outcomes[position] = Rejected(exc)
-        groups = [[parsed[i] for i in group] for group in connected_groups([e for _, e in parsed])]
+        if atomic and len(parsed) < len(raw_events):
+            cause = next(o.error for o in outcomes if isinstance(o, Rejected))
+            reject_group(outcomes, range(len(raw_events)), cause)
+            return [outcome for outcome in outcomes if outcome is not None]
+        if atomic:
+            groups = [parsed] if parsed else []
+        else:
+            groups = [
+                [parsed[i] for i in group] for group in connected_groups([e for _, e in parsed])
+            ]
         # A certificate may have been logged since the cache was filled: reload and retry the
         # groups that failed on a key, once.
-        retry = self._append_groups(groups, outcomes, reload=False)
+        retry = self._append_groups(groups, outcomes, reload=False, atomic=atomic)
         if retry:
-            self._append_groups(retry, outcomes, reload=True)
+            self._append_groups(retry, outcomes, reload=True, atomic=atomic)
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _append_groups(
@@ -105,6 +120,7 @@ class Ingestor:
         outcomes: list[Outcome | None],
         *,
         reload: bool,
+        atomic: bool = False,
     ) -> list[list[tuple[int, SignedEvent]]]:
         """Check and append ``groups``; return the groups whose failure was a key error."""
         keys = {event.key_id for group in groups for _, event in group}
@@ -122,8 +138,9 @@ class Ingestor:
                 reject_group(outcomes, [position for position, _ in group], error)
         if ready:
             plan = self._store.append_events(
-                [event for _, event in ready], trust=trust, log_signer=self._log_signer
-            )
+                [event for _, event in ready], trust=trust, log_signer=self._log_signer,
+                atomic=atomic,
+            )  # fmt: skip
             for (position, _), outcome in zip(ready, plan.outcomes, strict=True):
                 outcomes[position] = outcome
         return [

@@ -242,6 +242,16 @@ class ChemtraceClient:
         raw = self._json("POST", "/v1/events:batch", json={"events": list(envelopes)})
         return BatchOutcome(raw["accepted"], raw["duplicates"], raw["rejected"], raw["results"])
 
+    def capture(
+        self, document: Mapping[str, Any], *, behaviour: str = "rollback"
+    ) -> dict[str, Any]:
+        """``POST /epcis/capture`` a document of signed EPCIS events; the finished capture job."""
+        headers = {"GS1-Capture-Error-Behaviour": behaviour, "GS1-EPCIS-Version": "2.0.0",
+                   "Content-Type": "application/ld+json"}  # fmt: skip
+        # a document of thousands of events is judged within the request: allow it minutes
+        return dict(self._json("POST", "/epcis/capture", json=document, headers=headers,
+                               timeout=300))  # fmt: skip
+
     def sign_and_submit(
         self,
         session: DeviceSession,

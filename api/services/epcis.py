@@ -32,9 +32,9 @@ from ledger.canonical import b64encode, format_hash
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.epcis.digital_link import to_digital_link
 from ledger.epcis.epc_uri import canonical_identifier
-from ledger.epcis.hash_id import EPCIS_CONTEXT_PREFIXES, event_hash_id
+from ledger.epcis.hash_id import EPCIS_CONTEXT_PREFIXES
 from ledger.epcis.identifiers import private_id
-from ledger.epcis.mapping import Event, epcis_document, to_epcis
+from ledger.epcis.mapping import Event, epcis_document, event_id, to_epcis
 from ledger.epcis.table import NAMESPACE, PREFIX
 from ledger.epcis.vocabulary import Vocabulary
 from ledger.leaf import LeafRecord
@@ -266,7 +266,7 @@ class _Exporter:
                 return None
             corrected = to_epcis(earlier.event.body)
         event = to_epcis(body, corrected=corrected)
-        event["eventID"] = event_hash_id(event, _NAMESPACES)
+        event["eventID"] = event_id(event, _NAMESPACES)
         event["recordTime"] = logged.log_time
         return event
 

@@ -37,9 +37,17 @@ class IngestService:
         self._writes = GroupCommit(deployment.ingestor.submit)
 
     def submit(
-        self, raw_events: Sequence[object], principal: Principal, client: str | None
+        self,
+        raw_events: Sequence[object],
+        principal: Principal,
+        client: str | None,
+        *,
+        atomic: bool = False,
     ) -> list[Outcome]:
-        """Check scope, serve known receipts from the front, append the rest."""
+        """Check scope, serve known receipts from the front, append the rest.
+
+        ``atomic``: every event lands or none does (else each connected group on its own).
+        """
         parsed: list[SignedEvent | None] = []
         for position, raw in enumerate(raw_events):
             try:
@@ -66,6 +74,7 @@ class IngestService:
                 done = self._writes.submit(
                     [parsed[i] if parsed[i] is not None else raw_events[i] for i in todo],
                     frozenset(codes),
+                    atomic=atomic,
                 )
             for position, outcome in zip(todo, done, strict=True):
                 outcomes[position] = outcome

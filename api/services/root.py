@@ -18,6 +18,7 @@ from api.deployment import Deployment
 from api.replicas import ReadRouter
 from api.services.access import AccessService
 from api.services.epcis import EpcisService
+from api.services.epcis_capture import EpcisCaptureService
 from api.services.findings import FindingsService
 from api.services.ingest import IngestService
 from api.services.journal import JournalService
@@ -30,6 +31,7 @@ from api.settings import Settings
 from api.webhooks import WebhookDispatcher
 from api.witnessing import WitnessEndpoint, Witnessing, configured_policy
 from ledger.store.engine import make_engine
+from ledger.store.epcis_capture import SqlCaptureJobs
 from ledger.store.findings import FindingStore
 from ledger.store.repository import SqlLedgerStore
 from ledger.store.service import ServiceStore
@@ -121,6 +123,12 @@ class Service:
     def epcis(self) -> EpcisService:
         """EPCIS 2.0 queries (``/epcis/``), scoped like :attr:`queries`, with log proofs."""
         return EpcisService(self.deployment, self._reads, self.queries, self.registry, self.log)
+
+    @cached_property
+    def epcis_capture(self) -> EpcisCaptureService:
+        """EPCIS 2.0 capture (``/epcis/capture``, ``/epcis/events``) through :attr:`ingest`."""
+        jobs = SqlCaptureJobs(self.deployment.store.engine)
+        return EpcisCaptureService(self.settings, jobs, self.registry, self.queries, self.ingest)
 
     @cached_property
     def tiles(self) -> TileService:

@@ -265,6 +265,30 @@ def _correction_to_epcis(raw: dict[str, JsonValue], corrected: Mapping[str, Any]
     return event
 
 
+_SIGNER_FIELDS: Final = frozenset({"envelope", "signature", "log"})
+
+
+def event_id(
+    event: Mapping[str, Any], namespaces: Mapping[str, str] = EPCIS_CONTEXT_PREFIXES
+) -> str:
+    """The CBV 2.0 hash ID chemtrace gives an event: that of what happened.
+
+    ``chemtrace:envelope`` (the signer, its device, the chain links), ``chemtrace:signature``
+    and ``chemtrace:log`` (where the log put it) are left out, as CBV leaves out ``eventID``
+    and ``recordTime``: the same occurrence captured twice, by a re-sent document or another
+    device, has one ID.
+    """
+    table = {**namespaces, PREFIX: namespaces.get(PREFIX, NAMESPACE)}
+
+    def signer_field(key: str) -> bool:
+        if key.startswith("{" + NAMESPACE + "}"):
+            return key[len(NAMESPACE) + 2 :] in _SIGNER_FIELDS
+        prefix, sep, local = key.partition(":")
+        return bool(sep) and table.get(prefix) == NAMESPACE and local in _SIGNER_FIELDS
+
+    return event_hash_id({k: v for k, v in event.items() if not signer_field(k)}, table)
+
+
 def epcis_document(events: Sequence[Event], *, created: str) -> Event:
     """An EPCIS 2.0 document holding ``events``, with the ``chemtrace:`` prefix in its context."""
     return {

@@ -112,9 +112,16 @@ class SqlLedgerStore:
     # -- appends -----------------------------------------------------------------------------
 
     def append_events(
-        self, events: Sequence[SignedEvent], *, trust: TrustStore, log_signer: Signer
+        self,
+        events: Sequence[SignedEvent],
+        *,
+        trust: TrustStore,
+        log_signer: Signer,
+        atomic: bool = False,
     ) -> AppendPlan:
         """Append signature-checked events atomically; return the plan that was written.
+
+        Each connected group of items is written whole or not at all; ``atomic``: the batch.
 
         Raises:
             StorageError: the transaction failed; nothing was written.
@@ -146,7 +153,7 @@ class SqlLedgerStore:
                 writer_kinds=self._writer_kinds(conn, events),
                 policy=self.custody_policy,
             )
-            plan = plan_append(events, context, log_signer)
+            plan = plan_append(events, context, log_signer, atomic=atomic)
             if plan.events:
                 self._write_plan(conn, plan, log_time)
         return plan

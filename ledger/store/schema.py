@@ -393,3 +393,28 @@ console_session = Table(
     Column("ended_at", BigInteger),
     Column("ended_why", String(16)),
 )
+
+# -- EPCIS capture jobs (the REST binding's /capture/{id}) and the CBV hash IDs they captured --
+
+epcis_capture_job = Table(
+    "epcis_capture_job",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org", String(64), nullable=False, index=True),
+    Column("user_id", String(64), nullable=False),
+    Column("behaviour", String(8), nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("finished_at", String(32)),
+    Column("result", Text),
+)
+
+# One row per captured event: the CBV 2.0 hash ID is unique, so a second capture is a 409.
+epcis_captured_event = Table(
+    "epcis_captured_event",
+    metadata,
+    Column("hash_id", String(120), primary_key=True),
+    Column("event_hash", Hash, nullable=False, index=True),
+    Column("job_id", String(32), ForeignKey("epcis_capture_job.id"), nullable=False, index=True),
+)

@@ -2,7 +2,7 @@
 back after a failover refuses writes (ledger/store/fencing.py)
 
 Revision ID: 0019
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-07 15:50:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

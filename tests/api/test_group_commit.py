@@ -82,3 +82,31 @@ def test_a_failed_write_fails_every_request_it_carried_and_no_other() -> None:
             assert result == [f"outcome of {request[0][0]}"]
     with pytest.raises(RuntimeError):
         commit.submit(["bad"], frozenset({"x"}))
+
+
+def test_an_atomic_request_is_never_merged_and_is_submitted_atomic() -> None:
+    calls: list[tuple[list[object], bool]] = []
+    lock = threading.Lock()
+
+    def submit(events: Sequence[object], *, atomic: bool = False) -> list[object]:
+        with lock:
+            calls.append((list(events), atomic))
+        time.sleep(0.02)
+        return [f"outcome of {event}" for event in events]
+
+    commit = GroupCommit(submit)  # type: ignore[arg-type]
+    results: list[object] = [None] * 12
+
+    def send(i: int) -> None:
+        results[i] = commit.submit([f"e{i}"], frozenset({f"item{i}"}), atomic=i % 3 == 0)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [[f"outcome of e{i}"] for i in range(12)]
+    atomic = [events for events, flag in calls if flag]
+    assert sorted(atomic) == [[f"e{i}"] for i in (0, 3, 6, 9)]  # alone, each in its own round
+    assert all(not any(e in {"e0", "e3", "e6", "e9"} for e in events)
+               for events, flag in calls if not flag)  # fmt: skip

@@ -365,6 +365,19 @@ def test_a_failing_event_rejects_its_whole_group_only() -> None:
     assert plan.next_index == 3
 
 
+def test_an_atomic_batch_is_one_group_whatever_its_items() -> None:
+    events, ctx = _group_scenario(break_b=True)
+    plan = plan_append(events, ctx, LOG, atomic=True)
+    assert isinstance(rejected(plan, 2), StaleHeadError)
+    for position in (0, 1, 3):  # the unrelated event goes down with the rest
+        assert isinstance(rejected(plan, position), GroupRejectedError)
+    assert plan.events == []
+    assert plan.heads == {}
+    assert plan.next_index == ctx.next_index
+    whole, ctx = _group_scenario(break_b=False)
+    assert len(plan_append(whole, ctx, LOG, atomic=True).events) == len(whole)
+
+
 def test_a_later_failure_also_rejects_events_after_it_in_the_group() -> None:
     events, ctx = _group_scenario(break_b=False)
     # A rival "use A" from another device that saw the same head: it loses to events[0].
