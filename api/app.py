@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
@@ -16,9 +16,11 @@ from api.limits import RequestLimits
 from api.logs import RequestContext
 from api.metrics import REQUESTS
 from api.routes import (
+    catalog,
     codes,
     digital_link,
     epcis,
+    event_lookup,
     events,
     findings,
     items,
@@ -29,6 +31,7 @@ from api.routes import (
     tlog,
 )
 from api.routes._common import client_of
+from api.routes._strict import strict_query
 from api.services.root import Service
 from api.settings import Settings
 
@@ -57,12 +60,15 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             if owned:
                 running.close()
 
-    app = FastAPI(title="chemtrace", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="chemtrace", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  dependencies=[Depends(strict_query)])  # fmt: skip
     if service is not None:
         app.state.service = service
     problems.install(app)
     for module in (events, items, codes, registry, findings, log, ops, public, epcis):
         app.include_router(module.router)
+    app.include_router(catalog.router)
+    app.include_router(event_lookup.router)
     app.include_router(tlog.router)  # the log as C2SP tlog-tiles, public like /v1/log
     app.include_router(digital_link.router)  # last: its compressed-link route takes one segment
 

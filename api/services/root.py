@@ -16,11 +16,14 @@ from api.anomaly import FindingsProcess, worker_command
 from api.background import Integrator, OutboxRelay, SingletonLock, Worker
 from api.deployment import Deployment
 from api.services.access import AccessService
+from api.services.catalog import CatalogService
 from api.services.epcis import EpcisService
+from api.services.filters import Filters
 from api.services.findings import FindingsService
 from api.services.ingest import IngestService
 from api.services.journal import JournalService
 from api.services.log import LogService
+from api.services.paging import Cursors
 from api.services.queries import QueryService
 from api.services.records import Records
 from api.services.registry import RegistryService
@@ -108,6 +111,21 @@ class Service:
     def epcis(self) -> EpcisService:
         """EPCIS 2.0 queries (``/epcis/``), scoped like :attr:`queries`, with log proofs."""
         return EpcisService(self.deployment, self._store, self.queries, self.registry, self.log)
+
+    @cached_property
+    def catalog(self) -> CatalogService:
+        """Every catalog version, and the chemical lookup the filters use."""
+        return CatalogService(self.deployment.catalogs)
+
+    @cached_property
+    def filters(self) -> Filters:
+        """The list endpoints' shared filters, checked against the caller's scope."""
+        return Filters(self.registry, self.access, self.catalog)
+
+    @cached_property
+    def cursors(self) -> Cursors:
+        """Signs and opens the list endpoints' page cursors (a key derived from the log's)."""
+        return Cursors.derived(self.deployment.keys.log_signer().sign)
 
     @cached_property
     def tiles(self) -> TileService:

@@ -239,6 +239,16 @@ class ServiceStore:
         with self.engine.connect() as conn:
             return [_logged(row) for row in conn.execute(query)]
 
+    def event_by_hash(self, event_hash: bytes) -> LoggedEvent | None:
+        """The event with this hash (its primary key), if the log has it."""
+        ev = t.event
+        query = select(ev.c.log_index, ev.c.log_time, ev.c.envelope).where(
+            ev.c.event_hash == event_hash
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _logged(row)
+
     def all_events(self, *, until_time: str | None = None) -> Iterator[LoggedEvent]:
         """Every event in log order (those with ``time <= until_time`` when given)."""
         after = -1
