@@ -143,7 +143,8 @@ def _refusal(exc: ServiceError) -> ProblemError:
         case UnknownOrgError():
             return ProblemError(422, "unknown_org", exc.detail, field="org")
         case InvalidQueryError():
-            return ProblemError(422, exc.code, exc.detail, field=exc.field)
+            extra = {} if exc.candidates is None else {"candidates": exc.candidates}
+            return ProblemError(422, exc.code, exc.detail, field=exc.field, **extra)
     log.error("no problem is defined for %s", type(exc).__name__)
     return ProblemError(500, "internal_error", "an unexpected error; nothing was written")
 

@@ -148,8 +148,11 @@ class UnknownOrgError(ServiceError):
 
 
 class InvalidQueryError(ServiceError):
-    """A query parameter ``field`` the service cannot read: a 422 with its own ``code``."""
+    """A query parameter ``field`` the service cannot read: a 422 with its own ``code``
+    (and ``candidates`` to choose from, for a name that names several things)."""
 
-    def __init__(self, code: str, field: str, detail: str) -> None:
+    def __init__(
+        self, code: str, field: str, detail: str, candidates: list[dict[str, object]] | None = None
+    ) -> None:
         super().__init__(detail)
-        self.code, self.field = code, field
+        self.code, self.field, self.candidates = code, field, candidates

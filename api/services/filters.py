@@ -18,16 +18,17 @@ from __future__ import annotations
 
 from api.services.access import AccessService, Principal
 from api.services.catalog import CatalogService
-from api.services.errors import ForbiddenError, NotFoundError
+from api.services.errors import ForbiddenError, InvalidQueryError, NotFoundError
 from api.services.registry import RegistryService
-from ledger.catalog.lookup import AmbiguousChemicalError, fold
+from ledger.catalog.lookup import fold
 from ledger.search import term
 
 
-class AmbiguousOrgError(AmbiguousChemicalError):
+class AmbiguousOrgError(InvalidQueryError):
     """A name several organisations in the caller's scope are registered under."""
 
-    code = "ambiguous_org"
+    def __init__(self, field: str, detail: str, candidates: list[dict[str, object]]) -> None:
+        super().__init__("ambiguous_org", field, detail, candidates)
 
 
 class Filters:
@@ -60,10 +61,9 @@ class Filters:
         )  # fmt: skip
         if len(named) > 1:
             raise AmbiguousOrgError(
-                f"{len(named)} organisations are called {org!r}; name one by its id",
-                candidates=[{"org": oid, "name": records[oid].attr("name")} for oid in named],
-                field=field, value=org,
-            )  # fmt: skip
+                field, f"{len(named)} organisations are called {org!r}; name one by its id",
+                [{"org": oid, "name": records[oid].attr("name")} for oid in named],
+            )
         if not named:
             raise NotFoundError("org", org, f"no organisation {org!r} within your scope")
         return named[0]
