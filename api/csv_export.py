@@ -31,7 +31,7 @@ def cell(value: object) -> str:
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, (list, tuple)):
-        text = ";".join(cell(v) for v in value)
+        text = ";".join("" if v is None else str(v) for v in value)
     elif isinstance(value, Decimal):
         text = format(value, "f")
     else:
