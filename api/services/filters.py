@@ -61,7 +61,8 @@ class Filters:
         )  # fmt: skip
         if len(named) > 1:
             raise AmbiguousOrgError(
-                field, f"{len(named)} organisations are called {org!r}; name one by its id",
+                field,
+                f"{len(named)} organisations are called {org!r}; name one by its id",
                 [{"org": oid, "name": records[oid].attr("name")} for oid in named],
             )
         if not named:

@@ -30,7 +30,7 @@ def chain(listings: Listings, code: str) -> list[str]:
 
 
 def test_an_event_by_its_hash_is_the_signed_event(listings: Listings) -> None:
-    commission, ship, receive = chain(listings, listings.shipped)
+    _, ship, _ = chain(listings, listings.shipped)
     body = listings.ok("admin", f"/v1/events/{ship}")
     assert (body["event_hash"], body["type"], body["org"]) == (ship, "ship", "p-chem")
     assert body["items"] == [{"code": listings.shipped, "seq": 1, "role": "subject"}]

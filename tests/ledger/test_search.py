@@ -31,9 +31,21 @@ def test_items_are_found_by_lot_waybill_vehicle_and_device() -> None:
     events.append(other.event("commission", ["ITEM-D"], {"chemical": "1", "lot": "L-9",
                               "packaging": "drum", "quantity": {"value": "1", "unit": "kg"}},
                               time="2026-10-01T08:01:00Z", site="site-t"))  # fmt: skip
-    events.append(producer.event("ship", ["ITEM-A", "ITEM-C"], {
-        "carrier": "c-move", "consignee": "u-lab", "consignee_site": "site-t",
-        "waybill_no": "EW-1", "vehicle": "c-van"}, time="2026-10-01T09:00:00Z", site="site-s"))
+    events.append(
+        producer.event(
+            "ship",
+            ["ITEM-A", "ITEM-C"],
+            {
+                "carrier": "c-move",
+                "consignee": "u-lab",
+                "consignee_site": "site-t",
+                "waybill_no": "EW-1",
+                "vehicle": "c-van",
+            },
+            time="2026-10-01T09:00:00Z",
+            site="site-s",
+        )
+    )
     index = SearchIndex()
     index.add_all((s.body, s.key_id) for s in map(open_envelope, events))
     assert index.codes("lot", ["l1"]) == {"ITEM-A", "ITEM-B"}
