@@ -98,12 +98,12 @@ def parse_rfc3339(text: str) -> datetime:
     if not (0 <= int(zone[1:3]) <= 23 and 0 <= int(zone[4:6]) <= 59):
         raise InvalidInputError("impossible offset", value=text)
     try:
-        moment = datetime.fromisoformat(f"{day}T{clock}.{micro}{zone}")
+        return datetime.fromisoformat(f"{day}T{clock}.{micro}{zone}").astimezone(UTC)
     except ValueError as exc:
         raise InvalidInputError(f"impossible date or time: {exc}", value=text) from exc
-    if moment.year < 1:  # pragma: no cover - fromisoformat refuses year 0 already
-        raise InvalidInputError("no year 0", value=text)
-    return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0, which datetime lacks
+        raise InvalidInputError("the time is before year 1 or after 9999 in UTC",
+                                value=text) from None  # fmt: skip
 
 
 def normalise_query_time(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, Final, Literal, TypeVar
 
-from fastapi import Query, Request
+from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -26,6 +26,11 @@ Cursor = Annotated[
     Query(description="where to continue: a previous page's `next_cursor` (opaque; one "
           "given for another query, another caller, or altered, is a 422 `invalid_cursor`)",
           json_schema_extra=pattern(CURSOR)),
+]  # fmt: skip
+PageLimit = Annotated[
+    int | None,
+    Query(ge=1, le=5000, description="rows per page (default: all); the `Link` header names "
+          "the next page, `X-Total-Count` the total"),
 ]  # fmt: skip
 Format = Annotated[
     str | None,
@@ -105,6 +110,28 @@ def paged(
     after = after_of(request, principal, cursor, shape)
     page = page_of(rows, key, after=after, limit=limit if limit is not None else 1 << 62)
     return page, next_cursor(request, principal, page)
+
+
+def page_headers(
+    request: Request, response: Response, page: Page[Any], following: str | None
+) -> None:
+    """The page's total and next page as headers, for lists whose body is a bare array:
+    ``X-Total-Count``, ``X-Total-Kind`` and an RFC 8288 ``Link: <…>; rel="next"``."""
+    response.headers["X-Total-Count"] = str(page.total)
+    response.headers["X-Total-Kind"] = page.total_kind
+    if following is not None:
+        url = request.url.include_query_params(cursor=following)
+        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+
+
+PAGE_HEADERS: Final[dict[str, Any]] = {
+    "X-Total-Count": {"description": "how many rows match, over all pages",
+                      "schema": {"type": "integer"}},
+    "X-Total-Kind": {"description": "exact | capped | estimated",
+                     "schema": {"type": "string", "enum": ["exact", "capped", "estimated"]}},
+    "Link": {"description": 'the next page, as `<…>; rel="next"` (RFC 8288); absent on the '
+             "last page", "schema": {"type": "string"}},
+}  # fmt: skip
 
 
 def wants_csv(request: Request, format: str | None) -> bool:

@@ -13,7 +13,8 @@ from api.auth import Principal, require
 from api.metrics import REGISTRY
 from api.problems import responses
 from api.routes._common import service_of
-from ledger.timefmt import UTC_PATTERN
+from api.routes._lists import query_time, time_param
+from ledger.timefmt import format_utc, parse_utc
 
 router = APIRouter(tags=["operations"])
 OVERSIGHT = Depends(require("admin", "regulator"))
@@ -113,13 +114,13 @@ class JournalEntryOut(BaseModel):
 def journal(
     request: Request,
     principal: Principal = OVERSIGHT,
-    since: Annotated[
-        str | None, Query(description="RFC 3339 UTC; `last_at` on or after", pattern=UTC_PATTERN)
-    ] = None,
+    since: Annotated[str | None, time_param("`last_at` on or after")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Repeats of one attempt from one client (or device) in one window are one entry:
     `count` says how many, `at` and `last_at` when the first and the last were seen, and
     `window_start` which window (null for an entry that stands for one attempt)."""
+    if since is not None:  # as the journal writes its times: with microseconds
+        since = format_utc(parse_utc(query_time(since, "since") or since))
     entries = service_of(request).journal.entries(principal, since=since, limit=limit)
     return [entry.to_json() for entry in entries]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.auth import Caller, Principal, require
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
+from api.routes._lists import PAGE_HEADERS, Cursor, PageLimit, page_headers, paged
 from api.routes._params import KeyId, RecordId, UserId
 from ledger.canonical import b64decode
 from ledger.events import EntityId, UtcTime
@@ -83,11 +84,15 @@ def _add_kind(kind: str) -> None:
 
     create.__annotations__["payload"] = model  # a per-kind body schema, resolved at runtime
 
-    def listing(request: Request, principal: Caller) -> list[RecordOut]:
-        return [
-            RecordOut(id=rec.record_id, kind=kind, attrs=dict(rec.attrs))
-            for rec in service_of(request).registry.visible_records(principal, kind)
-        ]
+    def listing(
+        request: Request, response: Response, principal: Caller, cursor: Cursor = None,
+        limit: PageLimit = None,
+    ) -> list[RecordOut]:  # fmt: skip
+        records = service_of(request).registry.visible_records(principal, kind)
+        page, following = paged(request, principal, records, lambda r: (r.record_id,), (str,),
+                                cursor=cursor, limit=limit)  # fmt: skip
+        page_headers(request, response, page, following)
+        return [RecordOut(id=rec.record_id, kind=kind, attrs=dict(rec.attrs)) for rec in page.rows]
 
     def one(request: Request, record_id: RecordId, principal: Caller) -> RecordHistory:
         history = service_of(request).registry.record_history(principal, kind, record_id)
@@ -111,8 +116,8 @@ def _add_kind(kind: str) -> None:
         listing,
         methods=["GET"],
         response_model=list[RecordOut],
-        responses=responses(401),
-        summary=f"The {kind} records in your scope.",
+        responses={200: {"headers": PAGE_HEADERS}, **responses(401, 422)},
+        summary=f"The {kind} records in your scope, by id (paged with `limit` and `cursor`).",
     )
     router.add_api_route(
         f"/{path}/{{record_id}}",
@@ -275,14 +280,22 @@ class LicenceOut(BaseModel):
 @router.get(
     "/licences",
     response_model=list[LicenceOut],
-    responses=responses(401),
-    summary="Licences in your scope (newest versions).",
+    responses={200: {"headers": PAGE_HEADERS}, **responses(401, 404, 422)},
+    summary="Licences in your scope (newest versions), by number (paged with `limit`, `cursor`).",
 )
 def list_licences(
-    request: Request, principal: Caller, org: str | None = None
-) -> list[dict[str, Any]]:
-    licences = service_of(request).registry.licences(principal, org)
-    return [dict(licence.payload()) for licence in licences]
+    request: Request, response: Response, principal: Caller,
+    org: Annotated[str | None, Query(description="an organisation's id or name; one outside "
+                   "your scope is a 404 `org_not_found`")] = None,
+    cursor: Cursor = None, limit: PageLimit = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    service = service_of(request)
+    org = service.filters.org(principal, org)
+    licences = service.registry.licences(principal, org)
+    page, following = paged(request, principal, licences, lambda lic: (lic.licence_no,), (str,),
+                            cursor=cursor, limit=limit)  # fmt: skip
+    page_headers(request, response, page, following)
+    return [dict(licence.payload()) for licence in page.rows]
 
 
 # -- devices ----------------------------------------------------------------------------------
@@ -359,14 +372,22 @@ class DeviceCertificateOut(BaseModel):
 @router.get(
     "/devices",
     response_model=list[DeviceCertificateOut],
-    responses=responses(401),
-    summary="Device certificates in your scope.",
+    responses={200: {"headers": PAGE_HEADERS}, **responses(401, 404, 422)},
+    summary="Device certificates in your scope, by key id (paged with `limit`, `cursor`).",
 )
 def list_devices(
-    request: Request, principal: Caller, org: Annotated[str | None, Query()] = None
-) -> list[dict[str, Any]]:
-    certificates = service_of(request).registry.devices(principal, org)
-    return [{"key_id": cert.key_id, **cert.payload()} for cert in certificates]
+    request: Request, response: Response, principal: Caller,
+    org: Annotated[str | None, Query(description="an organisation's id or name; one outside "
+                   "your scope is a 404 `org_not_found`")] = None,
+    cursor: Cursor = None, limit: PageLimit = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    service = service_of(request)
+    org = service.filters.org(principal, org)
+    certificates = service.registry.devices(principal, org)
+    page, following = paged(request, principal, certificates, lambda c: (c.key_id,), (str,),
+                            cursor=cursor, limit=limit)  # fmt: skip
+    page_headers(request, response, page, following)
+    return [{"key_id": cert.key_id, **cert.payload()} for cert in page.rows]
 
 
 @router.post(
