@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeAlias
 
-from sqlalchemy import Engine, case, insert, or_, select, update
+from sqlalchemy import Engine, and_, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.envelope import SignedEvent, open_envelope
@@ -176,19 +176,46 @@ class ServiceStore:
         districts: Sequence[str] | None = None,
         since: str | None = None,
         limit: int = 100,
+        after: tuple[str, str] | None = None,
     ) -> list[JournalEntry]:
-        """Last seen first, seen at or after ``since``; ``orgs``/``districts`` restrict to a
-        jurisdiction (either matches)."""
+        """Last seen first (then by id), seen at or after ``since``; ``orgs``/``districts``
+        restrict to a jurisdiction (either matches); ``after`` (an entry's ``(last_at, id)``)
+        starts after that entry."""
         sj = t.security_journal
-        query = select(sj).order_by(sj.c.last_at.desc(), sj.c.id).limit(limit)
-        if orgs is not None or districts is not None:
+        query = select(sj).where(*self._journal_where(orgs, districts, since))
+        if after is not None:
+            seen, entry_id = after
             query = query.where(
+                or_(sj.c.last_at < seen, and_(sj.c.last_at == seen, sj.c.id > entry_id))
+            )
+        query = query.order_by(sj.c.last_at.desc(), sj.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [JournalEntry(**dict(row._mapping)) for row in conn.execute(query)]
+
+    def journal_count(
+        self, *, orgs: Sequence[str] | None = None, districts: Sequence[str] | None = None,
+        since: str | None = None,
+    ) -> int:  # fmt: skip
+        """How many entries :meth:`journal_entries` would list over all its pages."""
+        sj = t.security_journal
+        query = select(func.count()).select_from(sj)
+        query = query.where(*self._journal_where(orgs, districts, since))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _journal_where(
+        orgs: Sequence[str] | None, districts: Sequence[str] | None, since: str | None
+    ) -> list[Any]:
+        sj = t.security_journal
+        where: list[Any] = []
+        if orgs is not None or districts is not None:
+            where.append(
                 or_(sj.c.org.in_(list(orgs or ())), sj.c.district.in_(list(districts or ())))
             )
         if since is not None:
-            query = query.where(sj.c.last_at >= since)
-        with self.engine.connect() as conn:
-            return [JournalEntry(**dict(row._mapping)) for row in conn.execute(query)]
+            where.append(sj.c.last_at >= since)
+        return where
 
     # -- reads ---------------------------------------------------------------------------------
 

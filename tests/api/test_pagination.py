@@ -167,3 +167,37 @@ def test_an_out_of_scope_district_is_refused(listings: Listings, path: str) -> N
     problem(listings.get("admin", path, params={"district": "d9"}), 404, "district_not_found")
     assert listings.get("reg_d1", path, params={"district": "d1"}).status_code == 200
     assert listings.get("admin", path, params={"district": "d2"}).status_code == 200
+
+
+def test_journal_pages_with_link_headers(listings: Listings, world: World) -> None:
+    for code in world.issue("u-lab", 4):  # p-chem's token writes for u-lab: refused, journalled
+        refused = listings.http.post(
+            "/v1/events", json=world.commission("u-lab", code),
+            headers={"Authorization": f"Bearer {listings.token('p_chem')}"},
+        )  # fmt: skip
+        assert refused.status_code == 403, refused.text
+    everything = listings.ok("admin", "/v1/security/journal")
+    assert len(everything) >= 4
+    seen, path = [], "/v1/security/journal?limit=1"
+    while path:
+        response = listings.get("admin", path)
+        assert response.status_code == 200, response.text
+        assert response.headers["x-total-count"] == str(len(everything))
+        seen += response.json()
+        link = response.headers.get("link")
+        path = link.split(">")[0].removeprefix("<") if link else ""
+    assert [e["id"] for e in seen] == [e["id"] for e in everything]
+
+
+def test_registry_lists_page_with_link_headers(listings: Listings) -> None:
+    everything = listings.ok("admin", "/v1/sites")
+    seen, path = [], "/v1/sites?limit=2"
+    while path:
+        response = listings.get("admin", path)
+        assert response.headers["x-total-count"] == str(len(everything))
+        assert response.headers["x-total-kind"] == "exact"
+        seen += response.json()
+        link = response.headers.get("link")
+        path = link.split(">")[0].removeprefix("<") if link else ""
+    assert seen == everything and len(everything) == 5
+    problem(listings.get("p_chem", "/v1/devices", params={"org": "u-lab"}), 404, "org_not_found")
