@@ -27,6 +27,7 @@ from api.problems import ProblemError, responses
 from api.routes._common import service_of
 from api.routes._lists import (
     CSV_RESPONSE,
+    CURSOR,
     Bom,
     Cursor,
     Format,
@@ -46,6 +47,7 @@ from api.services.findings import (
     FindingsService,
     StoredFinding,
 )
+from api.services.paging import InvalidCursorError
 from ledger.note import parse_vkey
 from ledger.rules import RULES, SEVERITIES, Severity
 
@@ -137,6 +139,9 @@ class FindingDetail(BaseModel):
     finding: FindingOut
     occurrences: list[OccurrenceOut] = Field(description="a page of them, newest first")
     occurrences_total: int = Field(description="how many occurrences, over all pages")
+    occurrences_next_cursor: str | None = Field(
+        default=None, description="pass as `occurrences_cursor` for the next page of them"
+    )
     transitions: list[TransitionOut]
     deliveries: list[DeliveryOut] | None = Field(
         description="webhook deliveries (admins: all; regulators: their own hooks'); "
@@ -336,19 +341,44 @@ def get_finding(
     finding_id: FindingId,
     principal: Principal = ANY_USER,
     occurrences_limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    occurrences_offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> FindingDetail:
-    """Errors: 404 `finding_not_found` (also for a finding outside your scope)."""
+    occurrences_offset: Annotated[int, Query(ge=0, le=10_000_000, description="deprecated: "
+                                  "prefer `occurrences_cursor`; not with it")] = 0,
+    occurrences_cursor: Annotated[str | None, Query(description="a previous answer's "
+                                  "`occurrences_next_cursor`", json_schema_extra={
+                                      "pattern": CURSOR})] = None,
+) -> FindingDetail:  # fmt: skip
+    """Errors: 404 `finding_not_found` (also for a finding outside your scope); 422
+    `invalid_cursor`, or `invalid_request` for a cursor with an offset."""
     findings = _findings(request)
     stored, history = findings.visible(principal, finding_id)
+    if occurrences_cursor is not None and occurrences_offset:
+        raise ProblemError(422, "invalid_request", "give occurrences_cursor or "
+                           "occurrences_offset, not both", field="occurrences_offset")  # fmt: skip
+    cursors, query = service_of(request).cursors, query_of(request, principal)
+    after = None
+    if occurrences_cursor is not None:
+        try:
+            position = cursors.decode(query, occurrences_cursor)
+        except InvalidCursorError as bad:
+            raise InvalidCursorError(bad.detail, field="occurrences_cursor") from None
+        if len(position) != 2 or not all(isinstance(v, str) for v in position):
+            raise InvalidCursorError("the cursor was not given for this list",
+                                     field="occurrences_cursor")  # fmt: skip
+        after = (position[0], position[1])
     page, total = findings.occurrences(
-        principal, finding_id, limit=occurrences_limit, offset=occurrences_offset
-    )
+        principal, finding_id, limit=occurrences_limit + 1, offset=occurrences_offset,
+        after=after,
+    )  # fmt: skip
+    following = None
+    if len(page) > occurrences_limit:
+        page = page[:occurrences_limit]
+        following = cursors.encode(query, [page[-1].finding.at, page[-1].finding.id])
     deliveries = findings.deliveries(principal, finding_id)
     return FindingDetail(
         finding=_out(request, stored),
         occurrences=[OccurrenceOut(**o.to_json()) for o in page],
         occurrences_total=total,
+        occurrences_next_cursor=following,
         transitions=[TransitionOut(finding_id=finding_id, **t.to_json()) for t in history],
         deliveries=None
         if deliveries is None

@@ -93,12 +93,15 @@ class FindingsService:
         return stored, history
 
     def occurrences(
-        self, principal: Principal, finding_id: str, *, limit: int, offset: int
-    ) -> tuple[list[StoredOccurrence], int]:
-        """A page of a visible group's occurrences within scope, and how many there are."""
+        self, principal: Principal, finding_id: str, *, limit: int, offset: int = 0,
+        after: tuple[str, str] | None = None,
+    ) -> tuple[list[StoredOccurrence], int]:  # fmt: skip
+        """A page of a visible group's occurrences within scope (after ``(at, id)`` when
+        given), and how many there are."""
         self.visible(principal, finding_id)
         scope = self.scope_of(principal)
-        return self._store.occurrences(finding_id, scope=scope, limit=limit, offset=offset)
+        return self._store.occurrences(finding_id, scope=scope, limit=limit, offset=offset,
+                                       after=after)  # fmt: skip
 
     def deliveries(self, principal: Principal, finding_id: str) -> list[Delivery] | None:
         """The finding's webhook deliveries: an admin's all, a regulator's to its own

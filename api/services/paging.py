@@ -27,13 +27,17 @@ T = TypeVar("T")
 Position = list[Any]
 TotalKind = Literal["exact", "capped", "estimated"]
 _DOMAIN: Final = b"chemtrace api cursor v1"
+_PAGE_PARAMETERS: Final = frozenset(
+    {"cursor", "limit", "format", "bom", "occurrences_cursor", "occurrences_limit"}
+)
+"""What moves through the pages, or only changes their form: not part of the query."""
 
 
 class InvalidCursorError(InvalidQueryError):
     """A cursor this server did not give for this query and caller (or a mangled one)."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__("invalid_cursor", "cursor", detail)
+    def __init__(self, detail: str, field: str = "cursor") -> None:
+        super().__init__("invalid_cursor", field, detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +50,7 @@ class Page(Generic[T]):
 
 def fingerprint(path: str, user_id: str, params: Iterable[tuple[str, str]]) -> str:
     """What a cursor is bound to: the route, the caller and every filter (not the page)."""
-    kept = sorted((k, v) for k, v in params if k not in ("cursor", "limit", "format", "bom"))
+    kept = sorted((k, v) for k, v in params if k not in _PAGE_PARAMETERS)
     text = json.dumps([path, user_id, kept], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 

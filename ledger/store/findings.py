@@ -577,13 +577,17 @@ class FindingStore:
 
     def occurrences(
         self, finding_id: str, *, scope: FindingFilter | None = None, limit: int = 100,
-        offset: int = 0,
+        offset: int = 0, after: tuple[str, str] | None = None,
     ) -> tuple[list[StoredOccurrence], int]:  # fmt: skip
         """A page of a group's occurrences within ``scope`` (its districts and own org),
-        newest first (by time as written, then id), and how many there are in all."""
+        newest first (by time as written, then id), after ``(at, id)`` when given, and how
+        many there are in all."""
         oc = t.finding_occurrence
         where = [oc.c.group_id == finding_id, *_scope(oc, scope or FindingFilter())]
         query = select(oc).where(*where).order_by(oc.c.at.desc(), oc.c.id)
+        if after is not None:
+            at, occurrence_id = after
+            query = query.where(or_(oc.c.at < at, and_(oc.c.at == at, oc.c.id > occurrence_id)))
         with self.engine.connect() as conn:
             page = [_occurrence(row) for row in conn.execute(query.limit(limit).offset(offset))]
             total = conn.execute(select(func.count()).select_from(oc).where(*where)).scalar_one()

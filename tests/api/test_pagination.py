@@ -201,3 +201,32 @@ def test_registry_lists_page_with_link_headers(listings: Listings) -> None:
         path = link.split(">")[0].removeprefix("<") if link else ""
     assert seen == everything and len(everything) == 5
     problem(listings.get("p_chem", "/v1/devices", params={"org": "u-lab"}), 404, "org_not_found")
+
+
+def test_a_findings_occurrences_page_with_a_cursor(listings: Listings, world: World) -> None:
+    engine = make_engine(world.server.db_url)
+    try:  # five occurrences of one group (one rule, one subject), two at the same second
+        FindingStore(engine).save([
+            Finding(rule="dormancy.idle", key=uuid.uuid4().hex, severity="low",
+                    at=f"2026-12-0{min(n, 4) + 1}T08:00:00Z", message="idle",
+                    evidence=("sha256:" + "cd" * 32,), org="p-chem", site=None, district="d1",
+                    chemical="1.1", item="ITEM-GROUPED")
+            for n in range(5)
+        ])  # fmt: skip
+    finally:
+        engine.dispose()
+    (group,) = listings.ok("admin", "/v1/findings", params={"item": "ITEM-GROUPED"})["findings"]
+    path = f"/v1/findings/{group['id']}"
+    everything = listings.ok("admin", path)
+    assert everything["occurrences_total"] == 5 and everything["occurrences_next_cursor"] is None
+    seen, cursor = [], None
+    while True:
+        params = {"occurrences_limit": 2, **({"occurrences_cursor": cursor} if cursor else {})}
+        body = listings.ok("admin", path, params=params)
+        seen += body["occurrences"]
+        cursor = body["occurrences_next_cursor"]
+        if cursor is None:
+            break
+    assert [o["id"] for o in seen] == [o["id"] for o in everything["occurrences"]]
+    bad = listings.get("admin", path, params={"occurrences_cursor": "x.y"})
+    assert problem(bad, 422, "invalid_cursor")["field"] == "occurrences_cursor"
