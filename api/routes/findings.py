@@ -311,7 +311,7 @@ def list_findings(
     )  # fmt: skip
     after = after_of(request, principal, cursor, (str, str))
     size = limit if limit is not None else (None if csv else 100)
-    found, total, capped = _findings(request).search(
+    found, total, capped = _findings(request).search_page(
         principal, where, limit=(size if size is not None else COUNT_CAP) + 1, offset=offset,
         after=None if after is None else (after[0], after[1]),
     )  # fmt: skip

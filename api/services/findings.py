@@ -69,6 +69,13 @@ class FindingsService:
         return FindingFilter(districts=principal.districts)
 
     def search(
+        self, principal: Principal, where: FindingFilter, *, limit: int, offset: int
+    ) -> tuple[list[StoredFinding], int]:
+        """A page of the findings matching ``where`` within scope, and how many match."""
+        page, total, _ = self.search_page(principal, where, limit=limit, offset=offset)
+        return page, total
+
+    def search_page(
         self, principal: Principal, where: FindingFilter, *, limit: int, offset: int = 0,
         after: tuple[str, str] | None = None,
     ) -> tuple[list[StoredFinding], int, bool]:  # fmt: skip
