@@ -11,13 +11,24 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from api.auth import Caller, Principal, require
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
-from api.routes._lists import PAGE_HEADERS, Cursor, PageLimit, page_headers, paged
+from api.routes._lists import (
+    PAGE_HEADERS,
+    Cursor,
+    PageLimit,
+    after_of,
+    page_headers,
+    paged,
+    query_of,
+    query_time,
+    time_param,
+)
 from api.routes._params import KeyId, RecordId, UserId
+from api.services.paging import Page
 from ledger.canonical import b64decode
 from ledger.events import EntityId, UtcTime
 from ledger.licences import LICENCE_KINDS
 from ledger.records import ATTRIBUTES
-from ledger.timefmt import UTC_PATTERN
+from ledger.timefmt import format_utc, parse_utc
 
 router = APIRouter(prefix="/v1", tags=["registries"])
 Admin = Depends(require("admin"))
@@ -180,19 +191,33 @@ def crew_person(
 @router.get(
     "/audit/personal-reads",
     response_model=list[PersonalReadOut],
-    responses=responses(401, 403, 422),
+    responses={200: {"headers": PAGE_HEADERS}, **responses(401, 403, 422)},
     summary="Who read whose personal data, when and why (admins).",
 )
 def personal_reads(
     request: Request,
+    response: Response,
     principal: Principal = Admin,
     user_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[
-        str | None, Query(max_length=32, pattern=UTC_PATTERN, description="RFC 3339 UTC")
-    ] = None,
+    since: Annotated[str | None, time_param("read on or after")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
-    return service_of(request).registry.personal_reads(user_id=user_id, since=since, limit=limit)
+    """Newest first; pages with `cursor` (see the `Link` and `X-Total-Count` headers)."""
+    if since is not None:  # as reads are written: with microseconds
+        since = format_utc(parse_utc(query_time(since, "since") or since))
+    after = after_of(request, principal, cursor, (str, str))
+    rows, total = service_of(request).registry.personal_reads(
+        user_id=user_id, since=since, limit=limit + 1,
+        after=None if after is None else (after[0], after[1]),
+    )  # fmt: skip
+    following = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        position = [rows[-1]["at"], rows[-1]["id"]]
+        following = service_of(request).cursors.encode(query_of(request, principal), position)
+    page_headers(request, response, Page(rows, total, "exact", None), following)
+    return rows
 
 
 class TokenOut(BaseModel):

@@ -232,17 +232,35 @@ class ServiceStore:
         return row
 
     def personal_reads(
-        self, *, user_id: str | None = None, since: str | None = None, limit: int = 100
-    ) -> list[PersonalRead]:
-        """The audit trail of personal data reads, newest first."""
+        self, *, user_id: str | None = None, since: str | None = None, limit: int = 100,
+        after: tuple[str, str] | None = None,
+    ) -> list[PersonalRead]:  # fmt: skip
+        """The audit trail of personal data reads, newest first (then by id); ``after`` (a
+        read's ``(at, id)``) starts after that read."""
         pr = t.personal_data_read
-        query = select(pr).order_by(pr.c.at.desc(), pr.c.id).limit(limit)
-        if user_id is not None:
-            query = query.where(pr.c.user_id == user_id)
-        if since is not None:
-            query = query.where(pr.c.at >= since)
+        query = select(pr).where(*self._reads_where(user_id, since))
+        if after is not None:
+            at, read_id = after
+            query = query.where(or_(pr.c.at < at, and_(pr.c.at == at, pr.c.id > read_id)))
+        query = query.order_by(pr.c.at.desc(), pr.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [PersonalRead(**row._mapping) for row in conn.execute(query)]
+
+    def personal_reads_count(self, *, user_id: str | None = None, since: str | None = None) -> int:
+        query = select(func.count()).select_from(t.personal_data_read)
+        query = query.where(*self._reads_where(user_id, since))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _reads_where(user_id: str | None, since: str | None) -> list[Any]:
+        pr = t.personal_data_read
+        where: list[Any] = []
+        if user_id is not None:
+            where.append(pr.c.user_id == user_id)
+        if since is not None:
+            where.append(pr.c.at >= since)
+        return where
 
     def item_events(self, code: str) -> list[LoggedEvent]:
         """An item's events in chain order."""

@@ -230,3 +230,23 @@ def test_a_findings_occurrences_page_with_a_cursor(listings: Listings, world: Wo
     assert [o["id"] for o in seen] == [o["id"] for o in everything["occurrences"]]
     bad = listings.get("admin", path, params={"occurrences_cursor": "x.y"})
     assert problem(bad, 422, "invalid_cursor")["field"] == "occurrences_cursor"
+
+
+def test_personal_data_reads_page_and_take_any_offset(listings: Listings, world: World) -> None:
+    world.admin.put_crew("page-driver", org="c-move", role="driver", certificate_no="DC-PG",
+                         valid_from="2026-01-01T00:00:00Z", valid_until="2027-12-31T00:00:00Z",
+                         person={"name": "Wang Wu", "id_number": "110101199001011234"})  # fmt: skip
+    for n in range(3):
+        listings.ok("reg_d2", "/v1/crew/page-driver/person", params={"reason": f"check {n}"})
+    everything = listings.ok("admin", "/v1/audit/personal-reads", params={"limit": 1000})
+    seen, path = [], "/v1/audit/personal-reads?limit=1"
+    while path:
+        response = listings.get("admin", path)
+        assert response.headers["x-total-count"] == str(len(everything))
+        seen += response.json()
+        link = response.headers.get("link")
+        path = link.split(">")[0].removeprefix("<") if link else ""
+    assert seen == everything and len(everything) >= 3
+    local = listings.ok("admin", "/v1/audit/personal-reads",
+                        params={"since": "2000-01-01T08:00:00+08:00"})  # fmt: skip
+    assert local == everything[:100]

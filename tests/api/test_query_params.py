@@ -28,7 +28,7 @@ def listings(world: World) -> Iterator[Listings]:
         ("/v1/items", "chemical=1&colour=red", "colour"),
         ("/v1/inventory", "sites=x", "sites"),
         ("/v1/findings", "siteid=p-chem-site", "siteid"),
-        ("/v1/orgs", "limit=1", "limit"),
+        ("/v1/orgs", "page=2", "page"),
         ("/v1/catalog", "lang=en", "lang"),
         ("/v1/log/entries", "start=0&end=1&tail=1", "tail"),
         ("/v1/security/journal", "utm_source=x", "utm_source"),
