@@ -28,12 +28,16 @@ from api.routes._common import service_of
 from api.routes._lists import (
     CSV_RESPONSE,
     CURSOR,
+    PAGE_HEADERS,
     Bom,
     Cursor,
     Format,
     PageInfo,
+    PageLimit,
     after_of,
     csv_response,
+    page_headers,
+    paged,
     query_of,
     query_time,
     time_param,
@@ -494,12 +498,20 @@ def create_webhook(
 @router.get(
     "/webhooks",
     response_model=list[WebhookOut],
-    responses=responses(401, 403),
-    summary="Your active webhook subscriptions (an admin: everyone's).",
+    responses={200: {"headers": PAGE_HEADERS}, **responses(401, 403, 422)},
+    summary="Your active webhook subscriptions (an admin: everyone's), by id.",
 )
-def list_webhooks(request: Request, principal: Principal = OVERSIGHT) -> list[WebhookOut]:
+def list_webhooks(
+    request: Request, response: Response, principal: Principal = OVERSIGHT,
+    cursor: Cursor = None, limit: PageLimit = None,
+) -> list[WebhookOut]:  # fmt: skip
+    """Pages with `limit` and `cursor` (see the `Link` and `X-Total-Count` headers)."""
     signature = _signature(request)
-    return [_webhook_out(row, signature) for row in _findings(request).webhooks(principal)]
+    hooks = _findings(request).webhooks(principal)
+    page, following = paged(request, principal, hooks, lambda row: (str(row["id"]),), (str,),
+                            cursor=cursor, limit=limit)  # fmt: skip
+    page_headers(request, response, page, following)
+    return [_webhook_out(row, signature) for row in page.rows]
 
 
 @router.delete(
