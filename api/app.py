@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
@@ -17,10 +17,12 @@ from api.logs import RequestContext
 from api.metrics import REQUESTS
 from api.replicas import ReadAfter
 from api.routes import (
+    catalog,
     codes,
     digital_link,
     epcis,
     epcis_capture,
+    event_lookup,
     events,
     findings,
     items,
@@ -31,6 +33,7 @@ from api.routes import (
     tlog,
 )
 from api.routes._common import client_of
+from api.routes._strict import strict_query
 from api.services.root import Service
 from api.settings import Settings
 
@@ -60,13 +63,16 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
                 running.close()
 
     app = FastAPI(title="chemtrace", version="1", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)  # served offline by api.console
+                  docs_url=None, redoc_url=None,  # served offline by api.console
+                  dependencies=[Depends(strict_query)])  # fmt: skip
     if service is not None:
         app.state.service = service
     problems.install(app)
     for module in (events, items, codes, registry, findings, log, ops, public, epcis):
         app.include_router(module.router)
     app.include_router(epcis_capture.router)  # EPCIS capture (POST), beside the EPCIS query
+    app.include_router(catalog.router)
+    app.include_router(event_lookup.router)
     app.include_router(tlog.router)  # the log as C2SP tlog-tiles, public like /v1/log
     console.install(app)  # /console, /docs and /redoc from local assets, and / (its login)
     app.include_router(digital_link.router)  # last: its compressed-link route takes one segment

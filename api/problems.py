@@ -22,6 +22,7 @@ from api.services.errors import (
     CodeNotFoundError,
     ErasedError,
     ForbiddenError,
+    InvalidQueryError,
     NoCheckpointError,
     NotFoundError,
     OrgMismatchError,
@@ -31,6 +32,7 @@ from api.services.errors import (
     UnknownOrgError,
     UnknownUserError,
 )
+from ledger.catalog.lookup import AmbiguousChemicalError
 from ledger.codes import DuplicateCodeError
 from ledger.errors import (
     AppendRejectedError,
@@ -140,6 +142,9 @@ def _refusal(exc: ServiceError) -> ProblemError:
             return ProblemError(429, "rate_limited", exc.detail, retry_after=exc.retry_after)
         case UnknownOrgError():
             return ProblemError(422, "unknown_org", exc.detail, field="org")
+        case InvalidQueryError():
+            extra = {} if exc.candidates is None else {"candidates": exc.candidates}
+            return ProblemError(422, exc.code, exc.detail, field=exc.field, **extra)
     log.error("no problem is defined for %s", type(exc).__name__)
     return ProblemError(500, "internal_error", "an unexpected error; nothing was written")
 
@@ -153,11 +158,13 @@ def problem_of(exc: LedgerError | ServiceError) -> ProblemError:
     """
     if isinstance(exc, ServiceError):
         return _refusal(exc)
-    context = {
+    context: dict[str, Any] = {
         (f"current_{k}" if k in _PROBLEM_MEMBERS else k): v
         for k, v in exc.context.items()
         if isinstance(v, (str, int, bool))
     }
+    if isinstance(exc, AmbiguousChemicalError):  # the candidates to choose from
+        context["candidates"] = exc.candidates
     return ProblemError(status_of(exc), exc.code, exc.diagnostics(), **context)
 
 

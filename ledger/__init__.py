@@ -35,6 +35,7 @@ __all__ = [
     "registry",  # code batches
     "revocations",  # key revocations
     "rules",  # the anomaly engine
+    "search",  # items by lot, waybill, vehicle and device
     "signing",  # the one signer interface
     "state",  # the item-state fold
     "statements",  # receipts and item-head statements

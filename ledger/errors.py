@@ -12,6 +12,8 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   ├── CanonicalizationError    a value cannot be encoded as RFC 8785 bytes
     │   ├── InvalidCodeError         (ledger.codes) a trace code or label is malformed
     │   ├── CatalogError             (ledger.catalog) a catalog file is malformed
+    │   ├── UnknownChemicalQueryError  (ledger.catalog.lookup) a text names no chemical
+    │   ├── AmbiguousChemicalError   (ledger.catalog.lookup) a text names several chemicals
     │   ├── BundleFormatError        (ledger.bundle) an offline bundle is malformed
     │   ├── ExternalIdError          (ledger.external_ids) an external id is malformed
     │   ├── EpcisError               (ledger.epcis) an EPCIS document chemtrace cannot take

@@ -287,7 +287,15 @@ class ChemtraceClient:
         return dict(self._json("GET", f"/v1/sites/{site}/bundle"))
 
     def search(self, **filters: Any) -> list[dict[str, Any]]:
-        return list(self._json("GET", "/v1/items", params=_params(**filters)))
+        """Every matching item, following the pages' cursors."""
+        found: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = self._json("GET", "/v1/items", params=_params(**filters, cursor=cursor))
+            found.extend(page["items"])
+            cursor = page.get("next_cursor")
+            if cursor is None:
+                return found
 
     def inventory(self, **filters: Any) -> dict[str, Any]:
         return dict(self._json("GET", "/v1/inventory", params=_params(**filters)))

@@ -356,7 +356,7 @@ def emergency(
 @router.get("/journal", response_class=HTMLResponse)
 def journal(request: Request, session: Live) -> Response:
     views.require_role(session.principal, views.OVERSIGHT)
-    entries = service_of(request).journal.entries(session.principal, since=None, limit=200)
+    entries, _ = service_of(request).journal.entries(session.principal, since=None, limit=200)
     return render(request, "journal.html", session=session, page="journal", entries=entries)
 
 

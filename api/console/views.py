@@ -116,7 +116,7 @@ def dashboard(service: Service, insight: Insight, principal: Principal) -> Dashb
     by_category, by_district = insight.holdings(states, site_districts(service))
     size, covered, at = service.log.checkpoint_freshness()
     shows_journal = principal.role in OVERSIGHT
-    journal = service.journal.entries(principal, since=None, limit=10) if shows_journal else []
+    journal = service.journal.entries(principal, since=None, limit=10)[0] if shows_journal else []
     order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
     return Dashboard(
         by_severity=sorted(severity.items(), key=lambda kv: order.get(kv[0], 9)),

@@ -15,21 +15,45 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal, require
 from api.outbound import DestinationRefusedError, OutboundPolicy, Resolver, system_resolver
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
-from api.routes._params import FindingId, WebhookId, enum_query, plain_query, time_query
-from api.services.findings import STATUSES, FindingFilter, FindingsService, StoredFinding
-from ledger.errors import LedgerError
+from api.routes._lists import (
+    CSV_RESPONSE,
+    CURSOR,
+    PAGE_HEADERS,
+    Bom,
+    Cursor,
+    Format,
+    PageInfo,
+    PageLimit,
+    after_of,
+    csv_response,
+    page_headers,
+    paged,
+    query_of,
+    query_time,
+    time_param,
+    wants_csv,
+)
+from api.routes._params import FindingId, WebhookId, plain_query
+from api.services.findings import (
+    COUNT_CAP,
+    STATUSES,
+    FindingFilter,
+    FindingsService,
+    StoredFinding,
+)
+from api.services.paging import InvalidCursorError
 from ledger.note import parse_vkey
 from ledger.rules import RULES, SEVERITIES, Severity
-from ledger.timefmt import format_utc, parse_utc
 
 router = APIRouter(prefix="/v1", tags=["findings"])
 ANY_USER = Depends(require("admin", "regulator", "inspector", "enterprise"))
@@ -52,6 +76,10 @@ class FindingOut(BaseModel):
     site: str | None
     district: str | None
     chemical: str | None
+    chemical_name: str | None = None
+    chemical_name_en: str | None = None
+    cas: str | None = None
+    un: str | None = None
     item: str | None
     log_position: int
     found_at: str
@@ -82,9 +110,8 @@ class OccurrenceOut(BaseModel):
     found_at: str
 
 
-class FindingList(BaseModel):
+class FindingList(PageInfo):
     findings: list[FindingOut]
-    total: int = Field(description="how many findings match, over all pages")
 
 
 class TransitionOut(BaseModel):
@@ -116,6 +143,9 @@ class FindingDetail(BaseModel):
     finding: FindingOut
     occurrences: list[OccurrenceOut] = Field(description="a page of them, newest first")
     occurrences_total: int = Field(description="how many occurrences, over all pages")
+    occurrences_next_cursor: str | None = Field(
+        default=None, description="pass as `occurrences_cursor` for the next page of them"
+    )
     transitions: list[TransitionOut]
     deliveries: list[DeliveryOut] | None = Field(
         description="webhook deliveries (admins: all; regulators: their own hooks'); "
@@ -179,8 +209,9 @@ def _findings(request: Request) -> FindingsService:
     return service_of(request).findings
 
 
-def _out(stored: StoredFinding) -> FindingOut:
-    return FindingOut(**stored.to_json())
+def _out(request: Request, stored: StoredFinding) -> FindingOut:
+    described = service_of(request).catalog.described(stored.finding.chemical)
+    return FindingOut(**stored.to_json(), **described)
 
 
 def _has_control(text: str, allowed: str = "\t\n\r") -> bool:
@@ -201,53 +232,106 @@ def _one_of(value: str | None, allowed: tuple[str, ...], name: str, code: str) -
 
 
 def _time(value: str | None, name: str) -> str | None:
-    """RFC 3339 UTC, written as findings write it (whole seconds without a fraction)."""
-    if value is None:
-        return None
+    """RFC 3339 with any offset, as findings write it (UTC, whole seconds unless a fraction
+    was given)."""
     try:
-        return format_utc(parse_utc(value)).replace(".000000Z", "Z")
-    except LedgerError:
-        raise ProblemError(
-            400, "invalid_filter", f"{name} must be RFC 3339 UTC", field=name
-        ) from None
+        return query_time(value, name)
+    except ProblemError as refused:
+        raise ProblemError(400, "invalid_filter", refused.detail, field=name) from None
 
 
 # -- findings -----------------------------------------------------------------------------------
 
 
+def _all_of(values: list[str] | None, allowed: tuple[str, ...], name: str) -> frozenset[str] | None:
+    for value in values or ():
+        _one_of(value, allowed, name, "invalid_filter")
+    return frozenset(values) if values else None
+
+
+def _list_query(values: tuple[str, ...] | frozenset[str], description: str = "") -> Any:
+    choices = list(values) if isinstance(values, tuple) else sorted(values)
+    return Query(description=(description or " | ".join(choices)) + " (repeat for any of "
+                 "several)", json_schema_extra={"items": {"enum": choices}})  # fmt: skip
+
+
+FINDING_COLUMNS: Final = ("id", "rule", "severity", "status", "first_seen", "last_seen",
+                          "count", "org", "site", "district", "chemical", "chemical_name",
+                          "chemical_name_en", "cas", "un", "item", "key", "message",
+                          "evidence", "openings", "log_position", "found_at")  # fmt: skip
+
+
 @router.get(
     "/findings",
     response_model=FindingList,
-    responses=responses(400, 401, 422),
+    responses={**CSV_RESPONSE, **responses(400, 401, 403, 404, 422)},
     summary="Findings (groups of occurrences) in your scope, last seen first, filtered and paged.",
 )
 def list_findings(
     request: Request,
     principal: Principal = ANY_USER,
-    rule: Annotated[str | None, enum_query(RULES, "a rule id, e.g. clone.unissued_code")] = None,
-    severity: Annotated[str | None, enum_query(SEVERITIES)] = None,
-    district: Annotated[str | None, plain_query()] = None,
-    org: Annotated[str | None, plain_query()] = None,
-    chemical: Annotated[str | None, plain_query()] = None,
-    status: Annotated[str | None, enum_query(STATUSES)] = None,
+    rule: Annotated[list[str] | None, _list_query(RULES, "a rule id, e.g. "
+                    "clone.unissued_code")] = None,
+    severity: Annotated[list[str] | None, _list_query(SEVERITIES)] = None,
+    district: Annotated[str | None, plain_query("a district; one outside a regulator's "
+                        "districts is a 403")] = None,
+    org: Annotated[str | None, plain_query("an organisation's id or name; one outside your "
+                   "scope is a 404")] = None,
+    site: Annotated[str | None, plain_query("a site's id (any occurrence there); one outside "
+                    "your scope is a 404")] = None,
+    chemical: Annotated[str | None, plain_query("an id, CAS number, UN number or name; one "
+                        "naming no chemical, or several, is a 422")] = None,
+    status: Annotated[list[str] | None, _list_query(STATUSES)] = None,
     item: Annotated[str | None, plain_query()] = None,
-    since: Annotated[str | None, time_query("RFC 3339 UTC; last seen on or after")] = None,
-    until: Annotated[str | None, time_query("RFC 3339 UTC; first seen on or before")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> FindingList:
-    """Errors: 400 `invalid_filter` (an unknown rule, severity or status, a malformed time,
-    or control characters; `field` names it)."""
-    _one_of(rule, RULES, "rule", "invalid_filter")
-    _one_of(severity, SEVERITIES, "severity", "invalid_filter")
-    _one_of(status, STATUSES, "status", "invalid_filter")
+    since: Annotated[str | None, time_param("last seen on or after")] = None,
+    until: Annotated[str | None, time_param("first seen on or before")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=500, description="default 100 (CSV: every "
+                     "match)")] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="deprecated: rows to skip "
+                      "(prefer `cursor`, which neither repeats nor skips a row when findings "
+                      "arrive between pages); not with `cursor`")] = 0,
+    cursor: Cursor = None,
+    format: Format = None,
+    bom: Bom = True,
+) -> FindingList | StreamingResponse:  # fmt: skip
+    """Errors: 400 `invalid_filter` (an unknown rule, severity or status, or control
+    characters; `field` names it); 403 `forbidden` (a district not yours); 404
+    `org_not_found`, `site_not_found`, `district_not_found` (also outside your scope); 422
+    `unknown_chemical`, `ambiguous_chemical`, `invalid_request` (a time), `invalid_cursor`."""
+    csv = wants_csv(request, format)
+    if cursor is not None and offset:
+        raise ProblemError(422, "invalid_request", "give cursor or offset, not both",
+                           field="offset")  # fmt: skip
+    service = service_of(request)
+    filters = service.filters
     where = FindingFilter(
-        rule=rule, severity=severity, district=_plain(district, "district"),
-        org=_plain(org, "org"), chemical=_plain(chemical, "chemical"), item=_plain(item, "item"),
-        since=_time(since, "since"), until=_time(until, "until"), status=status,
+        rules=_all_of(rule, RULES, "rule"), severities=_all_of(severity, SEVERITIES, "severity"),
+        statuses=_all_of(status, STATUSES, "status"),
+        district=filters.district(principal, _plain(district, "district")),
+        org=filters.org(principal, _plain(org, "org")),
+        site=filters.site(principal, _plain(site, "site")),
+        chemicals=filters.chemical(_plain(chemical, "chemical")), item=_plain(item, "item"),
+        since=_time(since, "since"), until=_time(until, "until"),
     )  # fmt: skip
-    found, total = _findings(request).search(principal, where, limit=limit, offset=offset)
-    return FindingList(findings=[_out(f) for f in found], total=total)
+    after = after_of(request, principal, cursor, (str, str))
+    size = limit if limit is not None else (None if csv else 100)
+    found, total, capped = _findings(request).search_page(
+        principal, where, limit=(size if size is not None else COUNT_CAP) + 1, offset=offset,
+        after=None if after is None else (after[0], after[1]),
+    )  # fmt: skip
+    following = None
+    if size is not None and len(found) > size:
+        found = found[:size]
+        position = [found[-1].last_seen, found[-1].finding.id]
+        following = service.cursors.encode(query_of(request, principal), position)
+    described = service.catalog.described
+    out = [FindingOut(**f.to_json(), **described(f.finding.chemical)) for f in found]
+    kind: Literal["exact", "capped"] = "capped" if capped else "exact"
+    if csv:
+        rows = ([getattr(o, n) for n in FINDING_COLUMNS] for o in out)
+        return csv_response("findings", FINDING_COLUMNS, rows, bom=bom, total=total,
+                            next_cursor=following)  # fmt: skip
+    return FindingList(findings=out, total=total, total_kind=kind, next_cursor=following)
 
 
 @router.get(
@@ -261,19 +345,44 @@ def get_finding(
     finding_id: FindingId,
     principal: Principal = ANY_USER,
     occurrences_limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    occurrences_offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> FindingDetail:
-    """Errors: 404 `finding_not_found` (also for a finding outside your scope)."""
+    occurrences_offset: Annotated[int, Query(ge=0, le=10_000_000, description="deprecated: "
+                                  "prefer `occurrences_cursor`; not with it")] = 0,
+    occurrences_cursor: Annotated[str | None, Query(description="a previous answer's "
+                                  "`occurrences_next_cursor`", json_schema_extra={
+                                      "pattern": CURSOR})] = None,
+) -> FindingDetail:  # fmt: skip
+    """Errors: 404 `finding_not_found` (also for a finding outside your scope); 422
+    `invalid_cursor`, or `invalid_request` for a cursor with an offset."""
     findings = _findings(request)
     stored, history = findings.visible(principal, finding_id)
+    if occurrences_cursor is not None and occurrences_offset:
+        raise ProblemError(422, "invalid_request", "give occurrences_cursor or "
+                           "occurrences_offset, not both", field="occurrences_offset")  # fmt: skip
+    cursors, query = service_of(request).cursors, query_of(request, principal)
+    after = None
+    if occurrences_cursor is not None:
+        try:
+            position = cursors.decode(query, occurrences_cursor)
+        except InvalidCursorError as bad:
+            raise InvalidCursorError(bad.detail, field="occurrences_cursor") from None
+        if len(position) != 2 or not all(isinstance(v, str) for v in position):
+            raise InvalidCursorError("the cursor was not given for this list",
+                                     field="occurrences_cursor")  # fmt: skip
+        after = (position[0], position[1])
     page, total = findings.occurrences(
-        principal, finding_id, limit=occurrences_limit, offset=occurrences_offset
-    )
+        principal, finding_id, limit=occurrences_limit + 1, offset=occurrences_offset,
+        after=after,
+    )  # fmt: skip
+    following = None
+    if len(page) > occurrences_limit:
+        page = page[:occurrences_limit]
+        following = cursors.encode(query, [page[-1].finding.at, page[-1].finding.id])
     deliveries = findings.deliveries(principal, finding_id)
     return FindingDetail(
-        finding=_out(stored),
+        finding=_out(request, stored),
         occurrences=[OccurrenceOut(**o.to_json()) for o in page],
         occurrences_total=total,
+        occurrences_next_cursor=following,
         transitions=[TransitionOut(finding_id=finding_id, **t.to_json()) for t in history],
         deliveries=None
         if deliveries is None
@@ -389,12 +498,20 @@ def create_webhook(
 @router.get(
     "/webhooks",
     response_model=list[WebhookOut],
-    responses=responses(401, 403),
-    summary="Your active webhook subscriptions (an admin: everyone's).",
+    responses={200: {"headers": PAGE_HEADERS}, **responses(401, 403, 422)},
+    summary="Your active webhook subscriptions (an admin: everyone's), by id.",
 )
-def list_webhooks(request: Request, principal: Principal = OVERSIGHT) -> list[WebhookOut]:
+def list_webhooks(
+    request: Request, response: Response, principal: Principal = OVERSIGHT,
+    cursor: Cursor = None, limit: PageLimit = None,
+) -> list[WebhookOut]:  # fmt: skip
+    """Pages with `limit` and `cursor` (see the `Link` and `X-Total-Count` headers)."""
     signature = _signature(request)
-    return [_webhook_out(row, signature) for row in _findings(request).webhooks(principal)]
+    hooks = _findings(request).webhooks(principal)
+    page, following = paged(request, principal, hooks, lambda row: (str(row["id"]),), (str,),
+                            cursor=cursor, limit=limit)  # fmt: skip
+    page_headers(request, response, page, following)
+    return [_webhook_out(row, signature) for row in page.rows]
 
 
 @router.delete(

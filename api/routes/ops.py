@@ -13,7 +13,17 @@ from api.auth import Principal, require
 from api.metrics import REGISTRY
 from api.problems import responses
 from api.routes._common import service_of
-from ledger.timefmt import UTC_PATTERN
+from api.routes._lists import (
+    PAGE_HEADERS,
+    Cursor,
+    after_of,
+    page_headers,
+    query_of,
+    query_time,
+    time_param,
+)
+from api.services.paging import Page
+from ledger.timefmt import format_utc, parse_utc
 
 router = APIRouter(tags=["operations"])
 OVERSIGHT = Depends(require("admin", "regulator"))
@@ -107,19 +117,35 @@ class JournalEntryOut(BaseModel):
 @router.get(
     "/v1/security/journal",
     response_model=list[JournalEntryOut],
-    responses=responses(401, 403),
+    responses={200: {"headers": PAGE_HEADERS}, **responses(401, 403, 422)},
     summary="Rejected attempts that suggest fraud, last seen first, within your districts.",
 )
 def journal(
     request: Request,
+    response: Response,
     principal: Principal = OVERSIGHT,
-    since: Annotated[
-        str | None, Query(description="RFC 3339 UTC; `last_at` on or after", pattern=UTC_PATTERN)
-    ] = None,
+    since: Annotated[str | None, time_param("`last_at` on or after")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
     """Repeats of one attempt from one client (or device) in one window are one entry:
     `count` says how many, `at` and `last_at` when the first and the last were seen, and
-    `window_start` which window (null for an entry that stands for one attempt)."""
-    entries = service_of(request).journal.entries(principal, since=since, limit=limit)
+    `window_start` which window (null for an entry that stands for one attempt).
+
+    Pages: `X-Total-Count`, and `Link: <…>; rel="next"` with a `cursor`. An entry that is
+    repeated while you page moves to the front (its `last_at` changes): a later page does
+    not show it again."""
+    if since is not None:  # as the journal writes its times: with microseconds
+        since = format_utc(parse_utc(query_time(since, "since") or since))
+    after = after_of(request, principal, cursor, (str, str))
+    entries, total = service_of(request).journal.entries(
+        principal, since=since, limit=limit + 1,
+        after=None if after is None else (after[0], after[1]),
+    )  # fmt: skip
+    following = None
+    if len(entries) > limit:
+        entries = entries[:limit]
+        position = [entries[-1].last_at, entries[-1].id]
+        following = service_of(request).cursors.encode(query_of(request, principal), position)
+    page_headers(request, response, Page(entries, total, "exact", None), following)
     return [entry.to_json() for entry in entries]

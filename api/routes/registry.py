@@ -5,18 +5,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.auth import Caller, Principal, require
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
+from api.routes._lists import (
+    PAGE_HEADERS,
+    Cursor,
+    PageLimit,
+    after_of,
+    page_headers,
+    paged,
+    query_of,
+    query_time,
+    time_param,
+)
 from api.routes._params import KeyId, RecordId, UserId
+from api.services.paging import Page
 from ledger.canonical import b64decode
 from ledger.events import EntityId, UtcTime
 from ledger.licences import LICENCE_KINDS
 from ledger.records import ATTRIBUTES
-from ledger.timefmt import UTC_PATTERN
+from ledger.timefmt import format_utc, parse_utc
 
 router = APIRouter(prefix="/v1", tags=["registries"])
 Admin = Depends(require("admin"))
@@ -83,11 +95,15 @@ def _add_kind(kind: str) -> None:
 
     create.__annotations__["payload"] = model  # a per-kind body schema, resolved at runtime
 
-    def listing(request: Request, principal: Caller) -> list[RecordOut]:
-        return [
-            RecordOut(id=rec.record_id, kind=kind, attrs=dict(rec.attrs))
-            for rec in service_of(request).registry.visible_records(principal, kind)
-        ]
+    def listing(
+        request: Request, response: Response, principal: Caller, cursor: Cursor = None,
+        limit: PageLimit = None,
+    ) -> list[RecordOut]:  # fmt: skip
+        records = service_of(request).registry.visible_records(principal, kind)
+        page, following = paged(request, principal, records, lambda r: (r.record_id,), (str,),
+                                cursor=cursor, limit=limit)  # fmt: skip
+        page_headers(request, response, page, following)
+        return [RecordOut(id=rec.record_id, kind=kind, attrs=dict(rec.attrs)) for rec in page.rows]
 
     def one(request: Request, record_id: RecordId, principal: Caller) -> RecordHistory:
         history = service_of(request).registry.record_history(principal, kind, record_id)
@@ -111,8 +127,8 @@ def _add_kind(kind: str) -> None:
         listing,
         methods=["GET"],
         response_model=list[RecordOut],
-        responses=responses(401),
-        summary=f"The {kind} records in your scope.",
+        responses={200: {"headers": PAGE_HEADERS}, **responses(401, 422)},
+        summary=f"The {kind} records in your scope, by id (paged with `limit` and `cursor`).",
     )
     router.add_api_route(
         f"/{path}/{{record_id}}",
@@ -175,19 +191,33 @@ def crew_person(
 @router.get(
     "/audit/personal-reads",
     response_model=list[PersonalReadOut],
-    responses=responses(401, 403, 422),
+    responses={200: {"headers": PAGE_HEADERS}, **responses(401, 403, 422)},
     summary="Who read whose personal data, when and why (admins).",
 )
 def personal_reads(
     request: Request,
+    response: Response,
     principal: Principal = Admin,
     user_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[
-        str | None, Query(max_length=32, pattern=UTC_PATTERN, description="RFC 3339 UTC")
-    ] = None,
+    since: Annotated[str | None, time_param("read on or after")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
-    return service_of(request).registry.personal_reads(user_id=user_id, since=since, limit=limit)
+    """Newest first; pages with `cursor` (see the `Link` and `X-Total-Count` headers)."""
+    if since is not None:  # as reads are written: with microseconds
+        since = format_utc(parse_utc(query_time(since, "since") or since))
+    after = after_of(request, principal, cursor, (str, str))
+    rows, total = service_of(request).registry.personal_reads(
+        user_id=user_id, since=since, limit=limit + 1,
+        after=None if after is None else (after[0], after[1]),
+    )  # fmt: skip
+    following = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        position = [rows[-1]["at"], rows[-1]["id"]]
+        following = service_of(request).cursors.encode(query_of(request, principal), position)
+    page_headers(request, response, Page(rows, total, "exact", None), following)
+    return rows
 
 
 class TokenOut(BaseModel):
@@ -275,14 +305,22 @@ class LicenceOut(BaseModel):
 @router.get(
     "/licences",
     response_model=list[LicenceOut],
-    responses=responses(401),
-    summary="Licences in your scope (newest versions).",
+    responses={200: {"headers": PAGE_HEADERS}, **responses(401, 404, 422)},
+    summary="Licences in your scope (newest versions), by number (paged with `limit`, `cursor`).",
 )
 def list_licences(
-    request: Request, principal: Caller, org: str | None = None
-) -> list[dict[str, Any]]:
-    licences = service_of(request).registry.licences(principal, org)
-    return [dict(licence.payload()) for licence in licences]
+    request: Request, response: Response, principal: Caller,
+    org: Annotated[str | None, Query(description="an organisation's id or name; one outside "
+                   "your scope is a 404 `org_not_found`")] = None,
+    cursor: Cursor = None, limit: PageLimit = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    service = service_of(request)
+    org = service.filters.org(principal, org)
+    licences = service.registry.licences(principal, org)
+    page, following = paged(request, principal, licences, lambda lic: (lic.licence_no,), (str,),
+                            cursor=cursor, limit=limit)  # fmt: skip
+    page_headers(request, response, page, following)
+    return [dict(licence.payload()) for licence in page.rows]
 
 
 # -- devices ----------------------------------------------------------------------------------
@@ -359,14 +397,22 @@ class DeviceCertificateOut(BaseModel):
 @router.get(
     "/devices",
     response_model=list[DeviceCertificateOut],
-    responses=responses(401),
-    summary="Device certificates in your scope.",
+    responses={200: {"headers": PAGE_HEADERS}, **responses(401, 404, 422)},
+    summary="Device certificates in your scope, by key id (paged with `limit`, `cursor`).",
 )
 def list_devices(
-    request: Request, principal: Caller, org: Annotated[str | None, Query()] = None
-) -> list[dict[str, Any]]:
-    certificates = service_of(request).registry.devices(principal, org)
-    return [{"key_id": cert.key_id, **cert.payload()} for cert in certificates]
+    request: Request, response: Response, principal: Caller,
+    org: Annotated[str | None, Query(description="an organisation's id or name; one outside "
+                   "your scope is a 404 `org_not_found`")] = None,
+    cursor: Cursor = None, limit: PageLimit = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    service = service_of(request)
+    org = service.filters.org(principal, org)
+    certificates = service.registry.devices(principal, org)
+    page, following = paged(request, principal, certificates, lambda c: (c.key_id,), (str,),
+                            cursor=cursor, limit=limit)  # fmt: skip
+    page_headers(request, response, page, following)
+    return [{"key_id": cert.key_id, **cert.payload()} for cert in page.rows]
 
 
 @router.post(

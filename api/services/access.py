@@ -113,6 +113,6 @@ class AccessService:
             ) | frozenset(str(org.attr("district")) for org in self._records.of("org").values())
         return Scope(
             orgs=frozenset(self._records.orgs_in(districts)),
-            sites=frozenset(self._records.sites_in(principal.districts)),
+            sites=frozenset(self._records.sites_in(districts)),  # city-wide: every site
             by_site=True,
         )

@@ -20,7 +20,8 @@ HTTP status, the problem ``code`` and the extra members (``field``, ``index``,
     ├── RateLimitedError         the caller is over a rate
     │   ├── OverRateError        a device or organisation is over its events per minute
     │   └── ProbingError         a device or organisation spent its custody refusals
-    └── UnknownOrgError          an organisation named in the input is not registered
+    ├── UnknownOrgError          an organisation named in the input is not registered
+    └── InvalidQueryError        a query parameter that cannot be read (a bad cursor, say)
 
 As in the core, an error whose ``fraud`` is true smells of fraud rather than a slip: the
 service records it in the security journal, with its :meth:`ServiceError.diagnostics`.
@@ -144,3 +145,14 @@ class UnknownOrgError(ServiceError):
     def __init__(self, org: str) -> None:
         super().__init__(f"no organisation {org!r}")
         self.org = org
+
+
+class InvalidQueryError(ServiceError):
+    """A query parameter ``field`` the service cannot read: a 422 with its own ``code``
+    (and ``candidates`` to choose from, for a name that names several things)."""
+
+    def __init__(
+        self, code: str, field: str, detail: str, candidates: list[dict[str, object]] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.code, self.field, self.candidates = code, field, candidates

@@ -35,6 +35,8 @@ __all__ = ["STATUSES", "Delivery", "FindingFilter", "FindingsService", "StoredFi
 FINDING_ID = re.compile(r"f-[0-9a-f]{32}")
 WEBHOOK_ID = re.compile(r"wh-[0-9a-f]{24}")
 DeliveryState = Literal["pending", "delivered", "failed"]
+COUNT_CAP = 100_000
+"""Findings are counted up to here; beyond, the total says "at least" (``capped``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +72,20 @@ class FindingsService:
         self, principal: Principal, where: FindingFilter, *, limit: int, offset: int
     ) -> tuple[list[StoredFinding], int]:
         """A page of the findings matching ``where`` within scope, and how many match."""
+        page, total, _ = self.search_page(principal, where, limit=limit, offset=offset)
+        return page, total
+
+    def search_page(
+        self, principal: Principal, where: FindingFilter, *, limit: int, offset: int = 0,
+        after: tuple[str, str] | None = None,
+    ) -> tuple[list[StoredFinding], int, bool]:  # fmt: skip
+        """A page of the findings matching ``where`` within scope (after ``(last_seen, id)``
+        when given), how many match, and whether that count stopped at :data:`COUNT_CAP`."""
         scope = self.scope_of(principal)
         where = dataclasses.replace(where, districts=scope.districts, own_org=scope.own_org)
-        return self._store.search(where, limit=limit, offset=offset), self._store.count(where)
+        page = self._store.search(where, limit=limit, offset=offset, after=after)
+        total = self._store.count(where, cap=COUNT_CAP)
+        return page, min(total, COUNT_CAP), total > COUNT_CAP
 
     def visible(
         self, principal: Principal, finding_id: str
@@ -87,12 +100,15 @@ class FindingsService:
         return stored, history
 
     def occurrences(
-        self, principal: Principal, finding_id: str, *, limit: int, offset: int
-    ) -> tuple[list[StoredOccurrence], int]:
-        """A page of a visible group's occurrences within scope, and how many there are."""
+        self, principal: Principal, finding_id: str, *, limit: int, offset: int = 0,
+        after: tuple[str, str] | None = None,
+    ) -> tuple[list[StoredOccurrence], int]:  # fmt: skip
+        """A page of a visible group's occurrences within scope (after ``(at, id)`` when
+        given), and how many there are."""
         self.visible(principal, finding_id)
         scope = self.scope_of(principal)
-        return self._store.occurrences(finding_id, scope=scope, limit=limit, offset=offset)
+        return self._store.occurrences(finding_id, scope=scope, limit=limit, offset=offset,
+                                       after=after)  # fmt: skip
 
     def deliveries(self, principal: Principal, finding_id: str) -> list[Delivery] | None:
         """The finding's webhook deliveries: an admin's all, a regulator's to its own

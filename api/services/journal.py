@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from api.metrics import JOURNAL
 from api.services.access import AccessService, Principal
 from api.services.records import Records
@@ -66,14 +68,15 @@ class JournalService:
                 return str(record.attr("district"))
         return None
 
-    def entries(self, principal: Principal, *, since: str | None, limit: int) -> list[JournalEntry]:
-        """Last seen first: an admin's all, anyone else's those of its districts (or of the
-        organisations in them)."""
-        if principal.role == "admin":
-            return self._store.journal_entries(since=since, limit=limit)
-        return self._store.journal_entries(
-            orgs=sorted(self._access.scope(principal).orgs or ()),
-            districts=sorted(principal.districts),
-            since=since,
-            limit=limit,
-        )
+    def entries(
+        self, principal: Principal, *, since: str | None, limit: int,
+        after: tuple[str, str] | None = None,
+    ) -> tuple[list[JournalEntry], int]:  # fmt: skip
+        """Last seen first (after ``(last_at, id)`` when given), and how many there are: an
+        admin's all, anyone else's those of its districts (or of the organisations in them)."""
+        where: dict[str, Any] = {"since": since}
+        if principal.role != "admin":
+            where |= {"orgs": sorted(self._access.scope(principal).orgs or ()),
+                      "districts": sorted(principal.districts)}  # fmt: skip
+        page = self._store.journal_entries(limit=limit, after=after, **where)
+        return page, self._store.journal_count(**where)

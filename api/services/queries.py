@@ -6,7 +6,7 @@ An item out of scope is reported exactly like a missing one, so scopes leak noth
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +21,7 @@ from ledger.bundle import verify_bundle
 from ledger.codes import SignedCode, normalise_code
 from ledger.custody import visible_events
 from ledger.errors import LedgerError
+from ledger.search import SearchIndex
 from ledger.state import ItemState, Projection
 from ledger.store.bundles import Witnessed, build_item_bundle, build_site_bundle
 from ledger.store.service import LoggedEvent, ServiceStore
@@ -69,6 +70,8 @@ class QueryService:
         self.units = CatalogUnits(deployment.catalogs)
         """The catalog's measures: every fold here converts units as the engine's does."""
         self._projection = Projection(kilograms=self.units.kilograms)
+        self._index = SearchIndex()
+        """Items by lot, waybill, vehicle and device, kept with the projection."""
         self._projected_to = -1
         self._projection_lock = threading.Lock()
 
@@ -152,26 +155,60 @@ class QueryService:
 
     def projection(self, at: str | None = None) -> dict[str, ItemState]:
         """Every item's state now (incrementally maintained) or at time ``at`` (replayed)."""
+        return self.indexed(at)[0]
+
+    def indexed(self, at: str | None = None) -> tuple[dict[str, ItemState], SearchIndex]:
+        """Every item's state and the search index, now or at time ``at`` (replayed)."""
         if at is not None:
             projection = Projection(kilograms=self.units.kilograms)
-            projection.apply_all(e.event.body for e in self._store.all_events(until_time=at))
-            return projection.items
+            index = SearchIndex()
+            for logged in self._store.all_events(until_time=at):
+                projection.apply(logged.event.body)
+                index.add(logged.event.body, logged.event.key_id)
+            return projection.items, index
         with self._projection_lock:
             while page := self._store.events_since(self._projected_to):
                 self._projection.apply_all(e.event.body for e in page)
+                self._index.add_all((e.event.body, e.event.key_id) for e in page)
                 self._projected_to = page[-1].index
-            return dict(self._projection.items)
+            return dict(self._projection.items), self._index
 
     def visible_states(
-        self, principal: Principal, at: str | None, **wanted: str | None
-    ) -> Iterator[ItemState]:
-        """Item states (now, or at ``at``) equal to ``wanted`` and within the caller's scope."""
+        self, principal: Principal, at: str | None, *, codes: frozenset[str] | None = None,
+        states: Mapping[str, ItemState] | None = None,
+        where: Mapping[str, str | frozenset[str] | None] | None = None,
+        **wanted: str | frozenset[str] | None,
+    ) -> Iterator[ItemState]:  # fmt: skip
+        """Item states (now, or at ``at``; or ``states``, a projection already made) within
+        the caller's scope whose fields equal ``wanted`` (or are among a set given), and,
+        with ``codes``, among those items."""
         scope = self._access.scope(principal)
-        for state in self.projection(at).values():
+        wanted = {**(where or {}), **wanted}
+        states = self.projection(at) if states is None else states
+        chosen = states.values() if codes is None else (states[c] for c in codes if c in states)
+        for state in chosen:
             if scope.sees_state(state) and all(
-                value is None or getattr(state, name) == value for name, value in wanted.items()
-            ):
+                value is None
+                or (getattr(state, name) in value if isinstance(value, frozenset)
+                    else getattr(state, name) == value)
+                for name, value in wanted.items()
+            ):  # fmt: skip
                 yield state
+
+    def event(self, principal: Principal, digest: bytes) -> LoggedEvent:
+        """The event with this hash, if the caller sees it in the chain of one of its items
+        (exactly as ``GET /v1/items/{code}/events`` would show it); else not found."""
+        self.require_custody_reader(principal)
+        logged = self._store.event_by_hash(digest)
+        if logged is not None:
+            for code in dict.fromkeys(link.code for link in logged.event.body.items):
+                try:
+                    view = self.visible_item(principal, code)
+                except NotFoundError:
+                    continue
+                if any(e.event.event_hash == digest for e in view.seen):
+                    return logged
+        raise NotFoundError("event", digest.hex(), "no such event within your scope")
 
     def sites_in(self, districts: Iterable[str]) -> set[str]:
         return self._records.sites_in(districts)

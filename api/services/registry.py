@@ -91,11 +91,14 @@ class RegistryService:
         return person
 
     def personal_reads(
-        self, *, user_id: str | None, since: str | None, limit: int
-    ) -> list[dict[str, Any]]:
-        """The audit trail of personal data reads, newest first."""
-        found = self._store.personal_reads(user_id=user_id, since=since, limit=limit)
-        return [row.to_json() for row in found]
+        self, *, user_id: str | None, since: str | None, limit: int,
+        after: tuple[str, str] | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+        """A page of the audit trail of personal data reads, newest first, and its total."""
+        found = self._store.personal_reads(user_id=user_id, since=since, limit=limit,
+                                           after=after)  # fmt: skip
+        total = self._store.personal_reads_count(user_id=user_id, since=since)
+        return [row.to_json() for row in found], total
 
     def visible_record(self, principal: Principal, kind: str, record_id: str) -> RegistryRecord:
         """The newest version of a record ``principal`` may see."""

@@ -17,12 +17,15 @@ from api.background import Integrator, OutboxRelay, SingletonLock, Worker
 from api.deployment import Deployment
 from api.replicas import ReadRouter
 from api.services.access import AccessService
+from api.services.catalog import CatalogService
 from api.services.epcis import EpcisService
 from api.services.epcis_capture import EpcisCaptureService
+from api.services.filters import Filters
 from api.services.findings import FindingsService
 from api.services.ingest import IngestService
 from api.services.journal import JournalService
 from api.services.log import LogService
+from api.services.paging import Cursors
 from api.services.queries import QueryService
 from api.services.records import Records
 from api.services.registry import RegistryService
@@ -129,6 +132,21 @@ class Service:
         """EPCIS 2.0 capture (``/epcis/capture``, ``/epcis/events``) through :attr:`ingest`."""
         jobs = SqlCaptureJobs(self.deployment.store.engine)
         return EpcisCaptureService(self.settings, jobs, self.registry, self.queries, self.ingest)
+
+    @cached_property
+    def catalog(self) -> CatalogService:
+        """Every catalog version, and the chemical lookup the filters use."""
+        return CatalogService(self.deployment.catalogs)
+
+    @cached_property
+    def filters(self) -> Filters:
+        """The list endpoints' shared filters, checked against the caller's scope."""
+        return Filters(self.registry, self.access, self.catalog)
+
+    @cached_property
+    def cursors(self) -> Cursors:
+        """Signs and opens the list endpoints' page cursors (a key derived from the log's)."""
+        return Cursors.derived(self.deployment.keys.log_signer().sign)
 
     @cached_property
     def tiles(self) -> TileService:

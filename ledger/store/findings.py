@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.certificates import certificate_from_json
@@ -170,6 +170,14 @@ class FindingFilter:
     """Scope: only these districts (a regulator's), when set."""
     own_org: str | None = None
     """Scope: only findings about this organisation (an enterprise's), when set."""
+    rules: frozenset[str] | None = None
+    severities: frozenset[str] | None = None
+    statuses: frozenset[str] | None = None
+    """Any of these (each beside the single-valued field of the same name)."""
+    site: str | None = None
+    """An occurrence at this site (a group's occurrences may be at several of an org's)."""
+    chemicals: frozenset[str] | None = None
+    """An occurrence about any of these catalog codes (a chemical and its forms)."""
 
     def in_scope(self, finding: Finding) -> bool:
         """Whether ``finding`` is inside this filter's scope (as the SQL query judges it)."""
@@ -494,16 +502,28 @@ class FindingStore:
     # -- reading -----------------------------------------------------------------------------
 
     def search(
-        self, where: FindingFilter, *, limit: int = 100, offset: int = 0
-    ) -> list[StoredFinding]:
-        """Groups matching ``where``, most recently seen first."""
-        query = select(t.finding, _openings()).where(*_conditions(where))
-        query = query.order_by(t.finding.c.last_seen.desc(), t.finding.c.id)
+        self, where: FindingFilter, *, limit: int = 100, offset: int = 0,
+        after: tuple[str, str] | None = None,
+    ) -> list[StoredFinding]:  # fmt: skip
+        """Groups matching ``where``, most recently seen first (then by id); with ``after``
+        (a row's ``(last_seen, id)``), those that follow it in that order."""
+        f = t.finding
+        query = select(f, _openings()).where(*_conditions(where))
+        if after is not None:
+            seen, finding_id = after
+            query = query.where(or_(f.c.last_seen < seen,
+                                    and_(f.c.last_seen == seen, f.c.id > finding_id)))  # fmt: skip
+        query = query.order_by(f.c.last_seen.desc(), f.c.id)
         with self.engine.connect() as conn:
             return [_stored(row) for row in conn.execute(query.limit(limit).offset(offset))]
 
-    def count(self, where: FindingFilter) -> int:
-        query = select(func.count()).select_from(t.finding).where(*_conditions(where))
+    def count(self, where: FindingFilter, *, cap: int | None = None) -> int:
+        """How many groups match ``where``; with ``cap``, counting stops after ``cap``
+        (a count of ``cap + 1`` says "more than ``cap``")."""
+        matching = select(t.finding.c.id).where(*_conditions(where))
+        if cap is not None:
+            matching = matching.limit(cap + 1)
+        query = select(func.count()).select_from(matching.subquery())
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
@@ -557,13 +577,17 @@ class FindingStore:
 
     def occurrences(
         self, finding_id: str, *, scope: FindingFilter | None = None, limit: int = 100,
-        offset: int = 0,
+        offset: int = 0, after: tuple[str, str] | None = None,
     ) -> tuple[list[StoredOccurrence], int]:  # fmt: skip
         """A page of a group's occurrences within ``scope`` (its districts and own org),
-        newest first (by time as written, then id), and how many there are in all."""
+        newest first (by time as written, then id), after ``(at, id)`` when given, and how
+        many there are in all."""
         oc = t.finding_occurrence
         where = [oc.c.group_id == finding_id, *_scope(oc, scope or FindingFilter())]
         query = select(oc).where(*where).order_by(oc.c.at.desc(), oc.c.id)
+        if after is not None:
+            at, occurrence_id = after
+            query = query.where(or_(oc.c.at < at, and_(oc.c.at == at, oc.c.id > occurrence_id)))
         with self.engine.connect() as conn:
             page = [_occurrence(row) for row in conn.execute(query.limit(limit).offset(offset))]
             total = conn.execute(select(func.count()).select_from(oc).where(*where)).scalar_one()
@@ -785,11 +809,18 @@ def _conditions(where: FindingFilter) -> list[Any]:
         value = getattr(where, name)
         if value is not None:
             conditions.append(f.c[name] == value)
+    for name, values in (("rule", where.rules), ("severity", where.severities),
+                         ("status", where.statuses)):  # fmt: skip
+        if values is not None:
+            conditions.append(f.c[name].in_(sorted(values)))
     # what may differ between a group's occurrences matches if any occurrence has it
-    for name in ("chemical", "item"):
+    for name in ("chemical", "item", "site"):
         value = getattr(where, name)
         if value is not None:
             conditions.append(f.c.id.in_(select(oc.c.group_id).where(oc.c[name] == value)))
+    if where.chemicals is not None:
+        chosen = oc.c.chemical.in_(sorted(where.chemicals))
+        conditions.append(f.c.id.in_(select(oc.c.group_id).where(chosen)))
     if where.since is not None:
         conditions.append(f.c.last_seen >= where.since)
     if where.until is not None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeAlias
 
-from sqlalchemy import Engine, case, insert, or_, select, update
+from sqlalchemy import Engine, and_, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.envelope import SignedEvent, open_envelope
@@ -176,19 +176,46 @@ class ServiceStore:
         districts: Sequence[str] | None = None,
         since: str | None = None,
         limit: int = 100,
+        after: tuple[str, str] | None = None,
     ) -> list[JournalEntry]:
-        """Last seen first, seen at or after ``since``; ``orgs``/``districts`` restrict to a
-        jurisdiction (either matches)."""
+        """Last seen first (then by id), seen at or after ``since``; ``orgs``/``districts``
+        restrict to a jurisdiction (either matches); ``after`` (an entry's ``(last_at, id)``)
+        starts after that entry."""
         sj = t.security_journal
-        query = select(sj).order_by(sj.c.last_at.desc(), sj.c.id).limit(limit)
-        if orgs is not None or districts is not None:
+        query = select(sj).where(*self._journal_where(orgs, districts, since))
+        if after is not None:
+            seen, entry_id = after
             query = query.where(
+                or_(sj.c.last_at < seen, and_(sj.c.last_at == seen, sj.c.id > entry_id))
+            )
+        query = query.order_by(sj.c.last_at.desc(), sj.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [JournalEntry(**dict(row._mapping)) for row in conn.execute(query)]
+
+    def journal_count(
+        self, *, orgs: Sequence[str] | None = None, districts: Sequence[str] | None = None,
+        since: str | None = None,
+    ) -> int:  # fmt: skip
+        """How many entries :meth:`journal_entries` would list over all its pages."""
+        sj = t.security_journal
+        query = select(func.count()).select_from(sj)
+        query = query.where(*self._journal_where(orgs, districts, since))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _journal_where(
+        orgs: Sequence[str] | None, districts: Sequence[str] | None, since: str | None
+    ) -> list[Any]:
+        sj = t.security_journal
+        where: list[Any] = []
+        if orgs is not None or districts is not None:
+            where.append(
                 or_(sj.c.org.in_(list(orgs or ())), sj.c.district.in_(list(districts or ())))
             )
         if since is not None:
-            query = query.where(sj.c.last_at >= since)
-        with self.engine.connect() as conn:
-            return [JournalEntry(**dict(row._mapping)) for row in conn.execute(query)]
+            where.append(sj.c.last_at >= since)
+        return where
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -205,17 +232,35 @@ class ServiceStore:
         return row
 
     def personal_reads(
-        self, *, user_id: str | None = None, since: str | None = None, limit: int = 100
-    ) -> list[PersonalRead]:
-        """The audit trail of personal data reads, newest first."""
+        self, *, user_id: str | None = None, since: str | None = None, limit: int = 100,
+        after: tuple[str, str] | None = None,
+    ) -> list[PersonalRead]:  # fmt: skip
+        """The audit trail of personal data reads, newest first (then by id); ``after`` (a
+        read's ``(at, id)``) starts after that read."""
         pr = t.personal_data_read
-        query = select(pr).order_by(pr.c.at.desc(), pr.c.id).limit(limit)
-        if user_id is not None:
-            query = query.where(pr.c.user_id == user_id)
-        if since is not None:
-            query = query.where(pr.c.at >= since)
+        query = select(pr).where(*self._reads_where(user_id, since))
+        if after is not None:
+            at, read_id = after
+            query = query.where(or_(pr.c.at < at, and_(pr.c.at == at, pr.c.id > read_id)))
+        query = query.order_by(pr.c.at.desc(), pr.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [PersonalRead(**row._mapping) for row in conn.execute(query)]
+
+    def personal_reads_count(self, *, user_id: str | None = None, since: str | None = None) -> int:
+        query = select(func.count()).select_from(t.personal_data_read)
+        query = query.where(*self._reads_where(user_id, since))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _reads_where(user_id: str | None, since: str | None) -> list[Any]:
+        pr = t.personal_data_read
+        where: list[Any] = []
+        if user_id is not None:
+            where.append(pr.c.user_id == user_id)
+        if since is not None:
+            where.append(pr.c.at >= since)
+        return where
 
     def item_events(self, code: str) -> list[LoggedEvent]:
         """An item's events in chain order."""
@@ -238,6 +283,16 @@ class ServiceStore:
             query = query.where(ev.c.event_time <= until_time)
         with self.engine.connect() as conn:
             return [_logged(row) for row in conn.execute(query)]
+
+    def event_by_hash(self, event_hash: bytes) -> LoggedEvent | None:
+        """The event with this hash (its primary key), if the log has it."""
+        ev = t.event
+        query = select(ev.c.log_index, ev.c.log_time, ev.c.envelope).where(
+            ev.c.event_hash == event_hash
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _logged(row)
 
     def all_events(self, *, until_time: str | None = None) -> Iterator[LoggedEvent]:
         """Every event in log order (those with ``time <= until_time`` when given)."""

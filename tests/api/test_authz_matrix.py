@@ -270,6 +270,8 @@ def _seed(m: Matrix) -> None:
         admin.put_licence(licence_no=f"LIC-{tag}", org=org, kind="production",
                           activities=["produce"], chemicals=["1"], **VALID)  # fmt: skip
         m.refs[f"item:{item}"] = m.commissioned(org, site=f"{tag}-store")
+        chain = m.admin("GET", f"/v1/items/{m.refs[f'item:{item}']}/events")
+        m.refs[f"event:{item}"] = chain["steps"][0]["event_hash"]
     m.refs["label:A"] = "/" + admin.item(m.ref("item:A"))["label_url"].split("/", 3)[3]
     m.refs["gs1:A"] = "(01)09506000134352(21)MATRIX-A"
     (keyed,) = admin.issue_codes(org="p-chem", form="1.1", packaging="cylinder", count=1,
@@ -841,7 +843,16 @@ ENDPOINTS: list[Endpoint] = [
         admin=OK, ent_own=OK, ent_other=E(404, "site_not_found"), reg_own=OK,
         reg_other=E(404, "site_not_found"), inspector=OK)),
     Endpoint("GET", "/v1/items", get("/v1/items", limit=5000), ITEM_LISTING,
-             keys=_codes, owners=_holders),
+             keys=lambda body: _codes(body["items"]), owners=lambda body: _holders(body["items"])),
+    Endpoint("GET", "/v1/events/{event_hash}", get("/v1/events/{event:A}"), authed(
+        admin=OK, ent_own=OK, ent_other=E(404, "event_not_found"), reg_own=OK,
+        reg_other=E(404, "event_not_found"), inspector=OK)),
+    # -- the catalog: the same for every signed-in user --------------------------------------
+    Endpoint("GET", "/v1/catalog", get("/v1/catalog"), authed(
+        admin=OK, ent_own=OK, ent_other=OK, reg_own=OK, reg_other=OK, inspector=OK)),
+    Endpoint("GET", "/v1/catalog/{chemical}", get("/v1/catalog/UN1017"), authed(
+        **dict.fromkeys(("admin", "ent_own", "ent_other", "reg_own", "reg_other", "inspector"),
+                        E(200, check=json_at("chemical", "1"))))),
     Endpoint("GET", "/v1/inventory", get("/v1/inventory"),
              {role: with_check(e, inventory_totals_match) if e.status == 200 else e
               for role, e in ITEM_LISTING.items()},
@@ -1172,9 +1183,13 @@ SCENARIOS: list[Any] = [
     ("inspector cannot read item B of the other district", "inspector",
      get("/v1/items/{item:B}"), E(404, "item_not_found")),
     ("regulator filters inventory by the other district", "reg_own",
-     get("/v1/inventory", district="d2"), E(200, check=json_at("items", []))),
+     get("/v1/inventory", district="d2"), E(403, "forbidden")),
     ("enterprise searches for another org's items", "ent_own",
-     get("/v1/items", org="u-lab"), E(200, check=json_at(None, []))),
+     get("/v1/items", org="u-lab"), E(404, "org_not_found")),
+    ("enterprise filters inventory by another org's site", "ent_own",
+     get("/v1/inventory", site="u-store"), E(404, "site_not_found")),
+    ("enterprise looks up an event of another org's item", "ent_own",
+     get("/v1/events/{event:B}"), E(404, "event_not_found")),
     ("a non-bearer scheme", "anon", _raw({"Authorization": f"Basic {BAD_TOKEN}"}), UNAUTHENTICATED),
     ("a token without its scheme", "anon", _raw({"Authorization": BAD_TOKEN}), UNAUTHENTICATED),
     ("a bearer scheme without a token", "anon", _raw({"Authorization": "Bearer"}),

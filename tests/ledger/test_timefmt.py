@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -65,3 +66,40 @@ def test_near_misses_agree(text: str) -> None:
 @given(st.from_regex(PATTERN, fullmatch=True))
 def test_what_the_pattern_generates_parses(text: str) -> None:
     parse_utc(text)
+
+
+# -- query times: any offset (ledger.timefmt.parse_rfc3339) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("2026-10-01T08:00:00+08:00", "2026-10-01T00:00:00Z"),
+        ("2026-10-01T00:00:00Z", "2026-10-01T00:00:00Z"),
+        ("2026-10-01t00:00:00z", "2026-10-01T00:00:00Z"),
+        ("2026-09-30T23:30:00-00:30", "2026-10-01T00:00:00Z"),
+        ("2026-10-01T00:00:00-00:00", "2026-10-01T00:00:00Z"),
+        ("2026-10-01T08:00:00.5+08:00", "2026-10-01T00:00:00.500000Z"),
+        ("2026-10-01T08:00:00.123456789+08:00", "2026-10-01T00:00:00.123456Z"),
+        ("2024-02-29T23:00:00-02:00", "2024-03-01T01:00:00Z"),
+        ("2026-01-01T07:59:59+08:00", "2025-12-31T23:59:59Z"),
+    ],
+)
+def test_a_query_time_with_any_offset_is_read_as_utc(text: str, utc: str) -> None:
+    from ledger.timefmt import OFFSET_PATTERN, normalise_query_time
+
+    assert normalise_query_time(text) == utc
+    assert re.fullmatch(OFFSET_PATTERN, text)
+
+
+@pytest.mark.parametrize("text", ["2026-10-01T08:00:00", "2026-10-01 08:00:00Z",
+                                  "2026-10-01T08:00:00+0800", "2026-10-01T08:00:00+24:00",
+                                  "2026-10-01T08:00:00+08:60", "2026-02-29T00:00:00Z",
+                                  "2026-10-01T24:00:00Z", "2026-10-01T08:00:60Z", "",
+                                  "0000-01-01T00:00:00Z"])  # fmt: skip
+def test_a_query_time_without_an_offset_or_impossible_is_refused(text: str) -> None:
+    from ledger.timefmt import OFFSET_PATTERN, parse_rfc3339
+
+    with pytest.raises(InvalidInputError):
+        parse_rfc3339(text)
+    assert not re.fullmatch(OFFSET_PATTERN, text)
