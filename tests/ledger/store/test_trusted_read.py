@@ -25,8 +25,9 @@ from typer.testing import CliRunner
 from api.anomaly import new_engine
 from api.cli_findings import app
 from api.replay import YOUNG_THRESHOLD, _fewer_collections
-from ledger.events import _BODY_ADAPTER
+from ledger.envelope import event_hash_of
 from ledger.errors import TamperedEntryError
+from ledger.events import _BODY_ADAPTER
 from ledger.rules import EventFact, LedgerFact
 from ledger.store import schema as t
 from ledger.store.engine import make_engine
@@ -175,8 +176,6 @@ def test_a_valid_body_changed_after_ingest_is_refused(ledger: tuple[Sql, Path]) 
 def test_a_changed_body_with_its_event_hash_changed_too_is_refused(
     ledger: tuple[Sql, Path],
 ) -> None:
-    from ledger.envelope import event_hash_of
-
     sql, path = ledger
     row = _event_row(sql)
     envelope = _reworded(row.envelope)
