@@ -24,11 +24,14 @@ from api.deployment import DEFAULT_DB
 from api.engine_snapshots import KEY_NAME, EngineSnapshots, SnapshotPolicy
 from api.keystore import DEFAULT_KEYS_DIR, FileKeystore, KeystoreError
 from api.logs import FORMAT_ENV, LogFormat, configure
-from ledger.errors import InvalidInputError, LedgerError
+from ledger.errors import InvalidInputError, LedgerError, TamperedEntryError
 from ledger.rules.grouping import group_findings
 from ledger.store.engine import make_engine, require_existing
 from ledger.store.findings import FindingStore
 from ledger.timefmt import format_utc, parse_utc
+
+TAMPERED_RETRY_S = 30.0
+"""How long a worker that met a tampered log entry waits before reading it again."""
 
 app = typer.Typer(
     help="Anomaly findings: batch rescans and the online engine.", no_args_is_help=True
@@ -82,11 +85,15 @@ def rescan_command(
         raise typer.Exit(2) from exc
     started = time.perf_counter()
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
-        task = bar.add_task("entries", total=last + 1)
-        found = rescan(
-            store, engine, as_of=moment, progress=lambda read: bar.update(task, completed=read)
-        )
+    try:
+        with Progress(*columns, console=err, transient=True, disable=as_json) as bar:
+            task = bar.add_task("entries", total=last + 1)
+            found = rescan(
+                store, engine, as_of=moment, progress=lambda read: bar.update(task, completed=read)
+            )
+    except TamperedEntryError as exc:  # judged forged bytes would be worse than no answer
+        err.print(f"[red]cannot rescan:[/red] {exc.diagnostics()}; run `chemtrace verify-log`")
+        raise typer.Exit(2) from exc
     elapsed = time.perf_counter() - started
     saved = len(store.save(found)) if save else 0
     if as_json:
@@ -178,7 +185,15 @@ def worker_command(
     log.info("findings worker running; Ctrl-C to stop")
     try:
         while not stopping.is_set():
-            new = worker.step()
+            try:
+                new = worker.step()
+            except TamperedEntryError as exc:
+                # the worker stays up (a restart would only read the same bytes again) and
+                # judges nothing past them until the ledger is restored
+                log.error("the ledger fails its integrity check, no findings past it: %s",
+                          exc.diagnostics())  # fmt: skip
+                stopping.wait(TAMPERED_RETRY_S)
+                continue
             if new:
                 log.info("%d new occurrence(s) of findings", new, extra={"new_findings": new})
             stopping.wait(interval)

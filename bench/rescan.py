@@ -4,6 +4,7 @@ Run from the project root::
 
     .venv/bin/python -m bench.rescan [--items N] [--seed S] [--db PATH] [--tail N]
                                      [--profile OUT.prof] [--no-full-restart]
+                                     [--baseline SRC]
 
 Uses the SQLite ledger at ``--db`` (copied first: the bench writes findings, a cursor and
 snapshots), or simulates about ``--items`` items. ``make_engine`` opens SQLite as the
@@ -20,15 +21,24 @@ service does (WAL, ``synchronous=FULL``). It then
 4. checks that the restored engine's state equals the straight run's byte for byte.
 
 ``--profile`` writes a cProfile of the rescan (step 1) and prints its top 15 functions.
+
+``--baseline SRC`` first runs the same straight rescan, each in a fresh interpreter, with
+the code at SRC (a source tree, e.g. ``git archive 82e8bda | tar -x -C /tmp/base``) and
+with this tree, one after the other on the same copy, and prints both rates (wall and per
+CPU second), their ratio and whether the two found exactly the same findings.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
+import os
 import pstats
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -42,7 +52,7 @@ from sqlalchemy import func, select
 from api.anomaly import FindingsWorker, new_engine
 from api.engine_snapshots import EngineSnapshots, SnapshotPolicy
 from api.replay import replay
-from bench._machine import header_lines
+from bench._machine import header_lines, load_average
 from ledger.rules.snapshot import canonical_state
 from ledger.rules.state import utc_text
 from ledger.store import schema as t
@@ -63,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tail", type=int, default=10_000, help="entries after the snapshot")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the rescan here")
     parser.add_argument("--no-full-restart", action="store_true")
+    parser.add_argument("--baseline", type=Path, help="source tree to compare against")
     args = parser.parse_args(argv)
     for line in header_lines("bench.rescan"):
         out.print(line)
@@ -77,8 +88,62 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.print(f"simulating about {args.items:,} items (seed {args.seed})")
             simulate(f"sqlite:///{path}", items=args.items, seed=args.seed, anomaly_rate=0.01,
                      labels=Path(tmp) / "labels.jsonl", keys=Path(tmp) / "keys")  # fmt: skip
+        if args.baseline is not None:
+            _side_by_side(path, args.baseline)
         _run(f"sqlite:///{path}", Path(tmp) / "snapshots", args)
+    out.print(f"load average at the end: {load_average()} (shared machine)")
     return 0
+
+
+_STRAIGHT = """
+import hashlib, json, sys, time
+from datetime import timedelta
+from api.anomaly import new_engine
+from api.replay import replay
+from ledger.store.engine import make_engine
+from ledger.store.findings import FindingStore
+from ledger.timefmt import format_utc, parse_utc
+store = FindingStore(make_engine(sys.argv[1]))
+last, end = store.log_end()
+as_of = parse_utc(end) + timedelta(days=1)
+until = format_utc(as_of)
+engine = new_engine()
+wall, cpu = time.perf_counter(), time.process_time()
+found = replay(store, engine, until_time=until, clock=as_of, journal_until=until)
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+text = json.dumps([f.to_json() for f in found], sort_keys=True, default=str)
+print(json.dumps({"wall": wall, "cpu": cpu, "findings": len(found),
+                  "digest": hashlib.sha256(text.encode()).hexdigest()}))
+"""
+"""A straight rescan to the end, as ``_run`` times it, printing its times and findings."""
+
+
+def _side_by_side(path: Path, baseline: Path) -> None:
+    sql = make_engine(f"sqlite:///{path}")
+    with sql.connect() as conn:
+        events = int(conn.execute(select(func.count()).select_from(t.event)).scalar_one())
+        entries = int(conn.execute(select(func.count()).select_from(t.log_entry)).scalar_one())
+    sql.dispose()
+    runs = {}
+    for name, tree in (("baseline", baseline.resolve()), ("this tree", Path.cwd())):
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        done = subprocess.run([sys.executable, "-c", _STRAIGHT, f"sqlite:///{path}"], env=env,
+                              cwd=tree, check=True, capture_output=True, text=True)  # fmt: skip
+        runs[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        out.print(f"{name} ({tree}): {runs[name]['wall']:.1f} s, load {load_average()}")
+    table = Table(title=f"straight rescan, side by side ({entries:,} entries, {events:,} events)")
+    for column in ("code", "wall s", "events/s", "entries/s", "CPU s", "events/CPU s",
+                   "entries/CPU s", "findings"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "code" else "right")
+    for name, run in runs.items():
+        table.add_row(name, f"{run['wall']:.1f}", f"{events / run['wall']:,.0f}",
+                      f"{entries / run['wall']:,.0f}", f"{run['cpu']:.1f}",
+                      f"{events / run['cpu']:,.0f}", f"{entries / run['cpu']:,.0f}",
+                      f"{run['findings']:,}")  # fmt: skip
+    old, new = runs["baseline"], runs["this tree"]
+    out.print(table)
+    out.print(f"speed-up: {old['wall'] / new['wall']:.2f}x wall, {old['cpu'] / new['cpu']:.2f}x "
+              f"per CPU second; identical findings: {old['digest'] == new['digest']}")  # fmt: skip
 
 
 def _copy(source: Path, target: Path) -> None:

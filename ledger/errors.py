@@ -131,6 +131,12 @@ class QuorumError(VerificationError):
     code = "witness_quorum_not_met"
 
 
+class TamperedEntryError(VerificationError):
+    """A stored log entry's bytes no longer match the hash its leaf commits to."""
+
+    code = "log_entry_tampered"
+
+
 class AppendRejectedError(LedgerError):
     code = "append_rejected"
 

@@ -45,10 +45,16 @@ class LeafRecord:
         digest, a literal kind, a validated RFC 3339 time); a property test pins the
         equality with ``canonical_bytes``.
         """
-        return (
-            f'{{"hash":"sha256:{self.entry_hash.hex()}","kind":"{self.kind}",'
-            f'"log_time":"{self.log_time}","v":{LEAF_VERSION}}}'
-        ).encode()
+        return leaf_input(self.kind, self.entry_hash, self.log_time)
+
+
+def leaf_input(kind: str, entry_hash: bytes, log_time: str) -> bytes:
+    """The leaf input of a record with these fields, which must be valid (as
+    :class:`LeafRecord` checks): the template :meth:`LeafRecord.encode` uses."""
+    return (
+        f'{{"hash":"sha256:{entry_hash.hex()}","kind":"{kind}",'
+        f'"log_time":"{log_time}","v":{LEAF_VERSION}}}'
+    ).encode()
 
 
 def decode_leaf(data: bytes) -> LeafRecord:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # world imports the config, which imports this module
 Level: TypeAlias = Literal["compatible", "keep_distance", "segregated", "separate_room"]
 """GB 15603 storage distinctions, weakest first: may share; same room with a clear
 distance; kept apart (degree not fixed by the source); a separate room or store."""
+Cell3: TypeAlias = tuple[str, str, Level]
+"""A cell between two chemicals: (one's group, the other's group, its level)."""
 STRICTNESS: Final[dict[str, int]] = {
     "compatible": 0, "keep_distance": 1, "segregated": 2, "separate_room": 3,
 }  # fmt: skip
@@ -82,6 +84,10 @@ class SegregationMatrix(_Strict):
     groups: Annotated[dict[Name, SegregationGroup], Field(min_length=1)]
     cells: list[Cell]
     _levels: dict[frozenset[str], Level] = PrivateAttr(default_factory=dict)
+    _between: dict[tuple[frozenset[str], frozenset[str]], tuple[Cell3, ...]] = PrivateAttr(
+        default_factory=dict
+    )
+    """:meth:`between` by pair of group sets (a cache: the matrix never changes)."""
 
     @model_validator(mode="after")
     def _cells_are_known_and_symmetric(self) -> SegregationMatrix:
@@ -104,8 +110,16 @@ class SegregationMatrix(_Strict):
     def level(self, a: str, b: str) -> Level:
         return self._levels.get(frozenset((a, b)), "compatible")
 
-    def between(self, mine: Iterable[str], theirs: Iterable[str]) -> list[tuple[str, str, Level]]:
+    def between(self, mine: Iterable[str], theirs: Iterable[str]) -> list[Cell3]:
         """Every non-compatible cell between two chemicals' groups, strictest first."""
+        if isinstance(mine, frozenset) and isinstance(theirs, frozenset):
+            cached = self._between.get((mine, theirs))
+            if cached is None:
+                cached = self._between[(mine, theirs)] = tuple(self._cells(mine, theirs))
+            return list(cached)
+        return self._cells(mine, theirs)
+
+    def _cells(self, mine: Iterable[str], theirs: Iterable[str]) -> list[Cell3]:
         other = tuple(theirs)
         found = {(a, b, self.level(a, b)) for a in mine for b in other}
         return sorted(

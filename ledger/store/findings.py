@@ -29,12 +29,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+import orjson
+from sqlalchemy import Connection, Engine, Row, Select, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.certificates import certificate_from_json
-from ledger.errors import InvalidInputError, TransitionRefusedError, UnknownFindingError
-from ledger.events import _BODY_ADAPTER
+from ledger.envelope import event_hash_of
+from ledger.errors import (
+    InvalidInputError,
+    TamperedEntryError,
+    TransitionRefusedError,
+    UnknownFindingError,
+)
+from ledger.leaf import leaf_input
 from ledger.licences import licence_from_json
 from ledger.records import record_from_bytes
 from ledger.revocations import revocation_from_json
@@ -54,6 +61,7 @@ from ledger.store import schema as t
 from ledger.store.engine import IMMEDIATE, is_sqlite
 from ledger.store.repository import Clock, utc_now
 from ledger.timefmt import format_utc, parse_utc
+from ledger.trusted_bodies import trusted_body
 
 STATUSES: Final = ("open", "acknowledged", "resolved", "false_positive", "superseded")
 TRANSITIONS: Final = {
@@ -215,74 +223,37 @@ class FindingStore:
 
         ``until_time`` stops at the first entry logged later (a batch run's as-of time);
         ``until_index`` at that index (a restarted worker's cursor).
-        """
-        le = t.log_entry
-        window = select(le.c.idx, le.c.log_time).where(le.c.idx > after)
-        if until_time is not None:
-            window = window.where(le.c.log_time <= until_time)
-        if until_index is not None:
-            window = window.where(le.c.idx <= until_index)
-        window = window.order_by(le.c.idx).limit(limit)
-        with self.engine.connect() as conn:
-            rows = conn.execute(window).all()
-            if not rows:
-                return FactPage([], after)
-            times = {row.idx: row.log_time for row in rows}
-            found = self._read_facts(conn, rows[0].idx, rows[-1].idx, times)
-        facts = [found[index] for index in sorted(found)]
-        return FactPage(facts, rows[-1].idx, full=len(rows) == limit)
 
-    def _read_facts(
-        self, conn: Connection, low: int, high: int, times: dict[int, str]
-    ) -> dict[int, LedgerFact]:
-        found: dict[int, LedgerFact] = {}
-        ev, rr, li = t.event, t.registry_record, t.licence
-        events = select(ev.c.log_index, ev.c.event_hash, ev.c.envelope)
-        for row in conn.execute(events.where(ev.c.log_index.between(low, high))):
-            if row.log_index in times:
-                # validated strictly at ingest; parsed again, strictly, without re-hashing
-                body = _BODY_ADAPTER.validate_python(json.loads(row.envelope)["body"], strict=True)
-                event_hash = "sha256:" + row.event_hash.hex()
-                found[row.log_index] = EventFact(
-                    row.log_index, times[row.log_index], event_hash, body
-                )
-        records = select(rr.c.log_index, rr.c.body)
-        for row in conn.execute(records.where(rr.c.log_index.between(low, high))):
-            if row.log_index in times:
-                found[row.log_index] = RecordFact(
-                    row.log_index, times[row.log_index], record_from_bytes(row.body)
-                )
-        licences = select(li.c.log_index, li.c.body)
-        for row in conn.execute(licences.where(li.c.log_index.between(low, high))):
-            if row.log_index in times:
-                licence = licence_from_json(json.loads(row.body))
-                found[row.log_index] = LicenceFact(row.log_index, times[row.log_index], licence)
-        ce, rv = t.certificate, t.revocation
-        for row in conn.execute(select(ce.c.log_index, ce.c.body)
-                                .where(ce.c.log_index.between(low, high))):  # fmt: skip
-            if row.log_index in times:
-                cert = certificate_from_json(json.loads(row.body))
-                found[row.log_index] = CertificateFact(row.log_index, times[row.log_index], cert)
-        for row in conn.execute(select(rv.c.log_index, rv.c.body)
-                                .where(rv.c.log_index.between(low, high))):  # fmt: skip
-            if row.log_index in times:
-                revocation = revocation_from_json(json.loads(row.body))
-                found[row.log_index] = RevocationFact(
-                    row.log_index, times[row.log_index], revocation
-                )
-        return found
+        Raises:
+            TamperedEntryError: a stored event's bytes do not match its logged hash.
+        """
+        query = _fact_rows(after, until_time, until_index).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return FactPage([], after)
+        facts = [fact for fact in map(_fact, rows) if fact is not None]
+        return FactPage(facts, rows[-1].idx, full=len(rows) == limit)
 
     def all_facts(
         self, *, until_time: str | None = None, until_index: int | None = None,
-        after: int = -1, page: int = 5000,
+        after: int = -1, page: int = 20_000,
     ) -> Iterator[LedgerFact]:  # fmt: skip
-        """Every fact after ``after`` (up to ``until_time`` / ``until_index``), paged."""
-        while True:
-            read = self.facts(after, limit=page, until_time=until_time, until_index=until_index)
-            if read.last == after:
-                return
-            yield from read.facts
-            after = read.last
+        """Every fact after ``after`` (up to ``until_time`` / ``until_index``), read by one
+        streaming query (``page`` rows fetched at a time) in one read transaction, so a
+        rescan sees one consistent ledger however long it runs.
+
+        Raises:
+            TamperedEntryError: a stored event's bytes do not match its logged hash.
+        """
+        query = _fact_rows(after, until_time, until_index)
+        with self.engine.connect() as conn, conn.begin():
+            result = conn.execution_options(yield_per=page).execute(query)
+            for rows in result.partitions():
+                for row in rows:
+                    fact = _fact(row)
+                    if fact is not None:
+                        yield fact
 
     def log_end(self, *, until_time: str | None = None) -> tuple[int, str | None]:
         """``(last index, its log time)`` of the log (up to ``until_time``); -1 when empty."""
@@ -927,3 +898,83 @@ def _occurrence(row: Any) -> StoredOccurrence:
     finding = _finding(row, tuple(json.loads(row.supersedes)) if row.supersedes else ())
     return StoredOccurrence(finding, row.group_id, row.log_position, row.found_at,
                             row.superseded_by)  # fmt: skip
+
+
+def _fact_rows(after: int, until_time: str | None, until_index: int | None) -> Select[Any]:
+    """Log entries after ``after`` in log order, each with the stored bytes of its kind.
+
+    One query: every table joined holds at most one row per log index (a unique column), so
+    no entry is repeated, and an entry of another kind (a code batch) has only NULLs there.
+    """
+    le, ev, rr, li, ce, rv = (t.log_entry, t.event, t.registry_record, t.licence,
+                              t.certificate, t.revocation)  # fmt: skip
+    query = (
+        select(le.c.idx, le.c.kind, le.c.log_time, le.c.leaf_input, ev.c.envelope,
+               rr.c.body.label("record"), li.c.body.label("licence"),
+               ce.c.body.label("certificate"), rv.c.body.label("revocation"))
+        .select_from(le)
+        .outerjoin(ev, ev.c.log_index == le.c.idx)
+        .outerjoin(rr, rr.c.log_index == le.c.idx)
+        .outerjoin(li, li.c.log_index == le.c.idx)
+        .outerjoin(ce, ce.c.log_index == le.c.idx)
+        .outerjoin(rv, rv.c.log_index == le.c.idx)
+        .where(le.c.idx > after)
+        .order_by(le.c.idx)
+    )  # fmt: skip
+    if until_time is not None:
+        query = query.where(le.c.log_time <= until_time)
+    if until_index is not None:
+        query = query.where(le.c.idx <= until_index)
+    return query
+
+
+def _fact(row: Row[Any]) -> LedgerFact | None:
+    index, log_time, kind = row.idx, row.log_time, row.kind
+    if kind == "code_batch":
+        return None
+    stored = _STORED.get(kind)
+    if stored is None or row._mapping[stored] is None:
+        # a leaf with no stored entry of its kind: a row was deleted (or the kind is new)
+        raise TamperedEntryError("a log entry has no stored body of its kind",
+                                 log_index=index, kind=kind)  # fmt: skip
+    if kind == "event":
+        return _event_fact(index, log_time, row.leaf_input, row.envelope)
+    if kind == "record":
+        return RecordFact(index, log_time, record_from_bytes(row.record))
+    if kind == "licence":
+        return LicenceFact(index, log_time, licence_from_json(json.loads(row.licence)))
+    if kind == "certificate":
+        cert = certificate_from_json(json.loads(row.certificate))
+        return CertificateFact(index, log_time, cert)
+    revocation = revocation_from_json(json.loads(row.revocation))
+    return RevocationFact(index, log_time, revocation)
+
+
+_STORED: Final = {"event": "envelope", "record": "record", "licence": "licence",
+                  "certificate": "certificate", "revocation": "revocation"}  # fmt: skip
+"""Each rule-fact kind of log entry, and the column of :func:`_fact_rows` holding it."""
+
+
+def _event_fact(index: int, log_time: str, leaf: bytes, envelope: bytes) -> EventFact:
+    """The event logged at ``index``, decoded without validating its body again.
+
+    Ingest validated the body strictly and logged the hash of these canonical bytes in the
+    entry's leaf. Bytes that still hash to what the leaf commits to are the bytes that
+    passed (SHA-256 is second-preimage resistant), so they are rebuilt as trusted
+    (:func:`ledger.trusted_bodies.trusted_body`). Bytes that do not were changed after
+    ingest: they are refused, never judged, whatever they now say. Whether the leaf itself
+    is the one the signed tree holds is what ``verify-log`` checks (and a snapshot binds).
+    """
+    digest = event_hash_of(envelope)
+    if leaf != leaf_input("event", digest, log_time):
+        raise TamperedEntryError(
+            "a stored event does not match the hash its log entry commits to",
+            log_index=index,
+        )
+    try:
+        body = trusted_body(orjson.loads(envelope)["body"])
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        # unreachable unless SHA-256 collides or ingest stored bytes it did not validate
+        raise TamperedEntryError("a stored event is not a body the ledger validated",
+                                 log_index=index) from exc  # fmt: skip
+    return EventFact(index, log_time, "sha256:" + digest.hex(), body)
