@@ -508,6 +508,25 @@ def commission_call(batch: bool) -> Callable[[Matrix], Call]:
     return make
 
 
+EMPTY_EPCIS = {
+    "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+    "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-12-07T00:00:00Z",
+    "epcisBody": {"eventList": []},
+}  # fmt: skip
+
+
+_NO_JOB = E(404, "capture_job_not_found")
+
+
+def capture_call(path: str) -> Callable[[Matrix], Call]:
+    """An EPCIS capture whose document captures nothing: who may capture at all."""
+
+    def make(m: Matrix) -> Call:
+        return Call("POST", path, json=EMPTY_EPCIS)
+
+    return make
+
+
 def issue_call(m: Matrix) -> Call:
     return Call("POST", "/v1/codes:issue", json={"org": "p-chem", "form": "1.1",
                 "packaging": "cylinder", "batch": "MX", "count": 1})  # fmt: skip
@@ -933,6 +952,20 @@ ENDPOINTS: list[Endpoint] = [
              keys=_epcis_codes),
     Endpoint("GET", "/epcis/items/{code}/events", get("/epcis/items/{item:A}/events"),
              item_read()),
+    Endpoint("POST", "/epcis/capture", capture_call("/epcis/capture"), authed(
+        admin=FORBIDDEN, ent_own=E(202), ent_other=E(202), reg_own=FORBIDDEN,
+        reg_other=FORBIDDEN, inspector=E(202))),
+    Endpoint("POST", "/epcis/events", capture_call("/epcis/events"), authed(
+        admin=FORBIDDEN, ent_own=E(400, "epcis_schema"), ent_other=E(400, "epcis_schema"),
+        reg_own=FORBIDDEN, reg_other=FORBIDDEN, inspector=E(400, "epcis_schema"))),
+    Endpoint("GET", "/epcis/capture", get("/epcis/capture"), authed(
+        admin=OK, ent_own=OK, ent_other=OK, reg_own=FORBIDDEN, reg_other=FORBIDDEN,
+        inspector=OK)),
+    Endpoint("GET", "/epcis/capture/{capture_id}", get("/epcis/capture/no-such-job"), authed(
+        admin=_NO_JOB, ent_own=_NO_JOB, ent_other=_NO_JOB, reg_own=FORBIDDEN,
+        reg_other=FORBIDDEN, inspector=_NO_JOB)),
+    Endpoint("OPTIONS", "/epcis/capture", lambda m: Call("OPTIONS", "/epcis/capture"),
+             everyone(E(204))),
     Endpoint("GET", "/01/{rest}", get("/01/09506000134352/21/MATRIX-A"),
              everyone(E(307, check=redirects_to_label))),  # public like the label page
     Endpoint("GET", "/00/{rest}", get("/00/095060001343520017"),
