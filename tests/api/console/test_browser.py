@@ -101,7 +101,7 @@ def page(browser: Any, guard: OfflineGuard) -> Iterator[Any]:
 
 
 def _code_at(demo: Demo, site: str) -> str:
-    items = demo.api("regulator-city", "/v1/items", site=site, status="active")
+    items = demo.api("regulator-city", "/v1/items", site=site, status="active")["items"]
     return str(items[0]["code"])
 
 
@@ -139,7 +139,7 @@ def test_the_guard_refuses_other_hosts(demo: Demo, browser: Any) -> None:
 
 @pytest.mark.slow
 def test_site_inventory_at_a_past_time(demo: Demo, page: Any) -> None:
-    items = demo.api("regulator-city", "/v1/items", site="tongzhou-depot", limit=5000)
+    items = demo.api("regulator-city", "/v1/items", site="tongzhou-depot", limit=5000)["items"]
     times = sorted(str(item["last_time"]) for item in items)
     middle = datetime.fromisoformat(times[len(times) // 2].replace("Z", "+00:00"))
     local = middle.astimezone(BEIJING).strftime("%Y-%m-%dT%H:%M")
