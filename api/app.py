@@ -18,6 +18,7 @@ from api.metrics import REQUESTS
 from api.routes import (
     codes,
     digital_link,
+    emergency,
     epcis,
     events,
     findings,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     problems.install(app)
     for module in (events, items, codes, registry, findings, log, ops, public, epcis):
         app.include_router(module.router)
+    app.include_router(emergency.router)  # the emergency view (/v1/emergency)
     app.include_router(tlog.router)  # the log as C2SP tlog-tiles, public like /v1/log
     app.include_router(digital_link.router)  # last: its compressed-link route takes one segment
 

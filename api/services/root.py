@@ -16,6 +16,7 @@ from api.anomaly import FindingsProcess, worker_command
 from api.background import Integrator, OutboxRelay, SingletonLock, Worker
 from api.deployment import Deployment
 from api.services.access import AccessService
+from api.services.emergency import EmergencyService
 from api.services.epcis import EpcisService
 from api.services.findings import FindingsService
 from api.services.ingest import IngestService
@@ -108,6 +109,12 @@ class Service:
     def epcis(self) -> EpcisService:
         """EPCIS 2.0 queries (``/epcis/``), scoped like :attr:`queries`, with log proofs."""
         return EpcisService(self.deployment, self._store, self.queries, self.registry, self.log)
+
+    @cached_property
+    def emergency(self) -> EmergencyService:
+        """What hazardous material is near a point (``/v1/emergency/nearby``, the console)."""
+        return EmergencyService(self.deployment.store, self.deployment.catalogs,
+                                self.queries.units)  # fmt: skip
 
     @cached_property
     def tiles(self) -> TileService:
