@@ -4,9 +4,9 @@
 :meth:`EmergencyService.nearby`. Sites come from the spatial index (``ledger.store.sites``:
 a bounding-box prefilter through an R*Tree or GiST index, then the WGS-84 geodesic,
 ``ledger.geo``); what they hold is folded from the events of the items that were ever at
-those sites only, never from the whole log. Shipments in transit are those shipped within
-:data:`TRANSIT_LOOKBACK` before the time asked, still in transit then, whose last GPS fix
-(the ship's ``geo``, then each waypoint's) is inside the radius. Hazard classes,
+those sites only, never from the whole log. Shipments are those still in transit at the
+time asked whose last GPS fix (the ship's ``geo``, then each waypoint's), no older than
+:data:`FIX_WINDOW`, is inside the radius. Hazard classes,
 toxic-inhalation and flammable totals and the advice are the catalog's
 (:mod:`ledger.hazards`; definitions in docs/emergency.md).
 
@@ -51,10 +51,11 @@ from ledger.units import CatalogUnits
 MAX_RADIUS_M: Final = 50_000.0
 """The largest radius asked for: 50 km covers a major-hazard evacuation zone many times
 over (ERG 2024's largest protective-action distance is 11+ km), and bounds the work."""
-TRANSIT_LOOKBACK: Final = timedelta(hours=48)
-"""How far back a shipment may have left and still be looked for: twice the rules' default
-transit allowance (``shipping.default_transit_hours`` = 24), so an overdue trip stays in
-view for a day after ``custody.transit_overdue`` flags it."""
+FIX_WINDOW: Final = timedelta(hours=2)
+"""How old a GPS fix may be and still say where a shipment is: the rules'
+``shipping.track_silence_hours`` (catalogs/rules/2026.1.json; a test keeps the two
+equal). A shipment silent for longer has a lost track (``transport.track_lost``): where
+it is is not known, so it is in no radius; its last fix is in the findings."""
 READERS: Final = frozenset({"admin", "regulator", "city_regulator", "responder"})
 ZERO: Final = Decimal(0)
 
@@ -310,9 +311,9 @@ class EmergencyService:
         self, lat: float, lon: float, radius_m: float, moment: datetime,
         until: datetime | None, everywhere: bool, districts: frozenset[str],
     ) -> list[NearbyShipment]:  # fmt: skip
-        since = format_utc(moment - TRANSIT_LOOKBACK)
-        ships: dict[bytes, tuple[int, Ship]] = {}
+        since = format_utc(moment - FIX_WINDOW)
         fixes: dict[bytes, tuple[datetime, int, float, float]] = {}
+        seen: dict[bytes, tuple[int, Ship]] = {}
         for index, event_hash, envelope in self._sites.events_of_types(
             ("ship", "waypoint"), since, _bound(until)
         ):
@@ -320,13 +321,7 @@ class EmergencyService:
             when = parse_utc(raw["time"])
             if until is not None and when > until:
                 continue
-            key: bytes | None = event_hash
-            if raw["type"] == "ship":
-                body = parse_body(raw)
-                assert isinstance(body, Ship)
-                ships[event_hash] = (index, body)
-            else:
-                key = _ship_of(raw)
+            key = event_hash if raw["type"] == "ship" else _ship_of(raw)
             geo = raw.get("geo")
             if key is None or not isinstance(geo, dict):
                 continue
@@ -334,16 +329,18 @@ class EmergencyService:
             newest = fixes.get(key)
             if newest is None or fix[:2] > newest[:2]:
                 fixes[key] = fix
-        near: list[tuple[float, bytes, Ship]] = []
-        for ship_hash, (_, ship) in ships.items():
-            located = fixes.get(ship_hash)
-            if located is None:
-                continue  # never located: nothing says it is here
-            distance = distance_m(lat, lon, located[2], located[3])
+        inside = {}
+        for key, (_, _, fix_lat, fix_lon) in fixes.items():
+            distance = distance_m(lat, lon, fix_lat, fix_lon)
             if distance <= radius_m:
-                near.append((distance, ship_hash, ship))
-        if not near:
+                inside[key] = distance
+        if not inside:
             return []
+        for index, event_hash, envelope in self._sites.events_by_hash(sorted(inside)):
+            body = parse_body(envelope["body"])
+            if isinstance(body, Ship):  # a waypoint naming no ship event names nothing here
+                seen[event_hash] = (index, body)
+        near = [(inside[key], key, ship) for key, (_, ship) in seen.items()]
         if not everywhere:
             near = self._in_districts(near, districts)
         folded = self._fold({link.code for _, _, ship in near for link in ship.items}, until)
@@ -354,10 +351,10 @@ class EmergencyService:
                 for link in ship.items
                 if (state := folded.states.get(link.code)) is not None
                 and state.status == "in_transit"
-                and folded.last_ship.get(link.code) == ships[ship_hash][0]
+                and folded.last_ship.get(link.code) == seen[ship_hash][0]
             ]
             if not lines:
-                continue  # received (or returned) by then
+                continue  # received (or returned, or shipped on) by then
             when, _, fix_lat, fix_lon = fixes[ship_hash]
             answers.append(NearbyShipment(
                 waybill=ship.data.waybill_no, carrier=ship.data.carrier,
@@ -494,8 +491,8 @@ def _contacts(
 
 
 __all__ = [
+    "FIX_WINDOW",
     "MAX_RADIUS_M",
-    "TRANSIT_LOOKBACK",
     "EmergencyService",
     "NearbyAnswer",
 ]

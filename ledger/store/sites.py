@@ -166,3 +166,17 @@ class SiteStore:
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 yield row.log_index, bytes(row.event_hash), json.loads(row.envelope)
+
+    def events_by_hash(
+        self, hashes: Sequence[bytes]
+    ) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+        """``(log index, event hash, raw envelope JSON)`` of the events with these hashes."""
+        ev = t.event
+        with self.engine.connect() as conn:
+            for start in range(0, len(hashes), _CHUNK):
+                chunk = list(hashes[start : start + _CHUNK])
+                query = select(ev.c.log_index, ev.c.event_hash, ev.c.envelope).where(
+                    ev.c.event_hash.in_(chunk)
+                )
+                for row in conn.execute(query):
+                    yield row.log_index, bytes(row.event_hash), json.loads(row.envelope)

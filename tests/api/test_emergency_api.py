@@ -18,6 +18,8 @@ import httpx
 import pytest
 from geographiclib.geodesic import Geodesic
 
+from api.catalogs import load_rules
+from api.services.emergency import FIX_WINDOW
 from ledger.geo import distance_m
 from tests.api.live import BACKENDS, World, shared_server
 
@@ -143,6 +145,9 @@ def _build(world: World, http: httpx.Client) -> Scene:
     scene.codes["gone"] = _commission(world, "p-chem", "em-near", "4.1", "8", t[0])
     ship = _ship(world, scene.codes["gone"], "em-near", _now(-600), coords["em-near"])
     _waypoint(world, scene.codes["gone"], ship, _now(-300), coords["em-far"])
+    # ... this one's only fix is inside but three hours old: its track is lost ...
+    scene.codes["silent"] = _commission(world, "p-chem", "em-near", "1.1", "6", t[0])
+    _ship(world, scene.codes["silent"], "em-near", _now(-3 * 3600), coords["em-near"])
     # ... and this one's fix is inside but the load was received
     scene.codes["arrived"] = _commission(world, "p-chem", "em-near", "1.1", "10", t[0])
     ship = _ship(world, scene.codes["arrived"], "em-near", _now(-600), coords["em-near"])
@@ -271,7 +276,7 @@ def test_at_a_past_time_shows_what_was_there_then(scene: Scene) -> None:
     later = scene.nearby(at=scene.times["t2"])
     assert scene.codes["left"] not in {i["code"] for i in _site(later, "em-near")["items"]}
     now = {i["code"] for i in _site(scene.nearby(), "em-near")["items"]}
-    assert not now & {scene.codes[n] for n in ("left", "inside", "gone", "arrived")}
+    assert not now & {scene.codes[n] for n in ("left", "inside", "gone", "arrived", "silent")}
 
 
 def test_an_offset_time_is_the_same_instant_and_answered_in_utc(scene: Scene) -> None:
@@ -304,6 +309,24 @@ def test_a_shipment_whose_last_fix_is_outside_shows_when_the_radius_reaches_it(
     codes = [s["codes"] for s in wide["shipments"]]
     assert codes == [[scene.codes["inside"]], [scene.codes["gone"]]]  # nearest first
     assert all(scene.codes["arrived"] not in c for c in codes)  # received: not in transit
+
+
+def test_a_fix_older_than_the_track_silence_is_no_position(scene: Scene) -> None:
+    codes = [c for s in scene.nearby(radius_m=2500)["shipments"] for c in s["codes"]]
+    assert scene.codes["silent"] not in codes
+
+
+def test_at_a_past_time_the_shipments_then_are_shown(scene: Scene) -> None:
+    then = scene.nearby(at="2026-10-02T10:00:00+00:00")  # an hour after "left" was shipped
+    (shipment,) = then["shipments"]
+    assert shipment["codes"] == [scene.codes["left"]]
+    assert shipment["last_fix"]["at"] == "2026-10-02T09:00:00.000000Z"
+    assert scene.nearby(at="2026-10-02T11:00:01Z")["shipments"] == []  # silent for > 2 h
+
+
+def test_the_fix_window_is_the_rules_track_silence() -> None:
+    rules = load_rules()
+    assert timedelta(hours=float(rules.shipping.track_silence_hours)) == FIX_WINDOW
 
 
 # -- validation --------------------------------------------------------------------------------
