@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from api.services.access import CITY_WIDE, Principal
 from api.services.errors import ForbiddenError
+from api.services.gps_fixes import LastFixes
 from ledger.catalog import (
     CatalogError,
     CatalogRegistry,
@@ -177,10 +178,11 @@ class EmergencyService:
 
     def __init__(
         self, ledger: SqlLedgerStore, catalogs: CatalogRegistry, units: CatalogUnits,
-        advice: Advice | None = None,
+        advice: Advice | None = None, sites: SiteStore | None = None,
     ) -> None:  # fmt: skip
         self._ledger, self._catalogs, self._units = ledger, catalogs, units
-        self._sites = SiteStore(ledger.engine)
+        self._sites = sites or SiteStore(ledger.engine)
+        self._fixes = LastFixes(self._sites, FIX_WINDOW)
         self._advice = advice if advice is not None else shipped_advice()
 
     def nearby(
@@ -311,31 +313,19 @@ class EmergencyService:
         self, lat: float, lon: float, radius_m: float, moment: datetime,
         until: datetime | None, everywhere: bool, districts: frozenset[str],
     ) -> list[NearbyShipment]:  # fmt: skip
-        since = format_utc(moment - FIX_WINDOW)
-        fixes: dict[bytes, tuple[datetime, int, float, float]] = {}
-        seen: dict[bytes, tuple[int, Ship]] = {}
-        for index, event_hash, envelope in self._sites.events_of_types(
-            ("ship", "waypoint"), since, _bound(until)
-        ):
-            raw = envelope["body"]
-            when = parse_utc(raw["time"])
-            if until is not None and when > until:
+        fixes = self._fixes.now(moment) if until is None else self._fixes.at(until)
+        boxes = search_boxes(lat, lon, radius_m)
+        inside: dict[bytes, float] = {}
+        for key, fix in fixes.items():
+            if not any(b.min_lat <= fix.lat <= b.max_lat and b.min_lon <= fix.lon <= b.max_lon
+                       for b in boxes):  # fmt: skip
                 continue
-            key = event_hash if raw["type"] == "ship" else _ship_of(raw)
-            geo = raw.get("geo")
-            if key is None or not isinstance(geo, dict):
-                continue
-            fix = (when, index, float(geo["lat"]), float(geo["lon"]))
-            newest = fixes.get(key)
-            if newest is None or fix[:2] > newest[:2]:
-                fixes[key] = fix
-        inside = {}
-        for key, (_, _, fix_lat, fix_lon) in fixes.items():
-            distance = distance_m(lat, lon, fix_lat, fix_lon)
+            distance = distance_m(lat, lon, fix.lat, fix.lon)
             if distance <= radius_m:
                 inside[key] = distance
         if not inside:
             return []
+        seen: dict[bytes, tuple[int, Ship]] = {}
         for index, event_hash, envelope in self._sites.events_by_hash(sorted(inside)):
             body = parse_body(envelope["body"])
             if isinstance(body, Ship):  # a waypoint naming no ship event names nothing here
@@ -355,11 +345,11 @@ class EmergencyService:
             ]
             if not lines:
                 continue  # received (or returned, or shipped on) by then
-            when, _, fix_lat, fix_lon = fixes[ship_hash]
+            last = fixes[ship_hash]
             answers.append(NearbyShipment(
                 waybill=ship.data.waybill_no, carrier=ship.data.carrier,
                 vehicle=ship.data.vehicle, codes=sorted(line.state.code for line in lines),
-                last_fix=Fix(lat=fix_lat, lon=fix_lon, at=format_utc(when)),
+                last_fix=Fix(lat=last.lat, lon=last.lon, at=format_utc(last.when)),
                 distance_m=round(distance, 2), totals_by_chemical=_by_chemical(lines),
             ))  # fmt: skip
         return answers
@@ -401,18 +391,6 @@ def _bound(until: datetime | None) -> str | None:
     however its fraction is written (``…:05Z`` sorts after ``…:05.9Z``): the whole second,
     which the fold then cuts exactly."""
     return None if until is None else f"{until:%Y-%m-%dT%H:%M:%S}Z"
-
-
-def _ship_of(raw: Mapping[str, Any]) -> bytes | None:
-    """The ship event a waypoint body names (its hash as bytes), if well formed."""
-    data = raw.get("data")
-    reference = data.get("ship") if isinstance(data, dict) else None
-    if not isinstance(reference, str) or not reference.startswith("sha256:"):
-        return None
-    try:
-        return bytes.fromhex(reference.removeprefix("sha256:"))
-    except ValueError:
-        return None
 
 
 def _code_order(code: str) -> tuple[int, ...]:

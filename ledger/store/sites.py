@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 
 from ledger.geo import Box
 from ledger.records import RegistryRecord
@@ -119,10 +119,13 @@ class SiteStore:
         listed = sorted(set(sites))
         with self.engine.connect() as conn:
             for start in range(0, len(listed), _CHUNK):
+                # joined on the log index: event_item has no index on the hash, and a
+                # planner that must find event_item rows by hash scans all of them
                 query = (
                     select(ei.c.item_code)
                     .distinct()
-                    .join(ev, ev.c.event_hash == ei.c.event_hash)
+                    .select_from(ev)
+                    .join(ei, ei.c.log_index == ev.c.log_index)
                     .where(ev.c.site.in_(listed[start : start + _CHUNK]))
                 )
                 if until is not None:
@@ -140,7 +143,8 @@ class SiteStore:
             for start in range(0, len(listed), _CHUNK):
                 query = (
                     select(ev.c.log_index, ev.c.envelope)
-                    .join(ei, ei.c.event_hash == ev.c.event_hash)
+                    .select_from(ei)
+                    .join(ev, ev.c.log_index == ei.c.log_index)
                     .where(ei.c.item_code.in_(listed[start : start + _CHUNK]))
                 )
                 if until is not None:
@@ -148,16 +152,30 @@ class SiteStore:
                 rows.update((r.log_index, r.envelope) for r in conn.execute(query))
         return sorted(rows.items())
 
+    def last_index(self) -> int:
+        """The newest event's log index (-1 for none)."""
+        query = select(func.max(t.event.c.log_index))
+        with self.engine.connect() as conn:
+            newest = conn.execute(query).scalar()
+        return -1 if newest is None else int(newest)
+
     def events_of_types(
-        self, types: Sequence[str], since: str, until: str | None
-    ) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+        self, types: Sequence[str], since: str | None, until: str | None, *,
+        after: int | None = None, upto: int | None = None,
+    ) -> Iterator[tuple[int, bytes, dict[str, Any]]]:  # fmt: skip
         """``(log index, event hash, raw envelope JSON)`` of events of ``types`` with
-        ``since <= time`` (and ``time <= until``), through ``ix_event_type_time``, in log
-        order."""
+        ``since <= time <= until`` (through ``ix_event_type_time``) or logged after log
+        index ``after`` (through the log index) and up to ``upto``, in log order."""
         ev = t.event
-        bounds = [ev.c.event_time >= since]
+        bounds = []
+        if since is not None:
+            bounds.append(ev.c.event_time >= since)
         if until is not None:
             bounds.append(ev.c.event_time <= until)
+        if after is not None:
+            bounds.append(ev.c.log_index > after)
+        if upto is not None:
+            bounds.append(ev.c.log_index <= upto)
         query = (
             select(ev.c.log_index, ev.c.event_hash, ev.c.envelope)
             .where(ev.c.type.in_(list(types)), *bounds)

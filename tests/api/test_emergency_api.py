@@ -379,3 +379,21 @@ def test_a_missing_parameter_is_422(scene: Scene) -> None:
 
 def test_the_largest_radius_is_accepted(scene: Scene) -> None:
     assert "em-far" in _sites(scene.nearby(radius_m=50_000))
+
+
+# -- last: this test adds to the world (and takes it back) -------------------------------------
+
+
+def test_a_track_logged_after_a_query_is_seen_by_the_next(scene: Scene) -> None:
+    before = [c for s in scene.nearby()["shipments"] for c in s["codes"]]  # the fixes are read
+    world = scene.world
+    code = _commission(world, "p-chem", "em-far", "1.1", "12", _now(-900))
+    ship = _ship(world, code, "em-far", _now(-800), scene.coords["em-far"])
+    assert code not in [c for s in scene.nearby()["shipments"] for c in s["codes"]]
+    _waypoint(world, code, ship, _now(-60), scene.coords["em-mid"])  # now 300 m away
+    after = {c: s for s in scene.nearby()["shipments"] for c in s["codes"]}
+    assert code in after and after[code]["last_fix"]["lat"] == float(scene.coords["em-mid"][0])
+    lab = world.actors["u-lab"]
+    lab.client.submit(lab.device.event("receive", [code], {"ship": ship}, time=_now(-1),
+                                       site="u-lab-site"))  # fmt: skip
+    assert [c for s in scene.nearby()["shipments"] for c in s["codes"]] == before
