@@ -374,7 +374,7 @@ def load(engine: Engine, sites: int, items: int, shipments: int, rng: random.Ran
     writer.flush()
     with engine.begin() as conn:
         for start in range(0, len(rows), CHUNK):
-            insert_rows(conn, t.site_location, rows[start : start + CHUNK])
+            conn.execute(t.site_location.insert(), rows[start : start + CHUNK])
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql(
                 f"INSERT INTO {RTREE} SELECT rid, lat, lat, lon, lon FROM site_location"  # noqa: S608
@@ -574,7 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     console.print(f"PostgreSQL skipped: {reason}")
                 else:
                     url = server.create_database("nearby")
-                    label = f"PostgreSQL {pg_version(server)}"
+                    label = f"PostgreSQL {pg_version(server).split()[0]}"
                     for row in run(url, args, console, label):
                         table.add_row(*row)
     console.print(table)
