@@ -444,15 +444,26 @@ def _size(answer: Any) -> tuple[int, int]:
     return len(answer.sites), sum(len(s.items) for s in answer.sites)
 
 
+def reuse(engine: Engine) -> Loaded | None:
+    """A city loaded by an earlier run (``--sqlite PATH``), if there is one."""
+    with engine.connect() as conn:
+        places = [(r.lat, r.lon) for r in conn.execute(text("SELECT lat, lon FROM site_location"))]
+        events = conn.execute(text("SELECT count(*) FROM event")).scalar_one()
+    return Loaded(places, int(events), 0.0) if places else None
+
+
 def run(url: str, args: argparse.Namespace, console: Console, label: str) -> list[list[str]]:
     upgrade(url)
     engine = make_engine(url)
     rng = random.Random(14)
-    loaded = load(engine, args.sites, args.items, args.shipments, rng)
+    loaded = reuse(engine)
+    how = "reused (loaded by an earlier run)"
+    if loaded is None:
+        loaded = load(engine, args.sites, args.items, args.shipments, rng)
+        how = f"loaded in {loaded.seconds:.0f} s"
     settings = durable(engine)
     console.print(
-        f"{label}: loaded {args.sites:,} sites, {loaded.events:,} events in "
-        f"{loaded.seconds:.0f} s; {settings}"
+        f"{label}: {len(loaded.places):,} sites, {loaded.events:,} events {how}; {settings}"
     )
     ledger = SqlLedgerStore(engine, origin="bench.nearby/log")
     catalogs = load_registry()
@@ -540,6 +551,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=300, help="timed per series and radius")
     parser.add_argument("--radius", type=float, action="append", help="metres (repeatable)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--sqlite", help="keep the SQLite city in this file (reused if loaded)")
     parser.add_argument("--quick", action="store_true", help="100k items, 100 queries")
     args = parser.parse_args(argv)
     args.radius = args.radius or [500.0, 2000.0]
@@ -548,26 +561,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(width=160)
     for line in header_lines(MODULE):
         console.print(line)
-    table = results_table(
+    title = (
         f"nearby: {args.sites:,} sites, {args.items:,} items, {args.shipments} open shipments; "
-        "ms per query (EmergencyService.nearby, no HTTP)",
-        [
-            "database",
-            "radius m",
-            "series",
-            "p50",
-            "p90",
-            "p99",
-            "max",
-            "sites",
-            "items",
-            "vs baseline (p99)",
-            "target",
-        ],
+        "ms per query (EmergencyService.nearby, no HTTP)"
     )
-    with _workspace() as tmp:
-        for row in run(f"sqlite:///{tmp / 'nearby.db'}", args, console, "SQLite"):
+    columns = ["database", "radius m", "series", "p50", "p90", "p99", "max", "sites", "items",
+               "vs baseline (p99)", "target"]  # fmt: skip
+
+    def report(rows: list[list[str]]) -> None:
+        table = results_table(title, columns)
+        for row in rows:
             table.add_row(*row)
+        console.print(table)
+        console.print(f"load average now: {header_lines(MODULE)[1].split('load average ')[1]}")
+
+    with _workspace() as tmp:
+        path = Path(args.sqlite) if args.sqlite else tmp / "nearby.db"
+        if not args.no_sqlite:
+            report(run(f"sqlite:///{path}", args, console, "SQLite"))
         if not args.no_postgres:
             with postgres(tmp) as (server, reason):
                 if server is None:
@@ -575,14 +586,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else:
                     url = server.create_database("nearby")
                     label = f"PostgreSQL {pg_version(server).split()[0]}"
-                    for row in run(url, args, console, label):
-                        table.add_row(*row)
-    console.print(table)
+                    report(run(url, args, console, label))
     console.print(
         "baseline: the same nearby() with its sites found by the same box predicate as a table "
         "scan of site_location (no R*Tree / GiST); holdings folded alike. 'sites'/'items': mean "
-        "per answer. Interleaved query by query. The load average above is the machine's at "
-        "the start; the end's: " + header_lines(MODULE)[1].split("load average ")[1]
+        "per answer. Interleaved query by query."
     )
     return 0
 
