@@ -20,6 +20,7 @@ from api.routes import (
     catalog,
     codes,
     digital_link,
+    emergency,
     epcis,
     epcis_capture,
     event_lookup,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.include_router(epcis_capture.router)  # EPCIS capture (POST), beside the EPCIS query
     app.include_router(catalog.router)
     app.include_router(event_lookup.router)
+    app.include_router(emergency.router)  # the emergency view (/v1/emergency)
     app.include_router(tlog.router)  # the log as C2SP tlog-tiles, public like /v1/log
     console.install(app)  # /console, /docs and /redoc from local assets, and / (its login)
     app.include_router(digital_link.router)  # last: its compressed-link route takes one segment

@@ -25,6 +25,8 @@ __all__ = [
     "errors",  # every error the core raises
     "events",  # the 21 typed events
     "external_ids",  # external identifier schemes
+    "geo",  # WGS-84 geodesic distances and search boxes
+    "hazards",  # a chemical's hazard class, toxic-inhalation and flammable (emergency query)
     "ingest",  # the ingest path and its storage port
     "leaf",  # the log's leaf records
     "licences",  # licence records

@@ -18,6 +18,7 @@ from api.deployment import Deployment
 from api.replicas import ReadRouter
 from api.services.access import AccessService
 from api.services.catalog import CatalogService
+from api.services.emergency import EmergencyService
 from api.services.epcis import EpcisService
 from api.services.epcis_capture import EpcisCaptureService
 from api.services.filters import Filters
@@ -147,6 +148,12 @@ class Service:
     def cursors(self) -> Cursors:
         """Signs and opens the list endpoints' page cursors (a key derived from the log's)."""
         return Cursors.derived(self.deployment.keys.log_signer().sign)
+
+    @cached_property
+    def emergency(self) -> EmergencyService:
+        """What hazardous material is near a point (``/v1/emergency/nearby``, the console)."""
+        return EmergencyService(self.deployment.store, self.deployment.catalogs,
+                                self.queries.units)  # fmt: skip
 
     @cached_property
     def tiles(self) -> TileService:

@@ -51,6 +51,7 @@ from ledger.store import schema as t
 from ledger.store.bulk import insert_rows
 from ledger.store.engine import IMMEDIATE, is_sqlite
 from ledger.store.external_ids import GS1_SCHEME
+from ledger.store.sites import index_site
 from ledger.timefmt import format_utc, parse_utc
 
 _IN_CHUNK = 500
@@ -233,6 +234,8 @@ class SqlLedgerStore:
                 record_hash=record.entry_hash, log_index=index, kind=record.kind,
                 record_id=record.record_id, body=record.encode(),
             ))  # fmt: skip
+            if record.kind == "site":  # the spatial index moves with the record (0014)
+                index_site(conn, record, index)
 
         return self._append_record("record", record.entry_hash, store, log_signer)
 

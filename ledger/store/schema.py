@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -77,6 +78,7 @@ event = Table(
 )
 Index("ix_event_org_time", event.c.org, event.c.event_time)
 Index("ix_event_site_time", event.c.site, event.c.event_time)
+Index("ix_event_type_time", event.c.type, event.c.event_time)  # shipments and fixes (0014)
 
 event_item = Table(
     "event_item",
@@ -239,6 +241,23 @@ personal_data_read = Table(
     Column("record_kind", String(16), nullable=False),
     Column("record_id", String(64), nullable=False),
     Column("reason", Text),
+)
+
+# Where each site is (its newest registry record), written in the transaction that logs the
+# record. The spatial index over it is not declared here, because SQLAlchemy cannot: an
+# R*Tree virtual table ``site_location_rtree`` keyed by ``rid`` on SQLite, a GiST index on
+# ``point(lon, lat)`` on PostgreSQL (ledger/store/sites.py; revision 0014 creates both).
+site_location = Table(
+    "site_location",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("rid", BigInteger, nullable=False, unique=True),
+    Column("org", String(64), nullable=False),
+    Column("district", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("lat", Float(53), nullable=False),
+    Column("lon", Float(53), nullable=False),
+    Column("log_index", BigInteger, nullable=False),
 )
 
 # -- service tables: access control and the security journal (not part of the log) ------------

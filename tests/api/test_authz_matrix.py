@@ -465,6 +465,15 @@ def json_at(name: str | None, expected: Any) -> Check:
     return check
 
 
+def nearby_sites(*expected: str) -> Check:
+    """The emergency answer lists exactly these sites (both stores sit on one point)."""
+
+    def check(_: Matrix, __: Call, response: httpx.Response) -> None:
+        assert sorted(site["site"] for site in response.json()["sites"]) == sorted(expected)
+
+    return check
+
+
 def listed_ids(*expected: str) -> Check:
     def check(_: Matrix, __: Call, response: httpx.Response) -> None:
         assert [record["id"] for record in response.json()] == list(expected), response.text
@@ -876,6 +885,11 @@ ENDPOINTS: list[Endpoint] = [
              {role: with_check(e, inventory_totals_match) if e.status == 200 else e
               for role, e in ITEM_LISTING.items()},
              keys=lambda body: _codes(body["items"]), owners=lambda body: _holders(body["items"])),
+    Endpoint("GET", "/v1/emergency/nearby",
+             get("/v1/emergency/nearby", lat=39.5, lon=116.5, radius_m=100.0), authed(
+        admin=E(200, check=nearby_sites("p-store", "u-store")), ent_own=FORBIDDEN,
+        ent_other=FORBIDDEN, reg_own=E(200, check=nearby_sites("p-store")),
+        reg_other=E(200, check=nearby_sites("u-store")), inspector=FORBIDDEN)),
     # -- codes -----------------------------------------------------------------------------
     Endpoint("POST", "/v1/codes:issue", issue_call, authed(
         admin=E(201, check=issued_to("p-chem")), ent_own=E(201, check=issued_to("p-chem")),

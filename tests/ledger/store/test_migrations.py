@@ -13,14 +13,19 @@ from ledger.store.engine import make_engine
 from ledger.store.external_ids import GS1_SCHEME, SqlExternalIds
 from ledger.store.migrate import MIGRATIONS, upgrade
 from ledger.store.schema import metadata
+from ledger.store.sites import GIST_INDEX, SPATIAL_TABLES
 from tests.harness import Harness
 
 
 def test_autogenerate_against_a_migrated_database_shows_no_diff(db_url: str) -> None:
     upgrade(db_url)
     engine = make_engine(db_url)
+    # The spatial index (an R*Tree, or a GiST on an expression) is outside what SQLAlchemy
+    # can declare: ledger.store.sites names it, and tests/ledger/store/test_sites.py checks it.
+    outside = SPATIAL_TABLES | {GIST_INDEX}
+    opts = {"include_name": lambda name, kind, parent: name not in outside}
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), metadata)
     engine.dispose()
     assert diff == []
 
