@@ -48,6 +48,9 @@ from ledger.timefmt import format_utc
 
 WINDOW_S = 6 * 3600
 LOG_LAG_S = 20
+MAX_BATCH_SPAN_S = 30 * 60
+"""A batch never spans more event time than this (as in the simulator's writer), so log
+times stay within minutes of event times and deadline rules judge real lags."""
 
 
 @dataclass
@@ -210,11 +213,11 @@ def generate(
     last_log = START - 86_400
     next_checkpoint = size + checkpoint_every
     pending: list[SignedEvent] = []
-    newest = 0
+    newest = oldest = 0
     items: set[str] = set()
 
     def flush() -> None:
-        nonlocal size, last_log
+        nonlocal size, last_log, next_checkpoint
         last_log = max(last_log + 1, newest + LOG_LAG_S)
         log_time = format_utc(datetime.fromtimestamp(last_log, UTC))
         context = AppendContext(
@@ -243,6 +246,11 @@ def generate(
         if progress is not None:
             progress(len(pending))
         pending.clear()
+        if size >= next_checkpoint:
+            clock.at = last_log
+            deployment.checkpoint()
+            report.checkpoints += 1
+            next_checkpoint = size + checkpoint_every
 
     for signed in _merged(city, stories, workers):
         if report.events >= events:
@@ -253,16 +261,15 @@ def generate(
         if not report.first_event:
             report.first_event = parsed.body.time
         report.last_event = parsed.body.time
+        if pending and signed[0] - oldest > MAX_BATCH_SPAN_S:
+            flush()
+        if not pending:
+            oldest = signed[0]
         newest = max(newest, signed[0])
         pending.append(parsed)
         report.events += 1
         if len(pending) >= batch:
             flush()
-            if size >= next_checkpoint:
-                clock.at = last_log
-                deployment.checkpoint()
-                report.checkpoints += 1
-                next_checkpoint = size + checkpoint_every
     if pending:
         flush()
     report.items = len(items)
