@@ -44,6 +44,7 @@ __all__ = [
     "store",  # the storage adapters
     "tiles",  # C2SP tlog-tiles: tile paths, entry bundles, proofs from tiles
     "timefmt",  # RFC 3339 UTC
+    "trusted_bodies",  # rebuilding logged event bodies without re-validation, hash-checked
     "units",  # quantities with units: pint at the edge, exact kg decimals inside
     "verify",  # the full audit of a log
     "witness",  # what a C2SP witness decides on add-checkpoint

@@ -27,6 +27,7 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   ├── ProofError               an inclusion or consistency proof is wrong
     │   ├── TileError                a tlog tile, entry bundle or tile path is malformed
     │   ├── NoteError                a signed note is malformed or unsigned
+    │   ├── TamperedEntryError       a stored entry's bytes no longer match its leaf's hash
     │   └── QuorumError              (ledger.witness_policy) too few valid cosignatures
     ├── AppendRejectedError          a well-formed event the ledger refuses
     │   ├── UnknownKeyError          the signing key is not registered
@@ -54,7 +55,8 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   ├── OldSizeConflictError     the old size is not the size it last cosigned
     │   └── InconsistentCheckpointError  the checkpoint does not extend its state
     ├── StorageError                 the store failed or disagrees with itself
-    │   └── CheckpointConflictError  another signer moved the checkpoint first
+    │   ├── CheckpointConflictError  another signer moved the checkpoint first
+    │   └── FencedError              (ledger.store.fencing) this node may not take writes
     └── FindingError                 the anomaly findings refuse a request
         ├── UnknownFindingError      no finding (or webhook) has that id
         └── TransitionRefusedError   the workflow does not allow that status change
