@@ -23,7 +23,7 @@ from ledger.canonical import format_hash
 from ledger.catalog.model import Chemical
 from ledger.codes import normalise_code
 from ledger.errors import LedgerError
-from ledger.state import GONE, ItemState, Projection, fold_item
+from ledger.state import GONE, ItemState, fold_item
 from ledger.timefmt import parse_utc
 
 ITEM_READERS: Final = frozenset({"admin", "regulator", "city_regulator", "inspector", "enterprise"})
@@ -266,13 +266,9 @@ def item_page(
     queries.require_custody_reader(principal)
     view = queries.visible_item(principal, code)
     sites = service.registry.records("site")
-    projection, steps = Projection(kilograms=queries.units.kilograms), []
-    for logged, shown in zip(view.events, view.visible, strict=True):
+    steps: list[TimelineStep] = []
+    for logged, state in queries.chain_steps(view):
         body = logged.event.body
-        projection.apply(body)
-        if not shown:
-            continue
-        state = projection.items[view.code]
         geo = _point({"lat": body.geo.lat, "lon": body.geo.lon}) if body.geo else None
         if geo is None and body.site and body.site in sites:
             geo = _point(sites[body.site].attrs)

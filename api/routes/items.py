@@ -29,7 +29,7 @@ from api.routes._lists import (
 from api.routes._params import Code, SiteId
 from ledger.canonical import format_hash
 from ledger.search import Kind
-from ledger.state import GONE, ItemState, Projection, Status, fold_item
+from ledger.state import GONE, ItemState, Status, fold_item
 from ledger.timefmt import parse_utc
 
 router = APIRouter(prefix="/v1", tags=["items"])
@@ -160,14 +160,9 @@ def get_chain(
     queries = service_of(request).queries
     queries.require_custody_reader(principal)
     view = queries.visible_item(principal, code)
-    canonical = view.code
-    projection, steps = Projection(kilograms=queries.units.kilograms), []
-    for logged, shown in zip(view.events, view.visible, strict=True):
+    canonical, steps = view.code, list[Step]()
+    for logged, state in queries.chain_steps(view):
         body = logged.event.body
-        projection.apply(body)
-        if not shown:
-            continue
-        state = projection.items[canonical]
         raw_data = logged.event.raw_body.get("data", {})
         steps.append(
             Step(

@@ -105,6 +105,15 @@ class QueryService:
         orgs, sites = self._store.item_parties(code)
         return bool(orgs) and self._access.scope(principal).sees_parties(orgs, sites)
 
+    def chain_steps(self, view: ItemView) -> Iterator[tuple[LoggedEvent, ItemState]]:
+        """The events the caller sees, each with the item's state just after it: the fold
+        runs over the whole chain, so a hidden event still moves the state it shows."""
+        projection = Projection(kilograms=self.units.kilograms)
+        for logged, shown in zip(view.events, view.visible, strict=True):
+            projection.apply(logged.event.body)
+            if shown:
+                yield logged, projection.items[view.code]
+
     def visible_item(self, principal: Principal, code: str) -> ItemView:
         """The view of item ``code`` if it exists and ``principal`` may see it; else the
         answer for a missing item. The chain is read once, for the check and the view."""
