@@ -77,7 +77,6 @@ class ReadRouter:
 
     primary: Engine
     replicas: Sequence[_Replica] = field(default_factory=tuple)
-    served: dict[str, int] = field(default_factory=lambda: {"primary": 0, "replica": 0})
 
     @classmethod
     def of(cls, primary: Engine, replicas: Sequence[Engine]) -> ReadRouter:
@@ -87,9 +86,7 @@ class ReadRouter:
         need = _need.get()
         for replica in self.replicas:
             if replica.replayed() >= need:  # an unreachable one reports -1
-                self.served["replica"] += 1
                 return replica.engine
-        self.served["primary"] += 1
         return self.primary
 
     def engine(self) -> Engine:
