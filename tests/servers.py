@@ -439,18 +439,8 @@ class PostgresServer:
         try:
             server._prepare_dirs()
             server._initdb()
-            last_error: RuntimeError | None = None
-            for _ in range(_PORT_ATTEMPTS):
-                server.port = pick_free_port()
-                try:
-                    server._launch(startup_timeout)
-                except _PortTakenError as exc:
-                    last_error = exc
-                    continue
-                return server
-            raise RuntimeError(
-                f"PostgreSQL could not bind a port after {_PORT_ATTEMPTS} attempts"
-            ) from last_error
+            server._launch_on_a_free_port(startup_timeout)
+            return server
         except BaseException:
             with contextlib.suppress(Exception):  # keep the original error
                 server.close()
@@ -569,20 +559,26 @@ class PostgresServer:
             for path in (server.data_dir, *server.data_dir.rglob("*")):
                 server._chown(path)
             server.data_dir.chmod(0o700)
-            last_error: RuntimeError | None = None
-            for _ in range(_PORT_ATTEMPTS):
-                server.port = pick_free_port()
-                try:
-                    server._launch(startup_timeout)
-                except _PortTakenError as exc:
-                    last_error = exc
-                    continue
-                return server
-            raise RuntimeError("PostgreSQL could not bind a port") from last_error
+            server._launch_on_a_free_port(startup_timeout)
+            return server
         except BaseException:
             with contextlib.suppress(Exception):  # keep the original error
                 server.close()
             raise
+
+    def _launch_on_a_free_port(self, startup_timeout: float) -> None:
+        last_error: RuntimeError | None = None
+        for _ in range(_PORT_ATTEMPTS):
+            self.port = pick_free_port()
+            try:
+                self._launch(startup_timeout)
+            except _PortTakenError as exc:
+                last_error = exc
+                continue
+            return
+        raise RuntimeError(
+            f"PostgreSQL could not bind a port after {_PORT_ATTEMPTS} attempts"
+        ) from last_error
 
     def promote(self) -> None:
         """``pg_ctl promote``: a standby becomes a primary (waits until it is)."""
