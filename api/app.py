@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from api import console, openapi_schema, problems
 from api.limits import RequestLimits
 from api.logs import RequestContext
-from api.metrics import REQUESTS
+from api.metrics import RequestTiming
 from api.replicas import ReadAfter
 from api.routes import (
     catalog,
@@ -79,19 +78,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     console.install(app)  # /console, /docs and /redoc from local assets, and / (its login)
     app.include_router(digital_link.router)  # last: its compressed-link route takes one segment
 
-    @app.middleware("http")
-    async def timing(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        REQUESTS.labels(path, request.method, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        return response
-
+    app.add_middleware(RequestTiming)
     app.add_middleware(ReadAfter)  # replica reads that must see a given log entry
     # Outermost but for the request id: before authentication, routing and body parsing.
     app.add_middleware(

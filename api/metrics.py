@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -74,3 +77,41 @@ QUORUM_LAG = Histogram(
     registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+
+class RequestTiming:
+    """ASGI middleware: each request's latency into ``REQUESTS``, by route, method and status.
+
+    A plain ASGI wrapper rather than ``@app.middleware("http")``: Starlette's
+    ``BaseHTTPMiddleware`` runs every request through a task group and memory streams on the
+    event loop, which was a quarter of the single-event write path's event-loop time.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                self._observe(scope, status, started)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        except BaseException:
+            self._observe(scope, 500, started)
+            raise
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, started: float) -> None:
+        path = getattr(scope.get("route"), "path", "unmatched")
+        REQUESTS.labels(path, scope["method"], str(status)).observe(time.perf_counter() - started)

@@ -65,7 +65,7 @@ def postgres(base_dir: Path) -> Iterator[tuple[Any | None, str | None]]:
         yield None, "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found"
         return
     try:
-        server = PostgresServer.start(base_dir / "pg")
+        server = PostgresServer.start(base_dir / "pg", durable=True)
     except Exception as exc:  # any start failure means: skip, and say why
         yield None, f"PostgreSQL did not start: {str(exc).splitlines()[0]}"
         return
@@ -73,6 +73,16 @@ def postgres(base_dir: Path) -> Iterator[tuple[Any | None, str | None]]:
         yield server, None
     finally:
         server.close()
+
+
+def pg_durability(server: Any) -> str:
+    """The server's own durability settings, as it reports them (not as we meant to set them)."""
+    with server.connect() as conn:
+        shown = [
+            f"{name}={conn.execute(f'SHOW {name}').fetchone()[0]}"
+            for name in ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers")
+        ]
+    return ", ".join(shown)
 
 
 def pg_version(server: Any) -> str:

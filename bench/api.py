@@ -35,6 +35,7 @@ import contextlib
 import itertools
 import json
 import multiprocessing
+import os
 import platform
 import sqlite3
 import sys
@@ -56,6 +57,7 @@ from bench._machine import (
     header_lines,
     load_average,
     percentile,
+    pg_durability,
     pg_version,
     postgres,
     results_table,
@@ -66,7 +68,11 @@ from bench._machine import (
 # settings
 
 RATES = (50, 100, 200, 300, 400)
+CURVE_RATES = (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000)
 TARGET_RATE = 300
+KNEE_P99_MS = 200.0  # the knee: the highest offered rate served at this p99 and in full
+KNEE_BASELINE = 237  # req/s achieved at 300/s offered when the issue was filed
+KNEE_TARGET = 3 * KNEE_BASELINE
 P99_TARGET_MS = 50.0
 BATCH = 500
 RATIO_TARGET = 0.60
@@ -285,6 +291,7 @@ class SingleRow:
     achieved: float = 0.0
     lat_ms: list[float] = field(default_factory=list)  # sorted, inf = never answered
     server_ms: float | None = None  # the server's own mean (request histogram)
+    cpu_ms: float | None = None  # the server process's CPU time per answered request
     lag_s: list[float] = field(default_factory=list)  # sorted
     gave_up: bool = False
     skipped: str | None = None
@@ -346,6 +353,28 @@ class LagRow:
             if cumulative >= q * self.prom_count:
                 return le
         return float("inf")
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User plus system CPU seconds so far of process ``pid`` and its live descendants (its
+    worker processes), from Linux ``/proc``; None where there is no ``/proc``."""
+    parent_of: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parent_of[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    if pid not in ticks:
+        return None
+    tree, todo = set(), [pid]
+    while todo:
+        node = todo.pop()
+        tree.add(node)
+        todo += [child for child, parent in parent_of.items() if parent == node]
+    return sum(ticks[node] for node in tree) / os.sysconf("SC_CLK_TCK")
 
 
 def spread(values: Sequence[float]) -> float:
@@ -455,10 +484,12 @@ def batch_body(payloads: Sequence[bytes]) -> bytes:
 class Plan:
     duration: float
     rounds: int
+    rates: tuple[int, ...] = RATES
+    workers: int = 1
 
     @property
     def single_counts(self) -> list[int]:
-        return [round(rate * self.duration) for rate in RATES]
+        return [round(rate * self.duration) for rate in self.rates]
 
     @property
     def http_events(self) -> int:
@@ -547,11 +578,14 @@ def bench_database(
         CHEMTRACE_RATE_LIMIT_PER_MINUTE="0",
         CHEMTRACE_CHECKPOINT_INTERVAL_S=str(CHECKPOINT_INTERVAL_S),
     )
+    server.workers = plan.workers
     load: LoadClient | None = None
     core: Core | None = None
     try:
         log.print(f"  [{db}] starting chemtrace serve on {http_url.split('@')[-1]} ...")
         server.start()
+        assert server.process is not None
+        server_pid = server.process.pid
         world = build_world(server)
         actor = world.actors[ORG]
         token = actor.client.token
@@ -571,7 +605,7 @@ def bench_database(
 
         # warm-up: connections, caches, the integrator's first rounds
         load.call("single", WARMUP_RATE, take(round(WARMUP_RATE * WARMUP_S)))
-        top = max(RATES)
+        top = max(plan.rates)
         checked = load.call("single", top, round(top * PROBE_S))
         probe = Probe(db, top, checked["scheduled"])
         probe.ok = sum(1 for code in checked["status"] if code == 200)
@@ -580,9 +614,11 @@ def bench_database(
         lag = LagRow(db)
         before_phase = scrape(server.base_url)
         rows: list[SingleRow] = []
-        for rate, count in zip(RATES, plan.single_counts, strict=True):
+        for rate, count in zip(plan.rates, plan.single_counts, strict=True):
             before = scrape(server.base_url)
+            cpu_before = process_cpu_s(server_pid)
             result = load.call("single", rate, take(count))
+            cpu_after = process_cpu_s(server_pid)
             after = scrape(server.base_url)
             row = SingleRow(db, rate, plan.duration, scheduled=count, sent=result["sent"])
             for code in result["status"]:
@@ -593,6 +629,8 @@ def bench_database(
             row.achieved = row.ok / result["span"] if result["span"] > 0 else 0.0
             row.lat_ms = sorted(1000 * x for x in result["latency"])
             row.server_ms = server_mean_ms(after, before)
+            if row.ok and cpu_before is not None and cpu_after is not None:
+                row.cpu_ms = 1000 * (cpu_after - cpu_before) / row.ok
             row.gave_up = result["gave_up"]
             polls: list[tuple[float, int]] = result["polls"]
             seen_at = [t for t, _ in polls]
@@ -696,7 +734,8 @@ def single_table(rows: Sequence[SingleRow]) -> Any:
     table = results_table(
         "Single events: POST /v1/events, open loop (latency from the scheduled send time)",
         ["database", "offered/s", "scheduled", "ok", "errors", "achieved/s", "p50 ms",
-         "p90 ms", "p99 ms", "max ms", "server ms", "lag p50 s", "lag p99 s", "target"],
+         "p90 ms", "p99 ms", "max ms", "server ms", "CPU ms/req", "lag p50 s", "lag p99 s",
+         "target"],
     )  # fmt: skip
     for row in rows:
         if row.skipped:
@@ -719,6 +758,7 @@ def single_table(rows: Sequence[SingleRow]) -> Any:
             fmt_ms(row.pct(0.99)),
             fmt_ms(row.lat_ms[-1] if row.lat_ms else float("nan")),
             fmt_ms(row.server_ms) if row.server_ms is not None else "-",
+            f"{row.cpu_ms:.2f}" if row.cpu_ms is not None else "-",
             fmt_s(percentile(row.lag_s, 0.5)),
             fmt_s(percentile(row.lag_s, 0.99)),
             target,
@@ -804,6 +844,17 @@ def verdicts(
             f"req/s on {row.db}: {fmt_ms(p99)} ms (p50 {fmt_ms(row.pct(0.5))} ms, achieved "
             f"{row.achieved:,.0f} req/s; target ≤ {P99_TARGET_MS:g} ms){scope}"
         )
+    for db in dict.fromkeys(row.db for row in singles):
+        curve = [r for r in singles if r.db == db and not r.skipped]
+        if len(curve) < 2:
+            continue
+        knee = knee_of(curve)
+        scope = "" if db == "PostgreSQL" else " (the target is set for PostgreSQL)"
+        lines.append(
+            f"{'PASS' if knee >= KNEE_TARGET else 'MISS'}  knee of the single-event curve on "
+            f"{db}: {knee:,} req/s offered (the highest load achieved in full at p99 ≤ "
+            f"{KNEE_P99_MS:g} ms; target ≥ 3 × {KNEE_BASELINE} = {KNEE_TARGET}){scope}"
+        )
     for batch in batches:
         scope = "" if batch.db == "PostgreSQL" else " (the target is set for PostgreSQL)"
         if batch.skipped:
@@ -828,6 +879,18 @@ def verdicts(
     return lines
 
 
+def knee_of(curve: Sequence[SingleRow]) -> int:
+    """The highest offered rate served in full (≥ 95 % achieved, none stopped) at the knee's p99,
+    with every lower rate served too: a curve that recovers past a failure does not count."""
+    knee = 0
+    for row in sorted(curve, key=lambda r: r.rate):
+        served = not row.gave_up and not row.errors and row.achieved >= 0.95 * row.rate
+        if not (served and row.pct(0.99) <= KNEE_P99_MS):
+            break
+        knee = row.rate
+    return knee
+
+
 def print_header(out: Any, plan: Plan, tmp: Path) -> None:
     import fastapi
     import sqlalchemy
@@ -841,10 +904,11 @@ def print_header(out: Any, plan: Plan, tmp: Path) -> None:
         f"SQLite {sqlite3.sqlite_version}"
     )
     out.print(
-        f"settings: offered loads {', '.join(map(str, RATES))} req/s × {plan.duration:g} s each "
+        f"settings: offered loads {', '.join(map(str, plan.rates))} req/s × {plan.duration:g} s "
+        "each "
         f"(after a {WARMUP_S:g} s warm-up at {WARMUP_RATE}/s), {SENDERS} sender threads with one "
         f"keep-alive connection each; batches of {BATCH} × {plan.rounds} rounds (+1 warm-up); "
-        f"checkpoint poll {POLL_HZ} Hz; server: 1 uvicorn worker, no Redis, "
+        f"checkpoint poll {POLL_HZ} Hz; server: {plan.workers} uvicorn worker(s), no Redis, "
         f"CHEMTRACE_RATE_LIMIT_PER_MINUTE=0, CHEMTRACE_CHECKPOINT_INTERVAL_S="
         f"{CHECKPOINT_INTERVAL_S:g}; temp dir {tmp}"
     )
@@ -862,10 +926,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--duration", type=float, help="seconds per offered load (default 8)")
     parser.add_argument("--rounds", type=int, help="timed batch rounds (default 10)")
+    parser.add_argument(
+        "--curve",
+        action="store_true",
+        help=f"offered loads {CURVE_RATES[0]}…{CURVE_RATES[-1]} req/s: the full latency curve "
+        f"and its knee (the highest load served in full at p99 ≤ {KNEE_P99_MS:g} ms)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="the server's uvicorn worker processes (default 1)"
+    )
     args = parser.parse_args(argv)
     plan = Plan(
+        workers=args.workers,
         duration=args.duration or (3.0 if args.quick else 8.0),
         rounds=args.rounds or (4 if args.quick else 10),
+        rates=tuple(sorted({*RATES, *CURVE_RATES})) if args.curve else RATES,
     )
     out = _console()
     log = out.__class__(stderr=True, highlight=False)
@@ -897,16 +972,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if server is None:
                 pg_note = f"PostgreSQL: skipped: {reason}"
                 singles += [
-                    SingleRow("PostgreSQL", r, plan.duration, skipped=reason) for r in RATES
+                    SingleRow("PostgreSQL", r, plan.duration, skipped=reason) for r in plan.rates
                 ]
                 batches.append(BatchRow("PostgreSQL", skipped=reason))
                 lags.append(LagRow("PostgreSQL", skipped=reason))
             else:
                 pg_note = (
                     f"PostgreSQL {pg_version(server)}: private server via "
-                    "tests.servers.PostgresServer, TCP on 127.0.0.1, its test config "
-                    "(fsync=off, full_page_writes=off, shared_buffers=64MB); the server's and "
-                    "the core's databases are two databases of that one cluster"
+                    f"tests.servers.PostgresServer, TCP on 127.0.0.1, ({pg_durability(server)}); "
+                    "the server's and the core's databases are two databases of that one cluster"
                 )
                 log.print("PostgreSQL ...")
                 s, b, lag, probe = bench_database(
@@ -932,7 +1006,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ok = 201 answers; achieved = ok / (last answer − first due time); latency = answer "
             "time − due time, measured in the load process; server ms = mean of the service's own "
             "chemtrace_http_request_seconds for these requests (from its middleware on, so without "
-            "the wait for the event loop); lag: the checkpoint lag of that load's events"
+            "the wait for the event loop); CPU ms/req = the server process's user+system CPU "
+            "over the load / ok (all its threads: independent of what else the machine runs, so "
+            "comparable across runs); lag: the checkpoint lag of that load's events"
             + (
                 f"; * overloaded: the load stopped once a sender fell {MAX_BEHIND_S:g} s behind "
                 f"schedule; requests never sent (or never answered) count as "

@@ -62,6 +62,7 @@ from bench._machine import (
     header_lines,
     load_average,
     percentile,
+    pg_durability,
     pg_version,
     postgres,
     results_table,
@@ -755,9 +756,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 pg_note = (
                     f"PostgreSQL {pg_version(server)}: private server via "
-                    "tests.servers.PostgresServer, TCP on 127.0.0.1, its test config "
-                    "(fsync=off, full_page_writes=off, shared_buffers=64MB), for ours and the "
-                    "baseline alike"
+                    f"tests.servers.PostgresServer, TCP on 127.0.0.1, ({pg_durability(server)}), "
+                    "for ours and the baseline alike"
                 )
                 log.print("PostgreSQL: ingest ...")
                 ingest_rows += bench_ingest(

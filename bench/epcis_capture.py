@@ -5,8 +5,8 @@ Run from the project root::
     .venv/bin/python -m bench.epcis_capture [--events 1000] [--rounds 5] [--no-postgres]
 
 A real ``chemtrace serve`` (``tests.api.live.LiveServer``) on SQLite (a file, WAL,
-synchronous=FULL: durable) and on a private PostgreSQL (its test config, fsync off: not a
-durable figure), one after the other in one run. Per round and database, interleaved:
+synchronous=FULL: durable) and on a private durable PostgreSQL (fsync, synchronous_commit and
+full_page_writes on), one after the other in one run. Per round and database, interleaved:
 
 - **EPCIS**: ``POST /epcis/capture`` of one EPCIS 2.0 document of ``--events`` device-signed
   events (half commissionings, half ``storing`` of the same items, so each item's second
@@ -36,7 +36,14 @@ from typing import Any
 
 import httpx
 
-from bench._machine import header_lines, load_average, pg_version, postgres, results_table
+from bench._machine import (
+    header_lines,
+    load_average,
+    pg_durability,
+    pg_version,
+    postgres,
+    results_table,
+)
 
 
 @dataclass
@@ -164,8 +171,8 @@ def main() -> None:
             if pg_server is None:
                 notes.append(f"PostgreSQL: skipped: {reason}")
             else:
-                notes.append(f"PostgreSQL {pg_version(pg_server)}: private test server "
-                             "(fsync=off: not durable)")  # fmt: skip
+                notes.append(f"PostgreSQL {pg_version(pg_server)}: private server "
+                             f"({pg_durability(pg_server)})")  # fmt: skip
                 (tmp / "postgres").mkdir()
                 url = pg_server.create_database("bench_epcis")
                 try:

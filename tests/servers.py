@@ -399,6 +399,8 @@ class PostgresServer:
         self.run_dir = base_dir
         self.running = False
         self._closed = False
+        self.durable = False
+        """fsync, full-page writes and synchronous commit on (benchmarks); off for tests."""
 
     # ---- layout
 
@@ -428,13 +430,18 @@ class PostgresServer:
         *,
         bindir: Path | None = None,
         startup_timeout: float = _STARTUP_TIMEOUT,
+        durable: bool = False,
     ) -> PostgresServer:
-        """initdb a new cluster under ``base_dir`` and start it on a free loopback port."""
+        """initdb a new cluster under ``base_dir`` and start it on a free loopback port.
+
+        ``durable``: every commit reaches the disk (``fsync``, ``full_page_writes`` and
+        ``synchronous_commit`` on), as in production; the test suite runs without."""
         found = bindir or find_postgres_bindir()
         if found is None:
             raise RuntimeError("PostgreSQL server binaries not found (see find_postgres_bindir)")
         base_dir.mkdir(parents=True, exist_ok=True)
         server = cls(base_dir, found)
+        server.durable = durable
         _register(server)
         try:
             server._prepare_dirs()
@@ -702,9 +709,12 @@ class PostgresServer:
             f"port = {self.port}\n"
             "listen_addresses = '127.0.0.1'\n"
             f"unix_socket_directories = '{socket_dir}'\n"
-            "fsync = off\n"
-            "full_page_writes = off\n"
-            "max_connections = 200\n"
+            + (
+                "fsync = on\nfull_page_writes = on\nsynchronous_commit = on\n"
+                if self.durable
+                else "fsync = off\nfull_page_writes = off\n"
+            )
+            + "max_connections = 200\n"
             "shared_buffers = 64MB\n"
             "logging_collector = off\n"
             "log_line_prefix = '%m [%p] '\n"

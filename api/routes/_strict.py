@@ -62,8 +62,10 @@ def _declared(route: Any) -> tuple[frozenset[str], frozenset[str], bool]:
     return _known[key]
 
 
-def strict_query(request: Request) -> None:
-    """Refuse unknown and repeated single-valued query parameters (see the module)."""
+async def strict_query(request: Request) -> None:
+    """Refuse unknown and repeated single-valued query parameters (see the module).
+
+    async: most requests have no query string, and must not cost a thread-pool hop for it."""
     route = request.scope.get("route")
     if not request.url.path.startswith(STRICT_PREFIX) or route is None:
         return
@@ -72,7 +74,7 @@ def strict_query(request: Request) -> None:
         return
     singles, lists, authenticates = _declared(route)
     if authenticates:
-        current_principal(request, _credentials(request))
+        await current_principal(request, _credentials(request))
     for name in dict.fromkeys(given.keys()):
         if name not in singles and name not in lists:
             known = ", ".join(sorted(singles | lists)) or "none"

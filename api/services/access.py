@@ -80,6 +80,11 @@ class AccessService:
         a user who is not active."""
         return self._principals.get(digest, lambda: self._lookup_principal(digest))
 
+    def remembered_principal(self, digest: bytes) -> tuple[bool, Principal | None]:
+        """``(True, principal_for(digest))`` when that answer is remembered and needs no read
+        (the event loop may ask without blocking), else ``(False, None)``."""
+        return self._principals.fresh(digest)
+
     def _lookup_principal(self, digest: bytes) -> Principal | None:
         user_id = self._store.token_user(digest)
         if user_id is None:

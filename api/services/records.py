@@ -32,6 +32,13 @@ class Recent(Generic[K, V]):
         self._kept[key] = (value, time.monotonic())
         return value
 
+    def fresh(self, key: K) -> tuple[bool, V | None]:
+        """``(True, value)`` if ``key`` is remembered and still fresh, else ``(False, None)``."""
+        kept = self._kept.get(key)
+        if kept is not None and time.monotonic() - kept[1] < CACHE_S:
+            return True, kept[0]
+        return False, None
+
     def forget(self, key: K | None = None) -> None:
         """Forget ``key``, or everything."""
         if key is None:

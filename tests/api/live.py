@@ -40,6 +40,8 @@ class LiveServer:
 
     def __init__(self, home: Path, db_url: str, redis_url: str | None = None, **env: str) -> None:
         self.home, self.db_url, self.redis_url = home, db_url, redis_url
+        self.workers = 1
+        """uvicorn worker processes (``serve --workers``), set before :meth:`start`."""
         self.keys = home / "var" / "keys"
         self.port = pick_free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -54,6 +56,8 @@ class LiveServer:
                    "--port", str(self.port)]  # fmt: skip
         if self.redis_url:
             command += ["--redis", self.redis_url]
+        if self.workers != 1:
+            command += ["--workers", str(self.workers)]
         env = {**os.environ, "PYTHONPATH": str(REPO), "CHEMTRACE_CHECKPOINT_INTERVAL_S": "0.2",
                "CHEMTRACE_REDIS_NAMESPACE": self.namespace, **self.env}  # fmt: skip
         env.pop("CHEMTRACE_REDIS_URL", None)
