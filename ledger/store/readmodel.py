@@ -40,8 +40,8 @@ from ledger.store.engine import IMMEDIATE, is_sqlite
 from ledger.timefmt import format_utc, parse_utc
 
 CURSOR: Final = "items"
-PAGE: Final = 5000
-"""Events per projector transaction."""
+PAGE: Final = 1000
+"""Events per projector transaction (on SQLite it holds the write lock, so keep it short)."""
 FILTERS: Final = ("site", "holder", "chemical", "status")
 """The state fields a read may filter on in SQL."""
 

@@ -265,7 +265,7 @@ def test_two_projectors_at_once_apply_each_event_once(world: World) -> None:
         start.wait()
         try:
             model.catch_up()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(m,)) for m in models]
