@@ -245,13 +245,17 @@ class ItemReadModel:
             start, end, bound = ((st.c.from_time, st.c.to_time, at) if at is not None
                                  else (st.c.from_moment, st.c.to_moment, moment))  # fmt: skip
             when = and_(start <= bound, or_(end.is_(None), end > bound))
-        query = select(st).where(when, *_matching(wanted)).order_by(st.c.code)
-        if codes is not None:
-            query = query.where(st.c.code.in_(sorted(codes)))
+        query = select(st).where(when, *_matching(wanted))
         with self.engine.connect() as conn:
-            found = {row.code: _held(row) for row in conn.execute(query)}
+            if codes is None:
+                found = {row.code: _held(row) for row in conn.execute(query)}
+            else:
+                found = {}
+                for chunk in _chunks(sorted(codes)):
+                    rows = conn.execute(query.where(st.c.code.in_(chunk)))
+                    found.update((row.code, _held(row)) for row in rows)
             if at is None and moment is None:
-                return list(found.values())
+                return [found[code] for code in sorted(found)]
             irregular = self._irregular_among(conn, None if codes is None else set(codes))
             if irregular:
                 for code in irregular:
