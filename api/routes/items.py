@@ -299,22 +299,21 @@ def search_items(
         "site": filters.site(principal, site),
         "status": frozenset(status) if status else None,
     }
-    states, index = service.queries.indexed(at)
     terms: list[tuple[Kind, list[str]]] = [
         ("lot", [lot] if lot else []), ("waybill", [waybill] if waybill else []),
         ("vehicle", filters.vehicles(vehicle) if vehicle else []),
         ("device", [device] if device else []),
     ]  # fmt: skip
     codes: frozenset[str] | None = None
+    index = service.queries.search_index(at) if any(v for _, v in terms) else None
     for kind, values in terms:
-        if values:
+        if values and index is not None:
             found = index.codes(kind, values)
             codes = found if codes is None else codes & found
     after, before = _moment(since), _moment(until)
     matches = (
         state
-        for state in service.queries.visible_states(principal, at, states=states, codes=codes,
-                                                    where=wanted)
+        for state in service.queries.visible_states(principal, at, codes=codes, where=wanted)
         if (after is None or (state.last_time and parse_utc(state.last_time) >= after))
         and (before is None or (state.last_time and parse_utc(state.last_time) <= before))
     )  # fmt: skip

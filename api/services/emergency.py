@@ -3,8 +3,9 @@
 ``GET /v1/emergency/nearby`` and the console's emergency page both call
 :meth:`EmergencyService.nearby`. Sites come from the spatial index (``ledger.store.sites``:
 a bounding-box prefilter through an R*Tree or GiST index, then the WGS-84 geodesic,
-``ledger.geo``); what they hold is folded from the events of the items that were ever at
-those sites only, never from the whole log. Shipments are those still in transit at the
+``ledger.geo``); what they hold is read from the item-state read model
+(``ledger.store.readmodel``: the states at those sites now, or at the time asked), never
+folded from the log per request. Shipments are those still in transit at the
 time asked whose last GPS fix (the ship's ``geo``, then each waypoint's), no older than
 :data:`FIX_WINDOW`, is inside the radius. Hazard classes,
 toxic-inhalation and flammable totals and the advice are the catalog's
@@ -42,11 +43,12 @@ from ledger.events import Ship, parse_body
 from ledger.geo import distance_m, search_boxes
 from ledger.hazards import Advice, Hazard, advice_for, hazard_of
 from ledger.records import RegistryRecord
-from ledger.state import ItemState, Projection
+from ledger.state import ItemState
 from ledger.store.catalog_files import SHIPPED
+from ledger.store.readmodel import ItemReadModel
 from ledger.store.repository import SqlLedgerStore
 from ledger.store.sites import SitePlace, SiteStore
-from ledger.timefmt import format_utc, parse_utc
+from ledger.timefmt import format_utc
 from ledger.units import CatalogUnits
 
 MAX_RADIUS_M: Final = 50_000.0
@@ -179,8 +181,10 @@ class EmergencyService:
     def __init__(
         self, ledger: SqlLedgerStore, catalogs: CatalogRegistry, units: CatalogUnits,
         advice: Advice | None = None, sites: SiteStore | None = None,
+        read_model: ItemReadModel | None = None,
     ) -> None:  # fmt: skip
         self._ledger, self._catalogs, self._units = ledger, catalogs, units
+        self._read = read_model or ItemReadModel(ledger.engine, units.kilograms)
         self._sites = sites or SiteStore(ledger.engine)
         self._fixes = LastFixes(self._sites, FIX_WINDOW)
         self._advice = advice if advice is not None else shipped_advice()
@@ -215,8 +219,7 @@ class EmergencyService:
             if distance <= radius_m and (everywhere or place.district in districts):
                 places.append((distance, place))
         places.sort(key=lambda pair: (pair[0], pair[1].site))
-        folded = self._fold(self._sites.codes_at_sites([p.site for _, p in places],
-                                                       _bound(until)), until)  # fmt: skip
+        folded = self._fold(until, sites=[p.site for _, p in places])
         sites = self._site_answers(places, folded)
         shipments = self._shipments(lat, lon, radius_m, moment, until, everywhere, districts)
         return NearbyAnswer(lat=lat, lon=lon, radius_m=radius_m, at=format_utc(moment),
@@ -224,25 +227,25 @@ class EmergencyService:
 
     # -- folding -------------------------------------------------------------------------------
 
-    def _fold(self, codes: Iterable[str], until: datetime | None) -> _Folded:
-        """The states of ``codes`` (and of whatever shares their events) at ``until``,
-        folded exactly as :class:`ledger.state.Projection` folds the whole log, from the
-        events of these items alone.
-
-        The scale issue's maintained inventory read model should replace this: for "now"
-        it reads every event ever of every item that was ever at the sites."""
-        projection = Projection(kilograms=self._units.kilograms)
-        folded = _Folded(projection.items)
-        for index, envelope in self._sites.chains(codes, _bound(until)):
-            raw = json.loads(envelope)["body"]
-            if until is not None and parse_utc(raw["time"]) > until:
-                continue  # the text bound let in the rest of ``until``'s second
-            body = parse_body(raw)
-            projection.apply(body)
-            for link in body.items:
-                folded.versions[link.code] = body.catalog_version
-                if isinstance(body, Ship):
-                    folded.last_ship[link.code] = index
+    def _fold(
+        self, until: datetime | None, *, sites: Sequence[str] | None = None,
+        codes: Iterable[str] | None = None,
+    ) -> _Folded:  # fmt: skip
+        """The states at ``until`` (now when ``None``) of the items then at ``sites``, or
+        of ``codes``: exactly what :class:`ledger.state.Projection` folds from the events
+        signed at or before that instant, read from the maintained model."""
+        if sites is not None and not sites:
+            return _Folded({})
+        held = self._read.states(
+            moment=None if until is None else format_utc(until),
+            codes=None if codes is None else set(codes),
+            where=None if sites is None else {"site": frozenset(sites)},
+        )
+        folded = _Folded({h.state.code: h.state for h in held})
+        for h in held:
+            folded.versions[h.state.code] = h.version
+            if h.last_ship is not None:
+                folded.last_ship[h.state.code] = h.last_ship
         return folded
 
     def _line(self, state: ItemState, version: str | None) -> _Line:
@@ -333,7 +336,7 @@ class EmergencyService:
         near = [(inside[key], key, ship) for key, (_, ship) in seen.items()]
         if not everywhere:
             near = self._in_districts(near, districts)
-        folded = self._fold({link.code for _, _, ship in near for link in ship.items}, until)
+        folded = self._fold(until, codes={link.code for _, _, ship in near for link in ship.items})
         answers = []
         for distance, ship_hash, ship in sorted(near, key=lambda n: (n[0], n[1])):
             lines = [
@@ -384,13 +387,6 @@ def _check_point(lat: float, lon: float, radius_m: float) -> None:
             f"radius_m must be more than 0 and at most {MAX_RADIUS_M:.0f} (metres)",
             field="radius_m",
         )
-
-
-def _bound(until: datetime | None) -> str | None:
-    """A text bound on ``event.event_time`` letting in every event at or before ``until``
-    however its fraction is written (``…:05Z`` sorts after ``…:05.9Z``): the whole second,
-    which the fold then cuts exactly."""
-    return None if until is None else f"{until:%Y-%m-%dT%H:%M:%S}Z"
 
 
 def _code_order(code: str) -> tuple[int, ...]:

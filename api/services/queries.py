@@ -24,6 +24,7 @@ from ledger.errors import LedgerError
 from ledger.search import SearchIndex
 from ledger.state import ItemState, Projection
 from ledger.store.bundles import Witnessed, build_item_bundle, build_site_bundle
+from ledger.store.readmodel import ItemReadModel
 from ledger.store.service import LoggedEvent, ServiceStore
 from ledger.timefmt import format_utc
 from ledger.units import CatalogUnits
@@ -69,11 +70,12 @@ class QueryService:
         self._witnesses, self._policy = witnesses, policy
         self.units = CatalogUnits(deployment.catalogs)
         """The catalog's measures: every fold here converts units as the engine's does."""
-        self._projection = Projection(kilograms=self.units.kilograms)
+        self.read_model = ItemReadModel(deployment.store.engine, self.units.kilograms)
+        """Every item's states, kept in the primary's database (a projector with a cursor)."""
         self._index = SearchIndex()
-        """Items by lot, waybill, vehicle and device, kept with the projection."""
-        self._projected_to = -1
-        self._projection_lock = threading.Lock()
+        """Items by lot, waybill, vehicle and device, kept in the process."""
+        self._indexed_to = -1
+        self._index_lock = threading.Lock()
 
     # -- items ---------------------------------------------------------------------------------
 
@@ -163,24 +165,22 @@ class QueryService:
     # -- every item ----------------------------------------------------------------------------
 
     def projection(self, at: str | None = None) -> dict[str, ItemState]:
-        """Every item's state now (incrementally maintained) or at time ``at`` (replayed)."""
-        return self.indexed(at)[0]
+        """Every item's state now or at time ``at`` (from the read model, caught up first)."""
+        return {held.state.code: held.state for held in self.read_model.states(at=at)}
 
-    def indexed(self, at: str | None = None) -> tuple[dict[str, ItemState], SearchIndex]:
-        """Every item's state and the search index, now or at time ``at`` (replayed)."""
+    def search_index(self, at: str | None = None) -> SearchIndex:
+        """Items by lot, waybill, vehicle and device: now (kept up in the process) or at time
+        ``at`` (replayed)."""
         if at is not None:
-            projection = Projection(kilograms=self.units.kilograms)
             index = SearchIndex()
             for logged in self._store.all_events(until_time=at):
-                projection.apply(logged.event.body)
                 index.add(logged.event.body, logged.event.key_id)
-            return projection.items, index
-        with self._projection_lock:
-            while page := self._store.events_since(self._projected_to):
-                self._projection.apply_all(e.event.body for e in page)
+            return index
+        with self._index_lock:
+            while page := self._store.events_since(self._indexed_to):
                 self._index.add_all((e.event.body, e.event.key_id) for e in page)
-                self._projected_to = page[-1].index
-            return dict(self._projection.items), self._index
+                self._indexed_to = page[-1].index
+            return self._index
 
     def visible_states(
         self, principal: Principal, at: str | None, *, codes: frozenset[str] | None = None,
@@ -193,8 +193,13 @@ class QueryService:
         with ``codes``, among those items."""
         scope = self._access.scope(principal)
         wanted = {**(where or {}), **wanted}
-        states = self.projection(at) if states is None else states
-        chosen = states.values() if codes is None else (states[c] for c in codes if c in states)
+        chosen: Iterable[ItemState]
+        if states is None:
+            chosen = (held.state for held in self.read_model.states(at=at, codes=codes,
+                                                                    where=wanted))  # fmt: skip
+        else:
+            chosen = states.values() if codes is None else (states[c] for c in codes
+                                                            if c in states)  # fmt: skip
         for state in chosen:
             if scope.sees_state(state) and all(
                 value is None

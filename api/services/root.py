@@ -153,7 +153,7 @@ class Service:
     def emergency(self) -> EmergencyService:
         """What hazardous material is near a point (``/v1/emergency/nearby``, the console)."""
         return EmergencyService(self.deployment.store, self.deployment.catalogs,
-                                self.queries.units)  # fmt: skip
+                                self.queries.units, read_model=self.queries.read_model)  # fmt: skip
 
     @cached_property
     def tiles(self) -> TileService:

@@ -33,6 +33,7 @@ from ledger.builder import DeviceSession
 from ledger.state import Projection
 from ledger.store import schema as t
 from ledger.store.engine import is_sqlite
+from ledger.store.readmodel import Held, ItemReadModel
 from ledger.store.service import ServiceStore
 from ledger.units import CatalogUnits
 from sim.simulator.products import CATALOG
@@ -166,7 +167,35 @@ def reads(deployment: Deployment, runs: int, seed: int = 5) -> tuple[list[Measur
             note=f"as of {past} (mid-log): replays every earlier event",
         )
     )
+    model = ItemReadModel(store.engine, units.kilograms)
+    began = time.perf_counter()
+    model.catch_up()
+    projected = time.perf_counter() - began
+
+    def site_now_model() -> list[Held]:
+        return model.states(where={"site": rng.choice(sites)})
+
+    def site_then_model() -> list[Held]:
+        return model.states(at=past, where={"site": rng.choice(sites)})
+
+    out.append(
+        Measure(
+            "site inventory now (read model)",
+            50,
+            timed(site_now_model, runs),
+            note=f"catching the model up to the log took {projected:.1f} s",
+        )
+    )
+    out.append(
+        Measure(
+            "site inventory at a past time (read model)",
+            200,
+            timed(site_then_model, max(20, runs // 5)),
+            note=f"as of {past}",
+        )
+    )
     facts = {
+        "readmodel_catch_up_s": projected,
         "cold_fold_s": cold,
         "items_in_projection": len(states),
         "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -437,3 +437,63 @@ epcis_captured_event = Table(
     Column("event_hash", Hash, nullable=False, index=True),
     Column("job_id", String(32), ForeignKey("epcis_capture_job.id"), nullable=False, index=True),
 )
+
+# -- the item-state read model (ledger/store/readmodel.py): derived from the log, never evidence --
+
+# One row per state of an item: the state just after the event at ``from_index`` until the
+# item's next event (``to_index``; NULL while it is the current state). ``*_time`` are the
+# events' signed times as written, ``*_moment`` the same times as fixed-width UTC.
+item_state = Table(
+    "item_state",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("from_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("to_index", BigInteger),
+    Column("from_time", String(32), nullable=False),
+    Column("to_time", String(32)),
+    Column("from_moment", String(32), nullable=False),
+    Column("to_moment", String(32)),
+    Column("chemical", String),
+    Column("packaging", String),
+    Column("holder", String(64)),
+    Column("site", String(64)),
+    Column("status", String(12), nullable=False),
+    Column("quantity", String),
+    Column("unit", String),
+    Column("destination", String(64)),
+    Column("last_event", String(20)),
+    Column("last_time", String(32)),
+    Column("seq", BigInteger, nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("last_ship", BigInteger),
+)
+Index("ix_item_state_current", item_state.c.to_index)
+Index("ix_item_state_site_current", item_state.c.site, item_state.c.to_index)
+Index("ix_item_state_holder_current", item_state.c.holder, item_state.c.to_index)
+Index("ix_item_state_from_time", item_state.c.from_time)
+Index("ix_item_state_site_time", item_state.c.site, item_state.c.from_time)
+Index("ix_item_state_site_moment", item_state.c.site, item_state.c.from_moment)
+
+# Items whose states at a past time the intervals cannot give (their events' times go back,
+# or a transform made them from an item whose did): those are replayed.
+item_state_irregular = Table(
+    "item_state_irregular",
+    metadata,
+    Column("code", String(64), primary_key=True),
+)
+
+# A transform output whose chemical came from its first input (the fold reads the input).
+item_state_source = Table(
+    "item_state_source",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("source", String(64), primary_key=True),
+)
+
+# The projector's durable cursor: every event with a log index below ``upto`` is applied.
+readmodel_cursor = Table(
+    "readmodel_cursor",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("upto", BigInteger, nullable=False),
+)

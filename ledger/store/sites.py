@@ -12,7 +12,7 @@ geodesic distance is the caller's.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -110,47 +110,6 @@ class SiteStore:
             if not sqlite:
                 conn.exec_driver_sql("RESET enable_seqscan")
         return "\n".join(" ".join(str(v) for v in row) for row in rows)
-
-    def codes_at_sites(self, sites: Iterable[str], until: str | None) -> set[str]:
-        """Every item with an event at one of ``sites`` (time <= ``until`` as text): a
-        superset of what the sites hold, since only an event at a site puts an item there."""
-        ev, ei = t.event, t.event_item
-        found: set[str] = set()
-        listed = sorted(set(sites))
-        with self.engine.connect() as conn:
-            for start in range(0, len(listed), _CHUNK):
-                # joined on the log index: event_item has no index on the hash, and a
-                # planner that must find event_item rows by hash scans all of them
-                query = (
-                    select(ei.c.item_code)
-                    .distinct()
-                    .select_from(ev)
-                    .join(ei, ei.c.log_index == ev.c.log_index)
-                    .where(ev.c.site.in_(listed[start : start + _CHUNK]))
-                )
-                if until is not None:
-                    query = query.where(ev.c.event_time <= until)
-                found.update(conn.execute(query).scalars())
-        return found
-
-    def chains(self, codes: Iterable[str], until: str | None) -> list[tuple[int, bytes]]:
-        """``(log index, envelope)`` of every event of ``codes`` (time <= ``until`` as
-        text), once each, in log order."""
-        ev, ei = t.event, t.event_item
-        listed = sorted(set(codes))
-        rows: dict[int, bytes] = {}
-        with self.engine.connect() as conn:
-            for start in range(0, len(listed), _CHUNK):
-                query = (
-                    select(ev.c.log_index, ev.c.envelope)
-                    .select_from(ei)
-                    .join(ev, ev.c.log_index == ei.c.log_index)
-                    .where(ei.c.item_code.in_(listed[start : start + _CHUNK]))
-                )
-                if until is not None:
-                    query = query.where(ev.c.event_time <= until)
-                rows.update((r.log_index, r.envelope) for r in conn.execute(query))
-        return sorted(rows.items())
 
     def last_index(self) -> int:
         """The newest event's log index (-1 for none)."""

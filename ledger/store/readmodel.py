@@ -1,0 +1,456 @@
+"""The maintained item-state read model: each item's states as intervals of the log.
+
+A row is an item's state just after one of its events (``from_index``) until its next one
+(``to_index``; NULL for the current state). The projector applies new log entries in log
+order through the same :class:`ledger.state.Projection` fold a full replay uses, so the
+two cannot drift; a durable cursor says how far it got. It runs in its own transaction
+after the append, never inside it: a crash between the two only leaves the cursor behind,
+and the next read catches up. Projectors are serialised (a row lock on PostgreSQL,
+``BEGIN IMMEDIATE`` on SQLite), so several server processes can share one database.
+
+"At time T" keeps today's meaning exactly: the fold of the events whose signed time is at
+or before T, in log order (:meth:`ServiceStore.all_events` with ``until_time``). Inventory
+compares the signed time's text with T's (``until_time``); the emergency view compares
+instants (``moment``). An item whose events are in time order has its state at T in the
+one row with ``from <= T < to``. An item whose times go back (an offline device syncing
+late), or a transform output whose chemical came from such an item, is *irregular*: its
+state at T is no one row, so those items alone are replayed from their events.
+
+Nothing here is evidence: proofs come from the log, and :meth:`ItemReadModel.verify`
+recomputes the model from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from ledger.envelope import open_envelope
+from ledger.events import EventBody, Ship, Transform
+from ledger.state import ItemState, Kilograms, Projection
+from ledger.store import schema as t
+from ledger.store.engine import IMMEDIATE, is_sqlite
+from ledger.timefmt import format_utc, parse_utc
+
+CURSOR: Final = "items"
+PAGE: Final = 1000
+"""Events per projector transaction (on SQLite it holds the write lock, so keep it short)."""
+FILTERS: Final = ("site", "holder", "chemical", "status")
+"""The state fields a read may filter on in SQL."""
+
+Wanted = Mapping[str, str | Collection[str] | None]
+"""Field to value (or values) the states read must have; ``None`` for any."""
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An item's state with what the emergency view also needs of its fold."""
+
+    state: ItemState
+    version: str
+    """The catalog version of the item's newest event folded."""
+    last_ship: int | None
+    """The log index of its newest ship event folded."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of ``item_state``."""
+
+    held: Held
+    from_index: int
+    from_time: str
+    from_moment: str
+    to_index: int | None = None
+    to_time: str | None = None
+    to_moment: str | None = None
+
+
+@dataclass(slots=True)
+class Advance:
+    """What applying some events changes: rows closed and opened, items found irregular
+    and transform sources."""
+
+    closed: dict[tuple[str, int], Row]
+    """Rows that were current before, by ``(code, from_index)``, now with their end."""
+    opened: dict[tuple[str, int], Row]
+    """New rows, by ``(code, from_index)`` in the order made (some already closed)."""
+    irregular: set[str]
+    sources: set[tuple[str, str]]
+
+
+def moment_of(time: str) -> str:
+    """A signed time as fixed-width UTC text, which sorts as the instants do."""
+    return format_utc(parse_utc(time))
+
+
+class Fold:
+    """The projector's pure core: apply events, in log order, to the items' current rows."""
+
+    def __init__(self, kilograms: Kilograms, current: dict[str, Row], irregular: set[str]):
+        self.projection = Projection(kilograms=kilograms)
+        self.projection.items.update({code: row.held.state for code, row in current.items()})
+        self.current, self.irregular = current, irregular
+        self.advance = Advance({}, {}, set(), set())
+
+    def apply(self, index: int, body: EventBody) -> None:
+        current, advance = self.current, self.advance
+        moment = moment_of(body.time)
+        codes = list(dict.fromkeys(link.code for link in body.items))
+        if isinstance(body, Transform):
+            source = body.data.inputs[0].code
+            for link in body.items:
+                before = current.get(link.code)
+                if link.role == "output" and (before is None or before.held.state.chemical is None):
+                    advance.sources.add((link.code, source))
+                    src = current.get(source)
+                    if source in self.irregular or (src is not None and _earlier(
+                            body.time, moment, src)):  # fmt: skip
+                        self._irregular(link.code)
+        self.projection.apply(body)
+        for code in codes:
+            before = current.get(code)
+            if before is not None:
+                if _earlier(body.time, moment, before):
+                    self._irregular(code)
+                closed = replace(before, to_index=index, to_time=body.time, to_moment=moment)
+                key = (code, before.from_index)
+                (advance.opened if key in advance.opened else advance.closed)[key] = closed
+            last_ship = index if isinstance(body, Ship) else (
+                before.held.last_ship if before else None)  # fmt: skip
+            held = Held(self.projection.items[code], body.catalog_version, last_ship)
+            row = Row(held, index, body.time, moment)
+            current[code] = advance.opened[(code, index)] = row
+
+    def _irregular(self, code: str) -> None:
+        if code not in self.irregular:
+            self.irregular.add(code)
+            self.advance.irregular.add(code)
+
+
+def _earlier(time: str, moment: str, before: Row) -> bool:
+    """Whether an event's time goes back before the item's state's, in either order."""
+    return time < before.from_time or moment < before.from_moment
+
+
+class ItemReadModel:
+    """The read model's port: catch up, read states now or at a time, rebuild, verify."""
+
+    def __init__(self, engine: Engine, kilograms: Kilograms) -> None:
+        self.engine = engine
+        self._kilograms = kilograms
+        self._sqlite = is_sqlite(str(engine.url))
+
+    # -- the projector -------------------------------------------------------------------------
+
+    def catch_up(self) -> int:
+        """Apply every logged event not yet applied; the number applied. Cheap (two small
+        reads) when nothing is new."""
+        applied = 0
+        with self.engine.connect() as conn:
+            if self._upto(conn) >= self._size(conn):
+                return 0
+        while True:
+            with self._projector() as conn:
+                upto, size = self._upto(conn, lock=True), self._size(conn)
+                if upto >= size:
+                    return applied
+                applied += self._project(conn, upto, size)
+
+    def _project(self, conn: Connection, upto: int, size: int) -> int:
+        ev = t.event
+        rows = conn.execute(
+            select(ev.c.log_index, ev.c.envelope)
+            .where(ev.c.log_index >= upto, ev.c.log_index < size)
+            .order_by(ev.c.log_index)
+            .limit(PAGE)
+        ).all()
+        events = [(row.log_index, open_envelope(json.loads(row.envelope)).body) for row in rows]
+        reached = size if len(rows) < PAGE else rows[-1].log_index + 1
+        codes = {link.code for _, body in events for link in body.items}
+        codes |= {b.data.inputs[0].code for _, b in events if isinstance(b, Transform)}
+        current = self._current(conn, codes)
+        irregular = self._irregular_among(conn, codes)
+        fold = Fold(self._kilograms, current, irregular)
+        for index, body in events:
+            fold.apply(index, body)
+        self._write(conn, fold.advance)
+        conn.execute(
+            update(t.readmodel_cursor).where(t.readmodel_cursor.c.name == CURSOR)
+            .values(upto=reached)
+        )  # fmt: skip
+        return len(events)
+
+    def _write(self, conn: Connection, advance: Advance) -> None:
+        st = t.item_state
+        for row in advance.closed.values():
+            conn.execute(
+                update(st)
+                .where(st.c.code == row.held.state.code, st.c.from_index == row.from_index)
+                .values(to_index=row.to_index, to_time=row.to_time, to_moment=row.to_moment)
+            )
+        if advance.opened:
+            conn.execute(insert(st), [_values(row) for row in advance.opened.values()])
+        if advance.irregular:
+            conn.execute(insert(t.item_state_irregular),
+                         [{"code": code} for code in sorted(advance.irregular)])  # fmt: skip
+        known = self._sources_among(conn, {code for code, _ in advance.sources})
+        new = sorted(advance.sources - known)
+        if new:
+            conn.execute(insert(t.item_state_source), [{"code": c, "source": s} for c, s in new])
+
+    @contextlib.contextmanager
+    def _projector(self) -> Iterator[Connection]:
+        """A transaction holding the projector's lock (SQLite's write lock up front; on
+        PostgreSQL the cursor row, taken by :meth:`_upto` with ``lock``)."""
+        with self.engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+            yield conn
+
+    def _upto(self, conn: Connection, *, lock: bool = False) -> int:
+        query = select(t.readmodel_cursor.c.upto).where(t.readmodel_cursor.c.name == CURSOR)
+        if lock and not self._sqlite:
+            query = query.with_for_update()
+        upto = conn.execute(query).scalar_one_or_none()
+        if upto is None:
+            conn.execute(insert(t.readmodel_cursor).values(name=CURSOR, upto=0))
+            return 0
+        return int(upto)
+
+    @staticmethod
+    def _size(conn: Connection) -> int:
+        return int(conn.execute(select(t.log_state.c.size)).scalar_one())
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def states(
+        self, *, at: str | None = None, moment: str | None = None,
+        codes: Collection[str] | None = None, where: Wanted | None = None,
+    ) -> list[Held]:  # fmt: skip
+        """The items' states now, or at ``at`` (signed time text ``<= at``) or ``moment``
+        (fixed-width UTC, instants ``<= moment``), in code order; with ``codes`` only
+        those items; with ``where`` only states whose fields match. Catches up first."""
+        self.catch_up()
+        wanted = {k: v for k, v in (where or {}).items() if v is not None}
+        st = t.item_state
+        if at is None and moment is None:
+            when: ColumnElement[bool] = st.c.to_index.is_(None)
+        else:
+            start, end, bound = ((st.c.from_time, st.c.to_time, at) if at is not None
+                                 else (st.c.from_moment, st.c.to_moment, moment))  # fmt: skip
+            when = and_(start <= bound, or_(end.is_(None), end > bound))
+        query = select(st).where(when, *_matching(wanted))
+        with self.engine.connect() as conn:
+            if codes is None:
+                found = {row.code: _held(row) for row in conn.execute(query)}
+            else:
+                found = {}
+                for chunk in _chunks(sorted(codes)):
+                    rows = conn.execute(query.where(st.c.code.in_(chunk)))
+                    found.update((row.code, _held(row)) for row in rows)
+            if at is None and moment is None:
+                return [found[code] for code in sorted(found)]
+            irregular = self._irregular_among(conn, None if codes is None else set(codes))
+            if irregular:
+                for code in irregular:
+                    found.pop(code, None)
+                replayed = self._replay(conn, irregular, at, moment)
+                found.update({c: h for c, h in replayed.items()
+                              if c in irregular and _matches(h.state, wanted)})  # fmt: skip
+        return [found[code] for code in sorted(found)]
+
+    def _replay(
+        self, conn: Connection, codes: set[str], at: str | None, moment: str | None
+    ) -> dict[str, Held]:
+        """The states of ``codes`` at a time, folded from their events and those of the
+        items their transforms drew a chemical from."""
+        closure, frontier = set(codes), set(codes)
+        while frontier:
+            sources = conn.execute(select(t.item_state_source.c.source).where(
+                t.item_state_source.c.code.in_(sorted(frontier)))).scalars()  # fmt: skip
+            frontier = set(sources) - closure
+            closure |= frontier
+        ev, ei = t.event, t.event_item
+        touching = select(ei.c.log_index).where(ei.c.item_code.in_(sorted(closure)))
+        query = (
+            select(ev.c.log_index, ev.c.envelope)
+            .where(ev.c.log_index.in_(touching))
+            .order_by(ev.c.log_index)
+        )
+        if at is not None:
+            query = query.where(ev.c.event_time <= at)
+        projection = Projection(kilograms=self._kilograms)
+        versions: dict[str, str] = {}
+        ships: dict[str, int] = {}
+        for row in conn.execute(query):
+            body = open_envelope(json.loads(row.envelope)).body
+            if moment is not None and moment_of(body.time) > moment:
+                continue
+            projection.apply(body)
+            for link in body.items:
+                versions[link.code] = body.catalog_version
+                if isinstance(body, Ship):
+                    ships[link.code] = row.log_index
+        return {code: Held(state, versions[code], ships.get(code))
+                for code, state in projection.items.items() if code in codes}  # fmt: skip
+
+    def _current(self, conn: Connection, codes: set[str]) -> dict[str, Row]:
+        st = t.item_state
+        found: dict[str, Row] = {}
+        for chunk in _chunks(sorted(codes)):
+            query = select(st).where(st.c.code.in_(chunk), st.c.to_index.is_(None))
+            found.update((row.code, _row(row)) for row in conn.execute(query))
+        return found
+
+    @staticmethod
+    def _irregular_among(conn: Connection, codes: set[str] | None) -> set[str]:
+        ir = t.item_state_irregular
+        if codes is None:
+            return set(conn.execute(select(ir.c.code)).scalars())
+        found: set[str] = set()
+        for chunk in _chunks(sorted(codes)):
+            found.update(conn.execute(select(ir.c.code).where(ir.c.code.in_(chunk))).scalars())
+        return found
+
+    @staticmethod
+    def _sources_among(conn: Connection, codes: set[str]) -> set[tuple[str, str]]:
+        src = t.item_state_source
+        found: set[tuple[str, str]] = set()
+        for chunk in _chunks(sorted(codes)):
+            query = select(src.c.code, src.c.source).where(src.c.code.in_(chunk))
+            found.update((row.code, row.source) for row in conn.execute(query))
+        return found
+
+    # -- rebuild and verify --------------------------------------------------------------------
+
+    def rebuild(self) -> int:
+        """Drop the model and project the whole log again; the number of events applied."""
+        with self._projector() as conn:
+            self._upto(conn, lock=True)
+            for table in (t.item_state, t.item_state_irregular, t.item_state_source):
+                conn.execute(delete(table))
+            conn.execute(update(t.readmodel_cursor).where(t.readmodel_cursor.c.name == CURSOR)
+                         .values(upto=0))  # fmt: skip
+        return self.catch_up()
+
+    def verify(self) -> str | None:
+        """Recompute the model from the log and compare: ``None`` when they agree, else a
+        sentence naming the first item (in code order) that differs. Catches up first, and
+        also checks each current row against a plain full replay."""
+        self.catch_up()
+        with self.engine.connect() as conn:
+            upto = self._upto(conn)
+            fold = Fold(self._kilograms, {}, set())
+            replay = Projection(kilograms=self._kilograms)
+            ev = t.event
+            after = -1
+            while True:
+                page = conn.execute(
+                    select(ev.c.log_index, ev.c.envelope)
+                    .where(ev.c.log_index > after, ev.c.log_index < upto)
+                    .order_by(ev.c.log_index).limit(PAGE)
+                ).all()  # fmt: skip
+                if not page:
+                    break
+                for entry in page:
+                    body = open_envelope(json.loads(entry.envelope)).body
+                    fold.apply(entry.log_index, body)
+                    replay.apply(body)
+                after = page[-1].log_index
+            expected: dict[str, list[Row]] = {}
+            for made in fold.advance.opened.values():
+                expected.setdefault(made.held.state.code, []).append(made)
+            st = t.item_state
+            stored: dict[str, list[Row]] = {}
+            for db_row in conn.execute(select(st).order_by(st.c.code, st.c.from_index)):
+                stored.setdefault(db_row.code, []).append(_row(db_row))
+            irregular = self._irregular_among(conn, None)
+            sources = set(conn.execute(select(t.item_state_source)).tuples())
+        for code in sorted(expected.keys() | stored.keys()):
+            rows, have = expected.get(code, []), stored.get(code, [])
+            if rows != have:
+                return f"item {code}: {_first_difference(rows, have)}"
+            if rows and rows[-1].held.state != replay.items[code]:
+                return f"item {code}: its current state is not the full replay's"
+            if (code in fold.irregular) != (code in irregular):
+                return f"item {code}: irregular is {code in irregular}, expected the opposite"
+            if {s for s in fold.advance.sources if s[0] == code} != {
+                    s for s in sources if s[0] == code}:  # fmt: skip
+                return f"item {code}: its transform sources differ"
+        return None
+
+
+def _first_difference(expected: Sequence[Row], stored: Sequence[Row]) -> str:
+    for want, have in zip(expected, stored, strict=False):
+        if want != have:
+            return f"the state from log index {want.from_index} differs ({have} stored)"
+    if len(expected) > len(stored):
+        return f"no stored state from log index {expected[len(stored)].from_index}"
+    return f"a stored state from log index {stored[len(expected)].from_index} the log has not"
+
+
+def _matching(wanted: Wanted) -> list[ColumnElement[bool]]:
+    st = t.item_state
+    clauses = []
+    for name in FILTERS:
+        value = wanted.get(name)
+        if isinstance(value, str):
+            clauses.append(st.c[name] == value)
+        elif value is not None:
+            clauses.append(st.c[name].in_(sorted(value)))
+    return clauses
+
+
+def _matches(state: ItemState, wanted: Wanted) -> bool:
+    for name in FILTERS:
+        value = wanted.get(name)
+        have = getattr(state, name)
+        if isinstance(value, str):
+            if have != value:
+                return False
+        elif value is not None and have not in value:
+            return False
+    return True
+
+
+def _chunks(codes: Sequence[str], size: int = 900) -> Iterable[Sequence[str]]:
+    for start in range(0, len(codes), size):
+        yield codes[start : start + size]
+
+
+def _values(row: Row) -> dict[str, Any]:
+    state = row.held.state
+    return {
+        "code": state.code, "from_index": row.from_index, "to_index": row.to_index,
+        "from_time": row.from_time, "to_time": row.to_time,
+        "from_moment": row.from_moment, "to_moment": row.to_moment,
+        "chemical": state.chemical, "packaging": state.packaging, "holder": state.holder,
+        "site": state.site, "status": state.status,
+        "quantity": None if state.quantity is None else str(state.quantity),
+        "unit": state.unit, "destination": state.destination,
+        "last_event": state.last_event, "last_time": state.last_time, "seq": state.seq,
+        "version": row.held.version, "last_ship": row.held.last_ship,
+    }  # fmt: skip
+
+
+def _held(row: Any) -> Held:
+    state = ItemState(
+        row.code, row.chemical, row.packaging, row.holder, row.site, row.status,
+        None if row.quantity is None else Decimal(row.quantity), row.unit, row.destination,
+        row.last_event, row.last_time, row.seq,
+    )  # fmt: skip
+    return Held(state, row.version, row.last_ship)
+
+
+def _row(row: Any) -> Row:
+    return Row(_held(row), row.from_index, row.from_time, row.from_moment, row.to_index,
+               row.to_time, row.to_moment)  # fmt: skip
+
+
+__all__ = ["Held", "ItemReadModel", "moment_of"]
