@@ -32,6 +32,7 @@ from ledger.certificates import TrustStore, certificate_from_json
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.checkpoint import claimed_size as size_of_note
 from ledger.codes import SignedCode
+from ledger.commitments import Disclosure
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import LedgerError
 from ledger.leaf import LeafRecord, decode_leaf
@@ -41,6 +42,13 @@ from ledger.note import NoteVerifier
 from ledger.records import record_from_bytes
 from ledger.registry import batch_entry_hash, check_batch
 from ledger.revocations import revocation_from_json
+from ledger.signed_capture import (
+    SignedCapture,
+    authority_of,
+    capture_from_bytes,
+    verify_capture,
+    verify_derivation,
+)
 from ledger.statements import ItemHeadStatement, Receipt
 from ledger.timefmt import parse_utc
 
@@ -105,6 +113,16 @@ class StoredRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredSignedCapture:
+    capture_hash: bytes
+    log_index: int
+    key_id: str
+    org: str
+    nonce: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class StoredCode:
     code: str
     batch_index: int
@@ -126,6 +144,7 @@ class StoredEntry:
     codes: tuple[StoredCode, ...] = ()
     licence: StoredLicence | None = None
     record: StoredRecord | None = None
+    capture: StoredSignedCapture | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +196,10 @@ class AuditSource(Protocol):
 
     def item_heads(self) -> Iterator[tuple[str, int, bytes, int]]:
         """The item table: ``(code, head_seq, head_hash, head_index)``."""
+        ...
+
+    def disclosure(self, commitment: str) -> Disclosure | None:
+        """The erasable plaintext behind a commitment (a signed document), unless erased."""
         ...
 
 
@@ -250,6 +273,9 @@ class AuditReport:
     code_batches: int = 0
     licences: int = 0
     records: int = 0
+    signed_captures: int = 0
+    rederived: int = 0
+    """Signed captures whose disclosed document re-derived exactly their logged events."""
     items: int = 0
     checkpoints: int = 0
     head_statements: int = 0
@@ -273,6 +299,8 @@ class AuditReport:
             "code_batches": self.code_batches,
             "licences": self.licences,
             "records": self.records,
+            "signed_captures": self.signed_captures,
+            "rederived": self.rederived,
             "items": self.items,
             "checkpoints": self.checkpoints,
             "head_statements": self.head_statements,
@@ -302,6 +330,10 @@ class _Auditor:
         self.nodes_expected = 0
         self.touched: set[str] = set()
         """Items whose chain moved since the previous stored checkpoint."""
+        self.captures: dict[bytes, tuple[int, SignedCapture]] = {}
+        """Signed captures whose request signature verified, by entry hash."""
+        self.derived: dict[bytes, list[bytes]] = {}
+        """The hashes of the events citing each signed capture, in log order."""
 
     def fault(self, code: str, message: str, **where: object) -> None:
         self.report.faults.append(Fault(code, message, **where))  # type: ignore[arg-type]
@@ -338,6 +370,8 @@ class _Auditor:
             self.licence_entry(entry, leaf)
         elif leaf.kind == "record":
             self.record_entry(entry, leaf)
+        elif leaf.kind == "signed_capture":
+            self.signed_capture_entry(entry, leaf)
         else:
             self.code_batch_entry(entry, leaf)
         appended = self.frontier.append(leaf_hash(entry.leaf_input))
@@ -403,9 +437,82 @@ class _Auditor:
             cert = self.trust.device_certificate(
                 event.key_id, event.body.org, parse_utc(leaf.log_time)
             )
-            event.verify(cert.public_key)
+            authority = authority_of(event)
+            if authority is None:
+                event.verify(cert.public_key)
+                return
         except LedgerError as exc:
             self.fault(f"event_{exc.code}", exc.diagnostics(), **where)
+            return
+        # A derived event is the signer's through the capture it cites: that request, logged
+        # earlier, verified under the same device key, and (where the document is disclosed)
+        # re-derives exactly this event (checked at the end).
+        found = self.captures.get(authority)
+        if found is None:
+            self.fault(
+                "event_capture_missing",
+                "a derived event cites no earlier verified signed capture",
+                **where,
+            )
+            return
+        capture = found[1]
+        if (capture.key_id, capture.org) != (event.key_id, event.body.org):
+            self.fault(
+                "event_capture_mismatch",
+                "a derived event names another signer than its signed capture",
+                **where,
+            )
+            return
+        self.derived.setdefault(authority, []).append(event.event_hash)
+
+    def signed_capture_entry(self, entry: StoredEntry, leaf: LeafRecord) -> None:
+        stored = entry.capture
+        where = {"index": entry.index, "event": format_hash(leaf.entry_hash)}
+        self.report.signed_captures += 1
+        if stored is None:
+            self.fault(
+                "capture_missing", "the log commits to a signed capture that is not stored", **where
+            )
+            return
+        try:
+            capture = capture_from_bytes(stored.body)
+        except LedgerError as exc:
+            self.fault("capture_malformed", f"stored signed capture does not parse: {exc}", **where)
+            return
+        if capture.entry_hash != leaf.entry_hash or stored.capture_hash != leaf.entry_hash:
+            self.fault(
+                "capture_hash_mismatch", "stored signed capture does not match the log", **where
+            )
+            return
+        columns = (stored.key_id, stored.org, stored.nonce, stored.log_index)
+        if columns != (capture.key_id, capture.org, capture.nonce, entry.index):
+            self.fault(
+                "capture_column_mismatch", "a signed capture column disagrees with it", **where
+            )
+        try:
+            cert = self.trust.device_certificate(
+                capture.key_id, capture.org, parse_utc(leaf.log_time)
+            )
+            verify_capture(capture, cert.public_key)
+        except LedgerError as exc:
+            self.fault(f"capture_{exc.code}", exc.diagnostics(), **where)
+            return
+        self.captures[leaf.entry_hash] = (entry.index, capture)
+
+    def rederive(self) -> None:
+        """Re-derive each signed capture whose document is still disclosed."""
+        for entry_hash, (index, capture) in self.captures.items():
+            disclosure = self.source.disclosure(capture.document)
+            if disclosure is None:
+                continue  # erased: the signature still binds the digest, not re-derivable
+            where = {"index": index, "event": format_hash(entry_hash)}
+            try:
+                verify_derivation(capture, disclosure.value.encode(), disclosure,
+                                  self.derived.get(entry_hash, []))  # fmt: skip
+            except LedgerError as exc:
+                self.fault(f"capture_{exc.code}", exc.diagnostics(), **where)
+                continue
+            self.report.rederived += 1
 
     def receipt(
         self, stored: StoredEvent, leaf: LeafRecord, entry: StoredEntry, where: dict[str, object]
@@ -743,6 +850,7 @@ def _finish(
     statements: Iterator[tuple[int, list[StoredHeadStatement]]],
 ) -> None:
     report = auditor.report
+    auditor.rederive()
     size = auditor.frontier.size
     report.root_hash = auditor.frontier.root()
     if claimed_size != size:
