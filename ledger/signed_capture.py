@@ -23,7 +23,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import parse_qs, urlsplit
 
 from ledger.canonical import (
     JsonValue,
@@ -172,7 +171,7 @@ def capture_context(target_uri: str, org: str, key_id: str) -> CaptureContext:
     Raises:
         InvalidInputError: a parameter is missing (``field`` names it).
     """
-    query = parse_qs(urlsplit(target_uri).query)
+    query = _query(target_uri)
     values = {}
     for name in ("actor", "catalog"):
         found = query.get(name, [])
@@ -181,6 +180,34 @@ def capture_context(target_uri: str, org: str, key_id: str) -> CaptureContext:
         values[name] = found[0]
     return CaptureContext(org=org, device_key=key_id, actor=values["actor"],
                           catalog_version=values["catalog"])  # fmt: skip
+
+
+def _query(uri: str) -> dict[str, list[str]]:
+    """The form-encoded query of ``uri`` (RFC 3986 percent-decoding, ``+`` for a space)."""
+    found: dict[str, list[str]] = {}
+    query = uri.partition("#")[0].partition("?")[2]
+    for pair in filter(None, query.split("&")):
+        name, _, value = pair.partition("=")
+        found.setdefault(_unquote(name), []).append(_unquote(value))
+    return found
+
+
+def _unquote(text: str) -> str:
+    parts = text.replace("+", " ").split("%")
+    out = bytearray(parts[0].encode())
+    for part in parts[1:]:
+        try:
+            if len(part) < 2 or not all(c in "0123456789abcdefABCDEF" for c in part[:2]):
+                raise ValueError(part)
+            out += bytes.fromhex(part[:2]) + part[2:].encode()
+        except ValueError:
+            raise InvalidInputError(
+                "a malformed percent escape in the URI", field="@target-uri"
+            ) from None
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError("the URI's query is not UTF-8", field="@target-uri") from None
 
 
 def capture_from_bytes(data: bytes) -> SignedCapture:
