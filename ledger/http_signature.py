@@ -28,7 +28,7 @@ from http_message_signatures import (
     algorithms,
 )
 
-from ledger.errors import LedgerError, SignatureInvalidError
+from ledger.errors import SignatureInvalidError, VerificationError
 from ledger.signing import Signer
 
 COMPONENTS: Final = ("@method", "@target-uri", "content-type", "content-digest")
@@ -39,7 +39,7 @@ MAX_LIFETIME: Final = timedelta(minutes=10)
 CLOCK_SKEW: Final = timedelta(seconds=30)
 
 
-class HttpSignatureError(LedgerError):
+class HttpSignatureError(VerificationError):
     """A signed request the server refuses; ``code`` says why."""
 
     code = "signature_invalid"
@@ -129,6 +129,14 @@ class _OneKey(HTTPSignatureKeyResolver):
         return self.public_key if key_id == self.key_id else None
 
 
+class _Verifier(HTTPMessageVerifier):
+    """The library's verifier, with ``created``/``expires`` judged above at the caller's
+    ``now`` (the library reads the wall clock itself, which a test or an audit cannot set)."""
+
+    def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
+        return None
+
+
 def content_digest(body: bytes) -> str:
     """The RFC 9530 ``Content-Digest`` field of ``body`` (SHA-256)."""
     return str(ContentDigest.create(body))
@@ -198,10 +206,9 @@ def check_request(
             f"Content-Digest does not match the body: {exc}", component="content-digest"
         ) from exc
     public_key = public_key_of(key_id)
-    verifier = HTTPMessageVerifier(
+    verifier = _Verifier(
         signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(key_id, public_key)
     )
-    verifier.max_clock_skew = CLOCK_SKEW
     message = _Message(request.method.upper(), request.url, _Headers(request.headers))
     try:
         (result,) = verifier.verify(message, require_components=COMPONENTS)

@@ -48,7 +48,7 @@ DOCUMENT_KIND: Final = "epcis_document"
 _FACT_KINDS: Final = ("item", "site", "party", "head", "ledger_event")
 
 
-class DerivationError(LedgerError):
+class DerivationError(InvalidInputError):
     """An event of a signed document does not derive (``index`` and ``field`` name it)."""
 
     code = "derivation_failed"

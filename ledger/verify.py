@@ -199,7 +199,8 @@ class AuditSource(Protocol):
         ...
 
     def disclosure(self, commitment: str) -> Disclosure | None:
-        """The erasable plaintext behind a commitment (a signed document), unless erased."""
+        """The erasable plaintext behind a commitment (a signed document), unless erased; as
+        stored, whether or not it opens the commitment (the auditor checks)."""
         ...
 
 
