@@ -19,7 +19,7 @@ from ledger.signing import Ed25519Signer
 from ledger.store.audit import SqlAuditSource
 from ledger.verify import audit
 from scanners.signed_capture import signed_capture_request
-from tests.api.live import CATALOG, VALID, World, world_fixture
+from tests.api.live import CATALOG, VALID, World, wait_for, world_fixture
 from tests.api.test_epcis_capture import chain, commissioning, erp_document, erp_event, get
 
 world = world_fixture("signedc")
@@ -66,6 +66,11 @@ def test_a_signed_document_derives_events_that_verify_log_rederives(world: World
         ("commission", 0, key),
         ("ship", 1, key),
     ]
+    answer = wait_for(
+        lambda: (a := get(world, world.admin, f"/v1/items/{code}/verify")).status_code == 200 and a
+    )  # the offline bundle, once checkpointed
+    verified = answer.json()
+    assert verified["verified"] is True, verified
     report = audit(SqlAuditSource(create_engine(world.server.db_url)),
                    pinned_trust(world.server.keys))  # fmt: skip
     assert report.intact, [f.to_json() for f in report.faults]
