@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import create_engine
 
 from api.keystore import pinned_trust
 from ledger.signing import Ed25519Signer
 from ledger.store.audit import SqlAuditSource
 from ledger.verify import audit
+from scanners.device.home import DeviceHome, Profile
 from scanners.signed_capture import signed_capture_request
-from tests.api.live import CATALOG, VALID, World, wait_for, world_fixture
+from tests.api._cli import run_cli
+from tests.api.live import CATALOG, REPO, VALID, World, wait_for, world_fixture
 from tests.api.test_epcis_capture import chain, commissioning, erp_document, erp_event, get
 
 world = world_fixture("signedc")
@@ -149,3 +153,29 @@ def test_the_job_gives_each_derived_event_its_receipt(world: World) -> None:
     job = answer.json()
     assert job["events"][0]["status"] == "captured"
     assert job["events"][0]["receipt"]["entry_hash"] == chain(world, code)[0]["event_hash"]
+
+
+def test_epcis_push_sign_request_sends_the_document_signed_whole(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # this checkout's code, as the server runs
+    home = DeviceHome(tmp_path / "device")
+    signer = home.generate_key()
+    world.admin.enrol_device("p-chem", signer.public_key, **VALID)
+    home.save_profile(Profile(server=world.server.base_url, org="p-chem",
+                              actor=world.actors["p-chem"].device.actor, key_id=signer.key_id,
+                              valid_until=VALID["valid_until"], catalog_version=CATALOG))  # fmt: skip
+    (code,) = world.issue("p-chem", 1)
+    erp = tmp_path / "erp.jsonld"
+    erp.write_text(json.dumps(erp_document([commissioning(world, "p-chem", code)])))
+    token = world.actors["p-chem"].client.token
+    assert token is not None
+    done = run_cli("epcis", "push", str(erp), "--sign-request", "--token", token, "--home",
+                   str(home.root), "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["success"] is True
+    (step,) = chain(world, code)
+    assert step["device_key"] == signer.key_id
+    again = run_cli("epcis", "push", str(erp), "--sign-request", "--token", token, "--home",
+                    str(home.root), cwd=tmp_path)  # fmt: skip
+    assert again.returncode == 2 and "epcis_duplicate" in again.stderr  # a fresh nonce each time
