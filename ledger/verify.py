@@ -35,6 +35,7 @@ from ledger.codes import SignedCode
 from ledger.commitments import Disclosure
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import LedgerError
+from ledger.http_signature import content_digest
 from ledger.leaf import LeafRecord, decode_leaf
 from ledger.licences import licence_from_json
 from ledger.merkle import Frontier, NodeId, consistency_proof, leaf_hash, verify_consistency
@@ -500,20 +501,31 @@ class _Auditor:
             return
         self.captures[leaf.entry_hash] = (entry.index, capture)
 
-    def rederive(self) -> None:
-        """Re-derive each signed capture whose document is still disclosed."""
+    def rederive(self, documents: Sequence[bytes]) -> None:
+        """Re-derive each signed capture whose document is still disclosed, or was handed to
+        the auditor (``documents``, matched by their ``Content-Digest``)."""
+        supplied = {content_digest(document): document for document in documents}
+        matched: set[str] = set()
         for entry_hash, (index, capture) in self.captures.items():
-            disclosure = self.source.disclosure(capture.document)
-            if disclosure is None:
-                continue  # erased: the signature still binds the digest, not re-derivable
             where = {"index": index, "event": format_hash(entry_hash)}
             try:
-                verify_derivation(capture, disclosure.value.encode(), disclosure,
-                                  self.derived.get(entry_hash, []))  # fmt: skip
+                digest = capture.component("content-digest")
+                if digest in supplied:
+                    matched.add(digest)
+                    document, disclosure = supplied[digest], None
+                else:
+                    disclosure = self.source.disclosure(capture.document)
+                    if disclosure is None:
+                        continue  # erased: the signature binds the digest; not re-derivable
+                    document = disclosure.value.encode()
+                verify_derivation(capture, document, disclosure, self.derived.get(entry_hash, []))
             except LedgerError as exc:
                 self.fault(f"capture_{exc.code}", exc.diagnostics(), **where)
                 continue
             self.report.rederived += 1
+        for digest in sorted(set(supplied) - matched):
+            self.fault("document_unmatched",
+                       f"no verified signed capture signs the document with {digest}")  # fmt: skip
 
     def receipt(
         self, stored: StoredEvent, leaf: LeafRecord, entry: StoredEntry, where: dict[str, object]
@@ -783,9 +795,16 @@ class _Auditor:
 
 
 def audit(
-    source: AuditSource, keys: TrustedKeys, *, trusted_checkpoint: str | None = None
+    source: AuditSource,
+    keys: TrustedKeys,
+    *,
+    trusted_checkpoint: str | None = None,
+    documents: Sequence[bytes] = (),
 ) -> AuditReport:
-    """Audit the whole ledger behind ``source`` and return a report naming each fault."""
+    """Audit the whole ledger behind ``source`` and return a report naming each fault.
+
+    ``documents``: signed-capture documents disclosed to the auditor outside the database;
+    each must re-derive exactly the events of the capture that signed it."""
     claimed_origin, claimed_size, claimed_checkpoint = source.state()
     origin = keys.log.name  # the pinned log key names the log; the database only claims it
     auditor = _Auditor(source, keys, origin)
@@ -827,6 +846,7 @@ def audit(
                 )
             auditor.touched = set()
     auditor.stored_nodes_match(pending_nodes)
+    auditor.rederive(documents)
     _finish(
         auditor,
         source,
@@ -851,7 +871,6 @@ def _finish(
     statements: Iterator[tuple[int, list[StoredHeadStatement]]],
 ) -> None:
     report = auditor.report
-    auditor.rederive()
     size = auditor.frontier.size
     report.root_hash = auditor.frontier.root()
     if claimed_size != size:

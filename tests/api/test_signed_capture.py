@@ -54,7 +54,9 @@ def problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
     return dict(found)
 
 
-def test_a_signed_document_derives_events_that_verify_log_rederives(world: World) -> None:
+def test_a_signed_document_derives_events_that_verify_log_rederives(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (code,) = world.issue("p-chem", 1)
     ship = {"carrier": "c-move", "consignee": "t-trade", "consignee_site": "t-trade-site",
             "waybill_no": "WB-S1"}  # fmt: skip
@@ -79,6 +81,13 @@ def test_a_signed_document_derives_events_that_verify_log_rederives(world: World
                    pinned_trust(world.server.keys))  # fmt: skip
     assert report.intact, [f.to_json() for f in report.faults]
     assert report.signed_captures >= 1 and report.rederived == report.signed_captures
+    disclosed = tmp_path / "disclosed.jsonld"
+    disclosed.write_bytes(json.dumps(document).encode())  # the bytes that were signed
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    ran = run_cli("verify-log", "--db", world.server.db_url, "--keys", str(world.server.keys),
+                  "--document", str(disclosed), "--json", cwd=tmp_path)  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert json.loads(ran.stdout)["rederived"] == report.rederived
 
 
 def test_a_replayed_request_is_refused_and_writes_nothing(world: World) -> None:

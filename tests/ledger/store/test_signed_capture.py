@@ -32,7 +32,9 @@ from ledger.signed_capture import (
     verify_derivation,
 )
 from ledger.store import schema as t
+from ledger.store.audit import SqlAuditSource
 from ledger.store.repository import SqlLedgerStore
+from ledger.verify import audit
 from tests.harness import Harness
 
 URL = "https://ledger.example/epcis/capture/signed?actor={actor}&catalog={catalog}"
@@ -130,6 +132,10 @@ def test_an_altered_document_is_an_audit_fault_and_an_erased_one_is_not(ledger: 
     report = ledger.audit()
     assert report.intact, [f.to_json() for f in report.faults]
     assert (report.signed_captures, report.rederived) == (1, 0)
+    handed = audit(SqlAuditSource(ledger.store.engine), ledger.trusted(), documents=[body])
+    assert handed.intact and handed.rederived == 1  # the document disclosed to the auditor
+    other = audit(SqlAuditSource(ledger.store.engine), ledger.trusted(), documents=[body + b" "])
+    assert {f.code for f in other.faults} == {"document_unmatched"}
 
 
 def test_a_derived_event_enters_only_with_its_signed_capture(ledger: Harness) -> None:
