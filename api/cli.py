@@ -215,6 +215,14 @@ def verify_log(
             "signed for (with --log-key; the keystore's log-retired-N files otherwise).",
         ),
     ] = None,
+    document: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--document",
+            help="Repeatable: a signed-capture document disclosed to you (its exact bytes). "
+            "It must re-derive exactly the events its signed capture logged.",
+        ),
+    ] = None,
 ) -> None:
     """Audit the whole ledger: exit 0 intact, 1 damage found, 2 could not run."""
     if tiles is not None:  # the log from its tiles alone, as any outside client sees it
@@ -235,7 +243,8 @@ def verify_log(
         policy = parse_policy_bytes(witness_policy.read_bytes()) if witness_policy else None
         engine = make_engine(db)
         source = SqlAuditSource(engine)
-        result = audit(source, trusted, trusted_checkpoint=note)
+        documents = [path.read_bytes() for path in document or []]
+        result = audit(source, trusted, trusted_checkpoint=note, documents=documents)
         if policy is not None:
             cosignatures = WitnessingStore(engine)
             cosigned = [(cp.size, cosignatures.cosigned_note(cp.size, cp.note))
@@ -392,7 +401,7 @@ def _print_report(result: AuditReport) -> None:
     table = Table(title="Ledger integrity audit", show_header=False)
     for name in (
         "entries", "events", "certificates", "revocations", "code_batches", "licences", "records",
-        "items",
+        "signed_captures", "rederived", "items",
         "checkpoints", "head_statements",
     ):  # fmt: skip
         table.add_row(name.replace("_", " "), str(getattr(result, name)))

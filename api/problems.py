@@ -8,7 +8,7 @@ unexpected is a ``internal_error`` problem that names no internals.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 import fastapi.routing
 from fastapi import FastAPI, Request
@@ -47,6 +47,7 @@ from ledger.errors import (
     UnknownFindingError,
     VerificationError,
 )
+from ledger.http_signature import HttpSignatureError
 from ledger.store.bundles import BundleUnavailableError
 
 PROBLEM_JSON = "application/problem+json"
@@ -96,6 +97,8 @@ _PROBLEM_MEMBERS = frozenset({"type", "title", "status", "code", "detail"})
 
 def status_of(exc: LedgerError) -> int:
     """The HTTP status of a ledger error."""
+    if isinstance(exc, HttpSignatureError):
+        return _SIGNATURE_STATUS.get(exc.code, 401)
     if isinstance(
         exc,
         (
@@ -118,6 +121,11 @@ def status_of(exc: LedgerError) -> int:
         return 503
     return 500
 
+
+_SIGNATURE_STATUS: Final = {
+    "components_missing": 400, "content_digest_mismatch": 400, "signature_replayed": 409,
+}  # fmt: skip
+"""RFC 9421 refusals that are not 401 (the request is not authenticated by its signature)."""
 
 _NOT_FOUND_CODES: dict[type[NotFoundError], str] = {
     UnknownUserError: "unknown_user",

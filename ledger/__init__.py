@@ -27,6 +27,7 @@ __all__ = [
     "external_ids",  # external identifier schemes
     "geo",  # WGS-84 geodesic distances and search boxes
     "hazards",  # a chemical's hazard class, toxic-inhalation and flammable (emergency query)
+    "http_signature",  # RFC 9421 signed requests (Ed25519, RFC 9530 digests)
     "ingest",  # the ingest path and its storage port
     "leaf",  # the log's leaf records
     "licences",  # licence records
@@ -38,6 +39,7 @@ __all__ = [
     "revocations",  # key revocations
     "rules",  # the anomaly engine
     "search",  # items by lot, waybill, vehicle and device
+    "signed_capture",  # an RFC 9421-signed EPCIS document as a log entry, and its derived events
     "signing",  # the one signer interface
     "state",  # the item-state fold
     "statements",  # receipts and item-head statements

@@ -31,6 +31,10 @@ from ledger.events import EventBody, parse_body
 from ledger.signing import SUPPORTED_ALGORITHMS, Signer, verify_signature
 
 MAX_ENVELOPE_BYTES = 256 * 1024
+CAPTURE_ALG = "rfc9421-capture"
+"""A derived event's ``alg``: its ``value`` is the hash of the signed-capture entry it was
+derived from (:mod:`ledger.signed_capture`), not a signature; :meth:`SignedEvent.verify`
+refuses it, so only the signed-capture path can admit one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +105,11 @@ def open_envelope(raw: object) -> SignedEvent:
     if not isinstance(raw_body, Mapping):
         raise MalformedEventError("body must be an object", field="body")
     body = parse_body(raw_body)
-    if signature["alg"] not in SUPPORTED_ALGORITHMS:
+    if signature["alg"] not in SUPPORTED_ALGORITHMS and signature["alg"] != CAPTURE_ALG:
         raise MalformedEventError("unsupported signature algorithm", field="signature.alg")
+    if signature["alg"] == CAPTURE_ALG and len(signature_bytes) != 32:
+        raise MalformedEventError("a derived event cites a 32-byte entry hash",
+                                  field="signature.value")  # fmt: skip
     try:
         body_bytes = canonical_bytes_of_validated(raw_body)  # parse_body proved it float-free
     except InvalidInputError as exc:

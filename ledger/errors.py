@@ -21,13 +21,20 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   │   ├── EpcisNoCounterpartError  content chemtrace has no place for, or a fact it lacks
     │   │   ├── EpcisSensorDataError     it carries sensor data, which no event can sign
     │   │   └── UnissuedIdentifierError  an EPC, location or party the registry never issued
-    │   └── IdentifierError          (ledger.epcis) a GS1 key, Digital Link or EPC is invalid
+    │   ├── IdentifierError          (ledger.epcis) a GS1 key, Digital Link or EPC is invalid
+    │   └── DerivationError          (ledger.signed_capture) a signed document's event does not map
     ├── VerificationError            a cryptographic or structural check failed
     │   ├── SignatureInvalidError    a signature does not verify
     │   ├── ProofError               an inclusion or consistency proof is wrong
     │   ├── TileError                a tlog tile, entry bundle or tile path is malformed
     │   ├── NoteError                a signed note is malformed or unsigned
     │   ├── TamperedEntryError       a stored entry's bytes no longer match its leaf's hash
+    │   ├── HttpSignatureError       (ledger.http_signature) an RFC 9421 request is refused
+    │   │   ├── SignatureMissingError    no Signature / Signature-Input field
+    │   │   ├── ComponentsMissingError   a required component or parameter is not covered
+    │   │   ├── ContentDigestMismatchError  the body is not the one the digest names
+    │   │   ├── SignatureExpiredError    expired, created in the future, or too long-lived
+    │   │   └── SignatureReplayedError   the key used this nonce before
     │   └── QuorumError              (ledger.witness_policy) too few valid cosignatures
     ├── AppendRejectedError          a well-formed event the ledger refuses
     │   ├── UnknownKeyError          the signing key is not registered

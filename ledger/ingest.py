@@ -14,7 +14,7 @@ from typing import Protocol
 from ledger.append import AppendPlan, Outcome, Rejected, connected_groups, reject_group
 from ledger.catalog import CatalogRegistry
 from ledger.certificates import Certificate, TrustStore
-from ledger.envelope import SignedEvent, open_envelope
+from ledger.envelope import CAPTURE_ALG, SignedEvent, open_envelope
 from ledger.errors import (
     KeyNotValidAtLogTimeError,
     LedgerError,
@@ -79,6 +79,19 @@ class Ingestor:
         self._genesis = genesis
         self._chemicals: dict[str, str | None] = {}
         """Items' chemicals as logged: a logged first event never changes."""
+        self._vouched: dict[bytes, bytes] = {}
+        """Derived events being appended, each with the signed-capture entry it cites."""
+
+    def vouch(self, authority: bytes, event_hashes: Iterable[bytes]) -> None:
+        """Admit these derived events (until :meth:`release`): their signed capture, logged
+        as ``authority``, verified. Nothing else can admit an event without a signature."""
+        with self._lock:
+            self._vouched.update(dict.fromkeys(event_hashes, authority))
+
+    def release(self, event_hashes: Iterable[bytes]) -> None:
+        with self._lock:
+            for event_hash in event_hashes:
+                self._vouched.pop(event_hash, None)
 
     def submit(self, raw_events: Sequence[object], *, atomic: bool = False) -> list[Outcome]:
         r"""Append a batch; each event gets an outcome, in order.
@@ -216,6 +229,12 @@ class Ingestor:
         certificates = trust.certificates_for(event.key_id)
         if not certificates:
             raise UnknownKeyError("no certificate for the signing key", key_id=event.key_id)
+        if event.algorithm == CAPTURE_ALG:
+            with self._lock:
+                authority = self._vouched.get(event.event_hash)
+            if authority is None or authority != event.signature:
+                raise SignatureInvalidError("a derived event enters only with its signed capture")
+            return
         if certificates[0].algorithm != event.algorithm:
             raise SignatureInvalidError("signature algorithm does not match the key")
         event.verify(certificates[0].public_key)

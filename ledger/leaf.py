@@ -20,7 +20,9 @@ from ledger.errors import InvalidInputError
 from ledger.timefmt import parse_utc
 
 LEAF_VERSION: Final = 1
-EntryKind = Literal["event", "certificate", "revocation", "code_batch", "licence", "record"]
+EntryKind = Literal[
+    "event", "certificate", "revocation", "code_batch", "licence", "record", "signed_capture"
+]
 ENTRY_KINDS: Final = frozenset(get_args(EntryKind))
 
 

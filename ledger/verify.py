@@ -32,8 +32,10 @@ from ledger.certificates import TrustStore, certificate_from_json
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.checkpoint import claimed_size as size_of_note
 from ledger.codes import SignedCode
+from ledger.commitments import Disclosure
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import LedgerError
+from ledger.http_signature import content_digest
 from ledger.leaf import LeafRecord, decode_leaf
 from ledger.licences import licence_from_json
 from ledger.merkle import Frontier, NodeId, consistency_proof, leaf_hash, verify_consistency
@@ -41,6 +43,13 @@ from ledger.note import NoteVerifier
 from ledger.records import record_from_bytes
 from ledger.registry import batch_entry_hash, check_batch
 from ledger.revocations import revocation_from_json
+from ledger.signed_capture import (
+    SignedCapture,
+    authority_of,
+    capture_from_bytes,
+    verify_capture,
+    verify_derivation,
+)
 from ledger.statements import ItemHeadStatement, Receipt
 from ledger.timefmt import parse_utc
 
@@ -105,6 +114,16 @@ class StoredRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredSignedCapture:
+    capture_hash: bytes
+    log_index: int
+    key_id: str
+    org: str
+    nonce: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class StoredCode:
     code: str
     batch_index: int
@@ -126,6 +145,7 @@ class StoredEntry:
     codes: tuple[StoredCode, ...] = ()
     licence: StoredLicence | None = None
     record: StoredRecord | None = None
+    capture: StoredSignedCapture | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +197,11 @@ class AuditSource(Protocol):
 
     def item_heads(self) -> Iterator[tuple[str, int, bytes, int]]:
         """The item table: ``(code, head_seq, head_hash, head_index)``."""
+        ...
+
+    def disclosure(self, commitment: str) -> Disclosure | None:
+        """The erasable plaintext behind a commitment (a signed document), unless erased; as
+        stored, whether or not it opens the commitment (the auditor checks)."""
         ...
 
 
@@ -250,6 +275,9 @@ class AuditReport:
     code_batches: int = 0
     licences: int = 0
     records: int = 0
+    signed_captures: int = 0
+    rederived: int = 0
+    """Signed captures whose disclosed document re-derived exactly their logged events."""
     items: int = 0
     checkpoints: int = 0
     head_statements: int = 0
@@ -273,6 +301,8 @@ class AuditReport:
             "code_batches": self.code_batches,
             "licences": self.licences,
             "records": self.records,
+            "signed_captures": self.signed_captures,
+            "rederived": self.rederived,
             "items": self.items,
             "checkpoints": self.checkpoints,
             "head_statements": self.head_statements,
@@ -302,6 +332,10 @@ class _Auditor:
         self.nodes_expected = 0
         self.touched: set[str] = set()
         """Items whose chain moved since the previous stored checkpoint."""
+        self.captures: dict[bytes, tuple[int, SignedCapture]] = {}
+        """Signed captures whose request signature verified, by entry hash."""
+        self.derived: dict[bytes, list[bytes]] = {}
+        """The hashes of the events citing each signed capture, in log order."""
 
     def fault(self, code: str, message: str, **where: object) -> None:
         self.report.faults.append(Fault(code, message, **where))  # type: ignore[arg-type]
@@ -338,6 +372,8 @@ class _Auditor:
             self.licence_entry(entry, leaf)
         elif leaf.kind == "record":
             self.record_entry(entry, leaf)
+        elif leaf.kind == "signed_capture":
+            self.signed_capture_entry(entry, leaf)
         else:
             self.code_batch_entry(entry, leaf)
         appended = self.frontier.append(leaf_hash(entry.leaf_input))
@@ -403,9 +439,93 @@ class _Auditor:
             cert = self.trust.device_certificate(
                 event.key_id, event.body.org, parse_utc(leaf.log_time)
             )
-            event.verify(cert.public_key)
+            authority = authority_of(event)
+            if authority is None:
+                event.verify(cert.public_key)
+                return
         except LedgerError as exc:
             self.fault(f"event_{exc.code}", exc.diagnostics(), **where)
+            return
+        # A derived event is the signer's through the capture it cites: that request, logged
+        # earlier, verified under the same device key, and (where the document is disclosed)
+        # re-derives exactly this event (checked at the end).
+        found = self.captures.get(authority)
+        if found is None:
+            self.fault(
+                "event_capture_missing",
+                "a derived event cites no earlier verified signed capture",
+                **where,
+            )
+            return
+        capture = found[1]
+        if (capture.key_id, capture.org) != (event.key_id, event.body.org):
+            self.fault(
+                "event_capture_mismatch",
+                "a derived event names another signer than its signed capture",
+                **where,
+            )
+            return
+        self.derived.setdefault(authority, []).append(event.event_hash)
+
+    def signed_capture_entry(self, entry: StoredEntry, leaf: LeafRecord) -> None:
+        stored = entry.capture
+        where = {"index": entry.index, "event": format_hash(leaf.entry_hash)}
+        self.report.signed_captures += 1
+        if stored is None:
+            self.fault(
+                "capture_missing", "the log commits to a signed capture that is not stored", **where
+            )
+            return
+        try:
+            capture = capture_from_bytes(stored.body)
+        except LedgerError as exc:
+            self.fault("capture_malformed", f"stored signed capture does not parse: {exc}", **where)
+            return
+        if capture.entry_hash != leaf.entry_hash or stored.capture_hash != leaf.entry_hash:
+            self.fault(
+                "capture_hash_mismatch", "stored signed capture does not match the log", **where
+            )
+            return
+        columns = (stored.key_id, stored.org, stored.nonce, stored.log_index)
+        if columns != (capture.key_id, capture.org, capture.nonce, entry.index):
+            self.fault(
+                "capture_column_mismatch", "a signed capture column disagrees with it", **where
+            )
+        try:
+            cert = self.trust.device_certificate(
+                capture.key_id, capture.org, parse_utc(leaf.log_time)
+            )
+            verify_capture(capture, cert.public_key)
+        except LedgerError as exc:
+            self.fault(f"capture_{exc.code}", exc.diagnostics(), **where)
+            return
+        self.captures[leaf.entry_hash] = (entry.index, capture)
+
+    def rederive(self, documents: Sequence[bytes]) -> None:
+        """Re-derive each signed capture whose document is still disclosed, or was handed to
+        the auditor (``documents``, matched by their ``Content-Digest``)."""
+        supplied = {content_digest(document): document for document in documents}
+        matched: set[str] = set()
+        for entry_hash, (index, capture) in self.captures.items():
+            where = {"index": index, "event": format_hash(entry_hash)}
+            try:
+                digest = capture.component("content-digest")
+                if digest in supplied:
+                    matched.add(digest)
+                    document, disclosure = supplied[digest], None
+                else:
+                    disclosure = self.source.disclosure(capture.document)
+                    if disclosure is None:
+                        continue  # erased: the signature binds the digest; not re-derivable
+                    document = disclosure.value.encode()
+                verify_derivation(capture, document, disclosure, self.derived.get(entry_hash, []))
+            except LedgerError as exc:
+                self.fault(f"capture_{exc.code}", exc.diagnostics(), **where)
+                continue
+            self.report.rederived += 1
+        for digest in sorted(set(supplied) - matched):
+            self.fault("document_unmatched",
+                       f"no verified signed capture signs the document with {digest}")  # fmt: skip
 
     def receipt(
         self, stored: StoredEvent, leaf: LeafRecord, entry: StoredEntry, where: dict[str, object]
@@ -675,9 +795,16 @@ class _Auditor:
 
 
 def audit(
-    source: AuditSource, keys: TrustedKeys, *, trusted_checkpoint: str | None = None
+    source: AuditSource,
+    keys: TrustedKeys,
+    *,
+    trusted_checkpoint: str | None = None,
+    documents: Sequence[bytes] = (),
 ) -> AuditReport:
-    """Audit the whole ledger behind ``source`` and return a report naming each fault."""
+    """Audit the whole ledger behind ``source`` and return a report naming each fault.
+
+    ``documents``: signed-capture documents disclosed to the auditor outside the database;
+    each must re-derive exactly the events of the capture that signed it."""
     claimed_origin, claimed_size, claimed_checkpoint = source.state()
     origin = keys.log.name  # the pinned log key names the log; the database only claims it
     auditor = _Auditor(source, keys, origin)
@@ -719,6 +846,7 @@ def audit(
                 )
             auditor.touched = set()
     auditor.stored_nodes_match(pending_nodes)
+    auditor.rederive(documents)
     _finish(
         auditor,
         source,

@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import Principal, require
-from api.problems import PROBLEM_JSON, ProblemError, responses
+from api.problems import PROBLEM_JSON, ProblemError, problem_of, responses
 from api.routes._common import client_of, read_json, service_of
 from api.services.epcis_capture import (
     BEHAVIOURS,
@@ -28,6 +28,8 @@ from api.services.epcis_capture import (
     job_json,
     validate_document,
 )
+from ledger.errors import LedgerError
+from ledger.http_signature import Request as SignedRequest
 
 router = APIRouter(prefix="/epcis", tags=["epcis"])
 Capturer = Depends(require("enterprise", "inspector"))
@@ -145,6 +147,60 @@ async def capture(
                             field="/type")  # fmt: skip
     service = service_of(request).epcis_capture
     job = await run_in_threadpool(service.capture, principal, document, chosen, client_of(request))
+    location = f"/epcis/capture/{job.id}"
+    return JSONResponse(
+        job_json(job), status_code=202, headers={**limits_headers(request), "Location": location}
+    )
+
+
+_SIGNED_BODY: Final = {
+    "requestBody": {
+        "required": True,
+        "description": "A plain EPCIS 2.0 JSON-LD document (no chemtrace:envelope or "
+        "signature), the whole request signed with RFC 9421 HTTP Message Signatures: Ed25519 "
+        "by a registered device key (`keyid`), covering `@method`, `@target-uri`, "
+        "`content-type` and `content-digest` (RFC 9530), with `created`, `expires` and "
+        "`nonce`. The signed URI names the actor and catalog: `?actor=sha256:…&catalog=…`",
+        "content": {"application/ld+json": {"schema": {"type": "object"}},
+                    "application/json": {"schema": {"type": "object"}}},
+    }
+}  # fmt: skip
+
+
+@router.post(
+    "/capture/signed",
+    status_code=202,
+    responses={
+        202: {"description": "The capture job (also at `Location`)", **_JOB},
+        **responses(400, 401, 403, 409, 413, 415, 422),
+    },
+    openapi_extra=_SIGNED_BODY,
+    summary="Capture an RFC 9421-signed EPCIS 2.0 document; the server derives the events.",
+)
+async def capture_signed(
+    request: Request,
+    principal: Principal = Capturer,
+    epcis_version: EpcisVersion = None,
+    cbv_version: CbvVersion = None,
+) -> JSONResponse:
+    _versions(epcis_version, cbv_version)
+    limit = service_of(request).epcis_capture.file_size_limit
+    body = await request.body()
+    if len(body) > limit:
+        raise epcis_problem(
+            413, "epcis_capture_file_size",
+            f"a capture body holds at most {limit} bytes, this one {len(body)}", limit=limit,
+        )  # fmt: skip
+    signed = SignedRequest(
+        request.method, str(request.url),
+        tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw), body,
+    )  # fmt: skip
+    service = service_of(request).signed_capture
+    try:
+        job = await run_in_threadpool(service.capture, principal, signed, client_of(request))
+    except LedgerError as exc:
+        problem = problem_of(exc)
+        raise epcis_problem(problem.status, problem.code, problem.detail, **problem.extra) from exc
     location = f"/epcis/capture/{job.id}"
     return JSONResponse(
         job_json(job), status_code=202, headers={**limits_headers(request), "Location": location}

@@ -30,6 +30,7 @@ from api.services.paging import Cursors
 from api.services.queries import QueryService
 from api.services.records import Records
 from api.services.registry import RegistryService
+from api.services.signed_capture import SignedCaptureService
 from api.services.tiles import TileService
 from api.settings import Settings
 from api.webhooks import WebhookDispatcher
@@ -133,6 +134,13 @@ class Service:
         """EPCIS 2.0 capture (``/epcis/capture``, ``/epcis/events``) through :attr:`ingest`."""
         jobs = SqlCaptureJobs(self.deployment.store.engine)
         return EpcisCaptureService(self.settings, jobs, self.registry, self.queries, self.ingest)
+
+    @cached_property
+    def signed_capture(self) -> SignedCaptureService:
+        """RFC 9421-signed EPCIS capture (``/epcis/capture/signed``): derived events."""
+        jobs = SqlCaptureJobs(self.deployment.store.engine)
+        return SignedCaptureService(self.deployment, jobs, self.registry, self.ingest,
+                                    self.epcis_capture)  # fmt: skip
 
     @cached_property
     def catalog(self) -> CatalogService:

@@ -14,7 +14,7 @@ from typing import Final
 
 from ledger.bundle.report import BundleReport, item_noun
 from ledger.bundle.wire import WireBundle, WireEntry, WireItem
-from ledger.canonical import CERTIFICATE, domain_hash
+from ledger.canonical import CERTIFICATE, canonical_bytes, domain_hash
 from ledger.certificates import Certificate, TrustStore, certificate_from_json
 from ledger.checkpoint import Checkpoint
 from ledger.codes import CodeFacts
@@ -30,6 +30,7 @@ from ledger.errors import (
 from ledger.leaf import EntryKind, LeafRecord
 from ledger.merkle import leaf_hash, verify_inclusion
 from ledger.revocations import Revocation, revocation_from_json
+from ledger.signed_capture import SignedCapture, authority_of, capture_from_bytes, verify_capture
 from ledger.timefmt import parse_utc
 
 
@@ -83,6 +84,8 @@ class EntryChecks:
         self.records = [CheckedRecord("certificate", entry) for entry in wire.certificates]
         self.records += [CheckedRecord("revocation", entry) for entry in wire.revocations]
         self.rejected_keys: set[str] = set()
+        self.captures: dict[bytes, tuple[WireEntry, SignedCapture]] = {}
+        """Intact signed-capture entries, by entry hash."""
 
     def check_entries(self) -> None:
         """Layout, every entry's hash and inclusion, then signatures in log order."""
@@ -91,7 +94,27 @@ class EntryChecks:
             self.open_event(event)
         for record in self.records:
             self.open_record(record)
+        for entry in self.wire.captures:
+            self.open_capture(entry)
         self.walk_trust()
+
+    def open_capture(self, entry: WireEntry) -> None:
+        where = f"the signed capture at log index {entry.index}"
+        try:
+            capture = capture_from_bytes(canonical_bytes(dict(entry.body)))
+        except LedgerError as exc:
+            self.report.fault("capture_malformed", f"{where} is malformed ({exc.message})",
+                              index=entry.index)  # fmt: skip
+            return
+        if capture.entry_hash != entry.entry_hash:
+            self.report.fault("capture_altered", f"{where} was altered ({_ALTERED})",
+                              index=entry.index)  # fmt: skip
+            return
+        problem = self.included("signed_capture", entry)
+        if problem is not None:
+            self.report.fault("capture_not_in_log", f"{where} {problem}", index=entry.index)
+            return
+        self.captures[entry.entry_hash] = (entry, capture)
 
     def called(self, code: str) -> str:
         """How a message names an item: ``this cylinder`` (the focus) or ``cylinder CT-…``."""
@@ -268,6 +291,10 @@ class EntryChecks:
             cert = self.trust.device_certificate(
                 signed.key_id, signed.body.org, parse_utc(log_time)
             )
+            authority = authority_of(signed)
+            if authority is not None:
+                self.derived_signature(event, signed, authority)
+                return
             signed.verify(cert.public_key)
         except UnknownKeyError:
             self.unknown_key(event, signed)
@@ -297,6 +324,26 @@ class EntryChecks:
                 "event_signature_invalid",
                 f"has a device signature that cannot be checked ({exc})",
             )
+
+    def derived_signature(self, event: CheckedEvent, signed: SignedEvent, authority: bytes) -> None:
+        """A derived event is the signer's through the earlier signed capture it cites.
+
+        Raises:
+            LedgerError: the key was not valid when the capture was logged, or the recorded
+                request does not verify under it.
+        """
+        found = self.captures.get(authority)
+        if found is None or found[0].index >= event.entry.index:
+            missing = "cites a signed capture that is not in this bundle before it"
+            self.event_fault(event, "event_capture_missing", missing)
+            return
+        entry, capture = found
+        if (capture.key_id, capture.org) != (signed.key_id, signed.body.org):
+            other = "names another signer than the signed capture it cites"
+            self.event_fault(event, "event_capture_mismatch", other)
+            return
+        cert = self.trust.device_certificate(capture.key_id, capture.org, parse_utc(entry.log_time))
+        verify_capture(capture, cert.public_key)
 
     def unknown_key(self, event: CheckedEvent, signed: SignedEvent) -> None:
         key = signed.key_id

@@ -84,6 +84,8 @@ class WireBundle:
     revocations: tuple[WireEntry, ...]
     events: tuple[WireEntry, ...]
     items: tuple[WireItem, ...]
+    captures: tuple[WireEntry, ...] = ()
+    """The signed-capture entries the bundle's derived events cite (absent: none)."""
 
 
 def _fail(message: str, where: str) -> BundleFormatError:
@@ -175,7 +177,7 @@ def parse_bundle(data: object) -> WireBundle:
         raise _fail("a bundle must be a JSON object", "$")
     if data.get("format") != BUNDLE_FORMAT:
         raise _fail(f"unknown format (expected {BUNDLE_FORMAT!r})", "format")
-    raw = _object(data, "$", _TOP_KEYS)
+    raw = _object(data, "$", _TOP_KEYS | ({"captures"} & set(data)))
     subject = _object(raw["subject"], "subject", frozenset({"kind", "id"}))
     kind = subject["kind"]
     if kind not in ("item", "site"):
@@ -209,6 +211,10 @@ def parse_bundle(data: object) -> WireBundle:
         ),
         items=tuple(
             _item(item, f"items[{n}]") for n, item in enumerate(_list(raw["items"], "items"))
+        ),
+        captures=tuple(
+            _entry(entry, f"captures[{n}]", "capture")
+            for n, entry in enumerate(_list(raw.get("captures", []), "captures"))
         ),
     )
 
@@ -294,9 +300,12 @@ def assemble_bundle(
     revocations: Sequence[LoggedEntry],
     items: Sequence[BundledItem],
     consistency: tuple[int, Sequence[bytes]] | None = None,
+    captures: Sequence[LoggedEntry] = (),
 ) -> dict[str, JsonValue]:
-    """Return the bundle JSON; entries are written once each, in log order."""
-    return {
+    """Return the bundle JSON; entries are written once each, in log order. ``captures``
+    (the signed-capture entries derived events cite) appear only when there are some, so a
+    bundle without derived events keeps the original layout."""
+    bundle: dict[str, JsonValue] = {
         "format": BUNDLE_FORMAT,
         "origin": origin,
         "created_at": created_at,
@@ -319,6 +328,9 @@ def assemble_bundle(
         "events": [entry.to_json("envelope") for entry in sorted(events, key=_by_index)],
         "items": [item.to_json() for item in sorted(items, key=lambda item: item.code)],
     }
+    if captures:
+        bundle["captures"] = [entry.to_json("capture") for entry in sorted(captures, key=_by_index)]
+    return bundle
 
 
 def _by_index(entry: LoggedEntry) -> int:

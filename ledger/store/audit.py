@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, Select, Table, and_, func, or_, select
 
+from ledger.commitments import Disclosure
 from ledger.merkle import NodeId
 from ledger.store import schema as t
 from ledger.store.repository import _read_nodes
@@ -26,6 +27,7 @@ from ledger.verify import (
     StoredLink,
     StoredRecord,
     StoredRevocation,
+    StoredSignedCapture,
 )
 
 PAGE = 2000
@@ -83,6 +85,16 @@ class SqlAuditSource:
                         )
                     )
                 }
+                captures = {
+                    row.log_index: StoredSignedCapture(
+                        row.capture_hash, row.log_index, row.key_id, row.org, row.nonce, row.body
+                    )
+                    for row in conn.execute(
+                        select(t.signed_capture).where(
+                            t.signed_capture.c.log_index.between(low, high)
+                        )
+                    )
+                }
                 codes: dict[int, list[StoredCode]] = defaultdict(list)
                 for row in conn.execute(
                     select(t.issued_code)
@@ -105,6 +117,7 @@ class SqlAuditSource:
                     codes=tuple(codes.get(row.idx, ())),
                     licence=licences.get(row.idx),
                     record=records.get(row.idx),
+                    capture=captures.get(row.idx),
                 )
             start = high + 1
 
@@ -149,6 +162,7 @@ class SqlAuditSource:
             _unaccounted("revocation", t.revocation, t.revocation.c.revocation_hash),
             _unaccounted("licence", t.licence, t.licence.c.licence_hash),
             _unaccounted("record", t.registry_record, t.registry_record.c.record_hash),
+            _unaccounted("signed_capture", t.signed_capture, t.signed_capture.c.capture_hash),
             (
                 "event_item",
                 select(ei.c.event_hash, ei.c.log_index)
@@ -217,6 +231,14 @@ class SqlAuditSource:
             for row in rows:
                 yield row.code, row.head_seq, row.head_hash, row.head_index
             after = rows[-1].code
+
+    def disclosure(self, commitment: str) -> Disclosure | None:
+        pd = t.personal_data
+        with self._engine.connect() as conn:
+            row = conn.execute(select(pd).where(pd.c.commitment == commitment)).first()
+        if row is None or row.value is None:
+            return None
+        return Disclosure(kind=row.kind, value=row.value, salt=row.salt)  # the auditor opens it
 
 
 def _unaccounted(kind: str, table: Table, digest: Column[bytes]) -> tuple[str, Select[Any]]:

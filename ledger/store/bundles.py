@@ -51,8 +51,9 @@ from ledger.bundle import (
     SubjectKind,
     assemble_bundle,
 )
-from ledger.canonical import JsonValue
+from ledger.canonical import JsonValue, b64decode
 from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.envelope import CAPTURE_ALG
 from ledger.errors import InvalidInputError, LedgerError, StorageError
 from ledger.merkle import NodeId, inclusion_proof, inclusion_proof_ids, root_at
 from ledger.note import NoteVerifier
@@ -272,8 +273,9 @@ class _Builder:
             key_ids = keys | {row_key for row_key, _ in certificates.values()}
             revocations = self.revocations(conn, sorted(key_ids), size)
             labels = self.labels(conn, list(chains))
+            captures = self.captures(conn, {_authority(row.body) for row in events.values()})
         certificate_rows = {index: row for index, (_, row) in certificates.items()}
-        proofs = self.proofs([*events, *certificate_rows, *revocations], size)
+        proofs = self.proofs([*events, *certificate_rows, *revocations, *captures], size)
         stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return assemble_bundle(
             origin=self.store.origin,
@@ -283,6 +285,7 @@ class _Builder:
             events=[_entry(row, proofs) for row in events.values()],
             certificates=[_entry(row, proofs) for row in certificate_rows.values()],
             revocations=[_entry(row, proofs) for row in revocations.values()],
+            captures=[_entry(row, proofs) for row in captures.values()],
             items=[
                 BundledItem(
                     code=code,
@@ -447,6 +450,22 @@ class _Builder:
         return found
 
     @staticmethod
+    def captures(conn: Connection, authorities: set[bytes | None]) -> dict[int, _Row]:
+        """The signed-capture entries that derived events cite (each logged before them)."""
+        sc, le = t.signed_capture, t.log_entry
+        wanted = sorted(a for a in authorities if a is not None)
+        found: dict[int, _Row] = {}
+        for chunk in _chunks(wanted):
+            query = (
+                select(sc.c.log_index, sc.c.capture_hash, sc.c.body, le.c.log_time)
+                .join(le, le.c.idx == sc.c.log_index)
+                .where(sc.c.capture_hash.in_(chunk))
+            )
+            for row in conn.execute(query):
+                found[row.log_index] = _Row(row.log_index, row.log_time, row.capture_hash, row.body)
+        return found
+
+    @staticmethod
     def revocations(conn: Connection, key_ids: Sequence[str], size: int) -> dict[int, _Row]:
         r, le = t.revocation, t.log_entry
         found: dict[int, _Row] = {}
@@ -484,6 +503,12 @@ class _Builder:
 
 def _device_key(envelope: bytes) -> str:
     return str(json.loads(envelope)["body"]["device_key"])
+
+
+def _authority(envelope: bytes) -> bytes | None:
+    """The signed-capture entry a derived event cites (None for a device-signed one)."""
+    signature = json.loads(envelope)["signature"]
+    return b64decode(signature["value"]) if signature["alg"] == CAPTURE_ALG else None
 
 
 def _entry(row: _Row, proofs: Mapping[int, list[bytes]]) -> LoggedEntry:

@@ -30,6 +30,7 @@ from ledger.custody import fold as fold_custody
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.errors import CheckpointConflictError, LedgerError, StorageError
 from ledger.events import EventBody
+from ledger.http_signature import SignatureReplayedError
 from ledger.leaf import EntryKind, LeafRecord
 from ledger.licences import Licence, licence_from_json
 from ledger.merkle import (
@@ -45,6 +46,7 @@ from ledger.note import NoteVerifier, note_key_id, sign_note, split_note
 from ledger.records import RegistryRecord, record_from_bytes
 from ledger.registry import batch_entry_hash, check_batch
 from ledger.revocations import Revocation, revocation_from_json
+from ledger.signed_capture import SignedCapture, capture_from_bytes
 from ledger.signing import Signer
 from ledger.statements import ItemHeadStatement, Receipt
 from ledger.store import schema as t
@@ -305,6 +307,71 @@ class SqlLedgerStore:
             ])  # fmt: skip
 
         return self._append_record("code_batch", batch_entry_hash(codes), store, log_signer)
+
+    def append_signed_capture(
+        self, capture: SignedCapture, document: Disclosure, *, retain_until: str,
+        log_signer: Signer,
+    ) -> Receipt:  # fmt: skip
+        """Log a verified signed capture, and keep its document in erasable storage.
+
+        Raises:
+            SignatureReplayedError: the key used this nonce before (nothing is written).
+        """
+
+        def store(conn: Connection, index: int) -> None:
+            sc = t.signed_capture
+            self._require_fresh_nonce(conn, capture.key_id, capture.nonce)
+            conn.execute(insert(sc).values(
+                capture_hash=capture.entry_hash, log_index=index, key_id=capture.key_id,
+                org=capture.org, nonce=capture.nonce, body=capture.encode(),
+            ))  # fmt: skip
+            conn.execute(insert(t.personal_data).values(
+                commitment=document.commitment, kind=document.kind, value=document.value,
+                salt=document.salt, created_at=format_utc(self._clock()),
+                retain_until=retain_until,
+            ))  # fmt: skip
+
+        try:
+            return self._append_record("signed_capture", capture.entry_hash, store, log_signer)
+        except StorageError as exc:  # the unique nonce: a replay raced this one
+            if isinstance(exc.__cause__, IntegrityError):
+                raise SignatureReplayedError(
+                    "this key signed a request with this nonce before", nonce=capture.nonce
+                ) from exc
+            raise
+
+    def require_fresh_nonce(self, key_id: str, nonce: str) -> None:
+        """Raises SignatureReplayedError if ``key_id`` signed a logged capture with ``nonce``."""
+        with self.engine.connect() as conn:
+            self._require_fresh_nonce(conn, key_id, nonce)
+
+    @staticmethod
+    def _require_fresh_nonce(conn: Connection, key_id: str, nonce: str) -> None:
+        sc = t.signed_capture
+        used = select(sc.c.log_index).where(sc.c.key_id == key_id, sc.c.nonce == nonce)
+        if conn.execute(used).first() is not None:
+            raise SignatureReplayedError(
+                "this key signed a request with this nonce before", nonce=nonce
+            )
+
+    def key_trust(self, key_id: str, root: tuple[str, bytes]) -> TrustStore:
+        """A trust store holding ``key_id``'s logged certificates and revocations, and its
+        organisation keys': enough for :meth:`TrustStore.device_certificate` on that key."""
+        trust = TrustStore(*root)
+        with self.engine.connect() as conn:
+            self._load_trust(conn, trust, [key_id])
+            issuers = sorted({c.issuer for c in trust.certificates_for(key_id)})
+            for revocation in self._revocations(conn, [key_id, *issuers]):
+                trust.add_revocation(revocation)
+        return trust
+
+    def signed_capture(self, entry_hash: bytes) -> tuple[int, SignedCapture] | None:
+        """A logged signed capture and its log index."""
+        sc = t.signed_capture
+        query = select(sc.c.log_index, sc.c.body).where(sc.c.capture_hash == entry_hash)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (row.log_index, capture_from_bytes(row.body))
 
     def _append_record(
         self,

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -411,6 +412,21 @@ console_session = Table(
     Column("last_seen_at", BigInteger, nullable=False),
     Column("ended_at", BigInteger),
     Column("ended_why", String(16)),
+)
+
+# -- RFC 9421-signed captures: the log entry (the document sits in personal_data) and the
+# nonces a key has used, which are never accepted twice --
+
+signed_capture = Table(
+    "signed_capture",
+    metadata,
+    Column("capture_hash", Hash, primary_key=True),
+    Column("log_index", BigInteger, ForeignKey("log_entry.idx"), nullable=False, unique=True),
+    Column("key_id", String(64), nullable=False),
+    Column("org", String(64), nullable=False, index=True),
+    Column("nonce", String(128), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    UniqueConstraint("key_id", "nonce", name="uq_signed_capture_nonce"),
 )
 
 # -- EPCIS capture jobs (the REST binding's /capture/{id}) and the CBV hash IDs they captured --

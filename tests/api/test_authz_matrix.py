@@ -969,6 +969,10 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/epcis/capture", capture_call("/epcis/capture"), authed(
         admin=FORBIDDEN, ent_own=E(202), ent_other=E(202), reg_own=FORBIDDEN,
         reg_other=FORBIDDEN, inspector=E(202))),
+    Endpoint("POST", "/epcis/capture/signed", capture_call("/epcis/capture/signed"), authed(
+        admin=FORBIDDEN, ent_own=E(401, "signature_missing"),
+        ent_other=E(401, "signature_missing"), reg_own=FORBIDDEN, reg_other=FORBIDDEN,
+        inspector=E(401, "signature_missing"))),  # the token first, then the signature
     Endpoint("POST", "/epcis/events", capture_call("/epcis/events"), authed(
         admin=FORBIDDEN, ent_own=E(400, "epcis_schema"), ent_other=E(400, "epcis_schema"),
         reg_own=FORBIDDEN, reg_other=FORBIDDEN, inspector=E(400, "epcis_schema"))),
