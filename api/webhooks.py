@@ -79,7 +79,7 @@ from api.outbound import (
 from ledger.errors import LedgerError
 from ledger.note import note_key_id, parse_vkey
 from ledger.signing import Signer
-from ledger.store.findings import FindingStore
+from ledger.store.findings import FindingStore, StoredFinding
 from ledger.store.repository import utc_now
 from ledger.timefmt import format_utc
 
@@ -195,6 +195,7 @@ class WebhookDispatcher:
         key_name: str,
         clock: Callable[[], datetime] = utc_now,
         *,
+        describe: Callable[[StoredFinding], dict[str, Any]],
         backoff_s: float = 1.0,
         timeout_s: float = TIMEOUT_S,
         max_attempts: int = MAX_ATTEMPTS,
@@ -207,12 +208,15 @@ class WebhookDispatcher:
     ) -> None:
         """``key_name`` is the name in the log's vkey (the log origin): with the signer's
         public key it gives the ``key_id`` receivers match against the vkey. With ``lock``
-        (a :class:`api.background.SingletonLock`), only its holder sends.
+        (a :class:`api.background.SingletonLock`), only its holder sends. ``describe``
+        renders a finding as ``GET /v1/findings/{id}`` does
+        (:meth:`api.services.catalog.CatalogService.describe_finding`).
 
         ``allow_networks`` (CIDRs) are the private networks hooks may reach besides public
         addresses; ``resolver`` resolves hook hosts, and ``transport`` makes the connection
         layer that is handed the checked address (both seams for tests)."""
         self._store, self._signer, self._clock, self._lock = store, signer, clock, lock
+        self._describe = describe
         self._policy = OutboundPolicy(allow_networks, resolver)
         self._transport = transport
         self.key_id = note_key_id(key_name, signer.public_key).hex()
@@ -240,7 +244,7 @@ class WebhookDispatcher:
         for row in due:
             finding_id = row["finding_id"]
             if finding_id not in findings:
-                findings[finding_id] = self._store.get(finding_id)[0].to_json()
+                findings[finding_id] = self._describe(self._store.get(finding_id)[0])
             attempt = int(row["attempts"]) + 1
             document = {
                 "finding": findings[finding_id],

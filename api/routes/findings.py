@@ -210,8 +210,7 @@ def _findings(request: Request) -> FindingsService:
 
 
 def _out(request: Request, stored: StoredFinding) -> FindingOut:
-    described = service_of(request).catalog.described(stored.finding.chemical)
-    return FindingOut(**stored.to_json(), **described)
+    return FindingOut(**service_of(request).catalog.describe_finding(stored))
 
 
 def _has_control(text: str, allowed: str = "\t\n\r") -> bool:
@@ -324,8 +323,8 @@ def list_findings(
         found = found[:size]
         position = [found[-1].last_seen, found[-1].finding.id]
         following = service.cursors.encode(query_of(request, principal), position)
-    described = service.catalog.described
-    out = [FindingOut(**f.to_json(), **described(f.finding.chemical)) for f in found]
+    describe = service.catalog.describe_finding
+    out = [FindingOut(**describe(f)) for f in found]
     kind: Literal["exact", "capped"] = "capped" if capped else "exact"
     if csv:
         rows = ([getattr(o, n) for n in FINDING_COLUMNS] for o in out)

@@ -20,6 +20,7 @@ from ledger.catalog import Catalog, CatalogRegistry, Chemical, ChemicalForm
 from ledger.catalog.ghs import parse_ghs
 from ledger.catalog.lookup import ChemicalLookup, ChemicalNames
 from ledger.store.catalog_files import SHIPPED
+from ledger.store.findings import StoredFinding
 
 ADVICE_FILE: Final = SHIPPED / "emergency-advice.json"
 
@@ -109,6 +110,12 @@ class CatalogService:
             "cas": names.cas or None,
             "un": names.un,
         }
+
+    def describe_finding(self, stored: StoredFinding) -> dict[str, Any]:
+        """A finding as the API shows it: the stored finding and its chemical's catalog
+        names. ``GET /v1/findings`` and the webhook bodies both use this, so a receiver
+        gets what the API answers."""
+        return stored.to_json() | self.described(stored.finding.chemical)
 
     def _entry(self, catalog: Catalog, chemical: Chemical) -> dict[str, JsonValue]:
         entry = chemical.to_json()

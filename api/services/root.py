@@ -193,6 +193,7 @@ class Service:
         engine = self.deployment.store.engine
         dispatcher = WebhookDispatcher(
             FindingStore(engine), self.deployment.keys.log_signer(), self.deployment.keys.origin,
+            describe=self.catalog.describe_finding,
             backoff_s=settings.webhook_backoff_s,
             allow_networks=settings.webhook_allow_networks,
             lock=SingletonLock(settings.db, engine, name="webhooks"),

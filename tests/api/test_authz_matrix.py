@@ -827,13 +827,29 @@ def _console_rows() -> list[Endpoint]:
     tests/api/console), its forms refuse a request without the session's CSRF token, and
     its assets and login page are public."""
     to_login = everyone(E(303, check=_to_login))
-    pages = ["/console", "/console/", "/console/dashboard", "/console/search",
-             "/console/items/{code}", "/console/items/{code}/label.svg", "/console/sites/{site}",
-             "/console/sites/{site}/bundle", "/console/orgs/{org}", "/console/findings",
-             "/console/findings/{finding_id}", "/console/map", "/console/map/data.json",
-             "/console/emergency", "/console/journal"]
-    concrete = {"{code}": "{item:A}", "{site}": "p-chem-site", "{org}": "p-chem",
-                "{finding_id}": MISSING_FINDING}
+    pages = [
+        "/console",
+        "/console/",
+        "/console/dashboard",
+        "/console/search",
+        "/console/items/{code}",
+        "/console/items/{code}/label.svg",
+        "/console/sites/{site}",
+        "/console/sites/{site}/bundle",
+        "/console/orgs/{org}",
+        "/console/findings",
+        "/console/findings/{finding_id}",
+        "/console/map",
+        "/console/map/data.json",
+        "/console/emergency",
+        "/console/journal",
+    ]
+    concrete = {
+        "{code}": "{item:A}",
+        "{site}": "p-chem-site",
+        "{org}": "p-chem",
+        "{finding_id}": MISSING_FINDING,
+    }
     rows = []
     for page in pages:
         path = page
@@ -847,10 +863,12 @@ def _console_rows() -> list[Endpoint]:
         *rows,
         Endpoint("GET", "/", get("/"), everyone(E(307, check=_to_login))),
         Endpoint("GET", "/console/login", get("/console/login"), PUBLIC),
-        Endpoint("GET", "/console/geo/beijing.geojson", get("/console/geo/beijing.geojson"),
-                 PUBLIC),
-        Endpoint("GET", "/console/static/vendor/{name}", get("/console/static/vendor/leaflet.js"),
-                 PUBLIC),
+        Endpoint(
+            "GET", "/console/geo/beijing.geojson", get("/console/geo/beijing.geojson"), PUBLIC
+        ),
+        Endpoint(
+            "GET", "/console/static/vendor/{name}", get("/console/static/vendor/leaflet.js"), PUBLIC
+        ),
         Endpoint("GET", "/console/static/{name}", get("/console/static/console.css"), PUBLIC),
     ]
 

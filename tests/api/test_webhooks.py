@@ -34,7 +34,7 @@ from ledger.rules import Finding, Severity
 from ledger.rules.grouping import group_of
 from ledger.signing import Ed25519Signer
 from ledger.store.engine import make_engine
-from ledger.store.findings import FindingStore
+from ledger.store.findings import FindingStore, StoredFinding
 from ledger.store.migrate import upgrade
 from tests.api.live import BACKENDS, LiveServer, shared_server, wait_for
 from tests.api.test_findings_api import role_tokens
@@ -226,11 +226,8 @@ def test_a_critical_finding_is_pushed_once_signed_by_the_log_key(
     assert got.headers["content-type"] == "application/json"
     _check_signed(got, setup.vkey)
     detail = setup.detail(made.id)
-    # the API adds the catalog's description of the chemical; the pushed body is the
-    # stored finding (it names the chemical by id)
-    described = {"chemical_name", "chemical_name_en", "cas", "un"}
-    stored = {k: v for k, v in detail["finding"].items() if k not in described}
-    assert got.json() == {"finding": stored,
+    # the pushed body describes the finding exactly as the API does (catalog names too)
+    assert got.json() == {"finding": detail["finding"],
                           "delivery": {"webhook": hook["id"], "attempt": 1}}  # fmt: skip
     # a receiver's checks fail on a changed body, another key, or a replay
     assert not verify_webhook(got.headers, got.body.replace(b"critical", b"low"), setup.vkey)
@@ -417,6 +414,7 @@ def test_the_dispatcher_backs_off_exponentially_then_gives_up(
     store.save([made])
     signer = Ed25519Signer.generate()
     dispatcher = WebhookDispatcher(store, signer, "test.example/log", clock=lambda: now[0],
+                                   describe=StoredFinding.to_json,
                                    allow_networks=["127.0.0.1/32"])  # fmt: skip
     waits = []
     try:

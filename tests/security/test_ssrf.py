@@ -45,7 +45,7 @@ from api.webhooks import WebhookDispatcher
 from ledger.rules import Finding
 from ledger.signing import Ed25519Signer
 from ledger.store.engine import make_engine
-from ledger.store.findings import FindingStore
+from ledger.store.findings import FindingStore, StoredFinding
 from ledger.store.migrate import upgrade
 from tests.api.live import LiveServer, wait_for
 
@@ -251,8 +251,8 @@ class Outbox:
         self.store.save([made])
         extra: dict[str, Any] = {} if transport is None else {"transport": transport}
         dispatcher = WebhookDispatcher(self.store, self.signer, "test.example/log",
-                                       resolver=resolver, allow_networks=allow,
-                                       timeout_s=5.0, **extra)  # fmt: skip
+                                       describe=StoredFinding.to_json, resolver=resolver,
+                                       allow_networks=allow, timeout_s=5.0, **extra)  # fmt: skip
         dispatcher.step()
         (row,) = [row for row in self.store.deliveries(made.id) if row["webhook_id"] == hook_id]
         return row
