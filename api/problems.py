@@ -205,18 +205,23 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 
 def _allowed_methods(request: Request) -> str:
-    """The ``Allow`` header of the request's path: the methods of every route it matches."""
+    """The ``Allow`` header of the request's path: the methods of every route it matches.
+
+    A path that a literal route matches (``/epcis/capture/signed``) is that resource, not an
+    instance of a template beside it (``/epcis/capture/{capture_id}``): only the literal
+    routes' methods count then, as the OpenAPI document lists them."""
     path, root = request.scope["path"], request.scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root) :]
     routes = request.app.routes
     walk = getattr(fastapi.routing, "iter_route_contexts", None)  # FastAPI >= 0.16x nests them
-    methods: set[str] = set()
+    literal: set[str] = set()
+    templated: set[str] = set()
     for route in walk(routes) if walk is not None else routes:
         regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
         if regex is not None and route_methods and regex.match(path):
-            methods |= route_methods
-    return ", ".join(sorted(methods))
+            (templated if "{" in getattr(route, "path", "{") else literal).update(route_methods)
+    return ", ".join(sorted(literal or templated))
 
 
 def install(app: FastAPI) -> None:
