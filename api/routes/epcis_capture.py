@@ -30,6 +30,7 @@ from api.services.epcis_capture import (
 )
 from ledger.errors import LedgerError
 from ledger.http_signature import Request as SignedRequest
+from ledger.store.epcis_capture import CaptureJob
 
 router = APIRouter(prefix="/epcis", tags=["epcis"])
 Capturer = Depends(require("enterprise", "inspector"))
@@ -96,7 +97,8 @@ def _versions(epcis: str | None, cbv: str | None) -> None:
             )  # fmt: skip
 
 
-async def _read(request: Request) -> Any:
+async def _body(request: Request) -> bytes:
+    """The request body, within the capture file-size limit (else 413)."""
     limit = service_of(request).epcis_capture.file_size_limit
     body = await request.body()
     if len(body) > limit:
@@ -104,6 +106,19 @@ async def _read(request: Request) -> Any:
             413, "epcis_capture_file_size",
             f"a capture body holds at most {limit} bytes, this one {len(body)}", limit=limit,
         )  # fmt: skip
+    return body
+
+
+def _accepted(request: Request, job: CaptureJob) -> JSONResponse:
+    """202 with the capture job, also at ``Location``."""
+    location = f"/epcis/capture/{job.id}"
+    return JSONResponse(
+        job_json(job), status_code=202, headers={**limits_headers(request), "Location": location}
+    )
+
+
+async def _read(request: Request) -> Any:
+    await _body(request)
     try:
         return await read_json(request)
     except ProblemError as exc:
@@ -147,10 +162,7 @@ async def capture(
                             field="/type")  # fmt: skip
     service = service_of(request).epcis_capture
     job = await run_in_threadpool(service.capture, principal, document, chosen, client_of(request))
-    location = f"/epcis/capture/{job.id}"
-    return JSONResponse(
-        job_json(job), status_code=202, headers={**limits_headers(request), "Location": location}
-    )
+    return _accepted(request, job)
 
 
 _SIGNED_BODY: Final = {
@@ -184,13 +196,7 @@ async def capture_signed(
     cbv_version: CbvVersion = None,
 ) -> JSONResponse:
     _versions(epcis_version, cbv_version)
-    limit = service_of(request).epcis_capture.file_size_limit
-    body = await request.body()
-    if len(body) > limit:
-        raise epcis_problem(
-            413, "epcis_capture_file_size",
-            f"a capture body holds at most {limit} bytes, this one {len(body)}", limit=limit,
-        )  # fmt: skip
+    body = await _body(request)
     signed = SignedRequest(
         request.method, str(request.url),
         tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw), body,
@@ -201,10 +207,7 @@ async def capture_signed(
     except LedgerError as exc:
         problem = problem_of(exc)
         raise epcis_problem(problem.status, problem.code, problem.detail, **problem.extra) from exc
-    location = f"/epcis/capture/{job.id}"
-    return JSONResponse(
-        job_json(job), status_code=202, headers={**limits_headers(request), "Location": location}
-    )
+    return _accepted(request, job)
 
 
 @router.post(
