@@ -6,7 +6,9 @@ requests are merged into one ``Ingestor.submit`` call. That is safe because a su
 atomic per *connected group of items*, never across groups: merged requests that share no
 item cannot affect each other's outcome. Requests that do share an item are never merged;
 the later one waits for the next round, so its outcome is exactly what it would have been
-alone. An atomic request (one group whatever its items) is never merged at all.
+alone. An atomic request (one group whatever its items) is never merged at all. A merged
+write that fails as a whole (a storage error, not a rejected event) is redone request by
+request, so a request fails only if it fails alone.
 """
 
 from __future__ import annotations
@@ -92,7 +94,13 @@ class GroupCommit:
             for waiter in take:
                 waiter.result = outcomes[first : first + len(waiter.events)]
                 first += len(waiter.events)
-        except BaseException as exc:  # every merged request fails as its lone call would
+        except Exception as exc:
+            if len(take) == 1:
+                take[0].error = exc
+            else:  # one request's fault must not fail the others: each is redone alone
+                for waiter in take:
+                    self._run_alone(waiter)
+        except BaseException as exc:
             for waiter in take:
                 waiter.error = exc
         finally:
@@ -101,3 +109,9 @@ class GroupCommit:
                     waiter.done = True
                 self._busy = False
                 self._cond.notify_all()
+
+    def _run_alone(self, waiter: _Waiter) -> None:
+        try:
+            waiter.result = self._submit(waiter.events)
+        except Exception as exc:
+            waiter.error = exc

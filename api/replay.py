@@ -31,6 +31,10 @@ def replay(
             found.extend(engine.feed(fact))
             if progress is not None and number % 5000 == 0:
                 progress(fact.index + 1)
+    if until_index is not None:
+        # the online worker's position is the last entry it read, fact or not (a code batch
+        # is none): a replay to a cursor ends there too, or its state is not the worker's
+        engine.position = max(engine.position, min(until_index, store.log_end()[0]))
     found.extend(engine.advance(clock))
     for entry in store.journal(since=journal_since, until=journal_until):
         found.extend(engine.journal(entry))

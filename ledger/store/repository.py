@@ -15,7 +15,19 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, and_, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -70,6 +82,29 @@ def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[A
         yield values[start : start + size]
 
 
+# The append path's reads, built once: building a select with an IN list per call cost
+# more CPU than running it.
+_ITEMS = select(t.item).where(t.item.c.code.in_(bindparam("codes", expanding=True)))
+_ITEMS_LOCKED = _ITEMS.order_by(t.item.c.code).with_for_update()
+_ISSUED = select(t.issued_code.c.code, t.issued_code.c.org).where(
+    t.issued_code.c.code.in_(bindparam("codes", expanding=True))
+)
+_REVOCATIONS = (
+    select(t.revocation.c.body)
+    .where(t.revocation.c.key_id.in_(bindparam("keys", expanding=True)))
+    .order_by(t.revocation.c.log_index)
+)
+_CERTIFICATES = select(t.certificate.c.body).order_by(t.certificate.c.log_index)
+_CERTIFICATES_OF = _CERTIFICATES.where(
+    t.certificate.c.key_id.in_(bindparam("keys", expanding=True))
+)
+_RECEIPTS = (
+    select(t.event.c.event_hash, t.event.c.receipt_signature, t.log_entry)
+    .join(t.log_entry, t.log_entry.c.idx == t.event.c.log_index)
+    .where(t.event.c.event_hash.in_(bindparam("hashes", expanding=True)))
+)
+
+
 class SqlLedgerStore:
     """The ledger's storage, on SQLite or PostgreSQL."""
 
@@ -88,6 +123,7 @@ class SqlLedgerStore:
         self.custody_policy = custody_policy
         self._clock = clock
         self._sqlite = is_sqlite(str(engine.url))
+        self._known_frontier: tuple[int, str, list[bytes]] | None = None
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -131,7 +167,8 @@ class SqlLedgerStore:
         """
         codes = sorted({link.code for e in events for link in e.body.items})
         with self._write() as conn:
-            self._lock_items(conn, codes)
+            # the item rows are locked (PostgreSQL) by the same read that gives their heads
+            heads, custody = self._heads_and_custody(conn, codes, lock=not self._sqlite)
             size, log_time, frontier = self._lock_log(conn)
             # Revocations logged before this transaction bind it; later ones cannot reach back.
             keys = {e.key_id for e in events}
@@ -142,7 +179,6 @@ class SqlLedgerStore:
             )
             for revocation in revocations:
                 trust.add_revocation(revocation)
-            heads, custody = self._heads_and_custody(conn, codes)
             context = AppendContext(
                 origin=self.origin,
                 log_time=log_time,
@@ -159,6 +195,8 @@ class SqlLedgerStore:
             plan = plan_append(events, context, log_signer, atomic=atomic)
             if plan.events:
                 self._write_plan(conn, plan, log_time)
+        if plan.events:  # committed: the frontier the next append starts from
+            self._known_frontier = (plan.next_index, log_time, frontier.hashes())
         return plan
 
     def append_certificate(
@@ -424,19 +462,12 @@ class SqlLedgerStore:
     def _issued_to(self, conn: Connection, codes: Sequence[str]) -> dict[str, str]:
         issued: dict[str, str] = {}
         for chunk in _chunks(list(dict.fromkeys(codes))):
-            query = select(t.issued_code.c.code, t.issued_code.c.org).where(
-                t.issued_code.c.code.in_(chunk)
-            )
-            issued.update((row.code, row.org) for row in conn.execute(query))
+            issued.update((row.code, row.org) for row in conn.execute(_ISSUED, {"codes": chunk}))
         return issued
 
     def _revocations(self, conn: Connection, key_ids: Sequence[str]) -> list[Revocation]:
-        query = (
-            select(t.revocation.c.body)
-            .where(t.revocation.c.key_id.in_(list(key_ids)))
-            .order_by(t.revocation.c.log_index)
-        )
-        return [revocation_from_json(json.loads(row.body)) for row in conn.execute(query)]
+        rows = conn.execute(_REVOCATIONS, {"keys": list(key_ids)}) if key_ids else ()
+        return [revocation_from_json(json.loads(row.body)) for row in rows]
 
     def _write_plan(self, conn: Connection, plan: AppendPlan, log_time: str) -> None:
         self._insert_entries(conn, [row.entry for row in plan.events], plan.nodes)
@@ -528,17 +559,6 @@ class SqlLedgerStore:
 
     # -- locking and reading inside a write ------------------------------------------------
 
-    def _lock_items(self, conn: Connection, codes: Sequence[str]) -> None:
-        if self._sqlite:
-            return  # BEGIN IMMEDIATE already holds the database write lock
-        for chunk in _chunks(codes):
-            conn.execute(
-                select(t.item.c.code)
-                .where(t.item.c.code.in_(chunk))
-                .order_by(t.item.c.code)
-                .with_for_update()
-            ).all()
-
     def _lock_log(self, conn: Connection) -> tuple[int, str, Frontier]:
         query = select(t.log_state).where(t.log_state.c.id == 1)
         if not self._sqlite:
@@ -548,9 +568,17 @@ class SqlLedgerStore:
             raise StorageError("the log is not initialised")
         now = self._clock()
         log_time = max(parse_utc(state.last_log_time), now)
-        return state.size, format_utc(log_time), self._frontier(conn, state.size)
+        return state.size, format_utc(log_time), self._frontier(conn, state)
 
-    def _frontier(self, conn: Connection, size: int) -> Frontier:
+    def _frontier(self, conn: Connection, state: Row[Any]) -> Frontier:
+        """The log's frontier: the one this process's last append left, when the log state
+        is still the one it committed (its size and last log time), else read from the nodes.
+        Nodes are written once and never change, so only a foreign append can stale it, and
+        that moves the size."""
+        size = state.size
+        known = self._known_frontier
+        if known is not None and known[:2] == (size, state.last_log_time):
+            return Frontier(size, known[2])
         ids = frontier_ids(size)
         found = _read_nodes(conn, ids)
         missing = [node for node in ids if node not in found]
@@ -559,12 +587,12 @@ class SqlLedgerStore:
         return Frontier.from_nodes(size, [found[node] for node in ids])
 
     def _heads_and_custody(
-        self, conn: Connection, codes: Sequence[str]
+        self, conn: Connection, codes: Sequence[str], *, lock: bool
     ) -> tuple[dict[str, ItemHead], dict[str, Custody]]:
         """The chain head and custody of each item that has a chain, from one read of its
-        row; a row from before custody was kept is folded from the item's events (and
-        stored by this append)."""
-        heads, custody = self._heads(conn, codes)
+        row (locking it, in code order, when ``lock``); a row from before custody was kept
+        is folded from the item's events (and stored by this append)."""
+        heads, custody = self._heads(conn, codes, lock=lock)
         for code in sorted(set(heads) - set(custody)):
             chain = conn.execute(item_chain(code))
             folded = fold_custody(
@@ -594,13 +622,14 @@ class SqlLedgerStore:
         return {org: WRITER_KINDS[kind] for org, kind in types.items() if kind in WRITER_KINDS}
 
     def _heads(
-        self, conn: Connection, codes: Sequence[str]
+        self, conn: Connection, codes: Sequence[str], *, lock: bool = False
     ) -> tuple[dict[str, ItemHead], dict[str, Custody]]:
         """Chain heads, and the custody kept beside them, of the items that have a chain."""
         heads: dict[str, ItemHead] = {}
         custody: dict[str, Custody] = {}
+        query = _ITEMS_LOCKED if lock else _ITEMS
         for chunk in _chunks(codes):
-            for row in conn.execute(select(t.item).where(t.item.c.code.in_(chunk))):
+            for row in conn.execute(query, {"codes": chunk}):
                 heads[row.code] = ItemHead(row.code, row.head_seq, row.head_hash, row.head_index)
                 if row.custody is not None:
                     custody[row.code] = Custody.from_json(row.custody)
@@ -610,12 +639,7 @@ class SqlLedgerStore:
         found: dict[bytes, Receipt] = {}
         unique = list(dict.fromkeys(hashes))
         for chunk in _chunks(unique):
-            query = (
-                select(t.event.c.event_hash, t.event.c.receipt_signature, t.log_entry)
-                .join(t.log_entry, t.log_entry.c.idx == t.event.c.log_index)
-                .where(t.event.c.event_hash.in_(chunk))
-            )
-            for row in conn.execute(query):
+            for row in conn.execute(_RECEIPTS, {"hashes": chunk}):
                 found[row.event_hash] = Receipt(
                     origin=self.origin,
                     entry_hash=row.event_hash,
@@ -864,10 +888,13 @@ class SqlLedgerStore:
             return self._certificates(conn, None if key_ids is None else list(key_ids))
 
     def _certificates(self, conn: Connection, key_ids: Sequence[str] | None) -> list[Certificate]:
-        query = select(t.certificate.c.body).order_by(t.certificate.c.log_index)
-        if key_ids is not None:
-            query = query.where(t.certificate.c.key_id.in_(key_ids))
-        return [certificate_from_json(json.loads(row.body)) for row in conn.execute(query)]
+        if key_ids is None:
+            rows = conn.execute(_CERTIFICATES)
+        elif key_ids:
+            rows = conn.execute(_CERTIFICATES_OF, {"keys": list(key_ids)})
+        else:
+            return []
+        return [certificate_from_json(json.loads(row.body)) for row in rows]
 
     # -- personal data (erasable, outside every hash) ---------------------------------------
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine as Sql
+from sqlalchemy import text
 
 from api.anomaly import FindingsWorker, new_engine, rescan
 from api.engine_snapshots import KEY_NAME, EngineSnapshots, SnapshotPolicy
@@ -272,6 +273,26 @@ def test_the_worker_checks_every_nth_snapshot_when_asked(
     caplog.set_level(logging.INFO, logger="chemtrace.findings")
     _run(worker, steps=4)
     assert caplog.text.count("matches a full replay") == 1
+
+
+def test_a_snapshot_taken_at_an_entry_that_is_no_rule_fact_matches_a_full_replay(
+    ledger: Sql, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A code batch judges nothing, yet the worker's position moves onto it: a full replay to
+    that position must end there too (it stopped at the fact before, and every such snapshot
+    was called false: the CI flake of `every_nth` above, whenever entry 399 was a batch)."""
+    with ledger.connect() as conn:
+        batch = conn.execute(
+            text("SELECT min(idx) FROM log_entry WHERE kind = 'code_batch' AND idx > 100")
+        ).scalar_one()
+    store = FindingStore(ledger)
+    policy = SnapshotPolicy(tmp_path / "snaps", every_entries=1, verify_every=1)
+    worker = FindingsWorker(store, new_engine, grace_s=0, clock=_clock(store), page=batch + 1,
+                            snapshots=EngineSnapshots(store, policy, KEY))  # fmt: skip
+    caplog.set_level(logging.INFO, logger="chemtrace.findings")
+    worker.step()
+    assert worker.engine is not None and worker.engine.position == batch
+    assert f"engine-{batch:012d}.snap matches a full replay" in caplog.text
 
 
 def test_old_snapshots_are_pruned(ledger: Sql, tmp_path: Path) -> None:

@@ -14,8 +14,9 @@ from api.group_commit import GroupCommit
 class Recorder:
     """A stand-in for ``Ingestor.submit`` that records each call and is slow enough to queue."""
 
-    def __init__(self, fail_on: str | None = None) -> None:
+    def __init__(self, fail_on: str | None = None, gate: threading.Event | None = None) -> None:
         self.calls: list[list[object]] = []
+        self.gate = gate
         self.inside = 0
         self.overlap = False
         self.fail_on = fail_on
@@ -26,6 +27,8 @@ class Recorder:
             self.inside += 1
             self.overlap |= self.inside > 1
         self.calls.append(list(events))
+        if self.gate is not None:
+            self.gate.wait()
         time.sleep(0.02)
         with self._lock:
             self.inside -= 1
@@ -34,16 +37,20 @@ class Recorder:
         return [f"outcome of {event}" for event in events]
 
 
-def _race(commit: GroupCommit, requests: list[tuple[list[str], frozenset[str]]]) -> list[object]:
+Requests = list[tuple[list[str], frozenset[str]]]
+
+
+def _send(commit: GroupCommit, requests: Requests, results: list[object], i: int) -> None:
+    try:
+        results[i] = commit.submit(*requests[i])
+    except RuntimeError as exc:
+        results[i] = exc
+
+
+def _race(commit: GroupCommit, requests: Requests) -> list[object]:
     results: list[object] = [None] * len(requests)
-
-    def send(i: int) -> None:
-        try:
-            results[i] = commit.submit(*requests[i])
-        except RuntimeError as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
+    threads = [threading.Thread(target=_send, args=(commit, requests, results, i))
+               for i in range(len(requests))]  # fmt: skip
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -68,18 +75,31 @@ def test_requests_sharing_an_item_are_never_merged() -> None:
     assert all(len(call) == 1 for call in recorder.calls)
 
 
-def test_a_failed_write_fails_every_request_it_carried_and_no_other() -> None:
-    recorder = Recorder(fail_on="bad")
-    commit = GroupCommit(recorder)
-    requests = [(["bad"], frozenset({"x"})), *[([f"e{i}"], frozenset({f"i{i}"})) for i in range(6)]]
-    results = _race(commit, requests)  # type: ignore[arg-type]
-    failed_calls = [call for call in recorder.calls if "bad" in call]
-    assert len(failed_calls) == 1
-    for request, result in zip(requests, results, strict=True):
-        if request[0][0] in failed_calls[0]:
-            assert isinstance(result, RuntimeError)
-        else:
-            assert result == [f"outcome of {request[0][0]}"]
+def test_a_failed_merged_write_is_redone_alone_so_only_the_faulty_request_fails() -> None:
+    gate = threading.Event()
+    recorder = Recorder(fail_on="bad", gate=gate)
+    commit = GroupCommit(recorder)  # type: ignore[arg-type]
+    requests = [(["first"], frozenset({"f"})), (["bad"], frozenset({"x"})),
+                *[([f"e{i}"], frozenset({f"i{i}"})) for i in range(6)]]  # fmt: skip
+    results: list[object] = [None] * len(requests)
+    threads = [threading.Thread(target=_send, args=(commit, requests, results, i))
+               for i in range(len(requests))]  # fmt: skip
+    threads[0].start()
+    while not recorder.calls:  # "first" holds the writer: the rest queue behind it
+        time.sleep(0.001)
+    for thread in threads[1:]:
+        thread.start()
+    while len(commit._pending) < len(requests) - 1:  # all queued, so they merge
+        time.sleep(0.001)
+    gate.set()
+    for thread in threads:
+        thread.join()
+    assert len(recorder.calls[1]) == len(requests) - 1  # the queued ones were merged, and failed
+    assert isinstance(results[1], RuntimeError)
+    assert [r for i, r in enumerate(results) if i != 1] == [
+        [f"outcome of {events[0]}"] for i, (events, _) in enumerate(requests) if i != 1
+    ]
+    assert not recorder.overlap
     with pytest.raises(RuntimeError):
         commit.submit(["bad"], frozenset({"x"}))
 

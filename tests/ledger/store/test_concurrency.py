@@ -142,3 +142,21 @@ def _recertify(harness: Harness, session: object, signer: Ed25519Signer) -> None
         cert, root=("ed25519", harness.root.public_key), log_signer=harness.log
     )
     session.signer = signer  # type: ignore[attr-defined]
+
+
+def test_two_stores_taking_turns_on_one_log_build_one_true_tree(ledger: Harness) -> None:
+    """Each store keeps the frontier its last append left; the other store's appends (events
+    and records) in between must make it read the frontier afresh, or the tree forks."""
+    other = Harness.create(ledger.url, root=ledger.root, log=ledger.log)
+    device = ledger.device("acme")
+    for round_ in range(6):
+        writer = ledger if round_ % 2 else other
+        writer.submit([ledger.commission(device, f"TURN-{round_:04d}")])
+        writer.submit([ledger.commission(device, f"TURN-{round_:04d}-B")])
+        if round_ % 3 == 0:
+            ledger.device("acme")  # a certificate appended between two event appends
+        assert writer.checkpoint() is not None
+    report = ledger.audit()
+    assert report.intact, report.faults
+    assert report.events == 12 and report.checkpoints == 6
+    other.store.engine.dispose()
