@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     """Run the online anomaly engine (one process per database holds its lock)."""
     rules: Path | None = None
     """The rules configuration file (default: the shipped ``catalogs/rules/2026.1.json``)."""
+    risk_weights: Path | None = None
+    """The enterprise risk grade's weights (default: ``catalogs/risk-grade/2026.1.json``)."""
     findings_interval_s: float = 0.25
     findings_snapshots: Path | None = None
     """Folder of the findings worker's engine snapshots (``api.engine_snapshots``), sealed
