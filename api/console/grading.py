@@ -89,6 +89,8 @@ def grade_orgs(
         )
         ratio, largest_site = largest
         chemicals = held.get(oid, [])
+        # the rules' own exemption: licence.missing never judges a regulator's holdings
+        exempt = record.attrs.get("type") in insight.rules.licence.exempt_org_types
         inputs = RiskInputs(
             open_findings=open_by_org[oid],
             largest_ratio=ratio,
@@ -97,7 +99,7 @@ def grade_orgs(
                 licences[oid],
                 permits[oid],
                 chemicals,
-                insight.rules.licence.holders,
+                {} if exempt else insight.rules.licence.holders,
                 moment,
                 expiring_days=weights.licence.expiring_days,
                 organisation_status=str(record.attrs.get("status", "active")),

@@ -130,6 +130,7 @@ def _categories(categories: frozenset[str], weights: RiskWeights) -> list[Reason
 
 
 def _inspections(history: InspectionHistory | None, weights: RiskWeights) -> list[Reason]:
+    """Every outcome recorded is a reason, even one that weighs nothing: the history shown."""
     w = weights.inspection
     if history is None:
         return []
@@ -141,5 +142,5 @@ def _inspections(history: InspectionHistory | None, weights: RiskWeights) -> lis
                {"outcome": outcome, "count": count, "each": each[outcome],
                 "days": history.window_days})
         for outcome, count in sorted(history.outcomes.items())
-        if outcome in each and count and each[outcome]
+        if outcome in each and count
     ]  # fmt: skip

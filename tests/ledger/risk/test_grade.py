@@ -104,7 +104,9 @@ def test_no_inspection_on_record_is_said_and_weighs_nothing() -> None:
         ("inspection_none", 0, {"days": 365})
     ]
     passed = risk_grade(RiskInputs(inspections=InspectionHistory(365, {"pass": 2})), WEIGHTS)
-    assert (passed.points, passed.reasons) == (0, ())
+    assert passed.points == 0 and [
+        (r.code, r.points, r.facts["count"]) for r in passed.reasons
+    ] == [("inspection", 0, 2)]  # shown, though a pass weighs nothing
 
 
 def test_other_weights_grade_the_same_facts_differently() -> None:
