@@ -71,3 +71,29 @@ def test_an_open_finding_moves_the_grade_on_the_page_and_on_the_map(demo: Demo) 
     mapped = client.get("/console/map/data.json").json()["sites"]
     assert {(s["grade"], s["points"]) for s in mapped if s["org"] == "zhang-wei"} == {("C", 40)}
     assert {s["grade"] for s in mapped if s["org"] == "tongzhou-store"} == {"D"}
+
+
+def test_the_api_answers_the_same_grade_with_its_reasons_in_both_languages(demo: Demo) -> None:
+    client = login(demo.browser(), demo.admin_token)
+    page = _grade(client.get("/console/orgs/tongzhou-store?lang=en").text)
+    api = demo.browser()
+    answer = api.get(
+        "/v1/orgs/tongzhou-store/risk-grade",
+        headers={"Authorization": f"Bearer {demo.admin_token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["grade"], body["points"], body["weights"]) == (page[0], page[1], "risk-2026.1")
+    assert body["scale"] == "A < 10 ≤ B < 30 ≤ C < 60 ≤ D"
+    assert [(r["code"], r["text"]["en"], r["points"]) for r in body["reasons"]] == page[2]
+    assert body["reasons"][0]["facts"]["site"] == "tongzhou-depot"
+    assert body["reasons"][0]["text"]["zh"].startswith("场所 tongzhou-depot")
+
+
+def test_the_api_grade_keeps_to_the_callers_scope(demo: Demo) -> None:
+    own = {"Authorization": f"Bearer {demo.tokens['huabei-trade-ops']}"}
+    api = demo.browser()
+    assert api.get("/v1/orgs/huabei-trade/risk-grade", headers=own).status_code == 200
+    hidden = api.get("/v1/orgs/tongzhou-store/risk-grade", headers=own)
+    assert hidden.status_code == 404 and hidden.json()["code"] == "org_not_found"
+    assert api.get("/v1/orgs/tongzhou-store/risk-grade").status_code == 401
