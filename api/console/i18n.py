@@ -168,7 +168,7 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
 
 REASONS: Final[dict[str, tuple[str, str]]] = {
     "finding": (
-        "{count} 条未处置{severity}预警 × {each}",
+        "{count} 条未处置预警（{severity}）× {each}",
         "{count} open {severity} finding(s) × {each}",
     ),
     "hazard_ratio": (

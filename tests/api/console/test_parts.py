@@ -69,7 +69,7 @@ def test_every_risk_grade_reason_reads_as_a_sentence_in_both_languages(lang: Lan
         assert "{" not in sentence and sentence != reason.code
     texts = [reason_text(lang, r) for r in reasons]
     if lang == "zh":
-        assert "1 条未处置严重预警 × 40" in texts and "持有剧毒化学品" in texts
+        assert "1 条未处置预警（严重）× 40" in texts and "持有剧毒化学品" in texts
         assert any("2026-11-15" in t and "L-2" in t for t in texts)
     else:
         assert (
