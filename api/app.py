@@ -30,6 +30,7 @@ from api.routes import (
     ops,
     public,
     registry,
+    risk,
     tlog,
 )
 from api.routes._common import client_of
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.include_router(catalog.router)
     app.include_router(event_lookup.router)
     app.include_router(emergency.router)  # the emergency view (/v1/emergency)
+    app.include_router(risk.router)  # the enterprise risk grade (/v1/orgs/{id}/risk-grade)
     app.include_router(tlog.router)  # the log as C2SP tlog-tiles, public like /v1/log
     console.install(app)  # /console, /docs and /redoc from local assets, and / (its login)
     app.include_router(digital_link.router)  # last: its compressed-link route takes one segment

@@ -11,19 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ledger.risk import RiskWeights, parse_weights
 from ledger.rules import RulesConfig, parse_rules
 from ledger.store.catalog_files import SHIPPED, load_registry, load_version
 
 __all__ = [
+    "DEFAULT_RISK_WEIGHTS",
     "DEFAULT_RULES",
     "SHIPPED",
     "load_registry",
+    "load_risk_weights",
     "load_rules",
     "load_version",
     "rules_reader",
 ]
 
 DEFAULT_RULES = SHIPPED / "rules" / "2026.1.json"
+DEFAULT_RISK_WEIGHTS = SHIPPED / "risk-grade" / "2026.1.json"
 
 
 def rules_reader(folder: Path = DEFAULT_RULES.parent) -> Callable[[str], str]:
@@ -37,3 +41,8 @@ def load_rules(path: Path = DEFAULT_RULES) -> RulesConfig:
     return parse_rules(
         path.read_text(encoding="utf-8"), source=str(path), include=rules_reader(path.parent)
     )
+
+
+def load_risk_weights(path: Path = DEFAULT_RISK_WEIGHTS) -> RiskWeights:
+    """Read the risk grade's weights file (see :func:`ledger.risk.parse_weights`)."""
+    return parse_weights(path.read_text(encoding="utf-8"), source=str(path))

@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.catalogs import load_risk_weights
 from api.deployment import DEFAULT_DB
 from api.witnessing import WitnessEndpoint
 from ledger.errors import LedgerError
@@ -109,6 +110,22 @@ class Settings(BaseSettings):
     """Run the online anomaly engine (one process per database holds its lock)."""
     rules: Path | None = None
     """The rules configuration file (default: the shipped ``catalogs/rules/2026.1.json``)."""
+    risk_weights: Path | None = None
+    """The enterprise risk grade's weights (default: ``catalogs/risk-grade/2026.1.json``)."""
+
+    @field_validator("risk_weights")
+    @classmethod
+    def _weights_parse(cls, path: Path | None) -> Path | None:
+        """Read at start-up, so a bad weights file stops the service, not each grade."""
+        if path is not None:
+            try:
+                load_risk_weights(path)
+            except OSError as exc:
+                raise ValueError(f"risk weights {path}: {exc.strerror}") from None
+            except LedgerError as exc:
+                raise ValueError(exc.message) from None
+        return path
+
     findings_interval_s: float = 0.25
     findings_snapshots: Path | None = None
     """Folder of the findings worker's engine snapshots (``api.engine_snapshots``), sealed

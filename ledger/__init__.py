@@ -2,7 +2,7 @@
 
 Nothing in this package (except :mod:`ledger.store`) performs I/O. The shells (``api``,
 ``scanners``, ``sim``) use the modules in ``__all__``; within them, names starting with ``_``
-are internal. The subpackages ``bundle``, ``catalog`` and ``rules`` curate their own
+are internal. The subpackages ``bundle``, ``catalog``, ``risk`` and ``rules`` curate their own
 ``__all__``; ``ledger.store`` holds the adapters (SQL, crash-safe files) behind the core's
 ports (:class:`ledger.ingest.EventStore`, :class:`ledger.merkle.NodeReader`, ...).
 """
@@ -37,6 +37,7 @@ __all__ = [
     "records",  # registry records
     "registry",  # code batches
     "revocations",  # key revocations
+    "risk",  # the enterprise risk grade and its versioned weights
     "rules",  # the anomaly engine
     "search",  # items by lot, waybill, vehicle and device
     "signed_capture",  # an RFC 9421-signed EPCIS document as a log entry, and its derived events

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Final, Literal
 
+from ledger.risk import Reason
 from ledger.timefmt import parse_utc
 
 Lang = Literal["zh", "en"]
@@ -89,6 +90,9 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "licences": ("许可证", "Licences"),
     "risk": ("风险等级", "Risk grade"),
     "reasons": ("依据", "Reasons"),
+    "points": ("{n} 分", "{n} points"),
+    "weights": ("权重版本", "Weights"),
+    "grade_scale": ("分级", "Grades"),
     "filter": ("筛选", "Filter"),
     "group_by": ("分组", "Group by"),
     "none": ("不分组", "none"),
@@ -160,6 +164,85 @@ TEXT: Final[dict[str, tuple[str, str]]] = {
     "coordinates": ("坐标", "Coordinates"),
     "gone": ("已销毁/处置", "gone"),
 }
+
+
+REASONS: Final[dict[str, tuple[str, str]]] = {
+    "finding": (
+        "{count} 条未处置预警（{severity}）× {each}",
+        "{count} open {severity} finding(s) × {each}",
+    ),
+    "hazard_ratio": (
+        "场所 {site} 的 Σq/Q 为 {ratio}（≥ {at_least}）",
+        "site {site}: Σq/Q {ratio} ≥ {at_least}",
+    ),
+    "organisation_inactive": ("单位状态为{status}", "the organisation is {status}"),
+    "held_unlicensed": (
+        "持有化学品 {chemical}（{category}），无相应许可证或购买许可/备案",
+        "holds chemical {chemical} ({category}) with no licence or permit for it",
+    ),
+    "licence_lapsed": (
+        "许可证 {licence} {why}，且无同类有效许可证",
+        "licence {licence} {why}, and none of its kind is valid",
+    ),
+    "licence_expiring": (
+        "许可证 {licence} 将于 {until} 到期（{days} 天内），无续期",
+        "licence {licence} ends {until} (within {days} days), with no successor",
+    ),
+    "category": ("持有{category}", "holds {category}"),
+    "category_cap": ("持有类别合计最多计 {cap} 分", "categories held count at most {cap}"),
+    "inspection": (
+        "近 {days} 天检查结论为“{outcome}” {count} 次 × {each}",
+        "{count} inspection(s) with outcome {outcome} in {days} days × {each}",
+    ),
+    "inspection_none": (
+        "近 {days} 天账本中没有检查记录（不计分）",
+        "no inspection recorded in the ledger in {days} days (no points)",
+    ),
+}
+"""Each risk-grade reason (``ledger.risk.Reason.code``) as a sentence over its facts."""
+WORDS: Final[dict[str, tuple[str, str]]] = {
+    "critical": ("严重", "critical"),
+    "high": ("高", "high"),
+    "medium": ("中", "medium"),
+    "low": ("低", "low"),
+    "expired": ("已过期", "expired"),
+    "suspended": ("已暂停", "suspended"),
+    "revoked": ("已吊销", "revoked"),
+    "closed": ("已关闭", "closed"),
+    "pass": ("合格", "pass"),
+    "fail": ("不合格", "fail"),
+    "observation": ("观察项", "observation"),
+    "highly_toxic": ("剧毒化学品", "highly toxic chemicals"),
+    "toxic_gas": ("有毒气体", "toxic gases"),
+    "explosive_precursor": ("易制爆危险化学品", "explosive precursors"),
+    "drug_precursor_cat1": ("第一类易制毒化学品", "category 1 drug precursors"),
+    "drug_precursor_cat2": ("第二类易制毒化学品", "category 2 drug precursors"),
+    "drug_precursor_cat3": ("第三类易制毒化学品", "category 3 drug precursors"),
+    "specially_controlled_2020": ("特别管控危险化学品", "specially controlled chemicals (2020)"),
+    "pyrophoric": ("自燃物品", "pyrophoric substances"),
+    "key_supervised_national": ("重点监管危险化学品", "key supervised chemicals"),
+    "key_supervised_national_batch2": (
+        "重点监管危险化学品（第二批）",
+        "key supervised chemicals (batch 2)",
+    ),
+}
+"""The facts' words a reason names (severities, statuses, outcomes, catalog categories)."""
+_TRANSLATED: Final = frozenset({"severity", "why", "status", "outcome", "category"})
+
+
+def reason_text(lang: Lang, reason: Reason) -> str:
+    """A risk-grade reason as a sentence in ``lang`` (its code if the console has none)."""
+    pair = REASONS.get(reason.code)
+    if pair is None:
+        return reason.code
+    values: dict[str, object] = {}
+    for name, value in reason.facts.items():
+        if name in _TRANSLATED and str(value) in WORDS:
+            value = WORDS[str(value)][0 if lang == "zh" else 1]
+        elif name == "until":
+            value = beijing(str(value))[:10]
+        values[name] = value
+    return (pair[0] if lang == "zh" else pair[1]).format(**values)
 
 
 def text(lang: Lang, key: str, **values: object) -> str:

@@ -1,5 +1,6 @@
 """What the console computes from the services' answers: chemical names, Σq/Q per site,
-storage groups and clashes, and the enterprise risk grade.
+storage groups and clashes. The enterprise risk grade is ``ledger.risk``'s
+(:mod:`api.console.grading` gathers its inputs).
 
 Nothing here reads a store: it takes item states, findings and registry records the services
 returned within the caller's scope, and the catalog and rules configuration.
@@ -12,24 +13,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Final
 
-from api.catalogs import DEFAULT_RULES, load_rules
+from api.catalogs import DEFAULT_RULES, load_risk_weights, load_rules
 from ledger.catalog import Catalog
 from ledger.catalog.registry import CatalogRegistry
 from ledger.errors import LedgerError
+from ledger.risk import RiskWeights
 from ledger.rules.config import RulesConfig
 from ledger.rules.storage import clash, storage_groups
 from ledger.rules.world import ChemicalFacts, Chemistry
 from ledger.state import GONE, ItemState
-
-SEVERITY_POINTS: Final[dict[str, int]] = {"critical": 40, "high": 15, "medium": 5, "low": 1}
-"""Risk points per open finding, by severity (docs/console.md, "Risk grade")."""
-RATIO_POINTS: Final[tuple[tuple[float, int], ...]] = ((1.0, 40), (0.5, 15), (0.1, 5))
-"""Risk points for the largest Σq/Q among an enterprise's sites: at least 1 (a major
-hazard source under GB 18218), at least 0.5, at least 0.1."""
-GRADES: Final[tuple[tuple[int, str], ...]] = ((10, "A"), (30, "B"), (60, "C"))
-"""Below 10 points A, below 30 B, below 60 C, else D."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +54,20 @@ class SiteHazard:
     """Items whose quantity could not be converted to kilograms (left out of Σq/Q)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Grade:
-    grade: str
-    points: int
-    reasons: tuple[tuple[str, int], ...]
-    """(reason, points) for every contribution, so the grade explains itself."""
-
-
 class Insight:
     """The catalog and rules the console reads with (one per app)."""
 
-    def __init__(self, catalogs: CatalogRegistry, rules: RulesConfig | None = None) -> None:
+    def __init__(
+        self,
+        catalogs: CatalogRegistry,
+        rules: RulesConfig | None = None,
+        weights: RiskWeights | None = None,
+    ) -> None:
         self._catalogs = catalogs
         self._chemistry = Chemistry(catalogs)
         self.rules = rules or load_rules(DEFAULT_RULES)
+        self.weights = weights or load_risk_weights()
+        """The risk grade's weights (``catalogs/risk-grade/``)."""
 
     def catalog(self) -> Catalog:
         return self._catalogs.current(datetime.now(UTC).date())
@@ -154,20 +146,3 @@ class Insight:
             count, total = by_district[district]
             by_district[district] = (count + 1, total + kg)
         return dict(by_category), dict(by_district)
-
-
-def risk_grade(open_by_severity: Mapping[str, int], max_ratio: float) -> Grade:
-    """The enterprise risk grade: points for open findings by severity and for its largest
-    Σq/Q, graded A (least) to D. Every contribution is a reason."""
-    reasons: list[tuple[str, int]] = []
-    for severity, points in SEVERITY_POINTS.items():
-        count = open_by_severity.get(severity, 0)
-        if count:
-            reasons.append((f"{count} open {severity} finding(s) × {points}", count * points))
-    for floor, points in RATIO_POINTS:
-        if max_ratio >= floor:
-            reasons.append((f"largest site Σq/Q {max_ratio:.2f} ≥ {floor}", points))
-            break
-    total = sum(points for _, points in reasons)
-    grade = next((g for limit, g in GRADES if total < limit), "D")
-    return Grade(grade, total, tuple(reasons))

@@ -15,6 +15,7 @@ from api.console import views
 from api.console.assets import INSTALL_HINT, AssetsMissingError
 from api.console.geo import beijing_geojson
 from api.console.i18n import beijing_input, from_beijing_input
+from api.console.reads import ITEM_READERS
 from api.console.sessions import COOKIE, LOGIN_COOKIE, Session, csrf_for
 from api.console.web import CSP, ConsoleRoute, console_of, current_session, lang_of, render
 from api.labels import render_svg
@@ -191,7 +192,7 @@ def findings(
     failed: int = 0,
 ) -> Response:
     principal = session.principal
-    views.require_role(principal, views.ITEM_READERS)
+    views.require_role(principal, ITEM_READERS)
     where = FindingFilter(
         status=status if status in STATUSES else None,
         severity=severity or None,
@@ -261,7 +262,7 @@ async def transition(request: Request, session: Live) -> Response:
 
 @router.get("/findings/{finding_id}", response_class=HTMLResponse)
 def finding(request: Request, session: Live, finding_id: str) -> Response:
-    views.require_role(session.principal, views.ITEM_READERS)
+    views.require_role(session.principal, ITEM_READERS)
     service = service_of(request)
     stored, history = service.findings.visible(session.principal, finding_id)
     evidence: list[Any] = []

@@ -108,6 +108,16 @@ def _chemtrace() -> list[str]:
     return [str(beside)] if beside.exists() else [sys.executable, "-m", "api.cli"]
 
 
+SOURCE: Final = Path(__file__).resolve().parents[2]
+"""The checkout this module runs from: the demo server runs its code too, not whatever
+checkout the venv's ``chemtrace`` was installed from (a git worktree shares main's venv)."""
+
+
+def _env(**extra: str) -> dict[str, str]:
+    paths = [str(SOURCE), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **extra}
+
+
 @dataclass
 class DemoServer:
     """The demo city seeded into ``home`` and served on a free loopback port."""
@@ -136,6 +146,7 @@ class DemoServer:
             cwd=self.home,
             check=True,
             capture_output=True,
+            env=_env(),
         )
         log = (self.home / "server.log").open("ab")
         self.process = subprocess.Popen(  # noqa: S603 (our own CLI)
@@ -144,7 +155,7 @@ class DemoServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "CHEMTRACE_CHECKPOINT_INTERVAL_S": "0.2"},
+            env=_env(CHEMTRACE_CHECKPOINT_INTERVAL_S="0.2"),
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

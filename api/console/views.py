@@ -7,14 +7,15 @@ and the same principal as the ``/v1`` API, so a page shows exactly what the API 
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
+from api.console.grading import grade_orgs
 from api.console.i18n import BEIJING
-from api.console.insight import Grade, Insight, risk_grade
+from api.console.insight import Insight
+from api.console.reads import ITEM_READERS, all_findings, live
 from api.services.access import Principal
 from api.services.errors import ForbiddenError, NotFoundError
 from api.services.findings import FindingFilter, StoredFinding
@@ -23,18 +24,14 @@ from ledger.canonical import format_hash
 from ledger.catalog.model import Chemical
 from ledger.codes import normalise_code
 from ledger.errors import LedgerError
-from ledger.state import GONE, ItemState, fold_item
+from ledger.risk import RiskGrade, RiskWeights
+from ledger.state import ItemState, fold_item
 from ledger.timefmt import parse_utc
 
-ITEM_READERS: Final = frozenset({"admin", "regulator", "city_regulator", "inspector", "enterprise"})
-"""Who may read items, chains and findings (the API's ``ANY_USER``)."""
 OVERSIGHT: Final = frozenset({"admin", "regulator", "city_regulator"})
 """Who may move findings and read the security journal (the API's ``OVERSIGHT``)."""
 EMERGENCY: Final = frozenset({"admin", "regulator", "city_regulator", "responder"})
 """Who may ask the emergency query (team contract)."""
-SCAN_PAGE: Final = 500
-SCAN_CAP: Final = 20_000
-"""The dashboard and map read at most this many findings (the counts say when capped)."""
 
 
 def require_role(principal: Principal, roles: frozenset[str]) -> None:
@@ -42,26 +39,8 @@ def require_role(principal: Principal, roles: frozenset[str]) -> None:
         raise ForbiddenError(f"role {principal.role} may not open this page")
 
 
-def all_findings(
-    service: Service, principal: Principal, where: FindingFilter
-) -> tuple[list[StoredFinding], int]:
-    """Every finding matching ``where`` in scope (up to :data:`SCAN_CAP`), and the total."""
-    found: list[StoredFinding] = []
-    total = 0
-    while len(found) < SCAN_CAP:
-        page, total = service.findings.search(principal, where, limit=SCAN_PAGE, offset=len(found))
-        found.extend(page)
-        if len(page) < SCAN_PAGE:
-            break
-    return found, total
-
-
 def site_districts(service: Service) -> dict[str, str]:
     return {sid: str(rec.attr("district")) for sid, rec in service.registry.records("site").items()}
-
-
-def live(states: Iterable[ItemState]) -> list[ItemState]:
-    return [s for s in states if s.status not in GONE and s.status != "lost"]
 
 
 # -- dashboard ---------------------------------------------------------------------------------
@@ -365,49 +344,30 @@ class OrgPage:
     licences: list[Any]
     holdings: list[ItemState]
     findings: list[StoredFinding]
-    grade: Grade
-
-
-def org_grades(
-    service: Service, insight: Insight, principal: Principal
-) -> tuple[dict[str, Grade], dict[str, float]]:
-    """The risk grade of every organisation ``principal`` sees, and Σq/Q of every site."""
-    open_findings, _ = all_findings(service, principal, FindingFilter(status="open"))
-    by_org: dict[str, Counter[str]] = defaultdict(Counter)
-    for stored in open_findings:
-        if stored.finding.org:
-            by_org[stored.finding.org][stored.finding.severity] += 1
-    hazards = insight.site_hazards(live(service.queries.visible_states(principal, None)))
-    ratios = {site: h.ratio for site, h in hazards.items()}
-    max_ratio: dict[str, float] = defaultdict(float)
-    for sid, record in service.registry.records("site").items():
-        org = str(record.attr("org"))
-        max_ratio[org] = max(max_ratio[org], ratios.get(sid, 0.0))
-    grades = {
-        rec.record_id: risk_grade(
-            by_org.get(rec.record_id, Counter()), max_ratio.get(rec.record_id, 0.0)
-        )
-        for rec in service.registry.visible_records(principal, "org")
-    }
-    return grades, ratios
+    grade: RiskGrade
+    scale: str
+    """The grade ladder of the weights it was graded with, e.g. ``A < 10 ≤ B < 30 ≤ C``."""
 
 
 def org_page(service: Service, insight: Insight, principal: Principal, org: str) -> OrgPage:
     record = service.registry.visible_record(principal, "org", org)
     sites = [s for s in service.registry.visible_records(principal, "site") if s.attr("org") == org]
     holdings = live(service.queries.visible_states(principal, None, holder=org))
-    hazards = insight.site_hazards(live(service.queries.visible_states(principal, None)))
+    graded = grade_orgs(service, insight, principal, org)
     findings: list[StoredFinding] = []
     if principal.role in ITEM_READERS:
         findings, _ = all_findings(service, principal, FindingFilter(org=org))
-    open_by_severity: Counter[str] = Counter(
-        str(f.finding.severity) for f in findings if f.status == "open"
-    )
+    hazards = graded.hazards
     ratios = [(s, hazards[s.record_id].ratio if s.record_id in hazards else 0.0) for s in sites]
-    grade = risk_grade(open_by_severity, max((r for _, r in ratios), default=0.0))
     return OrgPage(
-        org, record, ratios, service.registry.licences(principal, org), holdings, findings, grade
-    )
+        org, record, ratios, service.registry.licences(principal, org), holdings, findings,
+        graded.grades[org], grade_scale(insight.weights),
+    )  # fmt: skip
+
+
+def grade_scale(weights: RiskWeights) -> str:
+    steps = [f"{step.grade} < {step.below} ≤ " for step in weights.grades]
+    return "".join(steps) + weights.last_grade
 
 
 # -- map ---------------------------------------------------------------------------------------
@@ -415,7 +375,9 @@ def org_page(service: Service, insight: Insight, principal: Principal, org: str)
 
 def map_data(service: Service, insight: Insight, principal: Principal) -> dict[str, Any]:
     """Sites (with grade and Σq/Q), shipments in transit at their last fix, open findings."""
-    grades, ratios = org_grades(service, insight, principal)
+    graded = grade_orgs(service, insight, principal)
+    grades = graded.grades
+    ratios = {site: hazard.ratio for site, hazard in graded.hazards.items()}
     sites_out, points = [], {}
     for record in service.registry.visible_records(principal, "site"):
         point = _point(record.attrs)
@@ -433,6 +395,7 @@ def map_data(service: Service, insight: Insight, principal: Principal) -> dict[s
                 "lon": point[1],
                 "ratio": round(ratios.get(record.record_id, 0), 4),
                 "grade": grade.grade if grade else None,
+                "points": grade.points if grade else None,
             }
         )
     shipments = []

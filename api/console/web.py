@@ -20,9 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.catalogs import load_risk_weights, load_rules
 from api.console.assets import Assets
 from api.console.geo import district_name
-from api.console.i18n import LANG_COOKIE, Lang, beijing, text
+from api.console.i18n import LANG_COOKIE, Lang, beijing, reason_text, text
 from api.console.insight import Insight
 from api.console.sessions import COOKIE, LOGIN_COOKIE, Session, SessionService, csrf_ok
 from api.problems import ProblemError, problem_of
@@ -77,7 +78,11 @@ def console_of(request: Request) -> Console:
                 idle_s=settings.console_idle_timeout_s,
                 max_s=settings.console_session_max_s,
             ),
-            insight=Insight(service.deployment.catalogs),
+            insight=Insight(
+                service.deployment.catalogs,
+                load_rules(settings.rules) if settings.rules else None,
+                load_risk_weights(settings.risk_weights) if settings.risk_weights else None,
+            ),
             assets=Assets(settings.console_assets),
         )
         request.app.state.console = found
@@ -111,6 +116,7 @@ def render(
         request=request,
         lang=lang,
         t=lambda key, **kw: text(lang, key, **kw),
+        reason=lambda r: reason_text(lang, r),
         bj=beijing,
         district=lambda d: district_name(d, lang),
         session=session,

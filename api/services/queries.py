@@ -21,6 +21,7 @@ from ledger.bundle import verify_bundle
 from ledger.codes import SignedCode, normalise_code
 from ledger.custody import visible_events
 from ledger.errors import LedgerError
+from ledger.events import Inspect
 from ledger.search import SearchIndex
 from ledger.state import ItemState, Projection
 from ledger.store.bundles import Witnessed, build_item_bundle, build_site_bundle
@@ -223,6 +224,17 @@ class QueryService:
                 if any(e.event.event_hash == digest for e in view.seen):
                     return logged
         raise NotFoundError("event", digest.hex(), "no such event within your scope")
+
+    def inspections(self, sites: Iterable[str], since: str) -> list[tuple[str, str, str]]:
+        """``(site, outcome, signed time)`` of every ``inspect`` event signed since ``since``
+        at one of ``sites`` (the caller passes sites of its scope: nothing else is read)."""
+        wanted = set(sites)
+        found: list[tuple[str, str, str]] = []
+        for logged in self._store.events_of_type("inspect", since):
+            body = logged.event.body
+            if isinstance(body, Inspect) and body.site in wanted:
+                found.append((body.site, body.data.outcome, body.time))
+        return found
 
     def sites_in(self, districts: Iterable[str]) -> set[str]:
         return self._records.sites_in(districts)

@@ -284,6 +284,18 @@ class ServiceStore:
         with self.engine.connect() as conn:
             return [_logged(row) for row in conn.execute(query)]
 
+    def events_of_type(self, kind: str, since: str) -> list[LoggedEvent]:
+        """Events of one type signed at or after ``since``, in log order
+        (``ix_event_type_time``)."""
+        ev = t.event
+        query = (
+            select(ev.c.log_index, ev.c.log_time, ev.c.envelope)
+            .where(ev.c.type == kind, ev.c.event_time >= since)
+            .order_by(ev.c.log_index)
+        )
+        with self.engine.connect() as conn:
+            return [_logged(row) for row in conn.execute(query)]
+
     def event_by_hash(self, event_hash: bytes) -> LoggedEvent | None:
         """The event with this hash (its primary key), if the log has it."""
         ev = t.event

@@ -474,6 +474,17 @@ def nearby_sites(*expected: str) -> Check:
     return check
 
 
+def graded(org: str) -> Check:
+    """A risk grade of ``org`` whose reasons add up to its points."""
+
+    def check(_: Matrix, __: Call, response: httpx.Response) -> None:
+        body = response.json()
+        assert body["org"] == org and body["grade"] in "ABCD"
+        assert body["points"] == sum(reason["points"] for reason in body["reasons"])
+
+    return check
+
+
 def listed_ids(*expected: str) -> Check:
     def check(_: Matrix, __: Call, response: httpx.Response) -> None:
         assert [record["id"] for record in response.json()] == list(expected), response.text
@@ -923,6 +934,10 @@ ENDPOINTS: list[Endpoint] = [
              label_read(resolves_to("gs1-code:A"))),
     # -- registries ------------------------------------------------------------------------
     *_registry_rows(),
+    Endpoint("GET", "/v1/orgs/{record_id}/risk-grade", get("/v1/orgs/p-chem/risk-grade"), authed(
+        admin=E(200, check=graded("p-chem")), ent_own=E(200, check=graded("p-chem")),
+        ent_other=E(404, "org_not_found"), reg_own=E(200, check=graded("p-chem")),
+        reg_other=E(404, "org_not_found"), inspector=E(200, check=graded("p-chem")))),
     Endpoint("GET", "/v1/crew/{record_id}/person", get("/v1/crew/p-driver/person"), authed(
         admin=OK, ent_own=FORBIDDEN, ent_other=FORBIDDEN, reg_own=OK,
         reg_other=E(404, "crew_not_found"), inspector=FORBIDDEN)),
@@ -1300,6 +1315,7 @@ HIDDEN = [
     ("/v1/findings/{id}", "finding:A", "missing:finding", ("ent_other", "reg_other")),
     *((f"/v1/{path}/{{id}}", ONE_RECORD[path], f"x-{path}-none", ("ent_other", "reg_other"))
       for path in ONE_RECORD),
+    ("/v1/orgs/{id}/risk-grade", "p-chem", "x-orgs-none", ("ent_other", "reg_other")),
 ]  # fmt: skip
 
 

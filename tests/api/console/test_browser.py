@@ -227,7 +227,8 @@ def test_phone_width_keyboard_and_labels(demo: Demo, browser: Any, guard: Offlin
     page = context.new_page()
     log_in(page, demo.url, demo.tokens["regulator-city"])
     for path in ("/console/dashboard", "/console/findings", "/console/map",
-                 "/console/sites/tongzhou-depot", "/console/emergency"):  # fmt: skip
+                 "/console/sites/tongzhou-depot", "/console/orgs/tongzhou-store",
+                 "/console/emergency"):  # fmt: skip
         page.goto(demo.url + path)
         page.wait_for_load_state("networkidle")
         width = page.evaluate("document.documentElement.scrollWidth")

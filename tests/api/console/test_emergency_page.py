@@ -3,6 +3,8 @@ demo city, and refuses the roles the API refuses."""
 
 from __future__ import annotations
 
+import re
+
 from tests.api.console.conftest import Demo, login
 
 TONGZHOU = "lat=39.9097&lon=116.6566&radius_m=800"  # the demo's Tongzhou depot
@@ -16,6 +18,9 @@ def test_the_sheet_shows_the_nearby_answer(demo: Demo) -> None:
     assert "Tongzhou Depot" in html or "tongzhou-depot" in html
     assert "UTC+8" in html
     assert 'id="print"' in html
+    # each chemical's item count, not the answer dict's ``items`` method (Jinja's c.items)
+    assert "built-in method" not in html
+    assert re.search(r'<td class="num">\d+</td><td class="num">[0-9.]+</td></tr>', html)
 
 
 def test_no_point_no_query(demo: Demo) -> None:

@@ -1,15 +1,18 @@
-"""The console's pure parts: the district decoder, the risk grade, Beijing time, and the
-answer when the npm assets are not installed."""
+"""The console's pure parts: the district decoder, the risk grade's sentences, Beijing
+time, and the answer when the npm assets are not installed."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+
+from api.catalogs import load_risk_weights
 from api.console.assets import Assets
 from api.console.geo import beijing_geojson, decode, decode_ring
-from api.console.i18n import beijing, from_beijing_input
-from api.console.insight import risk_grade
+from api.console.i18n import REASONS, Lang, beijing, from_beijing_input, reason_text
+from ledger.risk import InspectionHistory, LicenceState, RiskInputs, risk_grade
 from tests.api.console.conftest import Demo, login
 
 
@@ -44,13 +47,34 @@ def test_the_shipped_boundaries_are_beijings_16_districts_in_beijing(demo: Demo)
     assert decode({"type": "FeatureCollection", "features": []})["features"] == []
 
 
-def test_the_risk_grade_adds_up_its_reasons() -> None:
-    assert risk_grade({}, 0.0).grade == "A"
-    grade = risk_grade({"high": 1, "medium": 2}, 0.6)
-    assert grade.points == 15 + 10 + 15 and grade.grade == "C"
-    assert [points for _, points in grade.reasons] == [15, 10, 15]
-    assert risk_grade({"critical": 1}, 1.2).grade == "D"  # 40 + 40
-    assert risk_grade({"low": 9}, 0.0).grade == "A" and risk_grade({"low": 10}, 0).grade == "B"
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_risk_grade_reason_reads_as_a_sentence_in_both_languages(lang: Lang) -> None:
+    inputs = RiskInputs(
+        open_findings={"critical": 1},
+        largest_ratio=1.5,
+        largest_site="depot",
+        licences=LicenceState(
+            "suspended", (("L-1", "revoked"),), (("L-2", "2026-11-15T00:00:00Z"),),
+            (("25", "highly_toxic"),),
+        ),
+        categories=frozenset(load_risk_weights().categories.points),
+        inspections=InspectionHistory(365, {"fail": 1, "observation": 1}),
+    )  # fmt: skip
+    reasons = risk_grade(inputs, load_risk_weights()).reasons
+    none = risk_grade(RiskInputs(inspections=InspectionHistory(365, {})), load_risk_weights())
+    codes = {r.code for r in (*reasons, *none.reasons)}
+    assert codes == set(REASONS)  # every reason the grade gives has its sentence
+    for reason in (*reasons, *none.reasons):
+        sentence = reason_text(lang, reason)
+        assert "{" not in sentence and sentence != reason.code
+    texts = [reason_text(lang, r) for r in reasons]
+    if lang == "zh":
+        assert "1 条未处置预警（严重）× 40" in texts and "持有剧毒化学品" in texts
+        assert any("2026-11-15" in t and "L-2" in t for t in texts)
+    else:
+        assert (
+            "1 open critical finding(s) × 40" in texts and "holds highly toxic chemicals" in texts
+        )
 
 
 def test_times_are_shown_in_beijing_time_with_the_zone() -> None:
