@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import Caller, Principal
 from api.problems import responses
+from api.routes import _params  # noqa: F401 - registers the ``anything`` path convertor
 from api.routes._common import service_of
 from api.routes.epcis import (
     DEFAULT_PER_PAGE,
@@ -65,7 +66,7 @@ def _path_parameter(name: str, description: str) -> dict[str, Any]:
 
 
 @router.get(
-    "/events/{eventID:path}",
+    "/events/{eventID:anything}",
     response_class=JSONResponse,
     responses={**QUERY_RESPONSES, **responses(404)},
     summary="One EPCIS event by its CBV 2.0 hash ID, with its error declarations and proofs.",
@@ -142,7 +143,7 @@ for _resource, (_parameter, _term, _what) in RESOURCES.items():
         if _resource != "eventTypes" else "The five EPCIS event types, as a collection.",
     )  # fmt: skip
     router.add_api_route(
-        f"/{_resource}/{{{_parameter}:path}}/events", _events(_resource, _parameter, _term),
+        f"/{_resource}/{{{_parameter}:anything}}/events", _events(_resource, _parameter, _term),
         methods=["GET"], response_class=JSONResponse, responses=QUERY_RESPONSES,
         openapi_extra={"parameters": [_path_parameter(_parameter, _what), *QUERY_PARAMETERS]},
         summary=f"GET /epcis/events with `{_term}` set to the path's value (and the query's).",
