@@ -65,7 +65,6 @@ EVENT_TYPES: Final = (
     "TransformationEvent",
 )  # fmt: skip
 Resource = Literal["eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints", "dispositions"]
-RESOURCES: Final[tuple[str, ...]] = get_args(Resource)
 _NO_EVENT: Final = bytes(32)
 _SCAN_PAGE: Final = 500
 _TOKEN_DOMAIN: Final = b"chemtrace epcis page token v1"
@@ -235,11 +234,10 @@ class EpcisService:
         can be queried, and naming them tells nothing about anyone's events.
         """
         self._queries.require_custody_reader(principal)
-        values: set[str] = set(EVENT_TYPES)
+        values = set(EVENT_TYPES) if resource == "eventTypes" else set()
         if resource != "eventTypes":
             visibility = _Visibility(self._queries, principal)
             exporter = _Exporter(self, epc_format, visibility.sees)
-            values = set()
             for _, event in self._matching(EventQuery(), visibility, exporter):
                 named = _values_of(resource, event)
                 values.update(map(exporter.translated, named) if resource == "epcs" else named)
@@ -471,7 +469,6 @@ def _values_of(resource: Resource, event: Event) -> set[str]:
 __all__ = [
     "EPC_FORMATS",
     "EVENT_TYPES",
-    "RESOURCES",
     "CollectionPage",
     "EpcFormat",
     "EpcisQueryError",

@@ -382,3 +382,11 @@ def test_an_event_by_id_carries_its_proof(world: World, scenario: Scenario) -> N
         k: v for k, v in shipping[0]["chemtrace:log"].items()
         if k not in ("inclusion", "checkpointSize")
     }  # fmt: skip
+
+
+def test_a_missing_capture_job_is_a_no_such_resource_exception(world: World) -> None:
+    """The binding's 404 type for every missing resource (a capture job was a
+    ValidationException, the type of a malformed request)."""
+    answer = _get(world, "p-chem", "/epcis/capture/no-such-job")
+    assert answer.status_code == 404
+    assert answer.json()["type"] == "https://ns.gs1.org/epcis/NoSuchResourceException"
