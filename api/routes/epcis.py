@@ -211,6 +211,15 @@ def next_link(request: Request, principal: Principal, secret: bytes, after: int 
     return f"{path}?{urlencode([*kept, ('nextPageToken', token)])}"  # raw: a path may hold %3F
 
 
+def path_values(request: Request, parameter: str, term: str) -> frozenset[str]:
+    """A resource's path value as the values of ``term``; a malformed one is refused, naming
+    the path parameter."""
+    try:
+        return checked_values(term, [request.path_params[parameter]])
+    except ProblemError as exc:
+        raise refusal(parameter, exc.detail) from exc
+
+
 def answer(document: dict[str, Any], epc_format: str, link: str | None = None) -> JSONResponse:
     headers = {**HEADERS, "GS1-EPC-Format": epc_format}
     if link is not None:
@@ -241,12 +250,7 @@ def events_answer(
     service = service_of(request).epcis
     query = parse_query(request, principal, service.secret())
     if narrowed is not None:
-        parameter, term = narrowed
-        value = request.path_params[parameter]
-        try:
-            query = query.narrowed(term, checked_values(term, [value]))
-        except ProblemError as exc:
-            raise refusal(parameter, exc.detail) from exc
+        query = query.narrowed(narrowed[1], path_values(request, *narrowed))
     page = service.query(principal, query, epc_format)
     link = None if page.after is None else next_link(request, principal, service.secret(),
                                                      page.after)  # fmt: skip

@@ -8,6 +8,8 @@
   ``/dispositions``: a paged ``Collection`` of what the events in the caller's scope name.
 - ``GET /epcis/{resource}/{value}/events``: exactly ``GET /epcis/events`` with the
   resource's filter (``/epcs/{epc}`` is ``MATCH_anyEPC``) and the query string's together.
+- ``GET /epcis/{resource}/{value}``: its sub-resources (``events``), the same for every
+  well-formed value, so that it says nothing about what exists.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from api.routes.epcis import (
     events_answer,
     given_parameters,
     next_link,
+    path_values,
     per_page_of,
     resume_after,
 )
@@ -128,6 +131,24 @@ def _events(resource: str, parameter: str, term: str) -> Any:
     return events
 
 
+def _sub_resources(resource: str, parameter: str, term: str) -> Any:
+    def sub_resources(request: Request, principal: Caller) -> JSONResponse:
+        service_of(request).epcis.require_reader(principal)
+        path_values(request, parameter, term)
+        given_parameters(request, ())
+        body = {"@context": CONTEXT, "type": "Collection", "member": ["events"]}
+        return JSONResponse(body, headers=HEADERS)
+
+    sub_resources.__name__ = f"epcis_{resource}_sub_resources"
+    return sub_resources
+
+
+_SUB_RESOURCE_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"description": "`{\"type\": \"Collection\", \"member\": [\"events\"]}` for any "
+          "well-formed value: whether the value names anything in your scope is not said",
+          "content": {"application/json": {"schema": {"type": "object"}}}},
+    **responses(400, 401, 403),
+}  # fmt: skip
 _COLLECTION_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     200: {"description": "A `Collection` (JSON-LD) of what the events in your scope name; "
           "`Link: <…>; rel=\"next\"` when more follow",
@@ -147,6 +168,12 @@ for _resource, (_parameter, _term, _what) in RESOURCES.items():
         methods=["GET"], response_class=JSONResponse, responses=QUERY_RESPONSES,
         openapi_extra={"parameters": [_path_parameter(_parameter, _what), *QUERY_PARAMETERS]},
         summary=f"GET /epcis/events with `{_term}` set to the path's value (and the query's).",
+    )  # fmt: skip
+    router.add_api_route(  # after ``…/events``: ``anything`` would match that path too
+        f"/{_resource}/{{{_parameter}:anything}}", _sub_resources(_resource, _parameter, _term),
+        methods=["GET"], response_class=JSONResponse, responses=_SUB_RESOURCE_RESPONSES,
+        openapi_extra={"parameters": [_path_parameter(_parameter, _what)]},
+        summary="The sub-resources of one value (HATEOAS): `events`.",
     )  # fmt: skip
 
 __all__ = ["RESOURCES", "router"]

@@ -198,6 +198,10 @@ class EpcisService:
 
     # -- queries -------------------------------------------------------------------------------
 
+    def require_reader(self, principal: Principal) -> None:
+        """Refuse a caller who may read no custody (a 403), as every query does."""
+        self._queries.require_custody_reader(principal)
+
     def query(self, principal: Principal, query: EventQuery, epc_format: EpcFormat) -> QueryPage:
         """One page of the events in scope that match ``query``, in log order."""
         self._queries.require_custody_reader(principal)

@@ -724,12 +724,14 @@ def epcis_event_call(m: Matrix) -> Call:
     return Call("GET", "/epcis/events/" + quote(event_id, safe=""))
 
 
-def epcis_path(resource: str, value: str, **params: Any) -> Callable[[Matrix], Call]:
-    """``/epcis/{resource}/{value}/events``, the value URL-encoded (``{ref}``s filled)."""
+def epcis_path(
+    resource: str, value: str, tail: str = "/events", **params: Any
+) -> Callable[[Matrix], Call]:
+    """``/epcis/{resource}/{value}{tail}``, the value URL-encoded (``{ref}``s filled)."""
 
     def make(m: Matrix) -> Call:
         filled = re.sub(r"\{([^}]+)\}", lambda g: m.ref(g.group(1)), value)
-        return get(f"/epcis/{resource}/{quote(filled, safe='')}/events", **params)(m)
+        return get(f"/epcis/{resource}/{quote(filled, safe='')}{tail}", **params)(m)
 
     return make
 
@@ -766,6 +768,14 @@ ITEM_LISTING_EPCIS_ANY = {  # what any custody reader may list: no owner to chec
     role: replace(expect, sees=frozenset(), hides=frozenset(), only=None)
     for role, expect in ITEM_LISTING.items()
 }
+
+
+def readers_alike(check: Check) -> dict[str, Expect]:
+    """What every custody reader gets alike, with ``check``."""
+    return {role: with_check(e, check) if e.status == 200 else e
+            for role, e in ITEM_LISTING_EPCIS_ANY.items()}  # fmt: skip
+
+
 ORG_LISTING = authed(  # registries, licences and devices: owners are organisations
     admin=E(200, sees=("p-chem", "u-lab")),
     ent_own=E(200, sees=("p-chem",), only=("p-chem",)),
@@ -1055,6 +1065,13 @@ ENDPOINTS: list[Endpoint] = [
              keys=_epcis_codes),
     Endpoint("GET", "/epcis/readPoints/{readPoint}/events",
              epcis_path("readPoints", "geo:0,0"), ITEM_LISTING_EPCIS_ANY),
+    *(Endpoint("GET", f"/epcis/{resource}/{{{parameter}}}",
+               epcis_path(resource, value, tail=""), readers_alike(json_at("member", ["events"])))
+      for resource, parameter, value in (
+          ("eventTypes", "eventType", "ObjectEvent"), ("epcs", "epc", "urn:chemtrace:code:{item:A}"),
+          ("bizSteps", "bizStep", "shipping"), ("bizLocations", "bizLocation", "urn:chemtrace:site:p-store"),
+          ("readPoints", "readPoint", "geo:0,0"), ("dispositions", "disposition", "active"),
+      )),
     Endpoint("GET", "/epcis/dispositions/{disposition}/events",
              epcis_path("dispositions", "active", perPage="1000"), ITEM_LISTING_EPCIS,
              keys=_epcis_codes),

@@ -390,3 +390,27 @@ def test_a_missing_capture_job_is_a_no_such_resource_exception(world: World) -> 
     answer = _get(world, "p-chem", "/epcis/capture/no-such-job")
     assert answer.status_code == 404
     assert answer.json()["type"] == "https://ns.gs1.org/epcis/NoSuchResourceException"
+
+
+def test_a_values_sub_resources_say_nothing_of_what_exists(
+    world: World, scenario: Scenario
+) -> None:
+    """``/epcis/{resource}/{value}``: `events`, alike for a value in scope, out of it, absent."""
+    private = f"urn:chemtrace:code:{scenario.private}"
+    shipped = f"urn:chemtrace:code:{scenario.shipped}"
+    answers = [_get(world, "u-lab", f"/epcis/epcs/{quote(epc, safe='')}")
+               for epc in (shipped, private, ABSENT_CODE)]  # fmt: skip
+    assert answers[0].json() == {
+        "@context": "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+        "type": "Collection", "member": ["events"],
+    }  # fmt: skip
+    assert len({without_request_id(a) for a in answers}) == 1
+    for path in ("/epcis/eventTypes/ObjectEvent", "/epcis/bizSteps/shipping",
+                 "/epcis/bizLocations/" + quote("urn:chemtrace:site:none", safe=""),
+                 "/epcis/readPoints/geo%3A0%2C0", "/epcis/dispositions/active"):  # fmt: skip
+        assert _get(world, "u-lab", path).json()["member"] == ["events"], path
+    refused = _get(world, "u-lab", "/epcis/eventTypes/PartyEvent")
+    assert (refused.status_code, refused.json()["field"]) == (400, "eventType")
+    extra = _get(world, "u-lab", "/epcis/bizSteps/shipping", {"perPage": "1"})
+    assert (extra.status_code, extra.json()["field"]) == (400, "perPage")
+    assert httpx.get(world.server.base_url + "/epcis/bizSteps/shipping").status_code == 401
