@@ -22,6 +22,7 @@ from api.routes import (
     emergency,
     epcis,
     epcis_capture,
+    epcis_resources,
     event_lookup,
     events,
     findings,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     for module in (events, items, codes, registry, findings, log, ops, public, epcis):
         app.include_router(module.router)
     app.include_router(epcis_capture.router)  # EPCIS capture (POST), beside the EPCIS query
+    app.include_router(epcis_resources.router)  # EPCIS events by ID, top-level resources
     app.include_router(catalog.router)
     app.include_router(event_lookup.router)
     app.include_router(emergency.router)  # the emergency view (/v1/emergency)

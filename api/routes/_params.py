@@ -43,6 +43,23 @@ class _Segment(Convertor[str]):
 register_url_convertor("segment", _Segment())
 
 
+class _Anything(Convertor[str]):
+    """``{name:anything}``: the rest of the path up to what follows it, line breaks too.
+    Starlette's ``path`` stops at one (``.``), so a value holding one would match no route
+    and get a bare 404 rather than the route's own answer."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anything", _Anything())
+
+
 def pattern(regex: str, **extra: Any) -> dict[str, Any]:
     """``json_schema_extra`` stating a pattern (and more) the route enforces itself."""
     return {"pattern": regex, **extra}

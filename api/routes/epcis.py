@@ -45,7 +45,9 @@ _IDENTIFIERS: Final = (
     "MATCH_epc", "MATCH_parentID", "MATCH_inputEPC", "MATCH_outputEPC", "MATCH_anyEPC",
     "EQ_bizLocation", "EQ_readPoint",
 )  # fmt: skip
-_TERMS: Final = ("eventType", "EQ_bizStep", "EQ_disposition", "EQ_action", *_IDENTIFIERS)
+_TERMS: Final = (
+    "eventType", "EQ_bizStep", "EQ_disposition", "EQ_action", "EQ_eventID", *_IDENTIFIERS,
+)  # fmt: skip
 _TIMES: Final = ("GE_eventTime", "LT_eventTime", "GE_recordTime", "LT_recordTime")
 _PAGING: Final = ("perPage", "nextPageToken")
 _ACTIONS: Final = frozenset({"ADD", "OBSERVE", "DELETE"})
@@ -82,6 +84,8 @@ _DESCRIPTIONS: Final = {
     "MATCH_anyEPC": "an EPC anywhere: epcList, childEPCs, parentID, inputs or outputs",
     "EQ_bizLocation": "the bizLocation id (`urn:chemtrace:site:…`, an SGLN)",
     "EQ_readPoint": "the readPoint id",
+    "EQ_eventID": "the eventID: the CBV 2.0 hash ID the event was exported with, or the one "
+    "it was captured under",
     "GE_eventTime": "eventTime at or after (RFC 3339 with a zone)",
     "LT_eventTime": "eventTime before",
     "GE_recordTime": "recordTime (the log time) at or after",
@@ -98,88 +102,125 @@ QUERY_PARAMETERS: Final = [
 that one it does not know is refused rather than ignored)."""
 
 
-def _refusal(parameter: str, detail: str) -> ProblemError:
+def refusal(parameter: str, detail: str) -> ProblemError:
     return ProblemError(
         400, "query_parameter_exception", detail, field=parameter,
         type="epcisException:QueryParameterException",
     )  # fmt: skip
 
 
-def _epc_format(value: str) -> EpcFormat:
+def epc_format_of(value: str) -> EpcFormat:
     if value not in EPC_FORMATS:
-        raise _refusal("GS1-EPC-Format", f"GS1-EPC-Format is one of {', '.join(EPC_FORMATS)}")
+        raise refusal("GS1-EPC-Format", f"GS1-EPC-Format is one of {', '.join(EPC_FORMATS)}")
     return cast("EpcFormat", value)
 
 
 def _values(parameter: str, raw: list[str]) -> frozenset[str]:
-    values = [value for text in raw for value in text.split(",")]
+    return checked_values(parameter, [value for text in raw for value in text.split(",")])
+
+
+def checked_values(parameter: str, values: list[str]) -> frozenset[str]:
+    """The values of one term, checked and in the form events are matched in."""
     if not values or any(not value for value in values):
-        raise _refusal(parameter, f"{parameter} has an empty value")
+        raise refusal(parameter, f"{parameter} has an empty value")
     if parameter == "eventType" and (unknown := set(values) - EVENT_TYPES):
-        raise _refusal(parameter, f"eventType {sorted(unknown)[0]!r} is not an EPCIS event type")
+        raise refusal(parameter, f"eventType {sorted(unknown)[0]!r} is not an EPCIS event type")
     if parameter == "EQ_action" and (unknown := set(values) - _ACTIONS):
-        raise _refusal(parameter, f"action {sorted(unknown)[0]!r} is not ADD, OBSERVE or DELETE")
+        raise refusal(parameter, f"action {sorted(unknown)[0]!r} is not ADD, OBSERVE or DELETE")
     if parameter in ("EQ_bizStep", "EQ_disposition"):
         vocabulary = Vocabulary.BIZ_STEP if parameter == "EQ_bizStep" else Vocabulary.DISPOSITION
         return frozenset(vocabulary.expand(value) for value in values)
     if parameter in _IDENTIFIERS:
         if any("*" in value for value in values):
-            raise _refusal(parameter, f"{parameter}: EPC patterns (with *) are not supported")
+            raise refusal(parameter, f"{parameter}: EPC patterns (with *) are not supported")
         try:
             return frozenset(canonical_identifier(value) for value in values)
         except ValueError as exc:
-            raise _refusal(parameter, f"{parameter}: {exc}") from exc
+            raise refusal(parameter, f"{parameter}: {exc}") from exc
     return frozenset(values)
 
 
 def _time(parameter: str, raw: list[str]) -> datetime:
     if len(raw) != 1:
-        raise _refusal(parameter, f"{parameter} is given {len(raw)} times")
+        raise refusal(parameter, f"{parameter} is given {len(raw)} times")
     try:
         stamp = datetime.fromisoformat(raw[0].replace("Z", "+00:00"))
     except ValueError as exc:
-        raise _refusal(parameter, f"{parameter} is not an RFC 3339 time: {raw[0]!r}") from exc
+        raise refusal(parameter, f"{parameter} is not an RFC 3339 time: {raw[0]!r}") from exc
     if stamp.tzinfo is None:
-        raise _refusal(parameter, f"{parameter} needs a time zone (Z or ±hh:mm)")
+        raise refusal(parameter, f"{parameter} needs a time zone (Z or ±hh:mm)")
     return stamp
 
 
-def _per_page(raw: list[str]) -> int:
+def per_page_of(raw: list[str]) -> int:
     text = raw[-1] if raw else str(DEFAULT_PER_PAGE)
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PER_PAGE:
-        raise _refusal("perPage", f"perPage is a whole number from 1 to {MAX_PER_PAGE}")
+        raise refusal("perPage", f"perPage is a whole number from 1 to {MAX_PER_PAGE}")
     return int(text)
 
 
-def _fingerprint(principal: Principal, request: Request) -> str:
+def fingerprint(principal: Principal, request: Request) -> str:
+    """What a page token is bound to: the caller, the resource and every filter."""
     kept = sorted((k, v) for k, v in request.query_params.multi_items() if k not in _PAGING)
-    text = "\n".join([principal.user_id, *(f"{k}={v}" for k, v in kept)])
+    text = "\n".join([principal.user_id, request.url.path, *(f"{k}={v}" for k, v in kept)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def parse_query(request: Request, principal: Principal, secret: bytes) -> EventQuery:
-    """The query's parameters, checked; an unknown, repeated or malformed one is refused."""
+def given_parameters(request: Request, known: tuple[str, ...]) -> dict[str, list[str]]:
+    """The query string by parameter; one this route does not answer is refused."""
     given: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         given.setdefault(key, []).append(value)
     for key in given:
-        if key not in (*_TERMS, *_TIMES, *_PAGING):
-            raise _refusal(key, f"{key} is not a query parameter this repository answers")
-    token = given.get("nextPageToken", [])
-    fingerprint = _fingerprint(principal, request)
+        if key not in known:
+            raise refusal(key, f"{key} is not a query parameter this repository answers")
+    return given
+
+
+def resume_after(request: Request, principal: Principal, secret: bytes, kind: type[Any]) -> Any:
+    """Where the ``nextPageToken`` given resumes (None without one)."""
+    token = request.query_params.getlist("nextPageToken")
+    if not token:
+        return None
     try:
-        after = open_page_token(secret, fingerprint, token[-1]) if token else -1
+        after = open_page_token(secret, fingerprint(principal, request), token[-1])
     except EpcisQueryError as exc:
-        raise _refusal(exc.parameter, exc.detail) from exc
+        raise refusal(exc.parameter, exc.detail) from exc
+    if not isinstance(after, kind):
+        raise refusal("nextPageToken", "the page token belongs to another query")
+    return after
+
+
+def parse_query(request: Request, principal: Principal, secret: bytes) -> EventQuery:
+    """The query's parameters, checked; an unknown, repeated or malformed one is refused."""
+    given = given_parameters(request, (*_TERMS, *_TIMES, *_PAGING))
+    after = resume_after(request, principal, secret, int)
     return EventQuery(
         terms={k: _values(k, v) for k, v in given.items() if k in _TERMS},
         times={k: _time(k, v) for k, v in given.items() if k in _TIMES},
-        per_page=_per_page(given.get("perPage", [])),
-        after=after,
+        per_page=per_page_of(given.get("perPage", [])),
+        after=-1 if after is None else after,
     )
 
 
-def _answer(document: dict[str, Any], epc_format: str, link: str | None = None) -> JSONResponse:
+def next_link(request: Request, principal: Principal, secret: bytes, after: int | str) -> str:
+    """The URL of the next page: this request's, with a token resuming after ``after``."""
+    token = page_token(secret, fingerprint(principal, request), after)
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
+    path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+    return f"{path}?{urlencode([*kept, ('nextPageToken', token)])}"  # raw: a path may hold %3F
+
+
+def path_values(request: Request, parameter: str, term: str) -> frozenset[str]:
+    """A resource's path value as the values of ``term``; a malformed one is refused, naming
+    the path parameter."""
+    try:
+        return checked_values(term, [request.path_params[parameter]])
+    except ProblemError as exc:
+        raise refusal(parameter, exc.detail) from exc
+
+
+def answer(document: dict[str, Any], epc_format: str, link: str | None = None) -> JSONResponse:
     headers = {**HEADERS, "GS1-EPC-Format": epc_format}
     if link is not None:
         headers["Link"] = f'<{link}>; rel="next"'
@@ -196,16 +237,24 @@ def _answer(document: dict[str, Any], epc_format: str, link: str | None = None) 
 def query_events(
     request: Request, principal: Caller, gs1_epc_format: EpcFormatHeader = "No_Preference"
 ) -> JSONResponse:
-    epc_format = _epc_format(gs1_epc_format)
+    return events_answer(request, principal, gs1_epc_format)
+
+
+def events_answer(
+    request: Request, principal: Principal, gs1_epc_format: str,
+    narrowed: tuple[str, str] | None = None,
+) -> JSONResponse:  # fmt: skip
+    """A SimpleEventQuery's page; ``narrowed``: a resource's filter (its path parameter and
+    the term it sets), which must hold beside the query string's."""
+    epc_format = epc_format_of(gs1_epc_format)
     service = service_of(request).epcis
     query = parse_query(request, principal, service.secret())
+    if narrowed is not None:
+        query = query.narrowed(narrowed[1], path_values(request, *narrowed))
     page = service.query(principal, query, epc_format)
-    link = None
-    if page.after is not None:
-        token = page_token(service.secret(), _fingerprint(principal, request), page.after)
-        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
-        link = f"{request.url.path}?{urlencode([*kept, ('nextPageToken', token)])}"
-    return _answer(page.document, epc_format, link)
+    link = None if page.after is None else next_link(request, principal, service.secret(),
+                                                     page.after)  # fmt: skip
+    return answer(page.document, epc_format, link)
 
 
 @router.get(
@@ -218,6 +267,6 @@ def item_events(
     request: Request, code: Code, principal: Caller,
     gs1_epc_format: EpcFormatHeader = "No_Preference",
 ) -> JSONResponse:  # fmt: skip
-    epc_format = _epc_format(gs1_epc_format)
+    epc_format = epc_format_of(gs1_epc_format)
     document = service_of(request).epcis.item_chain(principal, code, epc_format)
-    return _answer(document, epc_format)
+    return answer(document, epc_format)

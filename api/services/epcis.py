@@ -18,8 +18,9 @@ import base64
 import hashlib
 import hmac
 import json
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
 
@@ -39,6 +40,7 @@ from ledger.epcis.table import NAMESPACE, PREFIX
 from ledger.epcis.vocabulary import Vocabulary
 from ledger.leaf import LeafRecord
 from ledger.merkle import leaf_hash
+from ledger.store.epcis_capture import SqlCaptureJobs
 from ledger.store.service import ServiceStore
 
 EpcFormat = Literal[
@@ -58,6 +60,12 @@ _MATCH_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "MATCH_anyEPC": ("epcList", "childEPCs", "parentID", "inputEPCList", "outputEPCList"),
 }
 _VOCABULARIES: Final = {"EQ_bizStep": Vocabulary.BIZ_STEP, "EQ_disposition": Vocabulary.DISPOSITION}
+EVENT_TYPES: Final = (
+    "AggregationEvent", "AssociationEvent", "ObjectEvent", "TransactionEvent",
+    "TransformationEvent",
+)  # fmt: skip
+Resource = Literal["eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints", "dispositions"]
+_NO_EVENT: Final = bytes(32)
 _SCAN_PAGE: Final = 500
 _TOKEN_DOMAIN: Final = b"chemtrace epcis page token v1"
 
@@ -83,6 +91,12 @@ class EventQuery:
     after: int = -1
     """Resume after this log index (from a next-page token)."""
 
+    def narrowed(self, parameter: str, values: frozenset[str]) -> EventQuery:
+        """This query and ``parameter`` in ``values`` too (a path's filter: both must hold)."""
+        given = self.terms.get(parameter)
+        both = values if given is None else values & given
+        return replace(self, terms={**self.terms, parameter: both})
+
 
 @dataclass(frozen=True, slots=True)
 class QueryPage:
@@ -91,15 +105,23 @@ class QueryPage:
     """The log index to resume after, when more events may match."""
 
 
-def page_token(secret: bytes, fingerprint: str, after: int) -> str:
-    """An opaque token: where to resume, bound to one query and one caller by an HMAC."""
+@dataclass(frozen=True, slots=True)
+class CollectionPage:
+    members: list[str]
+    after: str | None
+    """The last member given, when more follow."""
+
+
+def page_token(secret: bytes, fingerprint: str, after: int | str) -> str:
+    """An opaque token: where to resume (a log index, or a collection's last member), bound
+    to one query and one caller by an HMAC."""
     payload = json.dumps({"after": after, "q": fingerprint}, separators=(",", ":")).encode()
     tag = hmac.new(secret, payload, hashlib.sha256).digest()[:16]
     return _b64url(payload) + "." + _b64url(tag)
 
 
-def open_page_token(secret: bytes, fingerprint: str, token: str) -> int:
-    """The log index a token resumes after; a forged, altered or foreign token is refused."""
+def open_page_token(secret: bytes, fingerprint: str, token: str) -> int | str:
+    """Where a token resumes; a forged, altered or foreign token is refused."""
     payload_text, dot, tag_text = token.partition(".")
     try:
         payload, tag = _unb64url(payload_text), _unb64url(tag_text)
@@ -109,9 +131,10 @@ def open_page_token(secret: bytes, fingerprint: str, token: str) -> int:
     if not dot or not hmac.compare_digest(tag, expected):
         raise EpcisQueryError("nextPageToken", "the page token is not one this query was given")
     opened = json.loads(payload)
-    if opened.get("q") != fingerprint or not isinstance(opened.get("after"), int):
+    after = opened.get("after")
+    if opened.get("q") != fingerprint or not isinstance(after, int | str):
         raise EpcisQueryError("nextPageToken", "the page token belongs to another query")
-    return int(opened["after"])
+    return after
 
 
 def _b64url(data: bytes) -> str:
@@ -157,10 +180,10 @@ class EpcisService:
 
     def __init__(
         self, deployment: Deployment, store: ServiceStore, queries: QueryService,
-        registry: RegistryService, log: LogService,
+        registry: RegistryService, log: LogService, jobs: SqlCaptureJobs,
     ) -> None:  # fmt: skip
         self._deployment, self._store, self._queries = deployment, store, queries
-        self._registry, self._log = registry, log
+        self._registry, self._log, self._jobs = registry, log, jobs
         self._secret: bytes | None = None
 
     # -- page tokens ---------------------------------------------------------------------------
@@ -175,25 +198,90 @@ class EpcisService:
 
     # -- queries -------------------------------------------------------------------------------
 
+    def require_reader(self, principal: Principal) -> None:
+        """Refuse a caller who may read no custody (a 403), as every query does."""
+        self._queries.require_custody_reader(principal)
+
     def query(self, principal: Principal, query: EventQuery, epc_format: EpcFormat) -> QueryPage:
         """One page of the events in scope that match ``query``, in log order."""
         self._queries.require_custody_reader(principal)
         visibility = _Visibility(self._queries, principal)
         exporter = _Exporter(self, epc_format, visibility.sees)
+        query = self._captured_ids(query, visibility, exporter)
         chosen: list[tuple[LoggedEvent, Event]] = []
         more = False
-        for logged in self._scan(query.after):
-            if not visibility.sees(logged):
-                continue
-            event = exporter.standard(logged)
-            if event is None or not _matches(event, logged, query, exporter):
-                continue
+        for logged, event in self._matching(query, visibility, exporter):
             if len(chosen) == query.per_page:
                 more = True
                 break
             chosen.append((logged, event))
         document = exporter.document(chosen)
         return QueryPage(document, chosen[-1][0].index if more and chosen else None)
+
+    def event(
+        self, principal: Principal, event_id: str, epc_format: EpcFormat
+    ) -> dict[str, Any] | None:
+        """The event with this ID, as captured or as exported, with its error declarations
+        (they repeat its ID); None when there is none in the caller's scope."""
+        query = EventQuery(terms={"EQ_eventID": frozenset({event_id})}, per_page=_SCAN_PAGE)
+        document = self.query(principal, query, epc_format).document
+        found = document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        return document if found else None
+
+    def collection(
+        self, principal: Principal, resource: Resource, epc_format: EpcFormat, *,
+        after: str | None, per_page: int,
+    ) -> CollectionPage:  # fmt: skip
+        """One page of the values of ``resource`` named by the events in scope, sorted.
+
+        Event types are the five the standard defines, as the binding says: every one of them
+        can be queried, and naming them tells nothing about anyone's events.
+        """
+        self._queries.require_custody_reader(principal)
+        values = set(EVENT_TYPES) if resource == "eventTypes" else set()
+        if resource != "eventTypes":
+            visibility = _Visibility(self._queries, principal)
+            exporter = _Exporter(self, epc_format, visibility.sees)
+            for _, event in self._matching(EventQuery(), visibility, exporter):
+                named = _values_of(resource, event)
+                values.update(map(exporter.translated, named) if resource == "epcs" else named)
+        ordered = sorted(values)
+        start = 0 if after is None else bisect_right(ordered, after)
+        members = ordered[start : start + per_page]
+        more = start + per_page < len(ordered)
+        return CollectionPage(members, members[-1] if more and members else None)
+
+    def _matching(
+        self, query: EventQuery, visibility: _Visibility, exporter: _Exporter
+    ) -> Iterator[tuple[LoggedEvent, Event]]:
+        for logged in self._scan(query.after):
+            if not visibility.sees(logged):
+                continue
+            event = exporter.standard(logged)
+            if event is not None and _matches(event, logged, query, exporter):
+                yield logged, event
+
+    def _captured_ids(
+        self, query: EventQuery, visibility: _Visibility, exporter: _Exporter
+    ) -> EventQuery:
+        """``EQ_eventID`` also matching the events captured under those hash IDs (computed on
+        the document as sent, so a GS1 spelling of an EPC gives another ID than the export's).
+
+        An ID captured by an organisation out of scope costs what an unknown one costs: one
+        look-up of the captures and one of the log, the event then judged like any other.
+        """
+        ids = query.terms.get("EQ_eventID")
+        if not ids:
+            return query
+        captured = self._jobs.captured(sorted(ids))
+        also: set[str] = set()
+        for hash_id in sorted(ids):
+            logged = self._store.event_by_hash(captured.get(hash_id, _NO_EVENT))
+            if logged is not None and visibility.sees(logged):
+                event = exporter.standard(logged)
+                if event is not None:
+                    also.add(str(event["eventID"]))
+        return replace(query, terms={**query.terms, "EQ_eventID": ids | also})
 
     def item_chain(self, principal: Principal, code: str, epc_format: EpcFormat) -> dict[str, Any]:
         """The events of one item the caller may see, in chain order, as one document (an item
@@ -278,7 +366,7 @@ class _Exporter:
             found.add(gs1)
         return found
 
-    def _translated(self, epc: str) -> str:
+    def translated(self, epc: str) -> str:
         code = private_id(epc, "code")
         if self._format != "Always_GS1_Digital_Link" or code is None:
             return epc
@@ -288,9 +376,9 @@ class _Exporter:
         out = dict(event)
         for name in _EPC_FIELDS:
             if name in out:
-                out[name] = [self._translated(epc) for epc in out[name]]
+                out[name] = [self.translated(epc) for epc in out[name]]
         if "parentID" in out:
-            out["parentID"] = self._translated(out["parentID"])
+            out["parentID"] = self.translated(out["parentID"])
         out[LOG] = self._log_entry(logged, checkpoint)
         return out
 
@@ -341,6 +429,9 @@ def _matches(event: Event, logged: LoggedEvent, query: EventQuery, exporter: _Ex
         elif parameter == "EQ_action":
             if not _term_matches(values, event.get("action")):
                 return False
+        elif parameter == "EQ_eventID":
+            if not _term_matches(values, event.get("eventID")):
+                return False
         elif parameter in ("EQ_bizLocation", "EQ_readPoint"):
             location = (event.get(parameter.removeprefix("EQ_")) or {}).get("id")
             if not isinstance(location, str) or canonical_identifier(location) not in values:
@@ -363,13 +454,32 @@ def _matches(event: Event, logged: LoggedEvent, query: EventQuery, exporter: _Ex
     return True
 
 
+def _values_of(resource: Resource, event: Event) -> set[str]:
+    """What an exported event names of ``resource`` (each value a member of its collection)."""
+    if resource == "epcs":
+        epcs: set[str] = set()
+        for name in _MATCH_FIELDS["MATCH_anyEPC"]:
+            value = event.get(name)
+            epcs.update([value] if isinstance(value, str) else value or ())
+        return epcs
+    if resource in ("bizLocations", "readPoints"):
+        location = event.get(resource.removesuffix("s"))
+        named = location.get("id") if isinstance(location, dict) else None
+        return {named} if isinstance(named, str) else set()
+    value = event.get(resource.removesuffix("s"))  # bizStep, disposition
+    return {value} if isinstance(value, str) else set()
+
+
 __all__ = [
     "EPC_FORMATS",
+    "EVENT_TYPES",
+    "CollectionPage",
     "EpcFormat",
     "EpcisQueryError",
     "EpcisService",
     "EventQuery",
     "QueryPage",
+    "Resource",
     "open_page_token",
     "page_token",
 ]

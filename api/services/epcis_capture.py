@@ -64,6 +64,8 @@ def exception_type(status: int, code: str) -> str:
         name = "CaptureLimitExceededException"
     elif status in (401, 403):
         name = "SecurityException"
+    elif status == 404:
+        name = "NoSuchResourceException"
     elif status >= 500:
         name = "ImplementationException"
     else:

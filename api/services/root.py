@@ -127,7 +127,9 @@ class Service:
     @cached_property
     def epcis(self) -> EpcisService:
         """EPCIS 2.0 queries (``/epcis/``), scoped like :attr:`queries`, with log proofs."""
-        return EpcisService(self.deployment, self._reads, self.queries, self.registry, self.log)
+        jobs = SqlCaptureJobs(self.deployment.store.engine)
+        return EpcisService(self.deployment, self._reads, self.queries, self.registry, self.log,
+                            jobs)  # fmt: skip
 
     @cached_property
     def epcis_capture(self) -> EpcisCaptureService:

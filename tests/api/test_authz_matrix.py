@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 import fastapi.routing
 import httpx
@@ -722,6 +723,48 @@ def _epcis_codes(body: Any) -> set[str]:
     return {epc.removeprefix("urn:chemtrace:code:") for epc in epcs}
 
 
+def _members(body: Any) -> set[str]:
+    """The members of an EPCIS collection, trace codes without their URN prefix."""
+    return {member.removeprefix("urn:chemtrace:code:") for member in body["member"]}
+
+
+def epcis_event_call(m: Matrix) -> Call:
+    """Item A's commissioning, by the CBV hash ID the query exports it with."""
+    chain = m.admin("GET", f"/epcis/items/{m.ref('item:A')}/events")
+    event_id = chain["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]["eventID"]
+    return Call("GET", "/epcis/events/" + quote(event_id, safe=""))
+
+
+def epcis_path(
+    resource: str, value: str, tail: str = "/events", **params: Any
+) -> Callable[[Matrix], Call]:
+    """``/epcis/{resource}/{value}{tail}``, the value URL-encoded (``{ref}``s filled)."""
+
+    def make(m: Matrix) -> Call:
+        filled = re.sub(r"\{([^}]+)\}", lambda g: m.ref(g.group(1)), value)
+        return get(f"/epcis/{resource}/{quote(filled, safe='')}{tail}", **params)(m)
+
+    return make
+
+
+EPCIS_SITES = authed(  # the bizLocations of items A (p-store, d1) and B (u-store, d2)
+    admin=E(200, sees=("urn:chemtrace:site:p-store", "urn:chemtrace:site:u-store")),
+    ent_own=E(200, sees=("urn:chemtrace:site:p-store",), hides=("urn:chemtrace:site:u-store",)),
+    ent_other=E(200, sees=("urn:chemtrace:site:u-store",), hides=("urn:chemtrace:site:p-store",)),
+    reg_own=E(200, sees=("urn:chemtrace:site:p-store",), hides=("urn:chemtrace:site:u-store",)),
+    reg_other=E(200, sees=("urn:chemtrace:site:u-store",), hides=("urn:chemtrace:site:p-store",)),
+    inspector=E(200, sees=("urn:chemtrace:site:p-store",), hides=("urn:chemtrace:site:u-store",)),
+)
+ITEM_A_EPCIS = authed(  # item A's events: an empty answer, never a 404, out of scope
+    admin=E(200, sees=("item:A",)), ent_own=E(200, sees=("item:A",)),
+    ent_other=E(200, hides=("item:A",)), reg_own=E(200, sees=("item:A",)),
+    reg_other=E(200, hides=("item:A",)), inspector=E(200, sees=("item:A",)),
+)  # fmt: skip
+_NO_EVENT = E(404, "epcis_event_not_found")
+EVENT_TYPES = ["AggregationEvent", "AssociationEvent", "ObjectEvent", "TransactionEvent",
+               "TransformationEvent"]  # fmt: skip
+
+
 def redirects_to_label(m: Matrix, call: Call, response: httpx.Response) -> None:
     """The resolver's redirect opens the keyed code's genuine label page."""
     page = m.http.get(response.headers["location"])
@@ -732,6 +775,18 @@ def redirects_to_label(m: Matrix, call: Call, response: httpx.Response) -> None:
 ITEM_LISTING_EPCIS = {  # the events of the items in scope: no holder to check "only" against
     role: replace(expect, only=None) for role, expect in ITEM_LISTING.items()
 }
+ITEM_LISTING_EPCIS_ANY = {  # what any custody reader may list: no owner to check
+    role: replace(expect, sees=frozenset(), hides=frozenset(), only=None)
+    for role, expect in ITEM_LISTING.items()
+}
+
+
+def readers_alike(check: Check) -> dict[str, Expect]:
+    """What every custody reader gets alike, with ``check``."""
+    return {role: with_check(e, check) if e.status == 200 else e
+            for role, e in ITEM_LISTING_EPCIS_ANY.items()}  # fmt: skip
+
+
 ORG_LISTING = authed(  # registries, licences and devices: owners are organisations
     admin=E(200, sees=("p-chem", "u-lab")),
     ent_own=E(200, sees=("p-chem",), only=("p-chem",)),
@@ -999,6 +1054,42 @@ ENDPOINTS: list[Endpoint] = [
              keys=_epcis_codes),
     Endpoint("GET", "/epcis/items/{code}/events", get("/epcis/items/{item:A}/events"),
              item_read()),
+    Endpoint("GET", "/epcis/events/{eventID}", epcis_event_call, authed(
+        admin=OK, ent_own=OK, ent_other=_NO_EVENT, reg_own=OK, reg_other=_NO_EVENT,
+        inspector=OK)),
+    Endpoint("GET", "/epcis/eventTypes", get("/epcis/eventTypes"), authed(
+        **dict.fromkeys(("admin", "ent_own", "ent_other", "reg_own", "reg_other", "inspector"),
+                        E(200, check=json_at("member", EVENT_TYPES))))),
+    Endpoint("GET", "/epcis/epcs", get("/epcis/epcs", perPage="1000"), ITEM_LISTING_EPCIS,
+             keys=_members),
+    Endpoint("GET", "/epcis/bizSteps", get("/epcis/bizSteps"), ITEM_LISTING_EPCIS_ANY),
+    Endpoint("GET", "/epcis/bizLocations", get("/epcis/bizLocations", perPage="1000"),
+             EPCIS_SITES, keys=_members),
+    Endpoint("GET", "/epcis/readPoints", get("/epcis/readPoints"), ITEM_LISTING_EPCIS_ANY),
+    Endpoint("GET", "/epcis/dispositions", get("/epcis/dispositions"), ITEM_LISTING_EPCIS_ANY),
+    Endpoint("GET", "/epcis/eventTypes/{eventType}/events",
+             get("/epcis/eventTypes/ObjectEvent/events", perPage="1000"), ITEM_LISTING_EPCIS,
+             keys=_epcis_codes),
+    Endpoint("GET", "/epcis/epcs/{epc}/events", epcis_path("epcs", "urn:chemtrace:code:{item:A}"),
+             ITEM_A_EPCIS, keys=_epcis_codes),
+    Endpoint("GET", "/epcis/bizSteps/{bizStep}/events",
+             epcis_path("bizSteps", "commissioning", perPage="1000"), ITEM_LISTING_EPCIS,
+             keys=_epcis_codes),
+    Endpoint("GET", "/epcis/bizLocations/{bizLocation}/events",
+             epcis_path("bizLocations", "urn:chemtrace:site:p-store"), ITEM_A_EPCIS,
+             keys=_epcis_codes),
+    Endpoint("GET", "/epcis/readPoints/{readPoint}/events",
+             epcis_path("readPoints", "geo:0,0"), ITEM_LISTING_EPCIS_ANY),
+    *(Endpoint("GET", f"/epcis/{resource}/{{{parameter}}}",
+               epcis_path(resource, value, tail=""), readers_alike(json_at("member", ["events"])))
+      for resource, parameter, value in (
+          ("eventTypes", "eventType", "ObjectEvent"), ("epcs", "epc", "urn:chemtrace:code:{item:A}"),
+          ("bizSteps", "bizStep", "shipping"), ("bizLocations", "bizLocation", "urn:chemtrace:site:p-store"),
+          ("readPoints", "readPoint", "geo:0,0"), ("dispositions", "disposition", "active"),
+      )),
+    Endpoint("GET", "/epcis/dispositions/{disposition}/events",
+             epcis_path("dispositions", "active", perPage="1000"), ITEM_LISTING_EPCIS,
+             keys=_epcis_codes),
     Endpoint("POST", "/epcis/capture", capture_call("/epcis/capture"), authed(
         admin=FORBIDDEN, ent_own=E(202), ent_other=E(202), reg_own=FORBIDDEN,
         reg_other=FORBIDDEN, inspector=E(202))),
