@@ -22,6 +22,7 @@ from api.routes import (
     emergency,
     epcis,
     epcis_capture,
+    epcis_queries,
     epcis_resources,
     event_lookup,
     events,
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         app.include_router(module.router)
     app.include_router(epcis_capture.router)  # EPCIS capture (POST), beside the EPCIS query
     app.include_router(epcis_resources.router)  # EPCIS events by ID, top-level resources
+    app.include_router(epcis_queries.router)  # EPCIS named queries (/epcis/queries)
     app.include_router(catalog.router)
     app.include_router(event_lookup.router)
     app.include_router(emergency.router)  # the emergency view (/v1/emergency)

@@ -11,6 +11,8 @@ a filter left out would widen the answer.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Final, cast
 from urllib.parse import urlencode
@@ -159,10 +161,13 @@ def per_page_of(raw: list[str]) -> int:
     return int(text)
 
 
-def fingerprint(principal: Principal, request: Request) -> str:
-    """What a page token is bound to: the caller, the resource and every filter."""
+def fingerprint(principal: Principal, request: Request, bound: str = "") -> str:
+    """What a page token is bound to: the caller, the resource, every filter, and ``bound``
+    (what else chose the events: a named query's definition)."""
     kept = sorted((k, v) for k, v in request.query_params.multi_items() if k not in _PAGING)
     text = "\n".join([principal.user_id, request.url.path, *(f"{k}={v}" for k, v in kept)])
+    if bound:
+        text += "\n\n" + bound
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -177,13 +182,15 @@ def given_parameters(request: Request, known: tuple[str, ...]) -> dict[str, list
     return given
 
 
-def resume_after(request: Request, principal: Principal, secret: bytes, kind: type[Any]) -> Any:
+def resume_after(
+    request: Request, principal: Principal, secret: bytes, kind: type[Any], bound: str = ""
+) -> Any:
     """Where the ``nextPageToken`` given resumes (None without one)."""
     token = request.query_params.getlist("nextPageToken")
     if not token:
         return None
     try:
-        after = open_page_token(secret, fingerprint(principal, request), token[-1])
+        after = open_page_token(secret, fingerprint(principal, request, bound), token[-1])
     except EpcisQueryError as exc:
         raise refusal(exc.parameter, exc.detail) from exc
     if not isinstance(after, kind):
@@ -195,17 +202,55 @@ def parse_query(request: Request, principal: Principal, secret: bytes) -> EventQ
     """The query's parameters, checked; an unknown, repeated or malformed one is refused."""
     given = given_parameters(request, (*_TERMS, *_TIMES, *_PAGING))
     after = resume_after(request, principal, secret, int)
-    return EventQuery(
-        terms={k: _values(k, v) for k, v in given.items() if k in _TERMS},
-        times={k: _time(k, v) for k, v in given.items() if k in _TIMES},
+    filters = {k: v for k, v in given.items() if k not in _PAGING}
+    return replace(
+        checked_filters(filters, split=True),
         per_page=per_page_of(given.get("perPage", [])),
         after=-1 if after is None else after,
     )
 
 
-def next_link(request: Request, principal: Principal, secret: bytes, after: int | str) -> str:
+def checked_filters(given: Mapping[str, list[str]], *, split: bool) -> EventQuery:
+    """The filters of a SimpleEventQuery (each parameter's raw values), checked; an unknown,
+    repeated or malformed one is refused. ``split``: a value may list several, comma-separated
+    (the query string's syntax; a JSON list says so itself)."""
+    for key in given:
+        if key not in (*_TERMS, *_TIMES):
+            raise refusal(key, f"{key} is not a query parameter this repository answers")
+    check = _values if split else checked_values
+    return EventQuery(
+        terms={k: check(k, v) for k, v in given.items() if k in _TERMS},
+        times={k: _time(k, v) for k, v in given.items() if k in _TIMES},
+    )
+
+
+def filters_of_json(query: object) -> EventQuery:
+    """A query object (a named query's ``query``, as EPCIS's query schema writes it: a list
+    of strings per term, one RFC 3339 string per time), checked like a query string."""
+    if not isinstance(query, dict):
+        raise refusal("query", "query is an object of SimpleEventQuery parameters")
+    given: dict[str, list[str]] = {}
+    for key, value in query.items():
+        if key in _PAGING:
+            raise refusal(key, f"{key} pages a run of the query; it is not part of one")
+        if key in _TIMES:
+            if not isinstance(value, str):
+                raise refusal(key, f"{key} is one RFC 3339 time, as a string")
+            given[key] = [value]
+        elif key in _TERMS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise refusal(key, f"{key} is a list of strings")
+            given[key] = value
+        else:
+            given[key] = []  # refused by name below, as the query string's would be
+    return checked_filters(given, split=False)
+
+
+def next_link(
+    request: Request, principal: Principal, secret: bytes, after: int | str, bound: str = ""
+) -> str:
     """The URL of the next page: this request's, with a token resuming after ``after``."""
-    token = page_token(secret, fingerprint(principal, request), after)
+    token = page_token(secret, fingerprint(principal, request, bound), after)
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
     path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
     return f"{path}?{urlencode([*kept, ('nextPageToken', token)])}"  # raw: a path may hold %3F
@@ -247,13 +292,22 @@ def events_answer(
     """A SimpleEventQuery's page; ``narrowed``: a resource's filter (its path parameter and
     the term it sets), which must hold beside the query string's."""
     epc_format = epc_format_of(gs1_epc_format)
-    service = service_of(request).epcis
-    query = parse_query(request, principal, service.secret())
+    query = parse_query(request, principal, service_of(request).epcis.secret())
     if narrowed is not None:
         query = query.narrowed(narrowed[1], path_values(request, *narrowed))
+    return page_answer(request, principal, query, epc_format)
+
+
+def page_answer(
+    request: Request, principal: Principal, query: EventQuery, epc_format: EpcFormat,
+    bound: str = "",
+) -> JSONResponse:  # fmt: skip
+    """One page of ``query``'s events, with the next page's link (its token bound to this
+    request and ``bound``)."""
+    service = service_of(request).epcis
     page = service.query(principal, query, epc_format)
     link = None if page.after is None else next_link(request, principal, service.secret(),
-                                                     page.after)  # fmt: skip
+                                                     page.after, bound)  # fmt: skip
     return answer(page.document, epc_format, link)
 
 

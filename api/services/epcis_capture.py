@@ -58,8 +58,12 @@ EXCEPTIONS: Final = "https://ns.gs1.org/epcis/"
 
 def exception_type(status: int, code: str) -> str:
     """The EPCIS exception a problem stands for."""
-    if code == "epcis_duplicate":
+    if code in ("epcis_duplicate", "epcis_query_exists"):
         name = "ResourceAlreadyExistsException"
+    elif code == "epcis_query_not_found":  # the binding's 404 for a query name
+        name = "NoSuchNameException"
+    elif code == "epcis_query_too_complex":
+        name = "QueryTooComplexException"
     elif status == 413:
         name = "CaptureLimitExceededException"
     elif status in (401, 403):

@@ -21,6 +21,7 @@ from api.services.catalog import CatalogService
 from api.services.emergency import EmergencyService
 from api.services.epcis import EpcisService
 from api.services.epcis_capture import EpcisCaptureService
+from api.services.epcis_queries import NamedQueryService
 from api.services.filters import Filters
 from api.services.findings import FindingsService
 from api.services.ingest import IngestService
@@ -37,6 +38,7 @@ from api.webhooks import WebhookDispatcher
 from api.witnessing import WitnessEndpoint, Witnessing, configured_policy
 from ledger.store.engine import make_engine
 from ledger.store.epcis_capture import SqlCaptureJobs
+from ledger.store.epcis_queries import SqlNamedQueries
 from ledger.store.findings import FindingStore
 from ledger.store.repository import SqlLedgerStore
 from ledger.store.service import ServiceStore
@@ -130,6 +132,11 @@ class Service:
         jobs = SqlCaptureJobs(self.deployment.store.engine)
         return EpcisService(self.deployment, self._reads, self.queries, self.registry, self.log,
                             jobs)  # fmt: skip
+
+    @cached_property
+    def epcis_queries(self) -> NamedQueryService:
+        """EPCIS 2.0 named queries (``/epcis/queries``), run through :attr:`epcis`."""
+        return NamedQueryService(SqlNamedQueries(self.deployment.store.engine), self.queries)
 
     @cached_property
     def epcis_capture(self) -> EpcisCaptureService:

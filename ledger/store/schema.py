@@ -454,6 +454,20 @@ epcis_captured_event = Table(
     Column("job_id", String(32), ForeignKey("epcis_capture_job.id"), nullable=False, index=True),
 )
 
+# -- EPCIS named queries (the REST binding's /queries): a stored SimpleEventQuery, per owner --
+
+# ``owner`` is the caller's organisation, or ``user:<id>`` for a caller without one (org ids
+# hold no ``:``); ``definition`` the query object as RFC 8785 JSON. A view, not evidence.
+epcis_named_query = Table(
+    "epcis_named_query",
+    metadata,
+    Column("owner", String(80), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("definition", Text, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
 # -- the item-state read model (ledger/store/readmodel.py): derived from the log, never evidence --
 
 # One row per state of an item: the state just after the event at ``from_index`` until the
