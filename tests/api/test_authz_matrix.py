@@ -296,6 +296,12 @@ def _seed(m: Matrix) -> None:
     save_findings(m, found_a, found_b)
     m.refs.update({"finding:A": found_a.id, "finding:B": found_b.id,
                    "missing:finding": MISSING_FINDING})  # fmt: skip
+    # a named EPCIS query of each organisation's, by the same name in neither
+    for org, name in (("p-chem", "matrix-query-a"), ("u-lab", "matrix-query-b")):
+        made = m.as_token(world.actors[org].client.token, "POST", "/epcis/queries",
+                          json={"name": name, "query": {}})  # fmt: skip
+        assert made.status_code == 201, made.text
+        m.refs[f"query:{name[-1].upper()}"] = name
     # bundles and verification need a checkpoint covering the seeded items
     wait_for(lambda: all(_verified(m, m.ref(n)) for n in ("item:A", "item:B")), timeout=20)
 
@@ -537,6 +543,41 @@ EMPTY_EPCIS = {
 
 
 _NO_JOB = E(404, "capture_job_not_found")
+_NO_QUERY = E(404, "epcis_query_not_found")
+
+
+def query_names(body: Any) -> set[str]:
+    return {query["name"] for query in body}
+
+
+def create_query_call(m: Matrix) -> Call:
+    return Call("POST", "/epcis/queries", json={"name": m.uid("mq"), "query": {}})
+
+
+def query_created(m: Matrix, call: Call, response: httpx.Response) -> None:
+    name = call.json["name"]
+    assert response.headers["location"] == f"/epcis/queries/{name}"
+    assert response.json() == {"name": name, "query": {}}
+
+
+def delete_query_call(m: Matrix) -> Call:
+    """A fresh query of p-chem's, and the request deleting it."""
+    name = m.uid("mq-del")
+    made = m.as_token(m.tokens["ent_own"], "POST", "/epcis/queries",
+                      json={"name": name, "query": {}})  # fmt: skip
+    assert made.status_code == 201, made.text
+    return Call("DELETE", f"/epcis/queries/{name}", refs={"name": name})
+
+
+def query_kept(expected: bool) -> Check:
+    def check(m: Matrix, call: Call, _: httpx.Response) -> None:
+        found = m.as_token(m.tokens["ent_own"], "GET", f"/epcis/queries/{call.refs['name']}")
+        assert found.status_code == (200 if expected else 404), found.text
+
+    return check
+
+
+_QUERY_STAYS = E(404, "epcis_query_not_found", check=query_kept(True))
 
 
 def capture_call(path: str) -> Callable[[Matrix], Call]:
@@ -1108,6 +1149,27 @@ ENDPOINTS: list[Endpoint] = [
         reg_other=FORBIDDEN, inspector=_NO_JOB)),
     Endpoint("OPTIONS", "/epcis/capture", lambda m: Call("OPTIONS", "/epcis/capture"),
              everyone(E(204))),
+    # named queries: an organisation's own (a caller without one: its user's own)
+    Endpoint("POST", "/epcis/queries", create_query_call, authed(
+        **dict.fromkeys(("admin", "ent_own", "ent_other", "reg_own", "reg_other", "inspector"),
+                        E(201, check=query_created)))),
+    Endpoint("GET", "/epcis/queries", get("/epcis/queries", perPage="1000"), authed(
+        admin=E(200, hides=("query:A", "query:B")),
+        ent_own=E(200, sees=("query:A",), hides=("query:B",)),
+        ent_other=E(200, sees=("query:B",), hides=("query:A",)),
+        reg_own=E(200, hides=("query:A", "query:B")), reg_other=E(200, hides=("query:A", "query:B")),
+        inspector=E(200, hides=("query:A", "query:B"))), keys=query_names),
+    Endpoint("GET", "/epcis/queries/{queryName}", get("/epcis/queries/{query:A}"), authed(
+        admin=_NO_QUERY, ent_own=E(200, check=json_at("query", {})), ent_other=_NO_QUERY,
+        reg_own=_NO_QUERY, reg_other=_NO_QUERY, inspector=_NO_QUERY)),
+    Endpoint("DELETE", "/epcis/queries/{queryName}", delete_query_call, authed(
+        admin=_QUERY_STAYS, ent_own=E(204, check=query_kept(False)), ent_other=_QUERY_STAYS,
+        reg_own=_QUERY_STAYS, reg_other=_QUERY_STAYS, inspector=_QUERY_STAYS)),
+    Endpoint("GET", "/epcis/queries/{queryName}/events",
+             get("/epcis/queries/{query:A}/events", perPage="1000"), authed(
+        admin=_NO_QUERY, ent_own=E(200, sees=("item:A",), hides=("item:B",)),
+        ent_other=_NO_QUERY, reg_own=_NO_QUERY, reg_other=_NO_QUERY, inspector=_NO_QUERY),
+             keys=_epcis_codes),
     Endpoint("GET", "/01/{rest}", get("/01/09506000134352/21/MATRIX-A"),
              everyone(E(307, check=redirects_to_label))),  # public like the label page
     Endpoint("GET", "/00/{rest}", get("/00/095060001343520017"),
