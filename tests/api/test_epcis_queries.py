@@ -182,8 +182,9 @@ def test_the_list_pages_through_the_organisations_queries(world: World) -> None:
         answer = _as(world, "c-move", answer.headers["link"].split(";")[0].strip("<>"))
     assert sorted(names) == ["page-a", "page-b", "page-c"]
     assert names == [q["name"] for q in _as(world, "c-move", "/epcis/queries").json()]
-    assert not {"page-a", "page-b"} & {q["name"] for q in _as(world, "u-lab",
-                                                              "/epcis/queries").json()}
+    assert not {"page-a", "page-b"} & {
+        q["name"] for q in _as(world, "u-lab", "/epcis/queries").json()
+    }
 
 
 def test_a_name_taken_in_the_organisation_is_a_409(world: World, scenario: Scenario) -> None:
@@ -225,9 +226,7 @@ def test_another_organisations_query_answers_like_an_absent_one(
     assert _as(world, "p-chem", f"/epcis/queries/{name}").json()["query"] == {
         "EQ_bizStep": ["commissioning"]
     }
-    assert _as(world, who, f"/epcis/queries/{name}").json()["query"] == {
-        "EQ_bizStep": ["shipping"]
-    }
+    assert _as(world, who, f"/epcis/queries/{name}").json()["query"] == {"EQ_bizStep": ["shipping"]}
     assert name not in [q["name"] for q in _as(world, "u-lab" if who != "u-lab" else "d1",
                                                    "/epcis/queries").json()]  # fmt: skip
 
@@ -270,7 +269,14 @@ def test_a_bad_parameter_is_refused_as_get_refuses_it(
         ({"name": "a/b", "query": {}}, 400, "name"),
         ({"name": "x" * 129, "query": {}}, 400, "name"),
         ({"name": "x", "query": {}, "extra": 1}, 400, "extra"),
-        ({"name": "x", "query": {"MATCH_anyEPC": ["urn:chemtrace:code:CT-00000-00000-00000"] * 3000}}, 413, "query"),
+        (
+            {
+                "name": "x",
+                "query": {"MATCH_anyEPC": ["urn:chemtrace:code:CT-00000-00000-00000"] * 3000},
+            },
+            413,
+            "query",
+        ),
     ],
 )
 def test_a_malformed_definition_is_refused_naming_the_field(
@@ -303,9 +309,7 @@ def test_page_tokens_are_bound_to_the_query_and_its_definition(
     assert (extra.status_code, extra.json()["field"]) == (400, "EQ_bizStep")
 
 
-def test_named_queries_need_a_token_and_custody_reading(
-    world: World, scenario: Scenario
-) -> None:
+def test_named_queries_need_a_token_and_custody_reading(world: World, scenario: Scenario) -> None:
     base = world.server.base_url
     assert httpx.get(base + "/epcis/queries").status_code == 401
     assert httpx.post(base + "/epcis/queries", json={"name": "x", "query": {}}).status_code == 401
