@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from tests.api.live import World, without_request_id, world_fixture
-from tests.api.test_epcis_resources import _events, _indices, _stable, _token
+from tests.api.test_epcis_query import _token
+from tests.api.test_epcis_resources import _events, _indices, _stable
 
 world = world_fixture("epcisq")
 ABSENT: Final = "never-made"
@@ -85,7 +86,7 @@ def _all_pages(world: World, who: str, path: str, params: Any = None) -> list[di
     return events
 
 
-QUERIES: Final = [
+QUERIES: Final[list[dict[str, Any]]] = [
     {},
     {"EQ_bizStep": ["shipping", "receiving"]},
     {"eventType": ["ObjectEvent"], "EQ_action": ["ADD"]},

@@ -19,6 +19,7 @@ import pytest
 
 from tests.api.live import World, wait_for, without_request_id, world_fixture
 from tests.api.test_epcis_capture import commissioning, erp_document, post, signed
+from tests.api.test_epcis_query import _get
 from tests.conftest import SHARED_DIR
 
 world = world_fixture("epcisr")
@@ -49,22 +50,6 @@ class Scenario:
     """p-chem's, with a GS1 key, commissioned through EPCIS capture with its Digital Link."""
     captured_id: str
     """The hash ID the capture computed (on the Digital Link): not the exported one."""
-
-
-def _token(world: World, who: str) -> str:
-    if who == "admin":
-        client = world.admin
-    elif who in world.regulators:
-        client = world.regulators[who]
-    else:
-        client = world.actors[who].client
-    assert client.token is not None
-    return client.token
-
-
-def _get(world: World, who: str, path: str, params: Any = None, **headers: str) -> httpx.Response:
-    headers["Authorization"] = f"Bearer {_token(world, who)}"
-    return httpx.get(world.server.base_url + path, params=params, headers=headers)
 
 
 def _events(answer: httpx.Response) -> list[dict[str, Any]]:
