@@ -49,7 +49,9 @@ def make_engine(url: str) -> Engine:
         # fails with a retryable StorageError and the next one reconnects.
         # Sized for the API's thread pool, so request threads reuse sessions instead of
         # opening one per request beyond the pool.
-        return create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
+        engine = create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
+        event.listen(engine, "connect", _configure_postgres)
+        return engine
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -57,6 +59,15 @@ def make_engine(url: str) -> Engine:
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_sqlite)
     return engine
+
+
+def _configure_postgres(dbapi_connection: Any, _record: Any) -> None:
+    # Lists (the bulk inserts' unnest arrays) go in binary: psycopg's text array format
+    # quotes and escapes every element with a regular expression in Python, which cost a
+    # fifth of a 100-event append's CPU.
+    from psycopg.types.array import ListBinaryDumper
+
+    dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
