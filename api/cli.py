@@ -29,6 +29,7 @@ from api.bundles import export_bundle, verify_bundle_command
 from api.cli_failover import app as failover_app
 from api.cli_findings import app as findings_app
 from api.cli_logkey import app as logkey_app
+from api.cli_emergency import app as emergency_app
 from api.cli_readmodel import app as readmodel_app
 from api.cli_tiles import app as tiles_app
 from api.deployment import DEFAULT_DB, REPLICA_ENV, Deployment
@@ -325,6 +326,7 @@ app.add_typer(witness_app, name="witness")
 app.add_typer(tiles_app, name="tiles")
 app.add_typer(failover_app, name="failover")
 app.add_typer(readmodel_app, name="readmodel")
+app.add_typer(emergency_app, name="emergency")
 
 
 @app.command()
