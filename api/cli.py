@@ -29,7 +29,6 @@ from api.bundles import export_bundle, verify_bundle_command
 from api.cli_failover import app as failover_app
 from api.cli_findings import app as findings_app
 from api.cli_logkey import app as logkey_app
-from api.cli_emergency import app as emergency_app
 from api.cli_readmodel import app as readmodel_app
 from api.cli_tiles import app as tiles_app
 from api.deployment import DEFAULT_DB, REPLICA_ENV, Deployment
@@ -49,11 +48,11 @@ from ledger.witness_policy import parse_policy_bytes
 
 class _LazyGroups(TyperGroup):
     """Command groups imported only when used: ``scan`` pulls in image decoding, GS1 and EPC
-    parsing and the TUI, and ``simulate`` the city generator; ``serve`` and the others start
-    without them."""
+    parsing and the TUI, ``simulate`` the city generator and ``emergency`` the PDF writer;
+    ``serve`` and the others start without them."""
 
     lazy: Final = {"scan": "scanners.cli", "simulate": "sim.simulator.cli",
-                   "epcis": "scanners.cli_epcis"}  # fmt: skip
+                   "epcis": "scanners.cli_epcis", "emergency": "api.cli_emergency"}  # fmt: skip
 
     def list_commands(self, ctx: Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
@@ -326,7 +325,6 @@ app.add_typer(witness_app, name="witness")
 app.add_typer(tiles_app, name="tiles")
 app.add_typer(failover_app, name="failover")
 app.add_typer(readmodel_app, name="readmodel")
-app.add_typer(emergency_app, name="emergency")
 
 
 @app.command()

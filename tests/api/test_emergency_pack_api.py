@@ -35,6 +35,10 @@ HOLDINGS = [  # (org, site, catalog form, kg)
 ]
 
 
+SITE_ANSWER = ("items", "totals_by_chemical", "totals_by_hazard_class", "toxic_inhalation_kg",
+               "flammable_kg", "emergency_advice", "contacts")  # fmt: skip
+
+
 @dataclass
 class Scene:
     server: LiveServer
@@ -138,9 +142,8 @@ def test_the_totals_equal_what_nearby_answers_for_the_same_sites(scene: Scene) -
     nearby = {s["site"]: s for s in response.json()["sites"]}
     for site in ("pk-alpha", "pk-beta"):
         packed, near = _site(pack, site), nearby[site]
-        for name in ("items", "totals_by_chemical", "totals_by_hazard_class",
-                     "toxic_inhalation_kg", "flammable_kg", "emergency_advice", "contacts"):
-            assert packed[name] == near[name], (site, name)  # fmt: skip
+        for name in SITE_ANSWER:
+            assert packed[name] == near[name], (site, name)
     alpha = _site(pack, "pk-alpha")
     assert alpha["toxic_inhalation_kg"] == "40" and alpha["flammable_kg"] == "8"
     assert pack["district_totals"]["sites"] == len(pack["sites"])

@@ -43,7 +43,10 @@ def site(name: str, toxic: str, flammable: str, classes: dict[str, str]) -> dict
     }  # fmt: skip
 
 
-SITES = [site("zeta", "0", "8", {"2.1": "8"}), site("alpha", "40", "0.5", {"2.3": "40", "3": "0.5"})]
+SITES = [
+    site("zeta", "0", "8", {"2.1": "8"}),
+    site("alpha", "40", "0.5", {"2.3": "40", "3": "0.5"}),
+]
 
 
 def make(signer: Ed25519Signer = LOG, note: str | None = None) -> dict[str, Any]:
