@@ -48,11 +48,11 @@ from ledger.witness_policy import parse_policy_bytes
 
 class _LazyGroups(TyperGroup):
     """Command groups imported only when used: ``scan`` pulls in image decoding, GS1 and EPC
-    parsing and the TUI, and ``simulate`` the city generator; ``serve`` and the others start
-    without them."""
+    parsing and the TUI, ``simulate`` the city generator and ``emergency`` the PDF writer;
+    ``serve`` and the others start without them."""
 
     lazy: Final = {"scan": "scanners.cli", "simulate": "sim.simulator.cli",
-                   "epcis": "scanners.cli_epcis"}  # fmt: skip
+                   "epcis": "scanners.cli_epcis", "emergency": "api.cli_emergency"}  # fmt: skip
 
     def list_commands(self, ctx: Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})

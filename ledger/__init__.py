@@ -20,6 +20,7 @@ __all__ = [
     "commitments",  # salted commitments to personal data
     "cosignature",  # C2SP tlog-cosignature/v1 (witness cosignatures)
     "custody",  # who may write and read an item
+    "emergency_pack",  # the offline responder pack: build, sign, verify
     "envelope",  # signed event envelopes
     "epcis",  # GS1 EPCIS 2.0 / CBV 2.0: event hash IDs, Digital Link, the event mapping
     "errors",  # every error the core raises

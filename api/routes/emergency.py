@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.auth import Principal, require
+from api.auth import Principal, current_principal, require
+from api.pack_sheet import render_html, render_pdf
 from api.problems import ProblemError, responses
 from api.routes._common import service_of
 from api.services.emergency import MAX_RADIUS_M, NearbyAnswer
@@ -82,3 +84,69 @@ def nearby(
     moment = None if at is None else parse_rfc3339(at, "at")
     return service_of(request).emergency.nearby(principal, lat=lat, lon=lon,
                                                 radius_m=radius_m, at=moment)  # fmt: skip
+
+
+ANYONE = Depends(current_principal)
+"""The pack's scope is the service's: to a caller who may not see a district it is an
+unknown one, so enterprises and inspectors get the same 404, not a 403."""
+PACK_FORMATS: Final = {"json": "application/json", "html": "text/html",
+                       "pdf": "application/pdf"}  # fmt: skip
+
+
+def _pack_format(requested: str | None, accept: str | None) -> str:
+    """``format`` if given, else the first of PDF or HTML the ``Accept`` header names,
+    else JSON.
+
+    Raises:
+        ProblemError: 422 ``invalid_request`` for a format not offered.
+    """
+    if requested is not None:
+        if requested not in PACK_FORMATS:
+            raise ProblemError(422, "invalid_request",
+                               f"format must be one of {', '.join(PACK_FORMATS)}",
+                               field="format")  # fmt: skip
+        return requested
+    offered = [part.split(";", 1)[0].strip().lower() for part in (accept or "").split(",")]
+    for media in offered:
+        for name, media_type in PACK_FORMATS.items():
+            if media == media_type:
+                return name
+    return "json"
+
+
+@router.get(
+    "/pack",
+    responses={
+        **responses(401, 404, 422),
+        200: {"content": {"application/json": {}, "text/html": {}, "application/pdf": {}}},
+    },
+    summary="The offline responder pack of a district: what every site holds at the newest "
+    "checkpoint, signed by the log key (JSON), or its printable HTML or PDF sheet.",
+    description="Each site as `/v1/emergency/nearby` answers it (without `distance_m`; "
+    "coordinates as decimal strings), at the newest checkpoint's log size, with district "
+    "totals, the checkpoint (a C2SP signed note) and a detached signed note by the log key "
+    "over the pack's RFC 8785 bytes. Verify it offline with `chemtrace emergency "
+    "verify-pack` (docs/emergency.md, Responder pack). `format=html|pdf` (or `Accept: "
+    "text/html`, `application/pdf`) gives the sheet instead. Open to regulators (their "
+    "districts; a city regulator every district), responders and admins; to anyone else, "
+    "and for a district out of scope, the answer is that of an unknown district (404 "
+    "`district_not_found`).",
+)
+def pack(
+    request: Request,
+    district: Annotated[str, Query(min_length=1, max_length=32,
+                                   description="the district, as the site records name it")],
+    format: Annotated[str | None, Query(
+        description="json (default), html or pdf")] = None,
+    principal: Principal = ANYONE,
+) -> Response:  # fmt: skip
+    chosen = _pack_format(format, request.headers.get("accept"))
+    document = service_of(request).emergency_pack.pack(principal, district)
+    name = f"responder-pack-{district}"
+    if chosen == "html":
+        return HTMLResponse(render_html(document))
+    if chosen == "pdf":
+        disposition = f'inline; filename="{name}.pdf"'
+        return Response(render_pdf(document), media_type="application/pdf",
+                        headers={"Content-Disposition": disposition})  # fmt: skip
+    return JSONResponse(document)

@@ -30,7 +30,7 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 from api.services.access import CITY_WIDE, Principal
-from api.services.errors import ForbiddenError
+from api.services.errors import ForbiddenError, NotFoundError
 from api.services.gps_fixes import LastFixes
 from ledger.catalog import (
     CatalogError,
@@ -224,6 +224,25 @@ class EmergencyService:
         shipments = self._shipments(lat, lon, radius_m, moment, until, everywhere, districts)
         return NearbyAnswer(lat=lat, lon=lon, radius_m=radius_m, at=format_utc(moment),
                             sites=sites, shipments=shipments)  # fmt: skip
+
+    def district_sites(self, principal: Principal, district: str, size: int) -> list[NearbySite]:
+        """Every site of ``district``, by id, with what it holds after the first ``size``
+        log entries (a checkpoint's), totalled exactly as :meth:`nearby` totals a site
+        (``distance_m`` is 0: no point was asked).
+
+        Raises:
+            NotFoundError: the district has no site, or is outside the caller's scope
+                (the two look alike); so is every district to an enterprise or inspector.
+        """
+        everywhere = principal.role == "admin" or principal.role in CITY_WIDE
+        visible = principal.role in READERS and (everywhere or district in principal.districts)
+        places = self._sites.sites_of_district(district) if visible else []
+        if not places:
+            raise NotFoundError("district", district, f"no district {district!r}")
+        held = self._read.states(size=size, where={"site": frozenset(p.site for p in places)})
+        folded = _Folded({h.state.code: h.state for h in held},
+                         versions={h.state.code: h.version for h in held})  # fmt: skip
+        return self._site_answers([(0.0, place) for place in places], folded)
 
     # -- folding -------------------------------------------------------------------------------
 
@@ -469,4 +488,5 @@ __all__ = [
     "MAX_RADIUS_M",
     "EmergencyService",
     "NearbyAnswer",
+    "NearbySite",
 ]

@@ -19,6 +19,7 @@ from api.replicas import ReadRouter
 from api.services.access import AccessService
 from api.services.catalog import CatalogService
 from api.services.emergency import EmergencyService
+from api.services.emergency_pack import PackService
 from api.services.epcis import EpcisService
 from api.services.epcis_capture import EpcisCaptureService
 from api.services.epcis_queries import NamedQueryService
@@ -171,6 +172,11 @@ class Service:
         """What hazardous material is near a point (``/v1/emergency/nearby``, the console)."""
         return EmergencyService(self.deployment.store, self.deployment.catalogs,
                                 self.queries.units, read_model=self.queries.read_model)  # fmt: skip
+
+    @cached_property
+    def emergency_pack(self) -> PackService:
+        """The signed offline responder pack of a district (``/v1/emergency/pack``)."""
+        return PackService(self.emergency, self.deployment.store, self.deployment.keys.log_signer())
 
     @cached_property
     def tiles(self) -> TileService:

@@ -232,15 +232,26 @@ class ItemReadModel:
     def states(
         self, *, at: str | None = None, moment: str | None = None,
         codes: Collection[str] | None = None, where: Wanted | None = None,
+        size: int | None = None,
     ) -> list[Held]:  # fmt: skip
         """The items' states now, or at ``at`` (signed time text ``<= at``) or ``moment``
-        (fixed-width UTC, instants ``<= moment``), in code order; with ``codes`` only
-        those items; with ``where`` only states whose fields match. Catches up first."""
+        (fixed-width UTC, instants ``<= moment``), or after the first ``size`` log entries
+        (a checkpoint's), in code order; with ``codes`` only those items; with ``where``
+        only states whose fields match. Catches up first."""
         self.catch_up()
         wanted = {k: v for k, v in (where or {}).items() if v is not None}
         st = t.item_state
+        if size is not None:
+            if at is not None or moment is not None:
+                raise ValueError("give a time or a log size, not both")
+            # rows are intervals of the log itself, so a log position needs no replay
+            # even for irregular items
+            when: ColumnElement[bool] = and_(
+                st.c.from_index < size, or_(st.c.to_index.is_(None), st.c.to_index >= size)
+            )
+            return self._read(st, when, wanted, codes)
         if at is None and moment is None:
-            when: ColumnElement[bool] = st.c.to_index.is_(None)
+            when = st.c.to_index.is_(None)
         else:
             start, end, bound = ((st.c.from_time, st.c.to_time, at) if at is not None
                                  else (st.c.from_moment, st.c.to_moment, moment))  # fmt: skip
@@ -263,6 +274,20 @@ class ItemReadModel:
                 replayed = self._replay(conn, irregular, at, moment)
                 found.update({c: h for c, h in replayed.items()
                               if c in irregular and _matches(h.state, wanted)})  # fmt: skip
+        return [found[code] for code in sorted(found)]
+
+    def _read(
+        self, st: Any, when: ColumnElement[bool], wanted: Wanted, codes: Collection[str] | None
+    ) -> list[Held]:
+        query = select(st).where(when, *_matching(wanted))
+        with self.engine.connect() as conn:
+            if codes is None:
+                found = {row.code: _held(row) for row in conn.execute(query)}
+            else:
+                found = {}
+                for chunk in _chunks(sorted(codes)):
+                    rows = conn.execute(query.where(st.c.code.in_(chunk)))
+                    found.update((row.code, _held(row)) for row in rows)
         return [found[code] for code in sorted(found)]
 
     def _replay(

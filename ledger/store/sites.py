@@ -98,6 +98,14 @@ class SiteStore:
             return [SitePlace(r.site, r.org, r.district, r.status, r.lat, r.lon)
                     for r in conn.execute(query, params)]  # fmt: skip
 
+    def sites_of_district(self, district: str) -> list[SitePlace]:
+        """The sites whose registry record names ``district``, by site id."""
+        sl = t.site_location
+        query = select(sl.c.site, sl.c.org, sl.c.district, sl.c.status, sl.c.lat, sl.c.lon)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.where(sl.c.district == district).order_by(sl.c.site))
+            return [SitePlace(r.site, r.org, r.district, r.status, r.lat, r.lon) for r in rows]
+
     def explain_sites_in(self, boxes: Sequence[Box]) -> str:
         """The database's plan for :meth:`sites_in` (tests check that it uses the index)."""
         query, params = _box_query(self.engine.dialect.name, boxes)

@@ -472,6 +472,16 @@ def json_at(name: str | None, expected: Any) -> Check:
     return check
 
 
+def packs_sites(present: str, absent: str) -> Check:
+    """The responder pack holds the district's site and not the other district's."""
+
+    def check(_: Matrix, __: Call, response: httpx.Response) -> None:
+        sites = {site["site"] for site in response.json()["sites"]}
+        assert present in sites and absent not in sites, sites
+
+    return check
+
+
 def nearby_sites(*expected: str) -> Check:
     """The emergency answer lists exactly these sites (both stores sit on one point)."""
 
@@ -1015,6 +1025,11 @@ ENDPOINTS: list[Endpoint] = [
         admin=E(200, check=nearby_sites("p-store", "u-store")), ent_own=FORBIDDEN,
         ent_other=FORBIDDEN, reg_own=E(200, check=nearby_sites("p-store")),
         reg_other=E(200, check=nearby_sites("u-store")), inspector=FORBIDDEN)),
+    Endpoint("GET", "/v1/emergency/pack", get("/v1/emergency/pack", district="d1"), authed(
+        admin=E(200, check=packs_sites("p-store", "u-store")),
+        ent_own=E(404, "district_not_found"), ent_other=E(404, "district_not_found"),
+        reg_own=E(200, check=packs_sites("p-store", "u-store")),
+        reg_other=E(404, "district_not_found"), inspector=E(404, "district_not_found"))),
     # -- codes -----------------------------------------------------------------------------
     Endpoint("POST", "/v1/codes:issue", issue_call, authed(
         admin=E(201, check=issued_to("p-chem")), ent_own=E(201, check=issued_to("p-chem")),

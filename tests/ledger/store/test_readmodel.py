@@ -169,6 +169,22 @@ def replay(engine: Any, *, at: str | None = None, moment: str | None = None) -> 
     return {c: Held(s, versions[c], ships.get(c)) for c, s in projection.items.items()}
 
 
+def replay_upto(engine: Any, size: int) -> dict[str, Held]:
+    """The fold of the log's first ``size`` entries, in log order (a checkpoint's)."""
+    projection = Projection(kilograms=kilograms)
+    versions: dict[str, str] = {}
+    ships: dict[str, int] = {}
+    for logged in ServiceStore(engine).all_events():
+        if logged.index >= size:
+            continue
+        projection.apply(logged.event.body)
+        for link in logged.event.body.items:
+            versions[link.code] = logged.event.body.catalog_version
+            if isinstance(logged.event.body, Ship):
+                ships[link.code] = logged.index
+    return {c: Held(s, versions[c], ships.get(c)) for c, s in projection.items.items()}
+
+
 def by_code(held: list[Held]) -> dict[str, Held]:
     return {h.state.code: h for h in held}
 
@@ -209,6 +225,9 @@ def test_the_model_answers_as_a_full_replay(
     for text, instant in probe_times(plan):
         assert by_code(model.states(at=text)) == replay(engine, at=text), text
         assert by_code(model.states(moment=instant)) == replay(engine, moment=instant), instant
+    indices = sorted(logged.index for logged in ServiceStore(engine).all_events())
+    for size in {0, *indices, indices[-1] + 1}:  # every log position, irregular items too
+        assert by_code(model.states(size=size)) == replay_upto(engine, size), size
     site = model.states(at=signed_time(100, 0), where={"site": "site-a"})
     assert by_code(site) == {c: h for c, h in replay(engine, at=signed_time(100, 0)).items()
                              if h.state.site == "site-a"}  # fmt: skip
