@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Annotated, Any, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypedDict, TypeVar
 
 from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -14,11 +14,19 @@ from api.problems import ProblemError
 from api.routes._common import service_of
 from api.routes._params import pattern
 from api.services.access import Principal
-from api.services.paging import InvalidCursorError, Page, Position, fingerprint, page_of
+from api.services.paging import (
+    InvalidCursorError,
+    Page,
+    Position,
+    TotalKind,
+    fingerprint,
+    page_of,
+)
 from ledger.errors import LedgerError
 from ledger.timefmt import OFFSET_PATTERN, normalise_query_time
 
 T = TypeVar("T")
+A = TypeVar("A")
 CURSOR: Final = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 
 Cursor = Annotated[
@@ -54,6 +62,14 @@ class PageInfo(BaseModel):
     )
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; "
                                     "null on the last page")  # fmt: skip
+
+
+class PageFields(TypedDict):
+    """A :class:`PageInfo`'s fields, to spread into a list answer's model."""
+
+    total: int
+    total_kind: TotalKind
+    next_cursor: str | None
 
 
 def query_time(value: str | None, name: str) -> str | None:
@@ -159,20 +175,35 @@ def wants_csv(request: Request, format: str | None) -> bool:
     return csv > 0 and csv >= json
 
 
-def csv_response(
-    name: str, header: Sequence[str], rows: Iterable[Sequence[object]], *, bom: bool,
-    total: int | None = None, next_cursor: str | None = None,
-) -> StreamingResponse:  # fmt: skip
-    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
-    if total is not None:
-        headers["X-Total-Count"] = str(total)
-    if next_cursor is not None:
-        headers["X-Next-Cursor"] = next_cursor
-    return StreamingResponse(csv_export.lines(header, rows, bom=bom),
-                             media_type=csv_export.MEDIA_TYPE, headers=headers)  # fmt: skip
-
-
 CSV_RESPONSE: Final[dict[int | str, dict[str, Any]]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}},
           "description": "JSON, or CSV with `format=csv` or `Accept: text/csv`"},
 }  # fmt: skip
+
+
+def page_size(limit: int | None, csv: bool, default: int) -> int | None:
+    """A page's size: as asked, else the default; a CSV export without a limit has all rows."""
+    return limit if limit is not None else (None if csv else default)
+
+
+def page_fields(page: Page[Any], following: str | None) -> PageFields:
+    return {"total": page.total, "total_kind": page.total_kind, "next_cursor": following}
+
+
+def list_answer(
+    csv: bool, rows: Iterable[T], fields: PageFields, answer: Callable[[PageFields], A], *,
+    name: str, columns: Sequence[str], bom: bool,
+    cells: Callable[[T], Sequence[object]] | None = None,
+) -> A | StreamingResponse:  # fmt: skip
+    """A page as a list route answers it: ``answer(fields)`` (JSON), or (``csv``) the
+    ``columns`` of ``rows`` as ``name``.csv, with the total and next cursor in
+    ``X-Total-Count`` / ``X-Next-Cursor``. ``cells`` defaults to the rows' attributes."""
+    if not csv:
+        return answer(fields)
+    row_of = cells or (lambda row: [getattr(row, n) for n in columns])
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"',
+               "X-Total-Count": str(fields["total"])}  # fmt: skip
+    if fields["next_cursor"] is not None:
+        headers["X-Next-Cursor"] = fields["next_cursor"]
+    return StreamingResponse(csv_export.lines(columns, (row_of(row) for row in rows), bom=bom),
+                             media_type=csv_export.MEDIA_TYPE, headers=headers)  # fmt: skip

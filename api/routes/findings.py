@@ -32,11 +32,13 @@ from api.routes._lists import (
     Bom,
     Cursor,
     Format,
+    PageFields,
     PageInfo,
     PageLimit,
     after_of,
-    csv_response,
+    list_answer,
     page_headers,
+    page_size,
     paged,
     query_of,
     query_time,
@@ -313,7 +315,7 @@ def list_findings(
         since=_time(since, "since"), until=_time(until, "until"),
     )  # fmt: skip
     after = after_of(request, principal, cursor, (str, str))
-    size = limit if limit is not None else (None if csv else 100)
+    size = page_size(limit, csv, 100)
     found, total, capped = _findings(request).search_page(
         principal, where, limit=(size if size is not None else COUNT_CAP) + 1, offset=offset,
         after=None if after is None else (after[0], after[1]),
@@ -325,12 +327,10 @@ def list_findings(
         following = service.cursors.encode(query_of(request, principal), position)
     describe = service.catalog.describe_finding
     out = [FindingOut(**describe(f)) for f in found]
-    kind: Literal["exact", "capped"] = "capped" if capped else "exact"
-    if csv:
-        rows = ([getattr(o, n) for n in FINDING_COLUMNS] for o in out)
-        return csv_response("findings", FINDING_COLUMNS, rows, bom=bom, total=total,
-                            next_cursor=following)  # fmt: skip
-    return FindingList(findings=out, total=total, total_kind=kind, next_cursor=following)
+    fields: PageFields = {"total": total, "total_kind": "capped" if capped else "exact",
+                          "next_cursor": following}  # fmt: skip
+    return list_answer(csv, out, fields, lambda fields: FindingList(findings=out, **fields),
+                       name="findings", columns=FINDING_COLUMNS, bom=bom)  # fmt: skip
 
 
 @router.get(
