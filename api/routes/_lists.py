@@ -23,7 +23,7 @@ from api.services.paging import (
     page_of,
 )
 from ledger.errors import LedgerError
-from ledger.timefmt import OFFSET_PATTERN, normalise_query_time
+from ledger.timefmt import OFFSET_PATTERN, format_utc, normalise_query_time, parse_utc
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -86,6 +86,11 @@ def query_time(value: str | None, name: str) -> str | None:
         ) from None  # fmt: skip
 
 
+def stored_time(value: str | None, name: str) -> str | None:
+    """A query time as the stores write their times (UTC, with microseconds)."""
+    return None if value is None else format_utc(parse_utc(query_time(value, name) or value))
+
+
 def time_param(description: str) -> Any:
     """An optional RFC 3339 time (any offset) in the query, checked by :func:`query_time`."""
     return Query(description=description + "; RFC 3339 with any offset (+08:00 or Z), "
@@ -111,6 +116,14 @@ def after_of(
     return after
 
 
+def after_pair(
+    request: Request, principal: Principal, cursor: str | None
+) -> tuple[str, str] | None:
+    """The (time, id) position ``cursor`` resumes after, for lists a store pages itself."""
+    after = after_of(request, principal, cursor, (str, str))
+    return None if after is None else (after[0], after[1])
+
+
 def next_cursor(request: Request, principal: Principal, page: Page[Any]) -> str | None:
     if page.next_position is None:
         return None
@@ -128,6 +141,19 @@ def paged(
     return page, next_cursor(request, principal, page)
 
 
+def cut_page(
+    request: Request, principal: Principal, rows: list[T], limit: int,
+    position: Callable[[T], Position],
+) -> tuple[list[T], str | None]:  # fmt: skip
+    """``rows`` fetched one over ``limit``: the first ``limit`` and, if there were more, the
+    cursor after the last of them (at its ``position``)."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    query = query_of(request, principal)
+    return rows, service_of(request).cursors.encode(query, position(rows[-1]))
+
+
 def page_headers(
     request: Request, response: Response, page: Page[Any], following: str | None
 ) -> None:
@@ -138,6 +164,17 @@ def page_headers(
     if following is not None:
         url = request.url.include_query_params(cursor=following)
         response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+
+
+def headed_page(
+    request: Request, response: Response, principal: Principal, rows: Iterable[T],
+    key: Callable[[T], Sequence[Any]], *, cursor: str | None, limit: int | None,
+) -> list[T]:  # fmt: skip
+    """A page of ``rows`` by a one-string ``key``, for a list whose body is a bare array (its
+    total and next page go in :func:`page_headers`)."""
+    page, following = paged(request, principal, rows, key, (str,), cursor=cursor, limit=limit)
+    page_headers(request, response, page, following)
+    return page.rows
 
 
 PAGE_HEADERS: Final[dict[str, Any]] = {

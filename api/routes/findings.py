@@ -35,11 +35,11 @@ from api.routes._lists import (
     PageFields,
     PageInfo,
     PageLimit,
-    after_of,
+    after_pair,
+    cut_page,
+    headed_page,
     list_answer,
-    page_headers,
     page_size,
-    paged,
     query_of,
     query_time,
     time_param,
@@ -314,17 +314,15 @@ def list_findings(
         chemicals=filters.chemical(_plain(chemical, "chemical")), item=_plain(item, "item"),
         since=_time(since, "since"), until=_time(until, "until"),
     )  # fmt: skip
-    after = after_of(request, principal, cursor, (str, str))
     size = page_size(limit, csv, 100)
     found, total, capped = _findings(request).search_page(
         principal, where, limit=(size if size is not None else COUNT_CAP) + 1, offset=offset,
-        after=None if after is None else (after[0], after[1]),
+        after=after_pair(request, principal, cursor),
     )  # fmt: skip
     following = None
-    if size is not None and len(found) > size:
-        found = found[:size]
-        position = [found[-1].last_seen, found[-1].finding.id]
-        following = service.cursors.encode(query_of(request, principal), position)
+    if size is not None:
+        found, following = cut_page(request, principal, found, size,
+                                    lambda f: [f.last_seen, f.finding.id])  # fmt: skip
     describe = service.catalog.describe_finding
     out = [FindingOut(**describe(f)) for f in found]
     fields: PageFields = {"total": total, "total_kind": "capped" if capped else "exact",
@@ -372,10 +370,8 @@ def get_finding(
         principal, finding_id, limit=occurrences_limit + 1, offset=occurrences_offset,
         after=after,
     )  # fmt: skip
-    following = None
-    if len(page) > occurrences_limit:
-        page = page[:occurrences_limit]
-        following = cursors.encode(query, [page[-1].finding.at, page[-1].finding.id])
+    page, following = cut_page(request, principal, page, occurrences_limit,
+                               lambda o: [o.finding.at, o.finding.id])  # fmt: skip
     deliveries = findings.deliveries(principal, finding_id)
     return FindingDetail(
         finding=_out(request, stored),
@@ -507,10 +503,9 @@ def list_webhooks(
     """Pages with `limit` and `cursor` (see the `Link` and `X-Total-Count` headers)."""
     signature = _signature(request)
     hooks = _findings(request).webhooks(principal)
-    page, following = paged(request, principal, hooks, lambda row: (str(row["id"]),), (str,),
-                            cursor=cursor, limit=limit)  # fmt: skip
-    page_headers(request, response, page, following)
-    return [_webhook_out(row, signature) for row in page.rows]
+    page = headed_page(request, response, principal, hooks, lambda row: (str(row["id"]),),
+                       cursor=cursor, limit=limit)  # fmt: skip
+    return [_webhook_out(row, signature) for row in page]
 
 
 @router.delete(
