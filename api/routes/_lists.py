@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Annotated, Any, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypedDict, TypeVar
 
 from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -14,11 +14,19 @@ from api.problems import ProblemError
 from api.routes._common import service_of
 from api.routes._params import pattern
 from api.services.access import Principal
-from api.services.paging import InvalidCursorError, Page, Position, fingerprint, page_of
+from api.services.paging import (
+    InvalidCursorError,
+    Page,
+    Position,
+    TotalKind,
+    fingerprint,
+    page_of,
+)
 from ledger.errors import LedgerError
-from ledger.timefmt import OFFSET_PATTERN, normalise_query_time
+from ledger.timefmt import OFFSET_PATTERN, format_utc, normalise_query_time, parse_utc
 
 T = TypeVar("T")
+A = TypeVar("A")
 CURSOR: Final = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 
 Cursor = Annotated[
@@ -56,6 +64,14 @@ class PageInfo(BaseModel):
                                     "null on the last page")  # fmt: skip
 
 
+class PageFields(TypedDict):
+    """A :class:`PageInfo`'s fields, to spread into a list answer's model."""
+
+    total: int
+    total_kind: TotalKind
+    next_cursor: str | None
+
+
 def query_time(value: str | None, name: str) -> str | None:
     """A query time (RFC 3339, any offset) as the UTC text signed times are compared with."""
     if value is None:
@@ -68,6 +84,11 @@ def query_time(value: str | None, name: str) -> str | None:
             f"{name} must be an RFC 3339 time with an offset, like 2026-10-01T08:00:00+08:00 "
             "or 2026-10-01T00:00:00Z", field=name,
         ) from None  # fmt: skip
+
+
+def stored_time(value: str | None, name: str) -> str | None:
+    """A query time as the stores write their times (UTC, with microseconds)."""
+    return None if value is None else format_utc(parse_utc(query_time(value, name) or value))
 
 
 def time_param(description: str) -> Any:
@@ -95,6 +116,14 @@ def after_of(
     return after
 
 
+def after_pair(
+    request: Request, principal: Principal, cursor: str | None
+) -> tuple[str, str] | None:
+    """The (time, id) position ``cursor`` resumes after, for lists a store pages itself."""
+    after = after_of(request, principal, cursor, (str, str))
+    return None if after is None else (after[0], after[1])
+
+
 def next_cursor(request: Request, principal: Principal, page: Page[Any]) -> str | None:
     if page.next_position is None:
         return None
@@ -112,6 +141,19 @@ def paged(
     return page, next_cursor(request, principal, page)
 
 
+def cut_page(
+    request: Request, principal: Principal, rows: list[T], limit: int,
+    position: Callable[[T], Position],
+) -> tuple[list[T], str | None]:  # fmt: skip
+    """``rows`` fetched one over ``limit``: the first ``limit`` and, if there were more, the
+    cursor after the last of them (at its ``position``)."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    query = query_of(request, principal)
+    return rows, service_of(request).cursors.encode(query, position(rows[-1]))
+
+
 def page_headers(
     request: Request, response: Response, page: Page[Any], following: str | None
 ) -> None:
@@ -122,6 +164,17 @@ def page_headers(
     if following is not None:
         url = request.url.include_query_params(cursor=following)
         response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+
+
+def headed_page(
+    request: Request, response: Response, principal: Principal, rows: Iterable[T],
+    key: Callable[[T], Sequence[Any]], *, cursor: str | None, limit: int | None,
+) -> list[T]:  # fmt: skip
+    """A page of ``rows`` by a one-string ``key``, for a list whose body is a bare array (its
+    total and next page go in :func:`page_headers`)."""
+    page, following = paged(request, principal, rows, key, (str,), cursor=cursor, limit=limit)
+    page_headers(request, response, page, following)
+    return page.rows
 
 
 PAGE_HEADERS: Final[dict[str, Any]] = {
@@ -159,20 +212,35 @@ def wants_csv(request: Request, format: str | None) -> bool:
     return csv > 0 and csv >= json
 
 
-def csv_response(
-    name: str, header: Sequence[str], rows: Iterable[Sequence[object]], *, bom: bool,
-    total: int | None = None, next_cursor: str | None = None,
-) -> StreamingResponse:  # fmt: skip
-    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
-    if total is not None:
-        headers["X-Total-Count"] = str(total)
-    if next_cursor is not None:
-        headers["X-Next-Cursor"] = next_cursor
-    return StreamingResponse(csv_export.lines(header, rows, bom=bom),
-                             media_type=csv_export.MEDIA_TYPE, headers=headers)  # fmt: skip
-
-
 CSV_RESPONSE: Final[dict[int | str, dict[str, Any]]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}},
           "description": "JSON, or CSV with `format=csv` or `Accept: text/csv`"},
 }  # fmt: skip
+
+
+def page_size(limit: int | None, csv: bool, default: int) -> int | None:
+    """A page's size: as asked, else the default; a CSV export without a limit has all rows."""
+    return limit if limit is not None else (None if csv else default)
+
+
+def page_fields(page: Page[Any], following: str | None) -> PageFields:
+    return {"total": page.total, "total_kind": page.total_kind, "next_cursor": following}
+
+
+def list_answer(
+    csv: bool, rows: Iterable[T], fields: PageFields, answer: Callable[[PageFields], A], *,
+    name: str, columns: Sequence[str], bom: bool,
+    cells: Callable[[T], Sequence[object]] | None = None,
+) -> A | StreamingResponse:  # fmt: skip
+    """A page as a list route answers it: ``answer(fields)`` (JSON), or (``csv``) the
+    ``columns`` of ``rows`` as ``name``.csv, with the total and next cursor in
+    ``X-Total-Count`` / ``X-Next-Cursor``. ``cells`` defaults to the rows' attributes."""
+    if not csv:
+        return answer(fields)
+    row_of = cells or (lambda row: [getattr(row, n) for n in columns])
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"',
+               "X-Total-Count": str(fields["total"])}  # fmt: skip
+    if fields["next_cursor"] is not None:
+        headers["X-Next-Cursor"] = fields["next_cursor"]
+    return StreamingResponse(csv_export.lines(columns, (row_of(row) for row in rows), bom=bom),
+                             media_type=csv_export.MEDIA_TYPE, headers=headers)  # fmt: skip

@@ -32,12 +32,14 @@ from api.routes._lists import (
     Bom,
     Cursor,
     Format,
+    PageFields,
     PageInfo,
     PageLimit,
-    after_of,
-    csv_response,
-    page_headers,
-    paged,
+    after_pair,
+    cut_page,
+    headed_page,
+    list_answer,
+    page_size,
     query_of,
     query_time,
     time_param,
@@ -312,25 +314,21 @@ def list_findings(
         chemicals=filters.chemical(_plain(chemical, "chemical")), item=_plain(item, "item"),
         since=_time(since, "since"), until=_time(until, "until"),
     )  # fmt: skip
-    after = after_of(request, principal, cursor, (str, str))
-    size = limit if limit is not None else (None if csv else 100)
+    size = page_size(limit, csv, 100)
     found, total, capped = _findings(request).search_page(
         principal, where, limit=(size if size is not None else COUNT_CAP) + 1, offset=offset,
-        after=None if after is None else (after[0], after[1]),
+        after=after_pair(request, principal, cursor),
     )  # fmt: skip
     following = None
-    if size is not None and len(found) > size:
-        found = found[:size]
-        position = [found[-1].last_seen, found[-1].finding.id]
-        following = service.cursors.encode(query_of(request, principal), position)
+    if size is not None:
+        found, following = cut_page(request, principal, found, size,
+                                    lambda f: [f.last_seen, f.finding.id])  # fmt: skip
     describe = service.catalog.describe_finding
     out = [FindingOut(**describe(f)) for f in found]
-    kind: Literal["exact", "capped"] = "capped" if capped else "exact"
-    if csv:
-        rows = ([getattr(o, n) for n in FINDING_COLUMNS] for o in out)
-        return csv_response("findings", FINDING_COLUMNS, rows, bom=bom, total=total,
-                            next_cursor=following)  # fmt: skip
-    return FindingList(findings=out, total=total, total_kind=kind, next_cursor=following)
+    fields: PageFields = {"total": total, "total_kind": "capped" if capped else "exact",
+                          "next_cursor": following}  # fmt: skip
+    return list_answer(csv, out, fields, lambda fields: FindingList(findings=out, **fields),
+                       name="findings", columns=FINDING_COLUMNS, bom=bom)  # fmt: skip
 
 
 @router.get(
@@ -372,10 +370,8 @@ def get_finding(
         principal, finding_id, limit=occurrences_limit + 1, offset=occurrences_offset,
         after=after,
     )  # fmt: skip
-    following = None
-    if len(page) > occurrences_limit:
-        page = page[:occurrences_limit]
-        following = cursors.encode(query, [page[-1].finding.at, page[-1].finding.id])
+    page, following = cut_page(request, principal, page, occurrences_limit,
+                               lambda o: [o.finding.at, o.finding.id])  # fmt: skip
     deliveries = findings.deliveries(principal, finding_id)
     return FindingDetail(
         finding=_out(request, stored),
@@ -507,10 +503,9 @@ def list_webhooks(
     """Pages with `limit` and `cursor` (see the `Link` and `X-Total-Count` headers)."""
     signature = _signature(request)
     hooks = _findings(request).webhooks(principal)
-    page, following = paged(request, principal, hooks, lambda row: (str(row["id"]),), (str,),
-                            cursor=cursor, limit=limit)  # fmt: skip
-    page_headers(request, response, page, following)
-    return [_webhook_out(row, signature) for row in page.rows]
+    page = headed_page(request, response, principal, hooks, lambda row: (str(row["id"]),),
+                       cursor=cursor, limit=limit)  # fmt: skip
+    return [_webhook_out(row, signature) for row in page]
 
 
 @router.delete(

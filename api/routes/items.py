@@ -20,7 +20,9 @@ from api.routes._lists import (
     Cursor,
     Format,
     PageInfo,
-    csv_response,
+    list_answer,
+    page_fields,
+    page_size,
     paged,
     query_time,
     time_param,
@@ -110,6 +112,9 @@ class Inventory(PageInfo):
     totals: list[Total] = Field(description="over every item held, not only this page")
 
 
+STEP_COLUMNS: Final = (*(n for n in Step.model_fields if n != "data"), "data")
+
+
 def _out(request: Request, state: ItemState) -> ItemStateOut:
     return ItemStateOut(**state.to_json(), **service_of(request).catalog.described(state.chemical))
 
@@ -183,15 +188,14 @@ def get_chain(
             )
         )
     page, following = paged(request, principal, steps, lambda s: (s.index,), (int,),
-                            cursor=cursor, limit=_limit(limit, csv, 1000))  # fmt: skip
-    if csv:
-        header = [*(n for n in Step.model_fields if n != "data"), "data"]
-        rows = ([*(getattr(s, n) for n in header[:-1]), json.dumps(s.data, ensure_ascii=False,
-                 sort_keys=True)] for s in page.rows)  # fmt: skip
-        return csv_response(f"chain-{canonical}", header, rows, bom=bom, total=page.total,
-                            next_cursor=following)  # fmt: skip
-    return Chain(code=canonical, steps=page.rows, total=page.total,
-                 total_kind=page.total_kind, next_cursor=following)  # fmt: skip
+                            cursor=cursor, limit=page_size(limit, csv, 1000))  # fmt: skip
+    return list_answer(
+        csv, page.rows, page_fields(page, following),
+        lambda fields: Chain(code=canonical, steps=page.rows, **fields),
+        name=f"chain-{canonical}", columns=STEP_COLUMNS, bom=bom,
+        cells=lambda s: [*(getattr(s, n) for n in STEP_COLUMNS[:-1]),
+                         json.dumps(s.data, ensure_ascii=False, sort_keys=True)],
+    )  # fmt: skip
 
 
 @router.get(
@@ -234,11 +238,6 @@ def site_bundle(
 
 ITEM_COLUMNS: Final = tuple(ItemStateOut.model_fields)
 STATUSES: Final = tuple(get_args(Status))
-
-
-def _limit(limit: int | None, csv: bool, default: int) -> int | None:
-    """A page's size: as asked, else the default; a CSV export without a limit has all rows."""
-    return limit if limit is not None else (None if csv else default)
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -318,14 +317,11 @@ def search_items(
         and (before is None or (state.last_time and parse_utc(state.last_time) <= before))
     )  # fmt: skip
     page, following = paged(request, principal, matches, lambda s: (s.code,), (str,),
-                            cursor=cursor, limit=_limit(limit, csv, 500))  # fmt: skip
+                            cursor=cursor, limit=page_size(limit, csv, 500))  # fmt: skip
     items = [_out(request, state) for state in page.rows]
-    if csv:
-        rows = ([getattr(item, n) for n in ITEM_COLUMNS] for item in items)
-        return csv_response("items", ITEM_COLUMNS, rows, bom=bom, total=page.total,
-                            next_cursor=following)  # fmt: skip
-    return ItemPage(items=items, total=page.total, total_kind=page.total_kind,
-                    next_cursor=following)  # fmt: skip
+    return list_answer(csv, items, page_fields(page, following),
+                       lambda fields: ItemPage(items=items, **fields),
+                       name="items", columns=ITEM_COLUMNS, bom=bom)  # fmt: skip
 
 
 @router.get(
@@ -379,20 +375,16 @@ def inventory(
         count, amount = totals.get(key, (0, 0))
         totals[key] = (count + 1, amount + (state.quantity or 0))
     page, following = paged(request, principal, held, lambda s: (s.code,), (str,),
-                            cursor=cursor, limit=_limit(limit, csv, 500))  # fmt: skip
+                            cursor=cursor, limit=page_size(limit, csv, 500))  # fmt: skip
     items = [_out(request, state) for state in page.rows]
-    if csv:
-        rows = ([getattr(item, n) for n in ITEM_COLUMNS] for item in items)
-        return csv_response("inventory", ITEM_COLUMNS, rows, bom=bom, total=page.total,
-                            next_cursor=following)  # fmt: skip
     described = service.catalog.described
-    return Inventory(
-        at=at or queries.now(),
-        items=items,
-        totals=[
-            Total(place=k[0], chemical=k[1], unit=k[2], items=v[0], quantity=str(v[1]),
-                  **described(k[1]))
-            for k, v in sorted(totals.items(), key=str)
-        ],
-        total=page.total, total_kind=page.total_kind, next_cursor=following,
+    return list_answer(
+        csv, items, page_fields(page, following),
+        lambda fields: Inventory(
+            at=at or queries.now(), items=items,
+            totals=[Total(place=k[0], chemical=k[1], unit=k[2], items=v[0], quantity=str(v[1]),
+                          **described(k[1])) for k, v in sorted(totals.items(), key=str)],
+            **fields,
+        ),
+        name="inventory", columns=ITEM_COLUMNS, bom=bom,
     )  # fmt: skip

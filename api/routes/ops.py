@@ -16,14 +16,13 @@ from api.routes._common import service_of
 from api.routes._lists import (
     PAGE_HEADERS,
     Cursor,
-    after_of,
+    after_pair,
+    cut_page,
     page_headers,
-    query_of,
-    query_time,
+    stored_time,
     time_param,
 )
 from api.services.paging import Page
-from ledger.timefmt import format_utc, parse_utc
 
 router = APIRouter(tags=["operations"])
 OVERSIGHT = Depends(require("admin", "regulator"))
@@ -135,17 +134,11 @@ def journal(
     Pages: `X-Total-Count`, and `Link: <…>; rel="next"` with a `cursor`. An entry that is
     repeated while you page moves to the front (its `last_at` changes): a later page does
     not show it again."""
-    if since is not None:  # as the journal writes its times: with microseconds
-        since = format_utc(parse_utc(query_time(since, "since") or since))
-    after = after_of(request, principal, cursor, (str, str))
     entries, total = service_of(request).journal.entries(
-        principal, since=since, limit=limit + 1,
-        after=None if after is None else (after[0], after[1]),
+        principal, since=stored_time(since, "since"), limit=limit + 1,
+        after=after_pair(request, principal, cursor),
     )  # fmt: skip
-    following = None
-    if len(entries) > limit:
-        entries = entries[:limit]
-        position = [entries[-1].last_at, entries[-1].id]
-        following = service_of(request).cursors.encode(query_of(request, principal), position)
+    entries, following = cut_page(request, principal, entries, limit,
+                                  lambda e: [e.last_at, e.id])  # fmt: skip
     page_headers(request, response, Page(entries, total, "exact", None), following)
     return [entry.to_json() for entry in entries]

@@ -15,11 +15,11 @@ from api.routes._lists import (
     PAGE_HEADERS,
     Cursor,
     PageLimit,
-    after_of,
+    after_pair,
+    cut_page,
+    headed_page,
     page_headers,
-    paged,
-    query_of,
-    query_time,
+    stored_time,
     time_param,
 )
 from api.routes._params import KeyId, RecordId, UserId
@@ -28,7 +28,7 @@ from ledger.canonical import b64decode
 from ledger.events import EntityId, UtcTime
 from ledger.licences import LICENCE_KINDS
 from ledger.records import ATTRIBUTES
-from ledger.timefmt import format_utc, parse_utc
+from ledger.statements import Receipt
 
 router = APIRouter(prefix="/v1", tags=["registries"])
 Admin = Depends(require("admin"))
@@ -49,6 +49,17 @@ class Written(BaseModel):
     id: str
     index: int
     receipt: dict[str, Any]
+
+
+def _written(record_id: str, receipt: Receipt) -> Written:
+    return Written(id=record_id, index=receipt.index, receipt=dict(receipt.to_json()))
+
+
+OrgFilter = Annotated[
+    str | None,
+    Query(description="an organisation's id or name; one outside your scope is a 404 "
+          "`org_not_found`"),
+]  # fmt: skip
 
 
 class RecordOut(BaseModel):
@@ -91,7 +102,7 @@ def _add_kind(kind: str) -> None:
             receipt = registry.put_crew(record_id, data, data.pop("person"))
         else:
             receipt = registry.put_record(kind, record_id, data)
-        return Written(id=record_id, index=receipt.index, receipt=dict(receipt.to_json()))
+        return _written(record_id, receipt)
 
     create.__annotations__["payload"] = model  # a per-kind body schema, resolved at runtime
 
@@ -100,10 +111,9 @@ def _add_kind(kind: str) -> None:
         limit: PageLimit = None,
     ) -> list[RecordOut]:  # fmt: skip
         records = service_of(request).registry.visible_records(principal, kind)
-        page, following = paged(request, principal, records, lambda r: (r.record_id,), (str,),
-                                cursor=cursor, limit=limit)  # fmt: skip
-        page_headers(request, response, page, following)
-        return [RecordOut(id=rec.record_id, kind=kind, attrs=dict(rec.attrs)) for rec in page.rows]
+        page = headed_page(request, response, principal, records, lambda r: (r.record_id,),
+                           cursor=cursor, limit=limit)  # fmt: skip
+        return [RecordOut(id=rec.record_id, kind=kind, attrs=dict(rec.attrs)) for rec in page]
 
     def one(request: Request, record_id: RecordId, principal: Caller) -> RecordHistory:
         history = service_of(request).registry.record_history(principal, kind, record_id)
@@ -204,18 +214,11 @@ def personal_reads(
     cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
     """Newest first; pages with `cursor` (see the `Link` and `X-Total-Count` headers)."""
-    if since is not None:  # as reads are written: with microseconds
-        since = format_utc(parse_utc(query_time(since, "since") or since))
-    after = after_of(request, principal, cursor, (str, str))
     rows, total = service_of(request).registry.personal_reads(
-        user_id=user_id, since=since, limit=limit + 1,
-        after=None if after is None else (after[0], after[1]),
+        user_id=user_id, since=stored_time(since, "since"), limit=limit + 1,
+        after=after_pair(request, principal, cursor),
     )  # fmt: skip
-    following = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        position = [rows[-1]["at"], rows[-1]["id"]]
-        following = service_of(request).cursors.encode(query_of(request, principal), position)
+    rows, following = cut_page(request, principal, rows, limit, lambda r: [r["at"], r["id"]])
     page_headers(request, response, Page(rows, total, "exact", None), following)
     return rows
 
@@ -283,7 +286,7 @@ def put_licence(request: Request, payload: LicenceIn, _: Principal = Admin) -> W
     fields = payload.model_dump()
     fields["activities"], fields["chemicals"] = tuple(payload.activities), tuple(payload.chemicals)
     licence, receipt = service_of(request).registry.put_licence(fields)
-    return Written(id=licence.licence_no, index=receipt.index, receipt=dict(receipt.to_json()))
+    return _written(licence.licence_no, receipt)
 
 
 class LicenceOut(BaseModel):
@@ -309,18 +312,14 @@ class LicenceOut(BaseModel):
     summary="Licences in your scope (newest versions), by number (paged with `limit`, `cursor`).",
 )
 def list_licences(
-    request: Request, response: Response, principal: Caller,
-    org: Annotated[str | None, Query(description="an organisation's id or name; one outside "
-                   "your scope is a 404 `org_not_found`")] = None,
+    request: Request, response: Response, principal: Caller, org: OrgFilter = None,
     cursor: Cursor = None, limit: PageLimit = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     service = service_of(request)
-    org = service.filters.org(principal, org)
-    licences = service.registry.licences(principal, org)
-    page, following = paged(request, principal, licences, lambda lic: (lic.licence_no,), (str,),
-                            cursor=cursor, limit=limit)  # fmt: skip
-    page_headers(request, response, page, following)
-    return [dict(licence.payload()) for licence in page.rows]
+    licences = service.registry.licences(principal, service.filters.org(principal, org))
+    page = headed_page(request, response, principal, licences, lambda lic: (lic.licence_no,),
+                       cursor=cursor, limit=limit)  # fmt: skip
+    return [dict(licence.payload()) for licence in page]
 
 
 # -- devices ----------------------------------------------------------------------------------
@@ -401,18 +400,14 @@ class DeviceCertificateOut(BaseModel):
     summary="Device certificates in your scope, by key id (paged with `limit`, `cursor`).",
 )
 def list_devices(
-    request: Request, response: Response, principal: Caller,
-    org: Annotated[str | None, Query(description="an organisation's id or name; one outside "
-                   "your scope is a 404 `org_not_found`")] = None,
+    request: Request, response: Response, principal: Caller, org: OrgFilter = None,
     cursor: Cursor = None, limit: PageLimit = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     service = service_of(request)
-    org = service.filters.org(principal, org)
-    certificates = service.registry.devices(principal, org)
-    page, following = paged(request, principal, certificates, lambda c: (c.key_id,), (str,),
-                            cursor=cursor, limit=limit)  # fmt: skip
-    page_headers(request, response, page, following)
-    return [{"key_id": cert.key_id, **cert.payload()} for cert in page.rows]
+    certificates = service.registry.devices(principal, service.filters.org(principal, org))
+    page = headed_page(request, response, principal, certificates, lambda c: (c.key_id,),
+                       cursor=cursor, limit=limit)  # fmt: skip
+    return [{"key_id": cert.key_id, **cert.payload()} for cert in page]
 
 
 @router.post(
@@ -425,4 +420,4 @@ def list_devices(
 def revoke_device(request: Request, key_id: KeyId, payload: RevokeIn, principal: Caller) -> Written:
     registry = service_of(request).registry
     receipt = registry.revoke_device(principal, key_id, payload.effective_from, payload.reason)
-    return Written(id=key_id, index=receipt.index, receipt=dict(receipt.to_json()))
+    return _written(key_id, receipt)
