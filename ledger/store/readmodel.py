@@ -107,9 +107,13 @@ class Fold:
         if isinstance(body, Transform):
             source = body.data.inputs[0].code
             for link in body.items:
+                if link.role != "output":
+                    continue
+                # kept even for an output that has a chemical: at a time before its (earlier
+                # logged, later dated) commission, it exists only through this transform
+                advance.sources.add((link.code, source))
                 before = current.get(link.code)
-                if link.role == "output" and (before is None or before.held.state.chemical is None):
-                    advance.sources.add((link.code, source))
+                if before is None or before.held.state.chemical is None:
                     src = current.get(source)
                     if source in self.irregular or (src is not None and _earlier(
                             body.time, moment, src)):  # fmt: skip

@@ -234,6 +234,23 @@ def test_the_model_answers_as_a_full_replay(
     assert model.verify() is None
 
 
+def test_a_transform_into_an_item_dated_before_its_commission_draws_the_inputs_chemical(
+    world: World,
+) -> None:
+    """At a time after the transform but before the output's (later logged, earlier made)
+    commission, the output exists only through the transform, with its input's chemical:
+    the replay of that irregular output must fold its input too (found by Hypothesis)."""
+    model = ItemReadModel(world.harness.store.engine, kilograms)
+    # BACK-1 is commissioned with chemical 2 at minute 48, BACK-0 with chemical 1 at minute 0;
+    # then BACK-0 is decanted into BACK-1 at minute 43, before BACK-1's commission
+    plan = [("commission", 0, 0, 0, 0, 0), ("commission", 1, 0, 1, 48, 0),
+            ("transform", 0, 0, 5, 43, 0)]  # fmt: skip
+    world.play(plan, "BACK", lambda: None, start=False)
+    at = signed_time(45, 0)
+    assert replay(world.harness.store.engine, at=at)["BACK-1"].state.chemical == "1"
+    assert by_code(model.states(at=at)) == replay(world.harness.store.engine, at=at)
+
+
 def test_times_going_back_make_an_item_irregular_and_it_is_replayed(world: World) -> None:
     model = ItemReadModel(world.harness.store.engine, kilograms)
     world.play([("commission", 0, 0, 0, 10, 0), ("use", 0, 0, 0, 5, 0)], "BACK", lambda: None,
