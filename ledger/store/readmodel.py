@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Select, and_, delete, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.envelope import open_envelope
@@ -253,45 +253,23 @@ class ItemReadModel:
             when: ColumnElement[bool] = and_(
                 st.c.from_index < size, or_(st.c.to_index.is_(None), st.c.to_index >= size)
             )
-            return self._read(st, when, wanted, codes)
-        if at is None and moment is None:
+        elif at is None and moment is None:
             when = st.c.to_index.is_(None)
         else:
             start, end, bound = ((st.c.from_time, st.c.to_time, at) if at is not None
                                  else (st.c.from_moment, st.c.to_moment, moment))  # fmt: skip
             when = and_(start <= bound, or_(end.is_(None), end > bound))
-        query = select(st).where(when, *_matching(wanted))
         with self.engine.connect() as conn:
-            if codes is None:
-                found = {row.code: _held(row) for row in conn.execute(query)}
-            else:
-                found = {}
-                for chunk in _chunks(sorted(codes)):
-                    rows = conn.execute(query.where(st.c.code.in_(chunk)))
-                    found.update((row.code, _held(row)) for row in rows)
-            if at is None and moment is None:
-                return [found[code] for code in sorted(found)]
-            irregular = self._irregular_among(conn, None if codes is None else set(codes))
+            found = _rows(conn, select(st).where(when, *_matching(wanted)), codes)
+            irregular: set[str] = set()
+            if size is None and (at is not None or moment is not None):
+                irregular = self._irregular_among(conn, None if codes is None else set(codes))
             if irregular:
                 for code in irregular:
                     found.pop(code, None)
                 replayed = self._replay(conn, irregular, at, moment)
                 found.update({c: h for c, h in replayed.items()
                               if c in irregular and _matches(h.state, wanted)})  # fmt: skip
-        return [found[code] for code in sorted(found)]
-
-    def _read(
-        self, st: Any, when: ColumnElement[bool], wanted: Wanted, codes: Collection[str] | None
-    ) -> list[Held]:
-        query = select(st).where(when, *_matching(wanted))
-        with self.engine.connect() as conn:
-            if codes is None:
-                found = {row.code: _held(row) for row in conn.execute(query)}
-            else:
-                found = {}
-                for chunk in _chunks(sorted(codes)):
-                    rows = conn.execute(query.where(st.c.code.in_(chunk)))
-                    found.update((row.code, _held(row)) for row in rows)
         return [found[code] for code in sorted(found)]
 
     def _replay(
@@ -446,6 +424,17 @@ def _matches(state: ItemState, wanted: Wanted) -> bool:
         elif value is not None and have not in value:
             return False
     return True
+
+
+def _rows(conn: Connection, query: Select[Any], codes: Collection[str] | None) -> dict[str, Held]:
+    """The states ``query`` selects, by code (of ``codes`` only, when given)."""
+    if codes is None:
+        return {row.code: _held(row) for row in conn.execute(query)}
+    found: dict[str, Held] = {}
+    for chunk in _chunks(sorted(codes)):
+        rows = conn.execute(query.where(t.item_state.c.code.in_(chunk)))
+        found.update((row.code, _held(row)) for row in rows)
+    return found
 
 
 def _chunks(codes: Sequence[str], size: int = 900) -> Iterable[Sequence[str]]:

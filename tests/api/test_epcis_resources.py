@@ -7,35 +7,23 @@ event out of scope must get exactly the answer an absent one gets.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Final
 from urllib.parse import quote
 
 import httpx
-import jsonschema
 import pytest
 
 from tests.api.live import World, wait_for, without_request_id, world_fixture
 from tests.api.test_epcis_capture import commissioning, erp_document, post, signed
-from tests.api.test_epcis_query import _get
-from tests.conftest import SHARED_DIR
+from tests.api.test_epcis_query import _get, _validator
 
 world = world_fixture("epcisr")
-SCHEMA: Final = SHARED_DIR / "conformance/gs1/epcis-examples/gs1-EPCIS/EPCIS-JSON-Schema.json"
 GTIN: Final = "09506000134352"
 DIGITAL_LINK: Final = f"https://id.gs1.org/01/{GTIN}/21/R-1"
 CAPTURED_LINK: Final = f"https://id.gs1.org/01/{GTIN}/21/R-2"
 ABSENT_ID: Final = "ni:///sha-256;" + "0" * 64 + "?ver=CBV2.0"
 ABSENT_CODE: Final = "urn:chemtrace:code:CT-00000-00000-00000"
-
-
-@cache
-def _validator() -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(
-        json.loads(SCHEMA.read_text()), format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
-    )
 
 
 @dataclass(frozen=True)
