@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
@@ -21,6 +21,7 @@ from api.console.web import CSP, ConsoleRoute, console_of, current_session, lang
 from api.labels import render_svg
 from api.problems import ProblemError
 from api.routes._common import service_of
+from api.routes.emergency import pack_answer
 from api.services.findings import STATUSES, FindingFilter
 from ledger.errors import LedgerError
 
@@ -330,20 +331,18 @@ def emergency(
     views.require_role(session.principal, views.EMERGENCY)
     answer: dict[str, Any] | None = None
     service = service_of(request)
-    # the emergency service lands from another branch (team contract): looked up, not imported
-    nearby: Any = getattr(service, "emergency", None)
-    available = nearby is not None
-    if nearby is not None and lat is not None and lon is not None:
-        found = nearby.nearby(session.principal, lat=lat, lon=lon, radius_m=radius_m)
+    if lat is not None and lon is not None:
+        found = service.emergency.nearby(session.principal, lat=lat, lon=lon, radius_m=radius_m)
         answer = found.model_dump(mode="json")
     settings = service.settings
+    districts = views.site_districts(service).values()
     response = render(
         request,
         "emergency.html",
         session=session,
         page="emergency",
-        available=available,
         answer=answer,
+        pack_districts=service.emergency.packable(session.principal, districts),
         lat=lat,
         lon=lon,
         radius_m=radius_m,
@@ -352,6 +351,20 @@ def emergency(
     )
     response.headers["Content-Security-Policy"] = _csp_with_tiles(request)
     return response
+
+
+@router.get("/emergency/pack")
+def emergency_pack(
+    request: Request,
+    session: Live,
+    district: Annotated[str, Query(min_length=1, max_length=32)],
+    format: Annotated[Literal["pdf", "html", "json"], Query()] = "pdf",
+) -> Response:
+    """The responder pack of a district, as the API answers it (its scope: another district
+    is an unknown one)."""
+    views.require_role(session.principal, views.EMERGENCY)
+    document = service_of(request).emergency_pack.pack(session.principal, district)
+    return pack_answer(document, format)
 
 
 @router.get("/journal", response_class=HTMLResponse)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -141,12 +141,15 @@ def pack(
     principal: Principal = ANYONE,
 ) -> Response:  # fmt: skip
     chosen = _pack_format(format, request.headers.get("accept"))
-    document = service_of(request).emergency_pack.pack(principal, district)
-    name = f"responder-pack-{district}"
+    return pack_answer(service_of(request).emergency_pack.pack(principal, district), chosen)
+
+
+def pack_answer(document: dict[str, Any], chosen: str) -> Response:
+    """The pack as JSON, or its HTML or PDF sheet (``chosen``: a :data:`PACK_FORMATS` key)."""
     if chosen == "html":
         return HTMLResponse(render_html(document))
     if chosen == "pdf":
-        disposition = f'inline; filename="{name}.pdf"'
+        disposition = f'inline; filename="responder-pack-{document["district"]}.pdf"'
         return Response(render_pdf(document), media_type="application/pdf",
                         headers={"Content-Disposition": disposition})  # fmt: skip
     return JSONResponse(document)

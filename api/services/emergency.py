@@ -234,15 +234,17 @@ class EmergencyService:
             NotFoundError: the district has no site, or is outside the caller's scope
                 (the two look alike); so is every district to an enterprise or inspector.
         """
-        everywhere = principal.role == "admin" or principal.role in CITY_WIDE
-        visible = principal.role in READERS and (everywhere or district in principal.districts)
-        places = self._sites.sites_of_district(district) if visible else []
+        places = self._sites.sites_of_district(district) if _sees(principal, district) else []
         if not places:
             raise NotFoundError("district", district, f"no district {district!r}")
         held = self._read.states(size=size, where={"site": frozenset(p.site for p in places)})
         folded = _Folded({h.state.code: h.state for h in held},
                          versions={h.state.code: h.version for h in held})  # fmt: skip
         return self._site_answers([(0.0, place) for place in places], folded)
+
+    def packable(self, principal: Principal, districts: Iterable[str]) -> list[str]:
+        """Which of ``districts`` the caller may have a responder pack of, sorted."""
+        return sorted(d for d in set(districts) if _sees(principal, d))
 
     # -- folding -------------------------------------------------------------------------------
 
@@ -490,3 +492,9 @@ __all__ = [
     "NearbyAnswer",
     "NearbySite",
 ]
+
+
+def _sees(principal: Principal, district: str) -> bool:
+    """Whether the caller may see the sites of ``district`` (the nearby view's scope)."""
+    everywhere = principal.role == "admin" or principal.role in CITY_WIDE
+    return principal.role in READERS and (everywhere or district in principal.districts)

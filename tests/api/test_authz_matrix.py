@@ -959,6 +959,7 @@ def _console_rows() -> list[Endpoint]:
         "/console/map",
         "/console/map/data.json",
         "/console/emergency",
+        "/console/emergency/pack",
         "/console/journal",
     ]
     concrete = {
