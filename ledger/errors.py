@@ -35,6 +35,7 @@ machine ``code`` (used once, at the HTTP and CLI edges) and a human
     │   │   ├── ContentDigestMismatchError  the body is not the one the digest names
     │   │   ├── SignatureExpiredError    expired, created in the future, or too long-lived
     │   │   └── SignatureReplayedError   the key used this nonce before
+    │   ├── PackError                (ledger.emergency_pack) a responder pack is not what it claims
     │   └── QuorumError              (ledger.witness_policy) too few valid cosignatures
     ├── AppendRejectedError          a well-formed event the ledger refuses
     │   ├── UnknownKeyError          the signing key is not registered
