@@ -324,3 +324,12 @@ def item_events(
     epc_format = epc_format_of(gs1_epc_format)
     document = service_of(request).epcis.item_chain(principal, code, epc_format)
     return answer(document, epc_format)
+
+
+PAGING_PARAMETERS: Final = [
+    {"name": "perPage", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": f"per page, 1 to {MAX_PER_PAGE} (default {DEFAULT_PER_PAGE})"},
+    {"name": "nextPageToken", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "the opaque token of the next page (from the `Link` header)"},
+]  # fmt: skip
+"""The paging parameters of the EPCIS lists (their OpenAPI; the routes read them raw)."""

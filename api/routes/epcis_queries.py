@@ -27,9 +27,8 @@ from api.auth import Caller
 from api.problems import ProblemError, responses
 from api.routes._common import read_json, service_of
 from api.routes.epcis import (
-    DEFAULT_PER_PAGE,
     HEADERS,
-    MAX_PER_PAGE,
+    PAGING_PARAMETERS,
     QUERY_RESPONSES,
     EpcFormatHeader,
     epc_format_of,
@@ -75,12 +74,6 @@ _NAME_PARAMETER: Final = {
     "description": "a query name of your organisation's; another organisation's is a 404 "
     "like an absent one", "schema": {"type": "string", "pattern": NAME_PATTERN},
 }  # fmt: skip
-_PAGING_PARAMETERS: Final = [
-    {"name": "perPage", "in": "query", "required": False, "schema": {"type": "string"},
-     "description": f"per page, 1 to {MAX_PER_PAGE} (default {DEFAULT_PER_PAGE})"},
-    {"name": "nextPageToken", "in": "query", "required": False, "schema": {"type": "string"},
-     "description": "the opaque token of the next page (from the `Link` header)"},
-]  # fmt: skip
 
 
 def _json(query: NamedQuery) -> dict[str, Any]:
@@ -154,7 +147,7 @@ async def create_query(request: Request, principal: Caller) -> JSONResponse:
         },
         **responses(400, 401, 403),
     },
-    openapi_extra={"parameters": _PAGING_PARAMETERS},
+    openapi_extra={"parameters": PAGING_PARAMETERS},
     summary="Your organisation's named EPCIS queries, paged.",
 )
 def list_queries(request: Request, principal: Caller) -> JSONResponse:
@@ -208,7 +201,7 @@ def delete_query(request: Request, principal: Caller) -> Response:
     "/queries/{queryName}/events",
     response_class=JSONResponse,
     responses={**QUERY_RESPONSES, **responses(404)},
-    openapi_extra={"parameters": [_NAME_PARAMETER, *_PAGING_PARAMETERS]},
+    openapi_extra={"parameters": [_NAME_PARAMETER, *PAGING_PARAMETERS]},
     summary="Run a named query: GET /epcis/events with its parameters, in your scope now.",
 )
 def run_query(

@@ -24,9 +24,8 @@ from api.problems import responses
 from api.routes import _params  # noqa: F401 - registers the ``anything`` path convertor
 from api.routes._common import service_of
 from api.routes.epcis import (
-    DEFAULT_PER_PAGE,
     HEADERS,
-    MAX_PER_PAGE,
+    PAGING_PARAMETERS,
     QUERY_PARAMETERS,
     QUERY_RESPONSES,
     EpcFormatHeader,
@@ -55,12 +54,6 @@ RESOURCES: Final[dict[str, tuple[str, str, str]]] = {
                      "URN or web URI"),
 }  # fmt: skip
 CONTEXT: Final = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-_PAGING_PARAMETERS: Final = [
-    {"name": "perPage", "in": "query", "required": False, "schema": {"type": "string"},
-     "description": f"members per page, 1 to {MAX_PER_PAGE} (default {DEFAULT_PER_PAGE})"},
-    {"name": "nextPageToken", "in": "query", "required": False, "schema": {"type": "string"},
-     "description": "the opaque token of the next page (from the `Link` header)"},
-]  # fmt: skip
 
 
 def _path_parameter(name: str, description: str) -> dict[str, Any]:
@@ -159,7 +152,7 @@ _COLLECTION_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
 for _resource, (_parameter, _term, _what) in RESOURCES.items():
     router.add_api_route(
         f"/{_resource}", _collection(_resource), methods=["GET"], response_class=JSONResponse,
-        responses=_COLLECTION_RESPONSES, openapi_extra={"parameters": _PAGING_PARAMETERS},
+        responses=_COLLECTION_RESPONSES, openapi_extra={"parameters": PAGING_PARAMETERS},
         summary=f"The {_resource} the events in your scope name, as a paged collection."
         if _resource != "eventTypes" else "The five EPCIS event types, as a collection.",
     )  # fmt: skip
