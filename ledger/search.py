@@ -4,7 +4,9 @@ The signed events hold them in their data (``ledger.events``): the production lo
 ``commission`` or a cylinder ``fill`` (``lot``), the waybill and vehicle of a ``ship``
 (``waybill_no``, ``vehicle``: a vehicle record's id) and the device that signed each event
 (its key id). :class:`SearchIndex` maps each such value to the items of the events that
-carry it; feed it events in log order, as :class:`ledger.state.Projection` is fed.
+carry it; feed it events in log order, as :class:`ledger.state.Projection` is fed. The
+service keeps the same map in the database (``ledger.store.search_terms``); this one is
+what it is checked against.
 
 Values are compared after :func:`term`: Unicode NFKC, case-folded, without spaces or
 hyphens, so ``京A·12345``, ``京a 12345`` and a waybill typed with or without its dashes
@@ -31,6 +33,18 @@ def term(value: str) -> str:
     return "".join(c for c in folded if c not in _DROPPED)
 
 
+def terms_of(body: EventBody, key_id: str) -> list[tuple[Kind, str]]:
+    """The folded values an event (signed by device ``key_id``) is found by."""
+    data = body.data
+    values: tuple[tuple[Kind, object], ...] = (
+        ("device", key_id),
+        ("lot", getattr(data, "lot", None)),
+        ("waybill", getattr(data, "waybill_no", None)),
+        ("vehicle", getattr(data, "vehicle", None)),
+    )
+    return [(kind, term(value)) for kind, value in values if isinstance(value, str) and value]
+
+
 @dataclass(slots=True)
 class SearchIndex:
     """Item codes by lot, waybill number, vehicle id and device key id."""
@@ -40,14 +54,8 @@ class SearchIndex:
     def add(self, body: EventBody, key_id: str) -> None:
         """Index one event (signed by device ``key_id``)."""
         codes = [link.code for link in body.items]
-        data = body.data
-        values: list[tuple[Kind, object]] = [("device", key_id)]
-        values.append(("lot", getattr(data, "lot", None)))
-        values.append(("waybill", getattr(data, "waybill_no", None)))
-        values.append(("vehicle", getattr(data, "vehicle", None)))
-        for kind, value in values:
-            if isinstance(value, str) and value:
-                self._codes.setdefault((kind, term(value)), set()).update(codes)
+        for key in terms_of(body, key_id):
+            self._codes.setdefault(key, set()).update(codes)
 
     def add_all(self, events: Iterable[tuple[EventBody, str]]) -> None:
         for body, key_id in events:

@@ -304,10 +304,9 @@ def search_items(
         ("device", [device] if device else []),
     ]  # fmt: skip
     codes: frozenset[str] | None = None
-    index = service.queries.search_index(at) if any(v for _, v in terms) else None
     for kind, values in terms:
-        if values and index is not None:
-            found = index.codes(kind, values)
+        if values:
+            found = service.queries.search(kind, values, at)
             codes = found if codes is None else codes & found
     after, before = _moment(since), _moment(until)
     matches = (

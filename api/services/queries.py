@@ -5,7 +5,6 @@ An item out of scope is reported exactly like a missing one, so scopes leak noth
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,10 +21,11 @@ from ledger.codes import SignedCode, normalise_code
 from ledger.custody import visible_events
 from ledger.errors import LedgerError
 from ledger.events import Inspect
-from ledger.search import SearchIndex
+from ledger.search import Kind
 from ledger.state import ItemState, Projection
 from ledger.store.bundles import Witnessed, build_item_bundle, build_site_bundle
 from ledger.store.readmodel import ItemReadModel
+from ledger.store.search_terms import SearchTerms
 from ledger.store.service import LoggedEvent, ServiceStore
 from ledger.timefmt import format_utc
 from ledger.units import CatalogUnits
@@ -73,10 +73,8 @@ class QueryService:
         """The catalog's measures: every fold here converts units as the engine's does."""
         self.read_model = ItemReadModel(deployment.store.engine, self.units.kilograms)
         """Every item's states, kept in the primary's database (a projector with a cursor)."""
-        self._index = SearchIndex()
-        """Items by lot, waybill, vehicle and device, kept in the process."""
-        self._indexed_to = -1
-        self._index_lock = threading.Lock()
+        self.search_terms = SearchTerms(deployment.store.engine)
+        """Items by lot, waybill, vehicle and device, kept in the primary's database."""
 
     # -- items ---------------------------------------------------------------------------------
 
@@ -169,19 +167,10 @@ class QueryService:
         """Every item's state now or at time ``at`` (from the read model, caught up first)."""
         return {held.state.code: held.state for held in self.read_model.states(at=at)}
 
-    def search_index(self, at: str | None = None) -> SearchIndex:
-        """Items by lot, waybill, vehicle and device: now (kept up in the process) or at time
-        ``at`` (replayed)."""
-        if at is not None:
-            index = SearchIndex()
-            for logged in self._store.all_events(until_time=at):
-                index.add(logged.event.body, logged.event.key_id)
-            return index
-        with self._index_lock:
-            while page := self._store.events_since(self._indexed_to):
-                self._index.add_all((e.event.body, e.event.key_id) for e in page)
-                self._indexed_to = page[-1].index
-            return self._index
+    def search(self, kind: Kind, values: Iterable[str], at: str | None = None) -> frozenset[str]:
+        """The items of the events whose ``kind`` is any of ``values``, now or among the
+        events signed at or before ``at``."""
+        return self.search_terms.codes(kind, values, at=at)
 
     def visible_states(
         self, principal: Principal, at: str | None, *, codes: frozenset[str] | None = None,

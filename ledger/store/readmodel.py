@@ -3,10 +3,8 @@
 A row is an item's state just after one of its events (``from_index``) until its next one
 (``to_index``; NULL for the current state). The projector applies new log entries in log
 order through the same :class:`ledger.state.Projection` fold a full replay uses, so the
-two cannot drift; a durable cursor says how far it got. It runs in its own transaction
-after the append, never inside it: a crash between the two only leaves the cursor behind,
-and the next read catches up. Projectors are serialised (a row lock on PostgreSQL,
-``BEGIN IMMEDIATE`` on SQLite), so several server processes can share one database.
+two cannot drift; a durable cursor (:class:`ledger.store.cursor.LogCursor`) says how far
+it got, and the next read catches up.
 
 "At time T" keeps today's meaning exactly: the fold of the events whose signed time is at
 or before T, in log order (:meth:`ServiceStore.all_events` with ``until_time``). Inventory
@@ -22,9 +20,8 @@ recomputes the model from it.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Final
@@ -36,7 +33,7 @@ from ledger.envelope import open_envelope
 from ledger.events import EventBody, Ship, Transform
 from ledger.state import ItemState, Kilograms, Projection
 from ledger.store import schema as t
-from ledger.store.engine import IMMEDIATE, is_sqlite
+from ledger.store.cursor import LogCursor
 from ledger.timefmt import format_utc, parse_utc
 
 CURSOR: Final = "items"
@@ -150,7 +147,7 @@ class ItemReadModel:
     def __init__(self, engine: Engine, kilograms: Kilograms) -> None:
         self.engine = engine
         self._kilograms = kilograms
-        self._sqlite = is_sqlite(str(engine.url))
+        self._cursor = LogCursor(engine, CURSOR)
 
     # -- the projector -------------------------------------------------------------------------
 
@@ -158,12 +155,11 @@ class ItemReadModel:
         """Apply every logged event not yet applied; the number applied. Cheap (two small
         reads) when nothing is new."""
         applied = 0
-        with self.engine.connect() as conn:
-            if self._upto(conn) >= self._size(conn):
-                return 0
+        if not self._cursor.behind():
+            return 0
         while True:
-            with self._projector() as conn:
-                upto, size = self._upto(conn, lock=True), self._size(conn)
+            with self._cursor.projecting() as conn:
+                upto, size = self._cursor.upto(conn, lock=True), self._cursor.size(conn)
                 if upto >= size:
                     return applied
                 applied += self._project(conn, upto, size)
@@ -186,10 +182,7 @@ class ItemReadModel:
         for index, body in events:
             fold.apply(index, body)
         self._write(conn, fold.advance)
-        conn.execute(
-            update(t.readmodel_cursor).where(t.readmodel_cursor.c.name == CURSOR)
-            .values(upto=reached)
-        )  # fmt: skip
+        self._cursor.move(conn, reached)
         return len(events)
 
     def _write(self, conn: Connection, advance: Advance) -> None:
@@ -209,27 +202,6 @@ class ItemReadModel:
         new = sorted(advance.sources - known)
         if new:
             conn.execute(insert(t.item_state_source), [{"code": c, "source": s} for c, s in new])
-
-    @contextlib.contextmanager
-    def _projector(self) -> Iterator[Connection]:
-        """A transaction holding the projector's lock (SQLite's write lock up front; on
-        PostgreSQL the cursor row, taken by :meth:`_upto` with ``lock``)."""
-        with self.engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
-            yield conn
-
-    def _upto(self, conn: Connection, *, lock: bool = False) -> int:
-        query = select(t.readmodel_cursor.c.upto).where(t.readmodel_cursor.c.name == CURSOR)
-        if lock and not self._sqlite:
-            query = query.with_for_update()
-        upto = conn.execute(query).scalar_one_or_none()
-        if upto is None:
-            conn.execute(insert(t.readmodel_cursor).values(name=CURSOR, upto=0))
-            return 0
-        return int(upto)
-
-    @staticmethod
-    def _size(conn: Connection) -> int:
-        return int(conn.execute(select(t.log_state.c.size)).scalar_one())
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -338,12 +310,11 @@ class ItemReadModel:
 
     def rebuild(self) -> int:
         """Drop the model and project the whole log again; the number of events applied."""
-        with self._projector() as conn:
-            self._upto(conn, lock=True)
+        with self._cursor.projecting() as conn:
+            self._cursor.upto(conn, lock=True)
             for table in (t.item_state, t.item_state_irregular, t.item_state_source):
                 conn.execute(delete(table))
-            conn.execute(update(t.readmodel_cursor).where(t.readmodel_cursor.c.name == CURSOR)
-                         .values(upto=0))  # fmt: skip
+            self._cursor.move(conn, 0)
         return self.catch_up()
 
     def verify(self) -> str | None:
@@ -352,7 +323,7 @@ class ItemReadModel:
         also checks each current row against a plain full replay."""
         self.catch_up()
         with self.engine.connect() as conn:
-            upto = self._upto(conn)
+            upto = self._cursor.upto(conn)
             fold = Fold(self._kilograms, {}, set())
             replay = Projection(kilograms=self._kilograms)
             ev = t.event

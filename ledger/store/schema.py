@@ -527,3 +527,17 @@ readmodel_cursor = Table(
     Column("name", String(16), primary_key=True),
     Column("upto", BigInteger, nullable=False),
 )
+
+# -- the search terms (ledger/store/search_terms.py): derived from the log, never evidence --
+
+# Each item an event names, under each value people search it by (``ledger.search.terms_of``,
+# already folded by ``ledger.search.term``), with the earliest signed time among those
+# events, so that "at time T" is ``first_time <= T``: the events with ``time <= T``.
+search_term = Table(
+    "search_term",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("term", Text, primary_key=True),
+    Column("code", String(64), primary_key=True),
+    Column("first_time", String(32), nullable=False),
+)
