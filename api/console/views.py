@@ -131,6 +131,8 @@ class SearchResults:
     """(kind, id, name) of organisations and sites."""
     vehicles: list[tuple[str, str, str]] = field(default_factory=list)
     """(id, plate, organisation)."""
+    found_by: list[tuple[str, int]] = field(default_factory=list)
+    """(``lot`` or ``waybill``, how many visible items) when the query is one."""
 
     @property
     def empty(self) -> bool:
@@ -154,6 +156,8 @@ def search(service: Service, insight: Insight, principal: Principal, query: str)
             return results
         except (LedgerError, NotFoundError, ForbiddenError):
             pass  # not a code of a visible item: search on
+    if principal.role in ITEM_READERS:
+        _items_by_document(service, principal, query, results)
     wanted = query.casefold()
     un = wanted.removeprefix("un").strip()
     catalog = insight.catalog()
@@ -192,6 +196,22 @@ def search(service: Service, insight: Insight, principal: Principal, query: str)
                     (record.record_id, str(record.attr("plate")), str(record.attr("org")))
                 )
     return results
+
+
+def _items_by_document(
+    service: Service, principal: Principal, query: str, results: SearchResults
+) -> None:
+    """The visible items whose events carry ``query`` as a production lot or a waybill."""
+    shown = {state.code for state in results.items}
+    for kind in ("lot", "waybill"):
+        codes = service.queries.search(kind, [query])
+        states = list(service.queries.visible_states(principal, None, codes=codes)) if codes else []
+        if states:
+            results.found_by.append((kind, len(states)))
+        for state in states:
+            if len(results.items) < 100 and state.code not in shown:
+                shown.add(state.code)
+                results.items.append(state)
 
 
 # -- item --------------------------------------------------------------------------------------
