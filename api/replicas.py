@@ -10,7 +10,9 @@ so a standby whose ``log_state.size`` is greater than ``i`` holds everything abo
   a client always reads its own write;
 - a proof for tree size ``n`` is served by a standby only once it has replayed ``n``
   entries, else by the primary (:meth:`ReadRouter.at_least`);
-- any other read may lag by the replication delay.
+- any other read may lag by the replication delay;
+- a read made of several queries (an offline bundle: a checkpoint, then chains and proofs
+  under it) runs within :func:`one_node`, so every query sees the same node's state.
 
 Writes, chain heads used for appends, checkpoint signing, and every authentication and
 authorisation read (tokens, scopes, revocations, rate limits, the security journal) are
@@ -34,6 +36,7 @@ from api.problems import ProblemError, respond
 
 READ_AFTER_HEADER = "Chemtrace-Read-After"
 _need: ContextVar[int] = ContextVar("chemtrace_read_needs_size", default=0)
+_pinned: ContextVar[dict[int, Engine] | None] = ContextVar("chemtrace_read_pinned", default=None)
 _SIZE_TTL_S = 0.1
 
 
@@ -45,6 +48,16 @@ def needing(size: int) -> Iterator[None]:
         yield
     finally:
         _need.reset(token)
+
+
+@contextlib.contextmanager
+def one_node() -> Iterator[None]:
+    """Within the block, each router's reads go to the node it chose for the first."""
+    token = _pinned.set({})
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
 def read_after(index: int) -> contextlib.AbstractContextManager[None]:
@@ -83,11 +96,17 @@ class ReadRouter:
         return cls(primary, tuple(_Replica(engine) for engine in replicas))
 
     def choose(self) -> Engine:
+        pinned = _pinned.get()
+        if pinned is not None and id(self) in pinned:
+            return pinned[id(self)]
         need = _need.get()
-        for replica in self.replicas:
-            if replica.replayed() >= need:  # an unreachable one reports -1
-                return replica.engine
-        return self.primary
+        chosen = next(
+            (r.engine for r in self.replicas if r.replayed() >= need),  # unreachable: -1
+            self.primary,
+        )
+        if pinned is not None:
+            pinned[id(self)] = chosen
+        return chosen
 
     def engine(self) -> Engine:
         """An engine-shaped view for read-only stores: ``connect()`` is routed per call,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from api.deployment import Deployment
+from api.replicas import needing, one_node
 from api.services.access import AccessService, Principal
 from api.services.errors import CodeNotFoundError, ForbiddenError, NotFoundError
 from api.services.records import Records
@@ -25,6 +26,7 @@ from ledger.search import Kind
 from ledger.state import ItemState, Projection
 from ledger.store.bundles import Witnessed, build_item_bundle, build_site_bundle
 from ledger.store.readmodel import ItemReadModel
+from ledger.store.repository import SqlLedgerStore
 from ledger.store.search_terms import SearchTerms
 from ledger.store.service import LoggedEvent, ServiceStore
 from ledger.timefmt import format_utc
@@ -64,9 +66,12 @@ class QueryService:
     def __init__(
         self, deployment: Deployment, store: ServiceStore, records: Records,
         access: AccessService, registry: RegistryService, witnesses: Witnessed = ((), 0),
-        policy: WitnessPolicy | None = None,
+        policy: WitnessPolicy | None = None, log_reads: SqlLedgerStore | None = None,
     ) -> None:  # fmt: skip
         self._deployment, self._store, self._records = deployment, store, records
+        self._log_reads = log_reads or deployment.store
+        """Where bundles are read (a standby through ``api.replicas``); the head statements
+        a bundle signs are written to the primary."""
         self._access, self._registry = access, registry
         self._witnesses, self._policy = witnesses, policy
         self.units = CatalogUnits(deployment.catalogs)
@@ -240,9 +245,11 @@ class QueryService:
         """The item's offline bundle (for a current party to it; see
         :meth:`require_current_party`), with a consistency proof from ``since``."""
         canonical = self.require_current_party(principal, code)
-        return build_item_bundle(self._deployment.store, canonical,
-                                 log_signer=self._deployment.keys.log_signer(),
-                                 since_size=since, witnesses=self._witnesses)  # fmt: skip
+        with one_node(), needing(since or 0):
+            return build_item_bundle(self._log_reads, canonical,
+                                     log_signer=self._deployment.keys.log_signer(),
+                                     since_size=since, witnesses=self._witnesses,
+                                     writer=self._deployment.store.engine)  # fmt: skip
 
     def verify_item(self, principal: Principal, code: str) -> dict[str, Any]:
         """The report of verifying the item's bundle against the keys pinned here and, with
@@ -264,9 +271,11 @@ class QueryService:
         """Every item now at a site ``principal`` may see, as one offline bundle."""
         self.require_custody_reader(principal)
         self._registry.visible_record(principal, "site", site)
-        return build_site_bundle(self._deployment.store, site,
-                                 log_signer=self._deployment.keys.log_signer(),
-                                 witnesses=self._witnesses)  # fmt: skip
+        with one_node():
+            return build_site_bundle(self._log_reads, site,
+                                     log_signer=self._deployment.keys.log_signer(),
+                                     witnesses=self._witnesses,
+                                     writer=self._deployment.store.engine)  # fmt: skip
 
 
 def _no_item(code: str) -> NotFoundError:

@@ -98,6 +98,7 @@ class Service:
             policy=configured_policy(
                 deployment.trusted_keys().log, endpoints, settings.witness_quorum
             ),
+            log_reads=log_reads,
         )
         journal = JournalService(store, records, registry, access)
         cosignatures = WitnessingStore(engine)

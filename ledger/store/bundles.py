@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, and_, func, select, text
+from sqlalchemy import Connection, Engine, and_, func, select, text
 
 from ledger.bundle import (
     LEFT_SITE_TYPES,
@@ -88,6 +88,7 @@ def build_item_bundle(
     since_size: int | None = None,
     now: datetime | None = None,
     witnesses: Witnessed = ((), 0),
+    writer: Engine | None = None,
 ) -> dict[str, JsonValue]:
     """Build the offline bundle of one item against the newest checkpoint.
 
@@ -100,12 +101,15 @@ def build_item_bundle(
         witnesses: the witnesses' key names and how many of them must have cosigned: the
             bundle takes the newest checkpoint with that quorum, or the newest of all when
             none has it yet (a verifier's policy then says so). Its cosignatures ride along.
+        writer: where the head statements the builder signs are stored, when ``store``
+            reads a standby (default: ``store``'s own engine).
 
     Raises:
         BundleUnavailableError: no checkpoint yet, or the item has no checkpointed event.
         StorageError: the database disagrees with the log's signed statements.
     """
-    return _Builder(store, log_signer, witnesses).build(("item", code), [code], since_size, now)
+    builder = _Builder(store, log_signer, witnesses, writer)
+    return builder.build(("item", code), [code], since_size, now)
 
 
 def build_site_bundle(
@@ -116,9 +120,10 @@ def build_site_bundle(
     since_size: int | None = None,
     now: datetime | None = None,
     witnesses: Witnessed = ((), 0),
+    writer: Engine | None = None,
 ) -> dict[str, JsonValue]:
     """Build the offline bundle of every item at ``site`` as of the newest checkpoint
-    (chosen as :func:`build_item_bundle` does).
+    (chosen as :func:`build_item_bundle` does; ``writer`` as there).
 
     A site with no item yields a bundle with no items (it still proves the checkpoint).
 
@@ -126,7 +131,7 @@ def build_site_bundle(
         BundleUnavailableError: no checkpoint yet.
         StorageError: the database disagrees with the log's signed statements.
     """
-    builder = _Builder(store, log_signer, witnesses)
+    builder = _Builder(store, log_signer, witnesses, writer)
     size = builder.checkpoint().size
     with store.engine.connect() as conn:
         codes = _items_at_site(conn, site, size)
@@ -194,8 +199,12 @@ class _Nodes:
 
 
 class _Builder:
-    def __init__(self, store: SqlLedgerStore, log_signer: Signer, witnesses: Witnessed) -> None:
+    def __init__(
+        self, store: SqlLedgerStore, log_signer: Signer, witnesses: Witnessed,
+        writer: Engine | None,
+    ) -> None:  # fmt: skip
         self.store = store
+        self.writer = writer or store.engine
         self.signer = log_signer
         self._cosignatures = WitnessingStore(store.engine)
         self._witnesses = witnesses
@@ -377,7 +386,7 @@ class _Builder:
         if fresh:
             # Read back inside the write: a concurrent builder may have stored the row first.
             signed = [str(row["item_code"]) for row in fresh]
-            engine = self.store.engine
+            engine = self.writer
             with engine.connect().execution_options(**{IMMEDIATE: True}) as writer, writer.begin():
                 writer.execute(_INSERT_STATEMENT, fresh)
                 stored.update(self.stored_statements(writer, signed, size))

@@ -9,6 +9,8 @@ tests/api/test_failover.py (slow tier).
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
 import httpx
@@ -70,6 +72,75 @@ def test_reads_go_to_the_replica_unless_they_must_see_a_newer_entry(tmp_path: Pa
         world.admin.revoke_tokens(revoked_user)
         refused = _get(server, "/v1/items?limit=1", str(regulator.token))
         assert refused.status_code == 401
+        world.close()
+    finally:
+        server.close()
+
+
+def _checkpoint_size(server: LiveServer, token: str, at_least: int) -> int:
+    """The newest checkpoint's size, once it covers ``at_least`` entries."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        note = _get(server, "/v1/log/checkpoint", token)
+        if note.status_code == 200 and int(note.text.splitlines()[1]) >= at_least:
+            return int(note.text.splitlines()[1])
+        time.sleep(0.1)
+    raise AssertionError(f"no checkpoint of {at_least} entries in 20 s")
+
+
+def _statements(url: str, code: str) -> set[int]:
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        rows = conn.execute(
+            "SELECT checkpoint_size FROM item_head_statement WHERE item_code = ?", (code,)
+        )
+        return {size for (size,) in rows}
+
+
+def test_bundles_are_read_from_the_replica_and_the_statements_they_sign_go_to_the_primary(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    primary = f"sqlite:///{home}/var/chemtrace.db"
+    server = LiveServer(home, primary).start()
+    try:
+        world = build_world(server)
+        producer = world.actors["p-chem"]
+        old, other = world.issue("p-chem", 2)
+        first = producer.client.submit(world.commission("p-chem", old))
+        _checkpoint_size(server, server.admin_token, first["index"] + 1)
+        second = producer.client.submit(world.commission("p-chem", other))
+        copied = _checkpoint_size(server, server.admin_token, second["index"] + 1)
+        server.stop()
+        standby = f"sqlite:///{tmp_path / 'standby.db'}"
+        backup(primary, tmp_path / "standby.db")  # the standby stops replaying here
+        assert copied not in _statements(standby, old)  # old's head is older than the copy's
+
+        server.env["CHEMTRACE_REPLICA_DB"] = standby
+        server.start()
+        used = producer.client.submit(world.event("p-chem", "use", [old], {
+            "quantity": {"value": "1", "unit": "kg"}}))  # fmt: skip
+        newest = _checkpoint_size(server, server.admin_token, used["index"] + 1)
+
+        stale = producer.client.item_bundle(old)
+        assert int(stale["checkpoint"].splitlines()[1]) == copied, "not read from the replica"
+        assert len(stale["items"][0]["chain"]) == 1
+        # the head statement it signed at the replica's checkpoint was stored on the primary
+        assert copied in _statements(primary, old)
+        assert copied not in _statements(standby, old)
+        token = str(producer.client.token)
+        verified = _get(server, f"/v1/items/{old}/verify", token).json()
+        assert verified["verified"] is True and verified["checkpoint_size"] == copied, verified
+
+        # a verifier that has seen the newer checkpoint is served by the primary
+        fresh = producer.client.item_bundle(old, since=newest)
+        assert int(fresh["checkpoint"].splitlines()[1]) == newest
+        assert len(fresh["items"][0]["chain"]) == 2
+        own_write = _get(server, f"/v1/items/{old}/bundle", token,
+                         **{"Chemtrace-Read-After": str(used["index"])}).json()  # fmt: skip
+        assert len(own_write["items"][0]["chain"]) == 2
+        site = producer.client.site_bundle("p-chem-site")
+        assert int(site["checkpoint"].splitlines()[1]) == copied
         world.close()
     finally:
         server.close()
