@@ -26,6 +26,7 @@ from typing import Any, Final, Literal, get_args
 
 from api.deployment import Deployment
 from api.services.access import Principal
+from api.services.epcis_lookup import RegistryLookup
 from api.services.log import LogService
 from api.services.queries import LoggedEvent, QueryService
 from api.services.registry import RegistryService
@@ -254,7 +255,7 @@ class EpcisService:
     def _matching(
         self, query: EventQuery, visibility: _Visibility, exporter: _Exporter
     ) -> Iterator[tuple[LoggedEvent, Event]]:
-        for logged in self._scan(query.after):
+        for logged in self._scan(query.after, self._candidates(query)):
             if not visibility.sees(logged):
                 continue
             event = exporter.standard(logged)
@@ -293,8 +294,39 @@ class EpcisService:
         exported = [(logged, exporter.standard(logged)) for logged in view.seen]
         return exporter.document([(logged, e) for logged, e in exported if e is not None])
 
-    def _scan(self, after: int) -> Iterator[LoggedEvent]:
-        while page := self._store.events_since(after, limit=_SCAN_PAGE):
+    def _candidates(self, query: EventQuery) -> frozenset[str] | None:
+        """Item codes one of which every event matching ``query`` names (from its tightest
+        ``MATCH_*`` term), or None when no term narrows the scan.
+
+        An exported event's EPCs are its items' ``urn:chemtrace:code:`` URNs, and each
+        answers also to the Digital Link of the GS1 key its code was issued with
+        (:meth:`_Exporter.identities`), so a value names at most the code in its URN or the
+        code issued with its key. A code named by nothing matches nothing.
+        """
+        tightest: frozenset[str] | None = None
+        for parameter in _MATCH_FIELDS:
+            values = query.terms.get(parameter)
+            if values is None:
+                continue
+            codes = frozenset(code for value in values if (code := self._code_named(value)))
+            if tightest is None or len(codes) < len(tightest):
+                tightest = codes
+        return tightest
+
+    def _code_named(self, epc: str) -> str | None:
+        return private_id(epc, "code") or RegistryLookup(self._registry, self._jobs).item(epc)
+
+    def _scan(self, after: int, codes: frozenset[str] | None = None) -> Iterator[LoggedEvent]:
+        """The events after log index ``after``, in log order: all, or those naming one of
+        ``codes`` and every correction (whose export repeats the event it corrects)."""
+        while True:
+            if codes is None:
+                page = self._store.events_since(after, limit=_SCAN_PAGE)
+            else:
+                page = self._store.events_naming(codes, after, limit=_SCAN_PAGE,
+                                                 also_types=("correct",))  # fmt: skip
+            if not page:
+                return
             yield from page
             after = page[-1].index
 

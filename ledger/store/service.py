@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeAlias
 
 from sqlalchemy import Engine, and_, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.envelope import SignedEvent, open_envelope
 from ledger.store import schema as t
@@ -281,6 +282,26 @@ class ServiceStore:
         )
         if until_time is not None:
             query = query.where(ev.c.event_time <= until_time)
+        with self.engine.connect() as conn:
+            return [_logged(row) for row in conn.execute(query)]
+
+    def events_naming(
+        self, codes: Collection[str], after_index: int, *, limit: int = 5000,
+        also_types: Collection[str] = (),
+    ) -> list[LoggedEvent]:  # fmt: skip
+        """Events above ``after_index`` that name one of ``codes`` (through ``event_item``)
+        or are of one of ``also_types``, in log order."""
+        ev, ei = t.event, t.event_item
+        naming = select(ei.c.log_index).where(ei.c.item_code.in_(sorted(codes)))
+        chosen: ColumnElement[bool] = ev.c.log_index.in_(naming)
+        if also_types:
+            chosen = or_(chosen, ev.c.type.in_(sorted(also_types)))
+        query = (
+            select(ev.c.log_index, ev.c.log_time, ev.c.envelope)
+            .where(ev.c.log_index > after_index, chosen)
+            .order_by(ev.c.log_index)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return [_logged(row) for row in conn.execute(query)]
 
