@@ -86,7 +86,8 @@ class ScanSites(SiteStore):
     """The baseline: the same boxes answered by a scan of ``site_location`` (no index)."""
 
     def sites_in(self, boxes: Sequence[Box]) -> list[SitePlace]:
-        clauses, params = [], {}
+        clauses: list[str] = []
+        params: dict[str, float] = {}
         for n, box in enumerate(boxes):
             clauses.append(f"(lat BETWEEN :s{n} AND :n{n} AND lon BETWEEN :w{n} AND :e{n})")
             params |= {
@@ -469,6 +470,16 @@ def reuse(engine: Engine) -> Loaded | None:
     return Loaded(places, int(events), 0.0) if places else None
 
 
+def _asking(
+    service: EmergencyService, radius: float, at: datetime | None
+) -> Callable[[float, float], Any]:
+    return lambda lat, lon: service.nearby(ADMIN, lat=lat, lon=lon, radius_m=radius, at=at)
+
+
+def _looking(sites: SiteStore, radius: float) -> Callable[[float, float], Any]:
+    return lambda lat, lon: sites.sites_in(search_boxes(lat, lon, radius))
+
+
 def run(url: str, args: argparse.Namespace, console: Console, label: str) -> list[list[str]]:
     upgrade(url)
     engine = make_engine(url)
@@ -504,31 +515,31 @@ def run(url: str, args: argparse.Namespace, console: Console, label: str) -> lis
         series = [
             Series(
                 "ours, now",
-                lambda la, lo, r=radius: ours.nearby(ADMIN, lat=la, lon=lo, radius_m=r),
+                _asking(ours, radius, None),
                 [],
                 [],
             ),
             Series(
                 "ours, at=",
-                lambda la, lo, r=radius: ours.nearby(ADMIN, lat=la, lon=lo, radius_m=r, at=AT),
+                _asking(ours, radius, AT),
                 [],
                 [],
             ),
             Series(
                 "baseline (scan), now",
-                lambda la, lo, r=radius: baseline.nearby(ADMIN, lat=la, lon=lo, radius_m=r),
+                _asking(baseline, radius, None),
                 [],
                 [],
             ),
             Series(
                 "site lookup: index",
-                lambda la, lo, r=radius: index.sites_in(search_boxes(la, lo, r)),
+                _looking(index, radius),
                 [],
                 [],
             ),
             Series(
                 "site lookup: scan",
-                lambda la, lo, r=radius: scan.sites_in(search_boxes(la, lo, r)),
+                _looking(scan, radius),
                 [],
                 [],
             ),
