@@ -465,7 +465,9 @@ def _size(answer: Any) -> tuple[int, int]:
 def reuse(engine: Engine) -> Loaded | None:
     """A city loaded by an earlier run (``--sqlite PATH``, ``--postgres-url``), if any."""
     with engine.connect() as conn:
-        places = [(r.lat, r.lon) for r in conn.execute(text("SELECT lat, lon FROM site_location"))]
+        # in the order load() made them, so a reused city is asked at the same centres
+        query = text("SELECT lat, lon FROM site_location ORDER BY site")
+        places = [(r.lat, r.lon) for r in conn.execute(query)]
         events = conn.execute(text("SELECT count(*) FROM event")).scalar_one()
     return Loaded(places, int(events), 0.0) if places else None
 
