@@ -280,7 +280,7 @@ class ItemReadModel:
     def _explain(self, query: Select[Any]) -> str:
         compiled = query.compile(self.engine, compile_kwargs={"literal_binds": True})
         with self.engine.connect() as conn:
-            if self._sqlite:
+            if self.engine.dialect.name == "sqlite":
                 rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
             else:  # the planner prefers a scan of a tiny table; ask what it can do
                 conn.exec_driver_sql("SET enable_seqscan = off")
