@@ -24,7 +24,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import Connection, Engine, Select, and_, delete, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -55,6 +55,20 @@ class Held:
     """The catalog version of the item's newest event folded."""
     last_ship: int | None
     """The log index of its newest ship event folded."""
+
+
+class Holding(NamedTuple):
+    """An active item at a site as the emergency view shows it: its state's fields as
+    stored (``quantity`` is the state's decimal as text, exactly ``str`` of it)."""
+
+    code: str
+    chemical: str | None
+    holder: str | None
+    site: str
+    quantity: str | None
+    unit: str | None
+    version: str
+    """The catalog version of the item's newest event folded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,23 +230,9 @@ class ItemReadModel:
         only states whose fields match. Catches up first."""
         self.catch_up()
         wanted = {k: v for k, v in (where or {}).items() if v is not None}
-        st = t.item_state
-        if size is not None:
-            if at is not None or moment is not None:
-                raise ValueError("give a time or a log size, not both")
-            # rows are intervals of the log itself, so a log position needs no replay
-            # even for irregular items
-            when: ColumnElement[bool] = and_(
-                st.c.from_index < size, or_(st.c.to_index.is_(None), st.c.to_index >= size)
-            )
-        elif at is None and moment is None:
-            when = st.c.to_index.is_(None)
-        else:
-            start, end, bound = ((st.c.from_time, st.c.to_time, at) if at is not None
-                                 else (st.c.from_moment, st.c.to_moment, moment))  # fmt: skip
-            when = and_(start <= bound, or_(end.is_(None), end > bound))
+        when = _when(at, moment, size)
         with self.engine.connect() as conn:
-            found = _rows(conn, select(st).where(when, *_matching(wanted)), codes)
+            found = _rows(conn, select(*HELD_COLUMNS).where(when, *_matching(wanted)), codes)
             irregular: set[str] = set()
             if size is None and (at is not None or moment is not None):
                 irregular = self._irregular_among(conn, None if codes is None else set(codes))
@@ -243,6 +243,51 @@ class ItemReadModel:
                 found.update({c: h for c, h in replayed.items()
                               if c in irregular and _matches(h.state, wanted)})  # fmt: skip
         return [found[code] for code in sorted(found)]
+
+    def holdings(
+        self, sites: Collection[str], *, moment: str | None = None, size: int | None = None
+    ) -> list[Holding]:
+        """What :meth:`states` answers for ``where={"site": sites, "status": "active"}``
+        (now, at ``moment`` or after ``size`` entries), as :class:`Holding` rows: the
+        emergency view's read, which shows a few thousand items and needs no more of them.
+        Catches up first."""
+        self.catch_up()
+        found: dict[str, Holding] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(sites))):
+                rows = conn.execute(_holdings_query(chunk, moment, size)).tuples().all()
+                found.update((row[0], Holding._make(row)) for row in rows)
+            if moment is not None:
+                irregular = self._irregular_among(conn, None)
+                for code in irregular:
+                    found.pop(code, None)
+                if irregular:
+                    wanted = {"site": frozenset(sites), "status": "active"}
+                    for code, held in self._replay(conn, irregular, None, moment).items():
+                        if code in irregular and _matches(held.state, wanted):
+                            found[code] = _holding(held)
+        return [found[code] for code in sorted(found)]
+
+    def explain_holdings(self, sites: Sequence[str], *, moment: str | None = None) -> str:
+        """The database's plan for :meth:`holdings` (tests check it reads an index alone)."""
+        return self._explain(_holdings_query(sites, moment, None))
+
+    def explain_current(self, codes: Sequence[str]) -> str:
+        """The plan for the current states of ``codes`` (tests check it seeks each)."""
+        query = select(*HELD_COLUMNS).where(_when(None, None, None))
+        return self._explain(query.where(t.item_state.c.code.in_(codes)))
+
+    def _explain(self, query: Select[Any]) -> str:
+        compiled = query.compile(self.engine, compile_kwargs={"literal_binds": True})
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+            else:  # the planner prefers a scan of a tiny table; ask what it can do
+                conn.exec_driver_sql("SET enable_seqscan = off")
+                conn.exec_driver_sql("SET enable_bitmapscan = off")
+                rows = conn.exec_driver_sql(f"EXPLAIN {compiled}").all()
+                conn.rollback()
+        return "\n".join(" ".join(str(v) for v in row) for row in rows)
 
     def _replay(
         self, conn: Connection, codes: set[str], at: str | None, moment: str | None
@@ -373,6 +418,29 @@ def _first_difference(expected: Sequence[Row], stored: Sequence[Row]) -> str:
     return f"a stored state from log index {stored[len(expected)].from_index} the log has not"
 
 
+def _when(at: str | None, moment: str | None, size: int | None) -> ColumnElement[bool]:
+    """The rows that are the items' states now, at a time, or after a log size."""
+    st = t.item_state
+    if size is not None:
+        if at is not None or moment is not None:
+            raise ValueError("give a time or a log size, not both")
+        # rows are intervals of the log itself, so a log position needs no replay
+        # even for irregular items
+        return and_(st.c.from_index < size, or_(st.c.to_index.is_(None), st.c.to_index >= size))
+    if at is None and moment is None:
+        return st.c.to_index.is_(None)
+    start, end, bound = ((st.c.from_time, st.c.to_time, at) if at is not None
+                         else (st.c.from_moment, st.c.to_moment, moment))  # fmt: skip
+    return and_(start <= bound, or_(end.is_(None), end > bound))
+
+
+def _holdings_query(sites: Sequence[str], moment: str | None, size: int | None) -> Select[Any]:
+    st = t.item_state
+    return select(*HOLDING_COLUMNS).where(
+        _when(None, moment, size), st.c.status == "active", st.c.site.in_(sites)
+    )
+
+
 def _matching(wanted: Wanted) -> list[ColumnElement[bool]]:
     st = t.item_state
     clauses = []
@@ -398,13 +466,14 @@ def _matches(state: ItemState, wanted: Wanted) -> bool:
 
 
 def _rows(conn: Connection, query: Select[Any], codes: Collection[str] | None) -> dict[str, Held]:
-    """The states ``query`` selects, by code (of ``codes`` only, when given)."""
+    """The states ``query`` (of :data:`HELD_COLUMNS`) selects, by code (of ``codes`` only,
+    when given)."""
     if codes is None:
-        return {row.code: _held(row) for row in conn.execute(query)}
+        return {row[0]: _held_of(row) for row in conn.execute(query).tuples().all()}
     found: dict[str, Held] = {}
     for chunk in _chunks(sorted(codes)):
-        rows = conn.execute(query.where(t.item_state.c.code.in_(chunk)))
-        found.update((row.code, _held(row)) for row in rows)
+        rows = conn.execute(query.where(t.item_state.c.code.in_(chunk))).tuples().all()
+        found.update((row[0], _held_of(row)) for row in rows)
     return found
 
 
@@ -428,6 +497,37 @@ def _values(row: Row) -> dict[str, Any]:
     }  # fmt: skip
 
 
+HELD_COLUMNS: Final = tuple(t.item_state.c[name] for name in (
+    "code", "chemical", "packaging", "holder", "site", "status", "quantity", "unit",
+    "destination", "last_event", "last_time", "seq", "version", "last_ship",
+))  # fmt: skip
+"""What a state read selects, in :func:`_held_of`'s order: all in the site indexes
+(``schema.ITEM_STATE_HELD``), so a read by site never visits the table."""
+
+
+HOLDING_COLUMNS: Final = tuple(t.item_state.c[name] for name in Holding._fields)
+
+
+def _holding(held: Held) -> Holding:
+    state = held.state
+    quantity = None if state.quantity is None else str(state.quantity)
+    return Holding(state.code, state.chemical, state.holder, state.site or "", quantity,
+                   state.unit, held.version)  # fmt: skip
+
+
+def _held_of(row: Sequence[Any]) -> Held:
+    """A row of :data:`HELD_COLUMNS` as a state (positional: this is the hot loop of every
+    state read)."""
+    (code, chemical, packaging, holder, site, status, quantity, unit, destination,
+     last_event, last_time, seq, version, last_ship) = row  # fmt: skip
+    state = ItemState(
+        code, chemical, packaging, holder, site, status,
+        None if quantity is None else Decimal(quantity), unit, destination,
+        last_event, last_time, seq,
+    )  # fmt: skip
+    return Held(state, version, last_ship)
+
+
 def _held(row: Any) -> Held:
     state = ItemState(
         row.code, row.chemical, row.packaging, row.holder, row.site, row.status,
@@ -442,4 +542,4 @@ def _row(row: Any) -> Row:
                row.to_time, row.to_moment)  # fmt: skip
 
 
-__all__ = ["Held", "ItemReadModel", "moment_of"]
+__all__ = ["Held", "Holding", "ItemReadModel", "moment_of"]

@@ -37,7 +37,7 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     engine.dispose()
-    assert version == "0023"
+    assert version == "0024"
 
 
 def test_0007_links_the_gs1_keys_of_codes_issued_before_it(db_url: str) -> None:
