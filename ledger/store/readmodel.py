@@ -166,17 +166,8 @@ class ItemReadModel:
     # -- the projector -------------------------------------------------------------------------
 
     def catch_up(self) -> int:
-        """Apply every logged event not yet applied; the number applied. Cheap (two small
-        reads) when nothing is new."""
-        applied = 0
-        if not self._cursor.behind():
-            return 0
-        while True:
-            with self._cursor.projecting() as conn:
-                upto, size = self._cursor.upto(conn, lock=True), self._cursor.size(conn)
-                if upto >= size:
-                    return applied
-                applied += self._project(conn, upto, size)
+        """Apply every logged event not yet applied; the number applied."""
+        return self._cursor.catch_up(self._project)
 
     def _project(self, conn: Connection, upto: int, size: int) -> int:
         ev = t.event

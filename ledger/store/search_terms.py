@@ -46,19 +46,14 @@ class SearchTerms:
 
     def catch_up(self) -> int:
         """Apply every logged event not yet applied; the number applied."""
-        applied = 0
-        if not self._cursor.behind():
-            return 0
-        while True:
-            with self._cursor.projecting() as conn:
-                upto, size = self._cursor.upto(conn, lock=True), self._cursor.size(conn)
-                if upto >= size:
-                    return applied
-                earliest: Earliest = {}
-                reached, count = _fold_page(conn, upto, size, earliest)
-                self._write(conn, earliest)
-                self._cursor.move(conn, reached)
-                applied += count
+        return self._cursor.catch_up(self._project)
+
+    def _project(self, conn: Connection, upto: int, size: int) -> int:
+        earliest: Earliest = {}
+        reached, count = _fold_page(conn, upto, size, earliest)
+        self._write(conn, earliest)
+        self._cursor.move(conn, reached)
+        return count
 
     def _write(self, conn: Connection, earliest: Earliest) -> None:
         if not earliest:

@@ -26,11 +26,27 @@ def _get(server: LiveServer, path: str, token: str, **headers: str) -> httpx.Res
                      headers={"Authorization": f"Bearer {token}", **headers})  # fmt: skip
 
 
-def test_reads_go_to_the_replica_unless_they_must_see_a_newer_entry(tmp_path: Path) -> None:
+def _primary(tmp_path: Path) -> tuple[LiveServer, str]:
+    """A server on a fresh SQLite primary, and the primary's URL."""
     home = tmp_path / "home"
     home.mkdir()
     primary = f"sqlite:///{home}/var/chemtrace.db"
-    server = LiveServer(home, primary).start()
+    return LiveServer(home, primary).start(), primary
+
+
+def _freeze_standby(server: LiveServer, primary: str, tmp_path: Path) -> str:
+    """Copy the primary to a standby that replays nothing more, and restart ``server``
+    with it as its replica; the standby's URL."""
+    server.stop()
+    backup(primary, tmp_path / "standby.db")
+    standby = f"sqlite:///{tmp_path / 'standby.db'}"
+    server.env["CHEMTRACE_REPLICA_DB"] = standby
+    server.start()
+    return standby
+
+
+def test_reads_go_to_the_replica_unless_they_must_see_a_newer_entry(tmp_path: Path) -> None:
+    server, primary = _primary(tmp_path)
     try:
         world = build_world(server)
         producer = world.actors["p-chem"]
@@ -38,11 +54,7 @@ def test_reads_go_to_the_replica_unless_they_must_see_a_newer_entry(tmp_path: Pa
         producer.client.submit(world.commission("p-chem", old))
         regulator = world.regulators["d1"]
         revoked_user = "reg-d1"
-        server.stop()
-        backup(primary, tmp_path / "standby.db")  # the standby stops replaying here
-
-        server.env["CHEMTRACE_REPLICA_DB"] = f"sqlite:///{tmp_path / 'standby.db'}"
-        server.start()
+        _freeze_standby(server, primary, tmp_path)
         admin = server.admin_token
         receipt = producer.client.submit(world.commission("p-chem", new))
 
@@ -99,10 +111,7 @@ def _statements(url: str, code: str) -> set[int]:
 def test_bundles_are_read_from_the_replica_and_the_statements_they_sign_go_to_the_primary(
     tmp_path: Path,
 ) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    primary = f"sqlite:///{home}/var/chemtrace.db"
-    server = LiveServer(home, primary).start()
+    server, primary = _primary(tmp_path)
     try:
         world = build_world(server)
         producer = world.actors["p-chem"]
@@ -111,13 +120,8 @@ def test_bundles_are_read_from_the_replica_and_the_statements_they_sign_go_to_th
         _checkpoint_size(server, server.admin_token, first["index"] + 1)
         second = producer.client.submit(world.commission("p-chem", other))
         copied = _checkpoint_size(server, server.admin_token, second["index"] + 1)
-        server.stop()
-        standby = f"sqlite:///{tmp_path / 'standby.db'}"
-        backup(primary, tmp_path / "standby.db")  # the standby stops replaying here
+        standby = _freeze_standby(server, primary, tmp_path)
         assert copied not in _statements(standby, old)  # old's head is older than the copy's
-
-        server.env["CHEMTRACE_REPLICA_DB"] = standby
-        server.start()
         used = producer.client.submit(world.event("p-chem", "use", [old], {
             "quantity": {"value": "1", "unit": "kg"}}))  # fmt: skip
         newest = _checkpoint_size(server, server.admin_token, used["index"] + 1)
