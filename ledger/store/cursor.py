@@ -9,15 +9,36 @@ the cursor's row lock on PostgreSQL), so several server processes can share one 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from ledger.envelope import SignedEvent, open_envelope
 from ledger.store import schema as t
 from ledger.store.engine import IMMEDIATE, is_sqlite
 
-__all__ = ["LogCursor"]
+__all__ = ["PAGE", "LogCursor", "event_page"]
+
+PAGE: Final = 1000
+"""Events per projector transaction (on SQLite it holds the write lock, so keep it short)."""
+
+
+def event_page(conn: Connection, start: int, end: int) -> tuple[list[tuple[int, SignedEvent]], int]:
+    """The logged events with ``start <= index < end``, at most :data:`PAGE` of them, opened
+    (not verified: derived tables trust the log they are built from); and where the next
+    page starts (``end`` when this one reached it)."""
+    ev = t.event
+    rows = conn.execute(
+        select(ev.c.log_index, ev.c.envelope)
+        .where(ev.c.log_index >= start, ev.c.log_index < end)
+        .order_by(ev.c.log_index)
+        .limit(PAGE)
+    ).all()
+    events = [(row.log_index, open_envelope(json.loads(row.envelope))) for row in rows]
+    return events, (end if len(rows) < PAGE else rows[-1].log_index + 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,12 +33,10 @@ from ledger.envelope import open_envelope
 from ledger.events import EventBody, Ship, Transform
 from ledger.state import ItemState, Kilograms, Projection
 from ledger.store import schema as t
-from ledger.store.cursor import LogCursor
+from ledger.store.cursor import LogCursor, event_page
 from ledger.timefmt import format_utc, parse_utc
 
 CURSOR: Final = "items"
-PAGE: Final = 1000
-"""Events per projector transaction (on SQLite it holds the write lock, so keep it short)."""
 FILTERS: Final = ("site", "holder", "chemical", "status")
 """The state fields a read may filter on in SQL."""
 
@@ -170,15 +168,8 @@ class ItemReadModel:
         return self._cursor.catch_up(self._project)
 
     def _project(self, conn: Connection, upto: int, size: int) -> int:
-        ev = t.event
-        rows = conn.execute(
-            select(ev.c.log_index, ev.c.envelope)
-            .where(ev.c.log_index >= upto, ev.c.log_index < size)
-            .order_by(ev.c.log_index)
-            .limit(PAGE)
-        ).all()
-        events = [(row.log_index, open_envelope(json.loads(row.envelope)).body) for row in rows]
-        reached = size if len(rows) < PAGE else rows[-1].log_index + 1
+        page, reached = event_page(conn, upto, size)
+        events = [(index, event.body) for index, event in page]
         codes = {link.code for _, body in events for link in body.items}
         codes |= {b.data.inputs[0].code for _, b in events if isinstance(b, Transform)}
         current = self._current(conn, codes)
@@ -362,21 +353,12 @@ class ItemReadModel:
             upto = self._cursor.upto(conn)
             fold = Fold(self._kilograms, {}, set())
             replay = Projection(kilograms=self._kilograms)
-            ev = t.event
-            after = -1
-            while True:
-                page = conn.execute(
-                    select(ev.c.log_index, ev.c.envelope)
-                    .where(ev.c.log_index > after, ev.c.log_index < upto)
-                    .order_by(ev.c.log_index).limit(PAGE)
-                ).all()  # fmt: skip
-                if not page:
-                    break
-                for entry in page:
-                    body = open_envelope(json.loads(entry.envelope)).body
-                    fold.apply(entry.log_index, body)
-                    replay.apply(body)
-                after = page[-1].log_index
+            start = 0
+            while start < upto:
+                page, start = event_page(conn, start, upto)
+                for index, event in page:
+                    fold.apply(index, event.body)
+                    replay.apply(event.body)
             expected: dict[str, list[Row]] = {}
             for made in fold.advance.opened.values():
                 expected.setdefault(made.held.state.code, []).append(made)

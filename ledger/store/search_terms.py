@@ -14,23 +14,19 @@ from the log.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Final
 
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ledger.envelope import open_envelope
 from ledger.search import Kind, term, terms_of
 from ledger.store import schema as t
-from ledger.store.cursor import LogCursor
+from ledger.store.cursor import LogCursor, event_page
 
 __all__ = ["CURSOR", "SearchTerms"]
 
 CURSOR: Final = "search"
-PAGE: Final = 1000
-"""Events per projector transaction (on SQLite it holds the write lock, so keep it short)."""
 
 Earliest = dict[tuple[str, str, str], str]
 """(kind, term, item code) to the earliest signed time of the events carrying it."""
@@ -118,17 +114,10 @@ class SearchTerms:
 
 
 def _fold_page(conn: Connection, upto: int, size: int, earliest: Earliest) -> tuple[int, int]:
-    """Fold the events from log index ``upto`` (at most a page, below ``size``) into
-    ``earliest``; where the next page starts, and how many events were folded."""
-    ev = t.event
-    rows = conn.execute(
-        select(ev.c.log_index, ev.c.envelope)
-        .where(ev.c.log_index >= upto, ev.c.log_index < size)
-        .order_by(ev.c.log_index)
-        .limit(PAGE)
-    ).all()
-    for row in rows:
-        event = open_envelope(json.loads(row.envelope))
+    """Fold a page of the events from log index ``upto`` (below ``size``) into ``earliest``;
+    where the next page starts, and how many events were folded."""
+    page, reached = event_page(conn, upto, size)
+    for _, event in page:
         time = event.body.time
         for kind, value in terms_of(event.body, event.key_id):
             for link in event.body.items:
@@ -136,4 +125,4 @@ def _fold_page(conn: Connection, upto: int, size: int, earliest: Earliest) -> tu
                 known = earliest.get(key)
                 if known is None or time < known:
                     earliest[key] = time
-    return (size if len(rows) < PAGE else rows[-1].log_index + 1), len(rows)
+    return reached, len(page)

@@ -21,7 +21,7 @@ from ledger.canonical import JsonValue, format_hash
 from ledger.envelope import open_envelope
 from ledger.events import Ship
 from ledger.state import ItemState, Projection
-from ledger.store import readmodel
+from ledger.store import cursor, readmodel
 from ledger.store import schema as t
 from ledger.store.readmodel import Held, ItemReadModel
 from ledger.store.service import ServiceStore
@@ -217,7 +217,7 @@ def world(ledger: Harness) -> World:
 def test_the_model_answers_as_a_full_replay(
     world: World, plan: list[Op], page: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readmodel, "PAGE", page)
+    monkeypatch.setattr(cursor, "PAGE", page)
     engine = world.harness.store.engine
     model = ItemReadModel(engine, kilograms)
     world.play(plan, f"P{next(world.round)}", model.catch_up)
