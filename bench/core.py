@@ -37,6 +37,7 @@ import contextlib
 import cProfile
 import functools
 import hashlib
+import json
 import platform
 import pstats
 import random
@@ -118,6 +119,13 @@ def synthetic_leaf(index: int) -> bytes:
 # the baseline: the same crypto per event, then a plain INSERT
 
 
+def jcs(value: Any) -> bytes:
+    """RFC 8785 for the bench's envelopes (ASCII keys, small integers, no floats): what the
+    standard library's C encoder writes with sorted keys and no spaces. Checked against the
+    ``rfc8785`` library on every timed envelope before any clock starts."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
 class Baseline:
     """Canonicalise, verify, hash, sign a receipt, INSERT the envelope bytes. Nothing else."""
 
@@ -141,7 +149,7 @@ class Baseline:
         rows: list[dict[str, bytes]] = []
         receipts: list[bytes] = []
         for env in envelopes:
-            canonical: bytes = rfc8785.dumps(env)
+            canonical = jcs(env)
             # JCS(envelope) is {"body":JCS(body),"signature":{...}}: the body's canonical
             # bytes are a slice of it, so one canonicalisation serves both hash and verify.
             body = canonical[8 : canonical.rindex(b',"signature":')]
@@ -261,6 +269,7 @@ def bench_ingest(db: str, url_ledger: str, url_plain: str, events: int) -> list[
     sample = h.commission(device, issue_codes(h, device.org, 1)[0])
     canonical = rfc8785.dumps(sample)
     assert canonical[8 : canonical.rindex(b',"signature":')] == rfc8785.dumps(sample["body"])
+    assert jcs(sample) == canonical, "the baseline's encoder is not RFC 8785 on these envelopes"
     check_accepted(h.submit([sample]))
 
     rows: list[IngestRow] = []
@@ -272,6 +281,8 @@ def bench_ingest(db: str, url_ledger: str, url_plain: str, events: int) -> list[
             log.print(f"  [{db}] batch {batch}: signing {warmup + total} envelopes ...")
             warm = build_events(h, device, warmup)
             timed = build_events(h, device, total)
+            if any(jcs(e) != rfc8785.dumps(e) for e in timed.timed):
+                raise RuntimeError("the baseline's encoder is not RFC 8785 on these envelopes")
             submit_all(h, warm.setup + timed.setup, 100)  # untimed: the items `use` continues
 
             # warm-up both paths (connections, statement caches, page cache, WAL)

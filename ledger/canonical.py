@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -55,14 +56,50 @@ def canonical_bytes(value: JsonValue) -> bytes:
 def canonical_bytes_of_validated(value: JsonValue) -> bytes:
     """Like :func:`canonical_bytes`, for values a strict schema already proved float-free.
 
+    Values whose object keys are all ASCII and whose integers are within JCS's domain (every
+    event, receipt and statement) are written by the standard library's C encoder: for them
+    RFC 8785 asks exactly what ``json`` does with sorted keys, no spaces and no ASCII
+    escaping (ASCII keys sort the same by UTF-16 code unit as by code point, and the string
+    escapes are the same). Anything else, and a string that is not valid Unicode, goes to
+    the ``rfc8785`` library. ``tests/ledger/test_canonical_fast.py`` holds the two equal.
+
     Raises:
         CanonicalizationError: the value cannot be encoded.
     """
+    if _plain(value):
+        try:
+            return _JSON.encode(value).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: the library says how JCS treats it
+            pass
     try:
         encoded: bytes = rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise CanonicalizationError(f"cannot encode as RFC 8785: {exc}") from exc
     return encoded
+
+
+_JSON: Final = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False,
+    check_circular=False,
+)  # fmt: skip
+_INT_LIMIT: Final = 2**53 - 1
+
+
+def _plain(value: object) -> bool:
+    """Whether ``value`` is made only of exact JSON types, ASCII keys and safe integers."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_INT_LIMIT <= value <= _INT_LIMIT  # type: ignore[operator]
+    if kind is dict:
+        return all(
+            type(key) is str and key.isascii() and _plain(item)
+            for key, item in value.items()  # type: ignore[attr-defined]
+        )
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)  # type: ignore[attr-defined]
+    return False
 
 
 @functools.lru_cache(maxsize=64)
