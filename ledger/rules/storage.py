@@ -209,8 +209,9 @@ def incompatible(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         # what the site holds with what arrived before in this event (``stock + here``,
         # in that order, without building the sum)
         found: dict[str, tuple[Cell3, ...]] = {}
+        also = here.get  # Counter's own lookup of a missing key runs in Python
         for held, count in stock.items():
-            if held[0] != seq and count + here[held] > 0:
+            if held[0] != seq and count + also(held, 0) > 0:
                 cells = table.get((mine, held[1]))
                 if cells is None:
                     cells = matrix.cells_between(table, mine, held[1])
