@@ -10,10 +10,10 @@ validating them again could only cost time: a rescan spent a third of its time t
 field values, defaults and set fields), as ``model_construct`` does, but recursively, from
 builders derived once from the models' own field annotations: a field added to a model
 is picked up without touching this module, and a model feature the builders cannot
-mirror (aliases, private attributes, post-init hooks, a field type other than JSON
-values, models, lists, dicts and optionals of them) stops the import instead of
-silently building something else. A test compares the result with strict validation on
-every event of a simulated ledger.
+mirror (aliases, private attributes, post-init hooks, extra keys not forbidden, a field
+type other than JSON values, models, lists, dicts and optionals of them) stops the import
+instead of silently building something else. A test compares the result with strict
+validation on every event of a simulated ledger.
 """
 
 from __future__ import annotations
