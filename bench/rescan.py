@@ -4,7 +4,7 @@ Run from the project root::
 
     .venv/bin/python -m bench.rescan [--items N] [--seed S] [--db PATH] [--tail N]
                                      [--profile OUT.prof] [--no-full-restart]
-                                     [--baseline SRC]
+                                     [--baseline SRC [--compare-only]]
 
 Uses the SQLite ledger at ``--db`` (copied first: the bench writes findings, a cursor and
 snapshots), or simulates about ``--items`` items. ``make_engine`` opens SQLite as the
@@ -25,7 +25,13 @@ service does (WAL, ``synchronous=FULL``). It then
 ``--baseline SRC`` first runs the same straight rescan, each in a fresh interpreter, with
 the code at SRC (a source tree, e.g. ``git archive 82e8bda | tar -x -C /tmp/base``) and
 with this tree, one after the other on the same copy, and prints both rates (wall and per
-CPU second), their ratio and whether the two found exactly the same findings.
+CPU second), their ratio and whether the two found exactly the same findings;
+``--compare-only`` stops there (a large ledger's side by side within a bench's time).
+
+cProfile inflates small calls, which is most of a rescan: py-spy samples without slowing
+it, e.g. ``py-spy record -r 200 -f raw -o OUT.txt -- .venv/bin/python -m bench.rescan --db
+LEDGER.db --no-full-restart`` (collapsed stacks with line numbers and sample counts; the
+rescan is under ``api.replay.replay``).
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ from ledger.store.engine import make_engine
 from ledger.store.findings import EPOCH, Cursor, FindingStore
 from ledger.timefmt import format_utc, parse_utc
 
-out = Console()
+out = Console(width=120)
 TARGET = 20_000
 KEY = b"bench-only snapshot key, 32 bytes+"
 
@@ -74,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, help="write a cProfile of the rescan here")
     parser.add_argument("--no-full-restart", action="store_true")
     parser.add_argument("--baseline", type=Path, help="source tree to compare against")
+    parser.add_argument("--compare-only", action="store_true",
+                        help="with --baseline: only the side-by-side rescans")  # fmt: skip
     args = parser.parse_args(argv)
     for line in header_lines("bench.rescan"):
         out.print(line)
@@ -90,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      labels=Path(tmp) / "labels.jsonl", keys=Path(tmp) / "keys")  # fmt: skip
         if args.baseline is not None:
             _side_by_side(path, args.baseline)
-        _run(f"sqlite:///{path}", Path(tmp) / "snapshots", args)
+        if args.baseline is None or not args.compare_only:
+            _run(f"sqlite:///{path}", Path(tmp) / "snapshots", args)
     out.print(f"load average at the end: {load_average()} (shared machine)")
     return 0
 

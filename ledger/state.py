@@ -76,10 +76,18 @@ class Projection:
     def apply(self, body: EventBody) -> None:
         """Fold one event into every item it touches."""
         items = self.items
+        kind, time = body.type, body.time
         for link in body.items:
             before = items.get(link.code) or ItemState(code=link.code)
+            if kind in _RECORDS_ONLY:
+                items[link.code] = ItemState(
+                    before.code, before.chemical, before.packaging, before.holder,
+                    before.site, before.status, before.quantity, before.unit,
+                    before.destination, kind, time, link.seq,
+                )  # fmt: skip
+                continue
             changes = _step(before, body, link.role, items, self.kilograms)
-            changes["last_event"], changes["last_time"] = body.type, body.time
+            changes["last_event"], changes["last_time"] = kind, time
             changes["seq"] = link.seq
             items[link.code] = _evolve(before, changes)
 
@@ -95,6 +103,10 @@ def fold_item(code: str, bodies: Iterable[EventBody], kilograms: Kilograms) -> I
     projection = Projection(kilograms=kilograms)
     return projection.apply_all(bodies).items.get(code, ItemState(code=code))
 
+
+_RECORDS_ONLY: frozenset[str] = frozenset({"inspect", "waypoint", "correct", "sell", "buy"})
+"""Event types whose step (:func:`_step`) changes nothing but the item's last event, time
+and seq (a quarter of a ledger's events are waypoints)."""
 
 Changes = dict[str, object]
 """New values of some of an item's fields (one :class:`ItemState` is built per step)."""

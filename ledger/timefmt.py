@@ -7,6 +7,7 @@ Offsets other than ``Z`` are rejected rather than converted; fractional digits m
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from datetime import UTC, datetime
@@ -42,6 +43,10 @@ def parse_utc(text: str) -> datetime:
     match = _RFC3339_UTC.fullmatch(text)
     if match is None:
         raise InvalidInputError("time must be RFC 3339 UTC like 2026-01-31T08:00:00Z", value=text)
+    with contextlib.suppress(ValueError):
+        # the same datetime as below (UTC, the fraction padded to microseconds), built in C;
+        # an impossible date falls through to the message below
+        return datetime.fromisoformat(text)
     year, month, day, hour, minute, second, fraction = match.groups()
     micro = int((fraction or "0").ljust(6, "0"))
     try:

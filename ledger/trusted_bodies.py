@@ -10,10 +10,10 @@ validating them again could only cost time: a rescan spent a third of its time t
 field values, defaults and set fields), as ``model_construct`` does, but recursively, from
 builders derived once from the models' own field annotations: a field added to a model
 is picked up without touching this module, and a model feature the builders cannot
-mirror (aliases, private attributes, post-init hooks, a field type other than JSON
-values, models, lists, dicts and optionals of them) stops the import instead of
-silently building something else. A test compares the result with strict validation on
-every event of a simulated ledger.
+mirror (aliases, private attributes, post-init hooks, extra keys not forbidden, a field
+type other than JSON values, models, lists, dicts and optionals of them) stops the import
+instead of silently building something else. A test compares the result with strict
+validation on every event of a simulated ledger.
 """
 
 from __future__ import annotations
@@ -37,25 +37,26 @@ def _model_builder(cls: type[BaseModel], known: dict[type[BaseModel], Build]) ->
         return known[cls]
     if cls.__private_attributes__ or cls.__pydantic_post_init__ or cls.__pydantic_root_model__:
         raise TypeError(f"{cls.__name__}: a trusted build cannot mirror this model")
-    if cls.model_config.get("extra") == "allow":
-        raise TypeError(f"{cls.__name__}: extra fields are allowed")
-    fields: list[tuple[str, Build | None, bool, Any]] = []
+    if cls.model_config.get("extra") != "forbid":
+        # the fields set is taken to be the raw keys: only right when no other key can pass
+        raise TypeError(f"{cls.__name__}: extra fields are not forbidden")
+    plain: list[tuple[str, bool, Any]] = []
+    nested: list[tuple[str, Build]] = []
+    new = cls.__new__
 
     def build(raw: Mapping[str, Any]) -> BaseModel:
-        values: dict[str, Any] = {}
-        given: set[str] = set()
-        for name, convert, required, default in fields:
+        # in field order, as validation fills ``__dict__``; nested models are built after
+        try:
+            values = {name: raw[name] if required or name in raw else default
+                      for name, required, default in plain}  # fmt: skip
+        except KeyError as exc:
+            raise KeyError(f"{cls.__name__}.{exc.args[0]} is missing from a trusted body") from None
+        for name, convert in nested:
             if name in raw:
-                value = raw[name]
-                values[name] = value if convert is None else convert(value)
-                given.add(name)
-            elif required:
-                raise KeyError(f"{cls.__name__}.{name} is missing from a trusted body")
-            else:
-                values[name] = default
-        made = cls.__new__(cls)
+                values[name] = convert(raw[name])
+        made = new(cls)
         _set_attribute(made, "__dict__", values)
-        _set_attribute(made, "__pydantic_fields_set__", given)
+        _set_attribute(made, "__pydantic_fields_set__", set(raw))
         _set_attribute(made, "__pydantic_extra__", None)
         _set_attribute(made, "__pydantic_private__", None)
         return made
@@ -69,7 +70,10 @@ def _model_builder(cls: type[BaseModel], known: dict[type[BaseModel], Build]) ->
         default = None if info.is_required() else info.default
         if isinstance(default, (list, dict, set, BaseModel)):
             raise TypeError(f"{cls.__name__}.{name}: a mutable default would be shared")
-        fields.append((name, _builder(info.annotation, known), info.is_required(), default))
+        convert = _builder(info.annotation, known)
+        plain.append((name, info.is_required(), default))
+        if convert is not None:
+            nested.append((name, convert))
     return build
 
 

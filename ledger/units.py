@@ -265,7 +265,9 @@ def event_quantities(body: EventBody) -> list[tuple[tuple[str, ...], Quantity]]:
     data = body.data
     if isinstance(data, TransformData):
         return [((c.code,), c.quantity) for c in (*data.inputs, *data.outputs)]
-    quantity = getattr(data, "quantity", None)
+    # the field's value, not ``getattr(data, "quantity", None)``: a model without the field
+    # answers that through pydantic's ``__getattr__`` and an exception, on every event
+    quantity = vars(data).get("quantity")
     if not isinstance(quantity, Quantity):
         return []
     return [(tuple(link.code for link in body.items), quantity)]

@@ -18,19 +18,7 @@ from typing import Final
 
 from ledger.catalog import CatalogRegistry
 from ledger.events import (
-    Buy,
-    Dispose,
     EventBody,
-    Fill,
-    Inspect,
-    Receive,
-    Return,
-    Sell,
-    Ship,
-    StockCount,
-    Transform,
-    Use,
-    Waypoint,
 )
 from ledger.rules import (
     city,
@@ -100,11 +88,16 @@ class Engine:
 
     def feed(self, fact: LedgerFact) -> list[Finding]:
         """Fire the deadlines due before the entry's log time, then judge the entry."""
-        found = self.advance(when(fact.log_time).timestamp())
+        now = when(fact.log_time).timestamp()
+        timers = self.state.timers
+        if timers and timers[0][0] < max(self.clock, now):
+            found = self.advance(now)
+        else:  # nothing due (most entries): what advance would do, without its loop
+            self.clock, found = max(self.clock, now), []
         self.position = fact.index
         match fact:
             case EventFact():
-                found.extend(_kept(self._event(fact)))
+                found.extend(self._event(fact))
                 # the log clock, not the raw log time: KeyLog.times stays sorted for bisect
                 keys.on_event(self.state, fact.body.device_key, self.clock, fact.event_hash)
             case RecordFact():
@@ -145,68 +138,34 @@ class Engine:
 
     # -- one event ---------------------------------------------------------------------------
 
-    def _event(self, fact: EventFact) -> Iterator[Finding | None]:
+    def _event(self, fact: EventFact) -> list[Finding]:
         st, body = self.state, fact.body
         items = self.state.projection.items
         before = {link.code: items.get(link.code) or ItemState(code=link.code)
                   for link in body.items}  # fmt: skip
         view = EventView(fact, when(body.time), before, {}, self._chemicals(body, before),
                          clock_trust_s=self._trust_s)  # fmt: skip
-        yield from lifecycle.before(st, view)
-        yield from storage.before(st, view)
-        yield from licensing.check(st, view)
-        yield from self._by_type(view)
-        yield from sync.check(st, view)
+        # each rule's generator is drained in turn, as ``yield from`` would, by list.extend
+        found: list[Finding | None] = []
+        judge = found.extend
+        judge(lifecycle.before(st, view))
+        judge(storage.before(st, view))
+        judge(licensing.check(st, view))
+        judge(_BY_TYPE.get(body.type, _nothing)(st, view))
+        judge(sync.check(st, view))
         self.state.projection.apply(body)
         view.after = {code: items[code] for code in before}
         if any(c is None for c in view.chemicals.values()):
             view.chemicals = self._chemicals(body, view.after)
-        yield from lifecycle.after(st, view)
-        yield from quantity.check(st, view)
-        yield from lifecycle.travel(st, view)
-        yield from unshipped.check(st, view)
-        yield from city.check(st, view)
-        yield from storage.incompatible(st, view)
-        yield from storage.after(st, view)
+        judge(lifecycle.after(st, view))
+        judge(quantity.check(st, view))
+        judge(lifecycle.travel(st, view))
+        judge(unshipped.check(st, view))
+        judge(city.check(st, view))
+        judge(storage.incompatible(st, view))
+        judge(storage.after(st, view))
         self._track(view)
-
-    def _by_type(self, view: EventView) -> Iterator[Finding | None]:
-        st, body = self.state, view.body
-        match body:
-            case Ship():
-                yield from transport.on_ship(st, view)
-                custody.on_ship(st, view)
-                route.on_ship(st, view)
-                track.on_ship(st, view)
-                yield from toxic_pass.on_ship(st, view)
-            case Receive():
-                track.on_receive(st, view)
-                yield from custody.on_receive(st, view)
-                yield from receipt.on_receive(st, view)
-            case Waypoint():
-                custody.on_waypoint(st, view)
-                yield from route.on_waypoint(st, view)
-                track.on_waypoint(st, view)
-            case Return():
-                custody.on_return(st, view)
-                yield from receipt.on_return(st, view)
-            case Sell():
-                yield from permits.on_sell(st, view)
-            case Buy():
-                permits.on_buy(st, view)
-            case Transform():
-                yield from mass.on_transform(st, view)
-            case StockCount():
-                yield from mass.on_count(st, view)
-            case Use() | Dispose():
-                yield from mass.on_consume(st, view)
-        match body:
-            case Dispose():
-                yield from waste.on_dispose(st, view)
-            case Fill():
-                yield from cylinders.on_fill(st, view)
-            case Inspect():
-                cylinders.on_inspect(st, view)
+        return [finding for finding in found if finding is not None]
 
     def _track(self, view: EventView) -> None:
         body = view.body
@@ -227,6 +186,63 @@ class Engine:
         if body.type == "commission":
             known[body.items[0].code] = chemistry.facts(version, body.data.chemical)
         return known
+
+
+Judge = Callable[[RuleState, EventView], Iterable[Finding | None]]
+"""The rules of one event type, in the order they run."""
+
+
+def _ship(st: RuleState, view: EventView) -> Iterator[Finding | None]:
+    yield from transport.on_ship(st, view)
+    custody.on_ship(st, view)
+    route.on_ship(st, view)
+    track.on_ship(st, view)
+    yield from toxic_pass.on_ship(st, view)
+
+
+def _receive(st: RuleState, view: EventView) -> Iterator[Finding | None]:
+    track.on_receive(st, view)
+    yield from custody.on_receive(st, view)
+    yield from receipt.on_receive(st, view)
+
+
+def _waypoint(st: RuleState, view: EventView) -> Iterator[Finding | None]:
+    custody.on_waypoint(st, view)
+    yield from route.on_waypoint(st, view)
+    track.on_waypoint(st, view)
+
+
+def _return(st: RuleState, view: EventView) -> Iterator[Finding | None]:
+    custody.on_return(st, view)
+    yield from receipt.on_return(st, view)
+
+
+def _buy(st: RuleState, view: EventView) -> Iterator[Finding | None]:
+    permits.on_buy(st, view)
+    return iter(())
+
+
+def _dispose(st: RuleState, view: EventView) -> Iterator[Finding | None]:
+    yield from mass.on_consume(st, view)
+    yield from waste.on_dispose(st, view)
+
+
+def _inspect(st: RuleState, view: EventView) -> Iterator[Finding | None]:
+    cylinders.on_inspect(st, view)
+    return iter(())
+
+
+def _nothing(st: RuleState, view: EventView) -> Iterator[Finding | None]:
+    return iter(())
+
+
+_BY_TYPE: Final[dict[str, Judge]] = {
+    "ship": _ship, "receive": _receive, "waypoint": _waypoint, "return": _return,
+    "sell": permits.on_sell, "buy": _buy, "transform": mass.on_transform,
+    "stock_count": mass.on_count, "use": mass.on_consume, "dispose": _dispose,
+    "fill": cylinders.on_fill, "inspect": _inspect,
+}  # fmt: skip
+"""Each event type's own rules (a dict: one lookup instead of a dozen class matches)."""
 
 
 def _kept(found: Iterable[Finding | None]) -> Iterator[Finding]:

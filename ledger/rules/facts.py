@@ -91,10 +91,23 @@ class EventView:
     supersedes: list[str] = field(default_factory=list)
     """Ids of deadline findings this event, synced late but signed in time, explains."""
 
-    @property
-    def logged(self) -> float:
-        """The event's log time, in epoch seconds."""
-        return when(self.fact.log_time).timestamp()
+    logged: float = field(init=False)
+    """The event's log time, in epoch seconds."""
+    trusted: float = field(init=False)
+    """When the event happened, as far as timeliness is judged: its signed time, bounded.
+
+    A handheld signs offline and syncs later, so its signed time is believed back to
+    ``clock_trust_s`` before the log time; a time signed earlier than that counts as
+    that bound (the sync is late, :mod:`ledger.rules.sync`), and a time signed after
+    the log time (a clock running ahead) counts as the log time, since the ledger held
+    the event by then. So no device clock can move an act earlier than the window or
+    later than the moment it was logged.
+    """
+
+    def __post_init__(self) -> None:
+        # computed once: every rule reads them (the view's time and fact never change)
+        logged = self.logged = when(self.fact.log_time).timestamp()
+        self.trusted = min(logged, max(self.time.timestamp(), logged - self.clock_trust_s))
 
     @property
     def known(self) -> float:
@@ -104,20 +117,6 @@ class EventView:
         the ledger holds it, so a backfill or a late offline sync does not fire them at once.
         """
         return self.logged
-
-    @property
-    def trusted(self) -> float:
-        """When the event happened, as far as timeliness is judged: its signed time, bounded.
-
-        A handheld signs offline and syncs later, so its signed time is believed back to
-        ``clock_trust_s`` before the log time; a time signed earlier than that counts as
-        that bound (the sync is late, :mod:`ledger.rules.sync`), and a time signed after
-        the log time (a clock running ahead) counts as the log time, since the ledger held
-        the event by then. So no device clock can move an act earlier than the window or
-        later than the moment it was logged.
-        """
-        logged = self.logged
-        return min(logged, max(self.time.timestamp(), logged - self.clock_trust_s))
 
     @property
     def body(self) -> EventBody:

@@ -47,10 +47,12 @@ def check(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     if need.org_types is not None and org_type not in need.org_types:
         return
     status = (st.registry.attrs("org", org) or {}).get("status", "active")
+    # asked once per chemical: a many-item event mostly moves one chemical
+    distinct = {id(c): c for c in ev.chemicals.values()}
     uncovered = sorted(
         {
             (c.seq if c else "?")
-            for code, c in ev.chemicals.items()
+            for c in distinct.values()
             if not st.registry.licensed(org, need.activities, c, ev.time)
         }
     )

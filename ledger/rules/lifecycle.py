@@ -27,6 +27,7 @@ HOLDER_ACTIONS: Final = frozenset({
 })  # fmt: skip
 """Acts only the holder performs. Trade records (sell, buy) transfer title, not custody."""
 GROWTH_ALLOWED: Final = frozenset({"commission", "fill"})
+_GRAIN: Final = Decimal("0.000001")
 NOT_SIGHTINGS: Final = frozenset({"sell", "buy", "correct"})
 """Paperwork recorded at an office, not where the item is."""
 
@@ -86,17 +87,20 @@ def before(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
 
 def after(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     body = ev.body
-    tolerance = st.config.mass.growth_tolerance
+    if body.type in GROWTH_ALLOWED:
+        return
+    allowed = 1 + st.config.mass.growth_tolerance
     for link in body.items:
-        if body.type in GROWTH_ALLOWED or link.role in ("output", "parent") or link.seq == 0:
+        if link.role in ("output", "parent") or link.seq == 0:
             continue
         old, new = ev.before[link.code], ev.after[link.code]
         if old.quantity is None or new.quantity is None or old.unit is None or new.unit is None:
             continue
         chem = ev.chemicals[link.code]
         was = Chemistry.kilograms(old.quantity, old.unit, chem)
-        now = Chemistry.kilograms(new.quantity, new.unit, chem)
-        if was is None or now is None or now <= was * (1 + tolerance) + Decimal("0.000001"):
+        same = new.quantity is old.quantity and new.unit == old.unit  # most events move none
+        now = was if same else Chemistry.kilograms(new.quantity, new.unit, chem)
+        if was is None or now is None or now <= was * allowed + _GRAIN:
             continue
         yield st.finding(
             "lifecycle.quantity_growth", f"{link.code}:{ev.hash}", body.time,
@@ -114,15 +118,18 @@ def travel(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
         return
     seconds = ev.time.timestamp()
     limits = st.config.clone
+    min_km = float(limits.min_distance_km)
+    lat, lon = point
     for link in body.items:
         track = st.items[link.code]
         last = track.point
-        track.point = (seconds, point[0], point[1], ev.hash)
-        if last is None:
+        track.point = (seconds, lat, lon, ev.hash)
+        # the same place is 0 km away, under the (positive) minimum distance
+        if last is None or (last[1] == lat and last[2] == lon):
             continue
         km = distance_km((last[1], last[2]), point)
         hours = abs(seconds - last[0]) / 3600
-        if km <= float(limits.min_distance_km):
+        if km <= min_km:
             continue
         if hours > 0 and km / hours <= float(limits.max_speed_kmh):
             continue

@@ -31,9 +31,10 @@ def check(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     """
     body = ev.body
     for codes, quantity in event_quantities(body):
+        value = Decimal(quantity.value)
         for code in codes:
             chem = ev.chemicals.get(code)
-            if Chemistry.kilograms(Decimal(quantity.value), quantity.unit, chem) is not None:
+            if Chemistry.kilograms(value, quantity.unit, chem) is not None:
                 continue
             form = chem.code if chem else (ev.after.get(code) or ev.before[code]).chemical
             why = (

@@ -113,11 +113,23 @@ class SegregationMatrix(_Strict):
     def between(self, mine: Iterable[str], theirs: Iterable[str]) -> list[Cell3]:
         """Every non-compatible cell between two chemicals' groups, strictest first."""
         if isinstance(mine, frozenset) and isinstance(theirs, frozenset):
-            cached = self._between.get((mine, theirs))
-            if cached is None:
-                cached = self._between[(mine, theirs)] = tuple(self._cells(mine, theirs))
-            return list(cached)
+            return list(self.cells_between(self._between, mine, theirs))
         return self._cells(mine, theirs)
+
+    def table(self) -> dict[tuple[frozenset[str], frozenset[str]], tuple[Cell3, ...]]:
+        """The cache :meth:`cells_between` reads and fills (a private attribute costs a
+        lookup through pydantic on every read: a hot loop takes it once)."""
+        return self._between
+
+    def cells_between(
+        self, table: dict[tuple[frozenset[str], frozenset[str]], tuple[Cell3, ...]],
+        mine: frozenset[str], theirs: frozenset[str],
+    ) -> tuple[Cell3, ...]:  # fmt: skip
+        """:meth:`between` for group sets, through ``table`` (from :meth:`table`)."""
+        cached = table.get((mine, theirs))
+        if cached is None:
+            cached = table[(mine, theirs)] = tuple(self._cells(mine, theirs))
+        return cached
 
     def _cells(self, mine: Iterable[str], theirs: Iterable[str]) -> list[Cell3]:
         other = tuple(theirs)

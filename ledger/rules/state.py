@@ -193,6 +193,9 @@ class RuleState:
         severity: Severity | None = None,
     ) -> Finding | None:
         """A new finding, or ``None`` if this rule already found this key."""
+        found = finding_id(rule, key)
+        if found in self.emitted:
+            return None
         if isinstance(at, float):
             at = utc_text(at)
         made = Finding(
@@ -200,9 +203,7 @@ class RuleState:
             message=message, evidence=evidence, org=org, site=site,
             district=self.registry.district_of(site, org), chemical=chemical, item=item,
         )  # fmt: skip
-        if made.id in self.emitted:
-            return None
-        self.emitted.add(made.id)
+        self.emitted.add(found)
         return made
 
     def found(self, rule: str, key: str) -> bool:

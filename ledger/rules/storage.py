@@ -29,7 +29,7 @@ from ledger.rules.config import RulesConfig
 from ledger.rules.facts import EventView
 from ledger.rules.findings import Finding
 from ledger.rules.hazard_units import unit_of
-from ledger.rules.segregation import SegregationMatrix
+from ledger.rules.segregation import Cell3, SegregationMatrix
 from ledger.rules.state import Held, RuleState
 from ledger.rules.world import ChemicalFacts, Chemistry, distance_km
 from ledger.state import ItemState
@@ -79,14 +79,15 @@ def _cylinders(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
 def after(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     touched: set[str] = set()
     for code, state in ev.after.items():
-        touched |= _place(st, code, state, ev.chemicals[code])
+        _place(st, code, state, ev.chemicals[code], touched)
     for site in sorted(touched):
         yield from _hazard(st, ev, site)
 
 
-def _place(st: RuleState, code: str, state: ItemState, chem: ChemicalFacts | None) -> set[str]:
-    """Move the item's contribution to its new site; return the sites whose sum changed."""
-    changed: set[str] = set()
+def _place(
+    st: RuleState, code: str, state: ItemState, chem: ChemicalFacts | None, changed: set[str]
+) -> None:
+    """Move the item's contribution to its new site; add the sites whose sum changed."""
     old_site = st.placement.pop(code, None)
     if old_site is not None:
         stock = st.sites[old_site]
@@ -95,7 +96,7 @@ def _place(st: RuleState, code: str, state: ItemState, chem: ChemicalFacts | Non
         stock.chemicals[held] -= 1
         changed.add(old_site)
     if state.status != "active" or state.site is None or chem is None:
-        return changed
+        return
     ratio = 0.0
     if state.quantity is not None and state.unit is not None and chem.critical_t:
         kg = Chemistry.kilograms(state.quantity, state.unit, chem)
@@ -107,7 +108,6 @@ def _place(st: RuleState, code: str, state: ItemState, chem: ChemicalFacts | Non
     stock.chemicals[held] += 1
     st.placement[code] = state.site
     changed.add(state.site)
-    return changed
 
 
 def storage_groups(config: RulesConfig, chem: ChemicalFacts) -> frozenset[str]:
@@ -193,6 +193,7 @@ def _pair(a: str, b: str) -> str:
 def incompatible(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
     """Judged before the items are placed: what arrives against what is already there."""
     matrix = st.config.storage.segregation
+    table: dict[tuple[frozenset[str], frozenset[str]], tuple[Cell3, ...]] | None = None
     arriving: dict[str, Counter[Held]] = {}
     for code, state in ev.after.items():
         chem = ev.chemicals[code]
@@ -200,19 +201,37 @@ def incompatible(st: RuleState, ev: EventView) -> Iterator[Finding | None]:
             continue
         if st.placement.get(code) == state.site:
             continue
-        held = st.sites[state.site].chemicals + arriving.setdefault(state.site, Counter())
+        stock = st.sites[state.site].chemicals
+        table = matrix.table() if table is None else table
+        here = arriving.setdefault(state.site, Counter())
         mine = _groups(st, chem)
-        arriving[state.site][(chem.seq, mine)] += 1
-        found = {seq: cells for (seq, theirs), count in held.items() if count > 0
-                 and seq != chem.seq and (cells := matrix.between(mine, theirs))}  # fmt: skip
-        for seq, cells in sorted(found.items()):
+        seq = chem.seq
+        # what the site holds with what arrived before in this event (``stock + here``,
+        # in that order, without building the sum)
+        found: dict[str, tuple[Cell3, ...]] = {}
+        also = here.get  # Counter's own lookup of a missing key runs in Python
+        for held, count in stock.items():
+            if held[0] != seq and count + also(held, 0) > 0:
+                cells = table.get((mine, held[1]))
+                if cells is None:
+                    cells = matrix.cells_between(table, mine, held[1])
+                if cells:
+                    found[held[0]] = cells
+        for held, count in here.items():
+            if held[0] != seq and held not in stock and count > 0:
+                cells = matrix.cells_between(table, mine, held[1])
+                if cells:
+                    found[held[0]] = cells
+        here[(seq, mine)] += 1
+        for other_seq, cells in sorted(found.items()):
             own, other, level = cells[0]
+            key = f"{state.site}|{'+'.join(sorted((own, other)))}|{_pair(seq, other_seq)}"
+            if st.found("storage.incompatible", key):
+                continue  # a clash the site already showed: most arrivals repeat one
             yield st.finding(
-                "storage.incompatible",
-                f"{state.site}|{'+'.join(sorted((own, other)))}|{_pair(chem.seq, seq)}",
-                ev.body.time,
-                f"item {code} (chemical {chem.seq}, {own}) was put at {state.site}, which "
-                f"already holds chemical {seq} ({other}): {level.replace('_', ' ')} under "
+                "storage.incompatible", key, ev.body.time,
+                f"item {code} (chemical {seq}, {own}) was put at {state.site}, which "
+                f"already holds chemical {other_seq} ({other}): {level.replace('_', ' ')} under "
                 f"{matrix.name}", (ev.hash,),
-                org=ev.body.org, site=state.site, item=code, chemical=chem.seq,
+                org=ev.body.org, site=state.site, item=code, chemical=seq,
             )  # fmt: skip

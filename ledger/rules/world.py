@@ -87,9 +87,11 @@ class Chemistry:
         if code is None:
             return None
         key = (version, code)
-        if key not in self._cache:
-            self._cache[key] = self._load(version, code)
-        return self._cache[key]
+        try:
+            return self._cache[key]
+        except KeyError:  # once per chemical and catalog version
+            known = self._cache[key] = self._load(version, code)
+            return known
 
     def _load(self, version: str, code: str) -> ChemicalFacts | None:
         try:
@@ -207,7 +209,7 @@ class Registry:
         self, org: str, activities: Iterable[str], chem: ChemicalFacts | None, moment: datetime
     ) -> bool:
         """Whether ``org`` held, at ``moment``, a licence for one of ``activities`` on ``chem``."""
-        wanted = set(activities)
+        wanted = activities if isinstance(activities, (set, frozenset)) else set(activities)
         return any(
             licence.covers(moment)
             and not wanted.isdisjoint(licence.activities)

@@ -929,30 +929,29 @@ def _fact_rows(after: int, until_time: str | None, until_index: int | None) -> S
 
 
 def _fact(row: Row[Any]) -> LedgerFact | None:
-    index, log_time, kind = row.idx, row.log_time, row.kind
+    index, kind, log_time, leaf, envelope = row[:5]
+    if kind == "event" and envelope is not None:
+        return _event_fact(index, log_time, leaf, envelope)
     if kind == "code_batch":
         return None
-    stored = _STORED.get(kind)
-    if stored is None or row._mapping[stored] is None:
+    column = _STORED.get(kind)
+    stored = None if column is None else row[column]
+    if stored is None:
         # a leaf with no stored entry of its kind: a row was deleted (or the kind is new)
         raise TamperedEntryError("a log entry has no stored body of its kind",
                                  log_index=index, kind=kind)  # fmt: skip
-    if kind == "event":
-        return _event_fact(index, log_time, row.leaf_input, row.envelope)
     if kind == "record":
-        return RecordFact(index, log_time, record_from_bytes(row.record))
+        return RecordFact(index, log_time, record_from_bytes(stored))
     if kind == "licence":
-        return LicenceFact(index, log_time, licence_from_json(json.loads(row.licence)))
+        return LicenceFact(index, log_time, licence_from_json(json.loads(stored)))
     if kind == "certificate":
-        cert = certificate_from_json(json.loads(row.certificate))
-        return CertificateFact(index, log_time, cert)
-    revocation = revocation_from_json(json.loads(row.revocation))
-    return RevocationFact(index, log_time, revocation)
+        return CertificateFact(index, log_time, certificate_from_json(json.loads(stored)))
+    return RevocationFact(index, log_time, revocation_from_json(json.loads(stored)))
 
 
-_STORED: Final = {"event": "envelope", "record": "record", "licence": "licence",
-                  "certificate": "certificate", "revocation": "revocation"}  # fmt: skip
-"""Each rule-fact kind of log entry, and the column of :func:`_fact_rows` holding it."""
+_STORED: Final = {"event": 4, "record": 5, "licence": 6, "certificate": 7, "revocation": 8}
+"""Each rule-fact kind of log entry, and the position in a row of :func:`_fact_rows` of
+the column holding it."""
 
 
 def _event_fact(index: int, log_time: str, leaf: bytes, envelope: bytes) -> EventFact:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
-from ledger.events import parse_body
-from ledger.state import Projection
+from ledger.events import EventBody, parse_body
+from ledger.state import _RECORDS_ONLY, ItemState, Projection, _step
 from ledger.store.catalog_files import load_registry
 from ledger.units import CatalogUnits
 
@@ -99,3 +99,22 @@ def test_an_item_of_no_known_chemical_is_still_weighed_by_mass_and_only_by_mass(
     assert (p.items["BOX-2"].quantity, p.items["BOX-2"].unit) == (Decimal("9.500"), "kg")
     p.apply(body("use", "acme", [link("BOX-2", 2)], {"quantity": {"value": "2", "unit": "L"}}))
     assert p.items["BOX-2"].quantity == Decimal("9.500")
+
+
+def test_the_record_only_types_are_exactly_those_whose_step_changes_nothing() -> None:
+    """``Projection.apply`` builds the state of a record-only event directly, skipping
+    ``_step``: that shortcut must cover every type ``_step`` leaves alone, and no other."""
+    held = ItemState(code="X-1", chemical="1", holder="org", site="s", quantity=Decimal(5),
+                     unit="kg", status="active")  # fmt: skip
+    quiet = set()
+    for cls in get_args(get_args(EventBody)[0]):
+        (tag,) = get_args(cls.model_fields["type"].annotation)
+        item = {"code": "X-1", "seq": 1, "prev": HASH, "role": "subject"}
+        made = cls.model_construct(type=tag, org="org", site="s", items=[item], data=None)
+        try:
+            changes = _step(held, made, "subject", {"X-1": held}, KILOGRAMS)
+        except AttributeError:  # it reads the event's data: it changes something
+            continue
+        if not changes:
+            quiet.add(tag)
+    assert quiet == _RECORDS_ONLY
