@@ -49,8 +49,12 @@ def canonical_bytes(value: JsonValue) -> bytes:
         CanonicalizationError: the value holds a float, an integer outside
             ±2**53, or another type JCS cannot encode.
     """
+    if _plain(value):  # no float in it either: one walk for the common case
+        fast = _fast(value)
+        if fast is not None:
+            return fast
     _reject_floats(value)
-    return canonical_bytes_of_validated(value)
+    return _library(value)
 
 
 def canonical_bytes_of_validated(value: JsonValue) -> bytes:
@@ -66,11 +70,18 @@ def canonical_bytes_of_validated(value: JsonValue) -> bytes:
     Raises:
         CanonicalizationError: the value cannot be encoded.
     """
-    if _plain(value):
-        try:
-            return _JSON.encode(value).encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: the library says how JCS treats it
-            pass
+    fast = _fast(value) if _plain(value) else None
+    return _library(value) if fast is None else fast
+
+
+def _fast(value: JsonValue) -> bytes | None:
+    try:
+        return _JSON.encode(value).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: the library says how JCS treats it
+        return None
+
+
+def _library(value: JsonValue) -> bytes:
     try:
         encoded: bytes = rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

@@ -7,7 +7,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import JsonValue, canonical_bytes_of_validated
+from ledger.canonical import JsonValue, canonical_bytes, canonical_bytes_of_validated
 from ledger.errors import CanonicalizationError
 
 # every code point, lone surrogates and controls included, and some that JCS escapes
@@ -59,3 +59,28 @@ def test_the_cases_where_code_points_and_utf16_disagree() -> None:
     assert _ours({"x": "\x07\x1f\n"}) == b'{"x":"\\u0007\\u001f\\n"}'
     assert _ours(2**53) is None and _ours(-(2**53)) is None
     assert _ours({"s": "\ud800"}) == _library({"s": "\ud800"})
+
+
+def _has_float(value: object) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    return isinstance(value, list | tuple) and any(_has_float(v) for v in value)
+
+
+with_floats = st.recursive(
+    st.floats() | integers | texts,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=1000)
+@given(json_values | with_floats)
+def test_canonical_bytes_refuses_any_float_and_else_agrees(value: JsonValue) -> None:
+    try:
+        ours: bytes | None = canonical_bytes(value)
+    except CanonicalizationError:
+        ours = None
+    assert ours == (None if _has_float(value) else _library(value))
