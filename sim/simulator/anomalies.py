@@ -493,13 +493,23 @@ def _second_commission(w: World, n: int) -> Process:
     w.label("code_commissioned_twice", item.code, f"{org.id} commissioned a code twice")
 
 
+def unlicensed_options(w: World) -> list[tuple[Org, Site, str]]:
+    """(producer, its plant, a packaged form of the plant's family its licence does not
+    cover): a producer licensed for its whole family has none."""
+    options: list[tuple[Org, Site, str]] = []
+    for org, forms in w.city.producers:
+        if PROHIBITED_FORM in forms:
+            continue
+        plant = next(iter(org.sites.values()))
+        licensed = {_seq(f) for o, held in w.city.producers if o is org for f in held}
+        options += [(org, plant, f) for f in FAMILIES[plant.family]
+                    if f in PACKAGED and _seq(f) not in licensed and f != PROHIBITED_FORM]  # fmt: skip
+    return options
+
+
 def _unlicensed(w: World, n: int) -> Process:
-    org, plant, _ = _producer(w, lambda f: True)
-    licensed = {_seq(f) for o, forms in w.city.producers if o is org for f in forms}
-    family = plant.family
-    options = [f for f in FAMILIES[family] if f in PACKAGED and _seq(f) not in licensed
-               and f != PROHIBITED_FORM]  # fmt: skip
-    form = options[w.rng.randrange(len(options))]
+    options = unlicensed_options(w)
+    org, plant, form = options[w.rng.randrange(len(options))]
     item = w.commission(org, plant, form)
     w.label("produced_without_licence", item.code, f"{org.id} produced {form} outside its licence")
     yield w.now
