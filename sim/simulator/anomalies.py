@@ -503,7 +503,8 @@ def unlicensed_options(w: World) -> list[tuple[Org, Site, str]]:
         plant = next(iter(org.sites.values()))
         licensed = {_seq(f) for o, held in w.city.producers if o is org for f in held}
         options += [(org, plant, f) for f in FAMILIES[plant.family]
-                    if f in PACKAGED and _seq(f) not in licensed]  # fmt: skip
+                    if f in PACKAGED and _seq(f) not in licensed
+                    and f != PROHIBITED_FORM]  # fmt: skip
     return options
 
 
