@@ -362,7 +362,7 @@ class EmergencyService:
             return {}
         found = {}
         decoded = self._decoded
-        for record_id, body in self._sites.record_bodies(kind, wanted).items():
+        for record_id, body in self._ledger.record_bodies(kind, wanted).items():
             record = decoded.get(body)
             if record is None:
                 if len(decoded) >= RECORD_CACHE:

@@ -88,12 +88,7 @@ class Engine:
 
     def feed(self, fact: LedgerFact) -> list[Finding]:
         """Fire the deadlines due before the entry's log time, then judge the entry."""
-        now = when(fact.log_time).timestamp()
-        timers = self.state.timers
-        if timers and timers[0][0] < max(self.clock, now):
-            found = self.advance(now)
-        else:  # nothing due (most entries): what advance would do, without its loop
-            self.clock, found = max(self.clock, now), []
+        found = self.advance(when(fact.log_time).timestamp())
         self.position = fact.index
         match fact:
             case EventFact():

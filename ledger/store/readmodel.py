@@ -501,17 +501,9 @@ def _held_of(row: Sequence[Any]) -> Held:
     return Held(state, version, last_ship)
 
 
-def _held(row: Any) -> Held:
-    state = ItemState(
-        row.code, row.chemical, row.packaging, row.holder, row.site, row.status,
-        None if row.quantity is None else Decimal(row.quantity), row.unit, row.destination,
-        row.last_event, row.last_time, row.seq,
-    )  # fmt: skip
-    return Held(state, row.version, row.last_ship)
-
-
 def _row(row: Any) -> Row:
-    return Row(_held(row), row.from_index, row.from_time, row.from_moment, row.to_index,
+    held = _held_of([getattr(row, column.name) for column in HELD_COLUMNS])
+    return Row(held, row.from_index, row.from_time, row.from_moment, row.to_index,
                row.to_time, row.to_moment)  # fmt: skip
 
 

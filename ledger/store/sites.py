@@ -106,22 +106,6 @@ class SiteStore:
             rows = conn.execute(query.where(sl.c.district == district).order_by(sl.c.site))
             return [SitePlace(r.site, r.org, r.district, r.status, r.lat, r.lon) for r in rows]
 
-    def record_bodies(self, kind: str, record_ids: Sequence[str]) -> dict[str, bytes]:
-        """The stored bytes of the newest version of each of these registry records (as
-        :meth:`SqlLedgerStore.records` reads them, undecoded)."""
-        rr = t.registry_record
-        found: dict[str, bytes] = {}
-        with self.engine.connect() as conn:
-            for start in range(0, len(record_ids), _CHUNK):
-                query = (
-                    select(rr.c.record_id, rr.c.body)
-                    .where(rr.c.kind == kind,
-                           rr.c.record_id.in_(list(record_ids[start : start + _CHUNK])))
-                    .order_by(rr.c.log_index)
-                )  # fmt: skip
-                found.update((row.record_id, bytes(row.body)) for row in conn.execute(query))
-        return found
-
     def explain_sites_in(self, boxes: Sequence[Box]) -> str:
         """The database's plan for :meth:`sites_in` (tests check that it uses the index)."""
         query, params = _box_query(self.engine.dialect.name, boxes)
